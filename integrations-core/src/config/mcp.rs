@@ -1,0 +1,198 @@
+//! Typed `[agents.mcp.NAME]` entries.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use toml::{Table, Value};
+
+use super::{ConfigString, Env};
+use crate::Error;
+
+/// How to reach one MCP server, as written under `[agents.mcp.NAME]`.
+///
+/// ```toml
+/// [agents.mcp.github]
+/// command = "npx"
+/// args = ["-y", "@modelcontextprotocol/server-github"]
+/// env = { GITHUB_TOKEN = "env:GITHUB_TOKEN" }
+///
+/// [agents.mcp.search]
+/// url = "https://mcp.example.com/mcp"
+/// headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }
+/// ```
+///
+/// An entry with `command` is [`Stdio`](Self::Stdio); one with `url` is
+/// [`Http`](Self::Http) (streamable HTTP). `type` may say `"stdio"` or
+/// `"http"` explicitly; the legacy `"sse"` transport is refused.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum McpServerEntry {
+    /// A server started as a child process, speaking MCP on stdin/stdout.
+    Stdio(StdioServer),
+    /// A server reached over streamable HTTP.
+    Http(HttpServer),
+}
+
+/// A child-process MCP server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StdioServer {
+    /// The program to run.
+    pub command: ConfigString,
+    /// Its arguments.
+    pub args: Vec<ConfigString>,
+    /// Environment variables to set for it.
+    pub env: BTreeMap<String, ConfigString>,
+    /// The working directory, when set.
+    pub cwd: Option<PathBuf>,
+}
+
+impl StdioServer {
+    /// A server run as `command` with no arguments.
+    pub fn new(command: ConfigString) -> Self {
+        Self {
+            command,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
+}
+
+/// A streamable HTTP MCP server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpServer {
+    /// The endpoint.
+    pub url: ConfigString,
+    /// Headers sent with every request (often `Authorization`).
+    pub headers: BTreeMap<String, ConfigString>,
+}
+
+impl HttpServer {
+    /// A server at `url` with no extra headers.
+    pub fn new(url: ConfigString) -> Self {
+        Self {
+            url,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl McpServerEntry {
+    /// Parses one entry; `key` is its dotted TOML key, for error messages.
+    pub(crate) fn from_table(key: &str, table: &Table, env: &Env) -> Result<Self, Error> {
+        for field in table.keys() {
+            if !["type", "command", "args", "env", "cwd", "url", "headers"].contains(&field.as_str())
+            {
+                return Err(Error::invalid_config(
+                    format!("{key}.{field}"),
+                    "unknown field; expected one of type, command, args, env, cwd, url, headers",
+                ));
+            }
+        }
+        let kind = match table.get("type") {
+            None => None,
+            Some(Value::String(kind)) => Some(kind.as_str()),
+            Some(_) => return Err(Error::invalid_config(format!("{key}.type"), "expected a string")),
+        };
+        let string = |field: &str| -> Result<Option<ConfigString>, Error> {
+            let field_key = format!("{key}.{field}");
+            match table.get(field) {
+                None => Ok(None),
+                Some(Value::String(s)) => env.expand(&field_key, s).map(Some),
+                Some(_) => Err(Error::invalid_config(field_key, "expected a string")),
+            }
+        };
+        let map = |field: &str| -> Result<BTreeMap<String, ConfigString>, Error> {
+            let field_key = format!("{key}.{field}");
+            match table.get(field) {
+                None => Ok(BTreeMap::new()),
+                Some(Value::Table(entries)) => entries
+                    .iter()
+                    .map(|(name, value)| {
+                        let entry_key = format!("{field_key}.{name}");
+                        match value {
+                            Value::String(s) => Ok((name.clone(), env.expand(&entry_key, s)?)),
+                            _ => Err(Error::invalid_config(entry_key, "expected a string")),
+                        }
+                    })
+                    .collect(),
+                Some(_) => Err(Error::invalid_config(field_key, "expected a table of strings")),
+            }
+        };
+        let command = string("command")?;
+        let url = string("url")?;
+        match (kind, command, url) {
+            (Some("sse"), _, _) => Err(Error::invalid_config(
+                format!("{key}.type"),
+                "the legacy SSE transport is not supported; use streamable HTTP (type = \"http\")",
+            )),
+            (Some(other), _, _) if !["stdio", "http", "streamable-http"].contains(&other) => {
+                Err(Error::invalid_config(
+                    format!("{key}.type"),
+                    format!("unknown transport {other:?}; expected \"stdio\" or \"http\""),
+                ))
+            }
+            (_, Some(_), Some(_)) => Err(Error::invalid_config(
+                key,
+                "has both `command` and `url`; a server is either stdio or HTTP",
+            )),
+            (Some("http" | "streamable-http"), Some(_), None) | (_, None, None) => Err(
+                Error::invalid_config(key, "needs `command` (stdio) or `url` (HTTP)"),
+            ),
+            (_, Some(command), None) => {
+                if table.contains_key("headers") {
+                    return Err(Error::invalid_config(
+                        format!("{key}.headers"),
+                        "only HTTP servers (with `url`) take this field",
+                    ));
+                }
+                let args = match table.get("args") {
+                    None => Vec::new(),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            let item_key = format!("{key}.args[{i}]");
+                            match item {
+                                Value::String(s) => env.expand(&item_key, s),
+                                _ => Err(Error::invalid_config(item_key, "expected a string")),
+                            }
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => {
+                        return Err(Error::invalid_config(
+                            format!("{key}.args"),
+                            "expected an array of strings",
+                        ));
+                    }
+                };
+                let cwd = string("cwd")?.map(|cwd| PathBuf::from(cwd.expose()));
+                Ok(Self::Stdio(StdioServer {
+                    command,
+                    args,
+                    env: map("env")?,
+                    cwd,
+                }))
+            }
+            (kind, None, Some(url)) => {
+                if kind == Some("stdio") {
+                    return Err(Error::invalid_config(key, "type is \"stdio\" but there is no `command`"));
+                }
+                for field in ["args", "env", "cwd"] {
+                    if table.contains_key(field) {
+                        return Err(Error::invalid_config(
+                            format!("{key}.{field}"),
+                            "only stdio servers (with `command`) take this field",
+                        ));
+                    }
+                }
+                Ok(Self::Http(HttpServer {
+                    url,
+                    headers: map("headers")?,
+                }))
+            }
+        }
+    }
+}

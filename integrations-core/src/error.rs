@@ -1,0 +1,218 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use crate::IntegrationId;
+
+/// A boxed error that integrations return from their methods.
+///
+/// Any `std::error::Error + Send + Sync` converts into it with `?`, and so do
+/// `String` and `&str` (`Err("no such channel".into())`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in `integrations-core`.
+///
+/// Messages name the thing that failed and, where possible, what to do about
+/// it. No variant ever carries a secret value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An integration id is empty, too long, or has characters other than
+    /// ASCII letters, digits, `-` and `_`.
+    #[error("invalid integration id {id:?}: {reason}")]
+    InvalidId {
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// An integration with this id is already registered.
+    #[error("integration `{id}` is already registered; ids must be unique")]
+    DuplicateIntegration {
+        /// The id registered twice.
+        id: IntegrationId,
+    },
+
+    /// A capability's parameter schema is not a valid JSON Schema.
+    #[error("capability `{integration}.{capability}` has an invalid parameter schema: {message}")]
+    InvalidSchema {
+        /// The integration that declared the capability.
+        integration: IntegrationId,
+        /// The capability's name.
+        capability: String,
+        /// What the schema compiler reported.
+        message: String,
+    },
+
+    /// Two capabilities of one integration share a name.
+    #[error("integration `{integration}` declares capability `{capability}` twice")]
+    DuplicateCapability {
+        /// The integration.
+        integration: IntegrationId,
+        /// The repeated capability name.
+        capability: String,
+    },
+
+    /// A dispatch target is not of the form `integration.action`.
+    #[error("invalid action target {target:?}: expected `integration.action`")]
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+    },
+
+    /// No integration with this id is registered (or it failed to start).
+    #[error("unknown integration `{id}`")]
+    UnknownIntegration {
+        /// The id that was looked up.
+        id: String,
+    },
+
+    /// The integration exists but declares no such capability.
+    #[error("integration `{integration}` has no action `{action}` (available: {})", available.join(", "))]
+    UnknownAction {
+        /// The integration.
+        integration: IntegrationId,
+        /// The action that was asked for.
+        action: String,
+        /// The actions it does declare.
+        available: Vec<String>,
+    },
+
+    /// The arguments do not match the capability's JSON Schema; the
+    /// integration was not called.
+    #[error("invalid arguments for `{target}`: {}", errors.join("; "))]
+    InvalidArguments {
+        /// `integration.action`.
+        target: String,
+        /// One message per violation, each starting with the JSON pointer of
+        /// the offending value.
+        errors: Vec<String>,
+    },
+
+    /// An integration's own method returned an error.
+    #[error("integration `{integration}` failed in {operation}")]
+    Integration {
+        /// The integration.
+        integration: IntegrationId,
+        /// `init`, `handle`, `tick` or `shutdown`.
+        operation: &'static str,
+        /// What the integration returned.
+        #[source]
+        source: BoxError,
+    },
+
+    /// An integration's method panicked; the panic was contained.
+    #[error("integration `{integration}` panicked in {operation}: {message}")]
+    Panicked {
+        /// The integration.
+        integration: IntegrationId,
+        /// `init`, `handle`, `tick` or `shutdown`.
+        operation: &'static str,
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+
+    /// An integration's method did not finish within its time limit.
+    #[error("integration `{integration}` did not finish {operation} within {limit:?}")]
+    Timeout {
+        /// The integration.
+        integration: IntegrationId,
+        /// `init`, `handle`, `tick` or `shutdown`.
+        operation: &'static str,
+        /// The limit that was exceeded.
+        limit: std::time::Duration,
+    },
+
+    /// An integration is listed in `[integrations] enabled` but was never
+    /// registered with the runtime.
+    #[error("integration `{id}` is enabled in the config but was not registered")]
+    NotRegistered {
+        /// The enabled id.
+        id: IntegrationId,
+    },
+
+    /// The runtime was shut down; it dispatches no more actions.
+    #[error("the runtime has been shut down")]
+    Stopped,
+
+    /// The TOML text could not be parsed.
+    #[error("config is not valid TOML")]
+    ConfigSyntax {
+        /// The parser's report, with line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+
+    /// A config value has the wrong type or an unusable value.
+    #[error("config key `{key}`: {message}")]
+    InvalidConfig {
+        /// The dotted TOML key, e.g. `integrations.clock.tick_interval`.
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+
+    /// A config value refers to an environment variable that is not set.
+    #[error("config key `{key}` refers to environment variable `{var}`, which is not set")]
+    MissingEnvVar {
+        /// The dotted TOML key, e.g. `integrations.slack.token`.
+        key: String,
+        /// The variable's name.
+        var: String,
+    },
+
+    /// A catalog document could not be read.
+    #[error("invalid catalog {format}: {message}")]
+    InvalidCatalog {
+        /// `TOML` or `JSON`.
+        format: &'static str,
+        /// The parser's report.
+        message: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("i/o error on {}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A value could not be serialised to JSON.
+    #[error("could not serialise to JSON")]
+    Json {
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid_config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns a caught panic payload into a message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,295 @@
+//! The [`Integration`] trait and the values that cross it.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{BoxError, Error, IntegrationConfig};
+
+/// The id of an integration: 1 to 64 ASCII letters, digits, `-` or `_`.
+///
+/// Cheap to clone. The dot is excluded because dispatch targets are written
+/// `integration.action`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IntegrationId(Arc<str>);
+
+impl IntegrationId {
+    /// Checks and wraps an id.
+    ///
+    /// ```
+    /// use integrations_core::IntegrationId;
+    /// assert!(IntegrationId::new("github").is_ok());
+    /// assert!(IntegrationId::new("git.hub").is_err());
+    /// ```
+    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
+        let id = id.as_ref();
+        let reason = if id.is_empty() {
+            Some("it is empty")
+        } else if id.len() > 64 {
+            Some("it is longer than 64 bytes")
+        } else if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Some("only ASCII letters, digits, `-` and `_` are allowed")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::InvalidId {
+                id: id.to_owned(),
+                reason,
+            }),
+            None => Ok(Self(Arc::from(id))),
+        }
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for IntegrationId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for IntegrationId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Self::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for IntegrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for IntegrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Borrow<str> for IntegrationId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for IntegrationId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One action an integration offers: a name, a description for people and
+/// agents, and a JSON Schema for its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capability {
+    /// The action's name, unique within its integration.
+    pub name: String,
+    /// What the action does, written for the agent that will choose it.
+    pub description: String,
+    /// JSON Schema the arguments must satisfy; `{"type": "object"}` by default.
+    pub parameters: Value,
+}
+
+impl Capability {
+    /// A capability whose arguments may be any JSON object.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            parameters: serde_json::json!({ "type": "object" }),
+        }
+    }
+
+    /// Sets the JSON Schema of the arguments.
+    #[must_use]
+    pub fn with_parameters(mut self, schema: Value) -> Self {
+        self.parameters = schema;
+        self
+    }
+}
+
+/// A request for an integration to do something; its arguments have already
+/// been validated against the capability's schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Action {
+    /// The capability name, without the integration prefix.
+    pub name: String,
+    /// The validated arguments.
+    pub arguments: Value,
+}
+
+impl Action {
+    /// Builds an action.
+    pub fn new(name: impl Into<String>, arguments: Value) -> Self {
+        Self {
+            name: name.into(),
+            arguments,
+        }
+    }
+
+    /// Deserialises the arguments into `T`.
+    ///
+    /// ```
+    /// # use integrations_core::Action;
+    /// #[derive(serde::Deserialize)]
+    /// struct Add { a: f64, b: f64 }
+    /// let action = Action::new("add", serde_json::json!({"a": 1, "b": 2}));
+    /// let args: Add = action.parse_arguments().unwrap();
+    /// assert_eq!(args.a + args.b, 3.0);
+    /// ```
+    pub fn parse_arguments<T: DeserializeOwned>(&self) -> Result<T, BoxError> {
+        T::deserialize(&self.arguments).map_err(|e| {
+            format!("arguments of action `{}` do not fit: {e}", self.name).into()
+        })
+    }
+}
+
+/// What an action produced.
+///
+/// `is_error` marks a failure the caller (often an AI agent) should see and
+/// may correct, such as "division by zero"; an `Err` from
+/// [`Integration::handle`] is instead a fault of the integration itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActionResult {
+    /// The result value.
+    pub output: Value,
+    /// Whether the action failed in a way the caller should see.
+    pub is_error: bool,
+}
+
+impl ActionResult {
+    /// A successful result.
+    pub fn ok(output: Value) -> Self {
+        Self {
+            output,
+            is_error: false,
+        }
+    }
+
+    /// A failed result with a message for the caller.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            output: Value::String(message.into()),
+            is_error: true,
+        }
+    }
+}
+
+/// Something an integration wants its host to know, returned from
+/// [`Integration::tick`] and broadcast by the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Notification {
+    /// A short machine-readable kind, e.g. `new_issue`.
+    pub kind: String,
+    /// A message for people.
+    pub message: String,
+    /// Structured details; `null` when there are none.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+impl Notification {
+    /// A notification without structured details.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            message: message.into(),
+            data: Value::Null,
+        }
+    }
+
+    /// Attaches structured details.
+    #[must_use]
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// One integration: a named set of actions plus an optional periodic tick.
+///
+/// Implementations are shared as `Arc<dyn Integration>` and called
+/// concurrently, so methods take `&self`; keep mutable state behind a lock or
+/// atomics. Every method but [`id`](Self::id) and [`name`](Self::name) has a
+/// default, so a minimal integration is a few lines:
+///
+/// ```
+/// use integrations_core::{async_trait, Integration};
+///
+/// struct Hello;
+///
+/// #[async_trait]
+/// impl Integration for Hello {
+///     fn id(&self) -> &str { "hello" }
+///     fn name(&self) -> &str { "Hello" }
+/// }
+/// ```
+///
+/// The lifecycle, as the [`Runtime`](crate::Runtime) drives it: `init` once
+/// with the integration's config section; `handle` for every dispatched
+/// action, concurrently; `tick` at the configured interval, never two at once
+/// for one integration; `shutdown` once at the end.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait Integration: Send + Sync + 'static {
+    /// The stable id, used in config sections and dispatch targets; must be a
+    /// valid [`IntegrationId`].
+    fn id(&self) -> &str;
+
+    /// A human-readable name.
+    fn name(&self) -> &str;
+
+    /// The actions this integration offers. Read once, at registration.
+    fn capabilities(&self) -> Vec<Capability> {
+        Vec::new()
+    }
+
+    /// How often to tick when the config sets no `tick_interval`; `None`
+    /// (the default) means no tick loop unless the config asks for one.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Prepares the integration with its `[integrations.ID]` config section.
+    async fn init(&self, config: &IntegrationConfig) -> Result<(), BoxError> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Performs one action. The registry has already checked that the action
+    /// exists and that its arguments satisfy the capability's schema.
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        Err(format!("`{}` does not handle actions (got `{}`)", self.id(), action.name).into())
+    }
+
+    /// Periodic work; the returned notifications are broadcast. The default
+    /// does nothing.
+    async fn tick(&self) -> Result<Vec<Notification>, BoxError> {
+        Ok(Vec::new())
+    }
+
+    /// Releases resources. Called once when the runtime shuts down; it should
+    /// finish promptly, as it runs against a deadline.
+    async fn shutdown(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}

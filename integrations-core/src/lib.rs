@@ -1,0 +1,64 @@
+//! The core of `integrations`: the [`Integration`] trait, a [`Registry`] that
+//! validates and dispatches actions, a [`Runtime`] that drives the lifecycle
+//! (init, tick loops, shutdown with a deadline), TOML [`Config`] with secrets
+//! by reference, a [`Catalog`] of integration types, [`Event`]s with sinks,
+//! and [`HealthMetrics`]. No network I/O lives here.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use integrations_core::{async_trait, Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime};
+//! use serde_json::json;
+//!
+//! struct Greeter;
+//!
+//! #[async_trait]
+//! impl Integration for Greeter {
+//!     fn id(&self) -> &str { "greeter" }
+//!     fn name(&self) -> &str { "Greeter" }
+//!     fn capabilities(&self) -> Vec<Capability> {
+//!         vec![Capability::new("greet", "Greets someone by name").with_parameters(json!({
+//!             "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]
+//!         }))]
+//!     }
+//!     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+//!         Ok(ActionResult::ok(json!(format!("hello, {}", action.arguments["name"].as_str().unwrap_or("?")))))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let config = Config::from_toml_str("[integrations]\nenabled = [\"greeter\"]")?;
+//! let mut registry = Registry::new();
+//! registry.register(Arc::new(Greeter))?;
+//! let runtime = Runtime::builder(registry).start(&config).await;
+//!
+//! let reply = runtime.dispatch("greeter.greet", json!({"name": "Ada"})).await?;
+//! assert_eq!(reply.output, json!("hello, Ada"));
+//! assert!(runtime.dispatch("greeter.greet", json!({})).await.is_err()); // refused by the schema
+//!
+//! assert!(runtime.shutdown(Duration::from_secs(5)).await.is_clean());
+//! # Ok::<_, integrations_core::Error>(()) }).unwrap();
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod catalog;
+mod config;
+mod error;
+mod events;
+mod health;
+mod integration;
+mod registry;
+mod runtime;
+
+pub use async_trait::async_trait;
+pub use catalog::{AuthMethod, Catalog, CatalogEntry, CatalogQuery, IntegrationKind};
+pub use config::{
+    Config, ConfigString, Env, HttpServer, IntegrationConfig, McpServerEntry, StdioServer,
+};
+pub use error::{BoxError, Error};
+pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};
+pub use health::{HealthMetrics, HealthSummary, Sample};
+#[cfg(test)]
+pub(crate) use integration::MockIntegration;
+pub use integration::{Action, ActionResult, Capability, Integration, IntegrationId, Notification};
+pub use registry::Registry;
+pub use runtime::{InitFailure, Runtime, RuntimeBuilder, ShutdownReport};
