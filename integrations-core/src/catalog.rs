@@ -229,16 +229,18 @@ impl Catalog {
             .filter_map(|entry| {
                 let title = format!("{} {}", entry.slug, entry.name).to_lowercase();
                 let body = format!("{} {}", entry.description, entry.category).to_lowercase();
-                words.iter().try_fold(0, |score, word| {
-                    if title.contains(word.as_str()) {
-                        Some(score + 2)
-                    } else if body.contains(word.as_str()) {
-                        Some(score + 1)
-                    } else {
-                        None
-                    }
-                })
-                .map(|score| (score, entry))
+                words
+                    .iter()
+                    .try_fold(0, |score, word| {
+                        if title.contains(word.as_str()) {
+                            Some(score + 2)
+                        } else if body.contains(word.as_str()) {
+                            Some(score + 1)
+                        } else {
+                            None
+                        }
+                    })
+                    .map(|score| (score, entry))
             })
             .collect();
         hits.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
@@ -262,43 +264,77 @@ mod tests {
     #[test]
     fn search_filters_and_ranks() {
         let catalog = Catalog::from_json_str(JSON).unwrap();
-        let slugs = |q: &CatalogQuery| catalog.search(q).iter().map(|e| e.slug.clone()).collect::<Vec<_>>();
+        let slugs = |q: &CatalogQuery| {
+            catalog
+                .search(q)
+                .iter()
+                .map(|e| e.slug.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(slugs(&CatalogQuery::new()), ["notion", "slack", "fs"]);
-        assert_eq!(slugs(&CatalogQuery::new().text("SLACK")), ["slack", "notion"]);
+        assert_eq!(
+            slugs(&CatalogQuery::new().text("SLACK")),
+            ["slack", "notion"]
+        );
         assert_eq!(slugs(&CatalogQuery::new().text("slack export")), ["notion"]);
-        assert_eq!(slugs(&CatalogQuery::new().kind(IntegrationKind::Mcp)), ["fs"]);
-        assert_eq!(slugs(&CatalogQuery::new().category("communication")), ["slack"]);
+        assert_eq!(
+            slugs(&CatalogQuery::new().kind(IntegrationKind::Mcp)),
+            ["fs"]
+        );
+        assert_eq!(
+            slugs(&CatalogQuery::new().category("communication")),
+            ["slack"]
+        );
         assert!(slugs(&CatalogQuery::new().text("nothing-like-this")).is_empty());
-        assert_eq!(catalog.get("slack").unwrap().auth_methods, [AuthMethod::Oauth2, AuthMethod::Bearer]);
+        assert_eq!(
+            catalog.get("slack").unwrap().auth_methods,
+            [AuthMethod::Oauth2, AuthMethod::Bearer]
+        );
         assert_eq!(catalog.get("fs").unwrap().config_schema, object_schema());
     }
 
     #[test]
     fn json_and_toml_load_the_same_entries() {
         let from_json = Catalog::from_json_str(JSON).unwrap();
-        let toml_text = toml::to_string(&serde_json::json!({ "integrations": from_json.entries() })).unwrap();
+        let toml_text =
+            toml::to_string(&serde_json::json!({ "integrations": from_json.entries() })).unwrap();
         let from_toml = Catalog::from_toml_str(&toml_text).unwrap();
         assert_eq!(from_json.entries(), from_toml.entries());
         let bare = serde_json::to_string(from_json.entries()).unwrap();
-        assert_eq!(Catalog::from_json_str(&bare).unwrap().entries(), from_json.entries());
+        assert_eq!(
+            Catalog::from_json_str(&bare).unwrap().entries(),
+            from_json.entries()
+        );
     }
 
     #[test]
     fn bad_catalogs_are_refused() {
         let entry = r#"{"slug": "a", "name": "A", "kind": "custom", "category": "c"}"#;
-        assert!(matches!(Catalog::from_json_str(&format!("[{entry},{entry}]")), Err(Error::InvalidConfig { .. })));
         assert!(matches!(
-            Catalog::from_json_str(r#"[{"slug": "a", "name": "A", "kind": "robot", "category": "c"}]"#),
+            Catalog::from_json_str(&format!("[{entry},{entry}]")),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert!(matches!(
+            Catalog::from_json_str(
+                r#"[{"slug": "a", "name": "A", "kind": "robot", "category": "c"}]"#
+            ),
             Err(Error::InvalidCatalog { format: "JSON", .. })
         ));
         assert!(matches!(
-            Catalog::from_json_str(r#"[{"slug": "a b", "name": "A", "kind": "mcp", "category": "c"}]"#),
+            Catalog::from_json_str(
+                r#"[{"slug": "a b", "name": "A", "kind": "mcp", "category": "c"}]"#
+            ),
             Err(Error::InvalidId { .. })
         ));
         assert!(matches!(
-            Catalog::from_json_str(r#"[{"slug": "a", "name": "A", "kind": "mcp", "category": "c", "config_schema": {"type": 5}}]"#),
+            Catalog::from_json_str(
+                r#"[{"slug": "a", "name": "A", "kind": "mcp", "category": "c", "config_schema": {"type": 5}}]"#
+            ),
             Err(Error::InvalidConfig { .. })
         ));
-        assert!(matches!(Catalog::from_toml_str("integrations = 5"), Err(Error::InvalidCatalog { format: "TOML", .. })));
+        assert!(matches!(
+            Catalog::from_toml_str("integrations = 5"),
+            Err(Error::InvalidCatalog { format: "TOML", .. })
+        ));
     }
 }

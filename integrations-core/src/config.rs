@@ -71,7 +71,10 @@ impl Config {
                         match id {
                             Value::String(id) => IntegrationId::new(id)
                                 .map_err(|e| Error::invalid_config(key, e.to_string())),
-                            _ => Err(Error::invalid_config(key, "expected an integration id string")),
+                            _ => Err(Error::invalid_config(
+                                key,
+                                "expected an integration id string",
+                            )),
                         }
                     })
                     .collect::<Result<_, _>>()?,
@@ -82,13 +85,12 @@ impl Config {
                     ));
                 }
             };
-            for (i, id) in config.enabled.iter().enumerate() {
-                if config.enabled[..i].contains(id) {
-                    return Err(Error::invalid_config(
-                        "integrations.enabled",
-                        format!("`{id}` is listed twice"),
-                    ));
-                }
+            let mut seen = std::collections::HashSet::with_capacity(config.enabled.len());
+            if let Some(id) = config.enabled.iter().find(|id| !seen.insert(*id)) {
+                return Err(Error::invalid_config(
+                    "integrations.enabled",
+                    format!("`{id}` is listed twice"),
+                ));
             }
             for (name, section) in integrations {
                 if name != "enabled" {
@@ -145,9 +147,9 @@ impl Config {
 }
 
 fn as_table<'a>(key: &str, value: &'a Value) -> Result<&'a Table, Error> {
-    value
-        .as_table()
-        .ok_or_else(|| Error::invalid_config(key, format!("expected a table, found {}", value.type_str())))
+    value.as_table().ok_or_else(|| {
+        Error::invalid_config(key, format!("expected a table, found {}", value.type_str()))
+    })
 }
 
 /// One integration's `[integrations.ID]` section, handed to
@@ -209,7 +211,13 @@ impl IntegrationConfig {
         let mut path = Vec::new();
         for (key, value) in &settings {
             path.push(PathSegment::Key(key.clone()));
-            collect_secrets(&format!("{prefix}.{key}"), value, env, &mut path, &mut secrets)?;
+            collect_secrets(
+                &format!("{prefix}.{key}"),
+                value,
+                env,
+                &mut path,
+                &mut secrets,
+            )?;
             path.pop();
         }
         Ok(Self {
@@ -250,8 +258,11 @@ impl IntegrationConfig {
         if !self.settings.contains_key(key) {
             return Ok(None);
         }
-        self.deserialize_with(|table| table.remove(key).unwrap_or(Value::Boolean(false)), key)
-            .map(Some)
+        self.deserialize_with(
+            |table| table.remove(key).unwrap_or(Value::Boolean(false)),
+            key,
+        )
+        .map(Some)
     }
 
     /// Deserialises the whole section (without `tick_interval`) into `T`,
@@ -381,7 +392,10 @@ fn parse_interval(key: &str, value: &Value) -> Result<Duration, Error> {
         other => {
             return Err(Error::invalid_config(
                 key,
-                format!("expected a duration such as \"30s\", found {}", other.type_str()),
+                format!(
+                    "expected a duration such as \"30s\", found {}",
+                    other.type_str()
+                ),
             ));
         }
     };
@@ -426,31 +440,54 @@ mod tests {
     "#;
 
     fn env() -> Env {
-        Env::from_vars([("SLACK_TOKEN", "xoxb-secret"), ("FILES_TOKEN", "ft-secret"), ("REMOTE", "rt-secret")])
+        Env::from_vars([
+            ("SLACK_TOKEN", "xoxb-secret"),
+            ("FILES_TOKEN", "ft-secret"),
+            ("REMOTE", "rt-secret"),
+        ])
     }
 
     #[test]
     fn loads_sections_and_servers() {
         let config = Config::from_toml_str_with_env(TOML, &env()).unwrap();
-        assert_eq!(config.enabled(), &[IntegrationId::new("clock").unwrap(), IntegrationId::new("slack").unwrap()]);
+        assert_eq!(
+            config.enabled(),
+            &[
+                IntegrationId::new("clock").unwrap(),
+                IntegrationId::new("slack").unwrap()
+            ]
+        );
         let clock = config.integration("clock").unwrap();
         assert_eq!(clock.tick_interval(), Some(Duration::from_millis(250)));
         assert_eq!(clock.get::<String>("zone").unwrap().as_deref(), Some("UTC"));
         assert!(clock.get::<String>("tick_interval").unwrap().is_none());
 
         let slack = config.integration("slack").unwrap();
-        assert_eq!(slack.secret("token").unwrap().expose_secret(), "xoxb-secret");
-        assert_eq!(slack.secret("auth.header").unwrap().expose_secret(), "Bearer xoxb-secret");
-        assert_eq!(slack.get::<Vec<String>>("channels").unwrap().unwrap(), ["general", "random"]);
+        assert_eq!(
+            slack.secret("token").unwrap().expose_secret(),
+            "xoxb-secret"
+        );
+        assert_eq!(
+            slack.secret("auth.header").unwrap().expose_secret(),
+            "Bearer xoxb-secret"
+        );
+        assert_eq!(
+            slack.get::<Vec<String>>("channels").unwrap().unwrap(),
+            ["general", "random"]
+        );
         assert!(config.integration("disabled").is_none());
 
-        let McpServerEntry::Stdio(files) = &config.mcp_servers()["files"] else { panic!() };
+        let McpServerEntry::Stdio(files) = &config.mcp_servers()["files"] else {
+            panic!()
+        };
         assert_eq!(files.command.expose(), "npx");
         assert_eq!(files.args[3].expose(), "ft-secret");
         assert!(files.args[3].is_secret() && !files.args[0].is_secret());
         assert_eq!(files.env["API_KEY"].expose(), "ft-secret");
         assert_eq!(files.cwd.as_deref(), Some(Path::new("/tmp")));
-        let McpServerEntry::Http(remote) = &config.mcp_servers()["remote"] else { panic!() };
+        let McpServerEntry::Http(remote) = &config.mcp_servers()["remote"] else {
+            panic!()
+        };
         assert_eq!(remote.headers["Authorization"].expose(), "Bearer rt-secret");
     }
 
@@ -472,7 +509,11 @@ mod tests {
             matches!(&err, Error::MissingEnvVar { key, var } if key == "agents.mcp.remote.headers.Authorization" && var == "REMOTE"),
             "{err:?}"
         );
-        let err = Config::from_toml_str_with_env(TOML, &Env::from_vars([("FILES_TOKEN", "y"), ("REMOTE", "z")])).unwrap_err();
+        let err = Config::from_toml_str_with_env(
+            TOML,
+            &Env::from_vars([("FILES_TOKEN", "y"), ("REMOTE", "z")]),
+        )
+        .unwrap_err();
         assert!(
             matches!(&err, Error::MissingEnvVar { key, var } if key == "integrations.slack.auth.header" && var == "SLACK_TOKEN"),
             "{err:?}"
@@ -487,32 +528,79 @@ mod tests {
             token: u32,
         }
         let config = Config::from_toml_str_with_env(TOML, &env()).unwrap();
-        let err = config.integration("slack").unwrap().parse::<Wrong>().unwrap_err();
+        let err = config
+            .integration("slack")
+            .unwrap()
+            .parse::<Wrong>()
+            .unwrap_err();
         let message = err.to_string();
-        assert!(message.starts_with("config key `integrations.slack`"), "{message}");
+        assert!(
+            message.starts_with("config key `integrations.slack`"),
+            "{message}"
+        );
         assert!(!message.contains("xoxb-secret"), "{message}");
     }
 
     #[test]
     fn bad_values_name_their_key() {
         let cases = [
-            ("[integrations]\nenabled = \"clock\"", "integrations.enabled"),
-            ("[integrations]\nenabled = [\"a.b\"]", "integrations.enabled[0]"),
-            ("[integrations]\nenabled = [\"a\", \"a\"]", "integrations.enabled"),
-            ("[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = \"soon\"", "integrations.a.tick_interval"),
-            ("[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = 0", "integrations.a.tick_interval"),
-            ("[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = true", "integrations.a.tick_interval"),
+            (
+                "[integrations]\nenabled = \"clock\"",
+                "integrations.enabled",
+            ),
+            (
+                "[integrations]\nenabled = [\"a.b\"]",
+                "integrations.enabled[0]",
+            ),
+            (
+                "[integrations]\nenabled = [\"a\", \"a\"]",
+                "integrations.enabled",
+            ),
+            (
+                "[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = \"soon\"",
+                "integrations.a.tick_interval",
+            ),
+            (
+                "[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = 0",
+                "integrations.a.tick_interval",
+            ),
+            (
+                "[integrations]\nenabled = [\"a\"]\n[integrations.a]\ntick_interval = true",
+                "integrations.a.tick_interval",
+            ),
             ("integrations = 3", "integrations"),
-            ("[agents.mcp.x]\ncommand = \"a\"\nurl = \"b\"", "agents.mcp.x"),
+            (
+                "[agents.mcp.x]\ncommand = \"a\"\nurl = \"b\"",
+                "agents.mcp.x",
+            ),
             ("[agents.mcp.x]\nargs = []", "agents.mcp.x"),
-            ("[agents.mcp.x]\ntype = \"sse\"\nurl = \"http://h\"", "agents.mcp.x.type"),
-            ("[agents.mcp.x]\ncommand = \"a\"\nargs = [1]", "agents.mcp.x.args[0]"),
-            ("[agents.mcp.x]\ncommand = \"a\"\nhedaers = {}", "agents.mcp.x.hedaers"),
-            ("[agents.mcp.x]\nurl = \"http://h\"\nenv = {}", "agents.mcp.x.env"),
-            ("[agents.mcp.x]\ncommand = \"a\"\nheaders = {}", "agents.mcp.x.headers"),
+            (
+                "[agents.mcp.x]\ntype = \"sse\"\nurl = \"http://h\"",
+                "agents.mcp.x.type",
+            ),
+            (
+                "[agents.mcp.x]\ncommand = \"a\"\nargs = [1]",
+                "agents.mcp.x.args[0]",
+            ),
+            (
+                "[agents.mcp.x]\ncommand = \"a\"\nhedaers = {}",
+                "agents.mcp.x.hedaers",
+            ),
+            (
+                "[agents.mcp.x]\nurl = \"http://h\"\nenv = {}",
+                "agents.mcp.x.env",
+            ),
+            (
+                "[agents.mcp.x]\ncommand = \"a\"\nheaders = {}",
+                "agents.mcp.x.headers",
+            ),
         ];
         for (text, expected_key) in cases {
-            let err = Config::from_toml_str_with_env(text, &Env::from_vars::<[(&str, &str); 0], _, _>([])).unwrap_err();
+            let err = Config::from_toml_str_with_env(
+                text,
+                &Env::from_vars::<[(&str, &str); 0], _, _>([]),
+            )
+            .unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidConfig { key, .. } if key == expected_key),
                 "{text:?}: {err:?}"
@@ -527,7 +615,10 @@ mod tests {
     #[test]
     fn intervals_accept_strings_and_numbers() {
         let parse = |v: Value| parse_interval("k", &v).unwrap();
-        assert_eq!(parse(Value::String("1m 30s".into())), Duration::from_secs(90));
+        assert_eq!(
+            parse(Value::String("1m 30s".into())),
+            Duration::from_secs(90)
+        );
         assert_eq!(parse(Value::Integer(2)), Duration::from_secs(2));
         assert_eq!(parse(Value::Float(0.5)), Duration::from_millis(500));
     }

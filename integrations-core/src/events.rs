@@ -198,9 +198,13 @@ mod tests {
         for kind in [
             EventKind::Connected,
             EventKind::ConfigUpdated,
-            EventKind::Error { operation: "tick".into(), message: "m".into() },
+            EventKind::Error {
+                operation: "tick".into(),
+                message: "m".into(),
+            },
         ] {
-            let json = serde_json::to_value(Event::now(event.integration.clone(), kind.clone())).unwrap();
+            let json =
+                serde_json::to_value(Event::now(event.integration.clone(), kind.clone())).unwrap();
             assert_eq!(json["event"], kind.name());
         }
     }

@@ -187,7 +187,13 @@ mod tests {
 
     #[test]
     fn single_sample_percentiles() {
-        assert_eq!(nearest_rank(&[Duration::from_millis(7)], 50), Duration::from_millis(7));
-        assert_eq!(nearest_rank(&[Duration::from_millis(7)], 95), Duration::from_millis(7));
+        assert_eq!(
+            nearest_rank(&[Duration::from_millis(7)], 50),
+            Duration::from_millis(7)
+        );
+        assert_eq!(
+            nearest_rank(&[Duration::from_millis(7)], 95),
+            Duration::from_millis(7)
+        );
     }
 }

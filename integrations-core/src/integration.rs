@@ -155,9 +155,8 @@ impl Action {
     /// assert_eq!(args.a + args.b, 3.0);
     /// ```
     pub fn parse_arguments<T: DeserializeOwned>(&self) -> Result<T, BoxError> {
-        T::deserialize(&self.arguments).map_err(|e| {
-            format!("arguments of action `{}` do not fit: {e}", self.name).into()
-        })
+        T::deserialize(&self.arguments)
+            .map_err(|e| format!("arguments of action `{}` do not fit: {e}", self.name).into())
     }
 }
 
@@ -278,7 +277,12 @@ pub trait Integration: Send + Sync + 'static {
     /// Performs one action. The registry has already checked that the action
     /// exists and that its arguments satisfy the capability's schema.
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
-        Err(format!("`{}` does not handle actions (got `{}`)", self.id(), action.name).into())
+        Err(format!(
+            "`{}` does not handle actions (got `{}`)",
+            self.id(),
+            action.name
+        )
+        .into())
     }
 
     /// Periodic work; the returned notifications are broadcast. The default

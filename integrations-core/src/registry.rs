@@ -130,6 +130,11 @@ impl Registry {
         self.entries.get(id).map(|entry| &entry.integration)
     }
 
+    /// The registered id equal to `id`.
+    pub(crate) fn id(&self, id: &str) -> Option<&IntegrationId> {
+        self.entries.get_key_value(id).map(|(id, _)| id)
+    }
+
     /// The capabilities an integration declared when it was registered.
     pub fn capabilities(&self, id: &str) -> Option<&[Capability]> {
         self.entries.get(id).map(|entry| &entry.capabilities[..])
@@ -170,12 +175,10 @@ impl Registry {
             .ok_or_else(|| Error::InvalidTarget {
                 target: target.to_owned(),
             })?;
-        let (id, entry) =
-            self.entries
-                .get_key_value(id)
-                .ok_or_else(|| Error::UnknownIntegration {
-                    id: id.to_owned(),
-                })?;
+        let (id, entry) = self
+            .entries
+            .get_key_value(id)
+            .ok_or_else(|| Error::UnknownIntegration { id: id.to_owned() })?;
         let validator = entry
             .validators
             .get(action)
@@ -323,7 +326,10 @@ mod tests {
     async fn handle_errors_and_panics_are_contained() {
         let mut m = mock(
             "flaky",
-            vec![Capability::new("fail", "fails"), Capability::new("boom", "panics")],
+            vec![
+                Capability::new("fail", "fails"),
+                Capability::new("boom", "panics"),
+            ],
         );
         m.expect_handle().returning(|action| {
             if action.name == "boom" {
@@ -334,13 +340,25 @@ mod tests {
         let mut registry = Registry::new();
         registry.register(Arc::new(m)).unwrap();
 
-        let err = registry.dispatch("flaky.fail", json!({})).await.unwrap_err();
-        assert!(matches!(err, Error::Integration { operation: "handle", .. }));
+        let err = registry
+            .dispatch("flaky.fail", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Integration {
+                operation: "handle",
+                ..
+            }
+        ));
         assert_eq!(
             std::error::Error::source(&err).unwrap().to_string(),
             "backend down"
         );
-        let err = registry.dispatch("flaky.boom", json!({})).await.unwrap_err();
+        let err = registry
+            .dispatch("flaky.boom", json!({}))
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Panicked { message, .. } if message == "kaboom"),
             "{err:?}"

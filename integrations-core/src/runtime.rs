@@ -232,7 +232,8 @@ impl RuntimeBuilder {
             };
             match error {
                 None => {
-                    hub.publish(Event::now(id.clone(), EventKind::Connected)).await;
+                    hub.publish(Event::now(id.clone(), EventKind::Connected))
+                        .await;
                     started.push((id.clone(), integration, section.tick_interval()));
                 }
                 Some(error) => {
@@ -342,21 +343,36 @@ impl Runtime {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::Stopped);
         }
-        let (id, _) = self.registry.validate(target, &arguments)?;
+        let integration = target
+            .split_once('.')
+            .and_then(|(id, _)| self.registry.id(id));
+        let Some(id) = integration else {
+            // Refused by the registry with the precise error.
+            return self.registry.dispatch(target, arguments).await;
+        };
         let started = Instant::now();
-        let result =
-            match tokio::time::timeout(self.dispatch_timeout, self.registry.dispatch(target, arguments)).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::Timeout {
+        let call = self.registry.dispatch(target, arguments);
+        let result = tokio::time::timeout(self.dispatch_timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
                     integration: id.clone(),
                     operation: "handle",
                     limit: self.dispatch_timeout,
-                }),
-            };
+                })
+            });
         let elapsed = started.elapsed();
         let sample = match &result {
             Ok(output) if output.is_error => Sample::failure(elapsed, output.output.to_string()),
             Ok(_) => Sample::success(elapsed),
+            // Refused before the integration was called: the caller's fault.
+            Err(
+                Error::InvalidTarget { .. }
+                | Error::UnknownAction { .. }
+                | Error::InvalidArguments { .. },
+            ) => {
+                return result;
+            }
             Err(error) => Sample::failure(elapsed, error_chain(error)),
         };
         self.health.record(id, sample);
@@ -427,7 +443,10 @@ impl Runtime {
 
         if let Some((mut writer, close)) = tasks.sink_writer {
             close.cancel();
-            if tokio::time::timeout_at(deadline_at, &mut writer).await.is_err() {
+            if tokio::time::timeout_at(deadline_at, &mut writer)
+                .await
+                .is_err()
+            {
                 writer.abort();
                 report.sinks_aborted = true;
             }
@@ -548,8 +567,11 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
         let failure = match outcome {
             Ok(Ok(notifications)) => {
                 for notification in notifications {
-                    hub.publish(Event::now(id.clone(), EventKind::Notification { notification }))
-                        .await;
+                    hub.publish(Event::now(
+                        id.clone(),
+                        EventKind::Notification { notification },
+                    ))
+                    .await;
                 }
                 None
             }

@@ -66,11 +66,13 @@ impl Integration for Probe {
         "Probe"
     }
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new("double", "Doubles n").with_parameters(json!({
-            "type": "object",
-            "properties": { "n": { "type": "integer" } },
-            "required": ["n"]
-        }))]
+        vec![
+            Capability::new("double", "Doubles n").with_parameters(json!({
+                "type": "object",
+                "properties": { "n": { "type": "integer" } },
+                "required": ["n"]
+            })),
+        ]
     }
     fn tick_interval(&self) -> Option<Duration> {
         self.default_interval
@@ -82,7 +84,9 @@ impl Integration for Probe {
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
         self.handles.fetch_add(1, Ordering::SeqCst);
-        let n = action.arguments["n"].as_i64().ok_or("n must be an integer")?;
+        let n = action.arguments["n"]
+            .as_i64()
+            .ok_or("n must be an integer")?;
         Ok(ActionResult::ok(json!(n * 2)))
     }
     async fn tick(&self) -> Result<Vec<Notification>, BoxError> {
@@ -90,7 +94,10 @@ impl Integration for Probe {
         if n < self.bad_ticks {
             act(self.tick, "tick").await?;
         }
-        Ok(vec![Notification::new("tick", format!("{} tick {n}", self.id))])
+        Ok(vec![Notification::new(
+            "tick",
+            format!("{} tick {n}", self.id),
+        )])
     }
     async fn shutdown(&self) -> Result<(), BoxError> {
         self.shutdowns.fetch_add(1, Ordering::SeqCst);
@@ -142,7 +149,11 @@ async fn each_integration_ticks_at_its_own_interval() {
     tokio::time::sleep(Duration::from_millis(1050)).await;
     assert_eq!(ticks(&fast), 10);
     assert_eq!(ticks(&slow), 4);
-    assert_eq!(ticks(&own), 2, "the integration's own default interval applies");
+    assert_eq!(
+        ticks(&own),
+        2,
+        "the integration's own default interval applies"
+    );
     assert_eq!(ticks(&quiet), 0, "no interval, no tick loop");
 
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -154,7 +165,7 @@ async fn each_integration_ticks_at_its_own_interval() {
 async fn notifications_reach_every_subscriber() {
     let probe = Arc::new(Probe::new("news"));
     let runtime = start(
-        &[probe.clone()],
+        std::slice::from_ref(&probe),
         "[integrations]\nenabled = [\"news\"]\n[integrations.news]\ntick_interval = \"1s\"",
     )
     .await;
@@ -208,9 +219,17 @@ async fn a_panicking_tick_stops_neither_its_loop_nor_others() {
     // every 100 ms.
     tokio::time::sleep(Duration::from_millis(1450)).await;
     assert_eq!(ticks(&panicky), 3);
-    assert_eq!(ticks(&healthy), 14, "a neighbour's panics do not slow others");
+    assert_eq!(
+        ticks(&healthy),
+        14,
+        "a neighbour's panics do not slow others"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(ticks(&panicky), 3 + 4, "back to the normal interval after a success");
+    assert_eq!(
+        ticks(&panicky),
+        3 + 4,
+        "back to the normal interval after a success"
+    );
 
     // Always failing: the pause is capped at max_tick_backoff (1 s):
     // 100, 300, 700, 1500, 2500, 3500, ...
@@ -277,12 +296,39 @@ async fn a_failed_init_leaves_out_only_that_integration() {
         .map(|f| (f.integration.as_str(), &f.error))
         .collect();
     assert_eq!(failed.len(), 4, "{failed:?}");
-    assert!(matches!(failed[0], ("erring", Error::Integration { operation: "init", .. })));
+    assert!(matches!(
+        failed[0],
+        (
+            "erring",
+            Error::Integration {
+                operation: "init",
+                ..
+            }
+        )
+    ));
     assert!(matches!(failed[1], ("panicking", Error::Panicked { .. })));
-    assert!(matches!(failed[2], ("hanging", Error::Timeout { operation: "init", .. })));
+    assert!(matches!(
+        failed[2],
+        (
+            "hanging",
+            Error::Timeout {
+                operation: "init",
+                ..
+            }
+        )
+    ));
     assert!(matches!(failed[3], ("ghost", Error::NotRegistered { .. })));
-    let running: Vec<&str> = runtime.registry().ids().iter().map(|id| id.as_str()).collect();
-    assert_eq!(running, ["good"], "failed and disabled integrations are not reachable");
+    let running: Vec<&str> = runtime
+        .registry()
+        .ids()
+        .iter()
+        .map(|id| id.as_str())
+        .collect();
+    assert_eq!(
+        running,
+        ["good"],
+        "failed and disabled integrations are not reachable"
+    );
     assert_eq!(disabled.inits.load(Ordering::SeqCst), 0);
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -311,7 +357,12 @@ async fn shutdown_stops_every_loop_calls_every_shutdown_and_reports_overruns() {
         ..Probe::new("stuck")
     });
     let runtime = start(
-        &[clean.clone(), slow.clone(), broken.clone(), stuck_tick.clone()],
+        &[
+            clean.clone(),
+            slow.clone(),
+            broken.clone(),
+            stuck_tick.clone(),
+        ],
         r#"
         [integrations]
         enabled = ["clean", "slow", "broken", "stuck"]
@@ -331,15 +382,26 @@ async fn shutdown_stops_every_loop_calls_every_shutdown_and_reports_overruns() {
     let mut events = runtime.subscribe();
 
     let report = runtime.shutdown(Duration::from_secs(2)).await;
-    assert!(report.aborted_tick_loops.is_empty(), "a hung tick is cancelled at shutdown");
+    assert!(
+        report.aborted_tick_loops.is_empty(),
+        "a hung tick is cancelled at shutdown"
+    );
     assert_eq!(
-        report.timed_out.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        report
+            .timed_out
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>(),
         ["slow"]
     );
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].0.as_str(), "broken");
     assert!(report.failed[0].1.contains("shutdown failed on purpose"));
-    assert_eq!(report.elapsed, Duration::from_secs(2), "the deadline bounds shutdown");
+    assert_eq!(
+        report.elapsed,
+        Duration::from_secs(2),
+        "the deadline bounds shutdown"
+    );
     for probe in [&clean, &slow, &broken, &stuck_tick] {
         assert_eq!(probe.shutdowns.load(Ordering::SeqCst), 1, "{}", probe.id);
     }
@@ -358,7 +420,9 @@ async fn shutdown_stops_every_loop_calls_every_shutdown_and_reports_overruns() {
     let after: Vec<usize> = [&clean, &slow, &broken].iter().map(|p| ticks(p)).collect();
     assert_eq!(before, after, "no tick after shutdown");
     assert_eq!(
-        tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
         0,
         "no task outlives shutdown"
     );
@@ -366,24 +430,47 @@ async fn shutdown_stops_every_loop_calls_every_shutdown_and_reports_overruns() {
         runtime.dispatch("clean.double", json!({"n": 1})).await,
         Err(Error::Stopped)
     ));
-    assert_eq!(runtime.shutdown(Duration::from_secs(1)).await, Default::default());
+    assert_eq!(
+        runtime.shutdown(Duration::from_secs(1)).await,
+        Default::default()
+    );
 }
 
 #[tokio::test]
 async fn dispatch_validates_first_and_records_health() {
     let probe = Arc::new(Probe::new("calc"));
-    let runtime = start(&[probe.clone()], "[integrations]\nenabled = [\"calc\"]").await;
+    let runtime = start(
+        std::slice::from_ref(&probe),
+        "[integrations]\nenabled = [\"calc\"]",
+    )
+    .await;
 
-    let result = runtime.dispatch("calc.double", json!({"n": 21})).await.unwrap();
+    let result = runtime
+        .dispatch("calc.double", json!({"n": 21}))
+        .await
+        .unwrap();
     assert_eq!(result.output, json!(42));
     for bad in [json!({}), json!({"n": "21"}), json!({"n": 1.5}), json!([1])] {
-        let err = runtime.dispatch("calc.double", bad.clone()).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidArguments { .. }), "{bad}: {err:?}");
+        let err = runtime
+            .dispatch("calc.double", bad.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArguments { .. }),
+            "{bad}: {err:?}"
+        );
     }
-    assert_eq!(probe.handles.load(Ordering::SeqCst), 1, "invalid arguments never reach handle");
+    assert_eq!(
+        probe.handles.load(Ordering::SeqCst),
+        1,
+        "invalid arguments never reach handle"
+    );
 
     let health = runtime.health().summary("calc").unwrap();
-    assert_eq!(health.count, 1, "refused calls are the caller's fault, not the integration's");
+    assert_eq!(
+        health.count, 1,
+        "refused calls are the caller's fault, not the integration's"
+    );
     assert_eq!(health.success_rate, 1.0);
     assert!(runtime.shutdown(Duration::from_secs(1)).await.is_clean());
 }
@@ -414,10 +501,21 @@ async fn sinks_receive_every_event_before_shutdown_returns() {
     let mut counts = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        let kind = path.file_name().unwrap().to_str().unwrap().split('-').next().unwrap().to_owned();
+        let kind = path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap()
+            .to_owned();
         *counts.entry(kind).or_insert(0) += std::fs::read_to_string(&path).unwrap().lines().count();
     }
     assert_eq!(counts["connected"], 1);
-    assert_eq!(counts["disconnected"], 1, "the last event is flushed before shutdown returns");
+    assert_eq!(
+        counts["disconnected"], 1,
+        "the last event is flushed before shutdown returns"
+    );
     assert_eq!(counts["notification"], ticked);
 }

@@ -240,7 +240,10 @@ mod tests {
             let Error::MissingEnvVar { key, var } = &err else {
                 panic!("{err:?}");
             };
-            assert_eq!((key.as_str(), var.as_str()), ("integrations.x.token", "NOPE"));
+            assert_eq!(
+                (key.as_str(), var.as_str()),
+                ("integrations.x.token", "NOPE")
+            );
             assert_eq!(
                 err.to_string(),
                 "config key `integrations.x.token` refers to environment variable `NOPE`, which is not set"
@@ -252,7 +255,10 @@ mod tests {
     fn malformed_references_are_errors() {
         for input in ["${A", "env:", "${1X}", "${A B}", "env:A-B"] {
             let err = env().expand("k", input).unwrap_err();
-            assert!(matches!(err, Error::InvalidConfig { .. }), "{input}: {err:?}");
+            assert!(
+                matches!(err, Error::InvalidConfig { .. }),
+                "{input}: {err:?}"
+            );
         }
     }
 

@@ -83,7 +83,8 @@ impl McpServerEntry {
     /// Parses one entry; `key` is its dotted TOML key, for error messages.
     pub(crate) fn from_table(key: &str, table: &Table, env: &Env) -> Result<Self, Error> {
         for field in table.keys() {
-            if !["type", "command", "args", "env", "cwd", "url", "headers"].contains(&field.as_str())
+            if !["type", "command", "args", "env", "cwd", "url", "headers"]
+                .contains(&field.as_str())
             {
                 return Err(Error::invalid_config(
                     format!("{key}.{field}"),
@@ -94,7 +95,12 @@ impl McpServerEntry {
         let kind = match table.get("type") {
             None => None,
             Some(Value::String(kind)) => Some(kind.as_str()),
-            Some(_) => return Err(Error::invalid_config(format!("{key}.type"), "expected a string")),
+            Some(_) => {
+                return Err(Error::invalid_config(
+                    format!("{key}.type"),
+                    "expected a string",
+                ));
+            }
         };
         let string = |field: &str| -> Result<Option<ConfigString>, Error> {
             let field_key = format!("{key}.{field}");
@@ -118,7 +124,10 @@ impl McpServerEntry {
                         }
                     })
                     .collect(),
-                Some(_) => Err(Error::invalid_config(field_key, "expected a table of strings")),
+                Some(_) => Err(Error::invalid_config(
+                    field_key,
+                    "expected a table of strings",
+                )),
             }
         };
         let command = string("command")?;
@@ -178,7 +187,10 @@ impl McpServerEntry {
             }
             (kind, None, Some(url)) => {
                 if kind == Some("stdio") {
-                    return Err(Error::invalid_config(key, "type is \"stdio\" but there is no `command`"));
+                    return Err(Error::invalid_config(
+                        key,
+                        "type is \"stdio\" but there is no `command`",
+                    ));
                 }
                 for field in ["args", "env", "cwd"] {
                     if table.contains_key(field) {

@@ -133,8 +133,10 @@ mod tests {
             let big = big.clone();
             tasks.spawn(async move {
                 for n in 0..50 {
-                    let note = Notification::new("n", format!("{writer}-{n}")).with_data(big.clone().into());
-                    let event = Event::now(id.clone(), EventKind::Notification { notification: note });
+                    let note = Notification::new("n", format!("{writer}-{n}"))
+                        .with_data(big.clone().into());
+                    let event =
+                        Event::now(id.clone(), EventKind::Notification { notification: note });
                     sink.record(&event).await.unwrap();
                 }
             });
@@ -146,10 +148,16 @@ mod tests {
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-            assert!(name.starts_with("notification-") && name.ends_with(".jsonl"), "{name}");
+            assert!(
+                name.starts_with("notification-") && name.ends_with(".jsonl"),
+                "{name}"
+            );
             for line in std::fs::read_to_string(&path).unwrap().lines() {
-                let event: Event = serde_json::from_str(line).expect("every line is one whole event");
-                let EventKind::Notification { notification } = event.kind else { panic!() };
+                let event: Event =
+                    serde_json::from_str(line).expect("every line is one whole event");
+                let EventKind::Notification { notification } = event.kind else {
+                    panic!()
+                };
                 assert!(seen.insert(notification.message), "duplicate line");
             }
         }
@@ -159,11 +167,15 @@ mod tests {
     #[tokio::test]
     async fn names_files_by_event_and_date() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = JsonlSink::open(dir.path().join("nested/audit")).await.unwrap();
+        let sink = JsonlSink::open(dir.path().join("nested/audit"))
+            .await
+            .unwrap();
         let mut event = Event::now(IntegrationId::new("a").unwrap(), EventKind::ConfigUpdated);
         event.at = "2026-01-02T03:04:05Z".parse().unwrap();
         sink.record(&event).await.unwrap();
-        let path = dir.path().join("nested/audit/config_updated-2026-01-02.jsonl");
+        let path = dir
+            .path()
+            .join("nested/audit/config_updated-2026-01-02.jsonl");
         assert_eq!(sink.path_for(&event), path);
         let text = std::fs::read_to_string(path).unwrap();
         assert_eq!(text.lines().count(), 1);
