@@ -181,6 +181,30 @@ async fn per_wall_second(seconds: u64, ticks: &AtomicU64) -> (f64, f64) {
     )
 }
 
+/// Runs plain tokio interval loops calling `tick` and measures them.
+async fn bare_loops(all: &[Arc<Bench>], seconds: u64, ticks: &AtomicU64) -> (f64, f64) {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut bare = tokio::task::JoinSet::new();
+    for integration in all {
+        let integration = integration.clone();
+        let cancel = cancel.clone();
+        bare.spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            interval.tick().await;
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = interval.tick() => { black_box(integration.tick().await.ok()); }
+                }
+            }
+        });
+    }
+    let measured = per_wall_second(seconds, ticks).await;
+    cancel.cancel();
+    while bare.join_next().await.is_some() {}
+    measured
+}
+
 fn ticking_bench(seconds: u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,30 +215,13 @@ fn ticking_bench(seconds: u64) {
         let (idle, _) = per_wall_second(seconds, &ticks).await;
 
         let all = integrations(&ticks);
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let mut bare = tokio::task::JoinSet::new();
-        for integration in &all {
-            let integration = integration.clone();
-            let cancel = cancel.clone();
-            bare.spawn(async move {
-                let mut interval = tokio::time::interval(Duration::from_secs(1));
-                interval.tick().await;
-                loop {
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        _ = interval.tick() => { black_box(integration.tick().await.ok()); }
-                    }
-                }
-            });
-        }
-        let (baseline, baseline_ticks) = per_wall_second(seconds, &ticks).await;
-        cancel.cancel();
-        while bare.join_next().await.is_some() {}
+        let (baseline, baseline_ticks) = bare_loops(&all, seconds, &ticks).await;
 
         let runtime = Runtime::builder(registry(&all)).start(&config("1s")).await;
         let (ours, our_ticks) = per_wall_second(seconds, &ticks).await;
         let report = runtime.shutdown(Duration::from_secs(10)).await;
         assert!(report.is_clean(), "{report:?}");
+        let (again, again_ticks) = bare_loops(&all, seconds, &ticks).await;
 
         println!("\n{INTEGRATIONS} integrations ticking every second, {seconds} s measured (2 worker threads):");
         println!("  idle runtime                         {idle:>7.1} ms CPU per wall second");
@@ -224,6 +231,10 @@ fn ticking_bench(seconds: u64) {
         println!(
             "  integrations-core Runtime            {ours:>7.1} ms CPU per wall second   {:.2}x   ({our_ticks:.0} ticks/s)",
             ours / baseline
+        );
+        println!(
+            "  bare tokio interval loops, again     {again:>7.1} ms CPU per wall second   {:.2}x   ({again_ticks:.0} ticks/s)",
+            again / baseline
         );
     });
 }

@@ -105,11 +105,17 @@ impl HealthMetrics {
     /// Adds a sample, dropping the oldest when the window is full.
     pub fn record(&self, integration: &IntegrationId, sample: Sample) {
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        let window = samples.entry(integration.clone()).or_default();
-        if window.len() == self.window {
-            window.pop_front();
+        match samples.get_mut(integration.as_str()) {
+            Some(window) => {
+                if window.len() == self.window {
+                    window.pop_front();
+                }
+                window.push_back(sample);
+            }
+            None => {
+                samples.insert(integration.clone(), VecDeque::from([sample]));
+            }
         }
-        window.push_back(sample);
     }
 
     /// The summary for one integration; `None` before its first sample.

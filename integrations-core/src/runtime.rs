@@ -551,17 +551,22 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
         hub,
         cancel,
     } = this;
-    let mut next = Instant::now() + interval;
+    let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+    // A tick that overruns its interval delays the next one; no burst.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures: u32 = 0;
+    // One waiter for the whole loop rather than a new one per select.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return id,
-            () = tokio::time::sleep_until(next) => {}
+            () = &mut cancelled => return id,
+            _ = ticker.tick() => {}
         }
         let outcome = tokio::select! {
             biased;
-            () = cancel.cancelled() => return id,
+            () = &mut cancelled => return id,
             outcome = AssertUnwindSafe(integration.tick()).catch_unwind() => outcome,
         };
         let failure = match outcome {
@@ -578,15 +583,8 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
             Ok(Err(error)) => Some(error_chain(&*error)),
             Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
         };
-        let now = Instant::now();
         match failure {
-            None => {
-                failures = 0;
-                next += interval;
-                if next <= now {
-                    next = now + interval;
-                }
-            }
+            None => failures = 0,
             Some(message) => {
                 failures = failures.saturating_add(1);
                 let pause = interval
@@ -601,7 +599,7 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
                     },
                 ))
                 .await;
-                next = now + pause;
+                ticker.reset_at(Instant::now() + pause);
             }
         }
     }
