@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::IntegrationId;
+use crate::{ConnectionId, IntegrationId, TenantId};
 
 /// A boxed error that integrations return from their methods.
 ///
@@ -17,9 +17,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An integration id is empty, too long, or has characters other than
-    /// ASCII letters, digits, `-` and `_`.
-    #[error("invalid integration id {id:?}: {reason}")]
+    /// An id is empty, too long, or has characters it may not have
+    /// (integration ids: ASCII letters, digits, `-` and `_`).
+    #[error("invalid id {id:?}: {reason}")]
     InvalidId {
         /// The id as given.
         id: String,
@@ -169,6 +169,97 @@ pub enum Error {
         format: &'static str,
         /// The parser's report.
         message: String,
+    },
+
+    /// Encryption key material is missing or malformed.
+    #[error("invalid encryption key: {message}")]
+    InvalidKey {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// A row was sealed with a key that is not in the key ring.
+    #[error(
+        "credentials of tenant `{tenant}` for `{connection}` are sealed with key `{key_id}`, which is not in the key ring; add it with `KeyRing::with_previous`"
+    )]
+    UnknownKey {
+        /// The key id stored with the row.
+        key_id: String,
+        /// The tenant.
+        tenant: TenantId,
+        /// The connection.
+        connection: ConnectionId,
+    },
+
+    /// A row did not decrypt: the key is wrong, or the row was altered or
+    /// copied from another tenant or connection.
+    #[error(
+        "credentials of tenant `{tenant}` for `{connection}` failed to decrypt: wrong key, or the row was altered or copied from elsewhere"
+    )]
+    Decrypt {
+        /// The tenant.
+        tenant: TenantId,
+        /// The connection.
+        connection: ConnectionId,
+    },
+
+    /// A credential store failed.
+    #[error("credential store failed to {operation}")]
+    Store {
+        /// What it was doing, e.g. `read credentials`.
+        operation: &'static str,
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// No credentials are stored for this connection.
+    #[error("no credentials stored for tenant `{tenant}`, connection `{connection}`")]
+    CredentialsNotFound {
+        /// The tenant.
+        tenant: TenantId,
+        /// The connection.
+        connection: ConnectionId,
+    },
+
+    /// The credentials hold no access token (basic, JWT key or certificate).
+    #[error("connection `{connection}` holds {kind} credentials, which have no access token")]
+    NoAccessToken {
+        /// The connection.
+        connection: ConnectionId,
+        /// The kind of credentials it holds.
+        kind: &'static str,
+    },
+
+    /// The provider refused the refresh token; the user must authorise the
+    /// connection again.
+    #[error("connection `{connection}` of tenant `{tenant}` needs to be authorised again")]
+    NeedsReauth {
+        /// The tenant.
+        tenant: TenantId,
+        /// The connection.
+        connection: ConnectionId,
+    },
+
+    /// A token refresh failed for a reason other than `invalid_grant`
+    /// (network, provider outage, timeout); a later call will try again.
+    #[error("refreshing the token of connection `{connection}` of tenant `{tenant}` failed")]
+    RefreshFailed {
+        /// The tenant.
+        tenant: TenantId,
+        /// The connection.
+        connection: ConnectionId,
+        /// What the refresher reported.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Returned by a [`TokenRefresher`](crate::TokenRefresher) when the
+    /// provider answers `invalid_grant`: the refresh token is no longer valid.
+    #[error("the provider refused the refresh token (invalid_grant): {description}")]
+    InvalidGrant {
+        /// The provider's `error_description`, if any.
+        description: String,
     },
 
     /// A file could not be read or written.

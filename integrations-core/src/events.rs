@@ -78,6 +78,30 @@ pub enum EventKind {
         /// Where it went.
         destination: String,
     },
+    /// A connection's OAuth token was refreshed.
+    TokenRefreshed {
+        /// The tenant.
+        tenant: String,
+        /// The connection, as `provider/name`.
+        connection: String,
+    },
+    /// A token refresh failed for a reason that may pass (network, outage).
+    TokenRefreshFailed {
+        /// The tenant.
+        tenant: String,
+        /// The connection, as `provider/name`.
+        connection: String,
+        /// What went wrong (never a secret).
+        message: String,
+    },
+    /// The provider refused the refresh token; the user must authorise the
+    /// connection again.
+    NeedsReauth {
+        /// The tenant.
+        tenant: String,
+        /// The connection, as `provider/name`.
+        connection: String,
+    },
 }
 
 impl EventKind {
@@ -92,6 +116,9 @@ impl EventKind {
             Self::ConfigUpdated => "config_updated",
             Self::Notification { .. } => "notification",
             Self::Exported { .. } => "exported",
+            Self::TokenRefreshed { .. } => "token_refreshed",
+            Self::TokenRefreshFailed { .. } => "token_refresh_failed",
+            Self::NeedsReauth { .. } => "needs_reauth",
         }
     }
 }

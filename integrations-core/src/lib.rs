@@ -42,6 +42,7 @@
 
 mod catalog;
 mod config;
+mod credentials;
 mod error;
 mod events;
 mod health;
@@ -53,6 +54,13 @@ pub use async_trait::async_trait;
 pub use catalog::{AuthMethod, Catalog, CatalogEntry, CatalogQuery, IntegrationKind};
 pub use config::{
     Config, ConfigString, Env, HttpServer, IntegrationConfig, McpServerEntry, StdioServer,
+};
+#[cfg(feature = "sqlite")]
+pub use credentials::SqliteStore;
+pub use credentials::{
+    ConnectionId, CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey,
+    KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshRequest, TenantId, TokenManager,
+    TokenManagerBuilder, TokenRefresher, TokenResponse, Versioned,
 };
 pub use error::{BoxError, Error};
 pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};

@@ -1,0 +1,354 @@
+//! Credentials: types, the [`CredentialStore`] trait, encryption at rest and
+//! the [`TokenManager`].
+
+mod crypto;
+mod form;
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod token;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+pub use crypto::{EncryptionKey, KeyId, KeyRing};
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use token::{RefreshRequest, TokenManager, TokenManagerBuilder, TokenRefresher, TokenResponse};
+
+use crate::{Error, IntegrationId};
+
+/// The tenant (usually a user or a workspace) that owns credentials. Every
+/// store operation is scoped by one.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(Arc<str>);
+
+impl TenantId {
+    /// Checks and wraps a tenant id: 1 to 256 bytes, no control characters.
+    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
+        let id = id.as_ref();
+        check_text(id, 256)?;
+        Ok(Self(Arc::from(id)))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+fn check_text(id: &str, max: usize) -> Result<(), Error> {
+    let reason = if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > max {
+        Some("it is too long")
+    } else if id.chars().any(char::is_control) {
+        Some("it contains control characters")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::InvalidId {
+            id: id.chars().take(64).collect(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One connection of a tenant to a provider, e.g. `slack` / `acme-workspace`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId {
+    provider: IntegrationId,
+    name: Arc<str>,
+}
+
+impl ConnectionId {
+    /// A connection named `name` (1 to 128 bytes, no control characters) to
+    /// `provider` (a valid [`IntegrationId`]).
+    pub fn new(provider: impl AsRef<str>, name: impl AsRef<str>) -> Result<Self, Error> {
+        let name = name.as_ref();
+        check_text(name, 128)?;
+        Ok(Self {
+            provider: IntegrationId::new(provider)?,
+            name: Arc::from(name),
+        })
+    }
+
+    /// The provider, e.g. `slack`.
+    pub fn provider(&self) -> &IntegrationId {
+        &self.provider
+    }
+
+    /// The connection's name within the provider.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.name)
+    }
+}
+
+impl fmt::Debug for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// An OAuth 2 token set.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OAuth2Token {
+    /// The access token.
+    pub access_token: SecretString,
+    /// The refresh token, when the provider issued one.
+    pub refresh_token: Option<SecretString>,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+}
+
+/// The secret material of a connection. `Debug` and `Display` never show it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An API key, sent in a header or query parameter.
+    ApiKey {
+        /// The key.
+        key: SecretString,
+    },
+    /// A static bearer token.
+    Bearer {
+        /// The token.
+        token: SecretString,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name (not secret).
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// OAuth 2 tokens, refreshed by the [`TokenManager`].
+    OAuth2(OAuth2Token),
+    /// A private key that signs JWT assertions.
+    Jwt {
+        /// The key id to put in the JWT header, if any.
+        key_id: Option<String>,
+        /// The PEM-encoded private key.
+        private_key: SecretString,
+    },
+    /// A TLS client certificate and its key.
+    ClientCertificate {
+        /// The PEM-encoded certificate chain (not secret).
+        certificate: String,
+        /// The PEM-encoded private key.
+        private_key: SecretString,
+    },
+}
+
+impl CredentialKind {
+    /// A short name: `api_key`, `bearer`, `basic`, `oauth2`, `jwt` or
+    /// `client_certificate`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ApiKey { .. } => "api_key",
+            Self::Bearer { .. } => "bearer",
+            Self::Basic { .. } => "basic",
+            Self::OAuth2(_) => "oauth2",
+            Self::Jwt { .. } => "jwt",
+            Self::ClientCertificate { .. } => "client_certificate",
+        }
+    }
+}
+
+impl fmt::Display for CredentialKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [redacted]", self.name())
+    }
+}
+
+/// Whether a connection's credentials can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CredentialStatus {
+    /// Usable.
+    #[default]
+    Active,
+    /// The provider refused the refresh token (`invalid_grant`); the user
+    /// must authorise the connection again.
+    NeedsReauth,
+}
+
+/// A connection's credentials: the secret material plus what a host needs to
+/// manage it.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use integrations_core::Credentials;
+///
+/// let credentials = Credentials::oauth2("access-123", Some("refresh-456".into()), Some(Utc::now() + Duration::hours(1)))
+///     .with_metadata("team_id", "T024BE7LD");
+/// assert!(!format!("{credentials:?}").contains("access-123"));
+/// assert_eq!(credentials.to_string(), "oauth2 [redacted]");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Credentials {
+    /// The secret material.
+    pub kind: CredentialKind,
+    /// Non-secret facts about the connection, e.g. a Slack team id.
+    pub metadata: BTreeMap<String, String>,
+    /// When the credentials stop working (for OAuth 2, the access token's
+    /// expiry); `None` when unknown or never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the secret was last replaced.
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    /// Whether they can be used.
+    pub status: CredentialStatus,
+    /// A refresh in progress somewhere, so others wait instead of refreshing
+    /// too. Written and cleared by the [`TokenManager`].
+    pub(crate) refresh_lease: Option<RefreshLease>,
+}
+
+/// Who is refreshing a connection, and until when they may.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RefreshLease {
+    pub(crate) owner: String,
+    pub(crate) until: DateTime<Utc>,
+}
+
+impl Credentials {
+    /// Credentials of the given kind, active, with no metadata or expiry.
+    pub fn new(kind: CredentialKind) -> Self {
+        Self {
+            kind,
+            metadata: BTreeMap::new(),
+            expires_at: None,
+            last_rotated_at: None,
+            status: CredentialStatus::Active,
+            refresh_lease: None,
+        }
+    }
+
+    /// An API key.
+    pub fn api_key(key: impl Into<String>) -> Self {
+        Self::new(CredentialKind::ApiKey {
+            key: SecretString::from(key.into()),
+        })
+    }
+
+    /// A static bearer token.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Self::new(CredentialKind::Bearer {
+            token: SecretString::from(token.into()),
+        })
+    }
+
+    /// OAuth 2 tokens with no scopes recorded.
+    pub fn oauth2(
+        access_token: impl Into<String>,
+        refresh_token: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        let mut credentials = Self::new(CredentialKind::OAuth2(OAuth2Token {
+            access_token: SecretString::from(access_token.into()),
+            refresh_token: refresh_token.map(SecretString::from),
+            scopes: Vec::new(),
+        }));
+        credentials.expires_at = expires_at;
+        credentials
+    }
+
+    /// Adds a metadata entry.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the expiry.
+    #[must_use]
+    pub fn with_expires_at(mut self, expires_at: DateTime<Utc>) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+}
+
+impl fmt::Display for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+/// A value read from a store, with the version to pass to
+/// [`CredentialStore::compare_and_swap`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version; every write increments it.
+    pub version: u64,
+}
+
+/// Where credentials live. Every operation is scoped by tenant: no call can
+/// read or change another tenant's rows.
+///
+/// Implementations: [`MemoryStore`], and [`SqliteStore`] (feature `sqlite`,
+/// on by default), which encrypts every row.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
+    /// The credentials of a connection, if stored.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Versioned<Credentials>>, Error>;
+
+    /// Stores credentials, replacing any; returns the new version.
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> Result<u64, Error>;
+
+    /// Replaces the credentials only if their version is still `expected`;
+    /// returns the new version, or `None` when another writer got there
+    /// first (or the row is gone).
+    async fn compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: u64,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, Error>;
+
+    /// Deletes a connection's credentials; returns whether there were any.
+    async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error>;
+
+    /// The tenant's connections, ordered by provider and name.
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error>;
+}

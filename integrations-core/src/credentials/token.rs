@@ -1,0 +1,582 @@
+//! The [`TokenManager`]: valid access tokens, refreshed exactly once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chacha20poly1305::XNonce;
+use chacha20poly1305::aead::Generate;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use tokio_util::task::TaskTracker;
+
+use super::{
+    ConnectionId, CredentialKind, CredentialStatus, CredentialStore, Credentials, OAuth2Token,
+    RefreshLease, TenantId,
+};
+use crate::runtime::error_chain;
+use crate::{BoxError, Error, Event, EventKind, EventSink};
+
+/// What a [`TokenRefresher`] is asked to refresh.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RefreshRequest<'a> {
+    /// The tenant.
+    pub tenant: &'a TenantId,
+    /// The connection.
+    pub connection: &'a ConnectionId,
+    /// The refresh token to spend.
+    pub refresh_token: &'a SecretString,
+    /// The scopes granted so far.
+    pub scopes: &'a [String],
+    /// The connection's metadata (e.g. which OAuth client issued it).
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// A provider's answer to a refresh.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The new access token.
+    pub access_token: SecretString,
+    /// A new refresh token, when the provider rotates them; `None` keeps the
+    /// old one.
+    pub refresh_token: Option<SecretString>,
+    /// How long the access token lives; `None` when the provider does not say.
+    pub expires_in: Option<Duration>,
+    /// The granted scopes, when the provider says; `None` keeps the old ones.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl TokenResponse {
+    /// A response carrying only an access token.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        Self {
+            access_token: SecretString::from(access_token.into()),
+            refresh_token: None,
+            expires_in: None,
+            scopes: None,
+        }
+    }
+
+    /// Sets a rotated refresh token.
+    #[must_use]
+    pub fn with_refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
+        self.refresh_token = Some(SecretString::from(refresh_token.into()));
+        self
+    }
+
+    /// Sets the access token's lifetime.
+    #[must_use]
+    pub fn with_expires_in(mut self, expires_in: Duration) -> Self {
+        self.expires_in = Some(expires_in);
+        self
+    }
+}
+
+/// Exchanges a refresh token for new tokens, usually at a provider's OAuth 2
+/// token endpoint (`integrations-vendor` has one).
+///
+/// Return [`Error::InvalidGrant`] (boxed) when the provider answers
+/// `invalid_grant`; any other error counts as a transient failure.
+#[async_trait]
+pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
+    /// Performs one refresh.
+    async fn refresh(&self, request: RefreshRequest<'_>) -> Result<TokenResponse, BoxError>;
+}
+
+/// Hands out valid access tokens, refreshing them before they expire.
+///
+/// - A token expiring within the margin (5 minutes by default) is refreshed
+///   through the [`TokenRefresher`] before it is returned.
+/// - One refresh at a time per connection: concurrent callers in this
+///   process wait for it and share its result; other processes sharing the
+///   store see a refresh lease (written with compare-and-swap) and wait for
+///   the new token instead of refreshing too.
+/// - A response without a refresh token keeps the old one.
+/// - On `invalid_grant` the store is read again: if another writer stored a
+///   new refresh token meanwhile, that one is used; otherwise the connection
+///   is marked [`CredentialStatus::NeedsReauth`] and
+///   [`Error::NeedsReauth`] returned, now and on later calls.
+/// - If a refresh fails otherwise while the current token has not yet
+///   expired, the current token is returned.
+/// - Events are emitted only on changes: `token_refreshed`,
+///   `token_refresh_failed`, `needs_reauth`.
+///
+/// Valid tokens are cached in memory, so most calls touch neither the store
+/// nor the refresher. A refresh runs in a task the manager owns, so a caller
+/// that gives up mid-refresh cannot lose a rotated refresh token; call
+/// [`close`](Self::close) at shutdown to let refreshes in flight finish.
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn CredentialStore>,
+    refresher: Arc<dyn TokenRefresher>,
+    margin: chrono::Duration,
+    refresh_timeout: Duration,
+    poll_interval: Duration,
+    owner: String,
+    events: Option<Arc<dyn EventSink>>,
+    cache: Mutex<HashMap<TenantId, HashMap<ConnectionId, CachedToken>>>,
+    locks: Mutex<ConnectionLocks>,
+    tasks: TaskTracker,
+}
+
+/// One async lock per connection, held while its token is obtained.
+type ConnectionLocks = HashMap<(TenantId, ConnectionId), Arc<tokio::sync::Mutex<()>>>;
+
+struct CachedToken {
+    token: SecretString,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("store", &self.inner.store)
+            .field("refresher", &self.inner.refresher)
+            .field("margin", &self.inner.margin)
+            .field("refresh_timeout", &self.inner.refresh_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for a [`TokenManager`]; made by [`TokenManager::builder`].
+#[derive(Debug)]
+#[must_use = "call `build` to get the TokenManager"]
+pub struct TokenManagerBuilder {
+    store: Arc<dyn CredentialStore>,
+    refresher: Arc<dyn TokenRefresher>,
+    margin: Duration,
+    refresh_timeout: Duration,
+    poll_interval: Duration,
+    events: Option<Arc<dyn EventSink>>,
+}
+
+impl TokenManagerBuilder {
+    /// Refresh tokens that expire within this margin; default 5 minutes.
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The time limit of one refresh, and the length of the refresh lease
+    /// other processes respect; default 30 s.
+    pub fn refresh_timeout(mut self, timeout: Duration) -> Self {
+        self.refresh_timeout = timeout;
+        self
+    }
+
+    /// How often to re-read the store while another process holds the
+    /// refresh lease; default 100 ms.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Where to send `token_refreshed`, `token_refresh_failed` and
+    /// `needs_reauth` events.
+    pub fn events(mut self, sink: impl EventSink) -> Self {
+        self.events = Some(Arc::new(sink));
+        self
+    }
+
+    /// Builds the manager.
+    pub fn build(self) -> Result<TokenManager, Error> {
+        let owner = XNonce::try_generate()
+            .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .map_err(|e| Error::InvalidKey {
+                message: format!("no randomness for the manager id: {e}"),
+            })?;
+        Ok(TokenManager {
+            inner: Arc::new(Inner {
+                store: self.store,
+                refresher: self.refresher,
+                margin: chrono::Duration::from_std(self.margin).unwrap_or(chrono::Duration::MAX),
+                refresh_timeout: self.refresh_timeout,
+                poll_interval: self.poll_interval,
+                owner,
+                events: self.events,
+                cache: Mutex::new(HashMap::new()),
+                locks: Mutex::new(HashMap::new()),
+                tasks: TaskTracker::new(),
+            }),
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TokenManager {
+    /// Starts building a manager over `store`, refreshing through
+    /// `refresher`.
+    pub fn builder(
+        store: Arc<dyn CredentialStore>,
+        refresher: Arc<dyn TokenRefresher>,
+    ) -> TokenManagerBuilder {
+        TokenManagerBuilder {
+            store,
+            refresher,
+            margin: Duration::from_secs(300),
+            refresh_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(100),
+            events: None,
+        }
+    }
+
+    /// A valid access token for the connection.
+    ///
+    /// For OAuth 2 credentials, the access token, refreshed first when it
+    /// expires within the margin; for API keys and bearer tokens, the key or
+    /// token itself. Errors: [`Error::CredentialsNotFound`],
+    /// [`Error::NeedsReauth`], [`Error::RefreshFailed`],
+    /// [`Error::NoAccessToken`], and the store's errors.
+    pub async fn access_token(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<SecretString, Error> {
+        if let Some(token) = self.inner.cached(tenant, connection) {
+            return Ok(token);
+        }
+        let key_lock = {
+            let mut locks = lock(&self.inner.locks);
+            Arc::clone(
+                locks
+                    .entry((tenant.clone(), connection.clone()))
+                    .or_default(),
+            )
+        };
+        let guard = key_lock.lock_owned().await;
+        // Whoever held the lock may have just refreshed.
+        if let Some(token) = self.inner.cached(tenant, connection) {
+            return Ok(token);
+        }
+        let inner = Arc::clone(&self.inner);
+        let (tenant, connection) = (tenant.clone(), connection.clone());
+        let task = self.inner.tasks.spawn(async move {
+            let _guard = guard;
+            inner.obtain(&tenant, &connection).await
+        });
+        task.await.map_err(|e| Error::Store {
+            operation: "refresh a token",
+            source: format!("the refresh task failed: {e}").into(),
+        })?
+    }
+
+    /// Forgets the cached token of a connection, so the next call reads the
+    /// store (e.g. after the provider answered 401).
+    pub fn invalidate(&self, tenant: &TenantId, connection: &ConnectionId) {
+        self.inner.forget(tenant, connection);
+    }
+
+    /// Waits for refreshes in flight to finish; new calls still work.
+    pub async fn close(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        self.inner.tasks.reopen();
+    }
+}
+
+impl Inner {
+    fn is_fresh(&self, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        expires_at.is_none_or(|at| at - self.margin > now)
+    }
+
+    fn cached(&self, tenant: &TenantId, connection: &ConnectionId) -> Option<SecretString> {
+        let cache = lock(&self.cache);
+        let entry = cache.get(tenant)?.get(connection)?;
+        self.is_fresh(entry.expires_at, Utc::now())
+            .then(|| entry.token.clone())
+    }
+
+    fn remember(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        token: &SecretString,
+        expires_at: Option<DateTime<Utc>>,
+    ) {
+        lock(&self.cache).entry(tenant.clone()).or_default().insert(
+            connection.clone(),
+            CachedToken {
+                token: token.clone(),
+                expires_at,
+            },
+        );
+    }
+
+    fn forget(&self, tenant: &TenantId, connection: &ConnectionId) {
+        if let Some(connections) = lock(&self.cache).get_mut(tenant) {
+            connections.remove(connection);
+        }
+    }
+
+    async fn emit(&self, connection: &ConnectionId, kind: EventKind) {
+        if let Some(events) = &self.events {
+            let event = Event::now(connection.provider().clone(), kind);
+            if let Err(error) = events.record(&event).await {
+                tracing::warn!(error = %error_chain(&error), "token event sink failed");
+            }
+        }
+    }
+
+    /// Reads the store, refreshing when needed, until a valid token or a
+    /// final error. Runs with the connection's in-process lock held.
+    async fn obtain(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<SecretString, Error> {
+        let wait_until = tokio::time::Instant::now() + self.refresh_timeout * 2;
+        loop {
+            let Some(stored) = self.store.get(tenant, connection).await? else {
+                self.forget(tenant, connection);
+                return Err(Error::CredentialsNotFound {
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
+                });
+            };
+            let credentials = stored.value;
+            if credentials.status == CredentialStatus::NeedsReauth {
+                self.forget(tenant, connection);
+                return Err(Error::NeedsReauth {
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
+                });
+            }
+            let oauth = match &credentials.kind {
+                CredentialKind::OAuth2(oauth) => oauth,
+                CredentialKind::ApiKey { key: token } | CredentialKind::Bearer { token } => {
+                    self.remember(tenant, connection, token, credentials.expires_at);
+                    return Ok(token.clone());
+                }
+                other => {
+                    return Err(Error::NoAccessToken {
+                        connection: connection.clone(),
+                        kind: other.name(),
+                    });
+                }
+            };
+            let now = Utc::now();
+            if self.is_fresh(credentials.expires_at, now) {
+                self.remember(
+                    tenant,
+                    connection,
+                    &oauth.access_token,
+                    credentials.expires_at,
+                );
+                return Ok(oauth.access_token.clone());
+            }
+            let still_valid = credentials.expires_at.is_none_or(|at| at > now);
+            let Some(refresh_token) = oauth.refresh_token.clone() else {
+                if still_valid {
+                    return Ok(oauth.access_token.clone());
+                }
+                return self.mark_needs_reauth(tenant, connection).await;
+            };
+
+            if let Some(lease) = &credentials.refresh_lease
+                && lease.owner != self.owner
+                && lease.until > now
+            {
+                // Another process is refreshing: wait for its result.
+                if tokio::time::Instant::now() >= wait_until {
+                    return self
+                        .failed(
+                            tenant,
+                            connection,
+                            &credentials,
+                            "another process holds the refresh lease and has not finished".into(),
+                        )
+                        .await;
+                }
+                tokio::time::sleep(self.poll_interval).await;
+                continue;
+            }
+
+            let mut leased = credentials.clone();
+            leased.refresh_lease = Some(RefreshLease {
+                owner: self.owner.clone(),
+                until: now
+                    + chrono::Duration::from_std(self.refresh_timeout)
+                        .unwrap_or(chrono::Duration::MAX),
+            });
+            let Some(leased_version) = self
+                .store
+                .compare_and_swap(tenant, connection, stored.version, &leased)
+                .await?
+            else {
+                continue; // someone wrote meanwhile: look again
+            };
+
+            let request = RefreshRequest {
+                tenant,
+                connection,
+                refresh_token: &refresh_token,
+                scopes: &oauth.scopes,
+                metadata: &credentials.metadata,
+            };
+            let outcome =
+                tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("no answer within {:?}", self.refresh_timeout).into())
+                    });
+            let mut released = leased;
+            released.refresh_lease = None;
+            match outcome {
+                Ok(response) => {
+                    let refreshed = apply(released, oauth, response);
+                    let CredentialKind::OAuth2(new) = &refreshed.kind else {
+                        unreachable!("apply keeps the OAuth 2 kind");
+                    };
+                    let token = new.access_token.clone();
+                    if self
+                        .store
+                        .compare_and_swap(tenant, connection, leased_version, &refreshed)
+                        .await?
+                        .is_none()
+                    {
+                        // Replaced while we refreshed (e.g. re-authorised):
+                        // the newer row wins.
+                        continue;
+                    }
+                    self.remember(tenant, connection, &token, refreshed.expires_at);
+                    self.emit(
+                        connection,
+                        EventKind::TokenRefreshed {
+                            tenant: tenant.to_string(),
+                            connection: connection.to_string(),
+                        },
+                    )
+                    .await;
+                    return Ok(token);
+                }
+                Err(error) if is_invalid_grant(&*error) => {
+                    let Some(current) = self.store.get(tenant, connection).await? else {
+                        continue;
+                    };
+                    if current.version != leased_version {
+                        // Another writer stored new tokens: use those.
+                        continue;
+                    }
+                    return self.mark_needs_reauth(tenant, connection).await;
+                }
+                Err(error) => {
+                    // Give the lease back so another attempt need not wait.
+                    let _ = self
+                        .store
+                        .compare_and_swap(tenant, connection, leased_version, &released)
+                        .await;
+                    return self.failed(tenant, connection, &released, error).await;
+                }
+            }
+        }
+    }
+
+    /// A refresh failed transiently: use the current token while it lasts.
+    async fn failed(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+        error: BoxError,
+    ) -> Result<SecretString, Error> {
+        let message = error_chain(&*error);
+        tracing::warn!(tenant = %tenant, connection = %connection, "token refresh failed: {message}");
+        self.emit(
+            connection,
+            EventKind::TokenRefreshFailed {
+                tenant: tenant.to_string(),
+                connection: connection.to_string(),
+                message,
+            },
+        )
+        .await;
+        if let CredentialKind::OAuth2(oauth) = &credentials.kind
+            && credentials.expires_at.is_none_or(|at| at > Utc::now())
+        {
+            return Ok(oauth.access_token.clone());
+        }
+        Err(Error::RefreshFailed {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+            source: error,
+        })
+    }
+
+    /// Marks the connection as needing re-authorisation (emitting the event
+    /// only if this call changed the status) and returns the error.
+    async fn mark_needs_reauth(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<SecretString, Error> {
+        self.forget(tenant, connection);
+        loop {
+            let Some(current) = self.store.get(tenant, connection).await? else {
+                break;
+            };
+            if current.value.status == CredentialStatus::NeedsReauth {
+                break;
+            }
+            let mut dead = current.value;
+            dead.status = CredentialStatus::NeedsReauth;
+            dead.refresh_lease = None;
+            if self
+                .store
+                .compare_and_swap(tenant, connection, current.version, &dead)
+                .await?
+                .is_some()
+            {
+                tracing::warn!(tenant = %tenant, connection = %connection, "connection needs re-authorisation");
+                self.emit(
+                    connection,
+                    EventKind::NeedsReauth {
+                        tenant: tenant.to_string(),
+                        connection: connection.to_string(),
+                    },
+                )
+                .await;
+                break;
+            }
+        }
+        Err(Error::NeedsReauth {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+        })
+    }
+}
+
+/// The credentials after a successful refresh: a missing refresh token or
+/// scope list in the response keeps the old one.
+fn apply(mut credentials: Credentials, old: &OAuth2Token, response: TokenResponse) -> Credentials {
+    let now = Utc::now();
+    credentials.kind = CredentialKind::OAuth2(OAuth2Token {
+        access_token: response.access_token,
+        refresh_token: response.refresh_token.or_else(|| old.refresh_token.clone()),
+        scopes: response.scopes.unwrap_or_else(|| old.scopes.clone()),
+    });
+    credentials.expires_at = response
+        .expires_in
+        .and_then(|lifetime| chrono::Duration::from_std(lifetime).ok())
+        .map(|lifetime| now + lifetime);
+    credentials.last_rotated_at = Some(now);
+    credentials.status = CredentialStatus::Active;
+    credentials
+}
+
+fn is_invalid_grant(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<Error>(),
+        Some(Error::InvalidGrant { .. })
+    )
+}
