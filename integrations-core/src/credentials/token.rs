@@ -137,9 +137,9 @@ struct CachedToken {
 
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither the store nor the refresher: theirs may be a user type
+        // whose derived Debug shows a client secret.
         f.debug_struct("TokenManager")
-            .field("store", &self.inner.store)
-            .field("refresher", &self.inner.refresher)
             .field("margin", &self.inner.margin)
             .field("refresh_timeout", &self.inner.refresh_timeout)
             .finish_non_exhaustive()
@@ -147,7 +147,6 @@ impl fmt::Debug for TokenManager {
 }
 
 /// Options for a [`TokenManager`]; made by [`TokenManager::builder`].
-#[derive(Debug)]
 #[must_use = "call `build` to get the TokenManager"]
 pub struct TokenManagerBuilder {
     store: Arc<dyn CredentialStore>,
@@ -156,6 +155,15 @@ pub struct TokenManagerBuilder {
     refresh_timeout: Duration,
     poll_interval: Duration,
     events: Option<Arc<dyn EventSink>>,
+}
+
+impl fmt::Debug for TokenManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManagerBuilder")
+            .field("margin", &self.margin)
+            .field("refresh_timeout", &self.refresh_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenManagerBuilder {

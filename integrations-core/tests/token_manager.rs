@@ -1,0 +1,618 @@
+//! The TokenManager against real stores: exactly one refresh under load,
+//! across two managers on one SQLite file, refresh-token preservation, the
+//! `invalid_grant` races, and no secret in any output.
+#![cfg(feature = "sqlite")]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use integrations_core::{
+    BoxError, BroadcastSink, Config, ConnectionId, CredentialKind, CredentialStatus,
+    CredentialStore, Credentials, EncryptionKey, Env, Error, Event, EventKind, KeyId, KeyRing,
+    MemoryStore, RefreshRequest, SqliteStore, TenantId, TokenManager, TokenRefresher,
+    TokenResponse, async_trait,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+/// What the fake provider answers.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// New access token `access-N` (N = call number), maybe a rotated
+    /// refresh token, after a delay.
+    Tokens {
+        rotate: bool,
+        delay: Duration,
+    },
+    InvalidGrant,
+    /// Stores fresh tokens as "another writer" would, then says invalid_grant.
+    RaceThenInvalidGrant(Arc<dyn CredentialStore>),
+    Outage,
+}
+
+#[derive(Debug)]
+struct FakeProvider {
+    answer: Mutex<Answer>,
+    calls: AtomicUsize,
+    seen_refresh_tokens: Mutex<Vec<String>>,
+    seen_requests: Mutex<Vec<String>>,
+}
+
+impl FakeProvider {
+    fn new(answer: Answer) -> Arc<Self> {
+        Arc::new(Self {
+            answer: Mutex::new(answer),
+            calls: AtomicUsize::new(0),
+            seen_refresh_tokens: Mutex::new(Vec::new()),
+            seen_requests: Mutex::new(Vec::new()),
+        })
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl TokenRefresher for FakeProvider {
+    async fn refresh(&self, request: RefreshRequest<'_>) -> Result<TokenResponse, BoxError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.seen_requests
+            .lock()
+            .unwrap()
+            .push(format!("{request:?}"));
+        self.seen_refresh_tokens
+            .lock()
+            .unwrap()
+            .push(request.refresh_token.expose_secret().to_owned());
+        let answer = self.answer.lock().unwrap().clone();
+        match answer {
+            Answer::Tokens { rotate, delay } => {
+                tokio::time::sleep(delay).await;
+                let response = TokenResponse::new(format!("SECRET-access-{n}"))
+                    .with_expires_in(Duration::from_secs(3600));
+                Ok(if rotate {
+                    response.with_refresh_token(format!("SECRET-refresh-{n}"))
+                } else {
+                    response
+                })
+            }
+            Answer::InvalidGrant => Err(Box::new(Error::InvalidGrant {
+                description: "token revoked".into(),
+            })),
+            Answer::RaceThenInvalidGrant(store) => {
+                let fresh = Credentials::oauth2(
+                    "SECRET-access-winner",
+                    Some("SECRET-refresh-winner".into()),
+                    Some(Utc::now() + chrono::Duration::hours(1)),
+                );
+                store
+                    .put(request.tenant, request.connection, &fresh)
+                    .await?;
+                Err(Box::new(Error::InvalidGrant {
+                    description: "refresh token already used".into(),
+                }))
+            }
+            Answer::Outage => Err("provider returned 503".into()),
+        }
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::new("user-1").unwrap()
+}
+
+fn connection() -> ConnectionId {
+    ConnectionId::new("slack", "acme").unwrap()
+}
+
+/// OAuth credentials whose access token expires in a minute: inside the
+/// default 5 minute margin, so it must be refreshed, yet still valid.
+fn expiring() -> Credentials {
+    Credentials::oauth2(
+        "SECRET-access-0",
+        Some("SECRET-refresh-0".into()),
+        Some(Utc::now() + chrono::Duration::minutes(1)),
+    )
+}
+
+fn expired() -> Credentials {
+    Credentials::oauth2(
+        "SECRET-access-0",
+        Some("SECRET-refresh-0".into()),
+        Some(Utc::now() - chrono::Duration::minutes(1)),
+    )
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new(
+        KeyId::new("k1").unwrap(),
+        EncryptionKey::from_bytes([5; 32]),
+    )
+}
+
+fn manager(
+    store: Arc<dyn CredentialStore>,
+    provider: Arc<FakeProvider>,
+    events: Option<BroadcastSink>,
+) -> TokenManager {
+    let builder = TokenManager::builder(store, provider).poll_interval(Duration::from_millis(20));
+    match events {
+        Some(sink) => builder.events(sink),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+fn expose(token: &SecretString) -> &str {
+    token.expose_secret()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CredentialStore> = Arc::new(
+        SqliteStore::open(dir.path().join("c.db"), ring())
+            .await
+            .unwrap(),
+    );
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: true,
+        delay: Duration::from_millis(100),
+    });
+    let manager = manager(store.clone(), provider.clone(), None);
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let manager = manager.clone();
+        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
+    }
+    while let Some(result) = calls.join_next().await {
+        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-1");
+    }
+    assert_eq!(provider.calls(), 1);
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let CredentialKind::OAuth2(token) = &stored.kind else {
+        panic!()
+    };
+    assert_eq!(
+        expose(token.refresh_token.as_ref().unwrap()),
+        "SECRET-refresh-1"
+    );
+    assert!(stored.last_rotated_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_managers_sharing_one_sqlite_file_refresh_once_per_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let first: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(&path, ring()).await.unwrap());
+    let second: Arc<dyn CredentialStore> =
+        Arc::new(SqliteStore::open(&path, ring()).await.unwrap());
+    first
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    // One provider behind both managers, so its counter sees every refresh.
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: true,
+        delay: Duration::from_millis(200),
+    });
+    let managers = [
+        manager(first, provider.clone(), None),
+        manager(second.clone(), provider.clone(), None),
+    ];
+
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let manager = managers[i % 2].clone();
+        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
+    }
+    while let Some(result) = calls.join_next().await {
+        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-1");
+    }
+    assert_eq!(provider.calls(), 1, "one refresh for the expiry window");
+
+    // The next window: the token nears expiry again, and again one refresh.
+    let current = second.get(&tenant(), &connection()).await.unwrap().unwrap();
+    let mut nearly = current.value.clone();
+    nearly.expires_at = Some(Utc::now() + chrono::Duration::minutes(1));
+    second.put(&tenant(), &connection(), &nearly).await.unwrap();
+    for manager in &managers {
+        manager.invalidate(&tenant(), &connection());
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let manager = managers[i % 2].clone();
+        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
+    }
+    while let Some(result) = calls.join_next().await {
+        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-2");
+    }
+    assert_eq!(provider.calls(), 2);
+    assert_eq!(
+        *provider.seen_refresh_tokens.lock().unwrap(),
+        ["SECRET-refresh-0", "SECRET-refresh-1"]
+    );
+}
+
+#[tokio::test]
+async fn a_response_without_a_refresh_token_keeps_the_old_one() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: false,
+        delay: Duration::ZERO,
+    });
+    let manager = manager(store.clone(), provider.clone(), None);
+
+    assert_eq!(
+        expose(
+            &manager
+                .access_token(&tenant(), &connection())
+                .await
+                .unwrap()
+        ),
+        "SECRET-access-1"
+    );
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let CredentialKind::OAuth2(token) = &stored.kind else {
+        panic!()
+    };
+    assert_eq!(
+        expose(token.refresh_token.as_ref().unwrap()),
+        "SECRET-refresh-0"
+    );
+    assert!(stored.expires_at.unwrap() > Utc::now() + chrono::Duration::minutes(59));
+
+    // And the kept refresh token is what the next refresh spends.
+    let mut nearly = stored.clone();
+    nearly.expires_at = Some(Utc::now());
+    store.put(&tenant(), &connection(), &nearly).await.unwrap();
+    manager.invalidate(&tenant(), &connection());
+    assert_eq!(
+        expose(
+            &manager
+                .access_token(&tenant(), &connection())
+                .await
+                .unwrap()
+        ),
+        "SECRET-access-2"
+    );
+    assert_eq!(
+        *provider.seen_refresh_tokens.lock().unwrap(),
+        ["SECRET-refresh-0", "SECRET-refresh-0"]
+    );
+}
+
+#[tokio::test]
+async fn invalid_grant_after_another_writer_refreshed_uses_the_new_token() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::RaceThenInvalidGrant(store.clone()));
+    let events = BroadcastSink::new(16);
+    let mut received = events.subscribe();
+    let manager = manager(store.clone(), provider.clone(), Some(events));
+
+    let token = manager
+        .access_token(&tenant(), &connection())
+        .await
+        .unwrap();
+    assert_eq!(expose(&token), "SECRET-access-winner");
+    assert_eq!(provider.calls(), 1);
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(stored.status, CredentialStatus::Active);
+    assert!(
+        received.try_recv().is_err(),
+        "no state change of ours to report"
+    );
+}
+
+#[tokio::test]
+async fn a_real_invalid_grant_needs_reauth_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CredentialStore> = Arc::new(
+        SqliteStore::open(dir.path().join("c.db"), ring())
+            .await
+            .unwrap(),
+    );
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::InvalidGrant);
+    let events = BroadcastSink::new(16);
+    let mut received = events.subscribe();
+    let manager = manager(store.clone(), provider.clone(), Some(events));
+
+    for _ in 0..5 {
+        let err = manager
+            .access_token(&tenant(), &connection())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NeedsReauth { .. }), "{err:?}");
+    }
+    assert_eq!(provider.calls(), 1, "a dead connection is not retried");
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(stored.status, CredentialStatus::NeedsReauth);
+
+    let event = received.try_recv().unwrap();
+    assert_eq!(event.integration.as_str(), "slack");
+    assert_eq!(
+        event.kind,
+        EventKind::NeedsReauth {
+            tenant: "user-1".into(),
+            connection: "slack/acme".into()
+        }
+    );
+    assert!(
+        received.try_recv().is_err(),
+        "needs_reauth is reported once"
+    );
+
+    // Re-authorising (a new put) brings the connection back.
+    store
+        .put(
+            &tenant(),
+            &connection(),
+            &Credentials::oauth2("SECRET-new", None, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        expose(
+            &manager
+                .access_token(&tenant(), &connection())
+                .await
+                .unwrap()
+        ),
+        "SECRET-new"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_keeps_a_still_valid_token_and_reports_the_failure() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::Outage);
+    let events = BroadcastSink::new(16);
+    let mut received = events.subscribe();
+    let manager = manager(store.clone(), provider.clone(), Some(events));
+
+    assert_eq!(
+        expose(
+            &manager
+                .access_token(&tenant(), &connection())
+                .await
+                .unwrap()
+        ),
+        "SECRET-access-0"
+    );
+    assert!(matches!(
+        received.try_recv().unwrap().kind,
+        EventKind::TokenRefreshFailed { .. }
+    ));
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        stored.status,
+        CredentialStatus::Active,
+        "an outage is not a dead connection"
+    );
+
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let err = manager
+        .access_token(&tenant(), &connection())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RefreshFailed { .. }), "{err:?}");
+    assert_eq!(provider.calls(), 2);
+
+    // Recovery: the provider answers again.
+    *provider.answer.lock().unwrap() = Answer::Tokens {
+        rotate: false,
+        delay: Duration::ZERO,
+    };
+    assert_eq!(
+        expose(
+            &manager
+                .access_token(&tenant(), &connection())
+                .await
+                .unwrap()
+        ),
+        "SECRET-access-3"
+    );
+}
+
+#[tokio::test]
+async fn keys_and_bearer_tokens_are_returned_as_they_are() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let key = ConnectionId::new("notion", "k").unwrap();
+    store
+        .put(&tenant(), &key, &Credentials::api_key("SECRET-key"))
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::InvalidGrant);
+    let manager = manager(store.clone(), provider.clone(), None);
+    assert_eq!(
+        expose(&manager.access_token(&tenant(), &key).await.unwrap()),
+        "SECRET-key"
+    );
+    let missing = ConnectionId::new("notion", "missing").unwrap();
+    assert!(matches!(
+        manager.access_token(&tenant(), &missing).await,
+        Err(Error::CredentialsNotFound { .. })
+    ));
+    assert_eq!(provider.calls(), 0);
+}
+
+/// A `tracing` writer that keeps everything written to it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_debug_display_errors_events_or_traces() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(
+        SqliteStore::open(dir.path().join("c.db"), ring())
+            .await
+            .unwrap(),
+    );
+    let store: Arc<dyn CredentialStore> = sqlite.clone();
+    let events = BroadcastSink::new(64);
+    let mut received = events.subscribe();
+    let mut text = Vec::<String>::new();
+
+    // The manager at work: a refresh, an outage, an invalid grant.
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: true,
+        delay: Duration::ZERO,
+    });
+    let manager = manager(store.clone(), provider.clone(), Some(events));
+    let token = manager
+        .access_token(&tenant(), &connection())
+        .await
+        .unwrap();
+    for answer in [Answer::Outage, Answer::InvalidGrant] {
+        *provider.answer.lock().unwrap() = answer;
+        store
+            .put(&tenant(), &connection(), &expired())
+            .await
+            .unwrap();
+        manager.invalidate(&tenant(), &connection());
+        let err = manager
+            .access_token(&tenant(), &connection())
+            .await
+            .unwrap_err();
+        text.push(format!("{err:?}"));
+        text.push(format!("{err}"));
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push(cause.to_string());
+            source = cause.source();
+        }
+    }
+    while let Ok(event) = received.try_recv() {
+        text.push(format!("{event:?}"));
+        text.push(serde_json::to_string::<Event>(&event).unwrap());
+    }
+
+    // Every type that carries a secret, through Debug and (where it has
+    // one) Display.
+    let oauth = Credentials::oauth2("SECRET-access-x", Some("SECRET-refresh-x".into()), None);
+    text.push(format!("{oauth:?}"));
+    text.push(format!("{oauth}"));
+    text.push(format!("{:?}", oauth.kind));
+    text.push(format!("{}", oauth.kind));
+    if let CredentialKind::OAuth2(token) = &oauth.kind {
+        text.push(format!("{token:?}"));
+    }
+    text.push(format!(
+        "{:?}",
+        store.get(&tenant(), &connection()).await.unwrap()
+    ));
+    text.push(format!(
+        "{:?}",
+        TokenResponse::new("SECRET-access-y").with_refresh_token("SECRET-refresh-y")
+    ));
+    let requests = provider.seen_requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    text.extend(requests);
+    text.push(format!(
+        "{:?}",
+        EncryptionKey::from_bytes(*b"SECRET-key-bytes-32-bytes-long!!")
+    ));
+    text.push(format!("{:?}", ring()));
+    text.push(format!("{sqlite:?}"));
+    text.push(format!("{manager:?}"));
+    text.push(format!("{token:?}"));
+    let env = Env::from_vars([("SLACK_TOKEN", "SECRET-env")]);
+    let config = Config::from_toml_str_with_env(
+        "[integrations]\nenabled = [\"s\"]\n[integrations.s]\ntoken = \"env:SLACK_TOKEN\"\n[agents.mcp.m]\ncommand = \"x\"\nenv = { T = \"${SLACK_TOKEN}\" }",
+        &env,
+    )
+    .unwrap();
+    text.push(format!("{config:?}"));
+    text.push(format!("{env:?}"));
+
+    let traces = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        traces.contains("token refresh failed"),
+        "the traces were captured"
+    );
+    text.push(traces);
+    let all = text.join("\n");
+    assert!(all.contains("[REDACTED]") || all.contains("[redacted]"));
+    for needle in [
+        "SECRET-access",
+        "SECRET-refresh",
+        "SECRET-key",
+        "SECRET-env",
+    ] {
+        assert!(!all.contains(needle), "`{needle}` leaked in:\n{all}");
+    }
+}
