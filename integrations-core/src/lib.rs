@@ -2,7 +2,10 @@
 //! validates and dispatches actions, a [`Runtime`] that drives the lifecycle
 //! (init, tick loops, shutdown with a deadline), TOML [`Config`] with secrets
 //! by reference, a [`Catalog`] of integration types, [`Event`]s with sinks,
-//! and [`HealthMetrics`]. No network I/O lives here.
+//! [`HealthMetrics`], and credentials: encrypted [`CredentialStore`]s
+//! ([`SqliteStore`] with the default `sqlite` feature, [`MemoryStore`]) and a
+//! [`TokenManager`] that refreshes each OAuth token exactly once. No network
+//! I/O lives here.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
