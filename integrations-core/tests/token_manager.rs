@@ -616,3 +616,122 @@ async fn no_secret_appears_in_debug_display_errors_events_or_traces() {
         assert!(!all.contains(needle), "`{needle}` leaked in:\n{all}");
     }
 }
+
+/// Refreshes by appending a line to a log file shared by the processes, so
+/// the parent can count refreshes across them.
+#[derive(Debug)]
+struct LoggingProvider {
+    log: std::path::PathBuf,
+}
+
+#[async_trait]
+impl TokenRefresher for LoggingProvider {
+    async fn refresh(&self, _: RefreshRequest<'_>) -> Result<TokenResponse, BoxError> {
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        writeln!(log, "refresh by {}", std::process::id())?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(
+            TokenResponse::new(format!("SECRET-access-from-{}", std::process::id()))
+                .with_expires_in(Duration::from_secs(3600)),
+        )
+    }
+}
+
+/// The child side of the test below: 200 concurrent callers in a process of
+/// its own, started once both children are ready; prints the token it got.
+async fn child_process(db: &str, log: &str, ready: &str) {
+    let store: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(db, ring()).await.unwrap());
+    let manager = TokenManager::builder(store, Arc::new(LoggingProvider { log: log.into() }))
+        .poll_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let ready = std::path::Path::new(ready);
+    std::fs::write(ready.join(std::process::id().to_string()), b"").unwrap();
+    while std::fs::read_dir(ready).unwrap().count() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let manager = manager.clone();
+        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
+    }
+    let mut tokens = std::collections::BTreeSet::new();
+    while let Some(result) = calls.join_next().await {
+        tokens.insert(result.unwrap().unwrap().expose_secret().to_owned());
+    }
+    assert_eq!(tokens.len(), 1, "one token within a process");
+    println!("TOKEN={}", tokens.first().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_sqlite_file_refresh_once() {
+    const CHILD: &str = "INTEGRATIONS_TOKEN_TEST_CHILD";
+    if let Ok(args) = std::env::var(CHILD) {
+        let args: Vec<&str> = args.split('\n').collect();
+        child_process(args[0], args[1], args[2]).await;
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let log = dir.path().join("refreshes.log");
+    let ready = dir.path().join("ready");
+    std::fs::create_dir(&ready).unwrap();
+    let store = SqliteStore::open(&db, ring()).await.unwrap();
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "two_processes_on_one_sqlite_file_refresh_once",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                CHILD,
+                format!("{}\n{}\n{}", db.display(), log.display(), ready.display()),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn(), spawn()];
+    let mut tokens = Vec::new();
+    for child in children {
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "child failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = stdout
+            .lines()
+            .find_map(|l| l.split("TOKEN=").nth(1))
+            .unwrap_or_else(|| panic!("no token line in:\n{stdout}"))
+            .to_owned();
+        tokens.push(token);
+    }
+    let refreshes = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        refreshes.lines().count(),
+        1,
+        "exactly one refresh across both processes:\n{refreshes}"
+    );
+    assert_eq!(
+        tokens[0], tokens[1],
+        "both processes use the one refreshed token"
+    );
+    assert!(tokens[0].starts_with("SECRET-access-from-"));
+}
