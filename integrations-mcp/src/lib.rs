@@ -1,26 +1,51 @@
-//! MCP for `integrations`, on the official Rust SDK `rmcp`.
+//! MCP for `integrations`, on the official Rust SDK `rmcp`: a pool of client
+//! sessions per (tenant, server) that stays healthy under concurrent use,
+//! connection tests, one namespaced tool list across servers, and the
+//! `mcpServers` JSON that agents such as Claude Code read.
 //!
-//! **Status: skeleton.** The client pool, connection tests, tool aggregation
-//! and the bridge that serves a registry as an MCP server are being built;
-//! today this crate re-exports the typed MCP server entries that
-//! `integrations-core` reads from `[agents.mcp.NAME]`.
+//! ```no_run
+//! use std::time::Duration;
+//! use integrations_core::{Config, TenantId};
+//! use integrations_mcp::{McpPool, SessionKey, Toolbox};
 //!
-//! ```
-//! use integrations_mcp::{core::Env, Config, McpServerEntry};
-//!
-//! let env = Env::from_vars([("GITHUB_TOKEN", "ghp_example")]);
-//! let config = Config::from_toml_str_with_env(r#"
-//!     [agents.mcp.github]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::from_toml_str(r#"
+//!     [agents.mcp.everything]
 //!     command = "npx"
-//!     args = ["-y", "@modelcontextprotocol/server-github"]
-//!     env = { GITHUB_TOKEN = "env:GITHUB_TOKEN" }
-//! "#, &env)?;
-//! let McpServerEntry::Stdio(github) = &config.mcp_servers()["github"] else { unreachable!() };
-//! assert_eq!(github.command.expose(), "npx");
-//! assert_eq!(format!("{:?}", github.env["GITHUB_TOKEN"]), "[redacted]");
-//! # Ok::<_, integrations_mcp::core::Error>(())
+//!     args = ["-y", "@modelcontextprotocol/server-everything"]
+//! "#)?;
+//! let pool = McpPool::builder().servers(config.mcp_servers().clone()).build();
+//! let tenant = TenantId::new("user-1")?;
+//!
+//! let reply = pool
+//!     .call_tool(&SessionKey::new(tenant.clone(), "everything"), "echo", serde_json::json!({"message": "hi"}))
+//!     .await?;
+//! let toolbox = Toolbox::new(pool.clone(), tenant, None)?;
+//! for tool in toolbox.tools().await? {
+//!     println!("{}", tool.name); // everything__echo, ...
+//! }
+//! pool.shutdown(Duration::from_secs(5)).await;
+//! # Ok(()) }
 //! ```
+//!
+//! This crate also builds `integrations-mcp-demo`, an MCP server for tests
+//! and examples that can echo, sleep, change its tool list, crash and print
+//! garbage on request.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod config;
+mod error;
+mod pool;
+mod probe;
+mod session;
+mod toolbox;
+
+pub use config::{ClaudeConfigFile, servers_from_json};
+pub use error::Error;
 pub use integrations_core as core;
 pub use integrations_core::{Config, HttpServer, McpServerEntry, StdioServer};
+pub use pool::{McpPool, McpPoolBuilder, PoolMetrics, SessionKey};
+pub use probe::{ConnectionTest, test_server};
+pub use rmcp::model::{CallToolResult, Tool};
+pub use session::Session;
+pub use toolbox::{NamespacedTool, SEPARATOR, Toolbox};

@@ -80,6 +80,36 @@ impl HttpServer {
 }
 
 impl McpServerEntry {
+    /// Parses one entry of an `mcpServers` JSON object (as Claude Code,
+    /// Claude Desktop and Cursor write them), resolving `${VAR}` and
+    /// `${VAR:-default}` from `env`; `key` names the entry in errors.
+    ///
+    /// ```
+    /// use integrations_core::{Env, McpServerEntry};
+    /// let entry = serde_json::json!({"type": "http", "url": "https://mcp.example.com/mcp",
+    ///     "headers": {"Authorization": "Bearer ${TOKEN}"}});
+    /// let env = Env::from_vars([("TOKEN", "t0k3n")]);
+    /// let McpServerEntry::Http(http) = McpServerEntry::from_json("mcpServers.search", &entry, &env)? else { unreachable!() };
+    /// assert_eq!(http.headers["Authorization"].expose(), "Bearer t0k3n");
+    /// # Ok::<_, integrations_core::Error>(())
+    /// ```
+    pub fn from_json(key: &str, entry: &serde_json::Value, env: &Env) -> Result<Self, Error> {
+        let serde_json::Value::Object(_) = entry else {
+            return Err(Error::invalid_config(key, "expected a JSON object"));
+        };
+        // JSON has no TOML datetimes and TOML no nulls: drop nulls first.
+        let without_nulls: serde_json::Map<String, serde_json::Value> = entry
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let table = Table::try_from(without_nulls)
+            .map_err(|e| Error::invalid_config(key, format!("cannot read entry: {e}")))?;
+        Self::from_table(key, &table, env)
+    }
+
     /// Parses one entry; `key` is its dotted TOML key, for error messages.
     pub(crate) fn from_table(key: &str, table: &Table, env: &Env) -> Result<Self, Error> {
         for field in table.keys() {

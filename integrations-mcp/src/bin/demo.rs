@@ -31,7 +31,7 @@ struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
 }
 
-fn schema(properties: Value, required: &[&str]) -> Map<String, Value> {
+fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
     let Value::Object(schema) = json!({
         "type": "object",
         "properties": properties,
@@ -53,20 +53,20 @@ fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Va
 impl Demo {
     fn tools(&self) -> Vec<Tool> {
         let mut tools = vec![
-            Tool::new("echo", "Returns `text` unchanged", schema(json!({"text": {"type": "string"}}), &["text"])),
-            Tool::new("sleep", "Sleeps `ms` milliseconds, then answers", schema(json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"])),
-            Tool::new("progress", "Sends `steps` progress notifications, then answers", schema(json!({"steps": {"type": "integer", "minimum": 0}}), &["steps"])),
-            Tool::new("add_tool", "Adds an echo tool called `name` and announces the change", schema(json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("crash", "Exits the server immediately with `code`", schema(json!({"code": {"type": "integer"}}), &[])),
-            Tool::new("garbage", "Writes a line that is not JSON-RPC to stdout", schema(json!({}), &[])),
-            Tool::new("env", "Returns the server's environment variable `name`, or (unset)", schema(json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("pid", "Returns the server's process id", schema(json!({}), &[])),
+            Tool::new("echo", "Returns `text` unchanged", schema(&json!({"text": {"type": "string"}}), &["text"])),
+            Tool::new("sleep", "Sleeps `ms` milliseconds, then answers", schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"])),
+            Tool::new("progress", "Sends `steps` progress notifications, then answers", schema(&json!({"steps": {"type": "integer", "minimum": 0}}), &["steps"])),
+            Tool::new("add_tool", "Adds an echo tool called `name` and announces the change", schema(&json!({"name": {"type": "string"}}), &["name"])),
+            Tool::new("crash", "Exits the server immediately with `code`", schema(&json!({"code": {"type": "integer"}}), &[])),
+            Tool::new("garbage", "Writes a line that is not JSON-RPC to stdout", schema(&json!({}), &[])),
+            Tool::new("env", "Returns the server's environment variable `name`, or (unset)", schema(&json!({"name": {"type": "string"}}), &["name"])),
+            Tool::new("pid", "Returns the server's process id", schema(&json!({}), &[])),
         ];
         for name in self.extra_tools.lock().unwrap().iter() {
             tools.push(Tool::new(
                 Cow::Owned(name.clone()),
                 "An echo tool added at run time",
-                schema(json!({"text": {"type": "string"}}), &["text"]),
+                schema(&json!({"text": {"type": "string"}}), &["text"]),
             ));
         }
         tools

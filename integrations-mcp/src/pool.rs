@@ -1,0 +1,570 @@
+//! [`McpPool`]: sessions per (tenant, server), shared, healthy, bounded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use integrations_core::{HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId};
+use rmcp::model::{CallToolResult, JsonObject, Tool};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::session::kill_group;
+use crate::{Error, Session};
+
+/// Which session: a tenant's connection to a named server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The server's name, as configured.
+    pub server: String,
+}
+
+impl SessionKey {
+    /// The session of `tenant` with `server`.
+    pub fn new(tenant: TenantId, server: impl Into<String>) -> Self {
+        Self {
+            tenant,
+            server: server.into(),
+        }
+    }
+}
+
+/// Options of an [`McpPool`]; made by [`McpPool::builder`].
+#[derive(Debug)]
+#[must_use = "call `build` to get the pool"]
+pub struct McpPoolBuilder {
+    servers: BTreeMap<String, McpServerEntry>,
+    call_timeout: Duration,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
+    max_sessions: usize,
+    close_grace: Duration,
+    max_backoff: Duration,
+}
+
+/// Counters of an [`McpPool`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PoolMetrics {
+    /// Live sessions now.
+    pub sessions: usize,
+    /// Sessions started (first connects and reconnects).
+    pub connects: u64,
+    /// Sessions started to replace a dead one.
+    pub reconnects: u64,
+    /// Connect attempts that failed.
+    pub connect_failures: u64,
+    /// Sessions closed for being idle.
+    pub idle_closed: u64,
+    /// Sessions closed to stay within the maximum.
+    pub evicted: u64,
+    /// Tool calls made.
+    pub calls: u64,
+    /// Tool calls that failed (transport, timeout, server error).
+    pub errors: u64,
+    /// Latency of recent calls, when any were made.
+    pub latency: Option<HealthSummary>,
+}
+
+type Connecting = Shared<BoxFuture<'static, Result<Arc<Session>, Arc<Error>>>>;
+
+enum Slot {
+    Connecting { attempt: u64, future: Connecting },
+    Ready(Arc<Session>),
+}
+
+struct Inner {
+    servers: Mutex<BTreeMap<String, McpServerEntry>>,
+    tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
+    slots: Mutex<HashMap<SessionKey, Slot>>,
+    failures: Mutex<HashMap<SessionKey, u32>>,
+    call_timeout: Duration,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
+    max_sessions: usize,
+    close_grace: Duration,
+    max_backoff: Duration,
+    attempts: AtomicU64,
+    connects: AtomicU64,
+    reconnects: AtomicU64,
+    connect_failures: AtomicU64,
+    idle_closed: AtomicU64,
+    evicted: AtomicU64,
+    calls: AtomicU64,
+    errors: AtomicU64,
+    latency: HealthMetrics,
+    latency_key: IntegrationId,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+    closed: AtomicBool,
+}
+
+/// A pool of MCP sessions keyed by (tenant, server).
+///
+/// - [`get`](Self::get) returns a shared handle to a live session; concurrent
+///   `get`s of a cold key start exactly one connection and all share its
+///   result or its error.
+/// - Calls on one session run concurrently; each has a timeout (default
+///   30 s, or per call) and may be cancelled, and the server is then sent
+///   `notifications/cancelled`.
+/// - A session whose process exited or whose transport closed is noticed at
+///   the next `get` (and fails its calls in flight with
+///   [`Error::SessionClosed`] at once) and is replaced, after a pause that
+///   grows with repeated failures.
+/// - Idle sessions close after `idle_timeout`; beyond `max_sessions` the
+///   least recently used is closed.
+/// - Servers run with a cleared environment plus what their config names,
+///   each in its own process group; [`shutdown`](Self::shutdown) kills the
+///   groups of servers that do not exit in time, so no child is left behind.
+///
+/// ```no_run
+/// use integrations_core::{Config, TenantId};
+/// use integrations_mcp::{McpPool, SessionKey};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::from_toml_str(r#"
+///     [agents.mcp.demo]
+///     command = "integrations-mcp-demo"
+/// "#)?;
+/// let pool = McpPool::builder().servers(config.mcp_servers().clone()).build();
+/// let key = SessionKey::new(TenantId::new("user-1")?, "demo");
+/// let result = pool.call_tool(&key, "echo", serde_json::json!({"text": "hi"})).await?;
+/// pool.shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct McpPool {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for McpPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpPool")
+            .field("servers", &lock(&self.inner.servers).keys().collect::<Vec<_>>())
+            .field("sessions", &self.live_sessions())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Rebuilds a connect error for each waiter of a shared connect.
+fn share(error: &Error) -> Error {
+    match error {
+        Error::Spawn { server, command, source } => Error::Spawn {
+            server: server.clone(),
+            command: command.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::Exited { server, status, stderr } => Error::Exited {
+            server: server.clone(),
+            status: *status,
+            stderr: stderr.clone(),
+        },
+        Error::HandshakeTimeout { server, after } => Error::HandshakeTimeout {
+            server: server.clone(),
+            after: *after,
+        },
+        Error::Unsupported { server, message } => Error::Unsupported {
+            server: server.clone(),
+            message: message.clone(),
+        },
+        Error::PoolClosed => Error::PoolClosed,
+        other => Error::Handshake {
+            server: String::new(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl McpPoolBuilder {
+    /// Adds servers available to every tenant (e.g. `config.mcp_servers()`).
+    pub fn servers(mut self, servers: BTreeMap<String, McpServerEntry>) -> Self {
+        self.servers.extend(servers);
+        self
+    }
+
+    /// Adds one server available to every tenant.
+    pub fn server(mut self, name: impl Into<String>, config: McpServerEntry) -> Self {
+        self.servers.insert(name.into(), config);
+        self
+    }
+
+    /// The default time limit of a call; default 30 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// The time limit of starting a server and its handshake; default 30 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Close sessions unused for this long; default 10 minutes.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most sessions kept; the least recently used is closed beyond it.
+    /// Default 64.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// How long a closing server may take to exit before its process group
+    /// is killed; default 2 s.
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+
+    /// The longest pause before reconnecting after repeated failures;
+    /// default 30 s (the pause starts at 100 ms and doubles).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// Builds the pool and starts its idle reaper. Call inside a tokio
+    /// runtime.
+    pub fn build(self) -> McpPool {
+        let inner = Arc::new(Inner {
+            servers: Mutex::new(self.servers),
+            tenant_servers: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            call_timeout: self.call_timeout,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+            max_sessions: self.max_sessions,
+            close_grace: self.close_grace,
+            max_backoff: self.max_backoff,
+            attempts: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            latency: HealthMetrics::new(4096),
+            latency_key: IntegrationId::new("pool").unwrap_or_else(|_| unreachable!("a valid id")),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            closed: AtomicBool::new(false),
+        });
+        let reaper = Arc::downgrade(&inner);
+        let stop = inner.stop.clone();
+        let every = (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+        inner.tasks.spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let Some(inner) = reaper.upgrade() else { return };
+                inner.close_idle().await;
+            }
+        });
+        McpPool { inner }
+    }
+}
+
+impl Inner {
+    fn config(&self, key: &SessionKey) -> Result<McpServerEntry, Error> {
+        if let Some(config) = lock(&self.tenant_servers).get(&(key.tenant.clone(), key.server.clone())) {
+            return Ok(config.clone());
+        }
+        lock(&self.servers)
+            .get(&key.server)
+            .cloned()
+            .ok_or_else(|| Error::UnknownServer {
+                server: key.server.clone(),
+            })
+    }
+
+    fn backoff(&self, key: &SessionKey) -> Duration {
+        let failures = lock(&self.failures).get(key).copied().unwrap_or(0);
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(100)
+            .saturating_mul(2u32.saturating_pow(failures.min(20) - 1))
+            .min(self.max_backoff)
+    }
+
+    /// Closes a session in a task the pool owns.
+    fn close_later(self: &Arc<Self>, session: Arc<Session>) {
+        let grace = self.close_grace;
+        self.tasks.spawn(async move { session.close(grace).await });
+    }
+
+    async fn close_idle(self: &Arc<Self>) {
+        let idle: Vec<Arc<Session>> = {
+            let mut slots = lock(&self.slots);
+            let keys: Vec<SessionKey> = slots
+                .iter()
+                .filter_map(|(key, slot)| match slot {
+                    Slot::Ready(session) if session.idle_for().is_some_and(|idle| idle >= self.idle_timeout) => {
+                        Some(key.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            keys.iter()
+                .filter_map(|key| match slots.remove(key) {
+                    Some(Slot::Ready(session)) => Some(session),
+                    _ => None,
+                })
+                .collect()
+        };
+        for session in idle {
+            tracing::debug!(server = session.server(), "closing idle MCP session");
+            self.idle_closed.fetch_add(1, Ordering::Relaxed);
+            self.close_later(session);
+        }
+    }
+
+    /// Closes the least recently used sessions beyond the maximum.
+    fn evict(self: &Arc<Self>, slots: &mut HashMap<SessionKey, Slot>) {
+        loop {
+            let ready: Vec<(&SessionKey, Instant)> = slots
+                .iter()
+                .filter_map(|(key, slot)| match slot {
+                    Slot::Ready(session) => Some((key, session.last_used())),
+                    Slot::Connecting { .. } => None,
+                })
+                .collect();
+            if ready.len() <= self.max_sessions {
+                return;
+            }
+            let Some(oldest) = ready.iter().min_by_key(|(_, used)| *used).map(|(key, _)| (*key).clone()) else {
+                return;
+            };
+            if let Some(Slot::Ready(session)) = slots.remove(&oldest) {
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+                self.close_later(session);
+            }
+        }
+    }
+}
+
+impl McpPool {
+    /// Starts building a pool.
+    pub fn builder() -> McpPoolBuilder {
+        McpPoolBuilder {
+            servers: BTreeMap::new(),
+            call_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_sessions: 64,
+            close_grace: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets a server for one tenant only (e.g. with that user's token in its
+    /// environment), overriding a shared server of the same name. A live
+    /// session keeps its old config until it is replaced.
+    pub fn set_tenant_server(&self, tenant: TenantId, name: impl Into<String>, config: McpServerEntry) {
+        lock(&self.inner.tenant_servers).insert((tenant, name.into()), config);
+    }
+
+    /// The live session for `key`, connecting if there is none.
+    pub async fn get(&self, key: &SessionKey) -> Result<Arc<Session>, Error> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::PoolClosed);
+        }
+        let (attempt, future) = {
+            let mut slots = lock(&self.inner.slots);
+            match slots.get(key) {
+                Some(Slot::Ready(session)) if session.is_alive() => {
+                    session.touch();
+                    return Ok(Arc::clone(session));
+                }
+                Some(Slot::Connecting { attempt, future }) => (*attempt, future.clone()),
+                _ => {
+                    if let Some(Slot::Ready(dead)) = slots.remove(key) {
+                        tracing::info!(server = %key.server, tenant = %key.tenant, "MCP session died; reconnecting");
+                        self.inner.reconnects.fetch_add(1, Ordering::Relaxed);
+                        self.inner.close_later(dead);
+                    }
+                    let config = self.inner.config(key)?;
+                    let attempt = self.inner.attempts.fetch_add(1, Ordering::Relaxed);
+                    let pause = self.inner.backoff(key);
+                    let inner = Arc::clone(&self.inner);
+                    let server = key.server.clone();
+                    let future = async move {
+                        if !pause.is_zero() {
+                            tokio::time::sleep(pause).await;
+                        }
+                        Session::connect(&server, &config, inner.handshake_timeout, &inner.tasks)
+                            .await
+                            .map(Arc::new)
+                            .map_err(Arc::new)
+                    }
+                    .boxed()
+                    .shared();
+                    slots.insert(key.clone(), Slot::Connecting { attempt, future: future.clone() });
+                    (attempt, future)
+                }
+            }
+        };
+        let result = future.await;
+        let mut slots = lock(&self.inner.slots);
+        let ours = matches!(slots.get(key), Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
+        match result {
+            Ok(session) => {
+                if ours {
+                    self.inner.connects.fetch_add(1, Ordering::Relaxed);
+                    lock(&self.inner.failures).remove(key);
+                    if self.inner.closed.load(Ordering::SeqCst) {
+                        slots.remove(key);
+                        drop(slots);
+                        self.inner.close_later(session);
+                        return Err(Error::PoolClosed);
+                    }
+                    slots.insert(key.clone(), Slot::Ready(Arc::clone(&session)));
+                    self.inner.evict(&mut slots);
+                }
+                session.touch();
+                Ok(session)
+            }
+            Err(error) => {
+                if ours {
+                    slots.remove(key);
+                    self.inner.connect_failures.fetch_add(1, Ordering::Relaxed);
+                    *lock(&self.inner.failures).entry(key.clone()).or_default() += 1;
+                }
+                Err(share(&error))
+            }
+        }
+    }
+
+    /// Calls a tool with the pool's default timeout.
+    pub async fn call_tool(
+        &self,
+        key: &SessionKey,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<CallToolResult, Error> {
+        self.call_tool_with(key, tool, arguments, self.inner.call_timeout, None).await
+    }
+
+    /// Calls a tool with its own timeout and an optional cancellation token.
+    pub async fn call_tool_with(
+        &self,
+        key: &SessionKey,
+        tool: &str,
+        arguments: serde_json::Value,
+        timeout: Duration,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<CallToolResult, Error> {
+        let arguments: Option<JsonObject> = match arguments {
+            serde_json::Value::Object(map) => Some(map),
+            serde_json::Value::Null => None,
+            other => {
+                return Err(Error::Server {
+                    server: key.server.clone(),
+                    operation: tool.to_owned(),
+                    message: format!("tool arguments must be a JSON object, not {other}"),
+                });
+            }
+        };
+        let session = self.get(key).await?;
+        let started = Instant::now();
+        let result = session.call_tool(tool, arguments, timeout, cancel).await;
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        let elapsed = started.elapsed();
+        let sample = match &result {
+            Ok(_) => Sample::success(elapsed),
+            Err(error) => {
+                self.inner.errors.fetch_add(1, Ordering::Relaxed);
+                Sample::failure(elapsed, error.to_string())
+            }
+        };
+        self.inner.latency.record(&self.inner.latency_key, sample);
+        result
+    }
+
+    /// The server's tools, cached per session until the server announces a
+    /// change.
+    pub async fn list_tools(&self, key: &SessionKey) -> Result<Arc<Vec<Tool>>, Error> {
+        self.get(key).await?.list_tools(self.inner.call_timeout).await
+    }
+
+    /// The servers a tenant can use: shared ones and its own.
+    pub fn server_names(&self, tenant: &TenantId) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.inner.servers).keys().cloned().collect();
+        names.extend(
+            lock(&self.inner.tenant_servers)
+                .keys()
+                .filter(|(owner, _)| owner == tenant)
+                .map(|(_, name)| name.clone()),
+        );
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn live_sessions(&self) -> usize {
+        lock(&self.inner.slots)
+            .values()
+            .filter(|slot| matches!(slot, Slot::Ready(session) if session.is_alive()))
+            .count()
+    }
+
+    /// The pool's counters.
+    pub fn metrics(&self) -> PoolMetrics {
+        let inner = &self.inner;
+        PoolMetrics {
+            sessions: self.live_sessions(),
+            connects: inner.connects.load(Ordering::Relaxed),
+            reconnects: inner.reconnects.load(Ordering::Relaxed),
+            connect_failures: inner.connect_failures.load(Ordering::Relaxed),
+            idle_closed: inner.idle_closed.load(Ordering::Relaxed),
+            evicted: inner.evicted.load(Ordering::Relaxed),
+            calls: inner.calls.load(Ordering::Relaxed),
+            errors: inner.errors.load(Ordering::Relaxed),
+            latency: inner.latency.summary(inner.latency_key.as_str()),
+        }
+    }
+
+    /// Closes every session (concurrently, each given the close grace, all
+    /// within `deadline`), kills what is left, and stops the pool's tasks.
+    /// Later calls fail with [`Error::PoolClosed`].
+    pub async fn shutdown(&self, deadline: Duration) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::SeqCst);
+        inner.stop.cancel();
+        let sessions: Vec<Arc<Session>> = lock(&inner.slots)
+            .drain()
+            .filter_map(|(_, slot)| match slot {
+                Slot::Ready(session) => Some(session),
+                Slot::Connecting { .. } => None,
+            })
+            .collect();
+        let grace = inner.close_grace.min(deadline);
+        let closing = futures_util::future::join_all(sessions.iter().map(|s| s.close(grace)));
+        let _ = tokio::time::timeout(deadline, closing).await;
+        for session in &sessions {
+            kill_group(session.pid());
+        }
+        inner.tasks.close();
+        if tokio::time::timeout(deadline, inner.tasks.wait()).await.is_err() {
+            tracing::warn!("MCP pool tasks did not stop within {deadline:?}");
+        }
+    }
+}

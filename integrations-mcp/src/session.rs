@@ -1,0 +1,403 @@
+//! One live MCP session: the child process, the rmcp client, the tool cache.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use integrations_core::{McpServerEntry, StdioServer};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    JsonObject, ProtocolVersion, ServerPeerInfo, Tool,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, ClientLifecycleMode, Peer, RoleClient, ServiceError};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::Error;
+
+/// Environment variables passed to every stdio server besides those its
+/// config names; everything else of the host's environment (its secrets
+/// included) is withheld, as the TypeScript and Python SDKs do.
+const SAFE_VARIABLES: &[&str] = &["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR"];
+
+/// How many stderr lines of a server are kept for error reports.
+const STDERR_LINES: usize = 20;
+
+/// The client side of a session: answers the server and notices tool list
+/// changes.
+#[derive(Clone)]
+pub(crate) struct Client {
+    tools_generation: Arc<AtomicU64>,
+}
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("integrations-mcp", env!("CARGO_PKG_VERSION")),
+        )
+        // The newest revision with the initialize handshake: what deployed
+        // servers and the conformance suite speak, and unscoped list changes.
+        .with_protocol_version(ProtocolVersion::V_2025_11_25)
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A shared handle to a live session with one MCP server. Calls on it run
+/// concurrently.
+pub struct Session {
+    server: String,
+    peer: Peer<RoleClient>,
+    service: tokio::sync::Mutex<Option<RunningService<RoleClient, Client>>>,
+    tools_generation: Arc<AtomicU64>,
+    tools: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
+    exit: watch::Receiver<Option<Option<i32>>>,
+    pgid: Option<u32>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    broken: AtomicBool,
+    in_flight: AtomicUsize,
+    last_used: Mutex<Instant>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.server)
+            .field("pid", &self.pgid)
+            .field("alive", &self.is_alive())
+            .finish_non_exhaustive()
+    }
+}
+
+fn stderr_tail(lines: &Mutex<VecDeque<String>>) -> String {
+    let lines = lines.lock().unwrap_or_else(|e| e.into_inner());
+    if lines.is_empty() {
+        "(nothing on stderr)".into()
+    } else {
+        lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Kills a process group when dropped, unless disarmed.
+struct KillGuard(Option<u32>);
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
+/// Kills a server's whole process group (`npx` starts `npm exec -> sh ->
+/// node`: killing only the direct child would leave the server running).
+pub(crate) fn kill_group(pgid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pgid
+        .and_then(|pid| i32::try_from(pid).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    #[cfg(not(unix))]
+    let _ = pgid;
+}
+
+impl Session {
+    /// Starts the server and completes the handshake within `handshake`.
+    pub(crate) async fn connect(
+        server: &str,
+        config: &McpServerEntry,
+        handshake: Duration,
+        tasks: &TaskTracker,
+    ) -> Result<Self, Error> {
+        match config {
+            McpServerEntry::Stdio(stdio) => Self::connect_stdio(server, stdio, handshake, tasks).await,
+            McpServerEntry::Http(_) => Err(Error::Unsupported {
+                server: server.to_owned(),
+                message: "streamable HTTP servers are not supported by this release of the pool yet; \
+                          run the server over stdio (`command`)"
+                    .into(),
+            }),
+            _ => Err(Error::Unsupported {
+                server: server.to_owned(),
+                message: "unknown transport".into(),
+            }),
+        }
+    }
+
+    async fn connect_stdio(
+        server: &str,
+        config: &StdioServer,
+        handshake: Duration,
+        tasks: &TaskTracker,
+    ) -> Result<Self, Error> {
+        let mut command = tokio::process::Command::new(config.command.expose());
+        command
+            .args(config.args.iter().map(|arg| arg.expose()))
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for name in SAFE_VARIABLES {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        for (name, value) in &config.env {
+            command.env(name, value.expose());
+        }
+        if let Some(cwd) = &config.cwd {
+            command.current_dir(cwd);
+        }
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().map_err(|source| Error::Spawn {
+            server: server.to_owned(),
+            command: config.command.expose().to_owned(),
+            source,
+        })?;
+        let pgid = child.id();
+        // Kills the group if this future is dropped before the handshake ends.
+        let mut guard = KillGuard(pgid);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            kill_group(pgid);
+            return Err(Error::Handshake {
+                server: server.to_owned(),
+                message: "the child's stdio pipes were not available".into(),
+            });
+        };
+
+        let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
+        let tail = Arc::clone(&lines);
+        let name = server.to_owned();
+        tasks.spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                tracing::debug!(server = %name, "stderr: {line}");
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if tail.len() == STDERR_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let (exited, exit) = watch::channel(None);
+        tasks.spawn(async move {
+            let status = child.wait().await.ok().and_then(|status| status.code());
+            let _ = exited.send(Some(status));
+        });
+
+        let tools_generation = Arc::new(AtomicU64::new(0));
+        let client = Client {
+            tools_generation: Arc::clone(&tools_generation),
+        };
+        let started = rmcp::serve_client_with_lifecycle(client, (stdout, stdin), ClientLifecycleMode::Initialize);
+        let failure = match tokio::time::timeout(handshake, started).await {
+            Ok(Ok(service)) => {
+                guard.0 = None;
+                return Ok(Self {
+                    server: server.to_owned(),
+                    peer: service.peer().clone(),
+                    service: tokio::sync::Mutex::new(Some(service)),
+                    tools_generation,
+                    tools: Mutex::new(None),
+                    exit,
+                    pgid,
+                    stderr: lines,
+                    broken: AtomicBool::new(false),
+                    in_flight: AtomicUsize::new(0),
+                    last_used: Mutex::new(Instant::now()),
+                });
+            }
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => None,
+        };
+        // Give an exiting process a moment, so its status and stderr can
+        // explain the failure.
+        let mut exit_watch = exit.clone();
+        let status = tokio::time::timeout(Duration::from_millis(500), exit_watch.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|status| status.ok().and_then(|status| *status));
+        kill_group(pgid);
+        Err(match (status, failure) {
+            (Some(status), _) => Error::Exited {
+                server: server.to_owned(),
+                status,
+                stderr: stderr_tail(&lines),
+            },
+            (None, Some(message)) => Error::Handshake {
+                server: server.to_owned(),
+                message,
+            },
+            (None, None) => Error::HandshakeTimeout {
+                server: server.to_owned(),
+                after: handshake,
+            },
+        })
+    }
+
+    /// The server's name in the pool.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The server's process id (also its process group), for stdio servers.
+    pub fn pid(&self) -> Option<u32> {
+        self.pgid
+    }
+
+    /// What the server said about itself in the handshake.
+    pub fn server_info(&self) -> Option<Arc<ServerPeerInfo>> {
+        self.peer.peer_info()
+    }
+
+    /// Whether the process still runs and the transport is open.
+    pub fn is_alive(&self) -> bool {
+        !self.broken.load(Ordering::SeqCst)
+            && self.exit.borrow().is_none()
+            && !self.peer.is_transport_closed()
+    }
+
+    /// The last lines the server wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        stderr_tail(&self.stderr)
+    }
+
+    pub(crate) fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(self.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed())
+    }
+
+    pub(crate) fn last_used(&self) -> Instant {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn error(&self, operation: &str, error: ServiceError, timeout: Duration) -> Error {
+        match error {
+            ServiceError::McpError(error) => Error::Server {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+                message: error.message.to_string(),
+            },
+            ServiceError::Timeout { timeout } => Error::Timeout {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+                after: timeout,
+            },
+            ServiceError::Cancelled { .. } => Error::Cancelled {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+            },
+            ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
+                // Fatal to the session (rmcp does not always say so itself).
+                self.broken.store(true, Ordering::SeqCst);
+                Error::SessionClosed {
+                    server: self.server.clone(),
+                }
+            }
+            other => {
+                let _ = timeout;
+                Error::Server {
+                    server: self.server.clone(),
+                    operation: operation.to_owned(),
+                    message: other.to_string(),
+                }
+            }
+        }
+    }
+
+    /// Runs `call` with the timeout and the optional cancellation; a call
+    /// that is abandoned is cancelled at the server by rmcp.
+    async fn run<T>(
+        &self,
+        operation: &str,
+        timeout: Duration,
+        cancel: Option<&CancellationToken>,
+        call: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T, Error> {
+        self.touch();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let never = CancellationToken::new();
+        let cancel = cancel.unwrap_or(&never);
+        let mut exit = self.exit.clone();
+        let result = tokio::select! {
+            result = tokio::time::timeout(timeout, call) => match result {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(error)) => Err(self.error(operation, error, timeout)),
+                Err(_) => Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout }),
+            },
+            () = cancel.cancelled() => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
+            // The process died: fail now rather than wait for the timeout.
+            _ = exit.wait_for(Option::is_some) => {
+                self.broken.store(true, Ordering::SeqCst);
+                Err(Error::SessionClosed { server: self.server.clone() })
+            }
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.touch();
+        result
+    }
+
+    /// Calls a tool.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        timeout: Duration,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<CallToolResult, Error> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Some(arguments) = arguments {
+            params = params.with_arguments(arguments);
+        }
+        self.run(name, timeout, cancel, self.peer.call_tool(params)).await
+    }
+
+    /// The server's tools, cached until it announces a change.
+    pub async fn list_tools(&self, timeout: Duration) -> Result<Arc<Vec<Tool>>, Error> {
+        let generation = self.tools_generation.load(Ordering::SeqCst);
+        if let Some((cached, tools)) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
+            && *cached == generation
+        {
+            return Ok(Arc::clone(tools));
+        }
+        let tools = Arc::new(self.run("tools/list", timeout, None, self.peer.list_all_tools()).await?);
+        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, Arc::clone(&tools)));
+        Ok(tools)
+    }
+
+    /// Closes the session: cancels the client, lets the server exit for
+    /// `grace`, then kills its process group.
+    pub(crate) async fn close(&self, grace: Duration) {
+        self.broken.store(true, Ordering::SeqCst);
+        if let Some(service) = self.service.lock().await.take() {
+            // Dropping the running service cancels it and closes stdin.
+            drop(service);
+        }
+        let mut exit = self.exit.clone();
+        if tokio::time::timeout(grace, exit.wait_for(Option::is_some)).await.is_err() {
+            kill_group(self.pgid);
+            let _ = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(Option::is_some)).await;
+        }
+        // Children the server left behind in its group.
+        kill_group(self.pgid);
+    }
+}
