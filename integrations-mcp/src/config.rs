@@ -118,9 +118,10 @@ impl fmt::Debug for ClaudeConfigFile {
 impl ClaudeConfigFile {
     /// Writes the servers to a new private file.
     pub async fn write(servers: &BTreeMap<String, McpServerEntry>) -> Result<Self, Error> {
-        let contents = serde_json::to_vec_pretty(&to_json(servers, true)).map_err(|e| Error::InvalidJson {
-            message: e.to_string(),
-        })?;
+        let contents =
+            serde_json::to_vec_pretty(&to_json(servers, true)).map_err(|e| Error::InvalidJson {
+                message: e.to_string(),
+            })?;
         let redacted = serde_json::to_string_pretty(&to_json(servers, false)).unwrap_or_default();
         let path = tokio::task::spawn_blocking(move || -> std::io::Result<TempPath> {
             // tempfile creates files readable and writable by the owner only.
@@ -184,10 +185,15 @@ mod tests {
         assert!(!file.redacted().contains("ghp_secret") && !file.redacted().contains("t0k3n"));
         assert!(!format!("{file:?}").contains("ghp_secret"));
         // What was written reads back as the same servers.
-        let again = servers_from_json(&written, &Env::from_vars::<[(&str, &str); 0], _, _>([])).unwrap();
-        let McpServerEntry::Stdio(github) = &again["github"] else { panic!() };
+        let again =
+            servers_from_json(&written, &Env::from_vars::<[(&str, &str); 0], _, _>([])).unwrap();
+        let McpServerEntry::Stdio(github) = &again["github"] else {
+            panic!()
+        };
         assert_eq!(github.env["GITHUB_TOKEN"].expose(), "ghp_secret");
-        let McpServerEntry::Stdio(plain) = &again["plain"] else { panic!() };
+        let McpServerEntry::Stdio(plain) = &again["plain"] else {
+            panic!()
+        };
         assert_eq!(plain.args[0].expose(), "fallback");
         drop(file);
         assert!(!path.exists(), "the guard removes the file");
@@ -199,8 +205,14 @@ mod tests {
         for (text, needle) in [
             ("[]", "mcpServers"),
             (r#"{"mcpServers": []}"#, "object"),
-            (r#"{"mcpServers": {"x": {"type": "sse", "url": "http://h"}}}"#, "SSE"),
-            (r#"{"mcpServers": {"x": {"command": "c", "env": {"K": "${NOPE}"}}}}"#, "NOPE"),
+            (
+                r#"{"mcpServers": {"x": {"type": "sse", "url": "http://h"}}}"#,
+                "SSE",
+            ),
+            (
+                r#"{"mcpServers": {"x": {"command": "c", "env": {"K": "${NOPE}"}}}}"#,
+                "NOPE",
+            ),
             (r#"{"servers": {"x": {}}}"#, "needs `command`"),
         ] {
             let err = servers_from_json(text, &env).unwrap_err().to_string();

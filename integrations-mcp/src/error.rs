@@ -93,7 +93,9 @@ pub enum Error {
 
     /// The session's transport closed (the process exited or the connection
     /// dropped); the pool reconnects on next use.
-    #[error("MCP server `{server}`: the session closed (the server exited or the connection dropped)")]
+    #[error(
+        "MCP server `{server}`: the session closed (the server exited or the connection dropped)"
+    )]
     SessionClosed {
         /// The server.
         server: String,

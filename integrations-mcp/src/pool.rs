@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
-use integrations_core::{HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId};
+use integrations_core::{
+    HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
+};
 use rmcp::model::{CallToolResult, JsonObject, Tool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -145,7 +147,10 @@ pub struct McpPool {
 impl fmt::Debug for McpPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("McpPool")
-            .field("servers", &lock(&self.inner.servers).keys().collect::<Vec<_>>())
+            .field(
+                "servers",
+                &lock(&self.inner.servers).keys().collect::<Vec<_>>(),
+            )
             .field("sessions", &self.live_sessions())
             .finish_non_exhaustive()
     }
@@ -158,12 +163,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Rebuilds a connect error for each waiter of a shared connect.
 fn share(error: &Error) -> Error {
     match error {
-        Error::Spawn { server, command, source } => Error::Spawn {
+        Error::Spawn {
+            server,
+            command,
+            source,
+        } => Error::Spawn {
             server: server.clone(),
             command: command.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
-        Error::Exited { server, status, stderr } => Error::Exited {
+        Error::Exited {
+            server,
+            status,
+            stderr,
+        } => Error::Exited {
             server: server.clone(),
             status: *status,
             stderr: stderr.clone(),
@@ -266,7 +279,8 @@ impl McpPoolBuilder {
         });
         let reaper = Arc::downgrade(&inner);
         let stop = inner.stop.clone();
-        let every = (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+        let every =
+            (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
         inner.tasks.spawn(async move {
             let mut ticker = tokio::time::interval(every);
             loop {
@@ -274,7 +288,9 @@ impl McpPoolBuilder {
                     () = stop.cancelled() => return,
                     _ = ticker.tick() => {}
                 }
-                let Some(inner) = reaper.upgrade() else { return };
+                let Some(inner) = reaper.upgrade() else {
+                    return;
+                };
                 inner.close_idle().await;
             }
         });
@@ -284,7 +300,9 @@ impl McpPoolBuilder {
 
 impl Inner {
     fn config(&self, key: &SessionKey) -> Result<McpServerEntry, Error> {
-        if let Some(config) = lock(&self.tenant_servers).get(&(key.tenant.clone(), key.server.clone())) {
+        if let Some(config) =
+            lock(&self.tenant_servers).get(&(key.tenant.clone(), key.server.clone()))
+        {
             return Ok(config.clone());
         }
         lock(&self.servers)
@@ -317,7 +335,11 @@ impl Inner {
             let keys: Vec<SessionKey> = slots
                 .iter()
                 .filter_map(|(key, slot)| match slot {
-                    Slot::Ready(session) if session.idle_for().is_some_and(|idle| idle >= self.idle_timeout) => {
+                    Slot::Ready(session)
+                        if session
+                            .idle_for()
+                            .is_some_and(|idle| idle >= self.idle_timeout) =>
+                    {
                         Some(key.clone())
                     }
                     _ => None,
@@ -350,7 +372,11 @@ impl Inner {
             if ready.len() <= self.max_sessions {
                 return;
             }
-            let Some(oldest) = ready.iter().min_by_key(|(_, used)| *used).map(|(key, _)| (*key).clone()) else {
+            let Some(oldest) = ready
+                .iter()
+                .min_by_key(|(_, used)| *used)
+                .map(|(key, _)| (*key).clone())
+            else {
                 return;
             };
             if let Some(Slot::Ready(session)) = slots.remove(&oldest) {
@@ -378,7 +404,12 @@ impl McpPool {
     /// Sets a server for one tenant only (e.g. with that user's token in its
     /// environment), overriding a shared server of the same name. A live
     /// session keeps its old config until it is replaced.
-    pub fn set_tenant_server(&self, tenant: TenantId, name: impl Into<String>, config: McpServerEntry) {
+    pub fn set_tenant_server(
+        &self,
+        tenant: TenantId,
+        name: impl Into<String>,
+        config: McpServerEntry,
+    ) {
         lock(&self.inner.tenant_servers).insert((tenant, name.into()), config);
     }
 
@@ -417,14 +448,21 @@ impl McpPool {
                     }
                     .boxed()
                     .shared();
-                    slots.insert(key.clone(), Slot::Connecting { attempt, future: future.clone() });
+                    slots.insert(
+                        key.clone(),
+                        Slot::Connecting {
+                            attempt,
+                            future: future.clone(),
+                        },
+                    );
                     (attempt, future)
                 }
             }
         };
         let result = future.await;
         let mut slots = lock(&self.inner.slots);
-        let ours = matches!(slots.get(key), Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
+        let ours =
+            matches!(slots.get(key), Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
         match result {
             Ok(session) => {
                 if ours {
@@ -460,7 +498,8 @@ impl McpPool {
         tool: &str,
         arguments: serde_json::Value,
     ) -> Result<CallToolResult, Error> {
-        self.call_tool_with(key, tool, arguments, self.inner.call_timeout, None).await
+        self.call_tool_with(key, tool, arguments, self.inner.call_timeout, None)
+            .await
     }
 
     /// Calls a tool with its own timeout and an optional cancellation token.
@@ -502,7 +541,10 @@ impl McpPool {
     /// The server's tools, cached per session until the server announces a
     /// change.
     pub async fn list_tools(&self, key: &SessionKey) -> Result<Arc<Vec<Tool>>, Error> {
-        self.get(key).await?.list_tools(self.inner.call_timeout).await
+        self.get(key)
+            .await?
+            .list_tools(self.inner.call_timeout)
+            .await
     }
 
     /// The servers a tenant can use: shared ones and its own.
@@ -563,7 +605,10 @@ impl McpPool {
             kill_group(session.pid());
         }
         inner.tasks.close();
-        if tokio::time::timeout(deadline, inner.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(deadline, inner.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("MCP pool tasks did not stop within {deadline:?}");
         }
     }

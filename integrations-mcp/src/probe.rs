@@ -50,10 +50,9 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
     match Session::connect(name, config, timeout, &tasks).await {
         Ok(session) => {
             if let Some(info) = session.server_info() {
-                test.server = info
-                    .server_info
-                    .as_ref()
-                    .map(|implementation| (implementation.name.clone(), implementation.version.clone()));
+                test.server = info.server_info.as_ref().map(|implementation| {
+                    (implementation.name.clone(), implementation.version.clone())
+                });
                 test.capabilities = serde_json::to_value(&info.capabilities).unwrap_or_default();
             }
             let remaining = timeout.saturating_sub(started.elapsed());

@@ -24,7 +24,9 @@ use crate::Error;
 /// Environment variables passed to every stdio server besides those its
 /// config names; everything else of the host's environment (its secrets
 /// included) is withheld, as the TypeScript and Python SDKs do.
-const SAFE_VARIABLES: &[&str] = &["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR"];
+const SAFE_VARIABLES: &[&str] = &[
+    "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR",
+];
 
 /// How many stderr lines of a server are kept for error reports.
 const STDERR_LINES: usize = 20;
@@ -119,12 +121,15 @@ impl Session {
         tasks: &TaskTracker,
     ) -> Result<Self, Error> {
         match config {
-            McpServerEntry::Stdio(stdio) => Self::connect_stdio(server, stdio, handshake, tasks).await,
+            McpServerEntry::Stdio(stdio) => {
+                Self::connect_stdio(server, stdio, handshake, tasks).await
+            }
             McpServerEntry::Http(_) => Err(Error::Unsupported {
                 server: server.to_owned(),
-                message: "streamable HTTP servers are not supported by this release of the pool yet; \
+                message:
+                    "streamable HTTP servers are not supported by this release of the pool yet; \
                           run the server over stdio (`command`)"
-                    .into(),
+                        .into(),
             }),
             _ => Err(Error::Unsupported {
                 server: server.to_owned(),
@@ -202,7 +207,11 @@ impl Session {
         let client = Client {
             tools_generation: Arc::clone(&tools_generation),
         };
-        let started = rmcp::serve_client_with_lifecycle(client, (stdout, stdin), ClientLifecycleMode::Initialize);
+        let started = rmcp::serve_client_with_lifecycle(
+            client,
+            (stdout, stdin),
+            ClientLifecycleMode::Initialize,
+        );
         let failure = match tokio::time::timeout(handshake, started).await {
             Ok(Ok(service)) => {
                 guard.0 = None;
@@ -226,10 +235,13 @@ impl Session {
         // Give an exiting process a moment, so its status and stderr can
         // explain the failure.
         let mut exit_watch = exit.clone();
-        let status = tokio::time::timeout(Duration::from_millis(500), exit_watch.wait_for(Option::is_some))
-            .await
-            .ok()
-            .and_then(|status| status.ok().and_then(|status| *status));
+        let status = tokio::time::timeout(
+            Duration::from_millis(500),
+            exit_watch.wait_for(Option::is_some),
+        )
+        .await
+        .ok()
+        .and_then(|status| status.ok().and_then(|status| *status));
         kill_group(pgid);
         Err(match (status, failure) {
             (Some(status), _) => Error::Exited {
@@ -283,7 +295,12 @@ impl Session {
         if self.in_flight.load(Ordering::SeqCst) > 0 {
             return None;
         }
-        Some(self.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed())
+        Some(
+            self.last_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed(),
+        )
     }
 
     pub(crate) fn last_used(&self) -> Instant {
@@ -368,7 +385,8 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        self.run(name, timeout, cancel, self.peer.call_tool(params)).await
+        self.run(name, timeout, cancel, self.peer.call_tool(params))
+            .await
     }
 
     /// The server's tools, cached until it announces a change.
@@ -379,8 +397,12 @@ impl Session {
         {
             return Ok(Arc::clone(tools));
         }
-        let tools = Arc::new(self.run("tools/list", timeout, None, self.peer.list_all_tools()).await?);
-        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, Arc::clone(&tools)));
+        let tools = Arc::new(
+            self.run("tools/list", timeout, None, self.peer.list_all_tools())
+                .await?,
+        );
+        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((generation, Arc::clone(&tools)));
         Ok(tools)
     }
 
@@ -393,9 +415,13 @@ impl Session {
             drop(service);
         }
         let mut exit = self.exit.clone();
-        if tokio::time::timeout(grace, exit.wait_for(Option::is_some)).await.is_err() {
+        if tokio::time::timeout(grace, exit.wait_for(Option::is_some))
+            .await
+            .is_err()
+        {
             kill_group(self.pgid);
-            let _ = tokio::time::timeout(Duration::from_secs(2), exit.wait_for(Option::is_some)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), exit.wait_for(Option::is_some)).await;
         }
         // Children the server left behind in its group.
         kill_group(self.pgid);

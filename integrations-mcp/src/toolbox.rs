@@ -32,7 +32,11 @@ pub struct Toolbox {
 impl Toolbox {
     /// A toolbox over `servers` (every server the tenant can use when
     /// `None`). Server names may not contain `__`.
-    pub fn new(pool: McpPool, tenant: TenantId, servers: Option<Vec<String>>) -> Result<Self, Error> {
+    pub fn new(
+        pool: McpPool,
+        tenant: TenantId,
+        servers: Option<Vec<String>>,
+    ) -> Result<Self, Error> {
         let servers = servers.unwrap_or_else(|| pool.server_names(&tenant));
         if let Some(bad) = servers.iter().find(|name| name.contains(SEPARATOR)) {
             return Err(Error::Unsupported {
@@ -40,17 +44,22 @@ impl Toolbox {
                 message: format!("server names in a toolbox may not contain `{SEPARATOR}`"),
             });
         }
-        Ok(Self { pool, tenant, servers })
+        Ok(Self {
+            pool,
+            tenant,
+            servers,
+        })
     }
 
     /// Every tool of every server, namespaced, in server order. A server that
     /// cannot be reached fails the whole list, naming it.
     pub async fn tools(&self) -> Result<Vec<NamespacedTool>, Error> {
-        let lists = futures_util::future::try_join_all(self.servers.iter().map(|server| async move {
-            let key = SessionKey::new(self.tenant.clone(), server.clone());
-            Ok::<_, Error>((server, self.pool.list_tools(&key).await?))
-        }))
-        .await?;
+        let lists =
+            futures_util::future::try_join_all(self.servers.iter().map(|server| async move {
+                let key = SessionKey::new(self.tenant.clone(), server.clone());
+                Ok::<_, Error>((server, self.pool.list_tools(&key).await?))
+            }))
+            .await?;
         Ok(lists
             .into_iter()
             .flat_map(|(server, tools)| {
@@ -67,11 +76,17 @@ impl Toolbox {
     }
 
     /// Calls a tool by its namespaced name.
-    pub async fn call(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult, Error> {
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: serde_json::Value,
+    ) -> Result<CallToolResult, Error> {
         let (server, tool) = name
             .split_once(SEPARATOR)
             .filter(|(server, _)| self.servers.iter().any(|s| s == server))
-            .ok_or_else(|| Error::UnknownTool { name: name.to_owned() })?;
+            .ok_or_else(|| Error::UnknownTool {
+                name: name.to_owned(),
+            })?;
         let key = SessionKey::new(self.tenant.clone(), server);
         self.pool.call_tool(&key, tool, arguments).await
     }

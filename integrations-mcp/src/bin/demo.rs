@@ -4,7 +4,8 @@
 //! Tools: `echo {text}`, `sleep {ms}`, `progress {steps}`, `add_tool {name}`
 //! (adds a tool and sends `notifications/tools/list_changed`), `crash {code}`
 //! (exits mid-call), `garbage` (prints a non-JSON line on stdout), `env
-//! {name}` (reads an environment variable of the server) and `pid`.
+//! {name}` (reads an environment variable of the server), `pid` and `stats`
+//! (`{max_in_flight, cancelled}` of `sleep` calls).
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--garbage-at-start` (prints
@@ -29,6 +30,16 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
+    stats: Arc<Mutex<Stats>>,
+}
+
+/// What `stats` reports: how many `sleep` calls ran at once at most, and how
+/// many were cancelled by the client.
+#[derive(Default)]
+struct Stats {
+    in_flight: u64,
+    max_in_flight: u64,
+    cancelled: u64,
 }
 
 fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
@@ -47,20 +58,63 @@ fn text(value: impl Into<String>) -> Result<CallToolResponse, ErrorData> {
 }
 
 fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
-    request.arguments.as_ref().and_then(|arguments| arguments.get(name))
+    request
+        .arguments
+        .as_ref()
+        .and_then(|arguments| arguments.get(name))
 }
 
 impl Demo {
     fn tools(&self) -> Vec<Tool> {
         let mut tools = vec![
-            Tool::new("echo", "Returns `text` unchanged", schema(&json!({"text": {"type": "string"}}), &["text"])),
-            Tool::new("sleep", "Sleeps `ms` milliseconds, then answers", schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"])),
-            Tool::new("progress", "Sends `steps` progress notifications, then answers", schema(&json!({"steps": {"type": "integer", "minimum": 0}}), &["steps"])),
-            Tool::new("add_tool", "Adds an echo tool called `name` and announces the change", schema(&json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("crash", "Exits the server immediately with `code`", schema(&json!({"code": {"type": "integer"}}), &[])),
-            Tool::new("garbage", "Writes a line that is not JSON-RPC to stdout", schema(&json!({}), &[])),
-            Tool::new("env", "Returns the server's environment variable `name`, or (unset)", schema(&json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("pid", "Returns the server's process id", schema(&json!({}), &[])),
+            Tool::new(
+                "echo",
+                "Returns `text` unchanged",
+                schema(&json!({"text": {"type": "string"}}), &["text"]),
+            ),
+            Tool::new(
+                "sleep",
+                "Sleeps `ms` milliseconds, then answers",
+                schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]),
+            ),
+            Tool::new(
+                "progress",
+                "Sends `steps` progress notifications, then answers",
+                schema(
+                    &json!({"steps": {"type": "integer", "minimum": 0}}),
+                    &["steps"],
+                ),
+            ),
+            Tool::new(
+                "add_tool",
+                "Adds an echo tool called `name` and announces the change",
+                schema(&json!({"name": {"type": "string"}}), &["name"]),
+            ),
+            Tool::new(
+                "crash",
+                "Exits the server immediately with `code`",
+                schema(&json!({"code": {"type": "integer"}}), &[]),
+            ),
+            Tool::new(
+                "garbage",
+                "Writes a line that is not JSON-RPC to stdout",
+                schema(&json!({}), &[]),
+            ),
+            Tool::new(
+                "env",
+                "Returns the server's environment variable `name`, or (unset)",
+                schema(&json!({"name": {"type": "string"}}), &["name"]),
+            ),
+            Tool::new(
+                "pid",
+                "Returns the server's process id",
+                schema(&json!({}), &[]),
+            ),
+            Tool::new(
+                "stats",
+                "Returns {max_in_flight, cancelled} of sleep calls",
+                schema(&json!({}), &[]),
+            ),
         ];
         for name in self.extra_tools.lock().unwrap().iter() {
             tools.push(Tool::new(
@@ -75,9 +129,19 @@ impl Demo {
 
 impl ServerHandler for Demo {
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
-            .with_server_info(Implementation::new("integrations-mcp-demo", env!("CARGO_PKG_VERSION")))
-            .with_instructions("A demo server for tests: echo, sleep, progress, list changes and faults.")
+        InitializeResult::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "integrations-mcp-demo",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(
+            "A demo server for tests: echo, sleep, progress, list changes and faults.",
+        )
     }
 
     async fn list_tools(
@@ -93,14 +157,36 @@ impl ServerHandler for Demo {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let string = |name: &str| argument(&request, name).and_then(Value::as_str).map(str::to_owned);
+        let string = |name: &str| {
+            argument(&request, name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let number = |name: &str| argument(&request, name).and_then(Value::as_u64);
         match &*request.name {
             "echo" => text(string("text").unwrap_or_default()),
             "sleep" => {
                 let ms = number("ms").unwrap_or(0);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                {
+                    let mut stats = self.stats.lock().unwrap();
+                    stats.in_flight += 1;
+                    stats.max_in_flight = stats.max_in_flight.max(stats.in_flight);
+                }
+                let cancelled = tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(ms)) => false,
+                    () = context.ct.cancelled() => true,
+                };
+                let mut stats = self.stats.lock().unwrap();
+                stats.in_flight -= 1;
+                stats.cancelled += u64::from(cancelled);
                 text(format!("slept {ms} ms"))
+            }
+            "stats" => {
+                let stats = self.stats.lock().unwrap();
+                text(
+                    json!({"max_in_flight": stats.max_in_flight, "cancelled": stats.cancelled})
+                        .to_string(),
+                )
             }
             "progress" => {
                 let steps = number("steps").unwrap_or(3);
@@ -116,7 +202,9 @@ impl ServerHandler for Demo {
                 text(format!("added {name}"))
             }
             "crash" => {
-                let code = argument(&request, "code").and_then(Value::as_i64).unwrap_or(3);
+                let code = argument(&request, "code")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(3);
                 eprintln!("demo server: crashing on request with code {code}");
                 std::process::exit(i32::try_from(code).unwrap_or(3));
             }
@@ -129,28 +217,39 @@ impl ServerHandler for Demo {
                 text(std::env::var(&name).unwrap_or_else(|_| "(unset)".into()))
             }
             "pid" => text(std::process::id().to_string()),
-            name if self.extra_tools.lock().unwrap().iter().any(|extra| extra == name) => {
+            name if self
+                .extra_tools
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|extra| extra == name) =>
+            {
                 text(string("text").unwrap_or_default())
             }
-            other => Err(ErrorData::invalid_params(format!("unknown tool {other}"), None)),
+            other => Err(ErrorData::invalid_params(
+                format!("unknown tool {other}"),
+                None,
+            )),
         }
     }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Flags are found anywhere, so tests can add a `--tag NAME` of their own
+    // to find their processes in the process table.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--exit-at-start") => {
-            let code = args.get(1).and_then(|c| c.parse().ok()).unwrap_or(2);
-            eprintln!("demo server: cannot start: missing configuration (asked to exit with {code})");
-            std::process::exit(code);
-        }
-        Some("--hang-at-start") => {
-            std::future::pending::<()>().await;
-        }
-        Some("--garbage-at-start") => println!("garbage before the handshake"),
-        _ => {}
+    let flag = |name: &str| args.iter().position(|arg| arg == name);
+    if let Some(at) = flag("--exit-at-start") {
+        let code = args.get(at + 1).and_then(|c| c.parse().ok()).unwrap_or(2);
+        eprintln!("demo server: cannot start: missing configuration (asked to exit with {code})");
+        std::process::exit(code);
+    }
+    if flag("--hang-at-start").is_some() {
+        std::future::pending::<()>().await;
+    }
+    if flag("--garbage-at-start").is_some() {
+        println!("garbage before the handshake");
     }
     let service = Demo::default().serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;

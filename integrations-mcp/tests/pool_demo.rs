@@ -1,0 +1,404 @@
+//! The pool against real processes of the demo server: calls, concurrency,
+//! timeouts and cancellation, list changes, faults, single flight, and no
+//! child process left behind.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_mcp::{Error, McpPool, SessionKey, Toolbox, test_server};
+use serde_json::json;
+use support::{assert_no_process, demo, processes_tagged, tenant, text};
+use tokio_util::sync::CancellationToken;
+
+fn pool(name: &str, tag: &str, extra: &[&str]) -> McpPool {
+    McpPool::builder()
+        .server(name, demo(tag, extra))
+        .handshake_timeout(Duration::from_secs(10))
+        .call_timeout(Duration::from_secs(20))
+        .close_grace(Duration::from_millis(500))
+        .build()
+}
+
+async fn stats(pool: &McpPool, key: &SessionKey) -> serde_json::Value {
+    let result = pool.call_tool(key, "stats", json!({})).await.unwrap();
+    serde_json::from_str(&text(&result)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initializes_lists_tools_and_calls() {
+    let tag = "pool-basic";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let session = pool.get(&key).await.unwrap();
+    let info = session.server_info().unwrap();
+    assert_eq!(
+        info.server_info.as_ref().unwrap().name,
+        "integrations-mcp-demo"
+    );
+    assert_eq!(info.protocol_version.as_str(), "2025-11-25");
+
+    let tools = pool.list_tools(&key).await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for expected in ["echo", "sleep", "add_tool", "crash", "garbage"] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    let result = pool
+        .call_tool(&key, "echo", json!({"text": "hello"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "hello");
+
+    // The server's environment: what the config names, not the host's.
+    let setting = pool
+        .call_tool(&key, "env", json!({"name": "DEMO_SETTING"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&setting), "from-config");
+    let leaked = pool
+        .call_tool(&key, "env", json!({"name": "CARGO_MANIFEST_DIR"}))
+        .await
+        .unwrap();
+    assert!(
+        std::env::var("CARGO_MANIFEST_DIR").is_ok(),
+        "the test host has the variable"
+    );
+    assert_eq!(
+        text(&leaked),
+        "(unset)",
+        "the host's environment is not passed on"
+    );
+    let path = pool
+        .call_tool(&key, "env", json!({"name": "PATH"}))
+        .await
+        .unwrap();
+    assert_ne!(text(&path), "(unset)");
+
+    let metrics = pool.metrics();
+    assert_eq!(
+        (
+            metrics.sessions,
+            metrics.connects,
+            metrics.calls,
+            metrics.errors
+        ),
+        (1, 1, 4, 0)
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+    assert!(matches!(pool.get(&key).await, Err(Error::PoolClosed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_one_session_run_concurrently() {
+    let tag = "pool-concurrent";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (pool, key) = (pool.clone(), key.clone());
+        calls.spawn(async move { pool.call_tool(&key, "sleep", json!({"ms": 1000})).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert_eq!(
+        stats(&pool, &key).await["max_in_flight"],
+        8,
+        "all eight sleeps were in flight at once"
+    );
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_and_cancellation_reach_the_server() {
+    let tag = "pool-timeout";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let err = pool
+        .call_tool_with(
+            &key,
+            "sleep",
+            json!({"ms": 60_000}),
+            Duration::from_millis(300),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let call = {
+        let (pool, key) = (pool.clone(), key.clone());
+        tokio::spawn(async move {
+            pool.call_tool_with(
+                &key,
+                "sleep",
+                json!({"ms": 60_000}),
+                Duration::from_secs(60),
+                Some(&cancel),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    trigger.cancel();
+    let err = call.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+
+    // The server was told both times (notifications/cancelled) and the
+    // session still works.
+    let mut cancelled = 0;
+    for _ in 0..50 {
+        cancelled = stats(&pool, &key).await["cancelled"].as_u64().unwrap();
+        if cancelled == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(cancelled, 2);
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
+    let tag = "pool-list-changed";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let before = pool.list_tools(&key).await.unwrap();
+    let again = pool.list_tools(&key).await.unwrap();
+    assert!(Arc::ptr_eq(&before, &again), "served from the cache");
+
+    pool.call_tool(&key, "add_tool", json!({"name": "late_tool"}))
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        names = pool
+            .list_tools(&key)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        if names.iter().any(|n| n == "late_tool") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(names.iter().any(|n| n == "late_tool"), "{names:?}");
+
+    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
+    let tools = toolbox.tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "demo__late_tool"));
+    let echoed = toolbox
+        .call("demo__late_tool", json!({"text": "namespaced"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&echoed), "namespaced");
+    assert!(matches!(
+        toolbox.call("other__echo", json!({})).await,
+        Err(Error::UnknownTool { .. })
+    ));
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_call_fails_the_call_and_is_replaced() {
+    let tag = "pool-crash";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let first_pid = pool.get(&key).await.unwrap().pid().unwrap();
+
+    let slow = {
+        let (pool, key) = (pool.clone(), key.clone());
+        tokio::spawn(async move { pool.call_tool(&key, "sleep", json!({"ms": 60_000})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let crash = pool
+        .call_tool(&key, "crash", json!({"code": 9}))
+        .await
+        .unwrap_err();
+    assert!(matches!(crash, Error::SessionClosed { .. }), "{crash:?}");
+    // Typed and prompt: SessionClosed, not the 20 s call timeout.
+    let err = slow.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::SessionClosed { .. }), "{err:?}");
+
+    let result = pool
+        .call_tool(&key, "echo", json!({"text": "back"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "back");
+    let second_pid = pool.get(&key).await.unwrap().pid().unwrap();
+    assert_ne!(first_pid, second_pid);
+    let metrics = pool.metrics();
+    assert_eq!((metrics.connects, metrics.reconnects), (2, 1));
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_stdout_does_not_wedge_the_pool() {
+    let tag = "pool-garbage";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    // Whether rmcp skips the line or drops the session, the call returns
+    // and the next one succeeds.
+    let _ = pool.call_tool(&key, "garbage", json!({})).await;
+    let result = pool
+        .call_tool(&key, "echo", json!({"text": "still here"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "still here");
+
+    let noisy = pool_with_extra("noisy", "pool-garbage-start", &["--garbage-at-start"]);
+    let noisy_key = SessionKey::new(tenant(), "noisy");
+    match noisy
+        .call_tool(&noisy_key, "echo", json!({"text": "x"}))
+        .await
+    {
+        Ok(result) => assert_eq!(text(&result), "x"),
+        Err(error) => assert!(
+            matches!(error, Error::Handshake { .. } | Error::Exited { .. }),
+            "{error:?}"
+        ),
+    }
+    noisy.shutdown(Duration::from_secs(5)).await;
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+    assert_no_process("pool-garbage-start").await;
+}
+
+fn pool_with_extra(name: &str, tag: &str, extra: &[&str]) -> McpPool {
+    McpPool::builder()
+        .server(name, demo(tag, extra))
+        .handshake_timeout(Duration::from_millis(1500))
+        .close_grace(Duration::from_millis(300))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_failures_are_reported_so_a_person_can_act() {
+    // Exits at start: status and stderr.
+    let exits = test_server(
+        "broken",
+        &demo("pool-exit", &["--exit-at-start", "7"]),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(!exits.success());
+    let Some(Error::Exited { status, stderr, .. }) = &exits.error else {
+        panic!("{:?}", exits.error);
+    };
+    assert_eq!(*status, Some(7));
+    assert!(stderr.contains("missing configuration"), "{stderr}");
+
+    // Hangs: handshake timeout.
+    let hangs = test_server(
+        "hung",
+        &demo("pool-hang", &["--hang-at-start"]),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(
+        matches!(hangs.error, Some(Error::HandshakeTimeout { .. })),
+        "{:?}",
+        hangs.error
+    );
+
+    // No such command.
+    let mut missing = integrations_core::StdioServer::new(integrations_core::ConfigString::plain(
+        "/nonexistent/mcp-server",
+    ));
+    missing.args = vec![];
+    let missing = test_server(
+        "missing",
+        &integrations_core::McpServerEntry::Stdio(missing),
+        Duration::from_secs(5),
+    )
+    .await;
+    let Some(Error::Spawn { source, .. }) = &missing.error else {
+        panic!("{:?}", missing.error)
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+
+    // A healthy server: name, version, capabilities and tools.
+    let fine = test_server("fine", &demo("pool-probe", &[]), Duration::from_secs(10)).await;
+    assert!(fine.success(), "{:?}", fine.error);
+    assert_eq!(fine.server.as_ref().unwrap().0, "integrations-mcp-demo");
+    assert_eq!(fine.capabilities["tools"]["listChanged"], true);
+    assert!(fine.tools.contains(&"echo".to_owned()));
+
+    // Through the pool, the same errors, and backoff after failures.
+    let pool = pool_with_extra("broken", "pool-exit", &["--exit-at-start", "7"]);
+    let key = SessionKey::new(tenant(), "broken");
+    for _ in 0..2 {
+        assert!(matches!(
+            pool.get(&key).await,
+            Err(Error::Exited {
+                status: Some(7),
+                ..
+            })
+        ));
+    }
+    assert_eq!(pool.metrics().connect_failures, 2);
+    assert!(matches!(
+        pool.get(&SessionKey::new(tenant(), "nope")).await,
+        Err(Error::UnknownServer { .. })
+    ));
+    pool.shutdown(Duration::from_secs(5)).await;
+    for tag in ["pool-exit", "pool-hang", "pool-probe"] {
+        assert_no_process(tag).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_gets_of_a_cold_key_spawn_one_process() {
+    let tag = "pool-single-flight";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let mut gets = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let (pool, key) = (pool.clone(), key.clone());
+        gets.spawn(async move { pool.get(&key).await.map(|session| session.pid()) });
+    }
+    let mut pids = std::collections::BTreeSet::new();
+    while let Some(done) = gets.join_next().await {
+        pids.insert(done.unwrap().unwrap());
+    }
+    assert_eq!(pids.len(), 1, "one session for every caller");
+    assert_eq!(
+        processes_tagged(tag).len(),
+        1,
+        "exactly one process was spawned"
+    );
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_close_and_the_least_recently_used_is_evicted() {
+    let pool = McpPool::builder()
+        .server("a", demo("pool-lru-a", &[]))
+        .server("b", demo("pool-lru-b", &[]))
+        .max_sessions(1)
+        .idle_timeout(Duration::from_millis(400))
+        .close_grace(Duration::from_millis(300))
+        .build();
+    pool.get(&SessionKey::new(tenant(), "a")).await.unwrap();
+    pool.get(&SessionKey::new(tenant(), "b")).await.unwrap();
+    assert_no_process("pool-lru-a").await;
+    assert_eq!(pool.metrics().evicted, 1);
+    assert_no_process("pool-lru-b").await; // closed once idle
+    assert_eq!(pool.metrics().idle_closed, 1);
+    assert_eq!(pool.metrics().sessions, 0);
+    pool.shutdown(Duration::from_secs(5)).await;
+}

@@ -1,0 +1,78 @@
+//! Shared helpers: demo server configs and the process-table check.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use integrations_core::{ConfigString, McpServerEntry, StdioServer, TenantId};
+
+/// The demo server built by this crate.
+pub const DEMO: &str = env!("CARGO_BIN_EXE_integrations-mcp-demo");
+
+/// A demo server config; `tag` marks its processes for [`assert_no_process`].
+pub fn demo(tag: &str, extra: &[&str]) -> McpServerEntry {
+    let mut server = StdioServer::new(ConfigString::plain(DEMO));
+    server.args = ["--tag", tag]
+        .iter()
+        .chain(extra)
+        .map(|arg| ConfigString::plain(*arg))
+        .collect();
+    server.env = BTreeMap::from([(
+        "DEMO_SETTING".to_owned(),
+        ConfigString::secret("from-config"),
+    )]);
+    McpServerEntry::Stdio(server)
+}
+
+pub fn tenant() -> TenantId {
+    TenantId::new("tenant-1").unwrap()
+}
+
+/// Processes whose command line contains `tag`.
+pub fn processes_tagged(tag: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if args.contains(&tag.as_bytes()) {
+            // A zombie has been killed but not yet reaped: not running.
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if !stat
+                .split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+            {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Waits (at most 5 s) until no process carries `tag`, and fails if one
+/// still does.
+pub async fn assert_no_process(tag: &str) {
+    for _ in 0..100 {
+        if processes_tagged(tag).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "processes left behind for {tag}: {:?}",
+        processes_tagged(tag)
+    );
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &rmcp::model::CallToolResult) -> String {
+    serde_json::to_value(&result.content[0]).unwrap()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
