@@ -33,6 +33,7 @@
 //! garbage on request.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod bridge;
 mod config;
 mod error;
 mod pool;
@@ -40,6 +41,7 @@ mod probe;
 mod session;
 mod toolbox;
 
+pub use bridge::Bridge;
 pub use config::{ClaudeConfigFile, servers_from_json};
 pub use error::Error;
 pub use integrations_core as core;

@@ -12,7 +12,9 @@ use support::{assert_no_process, everything, tenant, text};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_through_the_pool() {
     let tag = "everything-pool";
-    let Some(config) = everything(tag) else { return };
+    let Some(config) = everything(tag) else {
+        return;
+    };
     let probe = test_server("everything", &config, Duration::from_secs(30)).await;
     assert!(probe.success(), "{:?}", probe.error);
     assert_eq!(probe.server.as_ref().unwrap().0, "mcp-servers/everything");
@@ -25,18 +27,30 @@ async fn server_everything_through_the_pool() {
         .build();
     let key = SessionKey::new(tenant(), "everything");
     let session = pool.get(&key).await.unwrap();
-    assert_eq!(session.server_info().unwrap().protocol_version.as_str(), "2025-11-25");
+    assert_eq!(
+        session.server_info().unwrap().protocol_version.as_str(),
+        "2025-11-25"
+    );
     let tools = pool.list_tools(&key).await.unwrap();
     assert!(tools.iter().any(|t| t.name == "get-sum"));
 
-    let echoed = pool.call_tool(&key, "echo", json!({"message": "hi there"})).await.unwrap();
+    let echoed = pool
+        .call_tool(&key, "echo", json!({"message": "hi there"}))
+        .await
+        .unwrap();
     assert!(text(&echoed).contains("hi there"), "{}", text(&echoed));
 
     // Concurrent calls on the one session.
     let mut sums = tokio::task::JoinSet::new();
     for n in 0..16 {
         let (pool, key) = (pool.clone(), key.clone());
-        sums.spawn(async move { (n, pool.call_tool(&key, "get-sum", json!({"a": n, "b": 1000})).await) });
+        sums.spawn(async move {
+            (
+                n,
+                pool.call_tool(&key, "get-sum", json!({"a": n, "b": 1000}))
+                    .await,
+            )
+        });
     }
     while let Some(done) = sums.join_next().await {
         let (n, result) = done.unwrap();
@@ -45,16 +59,29 @@ async fn server_everything_through_the_pool() {
 
     // A long operation against a short timeout; the session survives.
     let err = pool
-        .call_tool_with(&key, "trigger-long-running-operation", json!({"duration": 10, "steps": 5}), Duration::from_millis(500), None)
+        .call_tool_with(
+            &key,
+            "trigger-long-running-operation",
+            json!({"duration": 10, "steps": 5}),
+            Duration::from_millis(500),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    let echoed = pool.call_tool(&key, "echo", json!({"message": "after"})).await.unwrap();
+    let echoed = pool
+        .call_tool(&key, "echo", json!({"message": "after"}))
+        .await
+        .unwrap();
     assert!(text(&echoed).contains("after"));
 
     // Its environment holds only what the config names and the safe few.
     let env = pool.call_tool(&key, "get-env", json!({})).await.unwrap();
-    assert!(!text(&env).contains("CARGO_MANIFEST_DIR"), "host variables leaked: {}", text(&env));
+    assert!(
+        !text(&env).contains("CARGO_MANIFEST_DIR"),
+        "host variables leaked: {}",
+        text(&env)
+    );
     assert_eq!(pool.metrics().connects, 1);
 
     pool.shutdown(Duration::from_secs(5)).await;

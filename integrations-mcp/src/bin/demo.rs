@@ -7,6 +7,9 @@
 //! {name}` (reads an environment variable of the server), `pid` and `stats`
 //! (`{max_in_flight, cancelled}` of `sleep` calls).
 //!
+//! With `--bridge` it serves instead a runtime with a calculator integration
+//! through [`integrations_mcp::Bridge`].
+//!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--garbage-at-start` (prints
 //! garbage before the handshake).
@@ -234,6 +237,63 @@ impl ServerHandler for Demo {
     }
 }
 
+/// A calculator integration, for the `--bridge` mode.
+struct Calculator;
+
+#[integrations_core::async_trait]
+impl integrations_core::Integration for Calculator {
+    fn id(&self) -> &str {
+        "calculator"
+    }
+    fn name(&self) -> &str {
+        "Calculator"
+    }
+    fn capabilities(&self) -> Vec<integrations_core::Capability> {
+        let operands = json!({
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+            "additionalProperties": false
+        });
+        vec![
+            integrations_core::Capability::new("add", "Adds a and b")
+                .with_parameters(operands.clone()),
+            integrations_core::Capability::new("divide", "Divides a by b")
+                .with_parameters(operands),
+        ]
+    }
+    async fn handle(
+        &self,
+        action: integrations_core::Action,
+    ) -> Result<integrations_core::ActionResult, integrations_core::BoxError> {
+        let a = action.arguments["a"].as_f64().unwrap_or_default();
+        let b = action.arguments["b"].as_f64().unwrap_or_default();
+        Ok(match action.name.as_str() {
+            "divide" if b == 0.0 => integrations_core::ActionResult::error("division by zero"),
+            "divide" => integrations_core::ActionResult::ok(json!(a / b)),
+            _ => integrations_core::ActionResult::ok(json!(a + b)),
+        })
+    }
+}
+
+/// `--bridge`: serves a runtime with the calculator through the bridge.
+async fn bridge() -> Result<(), Box<dyn std::error::Error>> {
+    let mut registry = integrations_core::Registry::new();
+    registry.register(Arc::new(Calculator))?;
+    let config =
+        integrations_core::Config::from_toml_str("[integrations]\nenabled = [\"calculator\"]")?;
+    let runtime = Arc::new(
+        integrations_core::Runtime::builder(registry)
+            .start(&config)
+            .await,
+    );
+    integrations_mcp::Bridge::new(Arc::clone(&runtime))
+        .serve_stdio()
+        .await?;
+    runtime.shutdown(Duration::from_secs(2)).await;
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Flags are found anywhere, so tests can add a `--tag NAME` of their own
@@ -250,6 +310,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if flag("--garbage-at-start").is_some() {
         println!("garbage before the handshake");
+    }
+    if flag("--bridge").is_some() {
+        return bridge().await;
     }
     let service = Demo::default().serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;

@@ -1,0 +1,193 @@
+//! [`Bridge`]: the runtime's built-in integrations as an MCP server.
+
+use std::fmt;
+use std::sync::Arc;
+
+use integrations_core::{ConfigString, Error as CoreError, McpServerEntry, Runtime, StdioServer};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
+    Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{Error, SEPARATOR};
+
+/// Serves the integrations of a [`Runtime`] over MCP: one tool per
+/// capability, named `integration__action`, with the capability's JSON
+/// Schema; calls go through [`Runtime::dispatch`], so arguments are
+/// validated and health is recorded as for any other caller.
+///
+/// This closes the gap where a host's built-in integrations are invisible to
+/// the agents it runs: point the agent at the bridge with
+/// [`Bridge::stdio_entry`] in its `mcpServers` config.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use integrations_core::{Config, Registry, Runtime};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let runtime = Arc::new(Runtime::builder(Registry::new()).start(&Config::default()).await);
+/// let bridge = integrations_mcp::Bridge::new(runtime);
+/// // In the host's `--mcp-bridge` mode: bridge.serve_stdio().await
+/// let (client_side, server_side) = tokio::io::duplex(4096);
+/// let serving = tokio::spawn(async move { bridge.serve(server_side).await });
+/// # drop(client_side); let _ = serving.await; });
+/// ```
+#[derive(Clone)]
+pub struct Bridge {
+    runtime: Arc<Runtime>,
+    name: String,
+}
+
+impl fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bridge")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bridge {
+    /// A bridge to the runtime's running integrations.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self {
+            runtime,
+            name: "integrations-bridge".into(),
+        }
+    }
+
+    /// Sets the server name announced in the handshake.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The MCP tools: one per capability of every running integration.
+    pub fn tools(&self) -> Vec<Tool> {
+        let registry = self.runtime.registry();
+        registry
+            .ids()
+            .iter()
+            .flat_map(|id| {
+                registry
+                    .capabilities(id.as_str())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(move |capability| {
+                        let schema: JsonObject = match &capability.parameters {
+                            Value::Object(schema) => schema.clone(),
+                            _ => JsonObject::new(),
+                        };
+                        Tool::new(
+                            format!("{id}{SEPARATOR}{}", capability.name),
+                            capability.description.clone(),
+                            schema,
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// Serves one client over any byte stream (a socket, a pipe, a duplex
+    /// in tests) until it disconnects.
+    pub async fn serve<S>(self, stream: S) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let name = self.name.clone();
+        let handshake = |e: &dyn std::fmt::Display| Error::Handshake {
+            server: name.clone(),
+            message: e.to_string(),
+        };
+        let service = ServiceExt::serve(self.clone(), stream)
+            .await
+            .map_err(|e| handshake(&e))?;
+        service.waiting().await.map_err(|e| handshake(&e))?;
+        Ok(())
+    }
+
+    /// Serves on this process's stdin and stdout, as an agent that started
+    /// the host with the [`stdio_entry`](Self::stdio_entry) expects.
+    pub async fn serve_stdio(self) -> Result<(), Error> {
+        let (stdin, stdout) = rmcp::transport::stdio();
+        self.serve(tokio::io::join(stdin, stdout)).await
+    }
+
+    /// The `mcpServers` entry that starts `program` with `args` (your host in
+    /// its bridge mode, e.g. `["--mcp-bridge"]`), for
+    /// [`ClaudeConfigFile`](crate::ClaudeConfigFile).
+    pub fn stdio_entry(program: impl Into<String>, args: &[&str]) -> McpServerEntry {
+        let mut server = StdioServer::new(ConfigString::plain(program));
+        server.args = args.iter().map(|arg| ConfigString::plain(*arg)).collect();
+        McpServerEntry::Stdio(server)
+    }
+}
+
+fn render(output: &Value) -> String {
+    match output {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl ServerHandler for Bridge {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                self.name.clone(),
+                env!("CARGO_PKG_VERSION"),
+            ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some((integration, action)) = request.name.split_once(SEPARATOR) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        match self
+            .runtime
+            .dispatch(&format!("{integration}.{action}"), arguments)
+            .await
+        {
+            Ok(result) => {
+                let content = vec![ContentBlock::text(render(&result.output))];
+                Ok(if result.is_error {
+                    CallToolResult::error(content)
+                } else {
+                    CallToolResult::success(content)
+                }
+                .into())
+            }
+            // The caller's mistakes are protocol errors...
+            Err(
+                error @ (CoreError::InvalidTarget { .. }
+                | CoreError::UnknownIntegration { .. }
+                | CoreError::UnknownAction { .. }
+                | CoreError::InvalidArguments { .. }),
+            ) => Err(ErrorData::invalid_params(error.to_string(), None)),
+            // ...the integration's failures are tool errors the agent sees.
+            Err(error) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())]).into())
+            }
+        }
+    }
+}

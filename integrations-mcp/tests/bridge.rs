@@ -1,0 +1,149 @@
+//! The bridge: a runtime's integrations as MCP tools, over an in-memory
+//! stream with a plain rmcp client, and as a real process through the pool.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::{
+    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
+};
+use integrations_mcp::{Bridge, ClaudeConfigFile, McpPool, SessionKey, Toolbox};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use serde_json::json;
+use support::{DEMO, assert_no_process, tenant, text};
+
+struct Notes;
+
+#[async_trait]
+impl Integration for Notes {
+    fn id(&self) -> &str {
+        "notes"
+    }
+    fn name(&self) -> &str {
+        "Notes"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("save", "Saves a note").with_parameters(json!({
+                "type": "object",
+                "properties": {"text": {"type": "string", "maxLength": 20}},
+                "required": ["text"]
+            })),
+        ]
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        let text = action.arguments["text"].as_str().unwrap_or_default();
+        if text == "fail" {
+            return Err("disk full".into());
+        }
+        Ok(ActionResult::ok(json!({"saved": text})))
+    }
+}
+
+#[tokio::test]
+async fn integrations_are_tools_with_schemas_and_validated_calls() {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Notes)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"notes\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let serving = tokio::spawn(Bridge::new(runtime.clone()).serve(server_side));
+    let client = ().serve(client_side).await.unwrap();
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].name, "notes__save");
+    assert_eq!(tools[0].input_schema["required"], json!(["text"]));
+
+    let call = |text: serde_json::Value| {
+        CallToolRequestParams::new("notes__save")
+            .with_arguments(json!({"text": text}).as_object().unwrap().clone())
+    };
+    let saved = client.call_tool(call(json!("milk"))).await.unwrap();
+    assert_eq!(saved.is_error, Some(false));
+    assert_eq!(text(&saved), r#"{"saved":"milk"}"#);
+
+    // Invalid arguments are refused before the integration, as a protocol error.
+    let refused = client
+        .call_tool(call(json!("far too long for the schema")))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("invalid arguments"),
+        "{refused}"
+    );
+    // The integration's own failure is a tool error the agent can read.
+    let failed = client.call_tool(call(json!("fail"))).await.unwrap();
+    assert_eq!(failed.is_error, Some(true));
+    assert!(
+        text(&failed).contains("failed in handle"),
+        "{}",
+        text(&failed)
+    );
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("notes__burn"))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no action `burn`"),
+        "{unknown}"
+    );
+
+    assert_eq!(
+        runtime.health().summary("notes").unwrap().count,
+        2,
+        "calls that reached the integration"
+    );
+    client.cancel().await.unwrap();
+    serving.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry() {
+    let tag = "bridge-process";
+    let entry = Bridge::stdio_entry(DEMO, &["--bridge", "--tag", tag]);
+    let file = ClaudeConfigFile::write(&[("integrations".to_owned(), entry.clone())].into())
+        .await
+        .unwrap();
+    let written = std::fs::read_to_string(file.path()).unwrap();
+    assert!(written.contains("--bridge"), "{written}");
+
+    let pool = McpPool::builder().server("integrations", entry).build();
+    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
+    let names: Vec<String> = toolbox
+        .tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "integrations__calculator__add",
+            "integrations__calculator__divide"
+        ]
+    );
+    let sum = toolbox
+        .call("integrations__calculator__add", json!({"a": 2, "b": 40}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "42.0");
+    let zero = toolbox
+        .call("integrations__calculator__divide", json!({"a": 1, "b": 0}))
+        .await
+        .unwrap();
+    assert_eq!(zero.is_error, Some(true));
+    assert_eq!(text(&zero), "division by zero");
+    let key = SessionKey::new(tenant(), "integrations");
+    assert!(
+        pool.call_tool(&key, "calculator__add", json!({"a": "x"}))
+            .await
+            .is_err()
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
