@@ -35,6 +35,7 @@
 
 mod bridge;
 mod config;
+pub mod demo;
 mod error;
 mod pool;
 mod probe;

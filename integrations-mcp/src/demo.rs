@@ -1,0 +1,323 @@
+//! A demo MCP server over stdio, written with rmcp, for
+//! tests, examples and benchmarks that must run offline and provoke faults.
+//!
+//! Tools: `echo {text}`, `sleep {ms}`, `progress {steps}`, `add_tool {name}`
+//! (adds a tool and sends `notifications/tools/list_changed`), `crash {code}`
+//! (exits mid-call), `garbage` (prints a non-JSON line on stdout), `env
+//! {name}` (reads an environment variable of the server), `pid` and `stats`
+//! (`{max_in_flight, cancelled}` of `sleep` calls).
+//!
+//! With `--bridge` it serves instead a runtime with a calculator integration
+//! through [`integrations_mcp::Bridge`].
+//!
+//! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
+//! exits), `--hang-at-start` (never answers), `--garbage-at-start` (prints
+//! garbage before the handshake).
+//!
+//! The binary `integrations-mcp-demo` runs it:
+//!
+//! ```sh
+//! cargo run -p integrations-mcp --bin integrations-mcp-demo
+//! ```
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Map, Value, json};
+
+#[derive(Clone, Default)]
+struct Demo {
+    extra_tools: Arc<Mutex<Vec<String>>>,
+    stats: Arc<Mutex<Stats>>,
+}
+
+/// What `stats` reports: how many `sleep` calls ran at once at most, and how
+/// many were cancelled by the client.
+#[derive(Default)]
+struct Stats {
+    in_flight: u64,
+    max_in_flight: u64,
+    cancelled: u64,
+}
+
+fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
+    let Value::Object(schema) = json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    schema
+}
+
+fn text(value: impl Into<String>) -> Result<CallToolResponse, ErrorData> {
+    Ok(CallToolResult::success(vec![ContentBlock::text(value)]).into())
+}
+
+fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
+    request
+        .arguments
+        .as_ref()
+        .and_then(|arguments| arguments.get(name))
+}
+
+impl Demo {
+    fn tools(&self) -> Vec<Tool> {
+        let mut tools = vec![
+            Tool::new(
+                "echo",
+                "Returns `text` unchanged",
+                schema(&json!({"text": {"type": "string"}}), &["text"]),
+            ),
+            Tool::new(
+                "sleep",
+                "Sleeps `ms` milliseconds, then answers",
+                schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]),
+            ),
+            Tool::new(
+                "progress",
+                "Sends `steps` progress notifications, then answers",
+                schema(
+                    &json!({"steps": {"type": "integer", "minimum": 0}}),
+                    &["steps"],
+                ),
+            ),
+            Tool::new(
+                "add_tool",
+                "Adds an echo tool called `name` and announces the change",
+                schema(&json!({"name": {"type": "string"}}), &["name"]),
+            ),
+            Tool::new(
+                "crash",
+                "Exits the server immediately with `code`",
+                schema(&json!({"code": {"type": "integer"}}), &[]),
+            ),
+            Tool::new(
+                "garbage",
+                "Writes a line that is not JSON-RPC to stdout",
+                schema(&json!({}), &[]),
+            ),
+            Tool::new(
+                "env",
+                "Returns the server's environment variable `name`, or (unset)",
+                schema(&json!({"name": {"type": "string"}}), &["name"]),
+            ),
+            Tool::new(
+                "pid",
+                "Returns the server's process id",
+                schema(&json!({}), &[]),
+            ),
+            Tool::new(
+                "stats",
+                "Returns {max_in_flight, cancelled} of sleep calls",
+                schema(&json!({}), &[]),
+            ),
+        ];
+        for name in self.extra_tools.lock().unwrap().iter() {
+            tools.push(Tool::new(
+                Cow::Owned(name.clone()),
+                "An echo tool added at run time",
+                schema(&json!({"text": {"type": "string"}}), &["text"]),
+            ));
+        }
+        tools
+    }
+}
+
+impl ServerHandler for Demo {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "integrations-mcp-demo",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(
+            "A demo server for tests: echo, sleep, progress, list changes and faults.",
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let string = |name: &str| {
+            argument(&request, name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let number = |name: &str| argument(&request, name).and_then(Value::as_u64);
+        match &*request.name {
+            "echo" => text(string("text").unwrap_or_default()),
+            "sleep" => {
+                let ms = number("ms").unwrap_or(0);
+                {
+                    let mut stats = self.stats.lock().unwrap();
+                    stats.in_flight += 1;
+                    stats.max_in_flight = stats.max_in_flight.max(stats.in_flight);
+                }
+                let cancelled = tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(ms)) => false,
+                    () = context.ct.cancelled() => true,
+                };
+                let mut stats = self.stats.lock().unwrap();
+                stats.in_flight -= 1;
+                stats.cancelled += u64::from(cancelled);
+                text(format!("slept {ms} ms"))
+            }
+            "stats" => {
+                let stats = self.stats.lock().unwrap();
+                text(
+                    json!({"max_in_flight": stats.max_in_flight, "cancelled": stats.cancelled})
+                        .to_string(),
+                )
+            }
+            "progress" => {
+                let steps = number("steps").unwrap_or(3);
+                for _ in 0..steps {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                text(format!("done after {steps} steps"))
+            }
+            "add_tool" => {
+                let name = string("name").unwrap_or_else(|| "extra".into());
+                self.extra_tools.lock().unwrap().push(name.clone());
+                let _ = context.peer.notify_tool_list_changed().await;
+                text(format!("added {name}"))
+            }
+            "crash" => {
+                let code = argument(&request, "code")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(3);
+                eprintln!("demo server: crashing on request with code {code}");
+                std::process::exit(i32::try_from(code).unwrap_or(3));
+            }
+            "garbage" => {
+                println!("this line is not JSON-RPC {{{{");
+                text("printed garbage")
+            }
+            "env" => {
+                let name = string("name").unwrap_or_default();
+                text(std::env::var(&name).unwrap_or_else(|_| "(unset)".into()))
+            }
+            "pid" => text(std::process::id().to_string()),
+            name if self
+                .extra_tools
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|extra| extra == name) =>
+            {
+                text(string("text").unwrap_or_default())
+            }
+            other => Err(ErrorData::invalid_params(
+                format!("unknown tool {other}"),
+                None,
+            )),
+        }
+    }
+}
+
+/// A calculator integration, for the `--bridge` mode.
+struct Calculator;
+
+#[integrations_core::async_trait]
+impl integrations_core::Integration for Calculator {
+    fn id(&self) -> &str {
+        "calculator"
+    }
+    fn name(&self) -> &str {
+        "Calculator"
+    }
+    fn capabilities(&self) -> Vec<integrations_core::Capability> {
+        let operands = json!({
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+            "additionalProperties": false
+        });
+        vec![
+            integrations_core::Capability::new("add", "Adds a and b")
+                .with_parameters(operands.clone()),
+            integrations_core::Capability::new("divide", "Divides a by b")
+                .with_parameters(operands),
+        ]
+    }
+    async fn handle(
+        &self,
+        action: integrations_core::Action,
+    ) -> Result<integrations_core::ActionResult, integrations_core::BoxError> {
+        let a = action.arguments["a"].as_f64().unwrap_or_default();
+        let b = action.arguments["b"].as_f64().unwrap_or_default();
+        Ok(match action.name.as_str() {
+            "divide" if b == 0.0 => integrations_core::ActionResult::error("division by zero"),
+            "divide" => integrations_core::ActionResult::ok(json!(a / b)),
+            _ => integrations_core::ActionResult::ok(json!(a + b)),
+        })
+    }
+}
+
+/// `--bridge`: serves a runtime with the calculator through the bridge.
+async fn bridge() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut registry = integrations_core::Registry::new();
+    registry.register(Arc::new(Calculator))?;
+    let config =
+        integrations_core::Config::from_toml_str("[integrations]\nenabled = [\"calculator\"]")?;
+    let runtime = Arc::new(
+        integrations_core::Runtime::builder(registry)
+            .start(&config)
+            .await,
+    );
+    crate::Bridge::new(Arc::clone(&runtime))
+        .serve_stdio()
+        .await?;
+    runtime.shutdown(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// Runs the demo server on stdin/stdout with the given command-line
+/// arguments (see the [module documentation](self)), until the client
+/// disconnects.
+pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Flags are found anywhere, so tests can add a `--tag NAME` of their own
+    // to find their processes in the process table.
+    let flag = |name: &str| args.iter().position(|arg| arg == name);
+    if let Some(at) = flag("--exit-at-start") {
+        let code = args.get(at + 1).and_then(|c| c.parse().ok()).unwrap_or(2);
+        eprintln!("demo server: cannot start: missing configuration (asked to exit with {code})");
+        std::process::exit(code);
+    }
+    if flag("--hang-at-start").is_some() {
+        std::future::pending::<()>().await;
+    }
+    if flag("--garbage-at-start").is_some() {
+        println!("garbage before the handshake");
+    }
+    if flag("--bridge").is_some() {
+        return bridge().await;
+    }
+    let service = Demo::default().serve(rmcp::transport::stdio()).await?;
+    service.waiting().await?;
+    Ok(())
+}
