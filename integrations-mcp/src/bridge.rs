@@ -191,3 +191,44 @@ impl ServerHandler for Bridge {
         }
     }
 }
+
+#[cfg(feature = "http")]
+impl Bridge {
+    /// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is
+    /// cancelled. Only loopback `Host`s are accepted, against DNS rebinding.
+    ///
+    /// Point an agent at it with [`http_entry`](Self::http_entry).
+    pub async fn serve_http(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<(), Error> {
+        use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+        use rmcp::transport::streamable_http_server::{
+            StreamableHttpServerConfig, StreamableHttpService,
+        };
+
+        let address = listener.local_addr().ok();
+        let mut config = StreamableHttpServerConfig::default();
+        config.cancellation_token = shutdown.child_token();
+        let service = StreamableHttpService::new(
+            move || Ok(self.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(|source| Error::Io {
+                path: address.map(|a| a.to_string()).unwrap_or_default().into(),
+                source,
+            })
+    }
+
+    /// The `mcpServers` entry for a bridge served at `url` (e.g.
+    /// `http://127.0.0.1:7345/mcp`).
+    pub fn http_entry(url: impl Into<String>) -> McpServerEntry {
+        McpServerEntry::Http(integrations_core::HttpServer::new(ConfigString::plain(url)))
+    }
+}

@@ -60,6 +60,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The HTTP server refused the credentials (HTTP 401/403).
+    #[error("MCP server `{server}` requires authorization (HTTP 401); check its token{}", challenge.as_ref().map(|c| format!(" (challenge: {c})")).unwrap_or_default())]
+    Unauthorized {
+        /// The server.
+        server: String,
+        /// The `WWW-Authenticate` challenge, if the server sent one.
+        challenge: Option<String>,
+    },
+
     /// The transport is configured in a way this build cannot serve.
     #[error("MCP server `{server}`: {message}")]
     Unsupported {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use integrations_core::{
-    HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
+    ConnectionId, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
+    TokenManager,
 };
 use rmcp::model::{CallToolResult, JsonObject, Tool};
 use tokio_util::sync::CancellationToken;
@@ -42,6 +43,8 @@ impl SessionKey {
 #[must_use = "call `build` to get the pool"]
 pub struct McpPoolBuilder {
     servers: BTreeMap<String, McpServerEntry>,
+    tokens: Option<TokenManager>,
+    oauth: HashMap<String, ConnectionId>,
     call_timeout: Duration,
     handshake_timeout: Duration,
     idle_timeout: Duration,
@@ -83,6 +86,8 @@ enum Slot {
 
 struct Inner {
     servers: Mutex<BTreeMap<String, McpServerEntry>>,
+    tokens: Option<TokenManager>,
+    oauth: HashMap<String, ConnectionId>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -190,6 +195,18 @@ fn share(error: &Error) -> Error {
             message: message.clone(),
         },
         Error::PoolClosed => Error::PoolClosed,
+        Error::Unauthorized { server, challenge } => Error::Unauthorized {
+            server: server.clone(),
+            challenge: challenge.clone(),
+        },
+        Error::Handshake { server, message } => Error::Handshake {
+            server: server.clone(),
+            message: message.clone(),
+        },
+        Error::Core(error) => Error::Handshake {
+            server: String::new(),
+            message: error.to_string(),
+        },
         other => Error::Handshake {
             server: String::new(),
             message: other.to_string(),
@@ -207,6 +224,22 @@ impl McpPoolBuilder {
     /// Adds one server available to every tenant.
     pub fn server(mut self, name: impl Into<String>, config: McpServerEntry) -> Self {
         self.servers.insert(name.into(), config);
+        self
+    }
+
+    /// Authenticates to HTTP servers with OAuth tokens from `tokens`; see
+    /// [`oauth`](Self::oauth).
+    pub fn token_manager(mut self, tokens: TokenManager) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// Connects to the HTTP server `server` with the tenant's access token
+    /// for `connection` (from the [`token_manager`](Self::token_manager)),
+    /// sent as `Authorization: Bearer`. A 401 drops the cached token so the
+    /// next connect reads the store again.
+    pub fn oauth(mut self, server: impl Into<String>, connection: ConnectionId) -> Self {
+        self.oauth.insert(server.into(), connection);
         self
     }
 
@@ -254,6 +287,8 @@ impl McpPoolBuilder {
     pub fn build(self) -> McpPool {
         let inner = Arc::new(Inner {
             servers: Mutex::new(self.servers),
+            tokens: self.tokens,
+            oauth: self.oauth,
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -311,6 +346,26 @@ impl Inner {
             .ok_or_else(|| Error::UnknownServer {
                 server: key.server.clone(),
             })
+    }
+
+    async fn connect(&self, key: &SessionKey, config: &McpServerEntry) -> Result<Session, Error> {
+        let oauth = self.oauth.get(&key.server).zip(self.tokens.as_ref());
+        let bearer = match oauth {
+            Some((connection, tokens)) => Some(tokens.access_token(&key.tenant, connection).await?),
+            None => None,
+        };
+        let result = Session::connect(
+            &key.server,
+            config,
+            bearer,
+            self.handshake_timeout,
+            &self.tasks,
+        )
+        .await;
+        if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
+            tokens.invalidate(&key.tenant, connection);
+        }
+        result
     }
 
     fn backoff(&self, key: &SessionKey) -> Duration {
@@ -392,6 +447,8 @@ impl McpPool {
     pub fn builder() -> McpPoolBuilder {
         McpPoolBuilder {
             servers: BTreeMap::new(),
+            tokens: None,
+            oauth: HashMap::new(),
             call_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
@@ -436,12 +493,13 @@ impl McpPool {
                     let attempt = self.inner.attempts.fetch_add(1, Ordering::Relaxed);
                     let pause = self.inner.backoff(key);
                     let inner = Arc::clone(&self.inner);
-                    let server = key.server.clone();
+                    let target = key.clone();
                     let future = async move {
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
                         }
-                        Session::connect(&server, &config, inner.handshake_timeout, &inner.tasks)
+                        inner
+                            .connect(&target, &config)
                             .await
                             .map(Arc::new)
                             .map_err(Arc::new)

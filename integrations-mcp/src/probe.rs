@@ -47,7 +47,7 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         tools: Vec::new(),
         error: None,
     };
-    match Session::connect(name, config, timeout, &tasks).await {
+    match Session::connect(name, config, None, timeout, &tasks).await {
         Ok(session) => {
             if let Some(info) = session.server_info() {
                 test.server = info.server_info.as_ref().map(|implementation| {

@@ -63,6 +63,8 @@ pub struct Session {
     tools_generation: Arc<AtomicU64>,
     tools: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
     exit: watch::Receiver<Option<Option<i32>>>,
+    /// Held for sessions without a process, whose exit never comes.
+    _no_process: Option<watch::Sender<Option<Option<i32>>>>,
     pgid: Option<u32>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     broken: AtomicBool,
@@ -117,6 +119,7 @@ impl Session {
     pub(crate) async fn connect(
         server: &str,
         config: &McpServerEntry,
+        bearer: Option<secrecy::SecretString>,
         handshake: Duration,
         tasks: &TaskTracker,
     ) -> Result<Self, Error> {
@@ -124,13 +127,17 @@ impl Session {
             McpServerEntry::Stdio(stdio) => {
                 Self::connect_stdio(server, stdio, handshake, tasks).await
             }
-            McpServerEntry::Http(_) => Err(Error::Unsupported {
-                server: server.to_owned(),
-                message:
-                    "streamable HTTP servers are not supported by this release of the pool yet; \
-                          run the server over stdio (`command`)"
+            #[cfg(feature = "http")]
+            McpServerEntry::Http(http) => Self::connect_http(server, http, bearer, handshake).await,
+            #[cfg(not(feature = "http"))]
+            McpServerEntry::Http(_) => {
+                drop(bearer);
+                Err(Error::Unsupported {
+                    server: server.to_owned(),
+                    message: "streamable HTTP servers need the `http` feature of integrations-mcp"
                         .into(),
-            }),
+                })
+            }
             _ => Err(Error::Unsupported {
                 server: server.to_owned(),
                 message: "unknown transport".into(),
@@ -222,6 +229,7 @@ impl Session {
                     tools_generation,
                     tools: Mutex::new(None),
                     exit,
+                    _no_process: None,
                     pgid,
                     stderr: lines,
                     broken: AtomicBool::new(false),
@@ -257,6 +265,95 @@ impl Session {
                 server: server.to_owned(),
                 after: handshake,
             },
+        })
+    }
+
+    #[cfg(feature = "http")]
+    async fn connect_http(
+        server: &str,
+        config: &integrations_core::HttpServer,
+        bearer: Option<secrecy::SecretString>,
+        handshake: Duration,
+    ) -> Result<Self, Error> {
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+        use secrecy::ExposeSecret;
+
+        let invalid = |message: String| Error::Unsupported {
+            server: server.to_owned(),
+            message,
+        };
+        let mut transport =
+            StreamableHttpClientTransportConfig::with_uri(config.url.expose().to_owned());
+        let mut headers = std::collections::HashMap::new();
+        for (name, value) in &config.headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                // rmcp sends the token itself, as `Authorization: Bearer`.
+                let token = value.expose().strip_prefix("Bearer ").ok_or_else(|| {
+                    invalid("only `Authorization: Bearer <token>` headers are supported".into())
+                })?;
+                transport = transport.auth_header(token);
+                continue;
+            }
+            let header = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
+            let value = http::HeaderValue::from_str(value.expose())
+                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+            headers.insert(header, value);
+        }
+        if let Some(token) = bearer {
+            transport = transport.auth_header(token.expose_secret());
+        }
+        let transport =
+            StreamableHttpClientTransport::from_config(transport.custom_headers(headers));
+        let tools_generation = Arc::new(AtomicU64::new(0));
+        let client = Client {
+            tools_generation: Arc::clone(&tools_generation),
+        };
+        let started =
+            rmcp::serve_client_with_lifecycle(client, transport, ClientLifecycleMode::Initialize);
+        let service = match tokio::time::timeout(handshake, started).await {
+            Ok(Ok(service)) => service,
+            // rmcp recognises a 401 that carries `WWW-Authenticate`; some
+            // servers omit it, and then only its message says so.
+            Ok(Err(error))
+                if error.is_authorization_required()
+                    || ["HTTP 401", "HTTP 403"]
+                        .iter()
+                        .any(|status| error.to_string().contains(status)) =>
+            {
+                return Err(Error::Unauthorized {
+                    server: server.to_owned(),
+                    challenge: error.auth_challenge().map(str::to_owned),
+                });
+            }
+            Ok(Err(error)) => {
+                return Err(Error::Handshake {
+                    server: server.to_owned(),
+                    message: error.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(Error::HandshakeTimeout {
+                    server: server.to_owned(),
+                    after: handshake,
+                });
+            }
+        };
+        let (sender, exit) = watch::channel(None);
+        Ok(Self {
+            server: server.to_owned(),
+            peer: service.peer().clone(),
+            service: tokio::sync::Mutex::new(Some(service)),
+            tools_generation,
+            tools: Mutex::new(None),
+            exit,
+            _no_process: Some(sender),
+            pgid: None,
+            stderr: Arc::new(Mutex::new(VecDeque::new())),
+            broken: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            last_used: Mutex::new(Instant::now()),
         })
     }
 

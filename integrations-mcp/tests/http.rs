@@ -1,0 +1,266 @@
+//! Streamable HTTP on loopback: the bridge served over HTTP and reached
+//! through the pool, headers and OAuth tokens, a 401 reported as such, and
+//! a restarted server reconnected.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn};
+use axum::response::Response;
+use integrations_core::{
+    Action, ActionResult, BoxError, Capability, Config, ConfigString, ConnectionId,
+    CredentialStore, Credentials, HttpServer, Integration, McpServerEntry, MemoryStore,
+    RefreshRequest, Registry, Runtime, TokenManager, TokenRefresher, TokenResponse, async_trait,
+};
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey, Toolbox};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use support::{tenant, text};
+use tokio_util::sync::CancellationToken;
+
+struct Clock;
+
+#[async_trait]
+impl Integration for Clock {
+    fn id(&self) -> &str {
+        "clock"
+    }
+    fn name(&self) -> &str {
+        "Clock"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new(
+            "now",
+            "The time, as seconds since the epoch",
+        )]
+    }
+    async fn handle(&self, _: Action) -> Result<ActionResult, BoxError> {
+        Ok(ActionResult::ok(json!(1_700_000_000)))
+    }
+}
+
+async fn runtime() -> Arc<Runtime> {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Clock)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"clock\"]").unwrap();
+    Arc::new(Runtime::builder(registry).start(&config).await)
+}
+
+/// Serves the bridge at `address` (port 0 for any), requiring
+/// `Authorization: Bearer good` when `auth` is set.
+async fn serve(
+    address: &str,
+    auth: bool,
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let bridge = Bridge::new(runtime().await);
+    let task = if auth {
+        let mut config = StreamableHttpServerConfig::default();
+        config.cancellation_token = stop.child_token();
+        let service = StreamableHttpService::new(
+            move || Ok(bridge.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        let router = axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(from_fn(|request: Request, next: Next| async move {
+                match request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    Some("Bearer good") => next.run(request).await,
+                    // A wrong token gets the RFC 6750 challenge; none, a bare 401.
+                    Some(_) => Response::builder()
+                        .status(StatusCode::UNAUTHORIZED)
+                        .header(
+                            "www-authenticate",
+                            r#"Bearer realm="mcp", error="invalid_token""#,
+                        )
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                    None => Response::builder()
+                        .status(StatusCode::UNAUTHORIZED)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                }
+            }));
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .unwrap();
+        })
+    } else {
+        let stop = stop.clone();
+        tokio::spawn(async move { bridge.serve_http(listener, stop).await.unwrap() })
+    };
+    (url, stop, task)
+}
+
+fn http(url: &str, token: Option<&str>) -> McpServerEntry {
+    let mut server = HttpServer::new(ConfigString::plain(url));
+    if let Some(token) = token {
+        server.headers.insert(
+            "Authorization".into(),
+            ConfigString::secret(format!("Bearer {token}")),
+        );
+    }
+    McpServerEntry::Http(server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_over_http_through_the_pool() {
+    let (url, stop, server) = serve("127.0.0.1:0", false).await;
+    let pool = McpPool::builder()
+        .server("host", Bridge::http_entry(&url))
+        .build();
+    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
+    let names: Vec<String> = toolbox
+        .tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["host__clock__now"]);
+    let now = toolbox.call("host__clock__now", json!({})).await.unwrap();
+    assert_eq!(text(&now), "1700000000");
+
+    // Concurrent calls over one HTTP session.
+    let calls = (0..16).map(|_| toolbox.call("host__clock__now", json!({})));
+    for result in futures_util::future::join_all(calls).await {
+        assert_eq!(text(&result.unwrap()), "1700000000");
+    }
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    server.await.unwrap();
+}
+
+#[derive(Debug)]
+struct NoRefresh;
+
+#[async_trait]
+impl TokenRefresher for NoRefresh {
+    async fn refresh(&self, _: RefreshRequest<'_>) -> Result<TokenResponse, BoxError> {
+        Err("not used".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
+    let (url, stop, server) = serve("127.0.0.1:0", true).await;
+    let key = |server: &str| SessionKey::new(tenant(), server);
+
+    let pool = McpPool::builder()
+        .server("good", http(&url, Some("good")))
+        .server("bad", http(&url, Some("bad")))
+        .server("none", http(&url, None))
+        .build();
+    let now = pool
+        .call_tool(&key("good"), "clock__now", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(text(&now), "1700000000");
+    for name in ["bad", "none"] {
+        let err = pool.get(&key(name)).await.unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{name}: {err:?}");
+        assert!(err.to_string().contains("401"), "{err}");
+    }
+    pool.shutdown(Duration::from_secs(5)).await;
+
+    // The token from the TokenManager, per tenant.
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let connection = ConnectionId::new("host", "main").unwrap();
+    store
+        .put(&tenant(), &connection, &Credentials::bearer("good"))
+        .await
+        .unwrap();
+    let tokens = TokenManager::builder(store, Arc::new(NoRefresh))
+        .build()
+        .unwrap();
+    let pool = McpPool::builder()
+        .server("host", http(&url, None))
+        .token_manager(tokens)
+        .oauth("host", connection)
+        .build();
+    let now = pool
+        .call_tool(&key("host"), "clock__now", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(text(&now), "1700000000");
+    let stranger = SessionKey::new(
+        integrations_core::TenantId::new("stranger").unwrap(),
+        "host",
+    );
+    assert!(
+        matches!(
+            pool.get(&stranger).await,
+            Err(Error::Handshake { .. } | Error::Core(_))
+        ),
+        "a tenant without credentials cannot connect"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    server.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_reconnected() {
+    let (url, stop, server) = serve("127.0.0.1:0", false).await;
+    let pool = McpPool::builder()
+        .server("host", Bridge::http_entry(&url))
+        .call_timeout(Duration::from_secs(2))
+        .max_backoff(Duration::from_millis(100))
+        .build();
+    let key = SessionKey::new(tenant(), "host");
+    pool.call_tool(&key, "clock__now", json!({})).await.unwrap();
+
+    stop.cancel();
+    server.await.unwrap();
+    let err = pool
+        .call_tool(&key, "clock__now", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::SessionClosed { .. } | Error::Timeout { .. } | Error::Server { .. }
+        ),
+        "a typed error within the call timeout: {err:?}"
+    );
+
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let (_, stop, server) = serve(&address, false).await;
+    let mut last = None;
+    for _ in 0..20 {
+        match pool.call_tool(&key, "clock__now", json!({})).await {
+            Ok(result) => {
+                last = Some(text(&result));
+                break;
+            }
+            Err(error) => {
+                last = Some(error.to_string());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert_eq!(last.as_deref(), Some("1700000000"));
+    assert!(pool.metrics().reconnects >= 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    server.await.unwrap();
+}
