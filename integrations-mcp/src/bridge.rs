@@ -40,6 +40,7 @@ use crate::{Error, SEPARATOR};
 pub struct Bridge {
     runtime: Arc<Runtime>,
     name: String,
+    flat: bool,
 }
 
 impl fmt::Debug for Bridge {
@@ -56,6 +57,7 @@ impl Bridge {
         Self {
             runtime,
             name: "integrations-bridge".into(),
+            flat: false,
         }
     }
 
@@ -64,6 +66,42 @@ impl Bridge {
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
+    }
+
+    /// Names tools by the action alone (`add` rather than
+    /// `calculator__add`), for hosts whose action names are unique across
+    /// integrations; where two integrations declare the same action, the one
+    /// registered first serves it.
+    #[must_use]
+    pub fn with_flat_names(mut self) -> Self {
+        self.flat = true;
+        self
+    }
+
+    fn tool_name(&self, integration: &str, action: &str) -> String {
+        if self.flat {
+            action.to_owned()
+        } else {
+            format!("{integration}{SEPARATOR}{action}")
+        }
+    }
+
+    /// The dispatch target (`integration.action`) of a tool name.
+    fn target(&self, tool: &str) -> Option<String> {
+        if !self.flat {
+            let (integration, action) = tool.split_once(SEPARATOR)?;
+            return Some(format!("{integration}.{action}"));
+        }
+        let registry = self.runtime.registry();
+        registry
+            .ids()
+            .iter()
+            .find(|id| {
+                registry
+                    .capabilities(id.as_str())
+                    .is_some_and(|capabilities| capabilities.iter().any(|c| c.name == tool))
+            })
+            .map(|id| format!("{id}.{tool}"))
     }
 
     /// The MCP tools: one per capability of every running integration.
@@ -83,7 +121,7 @@ impl Bridge {
                             _ => JsonObject::new(),
                         };
                         Tool::new(
-                            format!("{id}{SEPARATOR}{}", capability.name),
+                            self.tool_name(id.as_str(), &capability.name),
                             capability.description.clone(),
                             schema,
                         )
@@ -156,18 +194,14 @@ impl ServerHandler for Bridge {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some((integration, action)) = request.name.split_once(SEPARATOR) else {
+        let Some(target) = self.target(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,
             ));
         };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-        match self
-            .runtime
-            .dispatch(&format!("{integration}.{action}"), arguments)
-            .await
-        {
+        match self.runtime.dispatch(&target, arguments).await {
             Ok(result) => {
                 let content = vec![ContentBlock::text(render(&result.output))];
                 Ok(if result.is_error {
