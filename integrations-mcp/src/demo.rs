@@ -8,7 +8,7 @@
 //! (`{max_in_flight, cancelled}` of `sleep` calls).
 //!
 //! With `--bridge` it serves instead a runtime with a calculator integration
-//! through [`integrations_mcp::Bridge`].
+//! through [`Bridge`](crate::Bridge).
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--garbage-at-start` (prints
