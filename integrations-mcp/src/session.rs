@@ -115,6 +115,31 @@ pub(crate) fn kill_group(pgid: Option<u32>) {
 }
 
 impl Session {
+    fn new(
+        server: &str,
+        service: RunningService<RoleClient, Client>,
+        tools_generation: Arc<AtomicU64>,
+        exit: watch::Receiver<Option<Option<i32>>>,
+        no_process: Option<watch::Sender<Option<Option<i32>>>>,
+        pgid: Option<u32>,
+        stderr: Arc<Mutex<VecDeque<String>>>,
+    ) -> Self {
+        Self {
+            server: server.to_owned(),
+            peer: service.peer().clone(),
+            service: tokio::sync::Mutex::new(Some(service)),
+            tools_generation,
+            tools: Mutex::new(None),
+            exit,
+            _no_process: no_process,
+            pgid,
+            stderr,
+            broken: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            last_used: Mutex::new(Instant::now()),
+        }
+    }
+
     /// Starts the server and completes the handshake within `handshake`.
     pub(crate) async fn connect(
         server: &str,
@@ -222,20 +247,15 @@ impl Session {
         let failure = match tokio::time::timeout(handshake, started).await {
             Ok(Ok(service)) => {
                 guard.0 = None;
-                return Ok(Self {
-                    server: server.to_owned(),
-                    peer: service.peer().clone(),
-                    service: tokio::sync::Mutex::new(Some(service)),
+                return Ok(Self::new(
+                    server,
+                    service,
                     tools_generation,
-                    tools: Mutex::new(None),
                     exit,
-                    _no_process: None,
+                    None,
                     pgid,
-                    stderr: lines,
-                    broken: AtomicBool::new(false),
-                    in_flight: AtomicUsize::new(0),
-                    last_used: Mutex::new(Instant::now()),
-                });
+                    lines,
+                ));
             }
             Ok(Err(error)) => Some(error.to_string()),
             Err(_) => None,
@@ -341,20 +361,16 @@ impl Session {
             }
         };
         let (sender, exit) = watch::channel(None);
-        Ok(Self {
-            server: server.to_owned(),
-            peer: service.peer().clone(),
-            service: tokio::sync::Mutex::new(Some(service)),
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        Ok(Self::new(
+            server,
+            service,
             tools_generation,
-            tools: Mutex::new(None),
             exit,
-            _no_process: Some(sender),
-            pgid: None,
-            stderr: Arc::new(Mutex::new(VecDeque::new())),
-            broken: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
-            last_used: Mutex::new(Instant::now()),
-        })
+            Some(sender),
+            None,
+            stderr,
+        ))
     }
 
     /// The server's name in the pool.
