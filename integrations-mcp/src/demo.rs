@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -195,10 +196,22 @@ impl ServerHandler for Demo {
             }
             "progress" => {
                 let steps = number("steps").unwrap_or(3);
-                for _ in 0..steps {
+                let token = context.meta.get_progress_token();
+                let mut sent = 0;
+                for step in 1..=steps {
                     tokio::time::sleep(Duration::from_millis(10)).await;
+                    if let Some(token) = &token {
+                        let mut progress =
+                            ProgressNotificationParam::new(token.clone(), step as f64);
+                        progress.total = Some(steps as f64);
+                        if context.peer.notify_progress(progress).await.is_ok() {
+                            sent += 1;
+                        }
+                    }
                 }
-                text(format!("done after {steps} steps"))
+                text(format!(
+                    "done after {steps} steps, {sent} progress notifications sent"
+                ))
             }
             "add_tool" => {
                 let name = string("name").unwrap_or_else(|| "extra".into());

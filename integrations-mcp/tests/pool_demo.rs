@@ -402,3 +402,20 @@ async fn idle_sessions_close_and_the_least_recently_used_is_evicted() {
     assert_eq!(pool.metrics().sessions, 0);
     pool.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_server_emits_progress_when_asked_with_a_token() {
+    let tag = "pool-progress";
+    let pool = pool("demo", tag, &[]);
+    let key = SessionKey::new(tenant(), "demo");
+    let result = pool
+        .call_tool(&key, "progress", json!({"steps": 3}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&result),
+        "done after 3 steps, 3 progress notifications sent"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
