@@ -1,7 +1,29 @@
 //! MCP for `integrations`, on the official Rust SDK `rmcp`: a pool of client
 //! sessions per (tenant, server) that stays healthy under concurrent use,
-//! connection tests, one namespaced tool list across servers, and the
-//! `mcpServers` JSON that agents such as Claude Code read.
+//! connection tests, one namespaced tool list across servers, a bridge that
+//! serves the host's own integrations to its agents, and the `mcpServers`
+//! JSON that agents such as Claude Code read.
+//!
+//! ```
+//! use integrations_core::Env;
+//! use integrations_mcp::{ClaudeConfigFile, servers_from_json};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // Servers as Claude Code writes them, with a secret from the environment.
+//! let env = Env::from_vars([("GITHUB_TOKEN", "ghp_example")]);
+//! let servers = servers_from_json(r#"{"mcpServers": {
+//!     "github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
+//!                "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}
+//! }}"#, &env)?;
+//!
+//! // The file for `claude --mcp-config`: private, and gone when dropped.
+//! let file = ClaudeConfigFile::write(&servers).await?;
+//! assert!(std::fs::read_to_string(file.path()).unwrap().contains("ghp_example"));
+//! assert!(!file.redacted().contains("ghp_example"));
+//! # Ok::<_, integrations_mcp::Error>(()) }).unwrap();
+//! ```
+//!
+//! The pool, against servers from the host's config:
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -28,9 +50,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! This crate also builds `integrations-mcp-demo`, an MCP server for tests
-//! and examples that can echo, sleep, change its tool list, crash and print
-//! garbage on request.
+//! Streamable HTTP (client and bridge) is behind the `http` feature. The
+//! crate also builds `integrations-mcp-demo` ([`demo`]), an MCP server for
+//! tests and examples that can echo, sleep, change its tool list, crash and
+//! print garbage on request.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;
