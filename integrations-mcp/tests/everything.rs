@@ -87,3 +87,47 @@ async fn server_everything_through_the_pool() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }
+
+/// `npx` starts `npm exec -> sh -> node`: killing only the direct child
+/// would leave the server running. The pool kills the process group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_npx_started_server_leaves_no_process_behind() {
+    let tag = "everything-npx";
+    if everything(tag).is_none() {
+        return;
+    }
+    let npm_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testing/npm");
+    let mut config =
+        integrations_core::StdioServer::new(integrations_core::ConfigString::plain("npx"));
+    config.args = [
+        "--no-install",
+        "mcp-server-everything",
+        "stdio",
+        "--tag",
+        tag,
+    ]
+    .map(integrations_core::ConfigString::plain)
+    .to_vec();
+    config.cwd = Some(npm_dir);
+    let pool = McpPool::builder()
+        .server(
+            "everything",
+            integrations_core::McpServerEntry::Stdio(config),
+        )
+        .handshake_timeout(Duration::from_secs(60))
+        .close_grace(Duration::from_millis(500))
+        .build();
+    let key = SessionKey::new(tenant(), "everything");
+    let echoed = pool
+        .call_tool(&key, "echo", json!({"message": "via npx"}))
+        .await
+        .unwrap();
+    assert!(text(&echoed).contains("via npx"));
+    assert!(
+        support::processes_tagged(tag).len() >= 2,
+        "npx runs the server under other processes: {:?}",
+        support::processes_tagged(tag)
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}

@@ -38,8 +38,11 @@ pub fn processes_tagged(tag: &str) -> Vec<u32> {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.contains(&tag.as_bytes()) {
+        // A substring match: `npm exec` rewrites its title into one argument.
+        if cmdline
+            .windows(tag.len())
+            .any(|window| window == tag.as_bytes())
+        {
             // A zombie has been killed but not yet reaped: not running.
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
             if !stat
