@@ -150,6 +150,15 @@ fn expose(token: &SecretString) -> &str {
     token.expose_secret()
 }
 
+/// The manager's token for the test connection, as text.
+async fn token_of(manager: &TokenManager) -> String {
+    let token = manager
+        .access_token(&tenant(), &connection())
+        .await
+        .unwrap();
+    token.expose_secret().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,15 +269,7 @@ async fn a_response_without_a_refresh_token_keeps_the_old_one() {
     });
     let manager = manager(store.clone(), provider.clone(), None);
 
-    assert_eq!(
-        expose(
-            &manager
-                .access_token(&tenant(), &connection())
-                .await
-                .unwrap()
-        ),
-        "SECRET-access-1"
-    );
+    assert_eq!(token_of(&manager).await, "SECRET-access-1");
     let stored = store
         .get(&tenant(), &connection())
         .await
@@ -289,15 +290,7 @@ async fn a_response_without_a_refresh_token_keeps_the_old_one() {
     nearly.expires_at = Some(Utc::now());
     store.put(&tenant(), &connection(), &nearly).await.unwrap();
     manager.invalidate(&tenant(), &connection());
-    assert_eq!(
-        expose(
-            &manager
-                .access_token(&tenant(), &connection())
-                .await
-                .unwrap()
-        ),
-        "SECRET-access-2"
-    );
+    assert_eq!(token_of(&manager).await, "SECRET-access-2");
     assert_eq!(
         *provider.seen_refresh_tokens.lock().unwrap(),
         ["SECRET-refresh-0", "SECRET-refresh-0"]
@@ -391,15 +384,7 @@ async fn a_real_invalid_grant_needs_reauth_once() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        expose(
-            &manager
-                .access_token(&tenant(), &connection())
-                .await
-                .unwrap()
-        ),
-        "SECRET-new"
-    );
+    assert_eq!(token_of(&manager).await, "SECRET-new");
 }
 
 #[tokio::test]
@@ -414,15 +399,7 @@ async fn an_outage_keeps_a_still_valid_token_and_reports_the_failure() {
     let mut received = events.subscribe();
     let manager = manager(store.clone(), provider.clone(), Some(events));
 
-    assert_eq!(
-        expose(
-            &manager
-                .access_token(&tenant(), &connection())
-                .await
-                .unwrap()
-        ),
-        "SECRET-access-0"
-    );
+    assert_eq!(token_of(&manager).await, "SECRET-access-0");
     assert!(matches!(
         received.try_recv().unwrap().kind,
         EventKind::TokenRefreshFailed { .. }
@@ -455,15 +432,7 @@ async fn an_outage_keeps_a_still_valid_token_and_reports_the_failure() {
         rotate: false,
         delay: Duration::ZERO,
     };
-    assert_eq!(
-        expose(
-            &manager
-                .access_token(&tenant(), &connection())
-                .await
-                .unwrap()
-        ),
-        "SECRET-access-3"
-    );
+    assert_eq!(token_of(&manager).await, "SECRET-access-3");
 }
 
 #[tokio::test]
