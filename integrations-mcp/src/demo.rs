@@ -102,6 +102,11 @@ impl Demo {
                 schema(&json!({"code": {"type": "integer"}}), &[]),
             ),
             Tool::new(
+                "freeze",
+                "Blocks the whole server for `ms` milliseconds: nothing, not even a ping, is answered",
+                schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]),
+            ),
+            Tool::new(
                 "garbage",
                 "Writes a line that is not JSON-RPC to stdout",
                 schema(&json!({}), &[]),
@@ -225,6 +230,12 @@ impl ServerHandler for Demo {
                     .unwrap_or(3);
                 eprintln!("demo server: crashing on request with code {code}");
                 std::process::exit(i32::try_from(code).unwrap_or(3));
+            }
+            "freeze" => {
+                let ms = number("ms").unwrap_or(0);
+                // Blocks the only runtime thread on purpose: a hung server.
+                std::thread::sleep(Duration::from_millis(ms));
+                text(format!("was frozen for {ms} ms"))
             }
             "garbage" => {
                 println!("this line is not JSON-RPC {{{{");

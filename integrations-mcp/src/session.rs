@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use integrations_core::{McpServerEntry, StdioServer};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
-    JsonObject, ProtocolVersion, ServerPeerInfo, Tool,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
+    Implementation, JsonObject, ProtocolVersion, ServerPeerInfo, Tool,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, ClientLifecycleMode, Peer, RoleClient, ServiceError};
@@ -27,6 +27,12 @@ use crate::Error;
 const SAFE_VARIABLES: &[&str] = &[
     "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR",
 ];
+
+/// Tells when a server process exited, and with which status.
+type ExitWatch = watch::Receiver<Option<Option<i32>>>;
+
+/// How long a liveness ping after a timed-out call may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many stderr lines of a server are kept for error reports.
 const STDERR_LINES: usize = 20;
@@ -67,8 +73,9 @@ pub struct Session {
     _no_process: Option<watch::Sender<Option<Option<i32>>>>,
     pgid: Option<u32>,
     stderr: Arc<Mutex<VecDeque<String>>>,
-    broken: AtomicBool,
+    broken: Arc<AtomicBool>,
     in_flight: AtomicUsize,
+    tasks: TaskTracker,
     last_used: Mutex<Instant>,
 }
 
@@ -119,11 +126,12 @@ impl Session {
         server: &str,
         service: RunningService<RoleClient, Client>,
         tools_generation: Arc<AtomicU64>,
-        exit: watch::Receiver<Option<Option<i32>>>,
-        no_process: Option<watch::Sender<Option<Option<i32>>>>,
+        (exit, no_process): (ExitWatch, Option<watch::Sender<Option<Option<i32>>>>),
         pgid: Option<u32>,
         stderr: Arc<Mutex<VecDeque<String>>>,
+        tasks: &TaskTracker,
     ) -> Self {
+        let tasks = tasks.clone();
         Self {
             server: server.to_owned(),
             peer: service.peer().clone(),
@@ -134,8 +142,9 @@ impl Session {
             _no_process: no_process,
             pgid,
             stderr,
-            broken: AtomicBool::new(false),
+            broken: Arc::new(AtomicBool::new(false)),
             in_flight: AtomicUsize::new(0),
+            tasks,
             last_used: Mutex::new(Instant::now()),
         }
     }
@@ -153,7 +162,9 @@ impl Session {
                 Self::connect_stdio(server, stdio, handshake, tasks).await
             }
             #[cfg(feature = "http")]
-            McpServerEntry::Http(http) => Self::connect_http(server, http, bearer, handshake).await,
+            McpServerEntry::Http(http) => {
+                Self::connect_http(server, http, bearer, handshake, tasks).await
+            }
             #[cfg(not(feature = "http"))]
             McpServerEntry::Http(_) => {
                 drop(bearer);
@@ -251,10 +262,10 @@ impl Session {
                     server,
                     service,
                     tools_generation,
-                    exit,
-                    None,
+                    (exit, None),
                     pgid,
                     lines,
+                    tasks,
                 ));
             }
             Ok(Err(error)) => Some(error.to_string()),
@@ -294,6 +305,7 @@ impl Session {
         config: &integrations_core::HttpServer,
         bearer: Option<secrecy::SecretString>,
         handshake: Duration,
+        tasks: &TaskTracker,
     ) -> Result<Self, Error> {
         use rmcp::transport::StreamableHttpClientTransport;
         use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -366,10 +378,10 @@ impl Session {
             server,
             service,
             tools_generation,
-            exit,
-            Some(sender),
+            (exit, Some(sender)),
             None,
             stderr,
+            tasks,
         ))
     }
 
@@ -472,7 +484,10 @@ impl Session {
             result = tokio::time::timeout(timeout, call) => match result {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(error)) => Err(self.error(operation, error, timeout)),
-                Err(_) => Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout }),
+                Err(_) => {
+                    self.probe_after_timeout();
+                    Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout })
+                }
             },
             () = cancel.cancelled() => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
             // The process died: fail now rather than wait for the timeout.
@@ -484,6 +499,24 @@ impl Session {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.touch();
         result
+    }
+
+    /// After a call timed out: is the server still answering? A server that
+    /// does not answer a ping within 5 s (hung, or a restarted HTTP server
+    /// that answers the old session id with 400, which leaves rmcp waiting)
+    /// has its session marked dead, so the next `get` replaces it. The probe
+    /// runs in a task of the pool's, so the caller gets its timeout at once.
+    fn probe_after_timeout(&self) {
+        let peer = self.peer.clone();
+        let broken = Arc::clone(&self.broken);
+        let server = self.server.clone();
+        self.tasks.spawn(async move {
+            let ping = peer.send_request(ClientRequest::PingRequest(Default::default()));
+            if !matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_))) {
+                tracing::warn!(server = %server, "no answer to a ping after a timeout; the session will be replaced");
+                broken.store(true, Ordering::SeqCst);
+            }
+        });
     }
 
     /// Calls a tool.

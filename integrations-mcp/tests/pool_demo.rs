@@ -419,3 +419,45 @@ async fn the_demo_server_emits_progress_when_asked_with_a_token() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
+    let tag = "pool-freeze";
+    let pool = McpPool::builder()
+        .server("demo", demo(tag, &[]))
+        .close_grace(Duration::from_millis(300))
+        .build();
+    let key = SessionKey::new(tenant(), "demo");
+    let first = pool.get(&key).await.unwrap().pid();
+    let err = pool
+        .call_tool_with(
+            &key,
+            "freeze",
+            json!({"ms": 120_000}),
+            Duration::from_millis(300),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+
+    // A ping after the timeout goes unanswered (5 s), the session is marked
+    // dead, and the next get replaces it.
+    let mut current = first;
+    for _ in 0..200 {
+        current = pool.get(&key).await.unwrap().pid();
+        if current != first {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(current, first, "the frozen session was replaced");
+    let result = pool
+        .call_tool(&key, "echo", json!({"text": "alive"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "alive");
+    assert_eq!(pool.metrics().reconnects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await; // the frozen process included
+}
