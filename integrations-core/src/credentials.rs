@@ -1,7 +1,10 @@
 //! Credentials: types, the [`CredentialStore`] trait, encryption at rest and
 //! the [`TokenManager`].
 
+// Sealing is used by the SQLite store; without it only the tests use it.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod crypto;
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod form;
 mod memory;
 #[cfg(feature = "sqlite")]
