@@ -407,6 +407,12 @@ impl Session {
             && !self.peer.is_transport_closed()
     }
 
+    /// How many `notifications/tools/list_changed` the server has sent; each
+    /// one invalidates the cached tool list.
+    pub fn tool_list_changes(&self) -> u64 {
+        self.tools_generation.load(Ordering::SeqCst)
+    }
+
     /// The last lines the server wrote to stderr.
     pub fn stderr_tail(&self) -> String {
         stderr_tail(&self.stderr)

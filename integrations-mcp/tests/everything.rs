@@ -31,6 +31,18 @@ async fn server_everything_through_the_pool() {
         session.server_info().unwrap().protocol_version.as_str(),
         "2025-11-25"
     );
+    // It announces a tool list change once connected; the pool hears it and
+    // lists the tools afresh.
+    for _ in 0..100 {
+        if session.tool_list_changes() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        session.tool_list_changes() > 0,
+        "the list_changed notification arrived"
+    );
     let tools = pool.list_tools(&key).await.unwrap();
     assert!(tools.iter().any(|t| t.name == "get-sum"));
 

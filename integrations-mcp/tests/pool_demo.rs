@@ -175,6 +175,8 @@ async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
     let again = pool.list_tools(&key).await.unwrap();
     assert!(Arc::ptr_eq(&before, &again), "served from the cache");
 
+    let session = pool.get(&key).await.unwrap();
+    assert_eq!(session.tool_list_changes(), 0);
     pool.call_tool(&key, "add_tool", json!({"name": "late_tool"}))
         .await
         .unwrap();
@@ -193,6 +195,7 @@ async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(names.iter().any(|n| n == "late_tool"), "{names:?}");
+    assert_eq!(session.tool_list_changes(), 1);
 
     let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
     let tools = toolbox.tools().await.unwrap();
