@@ -166,7 +166,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Rebuilds a connect error for each waiter of a shared connect.
-fn share(error: &Error) -> Error {
+fn share(error: &Error, server: &str) -> Error {
     match error {
         Error::Spawn {
             server,
@@ -204,11 +204,11 @@ fn share(error: &Error) -> Error {
             message: message.clone(),
         },
         Error::Core(error) => Error::Handshake {
-            server: String::new(),
+            server: server.to_owned(),
             message: error.to_string(),
         },
         other => Error::Handshake {
-            server: String::new(),
+            server: server.to_owned(),
             message: other.to_string(),
         },
     }
@@ -544,7 +544,7 @@ impl McpPool {
                     self.inner.connect_failures.fetch_add(1, Ordering::Relaxed);
                     *lock(&self.inner.failures).entry(key.clone()).or_default() += 1;
                 }
-                Err(share(&error))
+                Err(share(&error, &key.server))
             }
         }
     }
