@@ -126,8 +126,9 @@ impl EventKind {
 /// Somewhere events go.
 ///
 /// The [`Runtime`](crate::Runtime) hands every event to each sink from one
-/// background task, in order, so a slow sink delays only later events, never
-/// an integration.
+/// background task, in order, through a queue of 4096 events: a slow sink
+/// delays later events, and only once that queue is full do the publishers
+/// (tick loops included) wait for it.
 #[async_trait]
 pub trait EventSink: Send + Sync + fmt::Debug + 'static {
     /// Records one event.

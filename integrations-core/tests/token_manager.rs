@@ -150,6 +150,21 @@ fn expose(token: &SecretString) -> &str {
     token.expose_secret()
 }
 
+/// `calls` concurrent `access_token` calls spread over `managers`; the
+/// distinct tokens they returned.
+async fn concurrent_tokens(managers: &[TokenManager], calls: usize) -> Vec<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..calls {
+        let manager = managers[i % managers.len()].clone();
+        tasks.spawn(async move { manager.access_token(&tenant(), &connection()).await });
+    }
+    let mut tokens = std::collections::BTreeSet::new();
+    while let Some(result) = tasks.join_next().await {
+        tokens.insert(result.unwrap().unwrap().expose_secret().to_owned());
+    }
+    tokens.into_iter().collect()
+}
+
 /// The manager's token for the test connection, as text.
 async fn token_of(manager: &TokenManager) -> String {
     let token = manager
@@ -177,14 +192,11 @@ async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
     });
     let manager = manager(store.clone(), provider.clone(), None);
 
-    let mut calls = tokio::task::JoinSet::new();
-    for _ in 0..1000 {
-        let manager = manager.clone();
-        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
-    }
-    while let Some(result) = calls.join_next().await {
-        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-1");
-    }
+    assert_eq!(
+        concurrent_tokens(std::slice::from_ref(&manager), 1000).await,
+        ["SECRET-access-1"],
+        "every caller gets the one token"
+    );
     assert_eq!(provider.calls(), 1);
     let stored = store
         .get(&tenant(), &connection())
@@ -223,14 +235,11 @@ async fn two_managers_sharing_one_sqlite_file_refresh_once_per_expiry() {
         manager(second.clone(), provider.clone(), None),
     ];
 
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..1000 {
-        let manager = managers[i % 2].clone();
-        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
-    }
-    while let Some(result) = calls.join_next().await {
-        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-1");
-    }
+    assert_eq!(
+        concurrent_tokens(&managers, 1000).await,
+        ["SECRET-access-1"],
+        "every caller gets the one token"
+    );
     assert_eq!(provider.calls(), 1, "one refresh for the expiry window");
 
     // The next window: the token nears expiry again, and again one refresh.
@@ -241,14 +250,11 @@ async fn two_managers_sharing_one_sqlite_file_refresh_once_per_expiry() {
     for manager in &managers {
         manager.invalidate(&tenant(), &connection());
     }
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..200 {
-        let manager = managers[i % 2].clone();
-        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
-    }
-    while let Some(result) = calls.join_next().await {
-        assert_eq!(expose(&result.unwrap().unwrap()), "SECRET-access-2");
-    }
+    assert_eq!(
+        concurrent_tokens(&managers, 200).await,
+        ["SECRET-access-2"],
+        "every caller gets the one token"
+    );
     assert_eq!(provider.calls(), 2);
     assert_eq!(
         *provider.seen_refresh_tokens.lock().unwrap(),
@@ -622,17 +628,9 @@ async fn child_process(db: &str, log: &str, ready: &str) {
     while std::fs::read_dir(ready).unwrap().count() < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let mut calls = tokio::task::JoinSet::new();
-    for _ in 0..200 {
-        let manager = manager.clone();
-        calls.spawn(async move { manager.access_token(&tenant(), &connection()).await });
-    }
-    let mut tokens = std::collections::BTreeSet::new();
-    while let Some(result) = calls.join_next().await {
-        tokens.insert(result.unwrap().unwrap().expose_secret().to_owned());
-    }
+    let tokens = concurrent_tokens(std::slice::from_ref(&manager), 200).await;
     assert_eq!(tokens.len(), 1, "one token within a process");
-    println!("TOKEN={}", tokens.first().unwrap());
+    println!("TOKEN={}", tokens[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

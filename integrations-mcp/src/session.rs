@@ -438,7 +438,7 @@ impl Session {
         *self.last_used.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn error(&self, operation: &str, error: ServiceError, timeout: Duration) -> Error {
+    fn error(&self, operation: &str, error: ServiceError) -> Error {
         match error {
             ServiceError::McpError(error) => Error::Server {
                 server: self.server.clone(),
@@ -461,14 +461,11 @@ impl Session {
                     server: self.server.clone(),
                 }
             }
-            other => {
-                let _ = timeout;
-                Error::Server {
-                    server: self.server.clone(),
-                    operation: operation.to_owned(),
-                    message: other.to_string(),
-                }
-            }
+            other => Error::Server {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+                message: other.to_string(),
+            },
         }
     }
 
@@ -489,7 +486,7 @@ impl Session {
         let result = tokio::select! {
             result = tokio::time::timeout(timeout, call) => match result {
                 Ok(Ok(value)) => Ok(value),
-                Ok(Err(error)) => Err(self.error(operation, error, timeout)),
+                Ok(Err(error)) => Err(self.error(operation, error)),
                 Err(_) => {
                     self.probe_after_timeout();
                     Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout })

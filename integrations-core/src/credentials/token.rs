@@ -588,3 +588,64 @@ fn is_invalid_grant(error: &(dyn std::error::Error + Send + Sync + 'static)) -> 
         Some(Error::InvalidGrant { .. })
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    #[derive(Debug, Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl TokenRefresher for Counting {
+        async fn refresh(&self, _: RefreshRequest<'_>) -> Result<TokenResponse, BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(TokenResponse::new("fresh").with_expires_in(Duration::from_secs(3600)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_left_by_a_dead_process_expires_and_the_refresh_goes_ahead() {
+        let store = Arc::new(MemoryStore::new());
+        let tenant = TenantId::new("t").unwrap();
+        let connection = ConnectionId::new("provider", "c").unwrap();
+        let mut expired = Credentials::oauth2(
+            "old",
+            Some("refresh".into()),
+            Some(Utc::now() - chrono::Duration::minutes(1)),
+        );
+        expired.refresh_lease = Some(RefreshLease {
+            owner: "a process that died mid-refresh".into(),
+            until: Utc::now() + chrono::Duration::milliseconds(300),
+        });
+        store.put(&tenant, &connection, &expired).await.unwrap();
+        let refresher = Arc::new(Counting::default());
+        let manager = TokenManager::builder(store.clone(), refresher.clone())
+            .poll_interval(Duration::from_millis(20))
+            .build()
+            .unwrap();
+
+        let token = manager.access_token(&tenant, &connection).await.unwrap();
+        assert_eq!(token.expose_secret(), "fresh");
+        assert_eq!(
+            refresher.0.load(Ordering::SeqCst),
+            1,
+            "refreshed once the lease ran out"
+        );
+        let stored = store
+            .get(&tenant, &connection)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert!(
+            stored.refresh_lease.is_none(),
+            "the new row carries no lease"
+        );
+    }
+}
