@@ -1,5 +1,6 @@
 //! A catalog of integration types a host can offer its users.
 
+use crate::ConfigError;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -156,14 +157,17 @@ impl Catalog {
         for entry in &entries {
             IntegrationId::new(&entry.slug)?;
             if !slugs.insert(entry.slug.as_str()) {
-                return Err(Error::InvalidConfig {
+                return Err(ConfigError::Invalid {
                     key: format!("catalog.{}", entry.slug),
                     message: "slug appears twice".into(),
-                });
+                }
+                .into());
             }
-            jsonschema::validator_for(&entry.config_schema).map_err(|e| Error::InvalidConfig {
-                key: format!("catalog.{}.config_schema", entry.slug),
-                message: e.to_string(),
+            jsonschema::validator_for(&entry.config_schema).map_err(|e| {
+                Error::Config(ConfigError::Invalid {
+                    key: format!("catalog.{}.config_schema", entry.slug),
+                    message: e.to_string(),
+                })
             })?;
         }
         Ok(Self { entries })
@@ -171,18 +175,22 @@ impl Catalog {
 
     /// Loads `[[integrations]]` tables from TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, Error> {
-        let document: Document = toml::from_str(text).map_err(|e| Error::InvalidCatalog {
-            format: "TOML",
-            message: e.to_string(),
+        let document: Document = toml::from_str(text).map_err(|e| {
+            Error::Config(ConfigError::InvalidCatalog {
+                format: "TOML",
+                message: e.to_string(),
+            })
         })?;
         Self::new(document.integrations)
     }
 
     /// Loads `{"integrations": [...]}` or a bare array of entries from JSON.
     pub fn from_json_str(text: &str) -> Result<Self, Error> {
-        let invalid = |e: serde_json::Error| Error::InvalidCatalog {
-            format: "JSON",
-            message: e.to_string(),
+        let invalid = |e: serde_json::Error| {
+            Error::Config(ConfigError::InvalidCatalog {
+                format: "JSON",
+                message: e.to_string(),
+            })
         };
         let value: Value = serde_json::from_str(text).map_err(invalid)?;
         let entries = if value.is_array() {
@@ -312,13 +320,16 @@ mod tests {
         let entry = r#"{"slug": "a", "name": "A", "kind": "custom", "category": "c"}"#;
         assert!(matches!(
             Catalog::from_json_str(&format!("[{entry},{entry}]")),
-            Err(Error::InvalidConfig { .. })
+            Err(Error::Config(ConfigError::Invalid { .. }))
         ));
         assert!(matches!(
             Catalog::from_json_str(
                 r#"[{"slug": "a", "name": "A", "kind": "robot", "category": "c"}]"#
             ),
-            Err(Error::InvalidCatalog { format: "JSON", .. })
+            Err(Error::Config(ConfigError::InvalidCatalog {
+                format: "JSON",
+                ..
+            }))
         ));
         assert!(matches!(
             Catalog::from_json_str(
@@ -330,11 +341,14 @@ mod tests {
             Catalog::from_json_str(
                 r#"[{"slug": "a", "name": "A", "kind": "mcp", "category": "c", "config_schema": {"type": 5}}]"#
             ),
-            Err(Error::InvalidConfig { .. })
+            Err(Error::Config(ConfigError::Invalid { .. }))
         ));
         assert!(matches!(
             Catalog::from_toml_str("integrations = 5"),
-            Err(Error::InvalidCatalog { format: "TOML", .. })
+            Err(Error::Config(ConfigError::InvalidCatalog {
+                format: "TOML",
+                ..
+            }))
         ));
     }
 }

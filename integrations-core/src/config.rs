@@ -3,6 +3,7 @@
 mod env;
 mod mcp;
 
+use crate::ConfigError;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -36,7 +37,7 @@ use crate::{Error, IntegrationId};
 /// Loading resolves every `env:VAR`, `${VAR}` and `${VAR:-default}` in the
 /// sections of enabled integrations and in every MCP server entry (see
 /// [`Env::expand`]); a variable that is not set fails the load with
-/// [`Error::MissingEnvVar`] naming the key and the variable. Sections of
+/// [`ConfigError::MissingEnvVar`] naming the key and the variable. Sections of
 /// integrations that are not enabled are not read. Other top-level tables
 /// belong to the host and are ignored.
 #[derive(Debug, Clone, Default)]
@@ -54,9 +55,9 @@ impl Config {
 
     /// Parses TOML text, resolving references from `env`.
     pub fn from_toml_str_with_env(text: &str, env: &Env) -> Result<Self, Error> {
-        let root: Table = text.parse().map_err(|source| Error::ConfigSyntax {
-            source: Box::new(source),
-        })?;
+        let root: Table = text
+            .parse()
+            .map_err(|error: toml::de::Error| syntax_error(text, &error))?;
         let mut config = Self::default();
 
         if let Some(integrations) = root.get("integrations") {
@@ -405,6 +406,58 @@ fn parse_interval(key: &str, value: &Value) -> Result<Duration, Error> {
     Ok(duration)
 }
 
+/// A TOML syntax error as position, nearest key and the parser's message:
+/// the parser's own report quotes the offending line, which may hold a
+/// secret, so it is not kept.
+fn syntax_error(text: &str, error: &toml::de::Error) -> Error {
+    let offset = error.span().map_or(0, |span| span.start).min(text.len());
+    let before = text.get(..offset).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    // The table header above the error, then the key on the error's line.
+    let mut table = None;
+    for above in before[..line_start].lines() {
+        let above = above.trim();
+        if let Some(header) = above.strip_prefix('[') {
+            let header = header.trim_start_matches('[');
+            table = header
+                .split(']')
+                .next()
+                .map(str::trim)
+                .filter(|h| is_key(h));
+        }
+    }
+    let line_text = text[line_start..].lines().next().unwrap_or_default();
+    let key = line_text
+        .split_once('=')
+        .map(|(key, _)| key.trim())
+        .filter(|key| is_key(key));
+    let key = match (table, key) {
+        (Some(table), Some(key)) => Some(format!("{table}.{key}")),
+        (table, key) => key.or(table).map(str::to_owned),
+    };
+    // The parser's message says what it expected, quoting no input (the
+    // test below holds it to that).
+    let message = error.message().lines().next().unwrap_or("syntax error");
+    Error::Config(ConfigError::Syntax {
+        line,
+        column,
+        key,
+        message: message.to_owned(),
+    })
+    .into()
+}
+
+/// A dotted key of bare words: nothing else is echoed from the config.
+fn is_key(candidate: &str) -> bool {
+    !candidate.is_empty()
+        && candidate.len() <= 128
+        && candidate
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,7 +559,7 @@ mod tests {
         let env = Env::from_vars([("SLACK_TOKEN", "x"), ("FILES_TOKEN", "y")]);
         let err = Config::from_toml_str_with_env(TOML, &env).unwrap_err();
         assert!(
-            matches!(&err, Error::MissingEnvVar { key, var } if key == "agents.mcp.remote.headers.Authorization" && var == "REMOTE"),
+            matches!(&err, Error::Config(ConfigError::MissingEnvVar { key, var }) if key == "agents.mcp.remote.headers.Authorization" && var == "REMOTE"),
             "{err:?}"
         );
         let err = Config::from_toml_str_with_env(
@@ -515,7 +568,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, Error::MissingEnvVar { key, var } if key == "integrations.slack.auth.header" && var == "SLACK_TOKEN"),
+            matches!(&err, Error::Config(ConfigError::MissingEnvVar { key, var }) if key == "integrations.slack.auth.header" && var == "SLACK_TOKEN"),
             "{err:?}"
         );
     }
@@ -602,14 +655,86 @@ mod tests {
             )
             .unwrap_err();
             assert!(
-                matches!(&err, Error::InvalidConfig { key, .. } if key == expected_key),
+                matches!(&err, Error::Config(ConfigError::Invalid { key, .. }) if key == expected_key),
                 "{text:?}: {err:?}"
             );
         }
         assert!(matches!(
             Config::from_toml_str("[integrations"),
-            Err(Error::ConfigSyntax { .. })
+            Err(Error::Config(ConfigError::Syntax { line: 1, .. }))
         ));
+    }
+
+    /// Item 15 of the review: a syntax error used to carry the whole text
+    /// (Debug) and quote the offending line (Display), secrets included.
+    #[test]
+    fn syntax_errors_point_at_the_place_and_never_echo_the_text() {
+        const SECRET: &str = "xoxb-SECRET-4242";
+        let cases = [
+            // (text, line, key)
+            (
+                format!("[integrations.slack]\ntoken = \"{SECRET}\n"),
+                2,
+                Some("integrations.slack.token"),
+            ),
+            (
+                format!("[integrations.slack]\ntoken = {SECRET}\n"),
+                2,
+                Some("integrations.slack.token"),
+            ),
+            (
+                format!("[agents.mcp.x]\ncommand = \"a\"\nenv = {{ K = \"{SECRET}\" \n"),
+                3,
+                Some("agents.mcp.x.env"),
+            ),
+            (
+                format!("[a]\nk = \"{SECRET}\"\nk = \"{SECRET}\"\n"),
+                3,
+                Some("a.k"),
+            ),
+            (format!("token = \"{SECRET}\" trailing\n"), 1, Some("token")),
+            // A pasted token with its key forgotten.
+            (
+                format!("[integrations.slack]\n{SECRET}\n"),
+                2,
+                Some("integrations.slack"),
+            ),
+            (
+                format!("[integrations]\nenabled = [\"{SECRET}\",, ]\n"),
+                2,
+                Some("integrations.enabled"),
+            ),
+        ];
+        for (text, line, key) in cases {
+            let err = Config::from_toml_str(&text).unwrap_err();
+            let Error::Config(ConfigError::Syntax {
+                line: at,
+                key: near,
+                ..
+            }) = &err
+            else {
+                panic!("{text:?}: expected a syntax error, got {err:?}");
+            };
+            assert_eq!(*at, line, "{text:?}: {err}");
+            if key.is_some() {
+                assert_eq!(near.as_deref(), key, "{text:?}: {err}");
+            }
+            let boxed: crate::BoxError = Box::new(err);
+            let mut shown = vec![
+                format!("{boxed}"),
+                format!("{boxed:?}"),
+                format!("{boxed:#?}"),
+                crate::error::error_chain(&*boxed),
+            ];
+            let mut source = boxed.source();
+            while let Some(cause) = source {
+                shown.push(format!("{cause} {cause:?}"));
+                source = cause.source();
+            }
+            for text in shown {
+                assert!(!text.contains("SECRET"), "a secret in {text:?}");
+            }
+        }
     }
 
     #[test]

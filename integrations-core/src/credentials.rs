@@ -29,14 +29,26 @@ use crate::{Error, IntegrationId};
 
 /// The tenant (usually a user or a workspace) that owns credentials. Every
 /// store operation is scoped by one.
+///
+/// Tenant ids end up in database keys, file names and log lines, so they are
+/// restricted: 1 to 128 ASCII letters, digits and `.`, `_`, `-`, `@`, `+`,
+/// starting with a letter or a digit. A UUID, an e-mail address or
+/// `org_42` fits; `"bad tenant/.."` does not.
+///
+/// ```
+/// use integrations_core::TenantId;
+/// assert!(TenantId::new("ada@example.com").is_ok());
+/// assert!(TenantId::new("bad tenant/..").is_err());
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(Arc<str>);
 
 impl TenantId {
-    /// Checks and wraps a tenant id: 1 to 256 bytes, no control characters.
+    /// Checks and wraps a tenant id (see the type's documentation for the
+    /// characters allowed).
     pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
         let id = id.as_ref();
-        check_text(id, 256)?;
+        check_id(id, 128)?;
         Ok(Self(Arc::from(id)))
     }
 
@@ -58,19 +70,27 @@ impl fmt::Debug for TenantId {
     }
 }
 
-fn check_text(id: &str, max: usize) -> Result<(), Error> {
+/// Checks a tenant id or connection name: 1 to `max` ASCII letters, digits
+/// and `._-@+`, starting with a letter or digit (so never `.`, `..`, a path,
+/// whitespace or a control character).
+fn check_id(id: &str, max: usize) -> Result<(), Error> {
     let reason = if id.is_empty() {
         Some("it is empty")
     } else if id.len() > max {
         Some("it is too long")
-    } else if id.chars().any(char::is_control) {
-        Some("it contains control characters")
+    } else if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start with an ASCII letter or digit")
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'))
+    {
+        Some("only ASCII letters, digits and `.`, `_`, `-`, `@`, `+` are allowed")
     } else {
         None
     };
     match reason {
         Some(reason) => Err(Error::InvalidId {
-            id: id.chars().take(64).collect(),
+            id: id.chars().take(64).filter(|c| !c.is_control()).collect(),
             reason,
         }),
         None => Ok(()),
@@ -85,11 +105,12 @@ pub struct ConnectionId {
 }
 
 impl ConnectionId {
-    /// A connection named `name` (1 to 128 bytes, no control characters) to
-    /// `provider` (a valid [`IntegrationId`]).
+    /// A connection named `name` to `provider` (a valid [`IntegrationId`]).
+    /// Names follow the rules of [`TenantId`]: 1 to 128 ASCII letters,
+    /// digits and `._-@+`, starting with a letter or digit.
     pub fn new(provider: impl AsRef<str>, name: impl AsRef<str>) -> Result<Self, Error> {
         let name = name.as_ref();
-        check_text(name, 128)?;
+        check_id(name, 128)?;
         Ok(Self {
             provider: IntegrationId::new(provider)?,
             name: Arc::from(name),
@@ -354,4 +375,55 @@ pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
 
     /// The tenant's connections, ordered by provider and name.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error>;
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    /// Item 20 of the review: `TenantId::new` accepted `"bad tenant/.."`.
+    #[test]
+    fn tenant_ids_and_connection_names_are_safe_in_keys_paths_and_logs() {
+        for good in [
+            "user-1",
+            "ada@example.com",
+            "org_42",
+            "a",
+            "7f9c2b1e-1d2a-4c3b-9f8e-0a1b2c3d4e5f",
+            "x+tag.y",
+        ] {
+            assert!(TenantId::new(good).is_ok(), "{good}");
+            assert!(ConnectionId::new("slack", good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(129);
+        for bad in [
+            "bad tenant/..",
+            "",
+            "..",
+            ".hidden",
+            "-flag",
+            "a/b",
+            "a\\b",
+            "a b",
+            "tab\t",
+            "new\nline",
+            "é",
+            "a:b",
+            &long,
+        ] {
+            assert!(
+                matches!(TenantId::new(bad), Err(Error::InvalidId { .. })),
+                "{bad:?} was accepted"
+            );
+            assert!(
+                ConnectionId::new("slack", bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+        let err = TenantId::new("evil\u{1b}[31m").unwrap_err().to_string();
+        assert!(
+            !err.contains('\u{1b}'),
+            "control characters are not echoed: {err:?}"
+        );
+    }
 }

@@ -10,23 +10,79 @@ use crate::{ConnectionId, IntegrationId, TenantId};
 /// `String` and `&str` (`Err("no such channel".into())`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Everything that can go wrong in `integrations-core`.
+/// Everything that can go wrong in `integrations-core`, grouped by area so a
+/// caller can match the area it can act on:
+///
+/// ```
+/// use integrations_core::{CredentialError, Error};
+///
+/// fn advice(error: &Error) -> &'static str {
+///     match error {
+///         Error::Credentials(CredentialError::NeedsReauth { .. }) => "ask the user to connect again",
+///         Error::Credentials(_) => "check the credential store",
+///         Error::Config(_) => "fix the config file",
+///         _ => "see the message",
+///     }
+/// }
+/// # let _ = advice;
+/// ```
 ///
 /// Messages name the thing that failed and, where possible, what to do about
-/// it. No variant ever carries a secret value.
+/// it. No variant ever carries a secret value or config text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An id is empty, too long, or has characters it may not have
-    /// (integration ids: ASCII letters, digits, `-` and `_`).
+    /// An id is empty, too long, or has characters it may not have (see
+    /// [`IntegrationId`], [`TenantId`] and [`ConnectionId`]).
     #[error("invalid id {id:?}: {reason}")]
     InvalidId {
-        /// The id as given.
+        /// The id as given (at most its first 64 characters).
         id: String,
         /// What is wrong with it.
         reason: &'static str,
     },
 
+    /// Registering an integration or dispatching an action was refused.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+
+    /// An integration failed, panicked or timed out, or the runtime stopped.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+
+    /// A config or catalog document is malformed or refers to something
+    /// missing.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// Keys, credential stores, tokens and their refresh.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+
+    /// A file could not be read or written.
+    #[error("i/o error on {}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A value could not be serialised to JSON.
+    #[error("could not serialise to JSON")]
+    Json {
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Registering an integration or dispatching an action was refused; the
+/// integration was not called.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
     /// An integration with this id is already registered.
     #[error("integration `{id}` is already registered; ids must be unique")]
     DuplicateIntegration {
@@ -79,8 +135,7 @@ pub enum Error {
         available: Vec<String>,
     },
 
-    /// The arguments do not match the capability's JSON Schema; the
-    /// integration was not called.
+    /// The arguments do not match the capability's JSON Schema.
     #[error("invalid arguments for `{target}`: {}", errors.join("; "))]
     InvalidArguments {
         /// `integration.action`.
@@ -89,10 +144,15 @@ pub enum Error {
         /// the offending value.
         errors: Vec<String>,
     },
+}
 
+/// An integration's own method failed, or the runtime is not running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
     /// An integration's own method returned an error.
     #[error("integration `{integration}` failed in {operation}")]
-    Integration {
+    Failed {
         /// The integration.
         integration: IntegrationId,
         /// `init`, `handle`, `tick` or `shutdown`.
@@ -135,18 +195,30 @@ pub enum Error {
     /// The runtime was shut down; it dispatches no more actions.
     #[error("the runtime has been shut down")]
     Stopped,
+}
 
-    /// The TOML text could not be parsed.
-    #[error("config is not valid TOML")]
-    ConfigSyntax {
-        /// The parser's report, with line and column.
-        #[source]
-        source: Box<toml::de::Error>,
+/// A config or catalog document could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML text could not be parsed. Only the position, the nearest key
+    /// and the parser's message are kept: never the text itself, which may
+    /// hold secrets.
+    #[error("config is not valid TOML at line {line}, column {column}{}: {message}", key.as_ref().map(|key| format!(" (key `{key}`)")).unwrap_or_default())]
+    Syntax {
+        /// The line of the error, from 1.
+        line: usize,
+        /// The column of the error, from 1 (in characters).
+        column: usize,
+        /// The dotted key being read there, when one could be told.
+        key: Option<String>,
+        /// What the parser expected.
+        message: String,
     },
 
     /// A config value has the wrong type or an unusable value.
     #[error("config key `{key}`: {message}")]
-    InvalidConfig {
+    Invalid {
         /// The dotted TOML key, e.g. `integrations.clock.tick_interval`.
         key: String,
         /// What is wrong and what is expected.
@@ -170,7 +242,12 @@ pub enum Error {
         /// The parser's report.
         message: String,
     },
+}
 
+/// Keys, credential stores, access tokens and their refresh.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
     /// Encryption key material is missing or malformed.
     #[error("invalid encryption key: {message}")]
     InvalidKey {
@@ -215,7 +292,7 @@ pub enum Error {
 
     /// No credentials are stored for this connection.
     #[error("no credentials stored for tenant `{tenant}`, connection `{connection}`")]
-    CredentialsNotFound {
+    NotFound {
         /// The tenant.
         tenant: TenantId,
         /// The connection.
@@ -261,24 +338,6 @@ pub enum Error {
         /// The provider's `error_description`, if any.
         description: String,
     },
-
-    /// A file could not be read or written.
-    #[error("i/o error on {}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// A value could not be serialised to JSON.
-    #[error("could not serialise to JSON")]
-    Json {
-        /// The underlying error.
-        #[source]
-        source: serde_json::Error,
-    },
 }
 
 impl Error {
@@ -290,11 +349,30 @@ impl Error {
     }
 
     pub(crate) fn invalid_config(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidConfig {
+        Self::Config(ConfigError::Invalid {
             key: key.into(),
             message: message.into(),
-        }
+        })
     }
+
+    pub(crate) fn store(operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Credentials(CredentialError::Store {
+            operation,
+            source: source.into(),
+        })
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Turns a caught panic payload into a message.

@@ -65,7 +65,7 @@ pub use credentials::{
     KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshRequest, TenantId, TokenManager,
     TokenManagerBuilder, TokenRefresher, TokenResponse, Versioned,
 };
-pub use error::{BoxError, Error};
+pub use error::{BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError};
 pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};
 pub use health::{HealthMetrics, HealthSummary, Sample};
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The [`Registry`]: integrations by id, and dispatch of `integration.action`.
 
+use crate::{RegistryError, RuntimeError};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -19,7 +20,7 @@ use crate::{Action, ActionResult, Capability, Error, Integration, IntegrationId}
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use integrations_core::{async_trait, Action, ActionResult, BoxError, Capability, Error, Integration, Registry};
+/// # use integrations_core::{async_trait, Action, ActionResult, BoxError, Capability, Error, Integration, Registry, RegistryError};
 /// # use serde_json::json;
 /// struct Echo;
 ///
@@ -47,7 +48,7 @@ use crate::{Action, ActionResult, Capability, Error, Integration, IntegrationId}
 /// assert_eq!(result.output, json!("hi"));
 ///
 /// let refused = registry.dispatch("echo.say", json!({"text": 7})).await;
-/// assert!(matches!(refused, Err(Error::InvalidArguments { .. })));
+/// assert!(matches!(refused, Err(Error::Registry(RegistryError::InvalidArguments { .. }))));
 /// # Ok::<_, Error>(()) }).unwrap();
 /// ```
 #[derive(Default)]
@@ -84,26 +85,27 @@ impl Registry {
     pub fn register(&mut self, integration: Arc<dyn Integration>) -> Result<(), Error> {
         let id = IntegrationId::new(integration.id())?;
         if self.entries.contains_key(&id) {
-            return Err(Error::DuplicateIntegration { id });
+            return Err(RegistryError::DuplicateIntegration { id }.into());
         }
         let capabilities = integration.capabilities();
         let mut validators = HashMap::with_capacity(capabilities.len());
         for capability in &capabilities {
             let validator = jsonschema::validator_for(&capability.parameters).map_err(|e| {
-                Error::InvalidSchema {
+                Error::Registry(RegistryError::InvalidSchema {
                     integration: id.clone(),
                     capability: capability.name.clone(),
                     message: e.to_string(),
-                }
+                })
             })?;
             if validators
                 .insert(capability.name.clone(), validator)
                 .is_some()
             {
-                return Err(Error::DuplicateCapability {
+                return Err(RegistryError::DuplicateCapability {
                     integration: id,
                     capability: capability.name.clone(),
-                });
+                }
+                .into());
             }
         }
         self.order.push(id.clone());
@@ -172,21 +174,21 @@ impl Registry {
         let (id, action) = target
             .split_once('.')
             .filter(|(id, action)| !id.is_empty() && !action.is_empty())
-            .ok_or_else(|| Error::InvalidTarget {
-                target: target.to_owned(),
+            .ok_or_else(|| {
+                Error::Registry(RegistryError::InvalidTarget {
+                    target: target.to_owned(),
+                })
             })?;
-        let (id, entry) = self
-            .entries
-            .get_key_value(id)
-            .ok_or_else(|| Error::UnknownIntegration { id: id.to_owned() })?;
-        let validator = entry
-            .validators
-            .get(action)
-            .ok_or_else(|| Error::UnknownAction {
+        let (id, entry) = self.entries.get_key_value(id).ok_or_else(|| {
+            Error::Registry(RegistryError::UnknownIntegration { id: id.to_owned() })
+        })?;
+        let validator = entry.validators.get(action).ok_or_else(|| {
+            Error::Registry(RegistryError::UnknownAction {
                 integration: id.clone(),
                 action: action.to_owned(),
                 available: entry.capabilities.iter().map(|c| c.name.clone()).collect(),
-            })?;
+            })
+        })?;
         if !validator.is_valid(arguments) {
             let errors = validator
                 .iter_errors(arguments)
@@ -196,36 +198,39 @@ impl Registry {
                     format!("{path}: {e}")
                 })
                 .collect();
-            return Err(Error::InvalidArguments {
+            return Err(RegistryError::InvalidArguments {
                 target: target.to_owned(),
                 errors,
-            });
+            }
+            .into());
         }
         Ok((id, action))
     }
 
     /// Validates and dispatches `integration.action` with `arguments`.
     ///
-    /// Errors: [`Error::InvalidTarget`], [`Error::UnknownIntegration`],
-    /// [`Error::UnknownAction`] and [`Error::InvalidArguments`] before the
-    /// integration is called; [`Error::Integration`] when `handle` returns an
-    /// error and [`Error::Panicked`] when it panics (the panic is contained).
+    /// Errors: [`RegistryError::InvalidTarget`], [`RegistryError::UnknownIntegration`],
+    /// [`RegistryError::UnknownAction`] and [`RegistryError::InvalidArguments`] before the
+    /// integration is called; [`RuntimeError::Failed`] when `handle` returns an
+    /// error and [`RuntimeError::Panicked`] when it panics (the panic is contained).
     pub async fn dispatch(&self, target: &str, arguments: Value) -> Result<ActionResult, Error> {
         let (id, action) = self.validate(target, &arguments)?;
         let integration = &self.entries[id.as_str()].integration;
         let call = integration.handle(Action::new(action, arguments));
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(source)) => Err(Error::Integration {
+            Ok(Err(source)) => Err(RuntimeError::Failed {
                 integration: id.clone(),
                 operation: "handle",
                 source,
-            }),
-            Err(panic) => Err(Error::Panicked {
+            }
+            .into()),
+            Err(panic) => Err(RuntimeError::Panicked {
                 integration: id.clone(),
                 operation: "handle",
                 message: panic_message(&*panic),
-            }),
+            }
+            .into()),
         }
     }
 }
@@ -264,7 +269,7 @@ mod tests {
             .dispatch("calc.add", json!({"a": "one", "c": 1}))
             .await
             .unwrap_err();
-        let Error::InvalidArguments { target, errors } = err else {
+        let Error::Registry(RegistryError::InvalidArguments { target, errors }) = err else {
             panic!("expected InvalidArguments, got {err:?}");
         };
         assert_eq!(target, "calc.add");
@@ -304,14 +309,14 @@ mod tests {
         ] {
             let err = registry.dispatch(target, json!({})).await.unwrap_err();
             let name = match &err {
-                Error::InvalidTarget { .. } => "InvalidTarget",
-                Error::UnknownIntegration { id } => {
+                Error::Registry(RegistryError::InvalidTarget { .. }) => "InvalidTarget",
+                Error::Registry(RegistryError::UnknownIntegration { id }) => {
                     assert_eq!(id, "nope");
                     "UnknownIntegration"
                 }
-                Error::UnknownAction {
+                Error::Registry(RegistryError::UnknownAction {
                     action, available, ..
-                } => {
+                }) => {
                     assert_eq!(action, "sub");
                     assert_eq!(available, &["add"]);
                     "UnknownAction"
@@ -346,10 +351,10 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            Error::Integration {
+            Error::Runtime(RuntimeError::Failed {
                 operation: "handle",
                 ..
-            }
+            })
         ));
         assert_eq!(
             std::error::Error::source(&err).unwrap().to_string(),
@@ -360,7 +365,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, Error::Panicked { message, .. } if message == "kaboom"),
+            matches!(&err, Error::Runtime(RuntimeError::Panicked { message, .. }) if message == "kaboom"),
             "{err:?}"
         );
     }
@@ -371,7 +376,7 @@ mod tests {
         registry.register(Arc::new(mock("a", vec![]))).unwrap();
         assert!(matches!(
             registry.register(Arc::new(mock("a", vec![]))),
-            Err(Error::DuplicateIntegration { .. })
+            Err(Error::Registry(RegistryError::DuplicateIntegration { .. }))
         ));
         assert!(matches!(
             registry.register(Arc::new(mock("a.b", vec![]))),
@@ -380,12 +385,12 @@ mod tests {
         let bad_schema = Capability::new("x", "x").with_parameters(json!({"type": 12}));
         assert!(matches!(
             registry.register(Arc::new(mock("b", vec![bad_schema]))),
-            Err(Error::InvalidSchema { .. })
+            Err(Error::Registry(RegistryError::InvalidSchema { .. }))
         ));
         let twice = vec![Capability::new("x", "x"), Capability::new("x", "y")];
         assert!(matches!(
             registry.register(Arc::new(mock("c", twice))),
-            Err(Error::DuplicateCapability { .. })
+            Err(Error::Registry(RegistryError::DuplicateCapability { .. }))
         ));
         assert_eq!(registry.ids(), &[IntegrationId::new("a").unwrap()]);
         assert!(registry.remove("a").is_some());

@@ -1,5 +1,7 @@
 //! The [`Runtime`]: init, tick loops, dispatch and shutdown.
 
+use crate::error::error_chain;
+use crate::{RegistryError, RuntimeError};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -103,8 +105,8 @@ pub struct RuntimeBuilder {
 pub struct InitFailure {
     /// The integration.
     pub integration: IntegrationId,
-    /// Why: [`Error::NotRegistered`], [`Error::Integration`],
-    /// [`Error::Panicked`] or [`Error::Timeout`].
+    /// Why: [`RuntimeError::NotRegistered`], [`RuntimeError::Failed`],
+    /// [`RuntimeError::Panicked`] or [`RuntimeError::Timeout`].
     pub error: Error,
 }
 
@@ -203,7 +205,7 @@ impl RuntimeBuilder {
             let Some(integration) = registry.get(id.as_str()).cloned() else {
                 init_failures.push(InitFailure {
                     integration: id.clone(),
-                    error: Error::NotRegistered { id: id.clone() },
+                    error: RuntimeError::NotRegistered { id: id.clone() }.into(),
                 });
                 continue;
             };
@@ -214,21 +216,30 @@ impl RuntimeBuilder {
             let init = AssertUnwindSafe(integration.init(&section)).catch_unwind();
             let error = match tokio::time::timeout(init_timeout, init).await {
                 Ok(Ok(Ok(()))) => None,
-                Ok(Ok(Err(source))) => Some(Error::Integration {
-                    integration: id.clone(),
-                    operation: "init",
-                    source,
-                }),
-                Ok(Err(panic)) => Some(Error::Panicked {
-                    integration: id.clone(),
-                    operation: "init",
-                    message: panic_message(&*panic),
-                }),
-                Err(_) => Some(Error::Timeout {
-                    integration: id.clone(),
-                    operation: "init",
-                    limit: init_timeout,
-                }),
+                Ok(Ok(Err(source))) => Some(
+                    RuntimeError::Failed {
+                        integration: id.clone(),
+                        operation: "init",
+                        source,
+                    }
+                    .into(),
+                ),
+                Ok(Err(panic)) => Some(
+                    RuntimeError::Panicked {
+                        integration: id.clone(),
+                        operation: "init",
+                        message: panic_message(&*panic),
+                    }
+                    .into(),
+                ),
+                Err(_) => Some(
+                    RuntimeError::Timeout {
+                        integration: id.clone(),
+                        operation: "init",
+                        limit: init_timeout,
+                    }
+                    .into(),
+                ),
             };
             match error {
                 None => {
@@ -338,10 +349,10 @@ impl Runtime {
     /// in [`health`](Self::health).
     ///
     /// After [`shutdown`](Self::shutdown) every dispatch fails with
-    /// [`Error::Stopped`].
+    /// [`RuntimeError::Stopped`].
     pub async fn dispatch(&self, target: &str, arguments: Value) -> Result<ActionResult, Error> {
         if self.stopped.load(Ordering::Acquire) {
-            return Err(Error::Stopped);
+            return Err(RuntimeError::Stopped.into());
         }
         let integration = target
             .split_once('.')
@@ -355,22 +366,23 @@ impl Runtime {
         let result = tokio::time::timeout(self.dispatch_timeout, call)
             .await
             .unwrap_or_else(|_| {
-                Err(Error::Timeout {
+                Err(RuntimeError::Timeout {
                     integration: id.clone(),
                     operation: "handle",
                     limit: self.dispatch_timeout,
-                })
+                }
+                .into())
             });
         let elapsed = started.elapsed();
         let sample = match &result {
             Ok(output) if output.is_error => Sample::failure(elapsed, output.output.to_string()),
             Ok(_) => Sample::success(elapsed),
             // Refused before the integration was called: the caller's fault.
-            Err(
-                Error::InvalidTarget { .. }
-                | Error::UnknownAction { .. }
-                | Error::InvalidArguments { .. },
-            ) => {
+            Err(Error::Registry(
+                RegistryError::InvalidTarget { .. }
+                | RegistryError::UnknownAction { .. }
+                | RegistryError::InvalidArguments { .. },
+            )) => {
                 return result;
             }
             Err(error) => Sample::failure(elapsed, error_chain(error)),
@@ -613,16 +625,4 @@ fn error_event(id: &IntegrationId, operation: &str, error: &Error) -> Event {
             message: error_chain(error),
         },
     )
-}
-
-/// An error and its sources, joined with `: `.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -3,6 +3,7 @@
 //! plaintext secret anywhere in the database files.
 #![cfg(feature = "sqlite")]
 
+use integrations_core::CredentialError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -280,7 +281,10 @@ async fn a_ciphertext_moved_to_another_row_or_tenant_fails_to_decrypt() {
 
     for (t, id) in [(&alice, &other_row), (&mallory, &secret_row)] {
         let err = store.get(t, id).await.unwrap_err();
-        assert!(matches!(err, Error::Decrypt { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Credentials(CredentialError::Decrypt { .. })),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains("alice-secret"));
     }
     assert_eq!(
@@ -337,7 +341,7 @@ async fn rotation_reseals_every_row_so_old_keys_can_be_dropped() {
     .unwrap();
     assert!(matches!(
         wrong.get(&owner, &connection("slack", "acme")).await,
-        Err(Error::Decrypt { .. })
+        Err(Error::Credentials(CredentialError::Decrypt { .. }))
     ));
 }
 

@@ -2,6 +2,7 @@
 //! at their own intervals, contained tick failures, dispatch, and shutdown
 //! with a deadline. Time-dependent tests run on tokio's paused clock.
 
+use integrations_core::{RegistryError, RuntimeError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -300,24 +301,30 @@ async fn a_failed_init_leaves_out_only_that_integration() {
         failed[0],
         (
             "erring",
-            Error::Integration {
+            Error::Runtime(RuntimeError::Failed {
                 operation: "init",
                 ..
-            }
+            })
         )
     ));
-    assert!(matches!(failed[1], ("panicking", Error::Panicked { .. })));
+    assert!(matches!(
+        failed[1],
+        ("panicking", Error::Runtime(RuntimeError::Panicked { .. }))
+    ));
     assert!(matches!(
         failed[2],
         (
             "hanging",
-            Error::Timeout {
+            Error::Runtime(RuntimeError::Timeout {
                 operation: "init",
                 ..
-            }
+            })
         )
     ));
-    assert!(matches!(failed[3], ("ghost", Error::NotRegistered { .. })));
+    assert!(matches!(
+        failed[3],
+        ("ghost", Error::Runtime(RuntimeError::NotRegistered { .. }))
+    ));
     let running: Vec<&str> = runtime
         .registry()
         .ids()
@@ -428,7 +435,7 @@ async fn shutdown_stops_every_loop_calls_every_shutdown_and_reports_overruns() {
     );
     assert!(matches!(
         runtime.dispatch("clean.double", json!({"n": 1})).await,
-        Err(Error::Stopped)
+        Err(Error::Runtime(RuntimeError::Stopped))
     ));
     assert_eq!(
         runtime.shutdown(Duration::from_secs(1)).await,
@@ -456,7 +463,7 @@ async fn dispatch_validates_first_and_records_health() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::InvalidArguments { .. }),
+            matches!(err, Error::Registry(RegistryError::InvalidArguments { .. })),
             "{bad}: {err:?}"
         );
     }

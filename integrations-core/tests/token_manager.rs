@@ -3,6 +3,7 @@
 //! `invalid_grant` races, and no secret in any output.
 #![cfg(feature = "sqlite")]
 
+use integrations_core::CredentialError;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -78,7 +79,7 @@ impl TokenRefresher for FakeProvider {
                     response
                 })
             }
-            Answer::InvalidGrant => Err(Box::new(Error::InvalidGrant {
+            Answer::InvalidGrant => Err(Box::new(CredentialError::InvalidGrant {
                 description: "token revoked".into(),
             })),
             Answer::RaceThenInvalidGrant(store) => {
@@ -90,7 +91,7 @@ impl TokenRefresher for FakeProvider {
                 store
                     .put(request.tenant, request.connection, &fresh)
                     .await?;
-                Err(Box::new(Error::InvalidGrant {
+                Err(Box::new(CredentialError::InvalidGrant {
                     description: "refresh token already used".into(),
                 }))
             }
@@ -356,7 +357,10 @@ async fn a_real_invalid_grant_needs_reauth_once() {
             .access_token(&tenant(), &connection())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::NeedsReauth { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Credentials(CredentialError::NeedsReauth { .. })),
+            "{err:?}"
+        );
     }
     assert_eq!(provider.calls(), 1, "a dead connection is not retried");
     let stored = store
@@ -430,7 +434,13 @@ async fn an_outage_keeps_a_still_valid_token_and_reports_the_failure() {
         .access_token(&tenant(), &connection())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::RefreshFailed { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Credentials(CredentialError::RefreshFailed { .. })
+        ),
+        "{err:?}"
+    );
     assert_eq!(provider.calls(), 2);
 
     // Recovery: the provider answers again.
@@ -458,7 +468,7 @@ async fn keys_and_bearer_tokens_are_returned_as_they_are() {
     let missing = ConnectionId::new("notion", "missing").unwrap();
     assert!(matches!(
         manager.access_token(&tenant(), &missing).await,
-        Err(Error::CredentialsNotFound { .. })
+        Err(Error::Credentials(CredentialError::NotFound { .. }))
     ));
     assert_eq!(provider.calls(), 0);
 }

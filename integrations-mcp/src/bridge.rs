@@ -212,12 +212,9 @@ impl ServerHandler for Bridge {
                 .into())
             }
             // The caller's mistakes are protocol errors...
-            Err(
-                error @ (CoreError::InvalidTarget { .. }
-                | CoreError::UnknownIntegration { .. }
-                | CoreError::UnknownAction { .. }
-                | CoreError::InvalidArguments { .. }),
-            ) => Err(ErrorData::invalid_params(error.to_string(), None)),
+            Err(error @ CoreError::Registry(_)) => {
+                Err(ErrorData::invalid_params(error.to_string(), None))
+            }
             // ...the integration's failures are tool errors the agent sees.
             Err(error) => {
                 Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())]).into())

@@ -1,5 +1,6 @@
 //! Environment variables and the `env:VAR` / `${VAR}` reference syntax.
 
+use crate::ConfigError;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -87,9 +88,12 @@ impl Env {
     }
 
     fn require(&self, key: &str, var: &str) -> Result<String, Error> {
-        self.lookup(key, var)?.ok_or_else(|| Error::MissingEnvVar {
-            key: key.to_owned(),
-            var: var.to_owned(),
+        self.lookup(key, var)?.ok_or_else(|| {
+            Error::Config(ConfigError::MissingEnvVar {
+                key: key.to_owned(),
+                var: var.to_owned(),
+            })
+            .into()
         })
     }
 
@@ -102,7 +106,7 @@ impl Env {
     ///
     /// A string with at least one reference is a secret
     /// ([`ConfigString::is_secret`]). A referenced variable that is not set
-    /// (and has no default) is [`Error::MissingEnvVar`], naming `key` and the
+    /// (and has no default) is [`ConfigError::MissingEnvVar`], naming `key` and the
     /// variable; it never becomes an empty string.
     pub fn expand(&self, key: &str, text: &str) -> Result<ConfigString, Error> {
         if let Some(var) = text.strip_prefix("env:") {
@@ -237,7 +241,7 @@ mod tests {
     fn missing_variables_name_key_and_variable() {
         for input in ["env:NOPE", "a ${NOPE} b"] {
             let err = env().expand("integrations.x.token", input).unwrap_err();
-            let Error::MissingEnvVar { key, var } = &err else {
+            let Error::Config(ConfigError::MissingEnvVar { key, var }) = &err else {
                 panic!("{err:?}");
             };
             assert_eq!(
@@ -256,7 +260,7 @@ mod tests {
         for input in ["${A", "env:", "${1X}", "${A B}", "env:A-B"] {
             let err = env().expand("k", input).unwrap_err();
             assert!(
-                matches!(err, Error::InvalidConfig { .. }),
+                matches!(err, Error::Config(ConfigError::Invalid { .. })),
                 "{input}: {err:?}"
             );
         }

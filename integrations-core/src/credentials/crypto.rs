@@ -1,5 +1,6 @@
 //! Envelope encryption of credential rows with XChaCha20-Poly1305.
 
+use crate::CredentialError;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -12,7 +13,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use zeroize::Zeroizing;
 
-use super::{ConnectionId, TenantId, check_text};
+use super::{ConnectionId, TenantId, check_id};
 use crate::Error;
 
 /// The name of an encryption key, stored beside every row it seals so keys
@@ -23,7 +24,7 @@ pub struct KeyId(Arc<str>);
 impl KeyId {
     /// Checks and wraps a key id: 1 to 64 bytes, no control characters.
     pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
-        check_text(id.as_ref(), 64)?;
+        check_id(id.as_ref(), 64)?;
         Ok(Self(Arc::from(id.as_ref())))
     }
 
@@ -55,9 +56,10 @@ impl fmt::Debug for EncryptionKey {
 }
 
 fn invalid_key(message: impl Into<String>) -> Error {
-    Error::InvalidKey {
+    Error::Credentials(CredentialError::InvalidKey {
         message: message.into(),
-    }
+    })
+    .into()
 }
 
 impl EncryptionKey {
@@ -224,17 +226,18 @@ impl KeyRing {
         connection: &ConnectionId,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let cipher = self
-            .ciphers
-            .get(&sealed.key_id)
-            .ok_or_else(|| Error::UnknownKey {
+        let cipher = self.ciphers.get(&sealed.key_id).ok_or_else(|| {
+            Error::Credentials(CredentialError::UnknownKey {
                 key_id: sealed.key_id.to_string(),
                 tenant: tenant.clone(),
                 connection: connection.clone(),
-            })?;
-        let decrypt_error = || Error::Decrypt {
-            tenant: tenant.clone(),
-            connection: connection.clone(),
+            })
+        })?;
+        let decrypt_error = || {
+            Error::Credentials(CredentialError::Decrypt {
+                tenant: tenant.clone(),
+                connection: connection.clone(),
+            })
         };
         let nonce = XNonce::try_from(sealed.nonce.as_slice()).map_err(|_| decrypt_error())?;
         let aad = associated_data(tenant, connection, &sealed.key_id);
@@ -247,7 +250,7 @@ impl KeyRing {
                 },
             )
             .map(Zeroizing::new)
-            .map_err(|_| decrypt_error())
+            .map_err(|_| decrypt_error().into())
     }
 }
 
@@ -294,24 +297,24 @@ mod tests {
         let other_tenant = TenantId::new("t2").unwrap();
         assert!(matches!(
             ring.open(&other_tenant, &connection, &sealed),
-            Err(Error::Decrypt { .. })
+            Err(Error::Credentials(CredentialError::Decrypt { .. }))
         ));
         let other_connection = ConnectionId::new("slack", "other").unwrap();
         assert!(matches!(
             ring.open(&tenant, &other_connection, &sealed),
-            Err(Error::Decrypt { .. })
+            Err(Error::Credentials(CredentialError::Decrypt { .. }))
         ));
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 1;
         assert!(matches!(
             ring.open(&tenant, &connection, &tampered),
-            Err(Error::Decrypt { .. })
+            Err(Error::Credentials(CredentialError::Decrypt { .. }))
         ));
         let mut relabelled = sealed;
         relabelled.key_id = KeyId::new("k0").unwrap();
         assert!(matches!(
             ring.open(&tenant, &connection, &relabelled),
-            Err(Error::UnknownKey { .. })
+            Err(Error::Credentials(CredentialError::UnknownKey { .. }))
         ));
     }
 
@@ -329,7 +332,7 @@ mod tests {
         let sealed = right.seal(&tenant, &connection, b"secret").unwrap();
         assert!(matches!(
             wrong.open(&tenant, &connection, &sealed),
-            Err(Error::Decrypt { .. })
+            Err(Error::Credentials(CredentialError::Decrypt { .. }))
         ));
     }
 
@@ -354,13 +357,13 @@ mod tests {
         assert_eq!(again.0.expose_secret(), key.0.expose_secret());
         assert!(matches!(
             EncryptionKey::from_base64("not base64!"),
-            Err(Error::InvalidKey { .. })
+            Err(Error::Credentials(CredentialError::InvalidKey { .. }))
         ));
         let short = EncryptionKey::from_base64("c2hvcnQ=").unwrap_err();
         assert!(short.to_string().contains("decodes to 5 bytes"), "{short}");
         assert!(matches!(
             EncryptionKey::from_env("INTEGRATIONS_TEST_NO_SUCH_KEY_VAR"),
-            Err(Error::InvalidKey { .. })
+            Err(Error::Credentials(CredentialError::InvalidKey { .. }))
         ));
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("raw");

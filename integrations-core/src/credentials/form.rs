@@ -4,6 +4,7 @@
 //! cannot be written out by accident (to a log, an API response); this
 //! private mirror is the one place where they are.
 
+use crate::CredentialError;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -126,7 +127,7 @@ pub(crate) fn to_plaintext(credentials: &Credentials) -> Result<Zeroizing<Vec<u8
 /// Reads credentials back from sealed plaintext.
 pub(crate) fn from_plaintext(plaintext: &[u8]) -> Result<Credentials, Error> {
     // The parser's message could quote plaintext; it is replaced.
-    let form: Form = serde_json::from_slice(plaintext).map_err(|_| Error::Store {
+    let form: Form = serde_json::from_slice(plaintext).map_err(|_| CredentialError::Store {
         operation: "decode credentials",
         source: "decrypted credentials are not in the expected format".into(),
     })?;

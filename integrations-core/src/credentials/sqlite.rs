@@ -1,5 +1,6 @@
 //! A credential store on an SQLite file, every row encrypted.
 
+use crate::CredentialError;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -56,10 +57,7 @@ impl fmt::Debug for SqliteStore {
 }
 
 fn store_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| Error::Store {
-        operation,
-        source: Box::new(e),
-    }
+    move |e| Error::store(operation, e)
 }
 
 impl SqliteStore {
@@ -94,10 +92,11 @@ impl SqliteStore {
                     tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
                 }
                 Err(e) => {
-                    return Err(Error::Store {
+                    return Err(CredentialError::Store {
                         operation: "apply migrations",
                         source: Box::new(e),
-                    });
+                    }
+                    .into());
                 }
             }
         }

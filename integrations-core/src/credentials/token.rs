@@ -1,5 +1,6 @@
 //! The [`TokenManager`]: valid access tokens, refreshed exactly once.
 
+use crate::CredentialError;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +17,7 @@ use super::{
     ConnectionId, CredentialKind, CredentialStatus, CredentialStore, Credentials, OAuth2Token,
     RefreshLease, TenantId,
 };
-use crate::runtime::error_chain;
+use crate::error::error_chain;
 use crate::{BoxError, Error, Event, EventKind, EventSink};
 
 /// What a [`TokenRefresher`] is asked to refresh.
@@ -79,7 +80,7 @@ impl TokenResponse {
 /// Exchanges a refresh token for new tokens, usually at a provider's OAuth 2
 /// token endpoint (`integrations-vendor` has one).
 ///
-/// Return [`Error::InvalidGrant`] (boxed) when the provider answers
+/// Return [`CredentialError::InvalidGrant`] (boxed) when the provider answers
 /// `invalid_grant`; any other error counts as a transient failure.
 #[async_trait]
 pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
@@ -99,7 +100,7 @@ pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
 /// - On `invalid_grant` the store is read again: if another writer stored a
 ///   new refresh token meanwhile, that one is used; otherwise the connection
 ///   is marked [`CredentialStatus::NeedsReauth`] and
-///   [`Error::NeedsReauth`] returned, now and on later calls.
+///   [`CredentialError::NeedsReauth`] returned, now and on later calls.
 /// - If a refresh fails otherwise while the current token has not yet
 ///   expired, the current token is returned.
 /// - Events are emitted only on changes: `token_refreshed`,
@@ -198,8 +199,10 @@ impl TokenManagerBuilder {
     pub fn build(self) -> Result<TokenManager, Error> {
         let owner = XNonce::try_generate()
             .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
-            .map_err(|e| Error::InvalidKey {
-                message: format!("no randomness for the manager id: {e}"),
+            .map_err(|e| {
+                Error::Credentials(CredentialError::InvalidKey {
+                    message: format!("no randomness for the manager id: {e}"),
+                })
             })?;
         Ok(TokenManager {
             inner: Arc::new(Inner {
@@ -243,9 +246,9 @@ impl TokenManager {
     ///
     /// For OAuth 2 credentials, the access token, refreshed first when it
     /// expires within the margin; for API keys and bearer tokens, the key or
-    /// token itself. Errors: [`Error::CredentialsNotFound`],
-    /// [`Error::NeedsReauth`], [`Error::RefreshFailed`],
-    /// [`Error::NoAccessToken`], and the store's errors.
+    /// token itself. Errors: [`CredentialError::NotFound`],
+    /// [`CredentialError::NeedsReauth`], [`CredentialError::RefreshFailed`],
+    /// [`CredentialError::NoAccessToken`], and the store's errors.
     pub async fn access_token(
         &self,
         tenant: &TenantId,
@@ -273,9 +276,11 @@ impl TokenManager {
             let _guard = guard;
             inner.obtain(&tenant, &connection).await
         });
-        task.await.map_err(|e| Error::Store {
-            operation: "refresh a token",
-            source: format!("the refresh task failed: {e}").into(),
+        task.await.map_err(|e| {
+            Error::Credentials(CredentialError::Store {
+                operation: "refresh a token",
+                source: format!("the refresh task failed: {e}").into(),
+            })
         })?
     }
 
@@ -347,18 +352,20 @@ impl Inner {
         loop {
             let Some(stored) = self.store.get(tenant, connection).await? else {
                 self.forget(tenant, connection);
-                return Err(Error::CredentialsNotFound {
+                return Err(CredentialError::NotFound {
                     tenant: tenant.clone(),
                     connection: connection.clone(),
-                });
+                }
+                .into());
             };
             let credentials = stored.value;
             if credentials.status == CredentialStatus::NeedsReauth {
                 self.forget(tenant, connection);
-                return Err(Error::NeedsReauth {
+                return Err(CredentialError::NeedsReauth {
                     tenant: tenant.clone(),
                     connection: connection.clone(),
-                });
+                }
+                .into());
             }
             let oauth = match &credentials.kind {
                 CredentialKind::OAuth2(oauth) => oauth,
@@ -367,10 +374,11 @@ impl Inner {
                     return Ok(token.clone());
                 }
                 other => {
-                    return Err(Error::NoAccessToken {
+                    return Err(CredentialError::NoAccessToken {
                         connection: connection.clone(),
                         kind: other.name(),
-                    });
+                    }
+                    .into());
                 }
             };
             let now = Utc::now();
@@ -514,11 +522,12 @@ impl Inner {
         {
             return Ok(oauth.access_token.clone());
         }
-        Err(Error::RefreshFailed {
+        Err(CredentialError::RefreshFailed {
             tenant: tenant.clone(),
             connection: connection.clone(),
             source: error,
-        })
+        }
+        .into())
     }
 
     /// Marks the connection as needing re-authorisation (emitting the event
@@ -557,10 +566,11 @@ impl Inner {
                 break;
             }
         }
-        Err(Error::NeedsReauth {
+        Err(CredentialError::NeedsReauth {
             tenant: tenant.clone(),
             connection: connection.clone(),
-        })
+        }
+        .into())
     }
 }
 
@@ -582,10 +592,15 @@ fn apply(mut credentials: Credentials, old: &OAuth2Token, response: TokenRespons
     credentials
 }
 
+/// Whether a refresher's error is `invalid_grant`, returned as
+/// [`CredentialError::InvalidGrant`] or as an [`Error`] holding it.
 fn is_invalid_grant(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     matches!(
         error.downcast_ref::<Error>(),
-        Some(Error::InvalidGrant { .. })
+        Some(Error::Credentials(CredentialError::InvalidGrant { .. }))
+    ) || matches!(
+        error.downcast_ref::<CredentialError>(),
+        Some(CredentialError::InvalidGrant { .. })
     )
 }
 
