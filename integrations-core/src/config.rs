@@ -440,12 +440,12 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> Error {
     // The parser's message says what it expected, quoting no input (the
     // test below holds it to that).
     let message = error.message().lines().next().unwrap_or("syntax error");
-    Error::Config(ConfigError::Syntax {
+    ConfigError::Syntax {
         line,
         column,
         key,
         message: message.to_owned(),
-    })
+    }
     .into()
 }
 

@@ -251,16 +251,46 @@ pub struct Credentials {
     pub last_rotated_at: Option<DateTime<Utc>>,
     /// Whether they can be used.
     pub status: CredentialStatus,
-    /// A refresh in progress somewhere, so others wait instead of refreshing
-    /// too. Written and cleared by the [`TokenManager`].
-    pub(crate) refresh_lease: Option<RefreshLease>,
+    /// A refresh in progress somewhere, so other processes wait for it
+    /// instead of refreshing too. Written and cleared by the
+    /// [`TokenManager`]; a [`CredentialStore`] must keep it like any other
+    /// field.
+    pub refresh_lease: Option<RefreshLease>,
 }
 
-/// Who is refreshing a connection, and until when they may.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct RefreshLease {
-    pub(crate) owner: String,
-    pub(crate) until: DateTime<Utc>,
+/// Who is refreshing a connection's token, and until when others must wait.
+///
+/// The [`TokenManager`] writes it into the row with
+/// [`CredentialStore::compare_and_swap`] before it calls the provider, and
+/// clears it when it stores the result, so managers in other processes that
+/// share the store wait instead of spending the refresh token a second time.
+/// A lease left by a process that died expires at [`until`](Self::until).
+/// It holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLease {
+    owner: String,
+    until: DateTime<Utc>,
+}
+
+impl RefreshLease {
+    /// A lease held by `owner` until `until`. Stores build one when they read
+    /// a lease back; only the [`TokenManager`] takes leases.
+    pub fn new(owner: impl Into<String>, until: DateTime<Utc>) -> Self {
+        Self {
+            owner: owner.into(),
+            until,
+        }
+    }
+
+    /// An opaque id of the refresh that holds the lease.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// When the lease runs out if it is not released.
+    pub fn until(&self) -> DateTime<Utc> {
+        self.until
+    }
 }
 
 impl Credentials {
@@ -333,8 +363,16 @@ impl fmt::Display for Credentials {
 pub struct Versioned<T> {
     /// The value.
     pub value: T,
-    /// Its version; every write increments it.
+    /// Its version: every write gives the row a higher one, and a
+    /// connection never gets a version it had before, even after a delete.
     pub version: u64,
+}
+
+impl<T> Versioned<T> {
+    /// `value` at `version`: what a store's `get` returns.
+    pub fn new(value: T, version: u64) -> Self {
+        Self { value, version }
+    }
 }
 
 /// Where credentials live. Every operation is scoped by tenant: no call can
@@ -342,6 +380,23 @@ pub struct Versioned<T> {
 ///
 /// Implementations: [`MemoryStore`], and [`SqliteStore`] (feature `sqlite`,
 /// on by default), which encrypts every row.
+///
+/// # The contract a store keeps
+///
+/// A host may write its own store (over its own database). The
+/// [`TokenManager`]'s exactly-once refresh, across processes too, rests on
+/// three promises:
+///
+/// - **Every field round-trips**: what [`get`](Self::get) returns equals what
+///   was written, [`Credentials::refresh_lease`] and
+///   [`Credentials::status`] included.
+/// - **Versions never repeat**: each write of a connection (`put`, a
+///   successful `compare_and_swap`) gives it a higher version than any it
+///   had, even across `delete` and a later `put` (keep a tombstone or a
+///   counter), so a compare-and-swap holder can never mistake a new row
+///   for the one it read.
+/// - **Compare-and-swap is atomic** across every process that shares the
+///   store: one conditional update, or a transaction.
 #[async_trait]
 pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
     /// The credentials of a connection, if stored.

@@ -62,7 +62,7 @@ pub use config::{
 pub use credentials::SqliteStore;
 pub use credentials::{
     ConnectionId, CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey,
-    KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshRequest, TenantId, TokenManager,
+    KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshLease, RefreshRequest, TenantId, TokenManager,
     TokenManagerBuilder, TokenRefresher, TokenResponse, Versioned,
 };
 pub use error::{BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError};

@@ -3,14 +3,13 @@
 //! plaintext secret anywhere in the database files.
 #![cfg(feature = "sqlite")]
 
-use integrations_core::CredentialError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use integrations_core::{
-    ConnectionId, CredentialKind, CredentialStore, Credentials, EncryptionKey, Error, KeyId,
-    KeyRing, MemoryStore, OAuth2Token, SqliteStore, TenantId,
+    ConnectionId, CredentialError, CredentialKind, CredentialStore, Credentials, EncryptionKey,
+    Error, KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshLease, SqliteStore, TenantId,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -473,4 +472,92 @@ async fn memory_store_follows_the_same_contract() {
     assert_eq!(store.list(&alice).await.unwrap(), std::slice::from_ref(&id));
     assert!(store.delete(&alice, &id).await.unwrap());
     assert!(store.list(&alice).await.unwrap().is_empty());
+}
+
+/// Review item 4: a connection deleted and put again restarted at version 1,
+/// so a compare-and-swap holding the old row's version succeeded on the new
+/// row (ABA). Versions now never repeat for a connection.
+async fn a_stale_version_never_matches_a_new_row(store: &dyn CredentialStore) {
+    let owner = tenant("user");
+    let id = connection("slack", "aba");
+    let first = store
+        .put(&owner, &id, &Credentials::bearer("first"))
+        .await
+        .unwrap();
+    let stale = store
+        .compare_and_swap(&owner, &id, first, &Credentials::bearer("second"))
+        .await
+        .unwrap()
+        .expect("the first swap succeeds");
+    assert!(store.delete(&owner, &id).await.unwrap());
+    assert!(store.get(&owner, &id).await.unwrap().is_none());
+    assert!(
+        !store.delete(&owner, &id).await.unwrap(),
+        "nothing left to delete"
+    );
+    assert!(store.list(&owner).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .compare_and_swap(&owner, &id, stale, &Credentials::bearer("x"))
+            .await
+            .unwrap(),
+        None,
+        "a deleted row cannot be swapped"
+    );
+
+    let fresh = store
+        .put(&owner, &id, &Credentials::bearer("reconnected"))
+        .await
+        .unwrap();
+    assert!(fresh > stale, "version {fresh} after {stale}");
+    let fresh = store
+        .compare_and_swap(&owner, &id, fresh, &Credentials::bearer("rotated"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fresh > stale);
+    assert_eq!(
+        store
+            .compare_and_swap(&owner, &id, stale, &Credentials::bearer("stale write"))
+            .await
+            .unwrap(),
+        None,
+        "the holder of the old row's version is refused"
+    );
+    let current = store.get(&owner, &id).await.unwrap().unwrap();
+    assert_eq!(current.version, fresh);
+    let CredentialKind::Bearer { token } = &current.value.kind else {
+        panic!("bearer")
+    };
+    assert_eq!(token.expose_secret(), "rotated");
+    assert_eq!(store.list(&owner).await.unwrap(), [id]);
+}
+
+#[tokio::test]
+async fn versions_never_repeat_after_delete_in_sqlite() {
+    let db = Db::new();
+    a_stale_version_never_matches_a_new_row(&db.open("k1", None).await).await;
+}
+
+#[tokio::test]
+async fn versions_never_repeat_after_delete_in_memory() {
+    a_stale_version_never_matches_a_new_row(&MemoryStore::new()).await;
+}
+
+/// Review item 3: a store must keep the refresh lease; the SQLite store
+/// seals it with the row.
+#[tokio::test]
+async fn the_refresh_lease_round_trips_through_sqlite() {
+    let db = Db::new();
+    let store = db.open("k1", None).await;
+    let (owner, id) = (tenant("user"), connection("slack", "lease"));
+    let until = Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5).unwrap();
+    let mut credentials = Credentials::oauth2("a", Some("r".into()), None);
+    credentials.refresh_lease = Some(RefreshLease::new("manager-7", until));
+    store.put(&owner, &id, &credentials).await.unwrap();
+    let stored = store.get(&owner, &id).await.unwrap().unwrap().value;
+    assert_eq!(
+        stored.refresh_lease,
+        Some(RefreshLease::new("manager-7", until))
+    );
 }

@@ -2,14 +2,14 @@
 //! at their own intervals, contained tick failures, dispatch, and shutdown
 //! with a deadline. Time-dependent tests run on tokio's paused clock.
 
-use integrations_core::{RegistryError, RuntimeError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Env, Error, EventKind, Integration,
-    IntegrationConfig, JsonlSink, Notification, Registry, Runtime, async_trait,
+    IntegrationConfig, JsonlSink, Notification, Registry, RegistryError, Runtime, RuntimeError,
+    async_trait,
 };
 use serde_json::json;
 use tokio::sync::broadcast::error::TryRecvError;

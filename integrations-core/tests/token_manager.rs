@@ -3,7 +3,6 @@
 //! `invalid_grant` races, and no secret in any output.
 #![cfg(feature = "sqlite")]
 
-use integrations_core::CredentialError;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +10,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use integrations_core::{
-    BoxError, BroadcastSink, Config, ConnectionId, CredentialKind, CredentialStatus,
-    CredentialStore, Credentials, EncryptionKey, Env, Error, Event, EventKind, KeyId, KeyRing,
-    MemoryStore, RefreshRequest, SqliteStore, TenantId, TokenManager, TokenRefresher,
-    TokenResponse, async_trait,
+    BoxError, BroadcastSink, Config, ConnectionId, CredentialError, CredentialKind,
+    CredentialStatus, CredentialStore, Credentials, EncryptionKey, Env, Error, Event, EventKind,
+    KeyId, KeyRing, MemoryStore, RefreshRequest, SqliteStore, TenantId, TokenManager,
+    TokenRefresher, TokenResponse, async_trait,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,6 +27,12 @@ enum Answer {
         delay: Duration,
     },
     InvalidGrant,
+    /// Signals `entered`, waits for `release`, then answers rotated tokens
+    /// as `Tokens` does: the test acts while the refresh is in flight.
+    Gated {
+        entered: Arc<tokio::sync::Notify>,
+        release: Arc<tokio::sync::Notify>,
+    },
     /// Stores fresh tokens as "another writer" would, then says invalid_grant.
     RaceThenInvalidGrant(Arc<dyn CredentialStore>),
     Outage,
@@ -78,6 +83,13 @@ impl TokenRefresher for FakeProvider {
                 } else {
                     response
                 })
+            }
+            Answer::Gated { entered, release } => {
+                entered.notify_one();
+                release.notified().await;
+                Ok(TokenResponse::new(format!("SECRET-access-{n}"))
+                    .with_expires_in(Duration::from_secs(3600))
+                    .with_refresh_token(format!("SECRET-refresh-{n}")))
             }
             Answer::InvalidGrant => Err(Box::new(CredentialError::InvalidGrant {
                 description: "token revoked".into(),
@@ -711,4 +723,354 @@ async fn two_processes_on_one_sqlite_file_refresh_once() {
         "both processes use the one refreshed token"
     );
     assert!(tokens[0].starts_with("SECRET-access-from-"));
+}
+
+/// A provider that holds its answer until the test says so, and the two
+/// handles on the gate.
+fn gated() -> (
+    Arc<FakeProvider>,
+    Arc<tokio::sync::Notify>,
+    Arc<tokio::sync::Notify>,
+) {
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let provider = FakeProvider::new(Answer::Gated {
+        entered: entered.clone(),
+        release: release.clone(),
+    });
+    (provider, entered, release)
+}
+
+/// The stored OAuth tokens (access, refresh) and whether a lease is left.
+async fn stored_tokens(store: &dyn CredentialStore) -> (String, String, bool) {
+    let stored = store
+        .get(&tenant(), &connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let CredentialKind::OAuth2(token) = &stored.kind else {
+        panic!("oauth2 credentials")
+    };
+    (
+        expose(&token.access_token).to_owned(),
+        expose(token.refresh_token.as_ref().unwrap()).to_owned(),
+        stored.refresh_lease.is_some(),
+    )
+}
+
+/// Review item 1: a key rotation bumps the row's version while a refresh is
+/// in flight; the refresh's final compare-and-swap failed, the response was
+/// thrown away and the spent refresh token was sent again. Now the response
+/// is applied to the rotated row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_during_a_refresh_keeps_the_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let (k1, k2) = (KeyId::new("k1").unwrap(), KeyId::new("k2").unwrap());
+    let key = |byte| EncryptionKey::from_bytes([byte; 32]);
+    // A rotation rolls the new key out first, then makes it active.
+    let rolled_out = KeyRing::new(k1.clone(), key(5))
+        .with_previous(k2.clone(), key(6))
+        .unwrap();
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(SqliteStore::open(&path, rolled_out).await.unwrap());
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let (provider, entered, release) = gated();
+    let manager = manager(store, provider.clone(), None);
+    let call = tokio::spawn({
+        let manager = manager.clone();
+        async move { token_of(&manager).await }
+    });
+
+    entered.notified().await;
+    let rotated = SqliteStore::open(
+        &path,
+        KeyRing::new(k2, key(6)).with_previous(k1, key(5)).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rotated.rotate().await.unwrap(), 1, "the row was re-sealed");
+    release.notify_one();
+
+    assert_eq!(call.await.unwrap(), "SECRET-access-1");
+    assert_eq!(
+        provider.calls(),
+        1,
+        "the spent refresh token was not sent again"
+    );
+    assert_eq!(
+        stored_tokens(&rotated).await,
+        ("SECRET-access-1".into(), "SECRET-refresh-1".into(), false)
+    );
+}
+
+/// Review item 1, second case: a host updates the row's metadata while a
+/// refresh is in flight; both the metadata and the new tokens are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_write_during_a_refresh_keeps_both() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let (provider, entered, release) = gated();
+    let manager = manager(store.clone(), provider.clone(), None);
+    let call = tokio::spawn({
+        let manager = manager.clone();
+        async move { token_of(&manager).await }
+    });
+
+    entered.notified().await;
+    let current = store.get(&tenant(), &connection()).await.unwrap().unwrap();
+    let updated = current.value.with_metadata("team_id", "T024BE7LD");
+    store
+        .compare_and_swap(&tenant(), &connection(), current.version, &updated)
+        .await
+        .unwrap()
+        .expect("the host's write lands");
+    release.notify_one();
+
+    assert_eq!(call.await.unwrap(), "SECRET-access-1");
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(
+        stored_tokens(&*store).await,
+        ("SECRET-access-1".into(), "SECRET-refresh-1".into(), false)
+    );
+    let stored = store.get(&tenant(), &connection()).await.unwrap().unwrap();
+    assert_eq!(stored.value.metadata["team_id"], "T024BE7LD");
+}
+
+/// The other side of item 1: credentials replaced while a refresh is in
+/// flight (the user authorised again) win over the refresh's response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_replaced_during_a_refresh_win() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let (provider, entered, release) = gated();
+    let manager = manager(store.clone(), provider.clone(), None);
+    let call = tokio::spawn({
+        let manager = manager.clone();
+        async move { token_of(&manager).await }
+    });
+
+    entered.notified().await;
+    let reauthorised = Credentials::oauth2(
+        "SECRET-access-new-grant",
+        Some("SECRET-refresh-new-grant".into()),
+        Some(Utc::now() + chrono::Duration::hours(1)),
+    );
+    store
+        .put(&tenant(), &connection(), &reauthorised)
+        .await
+        .unwrap();
+    release.notify_one();
+
+    assert_eq!(call.await.unwrap(), "SECRET-access-new-grant");
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(
+        stored_tokens(&*store).await,
+        (
+            "SECRET-access-new-grant".into(),
+            "SECRET-refresh-new-grant".into(),
+            false
+        )
+    );
+}
+
+/// Review item 2: a caller dropped mid-refresh leaves no lease behind and
+/// loses no response; `close` waits for the refresh in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_dropped_mid_refresh_loses_nothing_and_close_waits_for_it() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    store
+        .put(&tenant(), &connection(), &expired())
+        .await
+        .unwrap();
+    let (provider, entered, release) = gated();
+    // A long lease: one left behind would stall the second manager below
+    // far beyond the guard's limit.
+    let first = TokenManager::builder(store.clone(), provider.clone())
+        .refresh_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let call = tokio::spawn({
+        let first = first.clone();
+        async move { token_of(&first).await }
+    });
+    entered.notified().await;
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    assert!(
+        stored_tokens(&*store).await.2,
+        "the lease is held mid-refresh"
+    );
+
+    release.notify_one();
+    first.close().await;
+    assert_eq!(
+        stored_tokens(&*store).await,
+        ("SECRET-access-1".into(), "SECRET-refresh-1".into(), false),
+        "after close the response is stored and the lease released"
+    );
+
+    // Another process sees the new token at once, without a refresh.
+    let second = manager(store.clone(), provider.clone(), None);
+    let token = tokio::time::timeout(Duration::from_secs(20), token_of(&second))
+        .await
+        .expect("no lease left to wait for");
+    assert_eq!(token, "SECRET-access-1");
+    assert_eq!(provider.calls(), 1);
+    // And the closed manager still answers.
+    assert_eq!(token_of(&first).await, "SECRET-access-1");
+}
+
+/// A store a host wrote over its own tables (here, a map of plain rows): it
+/// keeps every field, the refresh lease included, as the `CredentialStore`
+/// contract asks.
+#[derive(Debug, Clone, Default)]
+struct HostStore {
+    rows: Arc<Mutex<std::collections::HashMap<(String, String), HostRow>>>,
+    last_version: Arc<AtomicUsize>,
+}
+
+#[derive(Debug, Clone)]
+struct HostRow {
+    version: u64,
+    access: String,
+    refresh: Option<String>,
+    expires_at: Option<chrono::DateTime<Utc>>,
+    status: CredentialStatus,
+    lease: Option<(String, chrono::DateTime<Utc>)>,
+}
+
+impl HostRow {
+    fn from(credentials: &Credentials, version: u64) -> Self {
+        let CredentialKind::OAuth2(token) = &credentials.kind else {
+            panic!("this host stores OAuth tokens only")
+        };
+        Self {
+            version,
+            access: token.access_token.expose_secret().to_owned(),
+            refresh: token
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            expires_at: credentials.expires_at,
+            status: credentials.status,
+            lease: credentials
+                .refresh_lease
+                .as_ref()
+                .map(|lease| (lease.owner().to_owned(), lease.until())),
+        }
+    }
+
+    fn credentials(&self) -> Credentials {
+        let mut credentials =
+            Credentials::oauth2(self.access.clone(), self.refresh.clone(), self.expires_at);
+        credentials.status = self.status;
+        credentials.refresh_lease = self
+            .lease
+            .as_ref()
+            .map(|(owner, until)| integrations_core::RefreshLease::new(owner.clone(), *until));
+        credentials
+    }
+}
+
+impl HostStore {
+    fn key(tenant: &TenantId, connection: &ConnectionId) -> (String, String) {
+        (tenant.to_string(), connection.to_string())
+    }
+    fn next(&self) -> u64 {
+        self.last_version.fetch_add(1, Ordering::SeqCst) as u64 + 1
+    }
+}
+
+#[async_trait]
+impl CredentialStore for HostStore {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<integrations_core::Versioned<Credentials>>, Error> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows
+            .get(&Self::key(tenant, connection))
+            .map(|row| integrations_core::Versioned::new(row.credentials(), row.version)))
+    }
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> Result<u64, Error> {
+        let version = self.next();
+        self.rows.lock().unwrap().insert(
+            Self::key(tenant, connection),
+            HostRow::from(credentials, version),
+        );
+        Ok(version)
+    }
+    async fn compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: u64,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, Error> {
+        let mut rows = self.rows.lock().unwrap();
+        let key = Self::key(tenant, connection);
+        if rows.get(&key).map(|row| row.version) != Some(expected) {
+            return Ok(None);
+        }
+        let version = self.next();
+        rows.insert(key, HostRow::from(credentials, version));
+        Ok(Some(version))
+    }
+    async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .remove(&Self::key(tenant, connection))
+            .is_some())
+    }
+    async fn list(&self, _: &TenantId) -> Result<Vec<ConnectionId>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// Review item 3: the refresh lease was crate-private, so a store written
+/// outside the crate could not keep it and two managers on it refreshed
+/// twice. Two "processes" (managers, each with its own handle on the host's
+/// rows) now refresh once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_written_store_gets_cross_process_single_flight() {
+    let shared = HostStore::default();
+    shared
+        .put(&tenant(), &connection(), &expiring())
+        .await
+        .unwrap();
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: true,
+        delay: Duration::from_millis(200),
+    });
+    let managers = [
+        manager(Arc::new(shared.clone()), provider.clone(), None),
+        manager(Arc::new(shared.clone()), provider.clone(), None),
+    ];
+    assert_eq!(concurrent_tokens(&managers, 200).await, ["SECRET-access-1"]);
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(
+        stored_tokens(&shared).await,
+        ("SECRET-access-1".into(), "SECRET-refresh-1".into(), false)
+    );
 }

@@ -89,10 +89,10 @@ impl Env {
 
     fn require(&self, key: &str, var: &str) -> Result<String, Error> {
         self.lookup(key, var)?.ok_or_else(|| {
-            Error::Config(ConfigError::MissingEnvVar {
+            ConfigError::MissingEnvVar {
                 key: key.to_owned(),
                 var: var.to_owned(),
-            })
+            }
             .into()
         })
     }

@@ -56,9 +56,9 @@ impl fmt::Debug for EncryptionKey {
 }
 
 fn invalid_key(message: impl Into<String>) -> Error {
-    Error::Credentials(CredentialError::InvalidKey {
+    CredentialError::InvalidKey {
         message: message.into(),
-    })
+    }
     .into()
 }
 
@@ -250,7 +250,7 @@ impl KeyRing {
                 },
             )
             .map(Zeroizing::new)
-            .map_err(|_| decrypt_error().into())
+            .map_err(|_| decrypt_error())
     }
 }
 

@@ -27,7 +27,13 @@ struct Form {
     #[serde(default)]
     status: CredentialStatus,
     #[serde(default)]
-    refresh_lease: Option<RefreshLease>,
+    refresh_lease: Option<LeaseForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeaseForm {
+    owner: String,
+    until: DateTime<Utc>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,7 +122,10 @@ pub(crate) fn to_plaintext(credentials: &Credentials) -> Result<Zeroizing<Vec<u8
         expires_at: credentials.expires_at,
         last_rotated_at: credentials.last_rotated_at,
         status: credentials.status,
-        refresh_lease: credentials.refresh_lease.clone(),
+        refresh_lease: credentials.refresh_lease.as_ref().map(|lease| LeaseForm {
+            owner: lease.owner().to_owned(),
+            until: lease.until(),
+        }),
     };
     // Sized up front so the plaintext is not copied by reallocation.
     let mut buffer = Zeroizing::new(Vec::with_capacity(4096));
@@ -165,6 +174,8 @@ pub(crate) fn from_plaintext(plaintext: &[u8]) -> Result<Credentials, Error> {
         expires_at: form.expires_at,
         last_rotated_at: form.last_rotated_at,
         status: form.status,
-        refresh_lease: form.refresh_lease,
+        refresh_lease: form
+            .refresh_lease
+            .map(|lease| RefreshLease::new(lease.owner, lease.until)),
     })
 }

@@ -14,17 +14,32 @@ use crate::Error;
 /// stay in `secrecy` types and are zeroed when replaced or dropped.
 #[derive(Default)]
 pub struct MemoryStore {
-    rows: Mutex<HashMap<TenantId, BTreeMap<ConnectionId, Versioned<Credentials>>>>,
+    rows: Mutex<Rows>,
+}
+
+#[derive(Default)]
+struct Rows {
+    by_tenant: HashMap<TenantId, BTreeMap<ConnectionId, Versioned<Credentials>>>,
+    /// The last version handed out, store-wide: versions never repeat, even
+    /// for a connection deleted and put again.
+    last_version: u64,
+}
+
+impl Rows {
+    fn next_version(&mut self) -> u64 {
+        self.last_version += 1;
+        self.last_version
+    }
 }
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        let rows = self.rows();
         f.debug_struct("MemoryStore")
-            .field("tenants", &rows.len())
+            .field("tenants", &rows.by_tenant.len())
             .field(
                 "connections",
-                &rows.values().map(BTreeMap::len).sum::<usize>(),
+                &rows.by_tenant.values().map(BTreeMap::len).sum::<usize>(),
             )
             .finish()
     }
@@ -36,10 +51,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn rows(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<TenantId, BTreeMap<ConnectionId, Versioned<Credentials>>>>
-    {
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -53,6 +65,7 @@ impl CredentialStore for MemoryStore {
     ) -> Result<Option<Versioned<Credentials>>, Error> {
         Ok(self
             .rows()
+            .by_tenant
             .get(tenant)
             .and_then(|rows| rows.get(connection))
             .cloned())
@@ -65,9 +78,8 @@ impl CredentialStore for MemoryStore {
         credentials: &Credentials,
     ) -> Result<u64, Error> {
         let mut rows = self.rows();
-        let tenant_rows = rows.entry(tenant.clone()).or_default();
-        let version = tenant_rows.get(connection).map_or(1, |row| row.version + 1);
-        tenant_rows.insert(
+        let version = rows.next_version();
+        rows.by_tenant.entry(tenant.clone()).or_default().insert(
             connection.clone(),
             Versioned {
                 value: credentials.clone(),
@@ -85,23 +97,29 @@ impl CredentialStore for MemoryStore {
         credentials: &Credentials,
     ) -> Result<Option<u64>, Error> {
         let mut rows = self.rows();
-        let Some(row) = rows
-            .get_mut(tenant)
-            .and_then(|rows| rows.get_mut(connection))
-        else {
-            return Ok(None);
-        };
-        if row.version != expected {
+        let current = rows
+            .by_tenant
+            .get(tenant)
+            .and_then(|rows| rows.get(connection))
+            .map(|row| row.version);
+        if current != Some(expected) {
             return Ok(None);
         }
-        row.version += 1;
-        row.value = credentials.clone();
-        Ok(Some(row.version))
+        let version = rows.next_version();
+        rows.by_tenant.entry(tenant.clone()).or_default().insert(
+            connection.clone(),
+            Versioned {
+                value: credentials.clone(),
+                version,
+            },
+        );
+        Ok(Some(version))
     }
 
     async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
         Ok(self
             .rows()
+            .by_tenant
             .get_mut(tenant)
             .is_some_and(|rows| rows.remove(connection).is_some()))
     }
@@ -109,6 +127,7 @@ impl CredentialStore for MemoryStore {
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error> {
         Ok(self
             .rows()
+            .by_tenant
             .get(tenant)
             .map(|rows| rows.keys().cloned().collect())
             .unwrap_or_default())

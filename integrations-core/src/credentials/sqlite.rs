@@ -127,7 +127,7 @@ impl SqliteStore {
     pub async fn rotate(&self) -> Result<u64, Error> {
         let rows = sqlx::query(
             "SELECT tenant, provider, name, version, key_id, nonce, ciphertext
-             FROM credentials WHERE key_id <> ?1",
+             FROM credentials WHERE key_id <> ?1 AND deleted = 0",
         )
         .bind(self.keys.active().as_str())
         .fetch_all(&self.pool)
@@ -201,7 +201,7 @@ impl CredentialStore for SqliteStore {
     ) -> Result<Option<Versioned<Credentials>>, Error> {
         let row = sqlx::query(
             "SELECT version, key_id, nonce, ciphertext FROM credentials
-             WHERE tenant = ?1 AND provider = ?2 AND name = ?3",
+             WHERE tenant = ?1 AND provider = ?2 AND name = ?3 AND deleted = 0",
         )
         .bind(tenant.as_str())
         .bind(connection.provider().as_str())
@@ -234,7 +234,7 @@ impl CredentialStore for SqliteStore {
              ON CONFLICT (tenant, provider, name) DO UPDATE SET
                  version = version + 1, key_id = excluded.key_id, nonce = excluded.nonce,
                  ciphertext = excluded.ciphertext, expires_at = excluded.expires_at,
-                 updated_at = excluded.updated_at
+                 updated_at = excluded.updated_at, deleted = 0
              RETURNING version",
         )
         .bind(tenant.as_str())
@@ -264,7 +264,7 @@ impl CredentialStore for SqliteStore {
             "UPDATE credentials SET
                  version = version + 1, key_id = ?4, nonce = ?5, ciphertext = ?6,
                  expires_at = ?7, updated_at = ?8
-             WHERE tenant = ?1 AND provider = ?2 AND name = ?3 AND version = ?9
+             WHERE tenant = ?1 AND provider = ?2 AND name = ?3 AND version = ?9 AND deleted = 0
              RETURNING version",
         )
         .bind(tenant.as_str())
@@ -283,12 +283,17 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
+        // A tombstone keeps the version counting (see the migration).
         let result = sqlx::query(
-            "DELETE FROM credentials WHERE tenant = ?1 AND provider = ?2 AND name = ?3",
+            "UPDATE credentials SET
+                 deleted = 1, version = version + 1, nonce = x'', ciphertext = x'',
+                 expires_at = NULL, updated_at = ?4
+             WHERE tenant = ?1 AND provider = ?2 AND name = ?3 AND deleted = 0",
         )
         .bind(tenant.as_str())
         .bind(connection.provider().as_str())
         .bind(connection.name())
+        .bind(Utc::now().to_rfc3339())
         .execute(&self.pool)
         .await
         .map_err(store_error("delete credentials"))?;
@@ -297,7 +302,8 @@ impl CredentialStore for SqliteStore {
 
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error> {
         let rows = sqlx::query(
-            "SELECT provider, name FROM credentials WHERE tenant = ?1 ORDER BY provider, name",
+            "SELECT provider, name FROM credentials
+             WHERE tenant = ?1 AND deleted = 0 ORDER BY provider, name",
         )
         .bind(tenant.as_str())
         .fetch_all(&self.pool)

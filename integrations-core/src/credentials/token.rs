@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chacha20poly1305::XNonce;
 use chacha20poly1305::aead::Generate;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::task::TaskTracker;
 
 use super::{
@@ -130,6 +130,39 @@ struct Inner {
 
 /// One async lock per connection, held while its token is obtained.
 type ConnectionLocks = HashMap<(TenantId, ConnectionId), Arc<tokio::sync::Mutex<()>>>;
+
+/// A handle on a connection's lock in [`ConnectionLocks`]; the last handle
+/// dropped removes the entry, so the map holds only connections in use.
+struct ConnectionLock {
+    inner: Arc<Inner>,
+    key: (TenantId, ConnectionId),
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ConnectionLock {
+    fn new(inner: &Arc<Inner>, tenant: &TenantId, connection: &ConnectionId) -> Self {
+        let key = (tenant.clone(), connection.clone());
+        let lock = Arc::clone(lock(&inner.locks).entry(key.clone()).or_default());
+        Self {
+            inner: Arc::clone(inner),
+            key,
+            lock,
+        }
+    }
+}
+
+impl Drop for ConnectionLock {
+    fn drop(&mut self) {
+        let mut locks = lock(&self.inner.locks);
+        // The map's reference and ours: nobody else holds or awaits it.
+        if locks
+            .get(&self.key)
+            .is_some_and(|entry| Arc::strong_count(entry) == 2)
+        {
+            locks.remove(&self.key);
+        }
+    }
+}
 
 struct CachedToken {
     token: SecretString,
@@ -257,31 +290,24 @@ impl TokenManager {
         if let Some(token) = self.inner.cached(tenant, connection) {
             return Ok(token);
         }
-        let key_lock = {
-            let mut locks = lock(&self.inner.locks);
-            Arc::clone(
-                locks
-                    .entry((tenant.clone(), connection.clone()))
-                    .or_default(),
-            )
-        };
-        let guard = key_lock.lock_owned().await;
+        let key = ConnectionLock::new(&self.inner, tenant, connection);
+        let guard = Arc::clone(&key.lock).lock_owned().await;
         // Whoever held the lock may have just refreshed.
         if let Some(token) = self.inner.cached(tenant, connection) {
             return Ok(token);
         }
         let inner = Arc::clone(&self.inner);
         let (tenant, connection) = (tenant.clone(), connection.clone());
+        // The task owns the lock: a caller that gives up cannot cut a
+        // refresh short and lose a rotated refresh token.
         let task = self.inner.tasks.spawn(async move {
-            let _guard = guard;
-            inner.obtain(&tenant, &connection).await
+            let result = inner.obtain(&tenant, &connection).await;
+            drop(guard);
+            drop(key);
+            result
         });
-        task.await.map_err(|e| {
-            Error::Credentials(CredentialError::Store {
-                operation: "refresh a token",
-                source: format!("the refresh task failed: {e}").into(),
-            })
-        })?
+        task.await
+            .map_err(|e| Error::store("refresh a token", format!("the refresh task failed: {e}")))?
     }
 
     /// Forgets the cached token of a connection, so the next call reads the
@@ -419,12 +445,11 @@ impl Inner {
             }
 
             let mut leased = credentials.clone();
-            leased.refresh_lease = Some(RefreshLease {
-                owner: self.owner.clone(),
-                until: now
-                    + chrono::Duration::from_std(self.refresh_timeout)
-                        .unwrap_or(chrono::Duration::MAX),
-            });
+            leased.refresh_lease = Some(RefreshLease::new(
+                self.owner.clone(),
+                now + chrono::Duration::from_std(self.refresh_timeout)
+                    .unwrap_or(chrono::Duration::MAX),
+            ));
             let Some(leased_version) = self
                 .store
                 .compare_and_swap(tenant, connection, stored.version, &leased)
@@ -446,26 +471,25 @@ impl Inner {
                     .unwrap_or_else(|_| {
                         Err(format!("no answer within {:?}", self.refresh_timeout).into())
                     });
-            let mut released = leased;
-            released.refresh_lease = None;
             match outcome {
                 Ok(response) => {
-                    let refreshed = apply(released, oauth, response);
-                    let CredentialKind::OAuth2(new) = &refreshed.kind else {
-                        unreachable!("apply keeps the OAuth 2 kind");
-                    };
-                    let token = new.access_token.clone();
-                    if self
-                        .store
-                        .compare_and_swap(tenant, connection, leased_version, &refreshed)
-                        .await?
-                        .is_none()
-                    {
-                        // Replaced while we refreshed (e.g. re-authorised):
-                        // the newer row wins.
+                    let token = response.access_token.clone();
+                    let stored = self
+                        .write_ours(
+                            tenant,
+                            connection,
+                            leased_version,
+                            leased,
+                            &refresh_token,
+                            |row| apply(row, response.clone()),
+                        )
+                        .await?;
+                    let Some(stored) = stored else {
+                        // Replaced by new credentials while we refreshed
+                        // (re-authorised): the newer row wins.
                         continue;
-                    }
-                    self.remember(tenant, connection, &token, refreshed.expires_at);
+                    };
+                    self.remember(tenant, connection, &token, stored.expires_at);
                     self.emit(
                         connection,
                         EventKind::TokenRefreshed {
@@ -480,7 +504,7 @@ impl Inner {
                     let Some(current) = self.store.get(tenant, connection).await? else {
                         continue;
                     };
-                    if current.version != leased_version {
+                    if !spends(&current.value, &refresh_token) {
                         // Another writer stored new tokens: use those.
                         continue;
                     }
@@ -488,13 +512,63 @@ impl Inner {
                 }
                 Err(error) => {
                     // Give the lease back so another attempt need not wait.
-                    let _ = self
-                        .store
-                        .compare_and_swap(tenant, connection, leased_version, &released)
-                        .await;
+                    let released = self
+                        .write_ours(
+                            tenant,
+                            connection,
+                            leased_version,
+                            leased,
+                            &refresh_token,
+                            |row| row,
+                        )
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(credentials);
                     return self.failed(tenant, connection, &released, error).await;
                 }
             }
+        }
+    }
+
+    /// Writes `change(row)` without its lease, starting from `row` at
+    /// `version`. When another writer got there first (a key rotation, a
+    /// metadata update), the change is applied to what they wrote, for as
+    /// long as it is still the grant we refreshed: it carries our lease or
+    /// the refresh token we spent. A row replaced by other credentials is
+    /// left alone (`None`), and so is a deleted one.
+    async fn write_ours(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        mut version: u64,
+        mut row: Credentials,
+        spent: &SecretString,
+        change: impl Fn(Credentials) -> Credentials,
+    ) -> Result<Option<Credentials>, Error> {
+        loop {
+            row.refresh_lease = None;
+            let changed = change(row);
+            if self
+                .store
+                .compare_and_swap(tenant, connection, version, &changed)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(changed));
+            }
+            let Some(current) = self.store.get(tenant, connection).await? else {
+                return Ok(None);
+            };
+            let ours = current
+                .value
+                .refresh_lease
+                .as_ref()
+                .is_some_and(|lease| lease.owner() == self.owner);
+            if !ours && !spends(&current.value, spent) {
+                return Ok(None);
+            }
+            (version, row) = (current.version, current.value);
         }
     }
 
@@ -575,13 +649,17 @@ impl Inner {
 }
 
 /// The credentials after a successful refresh: a missing refresh token or
-/// scope list in the response keeps the old one.
-fn apply(mut credentials: Credentials, old: &OAuth2Token, response: TokenResponse) -> Credentials {
+/// scope list in the response keeps the row's.
+fn apply(mut credentials: Credentials, response: TokenResponse) -> Credentials {
     let now = Utc::now();
+    let (old_refresh, old_scopes) = match credentials.kind {
+        CredentialKind::OAuth2(old) => (old.refresh_token, old.scopes),
+        _ => (None, Vec::new()),
+    };
     credentials.kind = CredentialKind::OAuth2(OAuth2Token {
         access_token: response.access_token,
-        refresh_token: response.refresh_token.or_else(|| old.refresh_token.clone()),
-        scopes: response.scopes.unwrap_or_else(|| old.scopes.clone()),
+        refresh_token: response.refresh_token.or(old_refresh),
+        scopes: response.scopes.unwrap_or(old_scopes),
     });
     credentials.expires_at = response
         .expires_in
@@ -590,6 +668,13 @@ fn apply(mut credentials: Credentials, old: &OAuth2Token, response: TokenRespons
     credentials.last_rotated_at = Some(now);
     credentials.status = CredentialStatus::Active;
     credentials
+}
+
+/// Whether `credentials` still hold `refresh_token`: the grant a refresh
+/// spent, not one stored since.
+fn spends(credentials: &Credentials, refresh_token: &SecretString) -> bool {
+    matches!(&credentials.kind, CredentialKind::OAuth2(OAuth2Token { refresh_token: Some(held), .. })
+        if held.expose_secret() == refresh_token.expose_secret())
 }
 
 /// Whether a refresher's error is `invalid_grant`, returned as
@@ -607,8 +692,6 @@ fn is_invalid_grant(error: &(dyn std::error::Error + Send + Sync + 'static)) -> 
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use secrecy::ExposeSecret;
 
     use super::*;
     use crate::MemoryStore;
@@ -634,10 +717,10 @@ mod tests {
             Some("refresh".into()),
             Some(Utc::now() - chrono::Duration::minutes(1)),
         );
-        expired.refresh_lease = Some(RefreshLease {
-            owner: "a process that died mid-refresh".into(),
-            until: Utc::now() + chrono::Duration::milliseconds(300),
-        });
+        expired.refresh_lease = Some(RefreshLease::new(
+            "a process that died mid-refresh",
+            Utc::now() + chrono::Duration::milliseconds(300),
+        ));
         store.put(&tenant, &connection, &expired).await.unwrap();
         let refresher = Arc::new(Counting::default());
         let manager = TokenManager::builder(store.clone(), refresher.clone())
@@ -661,6 +744,54 @@ mod tests {
         assert!(
             stored.refresh_lease.is_none(),
             "the new row carries no lease"
+        );
+    }
+
+    /// Review item 4: the per-connection lock map was never pruned, so a
+    /// long-running host kept an entry for every connection it ever served.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lock_map_holds_only_connections_in_use() {
+        let store = Arc::new(MemoryStore::new());
+        let tenant = TenantId::new("t").unwrap();
+        let connections: Vec<ConnectionId> = (0..100)
+            .map(|i| ConnectionId::new("provider", format!("c{i}")).unwrap())
+            .collect();
+        for connection in &connections {
+            let expired = Credentials::oauth2(
+                "old",
+                Some("refresh".into()),
+                Some(Utc::now() - chrono::Duration::minutes(1)),
+            );
+            store.put(&tenant, connection, &expired).await.unwrap();
+        }
+        let refresher = Arc::new(Counting::default());
+        let manager = TokenManager::builder(store, refresher.clone())
+            .build()
+            .unwrap();
+        let mut calls = tokio::task::JoinSet::new();
+        for connection in connections.iter().cycle().take(1000) {
+            let (manager, tenant, connection) =
+                (manager.clone(), tenant.clone(), connection.clone());
+            calls.spawn(async move { manager.access_token(&tenant, &connection).await });
+        }
+        // Some callers give up while they wait for the lock.
+        for _ in 0..100 {
+            if let Some(call) = calls.join_next().await {
+                call.unwrap().unwrap();
+            }
+        }
+        calls.abort_all();
+        while calls.join_next().await.is_some() {}
+        manager.close().await;
+
+        assert!(
+            refresher.0.load(Ordering::SeqCst) <= 100,
+            "at most one refresh each"
+        );
+        assert!(
+            lock(&manager.inner.locks).is_empty(),
+            "{} lock entries left",
+            lock(&manager.inner.locks).len()
         );
     }
 }
