@@ -66,13 +66,12 @@ async fn main() -> Result<(), Error> {
         .call_timeout(Duration::from_secs(5))
         .build();
     let key = SessionKey::new(TenantId::new("alice")?, "demo");
-    let toolbox = Toolbox::new(pool.clone(), key.tenant.clone(), None)?;
-    let names: Vec<String> = toolbox
-        .tools()
-        .await?
-        .into_iter()
-        .map(|tool| tool.name)
-        .collect();
+    let toolbox = Toolbox::new(pool.clone(), key.tenant.clone())?;
+    let list = toolbox.tools().await;
+    if let Some((server, error)) = list.unavailable.first() {
+        return Err(format!("{server} is unavailable: {error}").into());
+    }
+    let names: Vec<String> = list.tools.into_iter().map(|tool| tool.name).collect();
     println!("tools for the agent: {}", names.join(", "));
 
     let echoed = pool

@@ -1,16 +1,20 @@
 //! The crate's error type.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use integrations_core::{ConnectionId, TenantId};
 
 /// Everything that can go wrong in `integrations-mcp`. Messages name the
 /// server and say what to do; none carries a secret.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A config error from `integrations-core` (missing variable, bad entry).
+    /// An error from `integrations-core` (a missing variable, a bad config
+    /// entry); shared, so copies of it can go to every waiter.
     #[error(transparent)]
-    Core(#[from] integrations_core::Error),
+    Core(Arc<integrations_core::Error>),
 
     /// No server with this name is configured for the tenant.
     #[error("no MCP server `{server}` is configured")]
@@ -69,6 +73,32 @@ pub enum Error {
         challenge: Option<String>,
     },
 
+    /// The tenant's credentials for the server need to be authorised again
+    /// (the provider refused the refresh token): send the user through the
+    /// connection flow.
+    #[error(
+        "MCP server `{server}`: connection `{connection}` of tenant `{tenant}` needs to be authorised again"
+    )]
+    NeedsReauth {
+        /// The server.
+        server: String,
+        /// The tenant.
+        tenant: TenantId,
+        /// The credentials' connection.
+        connection: ConnectionId,
+    },
+
+    /// No access token could be had for the server (no credentials stored,
+    /// the store failed, the refresh failed); `source` says which.
+    #[error("MCP server `{server}`: no access token")]
+    Credentials {
+        /// The server.
+        server: String,
+        /// The credential error from `integrations-core`.
+        #[source]
+        source: Arc<integrations_core::Error>,
+    },
+
     /// The transport is configured in a way this build cannot serve.
     #[error("MCP server `{server}`: {message}")]
     Unsupported {
@@ -121,6 +151,18 @@ pub enum Error {
         message: String,
     },
 
+    /// Tool arguments that MCP cannot carry (not a JSON object); nothing was
+    /// sent to the server.
+    #[error("MCP server `{server}`: invalid arguments for `{tool}`: {message}")]
+    InvalidArguments {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A namespaced tool name did not match any server's tool.
     #[error("no tool `{name}`; namespaced tool names look like `server__tool`")]
     UnknownTool {
@@ -148,4 +190,116 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<integrations_core::Error> for Error {
+    fn from(error: integrations_core::Error) -> Self {
+        Self::Core(Arc::new(error))
+    }
+}
+
+impl Error {
+    /// A copy of this error for each waiter of one shared connect. Every
+    /// variant keeps its type and fields, so a host can match
+    /// [`Error::NeedsReauth`] or [`Error::Unauthorized`] whoever started the
+    /// connect; an I/O error keeps its kind and message.
+    pub(crate) fn duplicate(&self) -> Self {
+        let io = |error: &std::io::Error| std::io::Error::new(error.kind(), error.to_string());
+        match self {
+            Self::Core(error) => Self::Core(Arc::clone(error)),
+            Self::UnknownServer { server } => Self::UnknownServer {
+                server: server.clone(),
+            },
+            Self::Spawn {
+                server,
+                command,
+                source,
+            } => Self::Spawn {
+                server: server.clone(),
+                command: command.clone(),
+                source: io(source),
+            },
+            Self::Exited {
+                server,
+                status,
+                stderr,
+            } => Self::Exited {
+                server: server.clone(),
+                status: *status,
+                stderr: stderr.clone(),
+            },
+            Self::HandshakeTimeout { server, after } => Self::HandshakeTimeout {
+                server: server.clone(),
+                after: *after,
+            },
+            Self::Handshake { server, message } => Self::Handshake {
+                server: server.clone(),
+                message: message.clone(),
+            },
+            Self::Unauthorized { server, challenge } => Self::Unauthorized {
+                server: server.clone(),
+                challenge: challenge.clone(),
+            },
+            Self::NeedsReauth {
+                server,
+                tenant,
+                connection,
+            } => Self::NeedsReauth {
+                server: server.clone(),
+                tenant: tenant.clone(),
+                connection: connection.clone(),
+            },
+            Self::Credentials { server, source } => Self::Credentials {
+                server: server.clone(),
+                source: Arc::clone(source),
+            },
+            Self::Unsupported { server, message } => Self::Unsupported {
+                server: server.clone(),
+                message: message.clone(),
+            },
+            Self::Timeout {
+                server,
+                operation,
+                after,
+            } => Self::Timeout {
+                server: server.clone(),
+                operation: operation.clone(),
+                after: *after,
+            },
+            Self::Cancelled { server, operation } => Self::Cancelled {
+                server: server.clone(),
+                operation: operation.clone(),
+            },
+            Self::SessionClosed { server } => Self::SessionClosed {
+                server: server.clone(),
+            },
+            Self::Server {
+                server,
+                operation,
+                message,
+            } => Self::Server {
+                server: server.clone(),
+                operation: operation.clone(),
+                message: message.clone(),
+            },
+            Self::InvalidArguments {
+                server,
+                tool,
+                message,
+            } => Self::InvalidArguments {
+                server: server.clone(),
+                tool: tool.clone(),
+                message: message.clone(),
+            },
+            Self::UnknownTool { name } => Self::UnknownTool { name: name.clone() },
+            Self::PoolClosed => Self::PoolClosed,
+            Self::InvalidJson { message } => Self::InvalidJson {
+                message: message.clone(),
+            },
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: io(source),
+            },
+        }
+    }
 }

@@ -42,8 +42,8 @@
 //! let reply = pool
 //!     .call_tool(&SessionKey::new(tenant.clone(), "everything"), "echo", serde_json::json!({"message": "hi"}))
 //!     .await?;
-//! let toolbox = Toolbox::new(pool.clone(), tenant, None)?;
-//! for tool in toolbox.tools().await? {
+//! let toolbox = Toolbox::new(pool.clone(), tenant)?;
+//! for tool in toolbox.tools().await.tools {
 //!     println!("{}", tool.name); // everything__echo, ...
 //! }
 //! pool.shutdown(Duration::from_secs(5)).await;
@@ -57,15 +57,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;
+mod call;
 mod config;
 pub mod demo;
 mod error;
+#[cfg(feature = "http")]
+mod http_words;
 mod pool;
 mod probe;
 mod session;
 mod toolbox;
 
 pub use bridge::Bridge;
+pub use call::{CallOptions, ToolResultExt};
 pub use config::{ClaudeConfigFile, servers_from_json};
 pub use error::Error;
 pub use integrations_core as core;
@@ -74,4 +78,5 @@ pub use pool::{McpPool, McpPoolBuilder, PoolMetrics, SessionKey};
 pub use probe::{ConnectionTest, test_server};
 pub use rmcp::model::{CallToolResult, Tool};
 pub use session::Session;
-pub use toolbox::{NamespacedTool, SEPARATOR, Toolbox};
+pub use tokio_util::sync::CancellationToken;
+pub use toolbox::{NamespacedTool, SEPARATOR, ToolList, Toolbox};

@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use integrations_core::{
-    ConnectionId, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
-    TokenManager,
+    ConnectionId, CredentialError, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry,
+    Sample, TenantId, TokenManager,
 };
-use rmcp::model::{CallToolResult, JsonObject, Tool};
+use rmcp::model::{CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::session::kill_group;
-use crate::{Error, Session};
+use crate::call::tool_arguments;
+use crate::session::Connect;
+use crate::{CallOptions, Error, Session};
 
 /// Which session: a tenant's connection to a named server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +85,9 @@ enum Slot {
     Ready(Arc<Session>),
 }
 
+/// Lock order: `slots` may be held while `failures`, `servers` or
+/// `tenant_servers` is taken; none of those three is held while another
+/// lock is taken.
 struct Inner {
     servers: Mutex<BTreeMap<String, McpServerEntry>>,
     tokens: Option<TokenManager>,
@@ -110,6 +114,7 @@ struct Inner {
     tasks: TaskTracker,
     stop: CancellationToken,
     closed: AtomicBool,
+    reaper_started: AtomicBool,
 }
 
 /// A pool of MCP sessions keyed by (tenant, server).
@@ -151,67 +156,18 @@ pub struct McpPool {
 
 impl fmt::Debug for McpPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One lock at a time (see `Inner`).
+        let servers: Vec<String> = lock(&self.inner.servers).keys().cloned().collect();
+        let sessions = self.live_sessions();
         f.debug_struct("McpPool")
-            .field(
-                "servers",
-                &lock(&self.inner.servers).keys().collect::<Vec<_>>(),
-            )
-            .field("sessions", &self.live_sessions())
+            .field("servers", &servers)
+            .field("sessions", &sessions)
             .finish_non_exhaustive()
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Rebuilds a connect error for each waiter of a shared connect.
-fn share(error: &Error, server: &str) -> Error {
-    match error {
-        Error::Spawn {
-            server,
-            command,
-            source,
-        } => Error::Spawn {
-            server: server.clone(),
-            command: command.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        Error::Exited {
-            server,
-            status,
-            stderr,
-        } => Error::Exited {
-            server: server.clone(),
-            status: *status,
-            stderr: stderr.clone(),
-        },
-        Error::HandshakeTimeout { server, after } => Error::HandshakeTimeout {
-            server: server.clone(),
-            after: *after,
-        },
-        Error::Unsupported { server, message } => Error::Unsupported {
-            server: server.clone(),
-            message: message.clone(),
-        },
-        Error::PoolClosed => Error::PoolClosed,
-        Error::Unauthorized { server, challenge } => Error::Unauthorized {
-            server: server.clone(),
-            challenge: challenge.clone(),
-        },
-        Error::Handshake { server, message } => Error::Handshake {
-            server: server.clone(),
-            message: message.clone(),
-        },
-        Error::Core(error) => Error::Handshake {
-            server: server.to_owned(),
-            message: error.to_string(),
-        },
-        other => Error::Handshake {
-            server: server.to_owned(),
-            message: other.to_string(),
-        },
-    }
 }
 
 impl McpPoolBuilder {
@@ -282,8 +238,8 @@ impl McpPoolBuilder {
         self
     }
 
-    /// Builds the pool and starts its idle reaper. Call inside a tokio
-    /// runtime.
+    /// Builds the pool. It needs no runtime yet: its idle reaper starts with
+    /// the first session.
     pub fn build(self) -> McpPool {
         let inner = Arc::new(Inner {
             servers: Mutex::new(self.servers),
@@ -311,12 +267,24 @@ impl McpPoolBuilder {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             closed: AtomicBool::new(false),
+            reaper_started: AtomicBool::new(false),
         });
-        let reaper = Arc::downgrade(&inner);
-        let stop = inner.stop.clone();
+        McpPool { inner }
+    }
+}
+
+impl Inner {
+    /// Starts the task that closes idle sessions, once, from inside the
+    /// runtime that uses the pool.
+    fn start_reaper(self: &Arc<Self>) {
+        if self.reaper_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let reaper = Arc::downgrade(self);
+        let stop = self.stop.clone();
         let every =
             (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
-        inner.tasks.spawn(async move {
+        self.tasks.spawn(async move {
             let mut ticker = tokio::time::interval(every);
             loop {
                 tokio::select! {
@@ -329,11 +297,8 @@ impl McpPoolBuilder {
                 inner.close_idle().await;
             }
         });
-        McpPool { inner }
     }
-}
 
-impl Inner {
     fn config(&self, key: &SessionKey) -> Result<McpServerEntry, Error> {
         if let Some(config) =
             lock(&self.tenant_servers).get(&(key.tenant.clone(), key.server.clone()))
@@ -351,21 +316,57 @@ impl Inner {
     async fn connect(&self, key: &SessionKey, config: &McpServerEntry) -> Result<Session, Error> {
         let oauth = self.oauth.get(&key.server).zip(self.tokens.as_ref());
         let bearer = match oauth {
-            Some((connection, tokens)) => Some(tokens.access_token(&key.tenant, connection).await?),
+            Some((connection, tokens)) => Some(
+                tokens
+                    .access_token(&key.tenant, connection)
+                    .await
+                    .map_err(|error| credential_error(&key.server, error))?,
+            ),
             None => None,
         };
-        let result = Session::connect(
-            &key.server,
-            config,
+        let options = Connect {
             bearer,
-            self.handshake_timeout,
-            &self.tasks,
-        )
-        .await;
+            handshake: self.handshake_timeout,
+            call_timeout: self.call_timeout,
+            tasks: &self.tasks,
+        };
+        let result = Session::connect(&key.server, config, options).await;
         if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
             tokens.invalidate(&key.tenant, connection);
         }
         result
+    }
+
+    /// Connects in a task of the pool's, so the connect goes on when its
+    /// callers give up, and stops (killing a half-started server) when the
+    /// pool shuts down.
+    fn start_connect(self: &Arc<Self>, key: &SessionKey, config: McpServerEntry) -> Connecting {
+        let pause = self.backoff(key);
+        let inner = Arc::clone(self);
+        let target = key.clone();
+        let task = self.tasks.spawn(async move {
+            let stop = inner.stop.clone();
+            let connect = async {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                inner.connect(&target, &config).await
+            };
+            tokio::select! {
+                () = stop.cancelled() => Err(Arc::new(Error::PoolClosed)),
+                result = connect => result.map(Arc::new).map_err(Arc::new),
+            }
+        });
+        async move {
+            task.await.unwrap_or_else(|error| {
+                Err(Arc::new(Error::Handshake {
+                    server: String::new(),
+                    message: format!("the connect task failed: {error}"),
+                }))
+            })
+        }
+        .boxed()
+        .shared()
     }
 
     fn backoff(&self, key: &SessionKey) -> Duration {
@@ -471,6 +472,10 @@ impl McpPool {
     }
 
     /// The live session for `key`, connecting if there is none.
+    ///
+    /// Concurrent calls for a cold key share one connect, and all get its
+    /// result or a copy of its error. After [`shutdown`](Self::shutdown)
+    /// every call fails with [`Error::PoolClosed`].
     pub async fn get(&self, key: &SessionKey) -> Result<Arc<Session>, Error> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(Error::PoolClosed);
@@ -491,21 +496,7 @@ impl McpPool {
                     }
                     let config = self.inner.config(key)?;
                     let attempt = self.inner.attempts.fetch_add(1, Ordering::Relaxed);
-                    let pause = self.inner.backoff(key);
-                    let inner = Arc::clone(&self.inner);
-                    let target = key.clone();
-                    let future = async move {
-                        if !pause.is_zero() {
-                            tokio::time::sleep(pause).await;
-                        }
-                        inner
-                            .connect(&target, &config)
-                            .await
-                            .map(Arc::new)
-                            .map_err(Arc::new)
-                    }
-                    .boxed()
-                    .shared();
+                    let future = self.inner.start_connect(key, config);
                     slots.insert(
                         key.clone(),
                         Slot::Connecting {
@@ -517,21 +508,27 @@ impl McpPool {
                 }
             }
         };
+        self.inner.start_reaper();
         let result = future.await;
         let mut slots = lock(&self.inner.slots);
         let ours =
             matches!(slots.get(key), Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
+        if self.inner.closed.load(Ordering::SeqCst) {
+            // Shut down meanwhile: nothing is handed out, and a session that
+            // got through goes down with the pool.
+            if ours {
+                slots.remove(key);
+            }
+            if let Ok(session) = result {
+                session.kill();
+            }
+            return Err(Error::PoolClosed);
+        }
         match result {
             Ok(session) => {
                 if ours {
                     self.inner.connects.fetch_add(1, Ordering::Relaxed);
                     lock(&self.inner.failures).remove(key);
-                    if self.inner.closed.load(Ordering::SeqCst) {
-                        slots.remove(key);
-                        drop(slots);
-                        self.inner.close_later(session);
-                        return Err(Error::PoolClosed);
-                    }
                     slots.insert(key.clone(), Slot::Ready(Arc::clone(&session)));
                     self.inner.evict(&mut slots);
                 }
@@ -544,7 +541,7 @@ impl McpPool {
                     self.inner.connect_failures.fetch_add(1, Ordering::Relaxed);
                     *lock(&self.inner.failures).entry(key.clone()).or_default() += 1;
                 }
-                Err(share(&error, &key.server))
+                Err(error.duplicate())
             }
         }
     }
@@ -556,33 +553,25 @@ impl McpPool {
         tool: &str,
         arguments: serde_json::Value,
     ) -> Result<CallToolResult, Error> {
-        self.call_tool_with(key, tool, arguments, self.inner.call_timeout, None)
+        self.call_tool_with(key, tool, arguments, CallOptions::new())
             .await
     }
 
-    /// Calls a tool with its own timeout and an optional cancellation token.
+    /// Calls a tool with its own timeout or a cancellation token.
+    ///
+    /// `arguments` must be a JSON object (or `null` for none); anything else
+    /// is [`Error::InvalidArguments`] before any server is started.
     pub async fn call_tool_with(
         &self,
         key: &SessionKey,
         tool: &str,
         arguments: serde_json::Value,
-        timeout: Duration,
-        cancel: Option<&CancellationToken>,
+        options: CallOptions,
     ) -> Result<CallToolResult, Error> {
-        let arguments: Option<JsonObject> = match arguments {
-            serde_json::Value::Object(map) => Some(map),
-            serde_json::Value::Null => None,
-            other => {
-                return Err(Error::Server {
-                    server: key.server.clone(),
-                    operation: tool.to_owned(),
-                    message: format!("tool arguments must be a JSON object, not {other}"),
-                });
-            }
-        };
+        let arguments = tool_arguments(&key.server, tool, arguments)?;
         let session = self.get(key).await?;
         let started = Instant::now();
-        let result = session.call_tool(tool, arguments, timeout, cancel).await;
+        let result = session.call_tool_object(tool, arguments, &options).await;
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let elapsed = started.elapsed();
         let sample = match &result {
@@ -599,10 +588,7 @@ impl McpPool {
     /// The server's tools, cached per session until the server announces a
     /// change.
     pub async fn list_tools(&self, key: &SessionKey) -> Result<Arc<Vec<Tool>>, Error> {
-        self.get(key)
-            .await?
-            .list_tools(self.inner.call_timeout)
-            .await
+        self.get(key).await?.list_tools(&CallOptions::new()).await
     }
 
     /// The servers a tenant can use: shared ones and its own.
@@ -643,24 +629,33 @@ impl McpPool {
     }
 
     /// Closes every session (concurrently, each given the close grace, all
-    /// within `deadline`), kills what is left, and stops the pool's tasks.
-    /// Later calls fail with [`Error::PoolClosed`].
+    /// within `deadline`), stops connects in progress, kills what is left,
+    /// and stops the pool's tasks. Later calls fail with
+    /// [`Error::PoolClosed`]; once it returns, no server process of the
+    /// pool's is running.
     pub async fn shutdown(&self, deadline: Duration) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::SeqCst);
         inner.stop.cancel();
-        let sessions: Vec<Arc<Session>> = lock(&inner.slots)
-            .drain()
-            .filter_map(|(_, slot)| match slot {
-                Slot::Ready(session) => Some(session),
-                Slot::Connecting { .. } => None,
-            })
-            .collect();
+        let mut sessions = Vec::new();
+        let mut connecting = Vec::new();
+        for (_, slot) in lock(&inner.slots).drain() {
+            match slot {
+                Slot::Ready(session) => sessions.push(session),
+                Slot::Connecting { future, .. } => connecting.push(future),
+            }
+        }
+        // Connects stop at once (their servers killed) or have just
+        // finished: their sessions close with the rest.
+        let finished = tokio::time::timeout(deadline, futures_util::future::join_all(connecting))
+            .await
+            .unwrap_or_default();
+        sessions.extend(finished.into_iter().filter_map(Result::ok));
         let grace = inner.close_grace.min(deadline);
         let closing = futures_util::future::join_all(sessions.iter().map(|s| s.close(grace)));
         let _ = tokio::time::timeout(deadline, closing).await;
         for session in &sessions {
-            kill_group(session.pid());
+            session.kill();
         }
         inner.tasks.close();
         if tokio::time::timeout(deadline, inner.tasks.wait())
@@ -669,5 +664,24 @@ impl McpPool {
         {
             tracing::warn!("MCP pool tasks did not stop within {deadline:?}");
         }
+    }
+}
+
+/// A TokenManager error as the pool reports it: needs-reauth on its own, so
+/// a host can send the user to connect again.
+fn credential_error(server: &str, error: integrations_core::Error) -> Error {
+    match error {
+        integrations_core::Error::Credentials(CredentialError::NeedsReauth {
+            tenant,
+            connection,
+        }) => Error::NeedsReauth {
+            server: server.to_owned(),
+            tenant,
+            connection,
+        },
+        other => Error::Credentials {
+            server: server.to_owned(),
+            source: Arc::new(other),
+        },
     }
 }

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use integrations_core::McpServerEntry;
 use tokio_util::task::TaskTracker;
 
-use crate::{Error, Session};
+use crate::session::Connect;
+use crate::{CallOptions, Error, Session};
 
 /// The outcome of [`test_server`].
 #[derive(Debug)]
@@ -47,7 +48,13 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         tools: Vec::new(),
         error: None,
     };
-    match Session::connect(name, config, None, timeout, &tasks).await {
+    let options = Connect {
+        bearer: None,
+        handshake: timeout,
+        call_timeout: timeout,
+        tasks: &tasks,
+    };
+    match Session::connect(name, config, options).await {
         Ok(session) => {
             if let Some(info) = session.server_info() {
                 test.server = info.server_info.as_ref().map(|implementation| {
@@ -56,7 +63,10 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
                 test.capabilities = serde_json::to_value(&info.capabilities).unwrap_or_default();
             }
             let remaining = timeout.saturating_sub(started.elapsed());
-            match session.list_tools(remaining).await {
+            match session
+                .list_tools(&CallOptions::new().timeout(remaining))
+                .await
+            {
                 Ok(tools) => test.tools = tools.iter().map(|tool| tool.name.to_string()).collect(),
                 Err(error) => test.error = Some(error),
             }

@@ -14,12 +14,13 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, ClientLifecycleMode, Peer, RoleClient, ServiceError};
+use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Error;
+use crate::call::CallOptions;
 
 /// Environment variables passed to every stdio server besides those its
 /// config names; everything else of the host's environment (its secrets
@@ -36,6 +37,22 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many stderr lines of a server are kept for error reports.
 const STDERR_LINES: usize = 20;
+
+/// After a failed handshake, how long an exiting server is given to report
+/// its status and last stderr lines (never past the handshake's deadline).
+const EXIT_REPORT: Duration = Duration::from_millis(500);
+
+/// How to connect: set by the pool (or [`test_server`](crate::test_server)).
+pub(crate) struct Connect<'a> {
+    /// Sent as `Authorization: Bearer` to HTTP servers.
+    pub(crate) bearer: Option<SecretString>,
+    /// The time limit of start-up and handshake together.
+    pub(crate) handshake: Duration,
+    /// The default time limit of a call on the session.
+    pub(crate) call_timeout: Duration,
+    /// Owns the session's background tasks.
+    pub(crate) tasks: &'a TaskTracker,
+}
 
 /// The client side of a session: answers the server and notices tool list
 /// changes.
@@ -75,8 +92,38 @@ pub struct Session {
     stderr: Arc<Mutex<VecDeque<String>>>,
     broken: Arc<AtomicBool>,
     in_flight: AtomicUsize,
+    call_timeout: Duration,
     tasks: TaskTracker,
     last_used: Mutex<Instant>,
+}
+
+impl Drop for Session {
+    /// A session dropped without [`close`](Self::close) (say, one whose
+    /// connect finished after the pool shut down) takes its server with it.
+    fn drop(&mut self) {
+        if self.exit.borrow().is_none() {
+            kill_group(self.pgid);
+        }
+    }
+}
+
+/// Counts a call in flight for as long as it lives, so a call whose caller
+/// gave up (its future dropped) stops counting at once.
+struct InFlight<'a>(&'a Session);
+
+impl<'a> InFlight<'a> {
+    fn start(session: &'a Session) -> Self {
+        session.touch();
+        session.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(session)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
+    }
 }
 
 impl fmt::Debug for Session {
@@ -109,7 +156,7 @@ impl Drop for KillGuard {
 
 /// Kills a server's whole process group (`npx` starts `npm exec -> sh ->
 /// node`: killing only the direct child would leave the server running).
-pub(crate) fn kill_group(pgid: Option<u32>) {
+fn kill_group(pgid: Option<u32>) {
     #[cfg(unix)]
     if let Some(pid) = pgid
         .and_then(|pid| i32::try_from(pid).ok())
@@ -129,9 +176,8 @@ impl Session {
         (exit, no_process): (ExitWatch, Option<watch::Sender<Option<Option<i32>>>>),
         pgid: Option<u32>,
         stderr: Arc<Mutex<VecDeque<String>>>,
-        tasks: &TaskTracker,
+        options: &Connect<'_>,
     ) -> Self {
-        let tasks = tasks.clone();
         Self {
             server: server.to_owned(),
             peer: service.peer().clone(),
@@ -144,30 +190,26 @@ impl Session {
             stderr,
             broken: Arc::new(AtomicBool::new(false)),
             in_flight: AtomicUsize::new(0),
-            tasks,
+            call_timeout: options.call_timeout,
+            tasks: options.tasks.clone(),
             last_used: Mutex::new(Instant::now()),
         }
     }
 
-    /// Starts the server and completes the handshake within `handshake`.
+    /// Starts the server and completes the handshake within the options'
+    /// handshake limit.
     pub(crate) async fn connect(
         server: &str,
         config: &McpServerEntry,
-        bearer: Option<secrecy::SecretString>,
-        handshake: Duration,
-        tasks: &TaskTracker,
+        options: Connect<'_>,
     ) -> Result<Self, Error> {
         match config {
-            McpServerEntry::Stdio(stdio) => {
-                Self::connect_stdio(server, stdio, handshake, tasks).await
-            }
+            McpServerEntry::Stdio(stdio) => Self::connect_stdio(server, stdio, &options).await,
             #[cfg(feature = "http")]
-            McpServerEntry::Http(http) => {
-                Self::connect_http(server, http, bearer, handshake, tasks).await
-            }
+            McpServerEntry::Http(http) => Self::connect_http(server, http, options).await,
             #[cfg(not(feature = "http"))]
             McpServerEntry::Http(_) => {
-                drop(bearer);
+                drop(options);
                 Err(Error::Unsupported {
                     server: server.to_owned(),
                     message: "streamable HTTP servers need the `http` feature of integrations-mcp"
@@ -184,9 +226,10 @@ impl Session {
     async fn connect_stdio(
         server: &str,
         config: &StdioServer,
-        handshake: Duration,
-        tasks: &TaskTracker,
+        options: &Connect<'_>,
     ) -> Result<Self, Error> {
+        let deadline = tokio::time::Instant::now() + options.handshake;
+        let tasks = options.tasks;
         let mut command = tokio::process::Command::new(config.command.expose());
         command
             .args(config.args.iter().map(|arg| arg.expose()))
@@ -229,7 +272,9 @@ impl Session {
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         let tail = Arc::clone(&lines);
         let name = server.to_owned();
+        let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
         tasks.spawn(async move {
+            let _open = stderr_open;
             let mut reader = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = reader.next_line().await {
                 tracing::debug!(server = %name, "stderr: {line}");
@@ -255,46 +300,54 @@ impl Session {
             (stdout, stdin),
             ClientLifecycleMode::Initialize,
         );
-        let failure = match tokio::time::timeout(handshake, started).await {
-            Ok(Ok(service)) => {
-                guard.0 = None;
-                return Ok(Self::new(
-                    server,
-                    service,
-                    tools_generation,
-                    (exit, None),
-                    pgid,
-                    lines,
-                    tasks,
-                ));
-            }
-            Ok(Err(error)) => Some(error.to_string()),
-            Err(_) => None,
-        };
-        // Give an exiting process a moment, so its status and stderr can
-        // explain the failure.
         let mut exit_watch = exit.clone();
-        let status = tokio::time::timeout(
-            Duration::from_millis(500),
-            exit_watch.wait_for(Option::is_some),
-        )
-        .await
-        .ok()
-        .and_then(|status| status.ok().and_then(|status| *status));
+        let failure = tokio::select! {
+            result = tokio::time::timeout_at(deadline, started) => match result {
+                Ok(Ok(service)) => {
+                    guard.0 = None;
+                    return Ok(Self::new(
+                        server,
+                        service,
+                        tools_generation,
+                        (exit, None),
+                        pgid,
+                        lines,
+                        options,
+                    ));
+                }
+                Ok(Err(error)) => error.to_string(),
+                // The server never answered: that, not what closing its
+                // input makes it do afterwards, is the error.
+                Err(_) => {
+                    kill_group(pgid);
+                    return Err(Error::HandshakeTimeout {
+                        server: server.to_owned(),
+                        after: options.handshake,
+                    });
+                }
+            },
+            _ = exit_watch.wait_for(Option::is_some) => "the server exited".to_owned(),
+        };
+        // An exiting server explains the failure with its status and last
+        // stderr lines; it gets a moment for that, within the deadline.
+        let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
+        let status = tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|status| status.ok().and_then(|status| *status));
+        if status.is_some() {
+            let _ = tokio::time::timeout_at(report_by, stderr_closed).await;
+        }
         kill_group(pgid);
-        Err(match (status, failure) {
-            (Some(status), _) => Error::Exited {
+        Err(match status {
+            Some(status) => Error::Exited {
                 server: server.to_owned(),
                 status,
                 stderr: stderr_tail(&lines),
             },
-            (None, Some(message)) => Error::Handshake {
+            None => Error::Handshake {
                 server: server.to_owned(),
-                message,
-            },
-            (None, None) => Error::HandshakeTimeout {
-                server: server.to_owned(),
-                after: handshake,
+                message: failure,
             },
         })
     }
@@ -303,9 +356,7 @@ impl Session {
     async fn connect_http(
         server: &str,
         config: &integrations_core::HttpServer,
-        bearer: Option<secrecy::SecretString>,
-        handshake: Duration,
-        tasks: &TaskTracker,
+        options: Connect<'_>,
     ) -> Result<Self, Error> {
         use rmcp::transport::StreamableHttpClientTransport;
         use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -333,7 +384,7 @@ impl Session {
                 .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
             headers.insert(header, value);
         }
-        if let Some(token) = bearer {
+        if let Some(token) = &options.bearer {
             transport = transport.auth_header(token.expose_secret());
         }
         let transport =
@@ -344,7 +395,7 @@ impl Session {
         };
         let started =
             rmcp::serve_client_with_lifecycle(client, transport, ClientLifecycleMode::Initialize);
-        let service = match tokio::time::timeout(handshake, started).await {
+        let service = match tokio::time::timeout(options.handshake, started).await {
             Ok(Ok(service)) => service,
             // rmcp recognises a 401 that carries `WWW-Authenticate`; some
             // servers omit it, and then only its message says so.
@@ -362,13 +413,13 @@ impl Session {
             Ok(Err(error)) => {
                 return Err(Error::Handshake {
                     server: server.to_owned(),
-                    message: error.to_string(),
+                    message: crate::http_words::describe(config.url.expose(), &error),
                 });
             }
             Err(_) => {
                 return Err(Error::HandshakeTimeout {
                     server: server.to_owned(),
-                    after: handshake,
+                    after: options.handshake,
                 });
             }
         };
@@ -381,7 +432,7 @@ impl Session {
             (exit, Some(sender)),
             None,
             stderr,
-            tasks,
+            &options,
         ))
     }
 
@@ -469,21 +520,24 @@ impl Session {
         }
     }
 
-    /// Runs `call` with the timeout and the optional cancellation; a call
-    /// that is abandoned is cancelled at the server by rmcp.
+    /// Runs `call` with the options' timeout and cancellation; a call that
+    /// is abandoned is cancelled at the server by rmcp.
     async fn run<T>(
         &self,
         operation: &str,
-        timeout: Duration,
-        cancel: Option<&CancellationToken>,
+        options: &CallOptions,
         call: impl Future<Output = Result<T, ServiceError>>,
     ) -> Result<T, Error> {
-        self.touch();
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let never = CancellationToken::new();
-        let cancel = cancel.unwrap_or(&never);
+        let _in_flight = InFlight::start(self);
+        let timeout = options.timeout.unwrap_or(self.call_timeout);
+        let cancelled = async {
+            match &options.cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
         let mut exit = self.exit.clone();
-        let result = tokio::select! {
+        tokio::select! {
             result = tokio::time::timeout(timeout, call) => match result {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(error)) => Err(self.error(operation, error)),
@@ -492,16 +546,13 @@ impl Session {
                     Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout })
                 }
             },
-            () = cancel.cancelled() => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
+            () = cancelled => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
             // The process died: fail now rather than wait for the timeout.
             _ = exit.wait_for(Option::is_some) => {
                 self.broken.store(true, Ordering::SeqCst);
                 Err(Error::SessionClosed { server: self.server.clone() })
             }
-        };
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.touch();
-        result
+        }
     }
 
     /// After a call timed out: is the server still answering? A server that
@@ -522,24 +573,34 @@ impl Session {
         });
     }
 
-    /// Calls a tool.
+    /// Calls a tool. `arguments` must be a JSON object (or `null` for
+    /// none); anything else is [`Error::InvalidArguments`], and nothing is
+    /// sent.
     pub async fn call_tool(
         &self,
         name: &str,
+        arguments: serde_json::Value,
+        options: &CallOptions,
+    ) -> Result<CallToolResult, Error> {
+        let arguments = crate::call::tool_arguments(&self.server, name, arguments)?;
+        self.call_tool_object(name, arguments, options).await
+    }
+
+    pub(crate) async fn call_tool_object(
+        &self,
+        name: &str,
         arguments: Option<JsonObject>,
-        timeout: Duration,
-        cancel: Option<&CancellationToken>,
+        options: &CallOptions,
     ) -> Result<CallToolResult, Error> {
         let mut params = CallToolRequestParams::new(name.to_owned());
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        self.run(name, timeout, cancel, self.peer.call_tool(params))
-            .await
+        self.run(name, options, self.peer.call_tool(params)).await
     }
 
     /// The server's tools, cached until it announces a change.
-    pub async fn list_tools(&self, timeout: Duration) -> Result<Arc<Vec<Tool>>, Error> {
+    pub async fn list_tools(&self, options: &CallOptions) -> Result<Arc<Vec<Tool>>, Error> {
         let generation = self.tools_generation.load(Ordering::SeqCst);
         if let Some((cached, tools)) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
             && *cached == generation
@@ -547,7 +608,7 @@ impl Session {
             return Ok(Arc::clone(tools));
         }
         let tools = Arc::new(
-            self.run("tools/list", timeout, None, self.peer.list_all_tools())
+            self.run("tools/list", options, self.peer.list_all_tools())
                 .await?,
         );
         *self.tools.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -555,13 +616,24 @@ impl Session {
         Ok(tools)
     }
 
+    /// Marks the session dead and kills its server's process group now.
+    pub(crate) fn kill(&self) {
+        self.broken.store(true, Ordering::SeqCst);
+        kill_group(self.pgid);
+    }
+
     /// Closes the session: cancels the client, lets the server exit for
     /// `grace`, then kills its process group.
     pub(crate) async fn close(&self, grace: Duration) {
         self.broken.store(true, Ordering::SeqCst);
         if let Some(service) = self.service.lock().await.take() {
-            // Dropping the running service cancels it and closes stdin.
+            // Dropping the running service cancels it and closes stdin (for
+            // HTTP, it ends the session's requests).
             drop(service);
+        }
+        if self.pgid.is_none() {
+            // No process whose exit to wait for.
+            return;
         }
         let mut exit = self.exit.clone();
         if tokio::time::timeout(grace, exit.wait_for(Option::is_some))

@@ -20,8 +20,39 @@ pub struct NamespacedTool {
     pub tool: Tool,
 }
 
+/// What [`Toolbox::tools`] found: the tools of every server that answered,
+/// and the servers that did not.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ToolList {
+    /// The tools, namespaced, in server order.
+    pub tools: Vec<NamespacedTool>,
+    /// The servers whose tools could not be listed, each with its error.
+    pub unavailable: Vec<(String, Error)>,
+}
+
+impl ToolList {
+    /// Whether every server answered.
+    pub fn is_complete(&self) -> bool {
+        self.unavailable.is_empty()
+    }
+}
+
 /// The tools of a tenant's servers as one list an agent can be handed, and
 /// calls by namespaced name.
+///
+/// ```no_run
+/// # use integrations_core::TenantId;
+/// # use integrations_mcp::{McpPool, Toolbox};
+/// # async fn run(pool: McpPool) -> Result<(), integrations_mcp::Error> {
+/// let toolbox = Toolbox::with_servers(pool, TenantId::new("user-1")?, ["github", "slack"])?;
+/// let list = toolbox.tools().await;
+/// for (server, error) in &list.unavailable {
+///     eprintln!("{server} is unavailable: {error}");
+/// }
+/// let reply = toolbox.call("github__search_issues", serde_json::json!({"q": "bug"})).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Toolbox {
     pool: McpPool,
@@ -30,14 +61,21 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    /// A toolbox over `servers` (every server the tenant can use when
-    /// `None`). Server names may not contain `__`.
-    pub fn new(
+    /// A toolbox over every server the tenant can use (shared ones and its
+    /// own). Refused when a server name contains `__`.
+    pub fn new(pool: McpPool, tenant: TenantId) -> Result<Self, Error> {
+        let servers = pool.server_names(&tenant);
+        Self::with_servers(pool, tenant, servers)
+    }
+
+    /// A toolbox over the named servers only. Refused when a name contains
+    /// `__`.
+    pub fn with_servers(
         pool: McpPool,
         tenant: TenantId,
-        servers: Option<Vec<String>>,
+        servers: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<Self, Error> {
-        let servers = servers.unwrap_or_else(|| pool.server_names(&tenant));
+        let servers: Vec<String> = servers.into_iter().map(Into::into).collect();
         if let Some(bad) = servers.iter().find(|name| name.contains(SEPARATOR)) {
             return Err(Error::Unsupported {
                 server: bad.clone(),
@@ -51,28 +89,30 @@ impl Toolbox {
         })
     }
 
-    /// Every tool of every server, namespaced, in server order. A server that
-    /// cannot be reached fails the whole list, naming it.
-    pub async fn tools(&self) -> Result<Vec<NamespacedTool>, Error> {
-        let lists =
-            futures_util::future::try_join_all(self.servers.iter().map(|server| async move {
-                let key = SessionKey::new(self.tenant.clone(), server.clone());
-                Ok::<_, Error>((server, self.pool.list_tools(&key).await?))
-            }))
-            .await?;
-        Ok(lists
-            .into_iter()
-            .flat_map(|(server, tools)| {
-                tools
-                    .iter()
-                    .map(|tool| NamespacedTool {
-                        name: format!("{server}{SEPARATOR}{}", tool.name),
-                        server: server.clone(),
-                        tool: tool.clone(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect())
+    /// Every tool of every server, namespaced, in server order. The servers
+    /// are asked concurrently; one that cannot be reached is reported in
+    /// [`ToolList::unavailable`] and the others' tools are still listed.
+    pub async fn tools(&self) -> ToolList {
+        let lists = futures_util::future::join_all(self.servers.iter().map(|server| async move {
+            let key = SessionKey::new(self.tenant.clone(), server.clone());
+            (server, self.pool.list_tools(&key).await)
+        }))
+        .await;
+        let mut list = ToolList {
+            tools: Vec::new(),
+            unavailable: Vec::new(),
+        };
+        for (server, tools) in lists {
+            match tools {
+                Ok(tools) => list.tools.extend(tools.iter().map(|tool| NamespacedTool {
+                    name: format!("{server}{SEPARATOR}{}", tool.name),
+                    server: server.clone(),
+                    tool: tool.clone(),
+                })),
+                Err(error) => list.unavailable.push((server.clone(), error)),
+            }
+        }
+        list
     }
 
     /// Calls a tool by its namespaced name.

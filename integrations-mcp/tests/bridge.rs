@@ -112,11 +112,11 @@ async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry(
     assert!(written.contains("--bridge"), "{written}");
 
     let pool = McpPool::builder().server("integrations", entry).build();
-    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
+    let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
     let names: Vec<String> = toolbox
         .tools()
         .await
-        .unwrap()
+        .tools
         .into_iter()
         .map(|t| t.name)
         .collect();

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use integrations_mcp::{Error, McpPool, SessionKey, test_server};
+use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, test_server};
 use serde_json::json;
 use support::{assert_no_process, everything, tenant, text};
 
@@ -75,8 +75,7 @@ async fn server_everything_through_the_pool() {
             &key,
             "trigger-long-running-operation",
             json!({"duration": 10, "steps": 5}),
-            Duration::from_millis(500),
-            None,
+            CallOptions::new().timeout(Duration::from_millis(500)),
         )
         .await
         .unwrap_err();

@@ -13,8 +13,9 @@ use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, ConfigString, ConnectionId,
-    CredentialStore, Credentials, HttpServer, Integration, McpServerEntry, MemoryStore,
-    RefreshRequest, Registry, Runtime, TokenManager, TokenRefresher, TokenResponse, async_trait,
+    CredentialError, CredentialStatus, CredentialStore, Credentials, Error as CoreError,
+    HttpServer, Integration, McpServerEntry, MemoryStore, RefreshRequest, Registry, Runtime,
+    TokenManager, TokenRefresher, TokenResponse, async_trait,
 };
 use integrations_mcp::{Bridge, Error, McpPool, SessionKey, Toolbox};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -124,11 +125,11 @@ async fn the_bridge_over_http_through_the_pool() {
     let pool = McpPool::builder()
         .server("host", Bridge::http_entry(&url))
         .build();
-    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
+    let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
     let names: Vec<String> = toolbox
         .tools()
         .await
-        .unwrap()
+        .tools
         .into_iter()
         .map(|t| t.name)
         .collect();
@@ -186,13 +187,13 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
         .put(&tenant(), &connection, &Credentials::bearer("good"))
         .await
         .unwrap();
-    let tokens = TokenManager::builder(store, Arc::new(NoRefresh))
+    let tokens = TokenManager::builder(store.clone(), Arc::new(NoRefresh))
         .build()
         .unwrap();
     let pool = McpPool::builder()
         .server("host", http(&url, None))
         .token_manager(tokens)
-        .oauth("host", connection)
+        .oauth("host", connection.clone())
         .build();
     let now = pool
         .call_tool(&key("host"), "clock__now", json!({}))
@@ -203,13 +204,33 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
         integrations_core::TenantId::new("stranger").unwrap(),
         "host",
     );
+    let err = pool.get(&stranger).await.unwrap_err();
     assert!(
-        matches!(
-            pool.get(&stranger).await,
-            Err(Error::Handshake { .. } | Error::Core(_))
-        ),
-        "a tenant without credentials cannot connect"
+        matches!(&err, Error::Credentials { source, .. }
+            if matches!(**source, CoreError::Credentials(CredentialError::NotFound { .. }))),
+        "a tenant without credentials cannot connect: {err:?}"
     );
+
+    // Review item 8: a connection that needs re-authorisation is told as
+    // such to every caller of a shared connect, not flattened into a
+    // handshake error.
+    let revoked = integrations_core::TenantId::new("revoked").unwrap();
+    let mut dead = Credentials::bearer("good");
+    dead.status = CredentialStatus::NeedsReauth;
+    store.put(&revoked, &connection, &dead).await.unwrap();
+    let mut gets = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (pool, key) = (pool.clone(), SessionKey::new(revoked.clone(), "host"));
+        gets.spawn(async move { pool.get(&key).await });
+    }
+    while let Some(result) = gets.join_next().await {
+        let err = result.unwrap().unwrap_err();
+        assert!(
+            matches!(&err, Error::NeedsReauth { server, tenant, connection: c }
+                if server == "host" && *tenant == revoked && *c == connection),
+            "{err:?}"
+        );
+    }
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
     server.await.unwrap();

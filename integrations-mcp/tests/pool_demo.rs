@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_mcp::{Error, McpPool, SessionKey, Toolbox, test_server};
+use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox, test_server};
 use serde_json::json;
 use support::{assert_no_process, demo, processes_tagged, tenant, text};
 use tokio_util::sync::CancellationToken;
@@ -123,8 +123,7 @@ async fn timeouts_and_cancellation_reach_the_server() {
             &key,
             "sleep",
             json!({"ms": 60_000}),
-            Duration::from_millis(300),
-            None,
+            CallOptions::new().timeout(Duration::from_millis(300)),
         )
         .await
         .unwrap_err();
@@ -139,8 +138,9 @@ async fn timeouts_and_cancellation_reach_the_server() {
                 &key,
                 "sleep",
                 json!({"ms": 60_000}),
-                Duration::from_secs(60),
-                Some(&cancel),
+                CallOptions::new()
+                    .timeout(Duration::from_secs(60))
+                    .cancel(cancel.clone()),
             )
             .await
         })
@@ -197,8 +197,8 @@ async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
     assert!(names.iter().any(|n| n == "late_tool"), "{names:?}");
     assert_eq!(session.tool_list_changes(), 1);
 
-    let toolbox = Toolbox::new(pool.clone(), tenant(), None).unwrap();
-    let tools = toolbox.tools().await.unwrap();
+    let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
+    let tools = toolbox.tools().await.tools;
     assert!(tools.iter().any(|t| t.name == "demo__late_tool"));
     let echoed = toolbox
         .call("demo__late_tool", json!({"text": "namespaced"}))
@@ -437,8 +437,7 @@ async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
             &key,
             "freeze",
             json!({"ms": 120_000}),
-            Duration::from_millis(300),
-            None,
+            CallOptions::new().timeout(Duration::from_millis(300)),
         )
         .await
         .unwrap_err();
