@@ -11,7 +11,8 @@
 //! through [`Bridge`](crate::Bridge).
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
-//! exits), `--hang-at-start` (never answers), `--garbage-at-start` (prints
+//! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
+//! handshake only after MS milliseconds), `--garbage-at-start` (prints
 //! garbage before the handshake).
 //!
 //! The binary `integrations-mcp-demo` runs it:
@@ -331,6 +332,13 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
         let code = args.get(at + 1).and_then(|c| c.parse().ok()).unwrap_or(2);
         eprintln!("demo server: cannot start: missing configuration (asked to exit with {code})");
         std::process::exit(code);
+    }
+    if let Some(at) = flag("--start-delay") {
+        let ms = args
+            .get(at + 1)
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(1000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     if flag("--hang-at-start").is_some() {
         std::future::pending::<()>().await;

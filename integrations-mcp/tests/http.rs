@@ -285,3 +285,111 @@ async fn a_restarted_server_is_reconnected() {
     stop.cancel();
     server.await.unwrap();
 }
+
+/// Review item 17: closing an HTTP session waited the close grace plus 2 s
+/// for a process exit that cannot come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_a_pool_with_an_http_session_is_prompt() {
+    let (url, stop, server) = serve("127.0.0.1:0", false).await;
+    let pool = McpPool::builder()
+        .server("host", Bridge::http_entry(&url))
+        // Long enough that waiting for it would trip the guard below.
+        .close_grace(Duration::from_secs(60))
+        .build();
+    pool.get(&SessionKey::new(tenant(), "host")).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        pool.shutdown(Duration::from_secs(120)),
+    )
+    .await
+    .expect("an HTTP session has no process to wait for");
+    stop.cancel();
+    server.await.unwrap();
+}
+
+/// Review item 19: HTTP failures printed rmcp's transport type names
+/// instead of what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_failures_say_what_happened_in_words() {
+    // Nothing listens: the port of a listener that was closed.
+    let closed = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("http://{}/mcp", listener.local_addr().unwrap())
+    };
+    // A server that fails every request with a body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let failing = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let down_url = format!("http://{}/down", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        let router = axum::Router::new()
+            .route(
+                "/down",
+                axum::routing::any(|| async {
+                    (StatusCode::SERVICE_UNAVAILABLE, "database is down")
+                }),
+            )
+            .fallback(|| async { (StatusCode::NOT_FOUND, "no MCP endpoint at this path") });
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .unwrap();
+        }
+    });
+    let pool = McpPool::builder()
+        .server("closed", http(&closed, None))
+        .server("failing", http(&failing, None))
+        .server("down", http(&down_url, None))
+        .build();
+
+    let refused = pool
+        .get(&SessionKey::new(tenant(), "closed"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!("cannot connect to {closed}")),
+        "{refused}"
+    );
+    assert!(refused.to_lowercase().contains("refused"), "{refused}");
+
+    let missing = pool
+        .get(&SessionKey::new(tenant(), "failing"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains(&format!("{failing} answered HTTP 404")),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("no MCP endpoint at this path"),
+        "{missing}"
+    );
+    // rmcp keeps only the status of a 429 or 5xx answer, not its body.
+    let down = pool
+        .get(&SessionKey::new(tenant(), "down"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        down.contains(&format!("{down_url} answered HTTP 503")),
+        "{down}"
+    );
+
+    for message in [&refused, &missing, &down] {
+        for type_name in [
+            "WorkerTransport",
+            "StreamableHttpClientWorker",
+            "reqwest::",
+            "<",
+        ] {
+            assert!(!message.contains(type_name), "{type_name} in {message}");
+        }
+    }
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    server.await.unwrap();
+}

@@ -463,3 +463,257 @@ async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await; // the frozen process included
 }
+
+/// Review item 5: a call whose caller dropped its future stayed counted in
+/// flight, so its session never counted as idle and was never closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dropped_mid_flight_let_the_session_go_idle() {
+    let tag = "pool-dropped-calls";
+    let pool = McpPool::builder()
+        .server("demo", demo(tag, &[]))
+        .idle_timeout(Duration::from_millis(500))
+        .close_grace(Duration::from_millis(300))
+        .build();
+    let key = SessionKey::new(tenant(), "demo");
+    pool.get(&key).await.unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (pool, key) = (pool.clone(), key.clone());
+        calls.spawn(async move { pool.call_tool(&key, "sleep", json!({"ms": 120_000})).await });
+    }
+    // All hundred reach the server, then their callers give up.
+    for _ in 0..200 {
+        if stats(&pool, &key).await["max_in_flight"] == 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats(&pool, &key).await["max_in_flight"], 100);
+    calls.abort_all();
+    while calls.join_next().await.is_some() {}
+
+    assert_no_process(tag).await; // idle-closed
+    assert_eq!(pool.metrics().idle_closed, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Review item 6: `Debug` took `servers` then `slots`, `get` the reverse,
+/// so formatting the pool during cold gets could deadlock.
+#[test]
+fn formatting_the_pool_during_cold_gets_does_not_deadlock() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = McpPool::builder()
+        .server("demo", demo("pool-debug", &[]))
+        .build();
+    let (done, finished) = std::sync::mpsc::channel();
+    let formatter = {
+        let (pool, done) = (pool.clone(), done.clone());
+        std::thread::spawn(move || {
+            for _ in 0..20_000 {
+                assert!(format!("{pool:?}").contains("demo"));
+            }
+            let _ = done.send(());
+        })
+    };
+    for worker in 0..2 {
+        let (pool, done) = (pool.clone(), done.clone());
+        runtime.spawn(async move {
+            for i in 0..20_000 {
+                // Unknown servers: the cold path, which reads the server
+                // list while it holds the slots.
+                let key = SessionKey::new(tenant(), format!("missing-{worker}-{i}"));
+                assert!(matches!(
+                    pool.get(&key).await,
+                    Err(Error::UnknownServer { .. })
+                ));
+            }
+            let _ = done.send(());
+        });
+    }
+    for _ in 0..3 {
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("formatting and cold gets finish: no lock-order deadlock");
+    }
+    formatter.join().unwrap();
+}
+
+/// Review item 7: a connect still in progress at shutdown used to finish
+/// afterwards and hand out an untracked session whose server outlived the
+/// pool. Now shutdown stops it: the callers get `PoolClosed` and no
+/// process is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_in_progress_at_shutdown_leave_nothing_behind() {
+    let (slow, hung) = ("pool-shutdown-slow", "pool-shutdown-hung");
+    let pool = McpPool::builder()
+        .server("slow", demo(slow, &["--start-delay", "1500"]))
+        .server("hung", demo(hung, &["--hang-at-start"]))
+        .handshake_timeout(Duration::from_secs(60))
+        .close_grace(Duration::from_millis(300))
+        .build();
+    let mut gets = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let server = if i % 2 == 0 { "slow" } else { "hung" };
+        let (pool, key) = (pool.clone(), SessionKey::new(tenant(), server));
+        gets.spawn(async move { pool.get(&key).await });
+    }
+    for _ in 0..200 {
+        if processes_tagged(slow).len() == 1 && processes_tagged(hung).len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        (processes_tagged(slow).len(), processes_tagged(hung).len()),
+        (1, 1),
+        "both servers are starting"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    while let Some(result) = gets.join_next().await {
+        let result = result.unwrap();
+        assert!(matches!(result, Err(Error::PoolClosed)), "{result:?}");
+    }
+    // The slow server would have finished its handshake by now.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert!(
+        processes_tagged(slow).is_empty(),
+        "{:?}",
+        processes_tagged(slow)
+    );
+    assert!(
+        processes_tagged(hung).is_empty(),
+        "{:?}",
+        processes_tagged(hung)
+    );
+    assert!(matches!(
+        pool.get(&SessionKey::new(tenant(), "slow")).await,
+        Err(Error::PoolClosed)
+    ));
+}
+
+/// Review item 9: one server down failed the whole tool list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toolbox_lists_the_tools_of_the_servers_that_answer() {
+    let pool = McpPool::builder()
+        .server("demo", demo("pool-toolbox-up", &[]))
+        .server(
+            "broken",
+            demo("pool-toolbox-down", &["--exit-at-start", "4"]),
+        )
+        .close_grace(Duration::from_millis(300))
+        .build();
+    let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
+    let list = toolbox.tools().await;
+    assert!(!list.is_complete());
+    assert!(list.tools.iter().any(|tool| tool.name == "demo__echo"));
+    assert!(list.tools.iter().all(|tool| tool.server == "demo"));
+    assert_eq!(list.unavailable.len(), 1);
+    let (server, error) = &list.unavailable[0];
+    assert_eq!(server, "broken");
+    assert!(
+        matches!(
+            error,
+            Error::Exited {
+                status: Some(4),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(Toolbox::with_servers(pool.clone(), tenant(), ["a__b"]).is_err());
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process("pool-toolbox-up").await;
+}
+
+/// Review item 10: `build` panicked outside a tokio runtime.
+#[test]
+fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
+    let pool = McpPool::builder()
+        .server("demo", demo("pool-no-runtime", &[]))
+        .idle_timeout(Duration::from_millis(300))
+        .close_grace(Duration::from_millis(300))
+        .build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let key = SessionKey::new(tenant(), "demo");
+        let echoed = pool
+            .call_tool(&key, "echo", json!({"text": "hi"}))
+            .await
+            .unwrap();
+        assert_eq!(text(&echoed), "hi");
+        // The idle reaper started with the first session.
+        assert_no_process("pool-no-runtime").await;
+        assert_eq!(pool.metrics().idle_closed, 1);
+        pool.shutdown(Duration::from_secs(5)).await;
+    });
+}
+
+/// Review item 16: a server that reads its input but never answers
+/// `initialize` was reported as `Exited` (status 0: the pool closed its
+/// input first), after the timeout plus half a second.
+#[tokio::test(start_paused = true)]
+async fn a_server_that_never_answers_is_a_handshake_timeout_on_time() {
+    let mut silent =
+        integrations_core::StdioServer::new(integrations_core::ConfigString::plain("sh"));
+    silent.args = ["-c", "cat > /dev/null # pool-silent"]
+        .into_iter()
+        .map(integrations_core::ConfigString::plain)
+        .collect();
+    let limit = Duration::from_secs(30);
+    let pool = McpPool::builder()
+        .server("silent", integrations_core::McpServerEntry::Stdio(silent))
+        .handshake_timeout(limit)
+        .build();
+    let started = tokio::time::Instant::now();
+    let err = pool
+        .get(&SessionKey::new(tenant(), "silent"))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, Error::HandshakeTimeout { after, .. } if after == limit),
+        "{err:?}"
+    );
+    // Tokio's paused clock: exactly the limit, not the limit plus a wait.
+    assert!(
+        took >= limit && took < limit + Duration::from_millis(50),
+        "{took:?}"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process("pool-silent").await;
+}
+
+/// Review item 18: arguments that are not an object came back as a server
+/// error although nothing reached a server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_are_not_an_object_are_refused_locally() {
+    let tag = "pool-bad-arguments";
+    let pool = McpPool::builder().server("demo", demo(tag, &[])).build();
+    let key = SessionKey::new(tenant(), "demo");
+    for arguments in [json!([1, 2]), json!("text"), json!(3)] {
+        let err = pool.call_tool(&key, "echo", arguments).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArguments { server, tool, .. } if server == "demo" && tool == "echo"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("must be a JSON object"), "{err}");
+    }
+    assert_eq!(pool.metrics().connects, 0, "no server was started");
+    assert!(processes_tagged(tag).is_empty());
+    let session = pool.get(&key).await.unwrap();
+    assert!(matches!(
+        session
+            .call_tool("echo", json!(true), &CallOptions::new())
+            .await,
+        Err(Error::InvalidArguments { .. })
+    ));
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
