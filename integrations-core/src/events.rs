@@ -68,6 +68,12 @@ pub enum EventKind {
     },
     /// The integration's configuration changed.
     ConfigUpdated,
+    /// Something is likely a mistake but did not stop anything, e.g. an
+    /// integration registered but not listed in `[integrations] enabled`.
+    Warning {
+        /// What looks wrong and what to do about it.
+        message: String,
+    },
     /// The integration published a notification from its tick.
     Notification {
         /// The notification.
@@ -114,6 +120,7 @@ impl EventKind {
             Self::Tested { .. } => "tested",
             Self::Error { .. } => "error",
             Self::ConfigUpdated => "config_updated",
+            Self::Warning { .. } => "warning",
             Self::Notification { .. } => "notification",
             Self::Exported { .. } => "exported",
             Self::TokenRefreshed { .. } => "token_refreshed",
@@ -148,6 +155,10 @@ impl EventSink for TracingSink {
             EventKind::Error { operation, message } => tracing::warn!(
                 target: "integrations::events",
                 integration, operation = %operation, "{message}"
+            ),
+            EventKind::Warning { message } => tracing::warn!(
+                target: "integrations::events",
+                integration, event = "warning", "{message}"
             ),
             EventKind::Notification { notification } => tracing::info!(
                 target: "integrations::events",

@@ -266,6 +266,14 @@ impl RuntimeBuilder {
             .collect();
         for id in drop {
             registry.remove(id.as_str());
+            if !config.enabled().contains(&id) {
+                let message = format!(
+                    "integration `{id}` is registered but not listed in `[integrations] enabled`, so it does not run; add it there to run it"
+                );
+                tracing::warn!(integration = %id, "{message}");
+                hub.publish(Event::now(id, EventKind::Warning { message }))
+                    .await;
+            }
         }
 
         let cancel = CancellationToken::new();

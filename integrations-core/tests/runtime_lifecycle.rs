@@ -526,3 +526,46 @@ async fn sinks_receive_every_event_before_shutdown_returns() {
     );
     assert_eq!(counts["notification"], ticked);
 }
+
+/// Review item 13: an integration registered but left out of `enabled`
+/// was dropped silently.
+#[tokio::test]
+async fn a_registered_integration_not_enabled_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Probe::new("used"))).unwrap();
+    registry
+        .register(Arc::new(Probe::new("forgotten")))
+        .unwrap();
+    let runtime = Runtime::builder(registry)
+        .sink(JsonlSink::open(dir.path()).await.unwrap())
+        .start(&config("[integrations]\nenabled = [\"used\"]"))
+        .await;
+    assert!(runtime.registry().get("forgotten").is_none());
+    assert!(runtime.shutdown(Duration::from_secs(5)).await.is_clean());
+    let warnings: Vec<serde_json::Value> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("warning-")
+        })
+        .flat_map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["integration"], "forgotten");
+    assert_eq!(warnings[0]["event"], "warning");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not listed in `[integrations] enabled`"),
+        "{message}"
+    );
+}

@@ -159,9 +159,9 @@ impl Bridge {
     /// its bridge mode, e.g. `["--mcp-bridge"]`), for
     /// [`ClaudeConfigFile`](crate::ClaudeConfigFile).
     pub fn stdio_entry(program: impl Into<String>, args: &[&str]) -> McpServerEntry {
-        let mut server = StdioServer::new(ConfigString::plain(program));
-        server.args = args.iter().map(|arg| ConfigString::plain(*arg)).collect();
-        McpServerEntry::Stdio(server)
+        StdioServer::new(ConfigString::plain(program))
+            .args(args.iter().copied())
+            .into()
     }
 }
 

@@ -108,23 +108,17 @@ async fn an_npx_started_server_leaves_no_process_behind() {
         return;
     }
     let npm_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testing/npm");
-    let mut config =
-        integrations_core::StdioServer::new(integrations_core::ConfigString::plain("npx"));
-    config.args = [
-        "--no-install",
-        "mcp-server-everything",
-        "stdio",
-        "--tag",
-        tag,
-    ]
-    .map(integrations_core::ConfigString::plain)
-    .to_vec();
-    config.cwd = Some(npm_dir);
+    let config = integrations_core::StdioServer::new(integrations_core::ConfigString::plain("npx"))
+        .args([
+            "--no-install",
+            "mcp-server-everything",
+            "stdio",
+            "--tag",
+            tag,
+        ])
+        .cwd(npm_dir);
     let pool = McpPool::builder()
-        .server(
-            "everything",
-            integrations_core::McpServerEntry::Stdio(config),
-        )
+        .server("everything", config.into())
         .handshake_timeout(Duration::from_secs(60))
         .close_grace(Duration::from_millis(500))
         .build();

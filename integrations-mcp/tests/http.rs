@@ -109,14 +109,15 @@ async fn serve(
 }
 
 fn http(url: &str, token: Option<&str>) -> McpServerEntry {
-    let mut server = HttpServer::new(ConfigString::plain(url));
-    if let Some(token) = token {
-        server.headers.insert(
-            "Authorization".into(),
+    let server = HttpServer::new(ConfigString::plain(url));
+    match token {
+        Some(token) => server.header(
+            "Authorization",
             ConfigString::secret(format!("Bearer {token}")),
-        );
+        ),
+        None => server,
     }
-    McpServerEntry::Http(server)
+    .into()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

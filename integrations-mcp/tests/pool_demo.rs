@@ -317,16 +317,10 @@ async fn start_failures_are_reported_so_a_person_can_act() {
     );
 
     // No such command.
-    let mut missing = integrations_core::StdioServer::new(integrations_core::ConfigString::plain(
+    let missing = integrations_core::StdioServer::new(integrations_core::ConfigString::plain(
         "/nonexistent/mcp-server",
     ));
-    missing.args = vec![];
-    let missing = test_server(
-        "missing",
-        &integrations_core::McpServerEntry::Stdio(missing),
-        Duration::from_secs(5),
-    )
-    .await;
+    let missing = test_server("missing", &missing.into(), Duration::from_secs(5)).await;
     let Some(Error::Spawn { source, .. }) = &missing.error else {
         panic!("{:?}", missing.error)
     };
@@ -660,15 +654,11 @@ fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
 /// input first), after the timeout plus half a second.
 #[tokio::test(start_paused = true)]
 async fn a_server_that_never_answers_is_a_handshake_timeout_on_time() {
-    let mut silent =
-        integrations_core::StdioServer::new(integrations_core::ConfigString::plain("sh"));
-    silent.args = ["-c", "cat > /dev/null # pool-silent"]
-        .into_iter()
-        .map(integrations_core::ConfigString::plain)
-        .collect();
+    let silent = integrations_core::StdioServer::new(integrations_core::ConfigString::plain("sh"))
+        .args(["-c", "cat > /dev/null # pool-silent"]);
     let limit = Duration::from_secs(30);
     let pool = McpPool::builder()
-        .server("silent", integrations_core::McpServerEntry::Stdio(silent))
+        .server("silent", silent.into())
         .handshake_timeout(limit)
         .build();
     let started = tokio::time::Instant::now();

@@ -49,6 +49,15 @@ pub struct StdioServer {
 
 impl StdioServer {
     /// A server run as `command` with no arguments.
+    ///
+    /// ```
+    /// use integrations_core::{ConfigString, McpServerEntry, StdioServer};
+    /// let server: McpServerEntry = StdioServer::new(ConfigString::plain("npx"))
+    ///     .args(["-y", "@modelcontextprotocol/server-github"])
+    ///     .env("GITHUB_TOKEN", ConfigString::secret("ghp_example"))
+    ///     .into();
+    /// # let _ = server;
+    /// ```
     pub fn new(command: ConfigString) -> Self {
         Self {
             command,
@@ -56,6 +65,48 @@ impl StdioServer {
             env: BTreeMap::new(),
             cwd: None,
         }
+    }
+
+    /// Adds one argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(ConfigString::plain(arg));
+        self
+    }
+
+    /// Adds arguments.
+    #[must_use]
+    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|arg| ConfigString::plain(arg)));
+        self
+    }
+
+    /// Sets an environment variable of the server (a secret one with
+    /// [`ConfigString::secret`]).
+    #[must_use]
+    pub fn env(mut self, name: impl Into<String>, value: ConfigString) -> Self {
+        self.env.insert(name.into(), value);
+        self
+    }
+
+    /// Sets the working directory.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+}
+
+impl From<StdioServer> for McpServerEntry {
+    fn from(server: StdioServer) -> Self {
+        Self::Stdio(server)
+    }
+}
+
+impl From<HttpServer> for McpServerEntry {
+    fn from(server: HttpServer) -> Self {
+        Self::Http(server)
     }
 }
 
@@ -76,6 +127,14 @@ impl HttpServer {
             url,
             headers: BTreeMap::new(),
         }
+    }
+
+    /// Adds a header sent with every request (a secret one with
+    /// [`ConfigString::secret`]).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: ConfigString) -> Self {
+        self.headers.insert(name.into(), value);
+        self
     }
 }
 

@@ -1,7 +1,6 @@
 //! Shared helpers: demo server configs and the process-table check.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use integrations_core::{ConfigString, McpServerEntry, StdioServer, TenantId};
@@ -11,17 +10,10 @@ pub const DEMO: &str = env!("CARGO_BIN_EXE_integrations-mcp-demo");
 
 /// A demo server config; `tag` marks its processes for [`assert_no_process`].
 pub fn demo(tag: &str, extra: &[&str]) -> McpServerEntry {
-    let mut server = StdioServer::new(ConfigString::plain(DEMO));
-    server.args = ["--tag", tag]
-        .iter()
-        .chain(extra)
-        .map(|arg| ConfigString::plain(*arg))
-        .collect();
-    server.env = BTreeMap::from([(
-        "DEMO_SETTING".to_owned(),
-        ConfigString::secret("from-config"),
-    )]);
-    McpServerEntry::Stdio(server)
+    StdioServer::new(ConfigString::plain(DEMO))
+        .args(["--tag", tag].iter().chain(extra).copied())
+        .env("DEMO_SETTING", ConfigString::secret("from-config"))
+        .into()
 }
 
 pub fn tenant() -> TenantId {
@@ -96,12 +88,11 @@ pub fn everything(tag: &str) -> Option<McpServerEntry> {
         eprintln!("SKIPPED: {message}");
         return None;
     }
-    let mut config = StdioServer::new(ConfigString::plain(node.display().to_string()));
-    config.args = vec![
-        ConfigString::plain(server.display().to_string()),
-        ConfigString::plain("stdio"),
-        ConfigString::plain("--tag"),
-        ConfigString::plain(tag),
-    ];
-    Some(McpServerEntry::Stdio(config))
+    let config = StdioServer::new(ConfigString::plain(node.display().to_string())).args([
+        server.display().to_string().as_str(),
+        "stdio",
+        "--tag",
+        tag,
+    ]);
+    Some(config.into())
 }
