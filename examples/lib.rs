@@ -1,6 +1,19 @@
 //! Runnable examples for the `integrations` crates; see the `*.rs` files in
 //! this folder and run one with `cargo run --example NAME`.
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), so
+/// `RUST_LOG=integrations_mcp=debug cargo run --example mcp_pool` shows what
+/// the pool does and `RUST_LOG=off` silences it.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Compiles the README's code example as a doctest, so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

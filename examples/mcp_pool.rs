@@ -11,6 +11,9 @@
 //! ```sh
 //! cargo run --example mcp_pool
 //! ```
+//!
+//! `RUST_LOG` sets what it logs to stderr (default `info`; try
+//! `RUST_LOG=debug` to watch the machinery, `RUST_LOG=off` for silence).
 
 use std::time::Duration;
 
@@ -33,6 +36,7 @@ async fn main() -> Result<(), Error> {
     if args.first().map(String::as_str) == Some("--demo-server") {
         return integrations_mcp::demo::run(&args[1..]).await;
     }
+    integrations_examples::init_tracing();
 
     // The config a host would load; the token comes from the environment,
     // with a default so the example runs anywhere.

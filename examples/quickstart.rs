@@ -11,6 +11,9 @@
 //! ```sh
 //! cargo run --example quickstart
 //! ```
+//!
+//! `RUST_LOG` sets what it logs to stderr (default `info`; try
+//! `RUST_LOG=debug` to watch the machinery, `RUST_LOG=off` for silence).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,7 +123,7 @@ impl Integration for Calculator {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt().with_target(false).init();
+    integrations_examples::init_tracing();
 
     let config = Config::from_toml_str(CONFIG)?;
     let mut registry = Registry::new();

@@ -264,8 +264,26 @@ impl ServerHandler for Demo {
     }
 }
 
-/// A calculator integration, for the `--bridge` mode.
-struct Calculator;
+/// A calculator integration: the fixture of tests and examples that need a
+/// built-in integration, and what `--bridge` mode serves. Actions `add` and
+/// `divide` take numbers `a` and `b` (checked by their JSON Schema); a
+/// division by zero is an error result the caller can read.
+///
+/// ```
+/// use std::sync::Arc;
+/// use integrations_core::{Config, Registry, Runtime};
+/// use integrations_mcp::demo::Calculator;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let mut registry = Registry::new();
+/// registry.register(Arc::new(Calculator))?;
+/// let runtime = Runtime::builder(registry).start(&Config::from_toml_str("[integrations]\nenabled = [\"calculator\"]")?).await;
+/// let sum = runtime.dispatch("calculator.add", serde_json::json!({"a": 2, "b": 3})).await?;
+/// assert_eq!(sum.output, serde_json::json!(5.0));
+/// # Ok::<_, integrations_core::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Calculator;
 
 #[integrations_core::async_trait]
 impl integrations_core::Integration for Calculator {

@@ -50,15 +50,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Streamable HTTP (client and bridge) is behind the `http` feature. The
-//! crate also builds `integrations-mcp-demo` ([`demo`]), an MCP server for
-//! tests and examples that can echo, sleep, change its tool list, crash and
-//! print garbage on request.
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `http` | streamable HTTP: the pool connects to `url` servers, the bridge serves over HTTP |
+//! | `demo` | `demo` and the `integrations-mcp-demo` binary: an MCP server for tests and examples that can echo, sleep, change its tool list, crash and print garbage on request |
+//!
+//! Neither is on by default.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;
 mod call;
 mod config;
+#[cfg(feature = "demo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
 pub mod demo;
 mod error;
 #[cfg(feature = "http")]

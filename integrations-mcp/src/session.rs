@@ -45,6 +45,7 @@ const EXIT_REPORT: Duration = Duration::from_millis(500);
 /// How to connect: set by the pool (or [`test_server`](crate::test_server)).
 pub(crate) struct Connect<'a> {
     /// Sent as `Authorization: Bearer` to HTTP servers.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) bearer: Option<SecretString>,
     /// The time limit of start-up and handshake together.
     pub(crate) handshake: Duration,

@@ -1,0 +1,52 @@
+//! Every example runs to completion, offline, and honours `RUST_LOG`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The example binaries `cargo test` built beside this test's own binary.
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = deps.parent().unwrap().join("examples").join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+fn run(name: &str, rust_log: &str) -> Output {
+    let output = Command::new(example(name))
+        .env("RUST_LOG", rust_log)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{name} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn every_example_runs_and_exits_zero() {
+    for name in ["quickstart", "mcp_pool"] {
+        let output = run(name, "info");
+        assert!(!output.stdout.is_empty(), "{name} printed nothing");
+    }
+}
+
+/// Review item 21: the examples ignored `RUST_LOG`.
+#[test]
+fn examples_honour_rust_log() {
+    let quiet = run("mcp_pool", "off");
+    assert!(
+        quiet.stderr.is_empty(),
+        "RUST_LOG=off still logged: {}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let debug =
+        String::from_utf8_lossy(&run("mcp_pool", "integrations_mcp=debug").stderr).into_owned();
+    assert!(debug.contains("DEBUG"), "no debug lines: {debug}");
+}
