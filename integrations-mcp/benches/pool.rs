@@ -3,12 +3,16 @@
 //!
 //! 1. `call_tool` (echo) latency p50/p99: a bare rmcp client (baseline) vs
 //!    through the pool, on a multi-thread and on a current-thread runtime.
-//! 2. Throughput on one session: sequential calls (baseline) vs 32 in flight.
+//!    Both clients are live at once and measured in alternating rounds, so
+//!    drift on a shared machine hits both alike.
+//! 2. Throughput with 32 calls in flight on one session: a bare rmcp client
+//!    (baseline) vs the pool, in alternating rounds; and the pool's own
+//!    sequential rate.
 //! 3. `McpPool::get` on a live session vs a `Mutex<HashMap>` lookup
 //!    (baseline).
 //!
 //! ```sh
-//! cargo bench -p integrations-mcp --bench pool
+//! cargo bench -p integrations-mcp --features demo --bench pool
 //! ```
 
 use std::collections::HashMap;
@@ -68,48 +72,77 @@ fn pool() -> McpPool {
         .build()
 }
 
-async fn latency(flavor: &str, n: usize) {
-    let (bare, mut child) = bare_client().await;
-    let params = || {
-        CallToolRequestParams::new("echo")
-            .with_arguments(json!({"text": "ping"}).as_object().unwrap().clone())
-    };
-    for _ in 0..100 {
-        bare.call_tool(params()).await.unwrap();
-    }
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        black_box(bare.call_tool(params()).await.unwrap());
-        times.push(started.elapsed());
-    }
-    println!("call_tool(echo), {n} sequential calls, {flavor} runtime:");
-    let baseline = summary("bare rmcp client (baseline)", times, None);
-    bare.cancel().await.unwrap();
-    child.kill().await.unwrap();
+fn echo() -> CallToolRequestParams {
+    CallToolRequestParams::new("echo")
+        .with_arguments(json!({"text": "ping"}).as_object().unwrap().clone())
+}
 
+/// `rounds` rounds of `per_round` sequential calls on each client, in
+/// alternating order.
+async fn latency(flavor: &str, rounds: usize, per_round: usize) {
+    let (bare, mut child) = bare_client().await;
     let pool = pool();
     let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
-    for _ in 0..100 {
+    for _ in 0..200 {
+        bare.call_tool(echo()).await.unwrap();
         pool.call_tool(&key, "echo", json!({"text": "ping"}))
             .await
             .unwrap();
     }
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        black_box(
-            pool.call_tool(&key, "echo", json!({"text": "ping"}))
-                .await
-                .unwrap(),
-        );
-        times.push(started.elapsed());
+    let (mut bare_times, mut pool_times) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        for turn in 0..2 {
+            let pool_turn = (round + turn) % 2 == 1;
+            for _ in 0..per_round {
+                let started = Instant::now();
+                if pool_turn {
+                    black_box(
+                        pool.call_tool(&key, "echo", json!({"text": "ping"}))
+                            .await
+                            .unwrap(),
+                    );
+                    pool_times.push(started.elapsed());
+                } else {
+                    black_box(bare.call_tool(echo()).await.unwrap());
+                    bare_times.push(started.elapsed());
+                }
+            }
+        }
     }
-    summary("McpPool::call_tool", times, Some(baseline));
+    println!(
+        "call_tool(echo), {} sequential calls each in {rounds} alternating rounds, {flavor} runtime:",
+        rounds * per_round
+    );
+    let baseline = summary("bare rmcp client (baseline)", bare_times, None);
+    summary("McpPool::call_tool", pool_times, Some(baseline));
+    bare.cancel().await.unwrap();
+    child.kill().await.unwrap();
     pool.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn throughput(n: usize) {
+/// Calls per second with 32 callers, each making `n / 32` calls.
+async fn in_flight<F, Fut>(n: usize, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let call = call.clone();
+        workers.spawn(async move {
+            for _ in 0..n / 32 {
+                call().await;
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    (n / 32 * 32) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn throughput(rounds: usize, n: usize) {
+    let (bare, mut child) = bare_client().await;
+    let peer = bare.peer().clone();
     let pool = pool();
     let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
     pool.call_tool(&key, "echo", json!({"text": "warm"}))
@@ -123,30 +156,59 @@ async fn throughput(n: usize) {
     }
     let sequential = n as f64 / started.elapsed().as_secs_f64();
 
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..32 {
+    let bare_call = move || {
+        let peer = peer.clone();
+        async move {
+            black_box(peer.call_tool(echo()).await.unwrap());
+        }
+    };
+    let pool_call = {
         let (pool, key) = (pool.clone(), key.clone());
-        workers.spawn(async move {
-            for _ in 0..n / 32 {
-                pool.call_tool(&key, "echo", json!({"text": "ping"}))
-                    .await
-                    .unwrap();
+        move || {
+            let (pool, key) = (pool.clone(), key.clone());
+            async move {
+                black_box(
+                    pool.call_tool(&key, "echo", json!({"text": "ping"}))
+                        .await
+                        .unwrap(),
+                );
             }
-        });
+        }
+    };
+    let (mut bare_rates, mut pool_rates) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            bare_rates.push(in_flight(n, bare_call.clone()).await);
+            pool_rates.push(in_flight(n, pool_call.clone()).await);
+        } else {
+            pool_rates.push(in_flight(n, pool_call.clone()).await);
+            bare_rates.push(in_flight(n, bare_call.clone()).await);
+        }
     }
-    while workers.join_next().await.is_some() {}
-    let concurrent = (n / 32 * 32) as f64 / started.elapsed().as_secs_f64();
-    println!("\nthroughput on one session, {n} calls, multi-thread runtime:");
+    let median = |mut rates: Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let (bare_rate, pool_rate) = (median(bare_rates), median(pool_rates));
     println!(
-        "  {:<46} {sequential:>9.0} calls/s   1.00x",
-        "sequential (baseline)"
+        "\nthroughput on one session, 32 calls in flight, {n} calls, median of {rounds} alternating rounds, multi-thread runtime:"
     );
     println!(
-        "  {:<46} {concurrent:>9.0} calls/s   {:.2}x",
-        "32 in flight",
-        concurrent / sequential
+        "  {:<46} {bare_rate:>9.0} calls/s   1.00x",
+        "bare rmcp client (baseline)"
     );
+    println!(
+        "  {:<46} {pool_rate:>9.0} calls/s   {:.2}x",
+        "McpPool::call_tool",
+        pool_rate / bare_rate
+    );
+    println!(
+        "  {:<46} {sequential:>9.0} calls/s   {:.2}x",
+        "McpPool::call_tool, one at a time",
+        sequential / bare_rate
+    );
+    bare.cancel().await.unwrap();
+    child.kill().await.unwrap();
     pool.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -184,12 +246,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    multi.block_on(latency("multi-thread", 2000));
+    multi.block_on(latency("multi-thread", 20, 200));
     let current = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    current.block_on(latency("current-thread", 2000));
-    multi.block_on(throughput(4000));
+    current.block_on(latency("current-thread", 20, 200));
+    multi.block_on(throughput(5, 6400));
     multi.block_on(get_hit(1_000_000));
 }
