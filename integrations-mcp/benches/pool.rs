@@ -45,21 +45,47 @@ fn summary(label: &str, mut times: Vec<Duration>, baseline_p50: Option<Duration>
     p50
 }
 
+/// A bare rmcp client that says what the pool's client says in the
+/// handshake (protocol 2025-11-25), so the server does the same work for
+/// both; its calls go through `Peer::call_tool`, as the pool's do
+/// (`RunningService::call_tool` takes rmcp's multi-round-trip path).
+#[derive(Clone)]
+struct BareClient;
+
+impl rmcp::ClientHandler for BareClient {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::default(),
+            rmcp::model::Implementation::new("bare", "1"),
+        )
+        .with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
+    }
+}
+
 async fn bare_client() -> (
-    rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    rmcp::service::RunningService<rmcp::RoleClient, BareClient>,
     tokio::process::Child,
 ) {
+    // Started as the pool starts its servers: a cleared environment, its
+    // own process group, stderr not inherited.
     let mut child = tokio::process::Command::new(DEMO)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    let client =
-        rmcp::serve_client_with_lifecycle((), (stdout, stdin), ClientLifecycleMode::Initialize)
-            .await
-            .unwrap();
+    let client = rmcp::serve_client_with_lifecycle(
+        BareClient,
+        (stdout, stdin),
+        ClientLifecycleMode::Initialize,
+    )
+    .await
+    .unwrap();
     (client, child)
 }
 
@@ -78,46 +104,54 @@ fn echo() -> CallToolRequestParams {
 }
 
 /// `rounds` rounds of `per_round` sequential calls on each client, in
-/// alternating order.
+/// alternating order, half of them with the bare client's server spawned
+/// first and half with the pool's: which server process starts first moves
+/// the current-thread figures by up to 30% either way, whichever client it
+/// serves.
 async fn latency(flavor: &str, rounds: usize, per_round: usize) {
-    let (bare, mut child) = bare_client().await;
-    let pool = pool();
-    let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
-    for _ in 0..200 {
-        bare.call_tool(echo()).await.unwrap();
-        pool.call_tool(&key, "echo", json!({"text": "ping"}))
-            .await
-            .unwrap();
-    }
     let (mut bare_times, mut pool_times) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        for turn in 0..2 {
-            let pool_turn = (round + turn) % 2 == 1;
-            for _ in 0..per_round {
-                let started = Instant::now();
-                if pool_turn {
-                    black_box(
-                        pool.call_tool(&key, "echo", json!({"text": "ping"}))
-                            .await
-                            .unwrap(),
-                    );
-                    pool_times.push(started.elapsed());
-                } else {
-                    black_box(bare.call_tool(echo()).await.unwrap());
-                    bare_times.push(started.elapsed());
+    for pool_first in [false, true] {
+        let pool = pool();
+        let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+        if pool_first {
+            pool.get(&key).await.unwrap();
+        }
+        let (bare, mut child) = bare_client().await;
+        for _ in 0..200 {
+            bare.peer().call_tool(echo()).await.unwrap();
+            pool.call_tool(&key, "echo", json!({"text": "ping"}))
+                .await
+                .unwrap();
+        }
+        for round in 0..rounds / 2 {
+            for turn in 0..2 {
+                let pool_turn = (round + turn) % 2 == 1;
+                for _ in 0..per_round {
+                    let started = Instant::now();
+                    if pool_turn {
+                        black_box(
+                            pool.call_tool(&key, "echo", json!({"text": "ping"}))
+                                .await
+                                .unwrap(),
+                        );
+                        pool_times.push(started.elapsed());
+                    } else {
+                        black_box(bare.peer().call_tool(echo()).await.unwrap());
+                        bare_times.push(started.elapsed());
+                    }
                 }
             }
         }
+        bare.cancel().await.unwrap();
+        child.kill().await.unwrap();
+        pool.shutdown(Duration::from_secs(5)).await;
     }
     println!(
-        "call_tool(echo), {} sequential calls each in {rounds} alternating rounds, {flavor} runtime:",
+        "call_tool(echo), {} sequential calls each in {rounds} alternating rounds (half with each server spawned first), {flavor} runtime:",
         rounds * per_round
     );
     let baseline = summary("bare rmcp client (baseline)", bare_times, None);
     summary("McpPool::call_tool", pool_times, Some(baseline));
-    bare.cancel().await.unwrap();
-    child.kill().await.unwrap();
-    pool.shutdown(Duration::from_secs(5)).await;
 }
 
 /// Calls per second with 32 callers, each making `n / 32` calls.
@@ -241,7 +275,43 @@ async fn get_hit(n: u32) {
     pool.shutdown(Duration::from_secs(5)).await;
 }
 
+/// `--profile bare|pool N`: only N sequential calls on one client, for
+/// `valgrind --tool=callgrind` to count the client's instructions.
+async fn profile(which: &str, n: usize) {
+    if which == "bare" {
+        let (bare, mut child) = bare_client().await;
+        for _ in 0..n {
+            black_box(bare.peer().call_tool(echo()).await.unwrap());
+        }
+        bare.cancel().await.unwrap();
+        child.kill().await.unwrap();
+    } else {
+        let pool = pool();
+        let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+        for _ in 0..n {
+            black_box(
+                pool.call_tool(&key, "echo", json!({"text": "ping"}))
+                    .await
+                    .unwrap(),
+            );
+        }
+        pool.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--profile") {
+        let n = args
+            .get(at + 2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2000);
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(profile(&args[at + 1], n));
+    }
     let multi = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -95,7 +95,10 @@ pub struct Session {
     in_flight: AtomicUsize,
     call_timeout: Duration,
     tasks: TaskTracker,
-    last_used: Mutex<Instant>,
+    /// When the session was made; `last_used` counts from it.
+    created: Instant,
+    /// Nanoseconds from `created` to the last use.
+    last_used: AtomicU64,
 }
 
 impl Drop for Session {
@@ -114,7 +117,6 @@ struct InFlight<'a>(&'a Session);
 
 impl<'a> InFlight<'a> {
     fn start(session: &'a Session) -> Self {
-        session.touch();
         session.in_flight.fetch_add(1, Ordering::SeqCst);
         Self(session)
     }
@@ -193,7 +195,8 @@ impl Session {
             in_flight: AtomicUsize::new(0),
             call_timeout: options.call_timeout,
             tasks: options.tasks.clone(),
-            last_used: Mutex::new(Instant::now()),
+            created: Instant::now(),
+            last_used: AtomicU64::new(0),
         }
     }
 
@@ -306,6 +309,15 @@ impl Session {
             result = tokio::time::timeout_at(deadline, started) => match result {
                 Ok(Ok(service)) => {
                     guard.0 = None;
+                    // The process's exit ends the session: rmcp then fails
+                    // the calls in flight with `TransportClosed` at once
+                    // (one watcher per session, none per call).
+                    let stop = service.cancellation_token();
+                    let mut exited = exit.clone();
+                    tasks.spawn(async move {
+                        let _ = exited.wait_for(Option::is_some).await;
+                        stop.cancel();
+                    });
                     return Ok(Self::new(
                         server,
                         service,
@@ -471,23 +483,19 @@ impl Session {
     }
 
     pub(crate) fn touch(&self) {
-        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        let since = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_used.fetch_max(since, Ordering::Relaxed);
     }
 
     pub(crate) fn idle_for(&self) -> Option<Duration> {
         if self.in_flight.load(Ordering::SeqCst) > 0 {
             return None;
         }
-        Some(
-            self.last_used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .elapsed(),
-        )
+        Some(self.last_used().elapsed())
     }
 
     pub(crate) fn last_used(&self) -> Instant {
-        *self.last_used.lock().unwrap_or_else(|e| e.into_inner())
+        self.created + Duration::from_nanos(self.last_used.load(Ordering::Relaxed))
     }
 
     fn error(&self, operation: &str, error: ServiceError) -> Error {
@@ -537,7 +545,6 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
-        let mut exit = self.exit.clone();
         tokio::select! {
             result = tokio::time::timeout(timeout, call) => match result {
                 Ok(Ok(value)) => Ok(value),
@@ -548,11 +555,6 @@ impl Session {
                 }
             },
             () = cancelled => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
-            // The process died: fail now rather than wait for the timeout.
-            _ = exit.wait_for(Option::is_some) => {
-                self.broken.store(true, Ordering::SeqCst);
-                Err(Error::SessionClosed { server: self.server.clone() })
-            }
         }
     }
 
