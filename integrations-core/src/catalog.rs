@@ -1,12 +1,11 @@
 //! A catalog of integration types a host can offer its users.
 
-use crate::ConfigError;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Error, IntegrationId};
+use crate::{ConfigError, Error, IntegrationId};
 
 /// What an integration type is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,7 +3,6 @@
 mod env;
 mod mcp;
 
-use crate::ConfigError;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -16,7 +15,7 @@ use toml::{Table, Value};
 pub use env::{ConfigString, Env};
 pub use mcp::{HttpServer, McpServerEntry, StdioServer};
 
-use crate::{Error, IntegrationId};
+use crate::{ConfigError, Error, IntegrationId};
 
 /// A host's configuration, loaded from TOML.
 ///

@@ -1,6 +1,5 @@
 //! The [`Registry`]: integrations by id, and dispatch of `integration.action`.
 
-use crate::{RegistryError, RuntimeError};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -10,7 +9,10 @@ use futures_util::FutureExt;
 use serde_json::Value;
 
 use crate::error::panic_message;
-use crate::{Action, ActionResult, Capability, Error, Integration, IntegrationId};
+use crate::{
+    Action, ActionResult, Capability, Error, Integration, IntegrationId, RegistryError,
+    RuntimeError,
+};
 
 /// Integrations by id, with their capabilities' schemas compiled once.
 ///

@@ -1,7 +1,5 @@
 //! The [`Runtime`]: init, tick loops, dispatch and shutdown.
 
-use crate::error::error_chain;
-use crate::{RegistryError, RuntimeError};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -16,10 +14,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::panic_message;
+use crate::error::{error_chain, panic_message};
 use crate::{
     ActionResult, BroadcastSink, Config, Error, Event, EventKind, EventSink, HealthMetrics,
-    Integration, IntegrationConfig, IntegrationId, Registry, Sample,
+    Integration, IntegrationConfig, IntegrationId, Registry, RegistryError, RuntimeError, Sample,
 };
 
 /// Runs the enabled integrations of a [`Registry`]: `init` in order, one tick

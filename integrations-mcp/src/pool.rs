@@ -357,10 +357,11 @@ impl Inner {
                 result = connect => result.map(Arc::new).map_err(Arc::new),
             }
         });
+        let server = key.server.clone();
         async move {
             task.await.unwrap_or_else(|error| {
                 Err(Arc::new(Error::Handshake {
-                    server: String::new(),
+                    server,
                     message: format!("the connect task failed: {error}"),
                 }))
             })

@@ -102,8 +102,8 @@ pub struct Session {
 }
 
 impl Drop for Session {
-    /// A session dropped without [`close`](Self::close) (say, one whose
-    /// connect finished after the pool shut down) takes its server with it.
+    /// A session dropped without being closed (say, one whose connect
+    /// finished after the pool shut down) takes its server with it.
     fn drop(&mut self) {
         if self.exit.borrow().is_none() {
             kill_group(self.pgid);
@@ -344,15 +344,17 @@ impl Session {
         // An exiting server explains the failure with its status and last
         // stderr lines; it gets a moment for that, within the deadline.
         let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
-        let status = tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
-            .await
-            .ok()
-            .and_then(|status| status.ok().and_then(|status| *status));
-        if status.is_some() {
+        // `Some(code)` once it exited; the code is `None` for a signal.
+        let exited: Option<Option<i32>> =
+            tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
+                .await
+                .ok()
+                .and_then(|status| status.ok().and_then(|status| *status));
+        if exited.is_some() {
             let _ = tokio::time::timeout_at(report_by, stderr_closed).await;
         }
         kill_group(pgid);
-        Err(match status {
+        Err(match exited {
             Some(status) => Error::Exited {
                 server: server.to_owned(),
                 status,

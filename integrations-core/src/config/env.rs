@@ -1,13 +1,12 @@
 //! Environment variables and the `env:VAR` / `${VAR}` reference syntax.
 
-use crate::ConfigError;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::Error;
+use crate::{ConfigError, Error};
 
 /// Where `env:VAR` and `${VAR}` references are looked up: the process
 /// environment, or a fixed map (for tests, or a host with its own secret

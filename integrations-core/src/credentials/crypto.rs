@@ -1,6 +1,5 @@
 //! Envelope encryption of credential rows with XChaCha20-Poly1305.
 
-use crate::CredentialError;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -14,7 +13,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use zeroize::Zeroizing;
 
 use super::{ConnectionId, TenantId, check_id};
-use crate::Error;
+use crate::{CredentialError, Error};
 
 /// The name of an encryption key, stored beside every row it seals so keys
 /// can rotate: e.g. `2026-11`.

@@ -4,7 +4,6 @@
 //! cannot be written out by accident (to a log, an API response); this
 //! private mirror is the one place where they are.
 
-use crate::CredentialError;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use super::{CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease};
-use crate::Error;
+use crate::{CredentialError, Error};
 
 #[derive(Serialize, Deserialize)]
 struct Form {

@@ -1,6 +1,5 @@
 //! A credential store on an SQLite file, every row encrypted.
 
-use crate::CredentialError;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -18,7 +17,7 @@ use sqlx::sqlite::{
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
 use super::{ConnectionId, CredentialStore, Credentials, KeyId, KeyRing, TenantId, Versioned};
-use crate::Error;
+use crate::{CredentialError, Error};
 
 /// Credentials in an SQLite file, each row sealed with the [`KeyRing`]'s
 /// active key (XChaCha20-Poly1305, a fresh nonce per write, the tenant,

@@ -1,6 +1,5 @@
 //! The [`TokenManager`]: valid access tokens, refreshed exactly once.
 
-use crate::CredentialError;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +17,7 @@ use super::{
     RefreshLease, TenantId,
 };
 use crate::error::error_chain;
-use crate::{BoxError, Error, Event, EventKind, EventSink};
+use crate::{BoxError, CredentialError, Error, Event, EventKind, EventSink};
 
 /// What a [`TokenRefresher`] is asked to refresh.
 #[derive(Debug)]
