@@ -9,11 +9,11 @@ use std::time::Duration;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
 };
-use integrations_mcp::{Bridge, ClaudeConfigFile, McpPool, SessionKey, Toolbox};
+use integrations_mcp::{Bridge, ClaudeConfigFile, McpPool, SessionKey, ToolResultExt, Toolbox};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
-use support::{DEMO, assert_no_process, tenant, text};
+use support::{DEMO, assert_no_process, tenant};
 
 struct Notes;
 
@@ -64,7 +64,7 @@ async fn integrations_are_tools_with_schemas_and_validated_calls() {
     };
     let saved = client.call_tool(call(json!("milk"))).await.unwrap();
     assert_eq!(saved.is_error, Some(false));
-    assert_eq!(text(&saved), r#"{"saved":"milk"}"#);
+    assert_eq!(saved.text(), r#"{"saved":"milk"}"#);
 
     // Invalid arguments are refused before the integration, as a protocol error.
     let refused = client
@@ -79,9 +79,9 @@ async fn integrations_are_tools_with_schemas_and_validated_calls() {
     let failed = client.call_tool(call(json!("fail"))).await.unwrap();
     assert_eq!(failed.is_error, Some(true));
     assert!(
-        text(&failed).contains("failed in handle"),
+        failed.text().contains("failed in handle"),
         "{}",
-        text(&failed)
+        failed.text()
     );
     let unknown = client
         .call_tool(CallToolRequestParams::new("notes__burn"))
@@ -131,13 +131,13 @@ async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry(
         .call("integrations__calculator__add", json!({"a": 2, "b": 40}))
         .await
         .unwrap();
-    assert_eq!(text(&sum), "42.0");
+    assert_eq!(sum.text(), "42.0");
     let zero = toolbox
         .call("integrations__calculator__divide", json!({"a": 1, "b": 0}))
         .await
         .unwrap();
     assert_eq!(zero.is_error, Some(true));
-    assert_eq!(text(&zero), "division by zero");
+    assert_eq!(zero.text(), "division by zero");
     let key = SessionKey::new(tenant(), "integrations");
     assert!(
         pool.call_tool(&key, "calculator__add", json!({"a": "x"}))

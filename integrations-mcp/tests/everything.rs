@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, test_server};
+use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, ToolResultExt, test_server};
 use serde_json::json;
-use support::{assert_no_process, everything, tenant, text};
+use support::{assert_no_process, everything, tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_through_the_pool() {
@@ -50,7 +50,7 @@ async fn server_everything_through_the_pool() {
         .call_tool(&key, "echo", json!({"message": "hi there"}))
         .await
         .unwrap();
-    assert!(text(&echoed).contains("hi there"), "{}", text(&echoed));
+    assert!(echoed.text().contains("hi there"), "{}", echoed.text());
 
     // Concurrent calls on the one session.
     let mut sums = tokio::task::JoinSet::new();
@@ -66,7 +66,7 @@ async fn server_everything_through_the_pool() {
     }
     while let Some(done) = sums.join_next().await {
         let (n, result) = done.unwrap();
-        assert!(text(&result.unwrap()).contains(&(n + 1000).to_string()));
+        assert!(result.unwrap().text().contains(&(n + 1000).to_string()));
     }
 
     // A long operation against a short timeout; the session survives.
@@ -84,14 +84,14 @@ async fn server_everything_through_the_pool() {
         .call_tool(&key, "echo", json!({"message": "after"}))
         .await
         .unwrap();
-    assert!(text(&echoed).contains("after"));
+    assert!(echoed.text().contains("after"));
 
     // Its environment holds only what the config names and the safe few.
     let env = pool.call_tool(&key, "get-env", json!({})).await.unwrap();
     assert!(
-        !text(&env).contains("CARGO_MANIFEST_DIR"),
+        !env.text().contains("CARGO_MANIFEST_DIR"),
         "host variables leaked: {}",
-        text(&env)
+        env.text()
     );
     assert_eq!(pool.metrics().connects, 1);
 
@@ -127,7 +127,7 @@ async fn an_npx_started_server_leaves_no_process_behind() {
         .call_tool(&key, "echo", json!({"message": "via npx"}))
         .await
         .unwrap();
-    assert!(text(&echoed).contains("via npx"));
+    assert!(echoed.text().contains("via npx"));
     assert!(
         support::processes_tagged(tag).len() >= 2,
         "npx runs the server under other processes: {:?}",

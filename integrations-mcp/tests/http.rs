@@ -17,11 +17,11 @@ use integrations_core::{
     HttpServer, Integration, McpServerEntry, MemoryStore, RefreshRequest, Registry, Runtime,
     TokenManager, TokenRefresher, TokenResponse, async_trait,
 };
-use integrations_mcp::{Bridge, Error, McpPool, SessionKey, Toolbox};
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey, ToolResultExt, Toolbox};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
-use support::{tenant, text};
+use support::tenant;
 use tokio_util::sync::CancellationToken;
 
 struct Clock;
@@ -136,12 +136,12 @@ async fn the_bridge_over_http_through_the_pool() {
         .collect();
     assert_eq!(names, ["host__clock__now"]);
     let now = toolbox.call("host__clock__now", json!({})).await.unwrap();
-    assert_eq!(text(&now), "1700000000");
+    assert_eq!(now.text(), "1700000000");
 
     // Concurrent calls over one HTTP session.
     let calls = (0..16).map(|_| toolbox.call("host__clock__now", json!({})));
     for result in futures_util::future::join_all(calls).await {
-        assert_eq!(text(&result.unwrap()), "1700000000");
+        assert_eq!(result.unwrap().text(), "1700000000");
     }
     assert_eq!(pool.metrics().connects, 1);
     pool.shutdown(Duration::from_secs(5)).await;
@@ -173,7 +173,7 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
         .call_tool(&key("good"), "clock__now", json!({}))
         .await
         .unwrap();
-    assert_eq!(text(&now), "1700000000");
+    assert_eq!(now.text(), "1700000000");
     for name in ["bad", "none"] {
         let err = pool.get(&key(name)).await.unwrap_err();
         assert!(matches!(err, Error::Unauthorized { .. }), "{name}: {err:?}");
@@ -200,7 +200,7 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
         .call_tool(&key("host"), "clock__now", json!({}))
         .await
         .unwrap();
-    assert_eq!(text(&now), "1700000000");
+    assert_eq!(now.text(), "1700000000");
     let stranger = SessionKey::new(
         integrations_core::TenantId::new("stranger").unwrap(),
         "host",
@@ -271,7 +271,7 @@ async fn a_restarted_server_is_reconnected() {
     for _ in 0..20 {
         match pool.call_tool(&key, "clock__now", json!({})).await {
             Ok(result) => {
-                last = Some(text(&result));
+                last = Some(result.text());
                 break;
             }
             Err(error) => {

@@ -7,9 +7,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox, test_server};
+use integrations_mcp::{
+    CallOptions, Error, McpPool, SessionKey, ToolResultExt, Toolbox, test_server,
+};
 use serde_json::json;
-use support::{assert_no_process, demo, processes_tagged, tenant, text};
+use support::{assert_no_process, demo, processes_tagged, tenant};
 use tokio_util::sync::CancellationToken;
 
 fn pool(name: &str, tag: &str, extra: &[&str]) -> McpPool {
@@ -23,7 +25,7 @@ fn pool(name: &str, tag: &str, extra: &[&str]) -> McpPool {
 
 async fn stats(pool: &McpPool, key: &SessionKey) -> serde_json::Value {
     let result = pool.call_tool(key, "stats", json!({})).await.unwrap();
-    serde_json::from_str(&text(&result)).unwrap()
+    serde_json::from_str(&result.text()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,14 +50,14 @@ async fn initializes_lists_tools_and_calls() {
         .call_tool(&key, "echo", json!({"text": "hello"}))
         .await
         .unwrap();
-    assert_eq!(text(&result), "hello");
+    assert_eq!(result.text(), "hello");
 
     // The server's environment: what the config names, not the host's.
     let setting = pool
         .call_tool(&key, "env", json!({"name": "DEMO_SETTING"}))
         .await
         .unwrap();
-    assert_eq!(text(&setting), "from-config");
+    assert_eq!(setting.text(), "from-config");
     let leaked = pool
         .call_tool(&key, "env", json!({"name": "CARGO_MANIFEST_DIR"}))
         .await
@@ -65,7 +67,7 @@ async fn initializes_lists_tools_and_calls() {
         "the test host has the variable"
     );
     assert_eq!(
-        text(&leaked),
+        leaked.text(),
         "(unset)",
         "the host's environment is not passed on"
     );
@@ -73,7 +75,7 @@ async fn initializes_lists_tools_and_calls() {
         .call_tool(&key, "env", json!({"name": "PATH"}))
         .await
         .unwrap();
-    assert_ne!(text(&path), "(unset)");
+    assert_ne!(path.text(), "(unset)");
 
     let metrics = pool.metrics();
     assert_eq!(
@@ -204,7 +206,7 @@ async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
         .call("demo__late_tool", json!({"text": "namespaced"}))
         .await
         .unwrap();
-    assert_eq!(text(&echoed), "namespaced");
+    assert_eq!(echoed.text(), "namespaced");
     assert!(matches!(
         toolbox.call("other__echo", json!({})).await,
         Err(Error::UnknownTool { .. })
@@ -238,7 +240,7 @@ async fn a_server_killed_mid_call_fails_the_call_and_is_replaced() {
         .call_tool(&key, "echo", json!({"text": "back"}))
         .await
         .unwrap();
-    assert_eq!(text(&result), "back");
+    assert_eq!(result.text(), "back");
     let second_pid = pool.get(&key).await.unwrap().pid().unwrap();
     assert_ne!(first_pid, second_pid);
     let metrics = pool.metrics();
@@ -259,7 +261,7 @@ async fn garbage_on_stdout_does_not_wedge_the_pool() {
         .call_tool(&key, "echo", json!({"text": "still here"}))
         .await
         .unwrap();
-    assert_eq!(text(&result), "still here");
+    assert_eq!(result.text(), "still here");
 
     let noisy = pool_with_extra("noisy", "pool-garbage-start", &["--garbage-at-start"]);
     let noisy_key = SessionKey::new(tenant(), "noisy");
@@ -267,7 +269,7 @@ async fn garbage_on_stdout_does_not_wedge_the_pool() {
         .call_tool(&noisy_key, "echo", json!({"text": "x"}))
         .await
     {
-        Ok(result) => assert_eq!(text(&result), "x"),
+        Ok(result) => assert_eq!(result.text(), "x"),
         Err(error) => assert!(
             matches!(error, Error::Handshake { .. } | Error::Exited { .. }),
             "{error:?}"
@@ -410,7 +412,7 @@ async fn the_demo_server_emits_progress_when_asked_with_a_token() {
         .await
         .unwrap();
     assert_eq!(
-        text(&result),
+        result.text(),
         "done after 3 steps, 3 progress notifications sent"
     );
     pool.shutdown(Duration::from_secs(5)).await;
@@ -452,7 +454,7 @@ async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
         .call_tool(&key, "echo", json!({"text": "alive"}))
         .await
         .unwrap();
-    assert_eq!(text(&result), "alive");
+    assert_eq!(result.text(), "alive");
     assert_eq!(pool.metrics().reconnects, 1);
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await; // the frozen process included
@@ -643,7 +645,7 @@ fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
             .call_tool(&key, "echo", json!({"text": "hi"}))
             .await
             .unwrap();
-        assert_eq!(text(&echoed), "hi");
+        assert_eq!(echoed.text(), "hi");
         // The idle reaper started with the first session.
         assert_no_process("pool-no-runtime").await;
         assert_eq!(pool.metrics().idle_closed, 1);

@@ -64,14 +64,6 @@ pub async fn assert_no_process(tag: &str) {
     );
 }
 
-/// The text of a tool result's first content block.
-pub fn text(result: &rmcp::model::CallToolResult) -> String {
-    serde_json::to_value(&result.content[0]).unwrap()["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// `@modelcontextprotocol/server-everything`, installed pinned by `.ci/run`
 /// (`npm ci --prefix testing/npm`), run with the pinned Node 22. `None`
 /// (with a note) when it is not installed, except under `CI=true`, where
