@@ -18,17 +18,12 @@
 use std::time::Duration;
 
 use integrations_core::{Config, TenantId};
-use integrations_mcp::{ClaudeConfigFile, McpPool, SessionKey, Toolbox, test_server};
+use integrations_mcp::{
+    ClaudeConfigFile, McpPool, SessionKey, ToolResultExt, Toolbox, test_server,
+};
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
-
-fn text(result: &integrations_mcp::CallToolResult) -> String {
-    serde_json::to_value(&result.content[0]).map_or_else(
-        |_| String::new(),
-        |v| v["text"].as_str().unwrap_or_default().to_owned(),
-    )
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -81,18 +76,18 @@ async fn main() -> Result<(), Error> {
     let echoed = pool
         .call_tool(&key, "echo", json!({"text": "hello from the pool"}))
         .await?;
-    println!("echo -> {}", text(&echoed));
+    println!("echo -> {}", echoed.text());
     let token = pool
         .call_tool(&key, "env", json!({"name": "DEMO_TOKEN"}))
         .await?;
     println!(
         "the server received its token from the config ({} chars)",
-        text(&token).len()
+        token.text().len()
     );
 
     let sleeps = (0..4).map(|_| pool.call_tool(&key, "sleep", json!({"ms": 200})));
     for result in futures_util::future::join_all(sleeps).await {
-        println!("sleep -> {}", text(&result?));
+        println!("sleep -> {}", result?.text());
     }
 
     let pid = pool.get(&key).await?.pid();
@@ -106,7 +101,7 @@ async fn main() -> Result<(), Error> {
     let new_pid = pool.get(&key).await?.pid();
     println!(
         "echo -> {} (server pid {pid:?} replaced by {new_pid:?})",
-        text(&echoed)
+        echoed.text()
     );
     let metrics = pool.metrics();
     println!(

@@ -743,6 +743,23 @@ fn gated() -> (
     (provider, entered, release)
 }
 
+/// A manager on `store` refreshing through a gated provider, with one
+/// `access_token` call in flight: returns once the provider holds the
+/// request, with the gate to release it and the call's token to come.
+async fn refresh_in_flight(
+    store: Arc<dyn CredentialStore>,
+) -> (
+    Arc<FakeProvider>,
+    Arc<tokio::sync::Notify>,
+    tokio::task::JoinHandle<String>,
+) {
+    let (provider, entered, release) = gated();
+    let manager = manager(store, provider.clone(), None);
+    let call = tokio::spawn(async move { token_of(&manager).await });
+    entered.notified().await;
+    (provider, release, call)
+}
+
 /// The stored OAuth tokens (access, refresh) and whether a lease is left.
 async fn stored_tokens(store: &dyn CredentialStore) -> (String, String, bool) {
     let stored = store
@@ -781,14 +798,7 @@ async fn a_key_rotation_during_a_refresh_keeps_the_response() {
         .put(&tenant(), &connection(), &expiring())
         .await
         .unwrap();
-    let (provider, entered, release) = gated();
-    let manager = manager(store, provider.clone(), None);
-    let call = tokio::spawn({
-        let manager = manager.clone();
-        async move { token_of(&manager).await }
-    });
-
-    entered.notified().await;
+    let (provider, release, call) = refresh_in_flight(store).await;
     let rotated = SqliteStore::open(
         &path,
         KeyRing::new(k2, key(6)).with_previous(k1, key(5)).unwrap(),
@@ -819,14 +829,7 @@ async fn a_metadata_write_during_a_refresh_keeps_both() {
         .put(&tenant(), &connection(), &expiring())
         .await
         .unwrap();
-    let (provider, entered, release) = gated();
-    let manager = manager(store.clone(), provider.clone(), None);
-    let call = tokio::spawn({
-        let manager = manager.clone();
-        async move { token_of(&manager).await }
-    });
-
-    entered.notified().await;
+    let (provider, release, call) = refresh_in_flight(store.clone()).await;
     let current = store.get(&tenant(), &connection()).await.unwrap().unwrap();
     let updated = current.value.with_metadata("team_id", "T024BE7LD");
     store
@@ -855,14 +858,7 @@ async fn credentials_replaced_during_a_refresh_win() {
         .put(&tenant(), &connection(), &expiring())
         .await
         .unwrap();
-    let (provider, entered, release) = gated();
-    let manager = manager(store.clone(), provider.clone(), None);
-    let call = tokio::spawn({
-        let manager = manager.clone();
-        async move { token_of(&manager).await }
-    });
-
-    entered.notified().await;
+    let (provider, release, call) = refresh_in_flight(store.clone()).await;
     let reauthorised = Credentials::oauth2(
         "SECRET-access-new-grant",
         Some("SECRET-refresh-new-grant".into()),
