@@ -26,9 +26,23 @@ struct Rows {
 }
 
 impl Rows {
-    fn next_version(&mut self) -> u64 {
+    /// Stores `credentials` under the next store-wide version.
+    fn write(
+        &mut self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> u64 {
         self.last_version += 1;
-        self.last_version
+        let version = self.last_version;
+        self.by_tenant.entry(tenant.clone()).or_default().insert(
+            connection.clone(),
+            Versioned {
+                value: credentials.clone(),
+                version,
+            },
+        );
+        version
     }
 }
 
@@ -77,16 +91,7 @@ impl CredentialStore for MemoryStore {
         connection: &ConnectionId,
         credentials: &Credentials,
     ) -> Result<u64, Error> {
-        let mut rows = self.rows();
-        let version = rows.next_version();
-        rows.by_tenant.entry(tenant.clone()).or_default().insert(
-            connection.clone(),
-            Versioned {
-                value: credentials.clone(),
-                version,
-            },
-        );
-        Ok(version)
+        Ok(self.rows().write(tenant, connection, credentials))
     }
 
     async fn compare_and_swap(
@@ -105,15 +110,7 @@ impl CredentialStore for MemoryStore {
         if current != Some(expected) {
             return Ok(None);
         }
-        let version = rows.next_version();
-        rows.by_tenant.entry(tenant.clone()).or_default().insert(
-            connection.clone(),
-            Versioned {
-                value: credentials.clone(),
-                version,
-            },
-        );
-        Ok(Some(version))
+        Ok(Some(rows.write(tenant, connection, credentials)))
     }
 
     async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
