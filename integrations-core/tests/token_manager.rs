@@ -1070,3 +1070,47 @@ async fn a_host_written_store_gets_cross_process_single_flight() {
         ("SECRET-access-1".into(), "SECRET-refresh-1".into(), false)
     );
 }
+
+/// A provider answered 401 to a token that had not expired yet (revoked at
+/// the provider): a hundred callers report it at once and it is refreshed
+/// once; a late report of the old token refreshes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_refreshed_once_however_many_report_it() {
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let fresh = Credentials::oauth2(
+        "SECRET-access-0",
+        Some("SECRET-refresh-0".into()),
+        Some(Utc::now() + chrono::Duration::hours(1)),
+    );
+    store.put(&tenant(), &connection(), &fresh).await.unwrap();
+    let provider = FakeProvider::new(Answer::Tokens {
+        rotate: true,
+        delay: Duration::from_millis(50),
+    });
+    let manager = manager(store.clone(), provider.clone(), None);
+    let rejected = manager.access_token(&tenant(), &connection()).await.unwrap();
+    assert_eq!(expose(&rejected), "SECRET-access-0");
+    assert_eq!(provider.calls(), 0, "fresh: no refresh");
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (manager, rejected) = (manager.clone(), rejected.clone());
+        calls.spawn(async move {
+            manager
+                .refresh_rejected(&tenant(), &connection(), &rejected)
+                .await
+                .map(|token| expose(&token).to_owned())
+        });
+    }
+    while let Some(token) = calls.join_next().await {
+        assert_eq!(token.unwrap().unwrap(), "SECRET-access-1");
+    }
+    assert_eq!(provider.calls(), 1);
+    let late = manager
+        .refresh_rejected(&tenant(), &connection(), &rejected)
+        .await
+        .unwrap();
+    assert_eq!(expose(&late), "SECRET-access-1");
+    assert_eq!(provider.calls(), 1, "already replaced: no second refresh");
+    assert_eq!(token_of(&manager).await, "SECRET-access-1");
+}

@@ -286,13 +286,46 @@ impl TokenManager {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<SecretString, Error> {
-        if let Some(token) = self.inner.cached(tenant, connection) {
+        self.token(tenant, connection, None).await
+    }
+
+    /// The provider refused `rejected` (an HTTP 401): a token to retry with.
+    ///
+    /// If the stored access token is still `rejected`, it is refreshed first,
+    /// whatever its expiry says: once, however many callers report the same
+    /// token at once (they wait for that refresh and share it), and across
+    /// processes as [`access_token`](Self::access_token) does. If another
+    /// caller has already replaced it, the new token is returned with no
+    /// refresh. API keys and bearer tokens have nothing to refresh: the
+    /// stored value is returned.
+    pub async fn refresh_rejected(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        rejected: &SecretString,
+    ) -> Result<SecretString, Error> {
+        self.token(tenant, connection, Some(rejected.clone())).await
+    }
+
+    async fn token(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        rejected: Option<SecretString>,
+    ) -> Result<SecretString, Error> {
+        if let Some(token) = self
+            .inner
+            .cached_unless(tenant, connection, rejected.as_ref())
+        {
             return Ok(token);
         }
         let key = ConnectionLock::new(&self.inner, tenant, connection);
         let guard = Arc::clone(&key.lock).lock_owned().await;
         // Whoever held the lock may have just refreshed.
-        if let Some(token) = self.inner.cached(tenant, connection) {
+        if let Some(token) = self
+            .inner
+            .cached_unless(tenant, connection, rejected.as_ref())
+        {
             return Ok(token);
         }
         let inner = Arc::clone(&self.inner);
@@ -300,7 +333,7 @@ impl TokenManager {
         // The task owns the lock: a caller that gives up cannot cut a
         // refresh short and lose a rotated refresh token.
         let task = self.inner.tasks.spawn(async move {
-            let result = inner.obtain(&tenant, &connection).await;
+            let result = inner.obtain(&tenant, &connection, rejected.as_ref()).await;
             drop(guard);
             drop(key);
             result
@@ -328,10 +361,16 @@ impl Inner {
         expires_at.is_none_or(|at| at - self.margin > now)
     }
 
-    fn cached(&self, tenant: &TenantId, connection: &ConnectionId) -> Option<SecretString> {
+    /// The cached token, if fresh and not the one a provider `rejected`.
+    fn cached_unless(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        rejected: Option<&SecretString>,
+    ) -> Option<SecretString> {
         let cache = lock(&self.cache);
         let entry = cache.get(tenant)?.get(connection)?;
-        self.is_fresh(entry.expires_at, Utc::now())
+        (self.is_fresh(entry.expires_at, Utc::now()) && !same(Some(&entry.token), rejected))
             .then(|| entry.token.clone())
     }
 
@@ -372,6 +411,7 @@ impl Inner {
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
+        rejected: Option<&SecretString>,
     ) -> Result<SecretString, Error> {
         let wait_until = tokio::time::Instant::now() + self.refresh_timeout * 2;
         loop {
@@ -407,7 +447,10 @@ impl Inner {
                 }
             };
             let now = Utc::now();
-            if self.is_fresh(credentials.expires_at, now) {
+            // The provider refused this token: it needs a refresh, and it
+            // is no fallback, whatever its expiry says.
+            let refused = same(Some(&oauth.access_token), rejected);
+            if !refused && self.is_fresh(credentials.expires_at, now) {
                 self.remember(
                     tenant,
                     connection,
@@ -416,7 +459,7 @@ impl Inner {
                 );
                 return Ok(oauth.access_token.clone());
             }
-            let still_valid = credentials.expires_at.is_none_or(|at| at > now);
+            let still_valid = !refused && credentials.expires_at.is_none_or(|at| at > now);
             let Some(refresh_token) = oauth.refresh_token.clone() else {
                 if still_valid {
                     return Ok(oauth.access_token.clone());
@@ -435,6 +478,7 @@ impl Inner {
                             tenant,
                             connection,
                             &credentials,
+                            refused,
                             "another process holds the refresh lease and has not finished".into(),
                         )
                         .await;
@@ -524,7 +568,9 @@ impl Inner {
                         .ok()
                         .flatten()
                         .unwrap_or(credentials);
-                    return self.failed(tenant, connection, &released, error).await;
+                    return self
+                        .failed(tenant, connection, &released, refused, error)
+                        .await;
                 }
             }
         }
@@ -571,12 +617,14 @@ impl Inner {
         }
     }
 
-    /// A refresh failed transiently: use the current token while it lasts.
+    /// A refresh failed transiently: use the current token while it lasts,
+    /// unless the provider `refused` it.
     async fn failed(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
         credentials: &Credentials,
+        refused: bool,
         error: BoxError,
     ) -> Result<SecretString, Error> {
         let message = error_chain(&*error);
@@ -591,6 +639,7 @@ impl Inner {
         )
         .await;
         if let CredentialKind::OAuth2(oauth) = &credentials.kind
+            && !refused
             && credentials.expires_at.is_none_or(|at| at > Utc::now())
         {
             return Ok(oauth.access_token.clone());
@@ -669,11 +718,16 @@ fn apply(mut credentials: Credentials, response: TokenResponse) -> Credentials {
     credentials
 }
 
+/// Whether `token` is `other` (both present and equal).
+fn same(token: Option<&SecretString>, other: Option<&SecretString>) -> bool {
+    matches!((token, other), (Some(a), Some(b)) if a.expose_secret() == b.expose_secret())
+}
+
 /// Whether `credentials` still hold `refresh_token`: the grant a refresh
 /// spent, not one stored since.
 fn spends(credentials: &Credentials, refresh_token: &SecretString) -> bool {
-    matches!(&credentials.kind, CredentialKind::OAuth2(OAuth2Token { refresh_token: Some(held), .. })
-        if held.expose_secret() == refresh_token.expose_secret())
+    matches!(&credentials.kind, CredentialKind::OAuth2(OAuth2Token { refresh_token: held, .. })
+        if same(held.as_ref(), Some(refresh_token)))
 }
 
 /// Whether a refresher's error is `invalid_grant`, returned as
