@@ -1,21 +1,64 @@
-//! Vendor REST APIs for `integrations`.
+//! Vendor REST APIs for `integrations`: one authenticated, polite,
+//! observable connection to any vendor's API (Slack, Notion, GitHub, and
+//! the hundreds a host meets), with its credentials in the core's
+//! encrypted store.
 //!
-//! **Status: skeleton.** Auth methods, OAuth 2 with PKCE, HTTP with retries
-//! that honour `Retry-After`, webhook verification and per-vendor connection
-//! tests are being built. Today it re-exports the catalog types that describe
-//! vendor integrations.
+//! - [`VendorConnection`]: auth ([`Auth`]) from the credential store or a
+//!   `TokenManager`; retries on 429, 5xx and connection errors that wait at
+//!   least `Retry-After` ([`RetryPolicy`]); a client-side rate limit; an
+//!   OAuth token refreshed once on a 401; the vendor's error bodies (Slack's
+//!   `ok: false`, Notion's `object: error`) as typed [`Error`]s; a tracing
+//!   span and a health sample per request; [`test_connection`](VendorConnection::test_connection).
+//! - [`Vendor`]: what the crate knows of a vendor, as data a host extends.
 //!
 //! ```
-//! use integrations_vendor::core::{AuthMethod, Catalog, CatalogQuery, IntegrationKind};
+//! use std::sync::Arc;
+//! use integrations_core::{ConnectionId, Credentials, CredentialStore, MemoryStore, TenantId};
+//! use integrations_vendor::{Auth, Error, Vendor, VendorConnection};
 //!
-//! let catalog = Catalog::from_json_str(r#"[
-//!     {"slug": "slack", "name": "Slack", "kind": "vendor", "category": "communication",
-//!      "auth_methods": ["oauth2", "bearer"]}
-//! ]"#)?;
-//! let vendors = catalog.search(&CatalogQuery::new().kind(IntegrationKind::Vendor));
-//! assert_eq!(vendors[0].auth_methods, [AuthMethod::Oauth2, AuthMethod::Bearer]);
-//! # Ok::<_, integrations_vendor::core::Error>(())
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! # let base = format!("http://{}/api", listener.local_addr().unwrap());
+//! # tokio::spawn(async move { // a one-request stand-in for Slack
+//! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! #     let (mut socket, _) = listener.accept().await.unwrap();
+//! #     let mut buffer = [0; 4096]; let _ = socket.read(&mut buffer).await;
+//! #     let body = r#"{"ok":false,"error":"channel_not_found"}"#;
+//! #     let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+//! #     socket.write_all(reply.as_bytes()).await.unwrap();
+//! # });
+//! // The tenant's token lives in the credential store, never in code.
+//! let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+//! let (tenant, connection) = (TenantId::new("user-1")?, ConnectionId::new("slack", "acme")?);
+//! store.put(&tenant, &connection, &Credentials::bearer("xoxb-example")).await?;
+//!
+//! let slack = VendorConnection::builder(Vendor::slack().with_base_url(base))
+//!     .auth(Auth::Bearer)
+//!     .credentials(store, tenant, connection)
+//!     .build()?;
+//! let posted = slack
+//!     .post("/chat.postMessage")
+//!     .json(&serde_json::json!({"channel": "C404", "text": "hello"}))
+//!     .send()
+//!     .await;
+//! // Slack answers HTTP 200 with `ok: false`: a typed error naming it.
+//! assert!(matches!(posted, Err(Error::Api { code: Some(code), .. }) if code == "channel_not_found"));
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod auth;
+mod connection;
+mod error;
+mod probe;
+mod response;
+mod retry;
+mod vendor;
+
+pub use auth::Auth;
+pub use connection::{VendorConnection, VendorConnectionBuilder, VendorRequest, VendorResponse};
+pub use error::{Error, WebhookError};
 pub use integrations_core as core;
+pub use probe::ConnectionTest;
+pub use retry::RetryPolicy;
+pub use vendor::{ErrorStyle, TestEndpoint, Vendor};

@@ -1,0 +1,711 @@
+//! [`VendorConnection`]: one authenticated, polite, observable connection to
+//! a vendor's API.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, Method, StatusCode};
+use integrations_core::{
+    ConnectionId, CredentialStore, HealthMetrics, IntegrationId, Sample, TenantId, TokenManager,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::auth::{Applied, Source, credential};
+use crate::response::{Outcome, classify};
+use crate::retry::parse_retry_after;
+use crate::{Auth, Error, RetryPolicy, Vendor};
+
+/// One tenant's connection to a vendor's API.
+///
+/// - **Authenticated** by an [`Auth`] method, with the secret read from the
+///   core credential store (or its `TokenManager`) per request.
+/// - **Polite**: a client-side rate limit (`governor`); 429, 5xx and
+///   connection errors retried per [`RetryPolicy`], never sooner than
+///   `Retry-After`; a request that changes something is sent again only
+///   where the vendor cannot have acted on it, unless it carries an
+///   idempotency key; with OAuth 2, a 401 refreshes the token once (however
+///   many requests see it) and the request is sent again.
+/// - **Observable**: one `vendor.request` tracing span per request (vendor,
+///   method, host, path template, status, attempts, wait; never headers,
+///   tokens or bodies), and one health sample per request in
+///   [`health`](Self::health).
+///
+/// Cloning is cheap; clones share the HTTP client, the rate limiter and the
+/// health metrics.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use integrations_core::{ConnectionId, Credentials, CredentialStore, MemoryStore, TenantId};
+/// use integrations_vendor::{Auth, Vendor, VendorConnection};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+/// let (tenant, connection) = (TenantId::new("user-1")?, ConnectionId::new("github", "personal")?);
+/// store.put(&tenant, &connection, &Credentials::bearer("ghp_example")).await?;
+///
+/// let github = VendorConnection::builder(Vendor::github())
+///     .auth(Auth::Bearer)
+///     .credentials(store, tenant, connection)
+///     .build()?;
+/// let me: serde_json::Value = github.get("/user").send_json().await?;
+/// println!("connected as {}", me["login"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct VendorConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    vendor: Vendor,
+    health_key: IntegrationId,
+    client: reqwest::Client,
+    auth: Auth,
+    source: Option<Source>,
+    retry: RetryPolicy,
+    limiter: Option<DefaultDirectRateLimiter>,
+    timeout: Duration,
+    health: Arc<HealthMetrics>,
+}
+
+impl fmt::Debug for VendorConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorConnection")
+            .field("vendor", &self.inner.vendor.id)
+            .field("base_url", &self.inner.vendor.base_url)
+            .field("auth", &self.inner.auth)
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a [`VendorConnection`]; made by
+/// [`VendorConnection::builder`].
+#[must_use = "call `build` to get the connection"]
+pub struct VendorConnectionBuilder {
+    vendor: Vendor,
+    auth: Auth,
+    source: Option<Source>,
+    retry: RetryPolicy,
+    rate_limit: Option<NonZeroU32>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: String,
+    health: Option<Arc<HealthMetrics>>,
+}
+
+impl fmt::Debug for VendorConnectionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorConnectionBuilder")
+            .field("vendor", &self.vendor.id)
+            .field("auth", &self.auth)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VendorConnectionBuilder {
+    /// How requests authenticate; default none.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Reads the tenant's credentials for `connection` from `store`.
+    pub fn credentials(
+        mut self,
+        store: Arc<dyn CredentialStore>,
+        tenant: TenantId,
+        connection: ConnectionId,
+    ) -> Self {
+        let tokens = self.source.take().and_then(|source| source.tokens);
+        self.source = Some(Source {
+            tenant,
+            connection,
+            store: Some(store),
+            tokens,
+        });
+        self
+    }
+
+    /// Takes tokens (OAuth 2, bearer, API keys) from `tokens`, which caches
+    /// them and refreshes OAuth tokens exactly once; needed for
+    /// [`Auth::OAuth2`].
+    pub fn token_manager(
+        mut self,
+        tokens: TokenManager,
+        tenant: TenantId,
+        connection: ConnectionId,
+    ) -> Self {
+        let store = self.source.take().and_then(|source| source.store);
+        self.source = Some(Source {
+            tenant,
+            connection,
+            store,
+            tokens: Some(tokens),
+        });
+        self
+    }
+
+    /// When to send a request again; default [`RetryPolicy::default`].
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// At most this many requests per second from this connection (and its
+    /// clones), bursts included; default unlimited.
+    pub fn rate_limit(mut self, per_second: NonZeroU32) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// The time limit of one attempt (connect, send, read); default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time limit of opening a connection; default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent`; default `integrations-vendor/VERSION`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Records a health sample per request into `health` (e.g. the
+    /// runtime's) instead of the connection's own.
+    pub fn health(mut self, health: Arc<HealthMetrics>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Builds the connection.
+    pub fn build(self) -> Result<VendorConnection, Error> {
+        let vendor_id = self.vendor.id.clone();
+        let config = |message: String| Error::Config {
+            vendor: vendor_id.clone(),
+            message,
+        };
+        let base = reqwest::Url::parse(&self.vendor.base_url)
+            .map_err(|e| config(format!("invalid base URL {:?}: {e}", self.vendor.base_url)))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(config(format!(
+                "the base URL must be http or https, not {}",
+                base.scheme()
+            )));
+        }
+        let health_key = IntegrationId::new(&self.vendor.id).map_err(|e| config(e.to_string()))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.vendor.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| config(format!("invalid header name {name:?}")))?;
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|_| config(format!("invalid value for header {name}")))?;
+            headers.insert(name, value);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        Ok(VendorConnection {
+            inner: Arc::new(Inner {
+                health_key,
+                client,
+                auth: self.auth,
+                source: self.source,
+                retry: self.retry,
+                limiter: self
+                    .rate_limit
+                    .map(|rate| RateLimiter::direct(Quota::per_second(rate))),
+                timeout: self.timeout,
+                health: self
+                    .health
+                    .unwrap_or_else(|| Arc::new(HealthMetrics::new(1024))),
+                vendor: self.vendor,
+            }),
+        })
+    }
+}
+
+/// A response that passed the vendor's error checks.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VendorResponse {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    vendor: String,
+}
+
+impl VendorResponse {
+    pub(crate) fn new(vendor: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+            vendor: vendor.to_owned(),
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            vendor: self.vendor.clone(),
+            message: format!("the body is not the JSON expected: {e}"),
+        })
+    }
+}
+
+/// One request being built; sent with [`send`](Self::send).
+#[must_use = "a request does nothing until it is sent"]
+pub struct VendorRequest<'a> {
+    connection: &'a VendorConnection,
+    method: Method,
+    template: String,
+    params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    body: Option<(Bytes, &'static str)>,
+    idempotency_key: Option<String>,
+    timeout: Option<Duration>,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for VendorRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorRequest")
+            .field("method", &self.method)
+            .field("path", &self.template)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VendorRequest<'_> {
+    /// Fills `{name}` in the path template with `value` (percent-encoded).
+    /// The span shows the template, not the value.
+    pub fn param(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.params
+            .push((name.to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: impl fmt::Display) -> Self {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Sends `body` as JSON.
+    pub fn json(mut self, body: &impl Serialize) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => self.body = Some((bytes.into(), "application/json")),
+            Err(e) => {
+                self.error = Some(
+                    self.connection
+                        .config(format!("cannot encode the body: {e}")),
+                )
+            }
+        }
+        self
+    }
+
+    /// Sends `body` as `application/x-www-form-urlencoded` (Slack accepts
+    /// both).
+    pub fn form(mut self, body: &impl Serialize) -> Self {
+        match serde_urlencoded_string(body) {
+            Ok(text) => self.body = Some((text.into(), "application/x-www-form-urlencoded")),
+            Err(message) => self.error = Some(self.connection.config(message)),
+        }
+        self
+    }
+
+    /// Marks a request that changes something as safe to send again: the
+    /// key goes in the vendor's idempotency header, when it has one.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// This request's time limit per attempt.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the request (retrying as the policy allows) and checks the
+    /// answer for the vendor's errors.
+    pub async fn send(self) -> Result<VendorResponse, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let connection = self.connection;
+        let url = connection.url(&self.template, &self.params)?;
+        let span = tracing::info_span!(
+            "vendor.request",
+            vendor = %connection.inner.vendor.id,
+            method = %self.method,
+            host = url.host_str().unwrap_or_default(),
+            path = %self.template,
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let plan = Plan {
+            method: self.method,
+            template: self.template,
+            url,
+            query: self.query,
+            body: self.body,
+            idempotency_key: self.idempotency_key,
+            timeout: self.timeout.unwrap_or(connection.inner.timeout),
+        };
+        let result = connection.run(&plan).instrument(span).await;
+        let elapsed = started.elapsed();
+        let sample = match &result {
+            Ok(_) => Sample::success(elapsed),
+            Err(error) => Sample::failure(elapsed, error.to_string()),
+        };
+        connection
+            .inner
+            .health
+            .record(&connection.inner.health_key, sample);
+        result
+    }
+
+    /// Sends the request and reads the body as JSON.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        self.send().await?.json()
+    }
+}
+
+fn serde_urlencoded_string(body: &impl Serialize) -> Result<String, String> {
+    // Through JSON: a flat object of strings, numbers and booleans.
+    let value = serde_json::to_value(body).map_err(|e| format!("cannot encode the form: {e}"))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err("a form body must be an object".into());
+    };
+    let mut url = reqwest::Url::parse("http://form.invalid/").map_err(|e| e.to_string())?;
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in fields {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            pairs.append_pair(&name, &text);
+        }
+    }
+    Ok(url.query().unwrap_or_default().to_owned())
+}
+
+/// Everything needed to send one request again.
+struct Plan {
+    method: Method,
+    template: String,
+    url: reqwest::Url,
+    query: Vec<(String, String)>,
+    body: Option<(Bytes, &'static str)>,
+    idempotency_key: Option<String>,
+    timeout: Duration,
+}
+
+impl Plan {
+    /// Whether sending it twice is harmless whatever the vendor did.
+    fn repeatable(&self) -> bool {
+        self.idempotency_key.is_some()
+            || matches!(
+                self.method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            )
+    }
+}
+
+impl VendorConnection {
+    /// Starts building a connection to `vendor`.
+    pub fn builder(vendor: Vendor) -> VendorConnectionBuilder {
+        VendorConnectionBuilder {
+            vendor,
+            auth: Auth::None,
+            source: None,
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("integrations-vendor/", env!("CARGO_PKG_VERSION")).to_owned(),
+            health: None,
+        }
+    }
+
+    /// The vendor.
+    pub fn vendor(&self) -> &Vendor {
+        &self.inner.vendor
+    }
+
+    /// Response times and outcomes of this connection's requests, under the
+    /// vendor's id.
+    pub fn health(&self) -> &HealthMetrics {
+        &self.inner.health
+    }
+
+    /// A GET of `path` (a template such as `/v1/blocks/{id}/children`; fill
+    /// it with [`param`](VendorRequest::param)).
+    pub fn get(&self, path: &str) -> VendorRequest<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// A POST of `path`.
+    pub fn post(&self, path: &str) -> VendorRequest<'_> {
+        self.request(Method::POST, path)
+    }
+
+    /// A request of any method.
+    pub fn request(&self, method: Method, path: &str) -> VendorRequest<'_> {
+        VendorRequest {
+            connection: self,
+            method,
+            template: path.to_owned(),
+            params: Vec::new(),
+            query: Vec::new(),
+            body: None,
+            idempotency_key: None,
+            timeout: None,
+            error: None,
+        }
+    }
+
+    fn config(&self, message: String) -> Error {
+        Error::Config {
+            vendor: self.inner.vendor.id.clone(),
+            message,
+        }
+    }
+
+    fn url(&self, template: &str, params: &[(String, String)]) -> Result<reqwest::Url, Error> {
+        let mut path = template.to_owned();
+        for (name, value) in params {
+            let encoded: String = url_encode_segment(value);
+            path = path.replace(&format!("{{{name}}}"), &encoded);
+        }
+        if path.contains('{') {
+            return Err(self.config(format!("path {template:?} has a parameter without a value")));
+        }
+        let base = self.inner.vendor.base_url.trim_end_matches('/');
+        let path = path.trim_start_matches('/');
+        reqwest::Url::parse(&format!("{base}/{path}"))
+            .map_err(|e| self.config(format!("invalid URL for {template:?}: {e}")))
+    }
+
+    /// Sends `plan` until it succeeds or may not be tried again.
+    async fn run(&self, plan: &Plan) -> Result<VendorResponse, Error> {
+        let inner = &self.inner;
+        let vendor = inner.vendor.id.as_str();
+        let mut credential = credential(&inner.auth, inner.source.as_ref(), vendor).await?;
+        let mut backoff = inner.retry.backoff();
+        let (mut attempts, mut waited, mut refreshed) = (0u32, Duration::ZERO, false);
+        let span = tracing::Span::current();
+        let result = loop {
+            if let Some(limiter) = &inner.limiter {
+                wait_for(limiter).await;
+            }
+            attempts += 1;
+            let outcome = self.attempt(plan, &credential, attempts).await;
+            let (error, retry_after, vendor_acted) = match outcome {
+                Outcome::Done(response) => {
+                    span.record("status", response.status.as_u16());
+                    break Ok(response);
+                }
+                Outcome::Refused(error) => {
+                    // OAuth 2: one refresh, then the same request again.
+                    match (credential.bearer(), &inner.source, refreshed) {
+                        (Some(rejected), Some(source), false) if inner.auth == Auth::OAuth2 => {
+                            refreshed = true;
+                            credential = source.refresh(vendor, rejected).await?;
+                            continue;
+                        }
+                        _ => break Err(error),
+                    }
+                }
+                Outcome::Fail(error) => break Err(error),
+                Outcome::Retry {
+                    error,
+                    retry_after,
+                    vendor_acted,
+                } => (error, retry_after, vendor_acted),
+            };
+            if vendor_acted && !plan.repeatable() {
+                break Err(error);
+            }
+            let Some(pause) = backoff.next() else {
+                break Err(error);
+            };
+            let pause = retry_after.map_or(pause, |asked| asked.max(pause));
+            if waited + pause > inner.retry.budget {
+                break Err(error);
+            }
+            tracing::debug!(
+                attempt = attempts,
+                pause_ms = pause.as_millis() as u64,
+                "retrying: {error}"
+            );
+            tokio::time::sleep(pause).await;
+            waited += pause;
+        };
+        span.record("attempts", attempts);
+        span.record("wait_ms", waited.as_millis() as u64);
+        result.map_err(|error| with_attempts(error, attempts))
+    }
+
+    /// One request, classified.
+    async fn attempt(&self, plan: &Plan, credential: &Applied, attempt: u32) -> Outcome {
+        let inner = &self.inner;
+        let vendor = inner.vendor.id.as_str();
+        let mut request = inner
+            .client
+            .request(plan.method.clone(), plan.url.clone())
+            .timeout(plan.timeout);
+        if !plan.query.is_empty() {
+            request = request.query(&plan.query);
+        }
+        if let Some((body, content_type)) = &plan.body {
+            request = request
+                .header(http::header::CONTENT_TYPE, *content_type)
+                .body(body.clone());
+        }
+        if let (Some(key), Some(header)) = (&plan.idempotency_key, &inner.vendor.idempotency_header)
+        {
+            request = request.header(header.as_str(), key.as_str());
+        }
+        let request = credential.apply(request);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return self.transport_failure(plan, &error),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return self.transport_failure(plan, &error),
+        };
+        let retry_after = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, chrono::Utc::now()));
+        tracing::debug!(attempt, status = status.as_u16(), "vendor answered");
+        classify(
+            &inner.vendor,
+            VendorResponse::new(vendor, status, headers, body),
+            retry_after,
+        )
+    }
+
+    fn transport_failure(&self, plan: &Plan, error: &reqwest::Error) -> Outcome {
+        let vendor = self.inner.vendor.id.clone();
+        if error.is_timeout() {
+            // The vendor may have acted: only a repeatable request goes again.
+            return Outcome::Retry {
+                error: Error::Timeout {
+                    vendor,
+                    method: plan.method.to_string(),
+                    path: plan.template.clone(),
+                    after: plan.timeout,
+                },
+                retry_after: None,
+                vendor_acted: true,
+            };
+        }
+        let mut url = plan.url.clone();
+        url.set_query(None);
+        Outcome::Retry {
+            error: Error::Network {
+                vendor,
+                url: url.to_string(),
+                message: innermost(error),
+            },
+            retry_after: None,
+            // A connection that never opened carried nothing.
+            vendor_acted: !error.is_connect(),
+        }
+    }
+}
+
+/// Waits for the rate limiter on tokio's clock.
+async fn wait_for(limiter: &DefaultDirectRateLimiter) {
+    use governor::clock::Clock;
+    let clock = governor::clock::DefaultClock::default();
+    while let Err(not_until) = limiter.check() {
+        tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
+    }
+}
+
+fn with_attempts(error: Error, attempts: u32) -> Error {
+    match error {
+        Error::Api {
+            vendor,
+            status,
+            code,
+            message,
+            ..
+        } => Error::Api {
+            vendor,
+            status,
+            code,
+            message,
+            attempts,
+        },
+        Error::RateLimited {
+            vendor,
+            retry_after,
+            ..
+        } => Error::RateLimited {
+            vendor,
+            retry_after,
+            attempts,
+        },
+        other => other,
+    }
+}
+
+/// What actually happened, from the deepest cause (e.g. `Connection
+/// refused`), without the URL (which may carry a query-string key).
+fn innermost(error: &reqwest::Error) -> String {
+    let mut deepest: &(dyn std::error::Error + 'static) = error;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    if std::ptr::addr_eq(deepest, error) {
+        return error.to_string();
+    }
+    deepest.to_string()
+}
+
+/// Percent-encodes one path segment.
+fn url_encode_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char);
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
