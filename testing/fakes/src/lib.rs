@@ -72,11 +72,12 @@ pub struct Reply {
 
 impl Reply {
     /// A JSON body with `status`.
+    #[allow(clippy::needless_pass_by_value)] // so tests can write `json!(..)` inline
     pub fn json(status: u16, body: serde_json::Value) -> Self {
         Self {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::from(body.to_string()),
+            body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
             delay: Duration::ZERO,
         }
     }
