@@ -10,6 +10,9 @@
 //!   `ok: false`, Notion's `object: error`) as typed [`Error`]s; a tracing
 //!   span and a health sample per request; [`test_connection`](VendorConnection::test_connection).
 //! - [`Vendor`]: what the crate knows of a vendor, as data a host extends.
+//! - [`WebhookVerifier`]: Slack v0 signatures, GitHub `X-Hub-Signature-256`
+//!   and Standard Webhooks, compared in constant time, stale timestamps and
+//!   replayed ids refused.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,6 +57,7 @@ mod probe;
 mod response;
 mod retry;
 mod vendor;
+mod webhook;
 
 pub use auth::Auth;
 pub use connection::{VendorConnection, VendorConnectionBuilder, VendorRequest, VendorResponse};
@@ -62,3 +66,4 @@ pub use integrations_core as core;
 pub use probe::ConnectionTest;
 pub use retry::RetryPolicy;
 pub use vendor::{ErrorStyle, TestEndpoint, Vendor};
+pub use webhook::{Verified, WebhookScheme, WebhookVerifier, sign_standard_webhook};
