@@ -114,6 +114,28 @@ pub enum Error {
         message: String,
     },
 
+    /// The provider's token endpoint refused (e.g. `invalid_grant`: the
+    /// code was used or expired; `invalid_client`: check the client id and
+    /// secret).
+    #[error("{vendor}: the token endpoint answered `{code}`{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    OAuth {
+        /// The provider.
+        vendor: String,
+        /// The OAuth error code.
+        code: String,
+        /// The provider's description, if any.
+        description: Option<String>,
+    },
+
+    /// An OAuth callback's state was refused; nothing was exchanged.
+    #[error("{vendor}: OAuth callback refused: {reason}")]
+    OAuthState {
+        /// The provider.
+        vendor: String,
+        /// Why.
+        reason: crate::StateRefusal,
+    },
+
     /// A webhook request failed verification; it must not be processed.
     #[error("webhook refused: {0}")]
     Webhook(#[from] WebhookError),

@@ -10,6 +10,10 @@
 //!   `ok: false`, Notion's `object: error`) as typed [`Error`]s; a tracing
 //!   span and a health sample per request; [`test_connection`](VendorConnection::test_connection).
 //! - [`Vendor`]: what the crate knows of a vendor, as data a host extends.
+//! - OAuth 2 ([`OAuthFlow`], [`OAuthClient`], [`OAuthProvider`]): the code
+//!   flow with PKCE and one-time states, client credentials, and the refresh
+//!   grant as the core's `TokenRefresher`; Slack, Notion, GitHub, Google and
+//!   Linear defined as data.
 //! - [`WebhookVerifier`]: Slack v0 signatures, GitHub `X-Hub-Signature-256`
 //!   and Standard Webhooks, compared in constant time, stale timestamps and
 //!   replayed ids refused.
@@ -53,6 +57,7 @@
 mod auth;
 mod connection;
 mod error;
+mod oauth;
 mod probe;
 mod response;
 mod retry;
@@ -63,6 +68,7 @@ pub use auth::Auth;
 pub use connection::{VendorConnection, VendorConnectionBuilder, VendorRequest, VendorResponse};
 pub use error::{Error, WebhookError};
 pub use integrations_core as core;
+pub use oauth::{Authorization, OAuthClient, OAuthFlow, OAuthProvider, StateRefusal};
 pub use probe::ConnectionTest;
 pub use retry::RetryPolicy;
 pub use vendor::{ErrorStyle, TestEndpoint, Vendor};
