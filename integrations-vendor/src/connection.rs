@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use http::{HeaderMap, Method, StatusCode};
 use integrations_core::{
     ConnectionId, CredentialStore, HealthMetrics, IntegrationId, Sample, TenantId, TokenManager,
@@ -69,7 +72,7 @@ struct Inner {
     auth: Auth,
     source: Option<Source>,
     retry: RetryPolicy,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Limiter>,
     timeout: Duration,
     health: Arc<HealthMetrics>,
 }
@@ -228,9 +231,9 @@ impl VendorConnectionBuilder {
                 auth: self.auth,
                 source: self.source,
                 retry: self.retry,
-                limiter: self
-                    .rate_limit
-                    .map(|rate| RateLimiter::direct(Quota::per_second(rate))),
+                limiter: self.rate_limit.map(|rate| {
+                    RateLimiter::direct_with_clock(Quota::per_second(rate), TokioClock::new())
+                }),
                 timeout: self.timeout,
                 health: self
                     .health
@@ -646,10 +649,35 @@ impl VendorConnection {
     }
 }
 
-/// Waits for the rate limiter on tokio's clock.
-async fn wait_for(limiter: &DefaultDirectRateLimiter) {
-    use governor::clock::Clock;
-    let clock = governor::clock::DefaultClock::default();
+/// A client-side rate limiter that keeps tokio's time.
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// governor's clock on tokio's time, so the limiter and the waits agree
+/// (and tests on tokio's paused clock see the limit).
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// Waits until the rate limiter lets one request through.
+async fn wait_for(limiter: &Limiter) {
+    let clock = limiter.clock().clone();
     while let Err(not_until) = limiter.check() {
         tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
     }

@@ -463,3 +463,22 @@ async fn connection_tests_report_identity_scopes_and_actionable_errors() {
     };
     assert!(message.to_lowercase().contains("refused"), "{message}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_client_side_rate_limit_spaces_requests_out() {
+    let fake = FakeServer::start().await;
+    fake.route("GET", "/api/users.info", |_| ok(json!({"ok": true})));
+    let slack = VendorConnection::builder(Vendor::slack().with_base_url(fake.url("/api")))
+        .rate_limit(std::num::NonZeroU32::new(5).unwrap())
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    for _ in 0..15 {
+        slack.get("/users.info").send().await.unwrap();
+    }
+    let took = started.elapsed();
+    // A burst of 5, then one every 200 ms: the 15th goes out at 2 s.
+    assert!(took >= Duration::from_millis(1990), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert_eq!(fake.requests("/api/users.info").len(), 15);
+}
