@@ -1088,7 +1088,10 @@ async fn a_rejected_token_is_refreshed_once_however_many_report_it() {
         delay: Duration::from_millis(50),
     });
     let manager = manager(store.clone(), provider.clone(), None);
-    let rejected = manager.access_token(&tenant(), &connection()).await.unwrap();
+    let rejected = manager
+        .access_token(&tenant(), &connection())
+        .await
+        .unwrap();
     assert_eq!(expose(&rejected), "SECRET-access-0");
     assert_eq!(provider.calls(), 0, "fresh: no refresh");
 

@@ -219,9 +219,14 @@ impl FakeServer {
         self.route(method, path, move |_| {
             let mut replies = lock(&replies);
             if replies.len() > 1 {
-                replies.pop_front().unwrap_or_else(|| Reply::text(500, "empty script"))
+                replies
+                    .pop_front()
+                    .unwrap_or_else(|| Reply::text(500, "empty script"))
             } else {
-                replies.front().cloned().unwrap_or_else(|| Reply::text(500, "empty script"))
+                replies
+                    .front()
+                    .cloned()
+                    .unwrap_or_else(|| Reply::text(500, "empty script"))
             }
         });
     }
