@@ -62,7 +62,9 @@ async fn run(rounds: usize, per_round: usize) {
         .put(&tenant, &connection, &Credentials::bearer("xoxb-bench"))
         .await
         .unwrap();
-    let tokens = TokenManager::builder(store, Arc::new(NoRefresh)).build().unwrap();
+    let tokens = TokenManager::builder(store, Arc::new(NoRefresh))
+        .build()
+        .unwrap();
     let slack = VendorConnection::builder(Vendor::slack().with_base_url(fake.url("/api")))
         .auth(Auth::Bearer)
         .token_manager(tokens, tenant, connection)

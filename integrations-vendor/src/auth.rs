@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use integrations_core::{ConnectionId, CredentialKind, CredentialStore, TenantId, TokenManager};
 use secrecy::{ExposeSecret, SecretString};
@@ -35,6 +36,28 @@ pub enum Auth {
     /// [`TokenManager`](integrations_core::TokenManager), refreshed before
     /// it expires; a 401 refreshes it once and the request is sent again.
     OAuth2,
+    /// A JWT signed with the stored private key (RS256 for RSA, ES256 for
+    /// EC P-256; `CredentialKind::Jwt`, its key id in the header) sent as
+    /// the bearer token, as GitHub Apps authenticate. Made anew a minute
+    /// before it expires.
+    JwtBearer {
+        /// The `iss` claim (a GitHub App's id).
+        issuer: String,
+        /// How long each token lives (GitHub allows at most 10 minutes).
+        lifetime: Duration,
+    },
+    /// A JWT signed with the stored private key, exchanged at `token_url`
+    /// for an access token (RFC 7523), as Google service accounts
+    /// authenticate; the access token is kept until a minute before it
+    /// expires.
+    JwtGrant {
+        /// The token endpoint, also the `aud` claim.
+        token_url: String,
+        /// The `iss` claim (the service account's e-mail).
+        issuer: String,
+        /// The `scope` claim, space-separated.
+        scope: String,
+    },
 }
 
 impl Auth {
@@ -130,7 +153,7 @@ impl Source {
         }
     }
 
-    async fn stored(&self, vendor: &str) -> Result<CredentialKind, Error> {
+    pub(crate) async fn stored(&self, vendor: &str) -> Result<CredentialKind, Error> {
         let Some(store) = &self.store else {
             return Err(Error::Config {
                 vendor: vendor.to_owned(),
@@ -215,6 +238,13 @@ pub(crate) async fn credential(
             CredentialKind::Basic { username, password } => Applied::Basic(username, password),
             other => return Err(wrong_kind(vendor, other.name(), "basic credentials")),
         },
+        // The connection signs these itself: it holds their cache.
+        Auth::JwtBearer { .. } | Auth::JwtGrant { .. } => {
+            return Err(Error::Config {
+                vendor: vendor.to_owned(),
+                message: "JWT auth methods are signed by the connection".into(),
+            });
+        }
     })
 }
 

@@ -75,6 +75,7 @@ struct Inner {
     limiter: Option<Limiter>,
     timeout: Duration,
     health: Arc<HealthMetrics>,
+    jwt: crate::jwt::JwtCache,
 }
 
 impl fmt::Debug for VendorConnection {
@@ -239,6 +240,7 @@ impl VendorConnectionBuilder {
                     .health
                     .unwrap_or_else(|| Arc::new(HealthMetrics::new(1024))),
                 vendor: self.vendor,
+                jwt: crate::jwt::JwtCache::default(),
             }),
         })
     }
@@ -520,7 +522,13 @@ impl VendorConnection {
     async fn run(&self, plan: &Plan) -> Result<VendorResponse, Error> {
         let inner = &self.inner;
         let vendor = inner.vendor.id.as_str();
-        let mut credential = credential(&inner.auth, inner.source.as_ref(), vendor).await?;
+        let mut credential = match (&inner.auth, &inner.source) {
+            (Auth::JwtBearer { .. } | Auth::JwtGrant { .. }, Some(source)) => {
+                crate::jwt::credential(&inner.auth, source, vendor, &inner.client, &inner.jwt)
+                    .await?
+            }
+            _ => credential(&inner.auth, inner.source.as_ref(), vendor).await?,
+        };
         let mut backoff = inner.retry.backoff();
         let (mut attempts, mut waited, mut refreshed) = (0u32, Duration::ZERO, false);
         let span = tracing::Span::current();

@@ -57,6 +57,7 @@
 mod auth;
 mod connection;
 mod error;
+mod jwt;
 mod oauth;
 mod probe;
 mod response;
