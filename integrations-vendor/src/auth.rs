@@ -58,6 +58,10 @@ pub enum Auth {
         /// The `scope` claim, space-separated.
         scope: String,
     },
+    /// Mutual TLS with the stored client certificate and key
+    /// (`CredentialKind::ClientCertificate`, PEM), loaded at the first
+    /// request.
+    ClientCertificate,
 }
 
 impl Auth {
@@ -238,6 +242,8 @@ pub(crate) async fn credential(
             CredentialKind::Basic { username, password } => Applied::Basic(username, password),
             other => return Err(wrong_kind(vendor, other.name(), "basic credentials")),
         },
+        // TLS carries the certificate: nothing goes in the request.
+        Auth::ClientCertificate => Applied::None,
         // The connection signs these itself: it holds their cache.
         Auth::JwtBearer { .. } | Auth::JwtGrant { .. } => {
             return Err(Error::Config {

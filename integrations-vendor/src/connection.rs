@@ -69,6 +69,10 @@ struct Inner {
     vendor: Vendor,
     health_key: IntegrationId,
     client: reqwest::Client,
+    /// With a client certificate, the client that presents it: built at the
+    /// first request, from the stored certificate.
+    tls_client: tokio::sync::OnceCell<reqwest::Client>,
+    settings: ClientSettings,
     auth: Auth,
     source: Option<Source>,
     retry: RetryPolicy,
@@ -89,6 +93,28 @@ impl fmt::Debug for VendorConnection {
     }
 }
 
+/// What every HTTP client of a connection is built with.
+#[derive(Clone)]
+struct ClientSettings {
+    user_agent: String,
+    headers: HeaderMap,
+    connect_timeout: Duration,
+    roots: Vec<reqwest::Certificate>,
+}
+
+impl ClientSettings {
+    fn builder(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(self.user_agent.clone())
+            .default_headers(self.headers.clone())
+            .connect_timeout(self.connect_timeout);
+        for root in &self.roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        builder
+    }
+}
+
 /// Options of a [`VendorConnection`]; made by
 /// [`VendorConnection::builder`].
 #[must_use = "call `build` to get the connection"]
@@ -102,6 +128,7 @@ pub struct VendorConnectionBuilder {
     connect_timeout: Duration,
     user_agent: String,
     health: Option<Arc<HealthMetrics>>,
+    roots: Vec<String>,
 }
 
 impl fmt::Debug for VendorConnectionBuilder {
@@ -188,6 +215,13 @@ impl VendorConnectionBuilder {
         self
     }
 
+    /// Also trusts the CA certificate in `pem` (a vendor behind a private
+    /// CA, a test server); the system's roots stay trusted.
+    pub fn root_certificate(mut self, pem: &str) -> Self {
+        self.roots.push(pem.to_owned());
+        self
+    }
+
     /// Records a health sample per request into `health` (e.g. the
     /// runtime's) instead of the connection's own.
     pub fn health(mut self, health: Arc<HealthMetrics>) -> Self {
@@ -219,16 +253,30 @@ impl VendorConnectionBuilder {
                 .map_err(|_| config(format!("invalid value for header {name}")))?;
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder()
-            .user_agent(self.user_agent)
-            .default_headers(headers)
-            .connect_timeout(self.connect_timeout)
+        let roots = self
+            .roots
+            .iter()
+            .map(|pem| {
+                reqwest::Certificate::from_pem(pem.as_bytes())
+                    .map_err(|_| config("a root certificate is not a PEM certificate".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let settings = ClientSettings {
+            user_agent: self.user_agent,
+            headers,
+            connect_timeout: self.connect_timeout,
+            roots,
+        };
+        let client = settings
+            .builder()
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {}", e.without_url())))?;
         Ok(VendorConnection {
             inner: Arc::new(Inner {
                 health_key,
                 client,
+                tls_client: tokio::sync::OnceCell::new(),
+                settings,
                 auth: self.auth,
                 source: self.source,
                 retry: self.retry,
@@ -456,6 +504,7 @@ impl VendorConnection {
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("integrations-vendor/", env!("CARGO_PKG_VERSION")).to_owned(),
             health: None,
+            roots: Vec::new(),
         }
     }
 
@@ -518,6 +567,53 @@ impl VendorConnection {
             .map_err(|e| self.config(format!("invalid URL for {template:?}: {e}")))
     }
 
+    /// The HTTP client for this connection's requests: with a client
+    /// certificate, one that presents it (built once, from the store).
+    async fn client(&self) -> Result<&reqwest::Client, Error> {
+        let inner = &self.inner;
+        if inner.auth != Auth::ClientCertificate {
+            return Ok(&inner.client);
+        }
+        let vendor = inner.vendor.id.as_str();
+        inner
+            .tls_client
+            .get_or_try_init(|| async {
+                let source = inner.source.as_ref().ok_or_else(|| {
+                    self.config("a client certificate needs credentials: give the connection a store with `credentials`".into())
+                })?;
+                let (certificate, private_key) = match source.stored(vendor).await? {
+                    integrations_core::CredentialKind::ClientCertificate {
+                        certificate,
+                        private_key,
+                    } => (certificate, private_key),
+                    other => {
+                        return Err(self.config(format!(
+                            "the stored credentials are {}, but this auth method needs a client certificate",
+                            other.name()
+                        )));
+                    }
+                };
+                use secrecy::ExposeSecret;
+                let pem = secrecy::SecretString::from(format!(
+                    "{}\n{certificate}",
+                    private_key.expose_secret()
+                ));
+                let identity = reqwest::Identity::from_pem(pem.expose_secret().as_bytes())
+                    .map_err(|_| {
+                        self.config("the stored client certificate or key is not valid PEM".into())
+                    })?;
+                inner
+                    .settings
+                    .builder()
+                    .identity(identity)
+                    .build()
+                    .map_err(|e| {
+                        self.config(format!("cannot build the HTTP client: {}", e.without_url()))
+                    })
+            })
+            .await
+    }
+
     /// Sends `plan` until it succeeds or may not be tried again.
     async fn run(&self, plan: &Plan) -> Result<VendorResponse, Error> {
         let inner = &self.inner;
@@ -529,6 +625,7 @@ impl VendorConnection {
             }
             _ => credential(&inner.auth, inner.source.as_ref(), vendor).await?,
         };
+        let client = self.client().await?;
         let mut backoff = inner.retry.backoff();
         let (mut attempts, mut waited, mut refreshed) = (0u32, Duration::ZERO, false);
         let span = tracing::Span::current();
@@ -537,7 +634,7 @@ impl VendorConnection {
                 wait_for(limiter).await;
             }
             attempts += 1;
-            let outcome = self.attempt(plan, &credential, attempts).await;
+            let outcome = self.attempt(client, plan, &credential, attempts).await;
             let (error, retry_after, vendor_acted) = match outcome {
                 Outcome::Done(response) => {
                     span.record("status", response.status.as_u16());
@@ -585,11 +682,16 @@ impl VendorConnection {
     }
 
     /// One request, classified.
-    async fn attempt(&self, plan: &Plan, credential: &Applied, attempt: u32) -> Outcome {
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        plan: &Plan,
+        credential: &Applied,
+        attempt: u32,
+    ) -> Outcome {
         let inner = &self.inner;
         let vendor = inner.vendor.id.as_str();
-        let mut request = inner
-            .client
+        let mut request = client
             .request(plan.method.clone(), plan.url.clone())
             .timeout(plan.timeout);
         if !plan.query.is_empty() {
