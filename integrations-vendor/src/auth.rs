@@ -221,7 +221,8 @@ pub(crate) async fn credential(
         }
     };
     Ok(match auth {
-        Auth::None => Applied::None,
+        // TLS carries a client certificate: nothing goes in the request.
+        Auth::None | Auth::ClientCertificate => Applied::None,
         Auth::ApiKeyHeader { header } => {
             Applied::Header(header.clone(), source.token(vendor).await?)
         }
@@ -242,8 +243,6 @@ pub(crate) async fn credential(
             CredentialKind::Basic { username, password } => Applied::Basic(username, password),
             other => return Err(wrong_kind(vendor, other.name(), "basic credentials")),
         },
-        // TLS carries the certificate: nothing goes in the request.
-        Auth::ClientCertificate => Applied::None,
         // The connection signs these itself: it holds their cache.
         Auth::JwtBearer { .. } | Auth::JwtGrant { .. } => {
             return Err(Error::Config {
