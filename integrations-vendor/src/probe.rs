@@ -34,7 +34,8 @@ impl ConnectionTest {
 
 impl VendorConnection {
     /// Calls the vendor's test endpoint ([`Vendor::test_endpoint`](crate::Vendor::test_endpoint):
-    /// Slack `auth.test`, Notion `GET /v1/users/me`, GitHub `GET /user`).
+    /// Slack `auth.test`, Notion `GET /v1/users/me`, GitHub `GET /user`,
+    /// Google's userinfo, Linear's `viewer` query).
     pub async fn test_connection(&self) -> ConnectionTest {
         let started = Instant::now();
         let mut test = ConnectionTest {
@@ -52,7 +53,11 @@ impl VendorConnection {
             });
             return test;
         };
-        match self.request(endpoint.method, &endpoint.path).send().await {
+        let mut request = self.request(endpoint.method, &endpoint.path);
+        if let Some(body) = &endpoint.body {
+            request = request.json(body);
+        }
+        match request.send().await {
             Ok(response) => {
                 test.scopes = response
                     .headers

@@ -30,6 +30,8 @@ pub struct TestEndpoint {
     /// JSON pointers tried in order for the identity to show, e.g.
     /// `/user` for Slack's `auth.test`.
     pub identity: Vec<String>,
+    /// A JSON body to send (a GraphQL query, for Linear).
+    pub body: Option<serde_json::Value>,
 }
 
 impl TestEndpoint {
@@ -39,7 +41,15 @@ impl TestEndpoint {
             method,
             path: path.into(),
             identity: identity.iter().map(|p| (*p).to_owned()).collect(),
+            body: None,
         }
+    }
+
+    /// Sends `body` as JSON.
+    #[must_use]
+    pub fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
     }
 }
 
@@ -113,6 +123,27 @@ impl Vendor {
             .with_header("Accept", "application/vnd.github+json")
             .with_header("X-GitHub-Api-Version", "2022-11-28")
             .with_test_endpoint(TestEndpoint::new(Method::GET, "/user", &["/login"]))
+    }
+
+    /// Google's APIs, tested with the OpenID Connect userinfo endpoint.
+    pub fn google() -> Self {
+        Self::new("google", "https://www.googleapis.com").with_test_endpoint(TestEndpoint::new(
+            Method::GET,
+            "/oauth2/v3/userinfo",
+            &["/email", "/sub"],
+        ))
+    }
+
+    /// Linear's GraphQL API, tested with a `viewer` query.
+    pub fn linear() -> Self {
+        Self::new("linear", "https://api.linear.app").with_test_endpoint(
+            TestEndpoint::new(
+                Method::POST,
+                "/graphql",
+                &["/data/viewer/email", "/data/viewer/name"],
+            )
+            .with_body(serde_json::json!({"query": "{ viewer { id name email } }"})),
+        )
     }
 
     /// Sets where the API lives (a fake on loopback in tests, a proxy, a

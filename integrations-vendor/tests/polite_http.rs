@@ -482,3 +482,30 @@ async fn the_client_side_rate_limit_spaces_requests_out() {
     assert!(took < Duration::from_millis(2500), "{took:?}");
     assert_eq!(fake.requests("/api/users.info").len(), 15);
 }
+
+#[tokio::test]
+async fn google_and_linear_connection_tests() {
+    let fake = FakeServer::start().await;
+    fake.route("GET", "/oauth2/v3/userinfo", |_| {
+        Reply::json(200, json!({"sub": "1170", "email": "ada@example.com"}))
+    });
+    fake.route("POST", "/graphql", |request| {
+        if request.json()["query"].as_str().is_some_and(|q| q.contains("viewer")) {
+            Reply::json(200, json!({"data": {"viewer": {"id": "u1", "name": "Ada", "email": "ada@linear.example"}}}))
+        } else {
+            Reply::json(400, json!({"errors": [{"message": "no query"}]}))
+        }
+    });
+    for (vendor, identity) in [
+        (Vendor::google(), "ada@example.com"),
+        (Vendor::linear(), "ada@linear.example"),
+    ] {
+        let test = VendorConnection::builder(vendor.with_base_url(fake.url("")))
+            .build()
+            .unwrap()
+            .test_connection()
+            .await;
+        assert!(test.success(), "{:?}", test.error);
+        assert_eq!(test.identity.as_deref(), Some(identity));
+    }
+}
