@@ -11,7 +11,9 @@ use integrations_core::{
     RefreshRequest, TenantId, TokenManager, TokenRefresher, TokenResponse, async_trait,
 };
 use integrations_fakes::{FakeServer, Reply};
-use integrations_vendor::{Auth, RetryPolicy, Vendor, VendorConnection};
+use integrations_vendor::{
+    Auth, OAuthClient, OAuthFlow, OAuthProvider, RetryPolicy, Vendor, VendorConnection,
+};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -165,6 +167,88 @@ async fn no_secret_reaches_debug_display_errors_or_traces() {
     assert_eq!(me["name"], "Ada");
     shown.push(format!("{notion:?} {tokens:?}"));
 
+    // The OAuth 2 code flow and the client credentials grant.
+    fake.route("POST", "/oauth/token", |request| {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        if body.contains("grant_type=client_credentials") {
+            Reply::json(400, json!({"error": "invalid_client"}))
+        } else {
+            Reply::json(200, json!({"access_token": "SECRET-flow-access", "refresh_token": "SECRET-flow-refresh", "token_type": "Bearer", "expires_in": 3600}))
+        }
+    });
+    let client = OAuthClient::new(
+        OAuthProvider::new(
+            "acme",
+            "Acme",
+            fake.url("/oauth/authorize"),
+            fake.url("/oauth/token"),
+        ),
+        "app",
+        Some("SECRET-client-secret".to_owned().into()),
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let flow = OAuthFlow::new(client.clone(), store.clone());
+    let started = flow.start(&tenant, &connection);
+    flow.callback(&tenant, &started.state, "SECRET-code")
+        .await
+        .unwrap();
+    let replayed = flow
+        .callback(&tenant, &started.state, "SECRET-code")
+        .await
+        .unwrap_err();
+    let refused = client
+        .client_credentials(&*store, &tenant, &connection)
+        .await
+        .unwrap_err();
+    shown.push(format!(
+        "{flow:?} {client:?} {replayed} {replayed:?} {refused} {refused:?}"
+    ));
+
+    // A JWT grant and a client certificate, from stored keys.
+    store
+        .put(
+            &tenant,
+            &connection,
+            &Credentials::new(CredentialKind::Jwt {
+                key_id: None,
+                private_key: include_str!("fixtures/test-es256.pem").to_owned().into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let jwt = VendorConnection::builder(Vendor::new("google", fake.url("")))
+        .auth(Auth::JwtGrant {
+            token_url: fake.url("/oauth/token"),
+            issuer: "robot@example.com".into(),
+            scope: "read".into(),
+        })
+        .credentials(store.clone(), tenant.clone(), connection.clone())
+        .retry(quick.clone())
+        .build()
+        .unwrap();
+    let error = jwt.get("/v2/items").send().await.unwrap_err();
+    shown.push(format!("{jwt:?} {error} {error:?}"));
+    store
+        .put(
+            &tenant,
+            &connection,
+            &Credentials::new(CredentialKind::ClientCertificate {
+                certificate: include_str!("fixtures/test-client.pem").to_owned(),
+                private_key: include_str!("fixtures/test-client.key").to_owned().into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let mtls = VendorConnection::builder(Vendor::new("bank", fake.url("")))
+        .auth(Auth::ClientCertificate)
+        .credentials(store.clone(), tenant.clone(), connection.clone())
+        .retry(quick.clone())
+        .build()
+        .unwrap();
+    let error = mtls.get("/v2/items").send().await.unwrap_err();
+    shown.push(format!("{mtls:?} {error} {error:?}"));
+
     let traces = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(traces.contains("vendor.request"), "the spans were captured");
     assert!(traces.len() > 1000, "the traces hold the flows");
@@ -172,7 +256,12 @@ async fn no_secret_reaches_debug_display_errors_or_traces() {
         traces.contains("reqwest::connect") && traces.contains("hyper_util"),
         "reqwest's log records and hyper's events were captured too"
     );
+    let key_material = ["PRIVATE KEY", "BEGIN CERTIFICATE"];
     for text in shown.iter().chain(std::iter::once(&traces)) {
+        assert!(
+            !key_material.iter().any(|pem| text.contains(pem)),
+            "key material leaked"
+        );
         assert!(
             !text.contains("SECRET"),
             "a secret leaked: ...{}...",
