@@ -709,13 +709,13 @@ impl VendorConnection {
         let request = credential.apply(request);
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return self.transport_failure(plan, &error),
+            Err(error) => return self.transport_failure(plan, error),
         };
         let status = response.status();
         let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(error) => return self.transport_failure(plan, &error),
+            Err(error) => return self.transport_failure(plan, error),
         };
         let retry_after = headers
             .get(http::header::RETRY_AFTER)
@@ -729,7 +729,7 @@ impl VendorConnection {
         )
     }
 
-    fn transport_failure(&self, plan: &Plan, error: &reqwest::Error) -> Outcome {
+    fn transport_failure(&self, plan: &Plan, error: reqwest::Error) -> Outcome {
         let vendor = self.inner.vendor.id.clone();
         if error.is_timeout() {
             // The vendor may have acted: only a repeatable request goes again.
@@ -746,15 +746,17 @@ impl VendorConnection {
         }
         let mut url = plan.url.clone();
         url.set_query(None);
+        // A connection that never opened carried nothing.
+        let vendor_acted = !error.is_connect();
         Outcome::Retry {
             error: Error::Network {
                 vendor,
                 url: url.to_string(),
-                message: innermost(error),
+                // Without the URL, which may carry a query-string key.
+                message: crate::error::innermost(&error.without_url()),
             },
             retry_after: None,
-            // A connection that never opened carried nothing.
-            vendor_acted: !error.is_connect(),
+            vendor_acted,
         }
     }
 }
@@ -819,19 +821,6 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
         },
         other => other,
     }
-}
-
-/// What actually happened, from the deepest cause (e.g. `Connection
-/// refused`), without the URL (which may carry a query-string key).
-fn innermost(error: &reqwest::Error) -> String {
-    let mut deepest: &(dyn std::error::Error + 'static) = error;
-    while let Some(source) = deepest.source() {
-        deepest = source;
-    }
-    if std::ptr::addr_eq(deepest, error) {
-        return error.to_string();
-    }
-    deepest.to_string()
 }
 
 /// Percent-encodes one path segment.

@@ -168,3 +168,13 @@ pub enum WebhookError {
     #[error("invalid webhook secret: {0}")]
     InvalidSecret(&'static str),
 }
+
+/// What actually happened, from the deepest cause (e.g. `Connection
+/// refused (os error 111)`).
+pub(crate) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = error;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    deepest.to_string()
+}

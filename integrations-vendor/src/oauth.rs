@@ -23,6 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use crate::Error;
+use crate::error::innermost;
 
 /// An OAuth 2 provider's endpoints and habits, as data a host can extend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,14 +234,6 @@ fn token_error<E: std::error::Error + 'static>(
         code,
         description,
     }
-}
-
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut deepest = error;
-    while let Some(source) = deepest.source() {
-        deepest = source;
-    }
-    deepest.to_string()
 }
 
 /// The transport error of the token endpoint calls.
