@@ -4,23 +4,17 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
-use http::{HeaderMap, Method, StatusCode};
+use crate::rate::{Limiter, wait_for};
+use http::{HeaderMap, Method};
 use integrations_core::{
     ConnectionId, CredentialStore, HealthMetrics, IntegrationId, Sample, TenantId, TokenManager,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tracing::Instrument;
 
 use crate::auth::{Applied, Source, credential};
-use crate::response::{Outcome, classify};
+use crate::request::{Plan, VendorRequest};
+use crate::response::{Outcome, VendorResponse, classify};
 use crate::retry::parse_retry_after;
 use crate::{Auth, Error, RetryPolicy, Vendor};
 
@@ -280,9 +274,7 @@ impl VendorConnectionBuilder {
                 auth: self.auth,
                 source: self.source,
                 retry: self.retry,
-                limiter: self.rate_limit.map(|rate| {
-                    RateLimiter::direct_with_clock(Quota::per_second(rate), TokioClock::new())
-                }),
+                limiter: self.rate_limit.map(crate::rate::limiter),
                 timeout: self.timeout,
                 health: self
                     .health
@@ -291,203 +283,6 @@ impl VendorConnectionBuilder {
                 jwt: crate::jwt::JwtCache::default(),
             }),
         })
-    }
-}
-
-/// A response that passed the vendor's error checks.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct VendorResponse {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The headers.
-    pub headers: HeaderMap,
-    /// The body.
-    pub body: Bytes,
-    vendor: String,
-}
-
-impl VendorResponse {
-    pub(crate) fn new(vendor: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
-        Self {
-            status,
-            headers,
-            body,
-            vendor: vendor.to_owned(),
-        }
-    }
-
-    /// The body as JSON.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            vendor: self.vendor.clone(),
-            message: format!("the body is not the JSON expected: {e}"),
-        })
-    }
-}
-
-/// One request being built; sent with [`send`](Self::send).
-#[must_use = "a request does nothing until it is sent"]
-pub struct VendorRequest<'a> {
-    connection: &'a VendorConnection,
-    method: Method,
-    template: String,
-    params: Vec<(String, String)>,
-    query: Vec<(String, String)>,
-    body: Option<(Bytes, &'static str)>,
-    idempotency_key: Option<String>,
-    timeout: Option<Duration>,
-    error: Option<Error>,
-}
-
-impl fmt::Debug for VendorRequest<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VendorRequest")
-            .field("method", &self.method)
-            .field("path", &self.template)
-            .finish_non_exhaustive()
-    }
-}
-
-impl VendorRequest<'_> {
-    /// Fills `{name}` in the path template with `value` (percent-encoded).
-    /// The span shows the template, not the value.
-    pub fn param(mut self, name: &str, value: impl AsRef<str>) -> Self {
-        self.params
-            .push((name.to_owned(), value.as_ref().to_owned()));
-        self
-    }
-
-    /// Adds a query parameter.
-    pub fn query(mut self, name: &str, value: impl fmt::Display) -> Self {
-        self.query.push((name.to_owned(), value.to_string()));
-        self
-    }
-
-    /// Sends `body` as JSON.
-    pub fn json(mut self, body: &impl Serialize) -> Self {
-        match serde_json::to_vec(body) {
-            Ok(bytes) => self.body = Some((bytes.into(), "application/json")),
-            Err(e) => {
-                self.error = Some(
-                    self.connection
-                        .config(format!("cannot encode the body: {e}")),
-                )
-            }
-        }
-        self
-    }
-
-    /// Sends `body` as `application/x-www-form-urlencoded` (Slack accepts
-    /// both).
-    pub fn form(mut self, body: &impl Serialize) -> Self {
-        match serde_urlencoded_string(body) {
-            Ok(text) => self.body = Some((text.into(), "application/x-www-form-urlencoded")),
-            Err(message) => self.error = Some(self.connection.config(message)),
-        }
-        self
-    }
-
-    /// Marks a request that changes something as safe to send again: the
-    /// key goes in the vendor's idempotency header, when it has one.
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    /// This request's time limit per attempt.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Sends the request (retrying as the policy allows) and checks the
-    /// answer for the vendor's errors.
-    pub async fn send(self) -> Result<VendorResponse, Error> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        let connection = self.connection;
-        let url = connection.url(&self.template, &self.params)?;
-        let span = tracing::info_span!(
-            "vendor.request",
-            vendor = %connection.inner.vendor.id,
-            method = %self.method,
-            host = url.host_str().unwrap_or_default(),
-            path = %self.template,
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            wait_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let plan = Plan {
-            method: self.method,
-            template: self.template,
-            url,
-            query: self.query,
-            body: self.body,
-            idempotency_key: self.idempotency_key,
-            timeout: self.timeout.unwrap_or(connection.inner.timeout),
-        };
-        let result = connection.run(&plan).instrument(span).await;
-        let elapsed = started.elapsed();
-        let sample = match &result {
-            Ok(_) => Sample::success(elapsed),
-            Err(error) => Sample::failure(elapsed, error.to_string()),
-        };
-        connection
-            .inner
-            .health
-            .record(&connection.inner.health_key, sample);
-        result
-    }
-
-    /// Sends the request and reads the body as JSON.
-    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
-        self.send().await?.json()
-    }
-}
-
-fn serde_urlencoded_string(body: &impl Serialize) -> Result<String, String> {
-    // Through JSON: a flat object of strings, numbers and booleans.
-    let value = serde_json::to_value(body).map_err(|e| format!("cannot encode the form: {e}"))?;
-    let serde_json::Value::Object(fields) = value else {
-        return Err("a form body must be an object".into());
-    };
-    let mut url = reqwest::Url::parse("http://form.invalid/").map_err(|e| e.to_string())?;
-    {
-        let mut pairs = url.query_pairs_mut();
-        for (name, value) in fields {
-            let text = match value {
-                serde_json::Value::String(text) => text,
-                serde_json::Value::Null => continue,
-                other => other.to_string(),
-            };
-            pairs.append_pair(&name, &text);
-        }
-    }
-    Ok(url.query().unwrap_or_default().to_owned())
-}
-
-/// Everything needed to send one request again.
-struct Plan {
-    method: Method,
-    template: String,
-    url: reqwest::Url,
-    query: Vec<(String, String)>,
-    body: Option<(Bytes, &'static str)>,
-    idempotency_key: Option<String>,
-    timeout: Duration,
-}
-
-impl Plan {
-    /// Whether sending it twice is harmless whatever the vendor did.
-    fn repeatable(&self) -> bool {
-        self.idempotency_key.is_some()
-            || matches!(
-                self.method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-            )
     }
 }
 
@@ -532,27 +327,30 @@ impl VendorConnection {
 
     /// A request of any method.
     pub fn request(&self, method: Method, path: &str) -> VendorRequest<'_> {
-        VendorRequest {
-            connection: self,
-            method,
-            template: path.to_owned(),
-            params: Vec::new(),
-            query: Vec::new(),
-            body: None,
-            idempotency_key: None,
-            timeout: None,
-            error: None,
-        }
+        VendorRequest::new(self, method, path)
     }
 
-    fn config(&self, message: String) -> Error {
+    pub(crate) fn default_timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// Records one request's health sample.
+    pub(crate) fn record(&self, sample: Sample) {
+        self.inner.health.record(&self.inner.health_key, sample);
+    }
+
+    pub(crate) fn config(&self, message: String) -> Error {
         Error::Config {
             vendor: self.inner.vendor.id.clone(),
             message,
         }
     }
 
-    fn url(&self, template: &str, params: &[(String, String)]) -> Result<reqwest::Url, Error> {
+    pub(crate) fn url(
+        &self,
+        template: &str,
+        params: &[(String, String)],
+    ) -> Result<reqwest::Url, Error> {
         let mut path = template.to_owned();
         for (name, value) in params {
             let encoded: String = url_encode_segment(value);
@@ -615,7 +413,7 @@ impl VendorConnection {
     }
 
     /// Sends `plan` until it succeeds or may not be tried again.
-    async fn run(&self, plan: &Plan) -> Result<VendorResponse, Error> {
+    pub(crate) async fn run(&self, plan: &Plan) -> Result<VendorResponse, Error> {
         let inner = &self.inner;
         let vendor = inner.vendor.id.as_str();
         let mut credential = match (&inner.auth, &inner.source) {
@@ -758,40 +556,6 @@ impl VendorConnection {
             retry_after: None,
             vendor_acted,
         }
-    }
-}
-
-/// A client-side rate limiter that keeps tokio's time.
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
-
-/// governor's clock on tokio's time, so the limiter and the waits agree
-/// (and tests on tokio's paused clock see the limit).
-#[derive(Debug, Clone)]
-struct TokioClock {
-    origin: tokio::time::Instant,
-}
-
-impl TokioClock {
-    fn new() -> Self {
-        Self {
-            origin: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for TokioClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
-    }
-}
-
-/// Waits until the rate limiter lets one request through.
-async fn wait_for(limiter: &Limiter) {
-    let clock = limiter.clock().clone();
-    while let Err(not_until) = limiter.check() {
-        tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
     }
 }
 

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::connection::VendorResponse;
 use crate::{Error, ErrorStyle, Vendor};
 
 /// The longest piece of a body quoted in an error.
@@ -19,6 +21,38 @@ const SLACK_AUTH_ERRORS: &[&str] = &[
     "token_expired",
     "account_inactive",
 ];
+
+/// A response that passed the vendor's error checks.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VendorResponse {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    vendor: String,
+}
+
+impl VendorResponse {
+    pub(crate) fn new(vendor: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+            vendor: vendor.to_owned(),
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            vendor: self.vendor.clone(),
+            message: format!("the body is not the JSON expected: {e}"),
+        })
+    }
+}
 
 /// What one attempt came to.
 pub(crate) enum Outcome {
