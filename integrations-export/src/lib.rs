@@ -1,20 +1,25 @@
 //! Exporting content from `integrations` to Slack, Notion, GitHub, webhooks
 //! and audit files.
 //!
-//! **Status: skeleton.** Providers, markdown converters, the durable outbox
-//! and fan-out are being built. Today it re-exports the event types an
-//! export reports through.
+//! **Status: in progress.** The markdown to Slack converter is built:
+//! GitHub-flavoured markdown to Block Kit and mrkdwn, split so that no
+//! message breaks a Slack limit and nothing the user wrote is dropped.
+//! Providers, the Notion converter, the export service, the durable outbox
+//! and fan-out are still to come.
 //!
 //! ```
-//! use integrations_export::core::{Event, EventKind, IntegrationId};
+//! use integrations_export::markdown_to_slack;
 //!
-//! let event = Event::now(
-//!     IntegrationId::new("slack")?,
-//!     EventKind::Exported { destination: "#general".into() },
-//! );
-//! assert_eq!(event.kind.name(), "exported");
-//! # Ok::<_, integrations_export::core::Error>(())
+//! let report = format!("# Weekly report\n\n{}", "A finding worth a paragraph.\n\n".repeat(80));
+//! let messages = markdown_to_slack(&report);
+//! assert_eq!(messages.len(), 2, "81 blocks: 50 in the first message, 31 in the second");
+//! assert_eq!(messages[0].blocks[0]["type"], "header");
+//! let post = messages[0].to_post("C024BE91L"); // chat.postMessage arguments
+//! assert_eq!(post["blocks"].as_array().unwrap().len(), 50);
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod slack;
+
 pub use integrations_core as core;
+pub use slack::{SlackLimits, SlackMessage, markdown_to_slack, markdown_to_slack_with};

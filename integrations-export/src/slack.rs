@@ -1,0 +1,679 @@
+//! Markdown to Slack Block Kit and mrkdwn, split so that no message breaks a
+//! Slack limit and nothing the user wrote is dropped.
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde_json::{Value, json};
+
+/// Slack's limits, as documented for `chat.postMessage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlackLimits {
+    /// Blocks in one message (Slack: 50).
+    pub blocks_per_message: usize,
+    /// Characters of one section's text (Slack: 3000).
+    pub section_chars: usize,
+    /// Characters of a header's plain text (Slack: 150).
+    pub header_chars: usize,
+    /// Characters of all the blocks of one message together; Slack refuses
+    /// a message near 13,000 (`msg_blocks_too_long`), so 12,000.
+    pub message_chars: usize,
+}
+
+impl Default for SlackLimits {
+    fn default() -> Self {
+        Self {
+            blocks_per_message: 50,
+            section_chars: 3000,
+            header_chars: 150,
+            message_chars: 12_000,
+        }
+    }
+}
+
+/// One Slack message: its blocks and the plain `text` Slack shows in
+/// notifications.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SlackMessage {
+    /// The notification text (the first block's text, at most 3000
+    /// characters).
+    pub text: String,
+    /// Block Kit blocks: `header`, `section` (mrkdwn), `divider`.
+    pub blocks: Vec<Value>,
+}
+
+impl SlackMessage {
+    /// The `chat.postMessage` arguments for `channel` (add `thread_ts` to
+    /// post in a thread).
+    pub fn to_post(&self, channel: &str) -> Value {
+        json!({"channel": channel, "text": self.text, "blocks": self.blocks})
+    }
+}
+
+/// One block before packing into messages.
+#[derive(Debug, Clone, PartialEq)]
+enum Block {
+    Header(String),
+    Section(String),
+    Divider,
+}
+
+impl Block {
+    fn chars(&self) -> usize {
+        match self {
+            Self::Header(text) | Self::Section(text) => text.chars().count(),
+            Self::Divider => 0,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Self::Header(text) => {
+                json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}})
+            }
+            Self::Section(text) => {
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+            }
+            Self::Divider => json!({"type": "divider"}),
+        }
+    }
+}
+
+/// Converts GitHub-flavoured markdown to Slack messages.
+///
+/// - Headings become `header` blocks (as bold sections past 150
+///   characters); paragraphs, lists and quotes become mrkdwn sections;
+///   rules become dividers; fenced code stays fenced; tables become
+///   aligned text in a code block.
+/// - Emphasis, strong, strikethrough, inline code and links take mrkdwn's
+///   forms (`_x_`, `*x*`, `~x~`, `` `x` ``, `<url|label>`); task items
+///   show ☐ and ☑.
+/// - `&`, `<` and `>` are escaped, except in Slack's own forms written in
+///   the text (`<@U123>`, `<#C123>`, `<!here>`, `<https://a|b>`).
+/// - Past a limit, text is split (between lines, then words, never inside
+///   a code block's fences or a `<...>` form), and blocks spill into
+///   further messages.
+///
+/// ```
+/// use integrations_export::markdown_to_slack;
+///
+/// let messages = markdown_to_slack("# Release\n\nShipped **v2** to <@U024BE7LH>: see [notes](https://example.com/n).");
+/// let blocks = &messages[0].blocks;
+/// assert_eq!(blocks[0]["type"], "header");
+/// assert_eq!(blocks[1]["text"]["text"], "Shipped *v2* to <@U024BE7LH>: see <https://example.com/n|notes>.");
+/// ```
+pub fn markdown_to_slack(markdown: &str) -> Vec<SlackMessage> {
+    markdown_to_slack_with(markdown, SlackLimits::default())
+}
+
+/// [`markdown_to_slack`] with other limits.
+pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackMessage> {
+    let mut renderer = Renderer::default();
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    for event in Parser::new_ext(markdown, options) {
+        renderer.event(event);
+    }
+    renderer.flush_section();
+    pack(split(renderer.blocks, limits), limits)
+}
+
+/// Escapes `&`, `<` and `>`, keeping Slack's own `<...>` forms.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if tail.starts_with('<')
+            && let Some(form) = slack_form(tail)
+        {
+            out.push_str(form);
+            rest = &tail[form.len()..];
+            continue;
+        }
+        out.push_str(match tail.as_bytes()[0] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A Slack form at the start of `text`: `<@U..>`, `<#C..|name>`,
+/// `<!here>`, `<https://..|label>`, `<mailto:..>`.
+fn slack_form(text: &str) -> Option<&str> {
+    let end = text.find('>')?;
+    let inner = &text[1..end];
+    if inner.is_empty() || inner.contains(['<', '\n']) {
+        return None;
+    }
+    let (target, _label) = inner.split_once('|').unwrap_or((inner, ""));
+    let id = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
+    let ok = match target.as_bytes()[0] {
+        b'@' | b'#' => id(&target[1..]),
+        b'!' => target[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '^' | '-' | '_')),
+        _ => {
+            ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|scheme| target.starts_with(scheme))
+                && !target.contains(' ')
+        }
+    };
+    ok.then_some(&text[..=end])
+}
+
+#[derive(Default)]
+struct Renderer {
+    blocks: Vec<Block>,
+    /// The mrkdwn of the section being built.
+    current: String,
+    /// Raw text not yet escaped (pulldown-cmark splits text at `<`).
+    pending: String,
+    /// Bullet (`None`) or the next number, per open list.
+    lists: Vec<Option<u64>>,
+    quote_depth: usize,
+    code: Option<String>,
+    heading: Option<String>,
+    /// An open link or image: its destination and its label so far.
+    link: Option<(String, String)>,
+    table: Option<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Vec<String>>,
+    cell: String,
+}
+
+impl Renderer {
+    /// Where text goes now.
+    fn target(&mut self) -> &mut String {
+        if let Some((_, label)) = &mut self.link {
+            return label;
+        }
+        if let Some(table) = &mut self.table {
+            return &mut table.cell;
+        }
+        if let Some(heading) = &mut self.heading {
+            return heading;
+        }
+        if let Some(code) = &mut self.code {
+            return code;
+        }
+        &mut self.current
+    }
+
+    /// Writes `text` (already mrkdwn) to the current place, opening quoted
+    /// lines with `> `.
+    fn write(&mut self, text: &str) {
+        if self.link.is_none()
+            && self.table.is_none()
+            && self.heading.is_none()
+            && self.code.is_none()
+            && self.quote_depth > 0
+        {
+            for (i, line) in text.split('\n').enumerate() {
+                if i > 0 {
+                    self.current.push('\n');
+                }
+                if (self.current.is_empty() || self.current.ends_with('\n')) && !line.is_empty() {
+                    self.current.push_str(&"> ".repeat(self.quote_depth));
+                }
+                self.current.push_str(line);
+            }
+            return;
+        }
+        self.target().push_str(text);
+    }
+
+    /// Escapes and writes the raw text collected so far.
+    fn flush_text(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let raw = std::mem::take(&mut self.pending);
+        // Header blocks are plain text: not escaped.
+        let text = if self.heading.is_some() && self.link.is_none() {
+            raw
+        } else {
+            escape(&raw)
+        };
+        self.write(&text);
+    }
+
+    fn flush_section(&mut self) {
+        self.flush_text();
+        let text = std::mem::take(&mut self.current);
+        let text = text.trim_end();
+        if !text.trim().is_empty() {
+            self.blocks.push(Block::Section(text.to_owned()));
+        }
+    }
+
+    fn in_block_container(&self) -> bool {
+        !self.lists.is_empty() || self.quote_depth > 0
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::Text(text) = &event {
+            self.pending.push_str(text);
+            return;
+        }
+        self.flush_text();
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Code(code) => {
+                let code = escape(&code);
+                self.write(&format!("`{code}`"));
+            }
+            Event::SoftBreak => self.write(" "),
+            Event::HardBreak => self.write("\n"),
+            Event::Rule => {
+                self.flush_section();
+                self.blocks.push(Block::Divider);
+            }
+            Event::TaskListMarker(done) => self.write(if done { "☑ " } else { "☐ " }),
+            Event::Html(html) | Event::InlineHtml(html) => {
+                self.pending.push_str(&html);
+                self.flush_text();
+            }
+            // Math, footnotes and the like are not enabled.
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Heading { .. } => {
+                self.flush_section();
+                self.heading = Some(String::new());
+            }
+            Tag::BlockQuote(_) => {
+                if self.quote_depth == 0 && self.lists.is_empty() {
+                    self.flush_section();
+                }
+                self.quote_depth += 1;
+            }
+            Tag::CodeBlock(_) => {
+                if !self.in_block_container() {
+                    self.flush_section();
+                }
+                self.code = Some(String::new());
+            }
+            Tag::List(start) => {
+                if self.lists.is_empty() && self.quote_depth == 0 {
+                    self.flush_section();
+                } else if !self.current.is_empty() && !self.current.ends_with('\n') {
+                    self.current.push('\n');
+                }
+                self.lists.push(start);
+            }
+            Tag::Item => {
+                if !self.current.is_empty() && !self.current.ends_with('\n') {
+                    self.current.push('\n');
+                }
+                let depth = self.lists.len().saturating_sub(1);
+                let marker = match self.lists.last_mut() {
+                    Some(Some(number)) => {
+                        let marker = format!("{number}. ");
+                        *number += 1;
+                        marker
+                    }
+                    _ => "• ".to_owned(),
+                };
+                self.write(&format!("{}{marker}", "    ".repeat(depth)));
+            }
+            Tag::Emphasis => self.write("_"),
+            Tag::Strong => self.write("*"),
+            Tag::Strikethrough => self.write("~"),
+            Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
+                self.link = Some((dest_url.to_string(), String::new()));
+            }
+            Tag::Table(_) => {
+                self.flush_section();
+                self.table = Some(Table::default());
+            }
+            Tag::TableHead | Tag::TableRow => {
+                if let Some(table) = &mut self.table {
+                    table.rows.push(Vec::new());
+                }
+            }
+            Tag::TableCell => {
+                if let Some(table) = &mut self.table {
+                    table.cell.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph => {
+                if self.in_block_container() {
+                    self.write("\n");
+                } else {
+                    self.flush_section();
+                }
+            }
+            TagEnd::Heading(level) => {
+                let text = self.heading.take().unwrap_or_default();
+                let text = text.trim();
+                if !text.is_empty() {
+                    self.blocks.push(heading_block(text, level));
+                }
+            }
+            TagEnd::BlockQuote(_) => {
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+                if self.quote_depth == 0 && self.lists.is_empty() {
+                    self.flush_section();
+                }
+            }
+            TagEnd::CodeBlock => {
+                let code = self.code.take().unwrap_or_default();
+                let fenced = format!("```\n{}\n```", code.trim_end_matches('\n'));
+                if self.in_block_container() {
+                    if !self.current.is_empty() && !self.current.ends_with('\n') {
+                        self.current.push('\n');
+                    }
+                    self.current.push_str(&fenced);
+                    self.current.push('\n');
+                } else {
+                    self.blocks.push(Block::Section(fenced));
+                }
+            }
+            TagEnd::List(_) => {
+                self.lists.pop();
+                if self.lists.is_empty() && self.quote_depth == 0 {
+                    self.flush_section();
+                }
+            }
+            TagEnd::Emphasis => self.write("_"),
+            TagEnd::Strong => self.write("*"),
+            TagEnd::Strikethrough => self.write("~"),
+            TagEnd::Link | TagEnd::Image => {
+                if let Some((url, label)) = self.link.take() {
+                    let url = url.replace(['<', '>', '|', '\n'], "");
+                    let label = label.replace(['|', '\n'], " ");
+                    let link = if label.trim().is_empty() || label == url {
+                        format!("<{url}>")
+                    } else {
+                        format!("<{url}|{label}>")
+                    };
+                    self.write(&link);
+                }
+            }
+            TagEnd::TableCell => {
+                if let Some(table) = &mut self.table {
+                    let cell = std::mem::take(&mut table.cell);
+                    if let Some(row) = table.rows.last_mut() {
+                        row.push(cell.trim().to_owned());
+                    }
+                }
+            }
+            TagEnd::Table => {
+                if let Some(table) = self.table.take() {
+                    self.blocks.push(Block::Section(render_table(&table.rows)));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn heading_block(text: &str, level: HeadingLevel) -> Block {
+    if text.chars().count() <= SlackLimits::default().header_chars && level <= HeadingLevel::H2 {
+        Block::Header(text.to_owned())
+    } else {
+        Block::Section(format!("*{}*", escape(text)))
+    }
+}
+
+/// A table as aligned columns in a code block.
+fn render_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = (0..columns)
+            .map(|c| {
+                let cell = row.get(c).map(String::as_str).unwrap_or_default();
+                format!("{cell}{}", " ".repeat(widths[c] - cell.chars().count()))
+            })
+            .collect();
+        lines.push(cells.join(" | ").trim_end().to_owned());
+        if i == 0 {
+            lines.push(
+                widths
+                    .iter()
+                    .map(|w| "-".repeat((*w).max(1)))
+                    .collect::<Vec<_>>()
+                    .join("-+-"),
+            );
+        }
+    }
+    format!("```\n{}\n```", lines.join("\n"))
+}
+
+/// Splits blocks past the per-block limits.
+fn split(blocks: Vec<Block>, limits: SlackLimits) -> Vec<Block> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        match block {
+            Block::Section(text) if text.chars().count() > limits.section_chars => {
+                out.extend(
+                    split_section(&text, limits.section_chars)
+                        .into_iter()
+                        .map(Block::Section),
+                );
+            }
+            Block::Header(text) if text.chars().count() > limits.header_chars => {
+                out.push(Block::Section(format!("*{}*", escape(&text))));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits a section's text into pieces of at most `max` characters. Code
+/// blocks are cut between lines and each piece is fenced again; text is cut
+/// after a newline or a space, never inside a `<...>` form or inline code.
+fn split_section(text: &str, max: usize) -> Vec<String> {
+    if text.starts_with("```\n") && text.ends_with("\n```") && text.matches("```").count() == 2 {
+        let body = &text[4..text.len() - 4];
+        return split_text(body, max.saturating_sub(8).max(1), true)
+            .into_iter()
+            .map(|piece| format!("```\n{piece}\n```"))
+            .collect();
+    }
+    split_text(text, max, false)
+}
+
+fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > max {
+        let limit = rest
+            .char_indices()
+            .nth(max)
+            .map_or(rest.len(), |(at, _)| at);
+        let window = &rest[..limit];
+        let cut = safe_cut(window, code).unwrap_or(limit);
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece.trim_end_matches('\n').to_owned());
+        rest = if code {
+            tail.strip_prefix('\n').unwrap_or(tail)
+        } else {
+            tail.trim_start_matches(['\n', ' '])
+        };
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest.to_owned());
+    }
+    pieces
+}
+
+/// The best place to cut `window` (a byte offset): after its last newline,
+/// else (outside code) after its last space, outside any `<...>` form and
+/// inline code span.
+fn safe_cut(window: &str, code: bool) -> Option<usize> {
+    let mut open_angle = false;
+    let mut open_tick = false;
+    let (mut last_newline, mut last_space) = (None, None);
+    for (at, c) in window.char_indices() {
+        match c {
+            '<' if !code => open_angle = true,
+            '>' if !code => open_angle = false,
+            '`' if !code => open_tick = !open_tick,
+            '\n' if !open_angle && !open_tick => last_newline = Some(at + 1),
+            ' ' if !code && !open_angle && !open_tick => last_space = Some(at + 1),
+            _ => {}
+        }
+    }
+    last_newline.or(last_space).filter(|cut| *cut > 0)
+}
+
+/// Packs blocks into messages under the per-message limits.
+fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage> {
+    let mut messages = Vec::new();
+    let mut current: Vec<Block> = Vec::new();
+    let mut chars = 0;
+    for block in blocks {
+        let size = block.chars();
+        if !current.is_empty()
+            && (current.len() == limits.blocks_per_message || chars + size > limits.message_chars)
+        {
+            messages.push(message(&std::mem::take(&mut current)));
+            chars = 0;
+        }
+        chars += size;
+        current.push(block);
+    }
+    if !current.is_empty() {
+        messages.push(message(&current));
+    }
+    messages
+}
+
+fn message(blocks: &[Block]) -> SlackMessage {
+    let text = blocks
+        .iter()
+        .find_map(|block| match block {
+            Block::Header(text) | Block::Section(text) => Some(text.clone()),
+            Block::Divider => None,
+        })
+        .unwrap_or_default();
+    SlackMessage {
+        text,
+        blocks: blocks.iter().map(Block::to_json).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(markdown: &str) -> Vec<String> {
+        markdown_to_slack(markdown)
+            .iter()
+            .flat_map(|m| m.blocks.iter())
+            .map(|b| {
+                b["text"]["text"]
+                    .as_str()
+                    .unwrap_or(b["type"].as_str().unwrap())
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inline_forms_take_mrkdwn_shapes() {
+        assert_eq!(
+            texts(
+                "Some *em*, **strong**, ~~gone~~, `a < b` and [a link](https://x.test/a?b=1&c=2)."
+            ),
+            ["Some _em_, *strong*, ~gone~, `a &lt; b` and <https://x.test/a?b=1&c=2|a link>."]
+        );
+        assert_eq!(
+            texts("Tom & Jerry <3 > 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!here>"),
+            ["Tom &amp; Jerry &lt;3 &gt; 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!here>"]
+        );
+        assert_eq!(
+            texts("<https://autolink.test>"),
+            ["<https://autolink.test>"]
+        );
+    }
+
+    #[test]
+    fn block_forms_become_blocks() {
+        let markdown = "# Title\n\nIntro\n\n- one\n- two\n  1. nested\n\n- [x] done\n- [ ] todo\n\n> quoted\n> text\n\n---\n\n```rust\nlet x = a < b;\n```\n\n| a | long b |\n|---|---|\n| 1 | 2 |\n\n#### Small heading";
+        assert_eq!(
+            texts(markdown),
+            [
+                "Title",
+                "Intro",
+                // One list: CommonMark joins lists with the same marker.
+                "• one\n• two\n    1. nested\n• ☑ done\n• ☐ todo",
+                "> quoted text",
+                "divider",
+                "```\nlet x = a &lt; b;\n```",
+                "```\na | long b\n--+-------\n1 | 2\n```",
+                "*Small heading*",
+            ]
+        );
+    }
+
+    #[test]
+    fn long_sections_split_between_words_and_code_keeps_its_fences() {
+        let long = "word ".repeat(1000);
+        let pieces = texts(&long);
+        assert!(pieces.len() >= 2);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 3000));
+        assert!(
+            pieces
+                .iter()
+                .all(|p| !p.starts_with(' ') && !p.ends_with("wor"))
+        );
+        let code = format!("```\n{}```", "let line = 1;\n".repeat(500));
+        let pieces = texts(&code);
+        assert!(pieces.len() >= 3, "{}", pieces.len());
+        for piece in &pieces {
+            assert!(
+                piece.starts_with("```\n") && piece.ends_with("\n```"),
+                "{piece}"
+            );
+            assert!(piece.chars().count() <= 3000);
+        }
+    }
+
+    #[test]
+    fn many_blocks_spill_into_further_messages() {
+        let markdown = (0..120)
+            .map(|i| format!("Paragraph {i}"))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let messages = markdown_to_slack(&markdown);
+        assert_eq!(messages.len(), 3);
+        assert_eq!(
+            messages.iter().map(|m| m.blocks.len()).collect::<Vec<_>>(),
+            [50, 50, 20]
+        );
+        assert_eq!(messages[1].text, "Paragraph 50");
+    }
+}
