@@ -1,11 +1,12 @@
 //! Exporting content from `integrations` to Slack, Notion, GitHub, webhooks
 //! and audit files.
 //!
-//! **Status: in progress.** The markdown to Slack converter is built:
-//! GitHub-flavoured markdown to Block Kit and mrkdwn, split so that no
-//! message breaks a Slack limit and nothing the user wrote is dropped.
-//! Providers, the Notion converter, the export service, the durable outbox
-//! and fan-out are still to come.
+//! **Status: in progress.** The markdown converters are built:
+//! GitHub-flavoured markdown to Slack Block Kit and mrkdwn
+//! ([`markdown_to_slack`]) and to Notion blocks ([`markdown_to_notion`]),
+//! split so that no message or request breaks a platform limit and nothing
+//! the user wrote is dropped. Providers, the export service, the durable
+//! outbox and fan-out are still to come.
 //!
 //! ```
 //! use integrations_export::markdown_to_slack;
@@ -19,7 +20,12 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod notion;
 mod slack;
 
 pub use integrations_core as core;
+pub use notion::{
+    NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, markdown_to_notion,
+    notion_batches,
+};
 pub use slack::{SlackLimits, SlackMessage, markdown_to_slack, markdown_to_slack_with};

@@ -1,0 +1,540 @@
+//! Markdown to Notion blocks, within Notion's limits: at most 2000
+//! characters a rich text item, 2 levels of nesting a request, 100 blocks a
+//! request.
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde_json::{Map, Value, json};
+
+/// Characters in one rich text item (Notion: 2000).
+pub const NOTION_RICH_TEXT_CHARS: usize = 2000;
+/// Blocks in one request's `children` (Notion: 100).
+pub const NOTION_BLOCKS_PER_REQUEST: usize = 100;
+/// Levels of nested `children` in one request (Notion: 2).
+pub const NOTION_NESTING: usize = 2;
+
+/// Converts GitHub-flavoured markdown to Notion blocks: paragraphs, three
+/// heading levels (deeper ones become level 3), bulleted and numbered list
+/// items, to-dos, code, quotes, dividers and tables. Emphasis, strong,
+/// strikethrough, inline code and links become rich text annotations and
+/// links. Long text is split into several rich text items of at most 2000
+/// characters; list items nested deeper than Notion takes in one request
+/// are lifted to the deepest level allowed, their text kept.
+///
+/// Send the result with [`notion_batches`]: the first batch as a page's
+/// `children`, the rest appended in order.
+///
+/// ```
+/// use integrations_export::markdown_to_notion;
+///
+/// let blocks = markdown_to_notion("## Notes\n\nShip **today**, see [the plan](https://example.com).");
+/// assert_eq!(blocks[0]["type"], "heading_2");
+/// let rich = &blocks[1]["paragraph"]["rich_text"];
+/// assert_eq!(rich[1]["annotations"]["bold"], true);
+/// assert_eq!(rich[3]["text"]["link"]["url"], "https://example.com");
+/// ```
+pub fn markdown_to_notion(markdown: &str) -> Vec<Value> {
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let mut builder = Builder::default();
+    for event in Parser::new_ext(markdown, options) {
+        builder.event(event);
+    }
+    builder.finish_block();
+    builder.blocks.into_iter().map(Node::into_json).collect()
+}
+
+/// Splits top-level blocks into request-sized batches (at most 100 blocks,
+/// nested children not counted, as Notion counts them).
+pub fn notion_batches(blocks: &[Value]) -> Vec<Vec<Value>> {
+    blocks
+        .chunks(NOTION_BLOCKS_PER_REQUEST)
+        .map(<[Value]>::to_vec)
+        .collect()
+}
+
+/// A block before JSON: its type, its rich text (or other content), its
+/// children.
+#[derive(Debug)]
+struct Node {
+    kind: &'static str,
+    rich: Vec<Span>,
+    extra: Map<String, Value>,
+    children: Vec<Self>,
+}
+
+impl Node {
+    fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            rich: Vec::new(),
+            extra: Map::new(),
+            children: Vec::new(),
+        }
+    }
+
+    fn into_json(self) -> Value {
+        let mut body = self.extra;
+        if self.kind != "divider" && self.kind != "table" && self.kind != "table_row" {
+            body.insert("rich_text".into(), rich_text(&self.rich));
+        }
+        if !self.children.is_empty() {
+            body.insert(
+                "children".into(),
+                Value::Array(self.children.into_iter().map(Self::into_json).collect()),
+            );
+        }
+        let mut block = Map::new();
+        block.insert("object".into(), json!("block"));
+        block.insert("type".into(), json!(self.kind));
+        block.insert(self.kind.into(), Value::Object(body));
+        Value::Object(block)
+    }
+}
+
+/// A node and its descendants as a flat list, in document order.
+fn flatten(mut node: Node) -> Vec<Node> {
+    let children = std::mem::take(&mut node.children);
+    let mut flat = vec![node];
+    flat.extend(children.into_iter().flat_map(flatten));
+    flat
+}
+
+/// A run of text with one set of annotations.
+#[derive(Debug, Clone, Default)]
+struct Span {
+    text: String,
+    bold: bool,
+    italic: bool,
+    strikethrough: bool,
+    code: bool,
+    link: Option<String>,
+}
+
+impl Span {
+    fn same_style(&self, other: &Self) -> bool {
+        (
+            self.bold,
+            self.italic,
+            self.strikethrough,
+            self.code,
+            &self.link,
+        ) == (
+            other.bold,
+            other.italic,
+            other.strikethrough,
+            other.code,
+            &other.link,
+        )
+    }
+}
+
+/// Rich text items of at most 2000 characters each.
+fn rich_text(spans: &[Span]) -> Value {
+    let mut items = Vec::new();
+    for span in spans {
+        let chars: Vec<char> = span.text.chars().collect();
+        for piece in chars.chunks(NOTION_RICH_TEXT_CHARS) {
+            let content: String = piece.iter().collect();
+            let link = span.link.as_ref().map(|url| json!({"url": url}));
+            items.push(json!({
+                "type": "text",
+                "text": {"content": content, "link": link},
+                "annotations": {
+                    "bold": span.bold, "italic": span.italic, "strikethrough": span.strikethrough,
+                    "underline": false, "code": span.code, "color": "default",
+                },
+            }));
+        }
+    }
+    Value::Array(items)
+}
+
+#[derive(Default)]
+struct Builder {
+    blocks: Vec<Node>,
+    /// The block being filled, with the blocks it is nested in.
+    stack: Vec<Node>,
+    style: Span,
+    /// Bullet (`None`) or numbered, per open list.
+    lists: Vec<Option<u64>>,
+    quote_depth: usize,
+    table: Option<Node>,
+    cell: Vec<Span>,
+}
+
+impl Builder {
+    fn push_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        if self.table.is_some() {
+            let mut span = self.style.clone();
+            span.text = text.to_owned();
+            self.cell.push(span);
+            return;
+        }
+        if self.stack.is_empty() {
+            self.stack.push(Node::new("paragraph"));
+        }
+        let Some(node) = self.stack.last_mut() else {
+            return;
+        };
+        match node.rich.last_mut() {
+            Some(last) if last.same_style(&self.style) => last.text.push_str(text),
+            _ => {
+                let mut span = self.style.clone();
+                span.text = text.to_owned();
+                node.rich.push(span);
+            }
+        }
+    }
+
+    /// Closes the innermost open block into its parent (or the document).
+    /// A block at the deepest level Notion takes in one request keeps no
+    /// children: they follow it as its siblings, in order.
+    fn close(&mut self) {
+        let Some(mut node) = self.stack.pop() else {
+            return;
+        };
+        if node.rich.is_empty() && node.children.is_empty() && node.kind == "paragraph" {
+            return;
+        }
+        // `stack.len()` is now the node's depth below the top level.
+        let depth = self.stack.len();
+        let Some(parent) = self.stack.last_mut() else {
+            self.blocks.push(node);
+            return;
+        };
+        if depth >= NOTION_NESTING {
+            let children = std::mem::take(&mut node.children);
+            parent.children.push(node);
+            parent
+                .children
+                .extend(children.into_iter().flat_map(flatten));
+        } else {
+            parent.children.push(node);
+        }
+    }
+
+    fn finish_block(&mut self) {
+        while !self.stack.is_empty() {
+            self.close();
+        }
+    }
+
+    fn open(&mut self, kind: &'static str) {
+        self.stack.push(Node::new(kind));
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Text(text) => self.push_text(&text),
+            Event::Code(code) => {
+                let saved = self.style.clone();
+                self.style.code = true;
+                self.push_text(&code);
+                self.style = saved;
+            }
+            Event::SoftBreak => self.push_text(" "),
+            Event::HardBreak => self.push_text("\n"),
+            Event::Html(html) | Event::InlineHtml(html) => self.push_text(&html),
+            Event::Rule => {
+                self.finish_block();
+                self.blocks.push(Node::new("divider"));
+            }
+            Event::TaskListMarker(done) => {
+                if let Some(node) = self.stack.last_mut() {
+                    node.kind = "to_do";
+                    node.extra.insert("checked".into(), json!(done));
+                }
+            }
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            _ => {}
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph => {
+                let inside = self.stack.last().is_some_and(|node| {
+                    matches!(
+                        node.kind,
+                        "bulleted_list_item" | "numbered_list_item" | "to_do" | "quote"
+                    )
+                });
+                if inside && self.stack.last().is_some_and(|n| !n.rich.is_empty()) {
+                    self.push_text("\n");
+                } else if !inside {
+                    self.finish_block();
+                    self.open("paragraph");
+                }
+            }
+            Tag::Heading { level, .. } => {
+                self.finish_block();
+                self.open(match level {
+                    HeadingLevel::H1 => "heading_1",
+                    HeadingLevel::H2 => "heading_2",
+                    _ => "heading_3",
+                });
+            }
+            Tag::BlockQuote(_) => {
+                if self.quote_depth == 0 && self.lists.is_empty() {
+                    self.finish_block();
+                    self.open("quote");
+                }
+                self.quote_depth += 1;
+            }
+            Tag::CodeBlock(kind) => {
+                if self.lists.is_empty() && self.quote_depth == 0 {
+                    self.finish_block();
+                }
+                let mut node = Node::new("code");
+                let language = match kind {
+                    pulldown_cmark::CodeBlockKind::Fenced(info) => {
+                        info.split_whitespace().next().unwrap_or("").to_owned()
+                    }
+                    pulldown_cmark::CodeBlockKind::Indented => String::new(),
+                };
+                node.extra.insert(
+                    "language".into(),
+                    json!(if language.is_empty() {
+                        "plain text".to_owned()
+                    } else {
+                        language
+                    }),
+                );
+                self.stack.push(node);
+            }
+            Tag::List(start) => {
+                if self.lists.is_empty() && self.quote_depth == 0 {
+                    self.finish_block();
+                }
+                self.lists.push(start);
+            }
+            Tag::Item => {
+                let kind = match self.lists.last() {
+                    Some(Some(_)) => "numbered_list_item",
+                    _ => "bulleted_list_item",
+                };
+                self.open(kind);
+            }
+            Tag::Emphasis => self.style.italic = true,
+            Tag::Strong => self.style.bold = true,
+            Tag::Strikethrough => self.style.strikethrough = true,
+            Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
+                self.style.link = Some(dest_url.to_string());
+            }
+            Tag::Table(_) => {
+                self.finish_block();
+                let mut table = Node::new("table");
+                table.extra.insert("has_column_header".into(), json!(true));
+                table.extra.insert("has_row_header".into(), json!(false));
+                self.table = Some(table);
+            }
+            Tag::TableHead | Tag::TableRow => {
+                if let Some(table) = &mut self.table {
+                    let mut row = Node::new("table_row");
+                    row.extra.insert("cells".into(), json!([]));
+                    table.children.push(row);
+                }
+            }
+            Tag::TableCell => self.cell.clear(),
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph => {
+                let inside = self
+                    .stack
+                    .last()
+                    .is_some_and(|node| node.kind != "paragraph");
+                if !inside {
+                    self.close();
+                }
+            }
+            TagEnd::Heading(_) => self.close(),
+            TagEnd::BlockQuote(_) => {
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+                if self.quote_depth == 0 && self.lists.is_empty() {
+                    self.finish_block();
+                }
+            }
+            TagEnd::CodeBlock => {
+                if let Some(node) = self.stack.last_mut()
+                    && let Some(last) = node.rich.last_mut()
+                {
+                    let trimmed = last.text.trim_end_matches('\n').len();
+                    last.text.truncate(trimmed);
+                }
+                self.close();
+            }
+            TagEnd::Item => {
+                // Close the item (and a paragraph left open inside it).
+                while let Some(node) = self.stack.last() {
+                    let item = matches!(
+                        node.kind,
+                        "bulleted_list_item" | "numbered_list_item" | "to_do"
+                    );
+                    self.close();
+                    if item {
+                        break;
+                    }
+                }
+            }
+            TagEnd::List(_) => {
+                self.lists.pop();
+                if self.lists.is_empty() && self.quote_depth == 0 {
+                    self.finish_block();
+                }
+            }
+            TagEnd::Emphasis => self.style.italic = false,
+            TagEnd::Strong => self.style.bold = false,
+            TagEnd::Strikethrough => self.style.strikethrough = false,
+            TagEnd::Link | TagEnd::Image => self.style.link = None,
+            TagEnd::TableCell => {
+                let cell = rich_text(&std::mem::take(&mut self.cell));
+                if let Some(row) = self.table.as_mut().and_then(|t| t.children.last_mut())
+                    && let Some(Value::Array(cells)) = row.extra.get_mut("cells")
+                {
+                    cells.push(cell);
+                }
+            }
+            TagEnd::Table => {
+                if let Some(mut table) = self.table.take() {
+                    let width = table
+                        .children
+                        .iter()
+                        .filter_map(|row| {
+                            row.extra
+                                .get("cells")
+                                .and_then(Value::as_array)
+                                .map(Vec::len)
+                        })
+                        .max()
+                        .unwrap_or(1);
+                    table.extra.insert("table_width".into(), json!(width));
+                    self.blocks.push(table);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(blocks: &[Value]) -> Vec<String> {
+        blocks
+            .iter()
+            .map(|b| b["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn text(block: &Value) -> String {
+        let kind = block["type"].as_str().unwrap();
+        block[kind]["rich_text"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| i["text"]["content"].as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn block_forms_become_notion_blocks() {
+        let blocks = markdown_to_notion(
+            "# One\n\nText with *em* and `code`.\n\n- a\n- b\n\n1. first\n\n- [x] done\n\n> wise words\n\n---\n\n```rust\nfn main() {}\n```\n\n| h1 | h2 |\n|---|---|\n| c1 | c2 |\n\n#### Four",
+        );
+        assert_eq!(
+            kinds(&blocks),
+            [
+                "heading_1",
+                "paragraph",
+                "bulleted_list_item",
+                "bulleted_list_item",
+                "numbered_list_item",
+                "to_do",
+                "quote",
+                "divider",
+                "code",
+                "table",
+                "heading_3",
+            ]
+        );
+        assert_eq!(text(&blocks[1]), "Text with em and code.");
+        assert_eq!(
+            blocks[1]["paragraph"]["rich_text"][1]["annotations"]["italic"],
+            true
+        );
+        assert_eq!(
+            blocks[1]["paragraph"]["rich_text"][3]["annotations"]["code"],
+            true
+        );
+        assert_eq!(blocks[5]["to_do"]["checked"], true);
+        assert_eq!(blocks[8]["code"]["language"], "rust");
+        assert_eq!(text(&blocks[8]), "fn main() {}");
+        let table = &blocks[9]["table"];
+        assert_eq!(table["table_width"], 2);
+        assert_eq!(
+            table["children"][1]["table_row"]["cells"][1][0]["text"]["content"],
+            "c2"
+        );
+    }
+
+    #[test]
+    fn long_text_is_split_into_rich_text_items_of_2000() {
+        let long = "x".repeat(4500);
+        let blocks = markdown_to_notion(&long);
+        let items = blocks[0]["paragraph"]["rich_text"].as_array().unwrap();
+        let sizes: Vec<usize> = items
+            .iter()
+            .map(|i| i["text"]["content"].as_str().unwrap().chars().count())
+            .collect();
+        assert_eq!(sizes, [2000, 2000, 500]);
+    }
+
+    #[test]
+    fn deep_lists_are_lifted_to_two_levels_in_order() {
+        let blocks = markdown_to_notion("- a\n  - b\n    - c\n      - d\n    - e\n- f");
+        assert_eq!(kinds(&blocks), ["bulleted_list_item", "bulleted_list_item"]);
+        let a = &blocks[0]["bulleted_list_item"];
+        assert_eq!(text(&blocks[0]), "a");
+        let b = &a["children"][0];
+        assert_eq!(text(b), "b");
+        let level2: Vec<String> = b["bulleted_list_item"]["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|node| {
+                assert!(
+                    node["bulleted_list_item"]["children"].is_null(),
+                    "no third level"
+                );
+                text(node)
+            })
+            .collect();
+        assert_eq!(level2, ["c", "d", "e"]);
+        assert_eq!(text(&blocks[1]), "f");
+    }
+
+    #[test]
+    fn batches_hold_at_most_100_blocks() {
+        let markdown = (0..250)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let batches = notion_batches(&markdown_to_notion(&markdown));
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
+    }
+}
