@@ -9,12 +9,12 @@
 //! outbox and fan-out are still to come.
 //!
 //! ```
-//! use integrations_export::markdown_to_slack;
+//! use integrations_export::{SlackBlock, markdown_to_slack};
 //!
 //! let report = format!("# Weekly report\n\n{}", "A finding worth a paragraph.\n\n".repeat(80));
 //! let messages = markdown_to_slack(&report);
 //! assert_eq!(messages.len(), 2, "81 blocks: 50 in the first message, 31 in the second");
-//! assert_eq!(messages[0].blocks[0]["type"], "header");
+//! assert!(matches!(messages[0].blocks[0], SlackBlock::Header { .. }));
 //! let post = messages[0].to_post("C024BE91L"); // chat.postMessage arguments
 //! assert_eq!(post["blocks"].as_array().unwrap().len(), 50);
 //! ```
@@ -28,4 +28,6 @@ pub use notion::{
     NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, markdown_to_notion,
     notion_batches,
 };
-pub use slack::{SlackLimits, SlackMessage, markdown_to_slack, markdown_to_slack_with};
+pub use slack::{
+    SlackBlock, SlackLimits, SlackMessage, TextObject, markdown_to_slack, markdown_to_slack_with,
+};

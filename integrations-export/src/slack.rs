@@ -2,6 +2,7 @@
 //! Slack limit and nothing the user wrote is dropped.
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// Slack's limits, as documented for `chat.postMessage`.
@@ -32,14 +33,14 @@ impl Default for SlackLimits {
 
 /// One Slack message: its blocks and the plain `text` Slack shows in
 /// notifications.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SlackMessage {
     /// The notification text (the first block's text, at most 3000
     /// characters).
     pub text: String,
-    /// Block Kit blocks: `header`, `section` (mrkdwn), `divider`.
-    pub blocks: Vec<Value>,
+    /// The Block Kit blocks.
+    pub blocks: Vec<SlackBlock>,
 }
 
 impl SlackMessage {
@@ -48,6 +49,49 @@ impl SlackMessage {
     pub fn to_post(&self, channel: &str) -> Value {
         json!({"channel": channel, "text": self.text, "blocks": self.blocks})
     }
+}
+
+/// A Block Kit block, serialised as Slack documents it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SlackBlock {
+    /// `{"type": "header", "text": {"type": "plain_text", ...}}`.
+    Header {
+        /// The heading, as plain text.
+        text: TextObject,
+    },
+    /// `{"type": "section", "text": {"type": "mrkdwn", ...}}`.
+    Section {
+        /// The mrkdwn text.
+        text: TextObject,
+    },
+    /// `{"type": "divider"}`.
+    Divider,
+}
+
+impl SlackBlock {
+    /// The block's text, if it has one.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Header { text } | Self::Section { text } => Some(&text.text),
+            Self::Divider => None,
+        }
+    }
+}
+
+/// A Block Kit text object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TextObject {
+    /// `plain_text` or `mrkdwn`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The text.
+    pub text: String,
+    /// Whether emoji names show as emoji (plain text only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<bool>,
 }
 
 /// One block before packing into messages.
@@ -66,15 +110,23 @@ impl Block {
         }
     }
 
-    fn to_json(&self) -> Value {
+    fn into_slack(self) -> SlackBlock {
         match self {
-            Self::Header(text) => {
-                json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}})
-            }
-            Self::Section(text) => {
-                json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-            }
-            Self::Divider => json!({"type": "divider"}),
+            Self::Header(text) => SlackBlock::Header {
+                text: TextObject {
+                    kind: "plain_text",
+                    text,
+                    emoji: Some(true),
+                },
+            },
+            Self::Section(text) => SlackBlock::Section {
+                text: TextObject {
+                    kind: "mrkdwn",
+                    text,
+                    emoji: None,
+                },
+            },
+            Self::Divider => SlackBlock::Divider,
         }
     }
 }
@@ -98,9 +150,9 @@ impl Block {
 /// use integrations_export::markdown_to_slack;
 ///
 /// let messages = markdown_to_slack("# Release\n\nShipped **v2** to <@U024BE7LH>: see [notes](https://example.com/n).");
-/// let blocks = &messages[0].blocks;
-/// assert_eq!(blocks[0]["type"], "header");
-/// assert_eq!(blocks[1]["text"]["text"], "Shipped *v2* to <@U024BE7LH>: see <https://example.com/n|notes>.");
+/// let post = messages[0].to_post("C024BE91L");
+/// assert_eq!(post["blocks"][0]["type"], "header");
+/// assert_eq!(post["blocks"][1]["text"]["text"], "Shipped *v2* to <@U024BE7LH>: see <https://example.com/n|notes>.");
 /// ```
 pub fn markdown_to_slack(markdown: &str) -> Vec<SlackMessage> {
     markdown_to_slack_with(markdown, SlackLimits::default())
@@ -121,8 +173,14 @@ pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackM
 /// Escapes `&`, `<` and `>`, keeping Slack's own `<...>` forms.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// [`escape`], appending to `out`.
+fn escape_into(out: &mut String, text: &str) {
     let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>']) {
+    while let Some(at) = memchr::memchr3(b'&', b'<', b'>', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         if tail.starts_with('<')
@@ -140,7 +198,6 @@ fn escape(text: &str) -> String {
         rest = &tail[1..];
     }
     out.push_str(rest);
-    out
 }
 
 /// A Slack form at the start of `text`: `<@U..>`, `<#C..|name>`,
@@ -211,13 +268,17 @@ impl Renderer {
 
     /// Writes `text` (already mrkdwn) to the current place, opening quoted
     /// lines with `> `.
-    fn write(&mut self, text: &str) {
-        if self.link.is_none()
+    /// Whether text goes to quoted lines of the current section.
+    fn quotes_lines(&self) -> bool {
+        self.link.is_none()
             && self.table.is_none()
             && self.heading.is_none()
             && self.code.is_none()
             && self.quote_depth > 0
-        {
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.quotes_lines() {
             for (i, line) in text.split('\n').enumerate() {
                 if i > 0 {
                     self.current.push('\n');
@@ -239,12 +300,16 @@ impl Renderer {
         }
         let raw = std::mem::take(&mut self.pending);
         // Header blocks are plain text: not escaped.
-        let text = if self.heading.is_some() && self.link.is_none() {
-            raw
+        if self.heading.is_some() && self.link.is_none() {
+            self.write(&raw);
+        } else if self.quotes_lines() {
+            self.write(&escape(&raw));
         } else {
-            escape(&raw)
-        };
-        self.write(&text);
+            escape_into(self.target(), &raw);
+        }
+        // Keep the buffer's capacity for the next run of text.
+        self.pending = raw;
+        self.pending.clear();
     }
 
     fn flush_section(&mut self) {
@@ -270,8 +335,11 @@ impl Renderer {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
             Event::Code(code) => {
-                let code = escape(&code);
-                self.write(&format!("`{code}`"));
+                let mut span = String::with_capacity(code.len() + 2);
+                span.push('`');
+                escape_into(&mut span, &code);
+                span.push('`');
+                self.write(&span);
             }
             Event::SoftBreak => self.write(" "),
             Event::HardBreak => self.write("\n"),
@@ -559,19 +627,19 @@ fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage> {
         if !current.is_empty()
             && (current.len() == limits.blocks_per_message || chars + size > limits.message_chars)
         {
-            messages.push(message(&std::mem::take(&mut current)));
+            messages.push(message(std::mem::take(&mut current)));
             chars = 0;
         }
         chars += size;
         current.push(block);
     }
     if !current.is_empty() {
-        messages.push(message(&current));
+        messages.push(message(current));
     }
     messages
 }
 
-fn message(blocks: &[Block]) -> SlackMessage {
+fn message(blocks: Vec<Block>) -> SlackMessage {
     let text = blocks
         .iter()
         .find_map(|block| match block {
@@ -581,7 +649,7 @@ fn message(blocks: &[Block]) -> SlackMessage {
         .unwrap_or_default();
     SlackMessage {
         text,
-        blocks: blocks.iter().map(Block::to_json).collect(),
+        blocks: blocks.into_iter().map(Block::into_slack).collect(),
     }
 }
 
@@ -593,12 +661,7 @@ mod tests {
         markdown_to_slack(markdown)
             .iter()
             .flat_map(|m| m.blocks.iter())
-            .map(|b| {
-                b["text"]["text"]
-                    .as_str()
-                    .unwrap_or(b["type"].as_str().unwrap())
-                    .to_owned()
-            })
+            .map(|b| b.text().unwrap_or("divider").to_owned())
             .collect()
     }
 

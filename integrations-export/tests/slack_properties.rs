@@ -18,7 +18,9 @@ proptest! {
             prop_assert!(!message.blocks.is_empty());
             prop_assert!(message.blocks.len() <= limits.blocks_per_message);
             let mut total = 0;
-            for block in &message.blocks {
+            // What Slack receives: the serialised arguments.
+            let post = message.to_post("C024BE91L");
+            for block in post["blocks"].as_array().unwrap() {
                 let text = block["text"]["text"].as_str().unwrap_or_default();
                 let chars = text.chars().count();
                 match block["type"].as_str().unwrap() {
@@ -39,7 +41,7 @@ proptest! {
         let output: Vec<String> = markdown_to_slack(&markdown)
             .iter()
             .flat_map(|message| message.blocks.iter())
-            .filter_map(|block| block["text"]["text"].as_str())
+            .filter_map(integrations_export::SlackBlock::text)
             .flat_map(|text| words_of(&unescape(text)))
             .collect();
         let mut rest = output.iter();
