@@ -216,8 +216,8 @@ impl VendorConnectionBuilder {
         self
     }
 
-    /// Records a health sample per request into `health` (e.g. the
-    /// runtime's) instead of the connection's own.
+    /// Records a health sample per request into `health` (one shared by
+    /// several connections) instead of the connection's own.
     pub fn health(mut self, health: Arc<HealthMetrics>) -> Self {
         self.health = Some(health);
         self
