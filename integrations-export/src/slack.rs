@@ -496,8 +496,10 @@ impl Renderer {
     }
 }
 
+/// H1 and H2 become headers (`split` turns one past the header limit into
+/// a bold section); smaller headings are bold sections.
 fn heading_block(text: &str, level: HeadingLevel) -> Block {
-    if text.chars().count() <= SlackLimits::default().header_chars && level <= HeadingLevel::H2 {
+    if level <= HeadingLevel::H2 {
         Block::Header(text.to_owned())
     } else {
         Block::Section(format!("*{}*", escape(text)))

@@ -1,0 +1,346 @@
+//! The refresh protocol against the store: read the row, take the refresh
+//! lease with compare-and-swap, ask the provider, and write the answer back
+//! onto the row for as long as it is still the grant that was refreshed.
+
+use chrono::Utc;
+use secrecy::SecretString;
+
+use super::{Inner, RefreshRequest, TokenResponse, same};
+use crate::error::error_chain;
+use crate::{
+    BoxError, ConnectionId, CredentialError, CredentialKind, CredentialStatus, Credentials, Error,
+    EventKind, OAuth2Token, RefreshLease, TenantId,
+};
+
+impl Inner {
+    /// Reads the store, refreshing when needed, until a valid token or a
+    /// final error. Runs with the connection's in-process lock held.
+    pub(super) async fn obtain(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        rejected: Option<&SecretString>,
+    ) -> Result<SecretString, Error> {
+        let wait_until = tokio::time::Instant::now() + self.refresh_timeout * 2;
+        loop {
+            let Some(stored) = self.store.get(tenant, connection).await? else {
+                self.forget(tenant, connection);
+                return Err(CredentialError::NotFound {
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
+                }
+                .into());
+            };
+            let credentials = stored.value;
+            if credentials.status == CredentialStatus::NeedsReauth {
+                self.forget(tenant, connection);
+                return Err(CredentialError::NeedsReauth {
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
+                }
+                .into());
+            }
+            let oauth = match &credentials.kind {
+                CredentialKind::OAuth2(oauth) => oauth,
+                CredentialKind::ApiKey { key: token } | CredentialKind::Bearer { token } => {
+                    self.remember(tenant, connection, token, credentials.expires_at);
+                    return Ok(token.clone());
+                }
+                other => {
+                    return Err(CredentialError::NoAccessToken {
+                        connection: connection.clone(),
+                        kind: other.name(),
+                    }
+                    .into());
+                }
+            };
+            let now = Utc::now();
+            // The provider refused this token: it needs a refresh, and it
+            // is no fallback, whatever its expiry says.
+            let refused = same(Some(&oauth.access_token), rejected);
+            if !refused && self.is_fresh(credentials.expires_at, now) {
+                self.remember(
+                    tenant,
+                    connection,
+                    &oauth.access_token,
+                    credentials.expires_at,
+                );
+                return Ok(oauth.access_token.clone());
+            }
+            let still_valid = !refused && credentials.expires_at.is_none_or(|at| at > now);
+            let Some(refresh_token) = oauth.refresh_token.clone() else {
+                if still_valid {
+                    return Ok(oauth.access_token.clone());
+                }
+                return self.mark_needs_reauth(tenant, connection).await;
+            };
+
+            if let Some(lease) = &credentials.refresh_lease
+                && lease.owner != self.owner
+                && lease.until > now
+            {
+                // Another process is refreshing: wait for its result.
+                if tokio::time::Instant::now() >= wait_until {
+                    return self
+                        .failed(
+                            tenant,
+                            connection,
+                            &credentials,
+                            refused,
+                            "another process holds the refresh lease and has not finished".into(),
+                        )
+                        .await;
+                }
+                tokio::time::sleep(self.poll_interval).await;
+                continue;
+            }
+
+            let mut leased = credentials.clone();
+            leased.refresh_lease = Some(RefreshLease::new(
+                self.owner.clone(),
+                now + chrono::Duration::from_std(self.refresh_timeout)
+                    .unwrap_or(chrono::Duration::MAX),
+            ));
+            let Some(leased_version) = self
+                .store
+                .compare_and_swap(tenant, connection, stored.version, &leased)
+                .await?
+            else {
+                continue; // someone wrote meanwhile: look again
+            };
+
+            let request = RefreshRequest {
+                tenant,
+                connection,
+                refresh_token: &refresh_token,
+                scopes: &oauth.scopes,
+                metadata: &credentials.metadata,
+            };
+            let outcome =
+                tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("no answer within {:?}", self.refresh_timeout).into())
+                    });
+            match outcome {
+                Ok(response) => {
+                    let token = response.access_token.clone();
+                    let stored = self
+                        .write_ours(
+                            tenant,
+                            connection,
+                            leased_version,
+                            leased,
+                            &refresh_token,
+                            |row| apply(row, response.clone()),
+                        )
+                        .await?;
+                    let Some(stored) = stored else {
+                        // Replaced by new credentials while we refreshed
+                        // (re-authorised): the newer row wins.
+                        continue;
+                    };
+                    self.remember(tenant, connection, &token, stored.expires_at);
+                    self.emit(
+                        connection,
+                        EventKind::TokenRefreshed {
+                            tenant: tenant.to_string(),
+                            connection: connection.to_string(),
+                        },
+                    )
+                    .await;
+                    return Ok(token);
+                }
+                Err(error) if is_invalid_grant(&*error) => {
+                    let Some(current) = self.store.get(tenant, connection).await? else {
+                        continue;
+                    };
+                    if !spends(&current.value, &refresh_token) {
+                        // Another writer stored new tokens: use those.
+                        continue;
+                    }
+                    return self.mark_needs_reauth(tenant, connection).await;
+                }
+                Err(error) => {
+                    // Give the lease back so another attempt need not wait.
+                    let released = self
+                        .write_ours(
+                            tenant,
+                            connection,
+                            leased_version,
+                            leased,
+                            &refresh_token,
+                            |row| row,
+                        )
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(credentials);
+                    return self
+                        .failed(tenant, connection, &released, refused, error)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Writes `change(row)` without its lease, starting from `row` at
+    /// `version`. When another writer got there first (a key rotation, a
+    /// metadata update), the change is applied to what they wrote, for as
+    /// long as it is still the grant we refreshed: it carries our lease or
+    /// the refresh token we spent. A row replaced by other credentials is
+    /// left alone (`None`), and so is a deleted one.
+    async fn write_ours(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        mut version: u64,
+        mut row: Credentials,
+        spent: &SecretString,
+        change: impl Fn(Credentials) -> Credentials,
+    ) -> Result<Option<Credentials>, Error> {
+        loop {
+            row.refresh_lease = None;
+            let changed = change(row);
+            if self
+                .store
+                .compare_and_swap(tenant, connection, version, &changed)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(changed));
+            }
+            let Some(current) = self.store.get(tenant, connection).await? else {
+                return Ok(None);
+            };
+            let ours = current
+                .value
+                .refresh_lease
+                .as_ref()
+                .is_some_and(|lease| lease.owner() == self.owner);
+            if !ours && !spends(&current.value, spent) {
+                return Ok(None);
+            }
+            (version, row) = (current.version, current.value);
+        }
+    }
+
+    /// A refresh failed transiently: use the current token while it lasts,
+    /// unless the provider `refused` it.
+    async fn failed(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+        refused: bool,
+        error: BoxError,
+    ) -> Result<SecretString, Error> {
+        let message = error_chain(&*error);
+        tracing::warn!(tenant = %tenant, connection = %connection, "token refresh failed: {message}");
+        self.emit(
+            connection,
+            EventKind::TokenRefreshFailed {
+                tenant: tenant.to_string(),
+                connection: connection.to_string(),
+                message,
+            },
+        )
+        .await;
+        if let CredentialKind::OAuth2(oauth) = &credentials.kind
+            && !refused
+            && credentials.expires_at.is_none_or(|at| at > Utc::now())
+        {
+            return Ok(oauth.access_token.clone());
+        }
+        Err(CredentialError::RefreshFailed {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+            source: error,
+        }
+        .into())
+    }
+
+    /// Marks the connection as needing re-authorisation (emitting the event
+    /// only if this call changed the status) and returns the error.
+    async fn mark_needs_reauth(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<SecretString, Error> {
+        self.forget(tenant, connection);
+        loop {
+            let Some(current) = self.store.get(tenant, connection).await? else {
+                break;
+            };
+            if current.value.status == CredentialStatus::NeedsReauth {
+                break;
+            }
+            let mut dead = current.value;
+            dead.status = CredentialStatus::NeedsReauth;
+            dead.refresh_lease = None;
+            if self
+                .store
+                .compare_and_swap(tenant, connection, current.version, &dead)
+                .await?
+                .is_some()
+            {
+                tracing::warn!(tenant = %tenant, connection = %connection, "connection needs re-authorisation");
+                self.emit(
+                    connection,
+                    EventKind::NeedsReauth {
+                        tenant: tenant.to_string(),
+                        connection: connection.to_string(),
+                    },
+                )
+                .await;
+                break;
+            }
+        }
+        Err(CredentialError::NeedsReauth {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+        }
+        .into())
+    }
+}
+
+/// The credentials after a successful refresh: a missing refresh token or
+/// scope list in the response keeps the row's.
+fn apply(mut credentials: Credentials, response: TokenResponse) -> Credentials {
+    let now = Utc::now();
+    let (old_refresh, old_scopes) = match credentials.kind {
+        CredentialKind::OAuth2(old) => (old.refresh_token, old.scopes),
+        _ => (None, Vec::new()),
+    };
+    credentials.kind = CredentialKind::OAuth2(OAuth2Token {
+        access_token: response.access_token,
+        refresh_token: response.refresh_token.or(old_refresh),
+        scopes: response.scopes.unwrap_or(old_scopes),
+    });
+    credentials.expires_at = response
+        .expires_in
+        .and_then(|lifetime| chrono::Duration::from_std(lifetime).ok())
+        .map(|lifetime| now + lifetime);
+    credentials.last_rotated_at = Some(now);
+    credentials.status = CredentialStatus::Active;
+    credentials
+}
+
+/// Whether `credentials` still hold `refresh_token`: the grant a refresh
+/// spent, not one stored since.
+fn spends(credentials: &Credentials, refresh_token: &SecretString) -> bool {
+    matches!(&credentials.kind, CredentialKind::OAuth2(OAuth2Token { refresh_token: held, .. })
+        if same(held.as_ref(), Some(refresh_token)))
+}
+
+/// Whether a refresher's error is `invalid_grant`, returned as
+/// [`CredentialError::InvalidGrant`] or as an [`Error`] holding it.
+fn is_invalid_grant(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<Error>(),
+        Some(Error::Credentials(CredentialError::InvalidGrant { .. }))
+    ) || matches!(
+        error.downcast_ref::<CredentialError>(),
+        Some(CredentialError::InvalidGrant { .. })
+    )
+}
