@@ -97,7 +97,7 @@ pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
 /// - A response without a refresh token keeps the old one.
 /// - On `invalid_grant` the store is read again: if another writer stored a
 ///   new refresh token meanwhile, that one is used; otherwise the connection
-///   is marked [`CredentialStatus::NeedsReauth`] and
+///   is marked [`CredentialStatus::NeedsReauth`](crate::CredentialStatus::NeedsReauth) and
 ///   [`CredentialError::NeedsReauth`] returned, now and on later calls.
 /// - If a refresh fails otherwise while the current token has not yet
 ///   expired, the current token is returned.
