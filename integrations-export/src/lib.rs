@@ -1,33 +1,71 @@
 //! Exporting content from `integrations` to Slack, Notion, GitHub, webhooks
-//! and audit files.
+//! and audit files, reliably, telling the user where it went.
 //!
-//! **Status: in progress.** The markdown converters are built:
-//! GitHub-flavoured markdown to Slack Block Kit and mrkdwn
-//! ([`markdown_to_slack`]) and to Notion blocks ([`markdown_to_notion`]),
-//! split so that no message or request breaks a platform limit and nothing
-//! the user wrote is dropped. Providers, the export service, the durable
-//! outbox and fan-out are still to come.
+//! - [`Provider`]: where content goes: list destinations, validate the
+//!   connection, format, plan (a dry run) and export. Shipped:
+//!   [`SlackProvider`] (Web API), [`McpSlackProvider`] (a Slack MCP server,
+//!   feature `mcp`), [`NotionProvider`], [`GitHubProvider`],
+//!   [`WebhookProvider`] (Standard Webhooks signatures) and
+//!   [`AuditProvider`] (JSONL files).
+//! - Markdown converters on `pulldown-cmark`: [`markdown_to_slack`] (Block
+//!   Kit and mrkdwn) and [`markdown_to_notion`], split so that no message
+//!   or request breaks a platform limit and nothing the user wrote is
+//!   dropped.
+//! - [`ExportService`]: direct exports with an export log per tenant, a
+//!   durable outbox ([`enqueue`](ExportService::enqueue) commits before it
+//!   returns; workers retry with backoff and resume after a crash),
+//!   fan-out to several providers, and preferences that export a
+//!   deliverable when it is approved.
 //!
 //! ```
-//! use integrations_export::{SlackBlock, markdown_to_slack};
+//! use integrations_core::TenantId;
+//! use integrations_export::{AuditProvider, Content, ExportRequest, ExportService, ExportStatus, SqliteExportStore};
 //!
-//! let report = format!("# Weekly report\n\n{}", "A finding worth a paragraph.\n\n".repeat(80));
-//! let messages = markdown_to_slack(&report);
-//! assert_eq!(messages.len(), 2, "81 blocks: 50 in the first message, 31 in the second");
-//! assert!(matches!(messages[0].blocks[0], SlackBlock::Header { .. }));
-//! let post = messages[0].to_post("C024BE91L"); // chat.postMessage arguments
-//! assert_eq!(post["blocks"].as_array().unwrap().len(), 50);
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteExportStore::open(dir.path().join("exports.db")).await?;
+//! let service = ExportService::builder(store)
+//!     .provider(AuditProvider::new(dir.path().join("audit")))
+//!     .build();
+//!
+//! let tenant = TenantId::new("user-1")?;
+//! let content = Content::new("We ship **on Friday**.").title("Decision");
+//! let request = ExportRequest::new(tenant.clone(), "audit", "decision", content)
+//!     .idempotency_key("decision-42");
+//! let record = service.export(request).await?;
+//! assert_eq!(record.status, ExportStatus::Delivered);
+//! println!("written to {:?}", record.result.unwrap().external_url);
+//! assert_eq!(service.log(&tenant, 10).await?.len(), 1);
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod notion;
-mod slack;
+mod error;
+mod markdown;
+mod provider;
+mod providers;
+mod service;
+mod store;
 
+pub use error::Error;
 pub use integrations_core as core;
-pub use notion::{
-    NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, markdown_to_notion,
+pub use markdown::{
+    NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, SlackBlock, SlackLimits,
+    SlackMessage, TextObject, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
     notion_batches,
 };
-pub use slack::{
-    SlackBlock, SlackLimits, SlackMessage, TextObject, markdown_to_slack, markdown_to_slack_with,
+pub use provider::{
+    ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
+    PlannedRequest, Provider,
 };
+pub use providers::{
+    AuditProvider, GitHubProvider, NotionProvider, SlackProvider, VendorAccess, WebhookProvider,
+};
+#[cfg(feature = "mcp")]
+pub use providers::{McpSlackProvider, SlackToolMapping};
+pub use service::{
+    ExportRequest, ExportService, ExportServiceBuilder, FanOut, Target, TargetOutcome,
+};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteExportStore;
+pub use store::{Claimed, ExportPreference, ExportRecord, ExportStatus, ExportStore, Outcome};

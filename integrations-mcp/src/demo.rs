@@ -7,6 +7,13 @@
 //! {name}` (reads an environment variable of the server), `pid` and `stats`
 //! (`{max_in_flight, cancelled}` of `sleep` calls).
 //!
+//! With `--slack-api URL` it also serves the tools of the reference Slack
+//! MCP server (`slack_post_message {channel_id, text}`,
+//! `slack_reply_to_thread {channel_id, thread_ts, text}`,
+//! `slack_list_channels {limit, cursor}`), forwarded to the Slack Web API at
+//! URL with the token in `SLACK_BOT_TOKEN`, answering with Slack's JSON as
+//! text, as that server does; tests point it at a fake Slack.
+//!
 //! With `--bridge` it serves instead a runtime with a calculator integration
 //! through [`Bridge`](crate::Bridge).
 //!
@@ -38,6 +45,65 @@ use serde_json::{Map, Value, json};
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
     stats: Arc<Mutex<Stats>>,
+    slack: Option<Arc<SlackApi>>,
+}
+
+/// Where the Slack tools send their calls.
+struct SlackApi {
+    url: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl SlackApi {
+    /// The Slack tools: names, descriptions and arguments as the reference
+    /// Slack MCP server has them.
+    fn tools() -> Vec<Tool> {
+        vec![
+            Tool::new(
+                "slack_post_message",
+                "Post a new message to a Slack channel",
+                schema(
+                    &json!({"channel_id": {"type": "string"}, "text": {"type": "string"}}),
+                    &["channel_id", "text"],
+                ),
+            ),
+            Tool::new(
+                "slack_reply_to_thread",
+                "Reply to a specific message thread in Slack",
+                schema(
+                    &json!({"channel_id": {"type": "string"}, "thread_ts": {"type": "string"}, "text": {"type": "string"}}),
+                    &["channel_id", "thread_ts", "text"],
+                ),
+            ),
+            Tool::new(
+                "slack_list_channels",
+                "List public channels in the workspace with pagination",
+                schema(
+                    &json!({"limit": {"type": "number"}, "cursor": {"type": "string"}}),
+                    &[],
+                ),
+            ),
+        ]
+    }
+
+    /// Calls Slack's `method` with `body` and answers with Slack's JSON.
+    async fn call(&self, method: &str, body: &Value) -> Result<CallToolResponse, ErrorData> {
+        let answer = self
+            .client
+            .post(format!("{}/{method}", self.url))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|error| ErrorData::internal_error(error.without_url().to_string(), None))?;
+        let text_body = answer
+            .text()
+            .await
+            .map_err(|error| ErrorData::internal_error(error.without_url().to_string(), None))?;
+        text(text_body)
+    }
 }
 
 /// What `stats` reports: how many `sleep` calls ran at once at most, and how
@@ -134,6 +200,9 @@ impl Demo {
                 "An echo tool added at run time",
                 schema(&json!({"text": {"type": "string"}}), &["text"]),
             ));
+        }
+        if self.slack.is_some() {
+            tools.extend(SlackApi::tools());
         }
         tools
     }
@@ -247,6 +316,29 @@ impl ServerHandler for Demo {
                 text(std::env::var(&name).unwrap_or_else(|_| "(unset)".into()))
             }
             "pid" => text(std::process::id().to_string()),
+            "slack_post_message" | "slack_reply_to_thread" | "slack_list_channels"
+                if self.slack.is_some() =>
+            {
+                let slack = self.slack.as_ref().expect("checked by the guard");
+                let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+                match &*request.name {
+                    "slack_list_channels" => {
+                        let mut body = json!({"limit": arguments.get("limit").cloned().unwrap_or(json!(100)), "types": "public_channel", "exclude_archived": true});
+                        if let Some(cursor) = arguments.get("cursor") {
+                            body["cursor"] = cursor.clone();
+                        }
+                        slack.call("conversations.list", &body).await
+                    }
+                    name => {
+                        let mut body =
+                            json!({"channel": arguments["channel_id"], "text": arguments["text"]});
+                        if name == "slack_reply_to_thread" {
+                            body["thread_ts"] = arguments["thread_ts"].clone();
+                        }
+                        slack.call("chat.postMessage", &body).await
+                    }
+                }
+            }
             name if self
                 .extra_tools
                 .lock()
@@ -367,7 +459,15 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
     if flag("--bridge").is_some() {
         return bridge().await;
     }
-    let service = Demo::default().serve(rmcp::transport::stdio()).await?;
+    let mut demo = Demo::default();
+    if let Some(at) = flag("--slack-api") {
+        demo.slack = Some(Arc::new(SlackApi {
+            url: args.get(at + 1).cloned().unwrap_or_default(),
+            token: std::env::var("SLACK_BOT_TOKEN").unwrap_or_default(),
+            client: reqwest::Client::new(),
+        }));
+    }
+    let service = demo.serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }

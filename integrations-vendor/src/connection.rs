@@ -111,6 +111,11 @@ impl ClientSettings {
 
 /// Options of a [`VendorConnection`]; made by
 /// [`VendorConnection::builder`].
+///
+/// A builder is cheap to clone: a host keeps one as the template of a
+/// vendor's connections and finishes a clone per tenant with
+/// [`credentials`](Self::credentials).
+#[derive(Clone)]
 #[must_use = "call `build` to get the connection"]
 pub struct VendorConnectionBuilder {
     vendor: Vendor,
@@ -136,6 +141,11 @@ impl fmt::Debug for VendorConnectionBuilder {
 }
 
 impl VendorConnectionBuilder {
+    /// The vendor the connection will speak to.
+    pub fn vendor(&self) -> &Vendor {
+        &self.vendor
+    }
+
     /// How requests authenticate; default none.
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;

@@ -153,9 +153,18 @@ async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         body,
     };
     lock(&shared.log).push(recorded.clone());
-    let handler = lock(&shared.routes)
-        .get(&(recorded.method.clone(), recorded.path.clone()))
-        .cloned();
+    let handler = {
+        let routes = lock(&shared.routes);
+        routes
+            .get(&(recorded.method.clone(), recorded.path.clone()))
+            .or_else(|| {
+                routes.iter().find_map(|((method, pattern), handler)| {
+                    (*method == recorded.method && matches_pattern(pattern, &recorded.path))
+                        .then_some(handler)
+                })
+            })
+            .cloned()
+    };
     let reply = match handler {
         Some(handler) => handler(&recorded),
         None => Reply::text(404, "no such route on the fake"),
@@ -171,6 +180,20 @@ async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     response
         .body(Body::from(reply.body))
         .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Whether `path` matches `pattern`, where a `{name}` segment of the
+/// pattern matches any one segment.
+fn matches_pattern(pattern: &str, path: &str) -> bool {
+    let (mut pattern, mut path) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(want), Some(got))
+                if want == got || (want.starts_with('{') && !got.is_empty()) => {}
+            _ => return false,
+        }
+    }
 }
 
 impl FakeServer {
@@ -204,6 +227,8 @@ impl FakeServer {
     }
 
     /// Answers `method path` with what `handler` returns for each request.
+    /// A `{name}` segment of `path` matches any one segment, so
+    /// `/v1/blocks/{id}/children` answers for every block.
     pub fn route(
         &self,
         method: &str,
@@ -229,6 +254,11 @@ impl FakeServer {
                     .unwrap_or_else(|| Reply::text(500, "empty script"))
             }
         });
+    }
+
+    /// Every request received, in order.
+    pub fn all_requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.log).clone()
     }
 
     /// The requests received for `path`, in order.

@@ -1,0 +1,275 @@
+//! Slack over the Web API.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use integrations_vendor::VendorConnection;
+use serde_json::{Value, json};
+
+use super::{VendorAccess, check, require_destination};
+use crate::{
+    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
+    PlannedRequest, Provider, SlackMessage, markdown_to_slack,
+};
+
+/// The `event_type` of the message metadata that marks our messages.
+const EVENT_TYPE: &str = "integrations_export";
+/// Pages of history read when looking for an export sent before a crash.
+const HISTORY_PAGES: usize = 20;
+
+/// Slack over the Web API: `chat.postMessage`, one message per 50 blocks,
+/// the second and later messages as replies in the first one's thread, and
+/// the first message's permalink as the external URL.
+///
+/// Every message carries Slack message metadata (`event_type`
+/// `integrations_export`, the idempotency key and its part number), so an
+/// export resumed after a crash reads the channel's history and sends only
+/// the parts Slack does not have. Destinations are channel ids (`C024BE91L`)
+/// from `conversations.list`. Credentials: a bot token
+/// ([`Auth::Bearer`](integrations_vendor::Auth::Bearer) or OAuth 2) with
+/// `chat:write`, `channels:read` and `channels:history`.
+#[derive(Debug, Clone)]
+pub struct SlackProvider {
+    access: VendorAccess,
+}
+
+impl SlackProvider {
+    /// A provider whose connections come from `access`.
+    pub fn new(access: VendorAccess) -> Self {
+        Self { access }
+    }
+
+    fn messages(content: &Content) -> Result<Vec<SlackMessage>, Error> {
+        let messages = markdown_to_slack(&content.titled_markdown());
+        if messages.is_empty() {
+            return Err(Error::invalid(
+                "slack",
+                "the content is empty; nothing to post",
+            ));
+        }
+        Ok(messages)
+    }
+
+    fn post_body(
+        message: &SlackMessage,
+        channel: &str,
+        thread: Option<&str>,
+        key: Option<&str>,
+        part: usize,
+        parts: usize,
+    ) -> Value {
+        let mut body = message.to_post(channel);
+        if let Some(thread) = thread {
+            body["thread_ts"] = json!(thread);
+        }
+        body["metadata"] = json!({
+            "event_type": EVENT_TYPE,
+            "event_payload": {"key": key.unwrap_or_default(), "part": part, "parts": parts},
+        });
+        body
+    }
+
+    /// Looks for the parts of export `key` that Slack already has, in
+    /// messages posted since `since`: the thread's `ts` and the parts found.
+    async fn find_sent(
+        slack: &VendorConnection,
+        channel: &str,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<(String, Vec<usize>)>, Error> {
+        let oldest = format!("{}.000000", since.timestamp() - 1);
+        let mut cursor = String::new();
+        for _ in 0..HISTORY_PAGES {
+            let mut request = slack
+                .get("/conversations.history")
+                .query("channel", channel)
+                .query("oldest", &oldest)
+                .query("limit", 200)
+                .query("include_all_metadata", true);
+            if !cursor.is_empty() {
+                request = request.query("cursor", &cursor);
+            }
+            let page: Value = request.send_json().await?;
+            let messages = page["messages"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if let Some(first) = messages.iter().find(|m| part_of(m, key) == Some(0)) {
+                let Some(ts) = first["ts"].as_str() else {
+                    break;
+                };
+                let mut parts = vec![0];
+                let replies: Value = slack
+                    .get("/conversations.replies")
+                    .query("channel", channel)
+                    .query("ts", ts)
+                    .query("limit", 1000)
+                    .query("include_all_metadata", true)
+                    .send_json()
+                    .await?;
+                for reply in replies["messages"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                {
+                    parts.extend(part_of(reply, key).filter(|&part| part > 0));
+                }
+                return Ok(Some((ts.to_owned(), parts)));
+            }
+            cursor = page["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The part number of export `key` that `message` carries, if it is ours.
+fn part_of(message: &Value, key: &str) -> Option<usize> {
+    let metadata = &message["metadata"];
+    (metadata["event_type"] == EVENT_TYPE && metadata["event_payload"]["key"] == key)
+        .then(|| metadata["event_payload"]["part"].as_u64())
+        .flatten()
+        .and_then(|part| usize::try_from(part).ok())
+}
+
+#[async_trait]
+impl Provider for SlackProvider {
+    fn id(&self) -> &str {
+        "slack"
+    }
+
+    async fn list_destinations(
+        &self,
+        context: &ExportContext,
+        cursor: Option<&str>,
+    ) -> Result<DestinationPage, Error> {
+        let slack = self.access.connection(context)?;
+        let mut request = slack
+            .get("/conversations.list")
+            .query("limit", 200)
+            .query("exclude_archived", true)
+            .query("types", "public_channel,private_channel");
+        if let Some(cursor) = cursor {
+            request = request.query("cursor", cursor);
+        }
+        let page: Value = request.send_json().await?;
+        let destinations = page["channels"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|channel| {
+                let id = channel["id"].as_str()?;
+                let name = channel["name"].as_str().unwrap_or(id);
+                Some(Destination::new(id, format!("#{name}"), "channel"))
+            })
+            .collect();
+        let next = page["response_metadata"]["next_cursor"]
+            .as_str()
+            .map(str::to_owned);
+        Ok(DestinationPage::new(destinations, next))
+    }
+
+    async fn validate_connection(&self, context: &ExportContext) -> Result<ConnectionCheck, Error> {
+        check(&self.access.connection(context)?).await
+    }
+
+    fn format_content(&self, content: &Content) -> Result<Value, Error> {
+        Ok(json!(Self::messages(content)?))
+    }
+
+    fn plan(
+        &self,
+        context: &ExportContext,
+        content: &Content,
+        destination: &str,
+    ) -> Result<Vec<PlannedRequest>, Error> {
+        require_destination("slack", destination, "a channel id such as C024BE91L")?;
+        let messages = Self::messages(content)?;
+        let url = format!("{}/chat.postMessage", self.access.base_url());
+        let key = context.idempotency_key.as_deref();
+        Ok(messages
+            .iter()
+            .enumerate()
+            .map(|(part, message)| {
+                let thread = (part > 0).then_some("{{ts of request 1}}");
+                let body = Self::post_body(message, destination, thread, key, part, messages.len());
+                PlannedRequest::new("POST", url.clone(), body)
+            })
+            .collect())
+    }
+
+    async fn export(
+        &self,
+        context: &ExportContext,
+        content: &Content,
+        destination: &str,
+    ) -> Result<ExportResult, Error> {
+        require_destination("slack", destination, "a channel id such as C024BE91L")?;
+        let messages = Self::messages(content)?;
+        let slack = self.access.connection(context)?;
+        let key = context.idempotency_key.as_deref();
+        let (mut thread, mut sent) = (None, Vec::new());
+        if let (Some(since), Some(key)) = (context.resumed_since, key) {
+            if let Some((ts, parts)) = Self::find_sent(&slack, destination, key, since).await? {
+                thread = Some(ts);
+                sent = parts;
+            }
+        }
+        let mut channel = destination.to_owned();
+        let mut requests = 0;
+        for (part, message) in messages.iter().enumerate() {
+            if sent.contains(&part) {
+                continue;
+            }
+            let body = Self::post_body(
+                message,
+                &channel,
+                thread.as_deref(),
+                key,
+                part,
+                messages.len(),
+            );
+            let posted: Value = slack
+                .post("/chat.postMessage")
+                .json(&body)
+                .send_json()
+                .await?;
+            requests += 1;
+            if thread.is_none() {
+                let ts = posted["ts"].as_str().ok_or_else(|| {
+                    Error::unexpected("slack", "chat.postMessage answered without a `ts`")
+                })?;
+                thread = Some(ts.to_owned());
+                if let Some(id) = posted["channel"].as_str() {
+                    channel = id.to_owned();
+                }
+            }
+        }
+        let ts = thread.unwrap_or_default();
+        let mut result = ExportResult::new("slack")
+            .external_id(&ts)
+            .requests(requests);
+        // The messages are out: a failing permalink lookup must not make the
+        // export fail (and be sent again).
+        let permalink: Result<Value, _> = slack
+            .get("/chat.getPermalink")
+            .query("channel", &channel)
+            .query("message_ts", &ts)
+            .send_json()
+            .await;
+        match permalink {
+            Ok(answer) => {
+                if let Some(url) = answer["permalink"].as_str() {
+                    result = result.external_url(url);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "slack: no permalink for an exported message"),
+        }
+        Ok(result)
+    }
+}

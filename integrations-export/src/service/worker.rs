@@ -1,0 +1,132 @@
+//! The outbox's workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::Utc;
+use integrations_core::{Event, EventKind, IntegrationId};
+
+use super::Inner;
+use crate::{Claimed, Error, Outcome};
+
+/// One worker: claims due exports one at a time and delivers them, until
+/// the service stops.
+pub(super) async fn run(inner: Arc<Inner>) {
+    loop {
+        if inner.stop.is_cancelled() {
+            return;
+        }
+        let wake = inner.wake.notified();
+        match inner.store.claim(1, inner.options.lease).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                for export in claimed {
+                    tokio::select! {
+                        () = deliver(&inner, export) => {}
+                        () = inner.abort.cancelled() => return,
+                    }
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "export outbox: cannot claim exports"),
+        }
+        // Nothing due: sleep until the next export is due, an enqueue wakes
+        // us, or the poll interval passes (another process may enqueue).
+        let mut nap = inner.options.poll;
+        if let Ok(Some(due)) = inner.store.next_due().await {
+            let until = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            nap = nap.min(until.max(Duration::from_millis(5)));
+        }
+        tokio::select! {
+            () = wake => {}
+            () = tokio::time::sleep(nap) => {}
+            () = inner.stop.cancelled() => return,
+        }
+    }
+}
+
+/// Sends one claimed export and records the outcome.
+pub(super) async fn deliver(inner: &Inner, claimed: Claimed) {
+    let record = &claimed.record;
+    let request = &record.request;
+    let context = Inner::context(&claimed);
+    let result = match inner.providers.get(&request.provider) {
+        Some(provider) => {
+            provider
+                .export(&context, &request.content, &request.destination)
+                .await
+        }
+        None => Err(Error::UnknownProvider {
+            provider: request.provider.clone(),
+        }),
+    };
+    let outcome = match result {
+        Ok(result) => Outcome::Delivered(result),
+        Err(error) if error.is_transient() && record.attempts < inner.options.max_attempts => {
+            let backoff =
+                backoff(inner, record.attempts).max(error.retry_after().unwrap_or_default());
+            Outcome::Retry {
+                at: Utc::now() + backoff,
+                error: error.to_string(),
+            }
+        }
+        Err(error) => Outcome::Failed {
+            error: error.to_string(),
+        },
+    };
+    match inner
+        .store
+        .finish(record.id, record.attempts, &outcome)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            export = record.id,
+            "export outbox: the lease ran out before the export finished; another worker took it over"
+        ),
+        Err(error) => {
+            tracing::error!(export = record.id, %error, "export outbox: cannot record an outcome")
+        }
+    }
+    publish(inner, &claimed, &outcome).await;
+    inner.finished.notify_waiters();
+}
+
+/// The wait before attempt `attempts + 1`.
+fn backoff(inner: &Inner, attempts: u32) -> Duration {
+    let options = &inner.options;
+    ExponentialBuilder::default()
+        .with_min_delay(options.min_backoff)
+        .with_max_delay(options.max_backoff)
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(attempts.saturating_sub(1) as usize)
+        .unwrap_or(options.max_backoff)
+}
+
+async fn publish(inner: &Inner, claimed: &Claimed, outcome: &Outcome) {
+    let Some(events) = &inner.events else {
+        return;
+    };
+    let request = &claimed.record.request;
+    let Ok(integration) = IntegrationId::new(&request.provider) else {
+        return;
+    };
+    let kind = match outcome {
+        Outcome::Delivered(result) => EventKind::Exported {
+            destination: result
+                .external_url
+                .clone()
+                .unwrap_or_else(|| request.destination.clone()),
+        },
+        Outcome::Retry { error, .. } | Outcome::Failed { error } => EventKind::Error {
+            operation: "export".into(),
+            message: error.clone(),
+        },
+    };
+    if let Err(error) = events.record(&Event::now(integration, kind)).await {
+        tracing::warn!(%error, "export outbox: an event sink failed");
+    }
+}

@@ -1,0 +1,241 @@
+//! Where exports are kept: the durable outbox, the export log and the
+//! export preferences, behind one trait.
+
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use integrations_core::TenantId;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteExportStore;
+
+use crate::{Content, Error, ExportRequest, ExportResult};
+
+/// Where an export stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ExportStatus {
+    /// Accepted, waiting for a worker (or for its next attempt).
+    Pending,
+    /// A worker is sending it.
+    Sending,
+    /// The provider has it.
+    Delivered,
+    /// It will not be sent: the error says why.
+    Failed,
+}
+
+impl ExportStatus {
+    /// The status as stored, e.g. `pending`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the export is finished, delivered or failed.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed)
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => Self::Pending,
+            "sending" => Self::Sending,
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ExportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An export and what became of it: an entry of the export log.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ExportRecord {
+    /// The store's id of the export.
+    pub id: i64,
+    /// What was asked.
+    pub request: ExportRequest,
+    /// Where it stands.
+    pub status: ExportStatus,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Where it went, once delivered.
+    pub result: Option<ExportResult>,
+    /// The last error, if an attempt failed.
+    pub error: Option<String>,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An export a worker has claimed: its record, and whether an earlier
+/// attempt may have reached the provider.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Claimed {
+    /// The export, with `attempts` counting this one.
+    pub record: ExportRecord,
+    /// When the first attempt began, if this is not the first.
+    pub resumed_since: Option<DateTime<Utc>>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Delivered.
+    Delivered(ExportResult),
+    /// Failed for now: try again at `at`.
+    Retry {
+        /// When to try again.
+        at: DateTime<Utc>,
+        /// What went wrong.
+        error: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Where a deliverable goes once approved: a provider and destination, and
+/// whether [`on_approved`](crate::ExportService::on_approved) exports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ExportPreference {
+    /// The deliverable, e.g. `weekly-report`.
+    pub deliverable: String,
+    /// The provider's id.
+    pub provider: String,
+    /// The destination.
+    pub destination: String,
+    /// The tenant's connection to use, e.g. `default`.
+    pub connection: String,
+    /// Whether approval exports it without being asked.
+    pub auto_export: bool,
+}
+
+impl ExportPreference {
+    /// A preference to export `deliverable` to `destination` through
+    /// `provider` on approval, with the `default` connection.
+    pub fn new(
+        deliverable: impl Into<String>,
+        provider: impl Into<String>,
+        destination: impl Into<String>,
+    ) -> Self {
+        Self {
+            deliverable: deliverable.into(),
+            provider: provider.into(),
+            destination: destination.into(),
+            connection: "default".into(),
+            auto_export: true,
+        }
+    }
+
+    /// Sets whether approval exports it.
+    #[must_use]
+    pub fn auto_export(mut self, auto_export: bool) -> Self {
+        self.auto_export = auto_export;
+        self
+    }
+
+    /// Uses the tenant's connection `name`.
+    #[must_use]
+    pub fn connection(mut self, name: impl Into<String>) -> Self {
+        self.connection = name.into();
+        self
+    }
+}
+
+/// The outbox, the export log and the preferences: what an
+/// [`ExportService`](crate::ExportService) keeps.
+///
+/// A store for several replicas (PostgreSQL) implements the same contract:
+/// - [`enqueue`](Self::enqueue) has committed the export when it returns,
+///   and a second enqueue with the same tenant and idempotency key returns
+///   the first one's id without adding it again;
+/// - [`claim`](Self::claim) gives each due export to exactly one caller
+///   and counts the attempt; an export whose lease ran out (its worker
+///   died) is due again;
+/// - [`finish`](Self::finish) applies only while the claim is the latest
+///   one (the attempt count matches), so a worker whose lease ran out
+///   cannot overwrite its successor's outcome.
+#[async_trait]
+pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
+    /// Durably accepts an export, due now; returns its id and whether it
+    /// is new.
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error>;
+
+    /// Claims up to `limit` due exports for `lease`.
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, Error>;
+
+    /// Claims export `id` for `lease` if it is pending or its lease ran
+    /// out, due or not.
+    async fn claim_id(&self, id: i64, lease: Duration) -> Result<Option<Claimed>, Error>;
+
+    /// Records how attempt number `attempt` of export `id` ended; false
+    /// when that claim is no longer the latest.
+    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error>;
+
+    /// The export of `tenant` with idempotency key `key`.
+    async fn get(&self, tenant: &TenantId, key: &str) -> Result<Option<ExportRecord>, Error>;
+
+    /// The tenant's exports, newest first.
+    async fn log(&self, tenant: &TenantId, limit: usize) -> Result<Vec<ExportRecord>, Error>;
+
+    /// When the next pending export is due, if one is.
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Sets a preference (replacing one with the same deliverable, provider
+    /// and destination).
+    async fn set_preference(
+        &self,
+        tenant: &TenantId,
+        preference: &ExportPreference,
+    ) -> Result<(), Error>;
+
+    /// The tenant's preferences for `deliverable`.
+    async fn preferences(
+        &self,
+        tenant: &TenantId,
+        deliverable: &str,
+    ) -> Result<Vec<ExportPreference>, Error>;
+}
+
+/// Rebuilds a record's request from stored columns.
+pub(crate) fn request_from_parts(
+    tenant: &str,
+    provider: String,
+    destination: String,
+    connection: String,
+    idempotency_key: String,
+    content: &str,
+) -> Result<ExportRequest, Error> {
+    let tenant = TenantId::new(tenant)?;
+    let content: Content = serde_json::from_str(content)
+        .map_err(|error| Error::store("read a stored export's content", error))?;
+    let mut request =
+        ExportRequest::new(tenant, provider, destination, content).connection(connection);
+    request.idempotency_key = idempotency_key;
+    Ok(request)
+}
