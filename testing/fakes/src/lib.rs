@@ -15,6 +15,10 @@
 //! # });
 //! ```
 
+pub mod github;
+pub mod notion;
+pub mod slack;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
