@@ -26,7 +26,7 @@ async fn a_readme_sized_document_lands_as_one_thread_within_every_limit() {
     let posts = fake.posts();
     assert!(
         posts.len() >= 2,
-        "a 21 KB document needs several messages, got {}",
+        "a 32 KB document needs several messages, got {}",
         posts.len()
     );
     assert_eq!(posts.len(), planned.len(), "the dry run plans what is sent");
