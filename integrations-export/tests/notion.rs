@@ -16,25 +16,49 @@ async fn a_readme_sized_document_becomes_one_page_in_batches_of_100() {
     let content = Content::new(document()).title("The integrations guide");
 
     let planned = provider.plan(&context, &content, "parent-page").unwrap();
-    let result = provider.export(&context, &content, "parent-page").await.unwrap();
+    let result = provider
+        .export(&context, &content, "parent-page")
+        .await
+        .unwrap();
 
     let pages = fake.pages();
     assert_eq!(pages.len(), 1, "one page");
     let page = &pages[0];
     assert_eq!(page.title, "The integrations guide");
     assert_eq!(page.parent["page_id"], "parent-page");
-    assert!(page.blocks.len() > 100, "{} blocks: more than one request's worth", page.blocks.len());
+    assert!(
+        page.blocks.len() > 100,
+        "{} blocks: more than one request's worth",
+        page.blocks.len()
+    );
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     assert_eq!(result.requests, planned.len());
     assert_eq!(result.requests, page.blocks.len().div_ceil(100));
-    let appends = fake.server().all_requests().into_iter().filter(|r| r.method == "PATCH").count();
+    let appends = fake
+        .server()
+        .all_requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
     assert_eq!(appends, result.requests - 1);
     assert_eq!(result.external_id.as_deref(), Some(page.id.as_str()));
-    assert!(result.external_url.unwrap().starts_with("https://www.notion.so/"));
+    assert!(
+        result
+            .external_url
+            .unwrap()
+            .starts_with("https://www.notion.so/")
+    );
     // The blocks arrive in the document's order: the last heading is last.
-    let heading = |block: &serde_json::Value| block["heading_2"]["rich_text"][0]["text"]["content"].as_str().map(str::to_owned);
+    let heading = |block: &serde_json::Value| {
+        block["heading_2"]["rich_text"][0]["text"]["content"]
+            .as_str()
+            .map(str::to_owned)
+    };
     let last = page.blocks.iter().rev().find_map(heading);
-    let expected = fixtures::document().lines().rev().find_map(|line| line.strip_prefix("## ").map(str::to_owned));
+    let expected = fixtures::document()
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("## ").map(str::to_owned));
     assert_eq!(last, expected);
 }
 
@@ -44,29 +68,50 @@ async fn a_database_is_a_destination_and_errors_are_notions() {
     let provider = notion(fake.api_url(), store().await);
     let context = ExportContext::new(tenant());
 
-    provider.export(&context, &Content::new("A row."), "database:reports-db").await.unwrap();
+    provider
+        .export(&context, &Content::new("A row."), "database:reports-db")
+        .await
+        .unwrap();
     assert_eq!(fake.pages()[0].parent["database_id"], "reports-db");
     assert_eq!(fake.pages()[0].title, "Untitled");
 
-    let missing = provider.export(&context, &Content::new("x"), "no-such-page").await.unwrap_err();
-    assert!(matches!(&missing, Error::Vendor(integrations_vendor::Error::Api { status: 404, code: Some(code), .. }) if code == "object_not_found"), "{missing}");
+    let missing = provider
+        .export(&context, &Content::new("x"), "no-such-page")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, Error::Vendor(integrations_vendor::Error::Api { status: 404, code: Some(code), .. }) if code == "object_not_found"),
+        "{missing}"
+    );
 
     fake.rate_limit_next(1, 0);
-    provider.export(&context, &Content::new("after a 429"), "parent-page").await.unwrap();
+    provider
+        .export(&context, &Content::new("after a 429"), "parent-page")
+        .await
+        .unwrap();
     assert_eq!(fake.pages().len(), 2);
 
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = provider.list_destinations(&context, cursor.as_deref()).await.unwrap();
+        let page = provider
+            .list_destinations(&context, cursor.as_deref())
+            .await
+            .unwrap();
         seen.extend(page.destinations);
         cursor = page.next_cursor;
         if cursor.is_none() {
             break;
         }
     }
-    assert!(seen.iter().any(|d| d.id == "database:reports-db" && d.kind == "database"));
-    assert!(seen.iter().any(|d| d.id == "parent-page" && d.name == "Reports"));
+    assert!(
+        seen.iter()
+            .any(|d| d.id == "database:reports-db" && d.kind == "database")
+    );
+    assert!(
+        seen.iter()
+            .any(|d| d.id == "parent-page" && d.name == "Reports")
+    );
     assert!(provider.validate_connection(&context).await.is_ok());
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::require_destination;
 use crate::{
     ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
-    PlannedRequest, Provider, SlackMessage, markdown_to_slack,
+    PlannedRequest, Provider, SlackBlock, SlackMessage, markdown_to_slack,
 };
 
 /// Which tools of a Slack MCP server post and list, and the names of their
@@ -136,12 +136,15 @@ impl McpSlackProvider {
         Ok(messages)
     }
 
-    /// A message's blocks as one mrkdwn text.
+    /// A message's blocks as one mrkdwn text, headers in bold.
     fn text(message: &SlackMessage) -> String {
-        let texts: Vec<&str> = message
+        let texts: Vec<String> = message
             .blocks
             .iter()
-            .map(|block| block.text().unwrap_or("———"))
+            .map(|block| match block {
+                SlackBlock::Header { text } => format!("*{}*", text.text),
+                other => other.text().unwrap_or("———").to_owned(),
+            })
             .collect();
         texts.join("\n\n")
     }
