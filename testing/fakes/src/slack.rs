@@ -35,6 +35,7 @@ struct State {
     sequence: u64,
     violations: Vec<String>,
     rate_limits: VecDeque<u64>,
+    delay: std::time::Duration,
 }
 
 /// A fake Slack on 127.0.0.1: `auth.test`, `conversations.list`,
@@ -290,6 +291,11 @@ impl FakeSlack {
         lock(&self.state)
             .rate_limits
             .extend(std::iter::repeat_n(seconds, count));
+    }
+
+    /// Answers every call only after `delay`, as a distant Slack would.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        lock(&self.state).delay = delay;
     }
 
     /// The messages accepted, in order.

@@ -1,0 +1,370 @@
+//! The export service: direct exports and the log, the durable outbox and
+//! its workers, preferences with auto-export, and fan-out.
+
+mod fixtures;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations_core::{BroadcastSink, EventKind, TenantId};
+use integrations_export::{
+    AuditProvider, Content, Error, ExportPreference, ExportRequest, ExportService, ExportStatus,
+    ExportStore, SqliteExportStore, Target,
+};
+use integrations_fakes::github::FakeGitHub;
+use integrations_fakes::slack::FakeSlack;
+
+use fixtures::{GITHUB_TOKEN, SLACK_TOKEN, github, slack, store, tenant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Setup {
+    fake: FakeSlack,
+    service: ExportService,
+    db: std::path::PathBuf,
+    /// Bind it: the database lives in it.
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("exports.db");
+    let service = ExportService::builder(SqliteExportStore::open(&db).await.unwrap())
+        .provider(slack(fake.api_url(), store().await))
+        .provider(AuditProvider::new(dir.path().join("audit")))
+        .backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .build();
+    Setup {
+        fake,
+        service,
+        db,
+        _dir: dir,
+    }
+}
+
+fn request(destination: &str, key: &str) -> ExportRequest {
+    ExportRequest::new(
+        tenant(),
+        "slack",
+        destination,
+        Content::new(format!("Export {key}")),
+    )
+    .idempotency_key(key)
+}
+
+#[tokio::test]
+async fn enqueued_exports_are_committed_before_enqueue_returns_and_delivered_once() {
+    let Setup {
+        fake,
+        service,
+        db,
+        _dir,
+    } = setup().await;
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        ids.push(
+            service
+                .enqueue(request("C0GENERAL", &format!("e-{n}")))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        service.enqueue(request("C0GENERAL", "e-7")).await.unwrap(),
+        ids[7],
+        "the same key is the same export"
+    );
+
+    // Another handle on the file, as another process would open it, sees
+    // them all before any worker ran.
+    let other = SqliteExportStore::open(&db).await.unwrap();
+    let log = other.log(&tenant(), 100).await.unwrap();
+    assert_eq!(log.len(), 50);
+    assert!(
+        log.iter()
+            .all(|record| record.status == ExportStatus::Pending)
+    );
+    assert!(fake.posts().is_empty());
+
+    service.start();
+    for n in 0..50 {
+        let record = service
+            .wait(&tenant(), &format!("e-{n}"), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(record.status, ExportStatus::Delivered, "{record:?}");
+        assert!(
+            record
+                .result
+                .unwrap()
+                .external_url
+                .unwrap()
+                .starts_with("https://fake.slack.com/archives/C0GENERAL/")
+        );
+    }
+    assert_eq!(fake.posts().len(), 50, "each delivered once");
+    service.shutdown(Duration::from_secs(5)).await;
+    let refused = service
+        .enqueue(request("C0GENERAL", "late"))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Stopped), "{refused}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_honoured_and_failures_keep_their_reason() {
+    let Setup {
+        fake,
+        service,
+        _dir,
+        ..
+    } = setup().await;
+    service.start();
+
+    // Slack asks for 1 s more than the connection's retry budget allows:
+    // the outbox waits it out, then delivers.
+    fake.rate_limit_next(1, 3);
+    service
+        .enqueue(request("C0GENERAL", "limited"))
+        .await
+        .unwrap();
+    let record = service.wait(&tenant(), "limited", WAIT).await.unwrap();
+    assert_eq!(record.status, ExportStatus::Delivered, "{record:?}");
+    assert_eq!(record.attempts, 2);
+    assert!(
+        record.updated_at - record.created_at >= chrono::Duration::seconds(3),
+        "waited as long as Slack asked"
+    );
+
+    service.enqueue(request("C0NOWHERE", "lost")).await.unwrap();
+    let record = service.wait(&tenant(), "lost", WAIT).await.unwrap();
+    assert_eq!(record.status, ExportStatus::Failed);
+    assert_eq!(record.attempts, 1, "a permanent error is not tried again");
+    assert!(record.error.unwrap().contains("channel_not_found"));
+
+    let unknown = service
+        .enqueue(ExportRequest::new(tenant(), "fax", "x", Content::new("x")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, Error::UnknownProvider { .. }),
+        "{unknown}"
+    );
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn transient_failures_end_after_the_attempts_allowed() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = ExportService::builder(
+        SqliteExportStore::open(dir.path().join("x.db"))
+            .await
+            .unwrap(),
+    )
+    .provider(slack(fake.api_url(), store().await))
+    .backoff(Duration::from_millis(10), Duration::from_millis(20))
+    .max_attempts(3)
+    .build();
+    fake.rate_limit_next(1000, 0);
+    service.start();
+    service
+        .enqueue(request("C0GENERAL", "doomed"))
+        .await
+        .unwrap();
+    let record = service.wait(&tenant(), "doomed", WAIT).await.unwrap();
+    assert_eq!(record.status, ExportStatus::Failed);
+    assert_eq!(record.attempts, 3);
+    assert!(record.error.unwrap().contains("rate limited"));
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn direct_exports_are_logged_per_tenant_and_never_sent_twice() {
+    let Setup {
+        fake,
+        service,
+        _dir,
+        ..
+    } = setup().await;
+    let events = Arc::new(BroadcastSink::new(16));
+    let mut received = events.subscribe();
+    let dir = tempfile::tempdir().unwrap();
+    let service = ExportService::builder(
+        SqliteExportStore::open(dir.path().join("d.db"))
+            .await
+            .unwrap(),
+    )
+    .provider(slack(fake.api_url(), store().await))
+    .events(events)
+    .build();
+    drop(service.clone());
+
+    let first = service.export(request("C0GENERAL", "once")).await.unwrap();
+    let again = service.export(request("C0GENERAL", "once")).await.unwrap();
+    assert_eq!(first.status, ExportStatus::Delivered);
+    assert_eq!(again.id, first.id);
+    assert_eq!(fake.posts().len(), 1, "the log answered the second time");
+    let event = received.recv().await.unwrap();
+    assert!(
+        matches!(event.kind, EventKind::Exported { destination } if destination.starts_with("https://fake.slack.com/"))
+    );
+
+    let failed = service
+        .export(request("C0NOWHERE", "nowhere"))
+        .await
+        .unwrap();
+    assert_eq!(failed.status, ExportStatus::Failed);
+
+    let log = service.log(&tenant(), 10).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|r| r.request.idempotency_key.as_str())
+            .collect::<Vec<_>>(),
+        ["nowhere", "once"]
+    );
+    let stranger = TenantId::new("tenant-2").unwrap();
+    assert!(
+        service.log(&stranger, 10).await.unwrap().is_empty(),
+        "tenants see only their own"
+    );
+
+    let planned = service.plan(&request("C0GENERAL", "dry")).unwrap();
+    assert_eq!(planned.len(), 1);
+    assert_eq!(fake.posts().len(), 1, "a plan sends nothing");
+    assert!(
+        service
+            .store()
+            .get(&tenant(), "dry")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn approval_exports_where_the_preferences_ask_once() {
+    let Setup {
+        fake,
+        service,
+        _dir,
+        ..
+    } = setup().await;
+    let tenant = tenant();
+    service
+        .set_preference(
+            &tenant,
+            ExportPreference::new("weekly-report", "slack", "C0GENERAL"),
+        )
+        .await
+        .unwrap();
+    service
+        .set_preference(
+            &tenant,
+            ExportPreference::new("weekly-report", "audit", "report").auto_export(false),
+        )
+        .await
+        .unwrap();
+    let unknown = service
+        .set_preference(&tenant, ExportPreference::new("weekly-report", "fax", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, Error::UnknownProvider { .. }));
+    assert_eq!(
+        service
+            .preferences(&tenant, "weekly-report")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let content = Content::new("This week: **shipped**.").title("Weekly report");
+    let ids = service
+        .on_approved(&tenant, "weekly-report", content.clone())
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "only the auto-export preference");
+    assert_eq!(
+        service
+            .on_approved(&tenant, "weekly-report", content.clone())
+            .await
+            .unwrap(),
+        ids,
+        "approving twice exports once"
+    );
+    assert!(
+        service
+            .on_approved(&tenant, "no-preferences", content)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    service.start();
+    let record = service
+        .wait(&tenant, "approved:weekly-report:slack:C0GENERAL", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(record.status, ExportStatus::Delivered);
+    assert_eq!(fake.posts().len(), 1);
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_fan_out_reports_each_target_and_one_failing_blocks_none() {
+    let slack_fake = FakeSlack::start(SLACK_TOKEN).await;
+    let github_fake = FakeGitHub::start(GITHUB_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = store().await;
+    let service = ExportService::builder(
+        SqliteExportStore::open(dir.path().join("f.db"))
+            .await
+            .unwrap(),
+    )
+    .provider(slack(slack_fake.api_url(), credentials.clone()))
+    .provider(github(github_fake.api_url(), credentials))
+    .provider(AuditProvider::new(dir.path().join("audit")))
+    .build();
+    let content = Content::new("Deploy finished.").title("Deploy 42");
+    let targets = [
+        Target::new("slack", "C0GENERAL"),
+        Target::new("github", "octocat/missing"),
+        Target::new("audit", "deploy"),
+        Target::new("fax", "555-0100"),
+    ];
+
+    let fan_out = service
+        .fan_out(&tenant(), "deploy-42", &content, &targets)
+        .await;
+    let delivered: Vec<bool> = fan_out
+        .outcomes
+        .iter()
+        .map(|outcome| outcome.delivered())
+        .collect();
+    assert_eq!(delivered, [true, false, true, false]);
+    assert_eq!(fan_out.delivered(), 2);
+    assert!(!fan_out.all_delivered());
+    let report = fan_out.to_string();
+    assert!(
+        report.contains("slack C0GENERAL: delivered (https://fake.slack.com/"),
+        "{report}"
+    );
+    assert!(
+        report.contains("github octocat/missing: failed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("fax 555-0100: not sent: no export provider `fax`"),
+        "{report}"
+    );
+    assert_eq!(slack_fake.posts().len(), 1);
+
+    let nothing = service.fan_out(&tenant(), "deploy-43", &content, &[]).await;
+    assert!(!nothing.sent_anything());
+    assert_eq!(
+        nothing.to_string(),
+        "nothing was sent: no export target is configured"
+    );
+}
