@@ -31,7 +31,13 @@ fn run(name: &str, rust_log: &str) -> Output {
 
 #[test]
 fn every_example_runs_and_exits_zero() {
-    for name in ["quickstart", "mcp_pool", "oauth_flow"] {
+    for name in [
+        "quickstart",
+        "mcp_pool",
+        "oauth_flow",
+        "export_markdown",
+        "fanout",
+    ] {
         let output = run(name, "info");
         assert!(!output.stdout.is_empty(), "{name} printed nothing");
     }

@@ -20,12 +20,16 @@ const PER_PRODUCER: usize = 500;
 
 fn request(producer: usize, n: usize, round: usize) -> ExportRequest {
     let tenant = TenantId::new(format!("tenant-{producer}")).unwrap();
-    let content = Content::new(format!("Deploy {n} finished: all checks **green**.")).title("Deploy");
-    ExportRequest::new(tenant, "slack", "C024BE91L", content).idempotency_key(format!("r{round}-{n}"))
+    let content =
+        Content::new(format!("Deploy {n} finished: all checks **green**.")).title("Deploy");
+    ExportRequest::new(tenant, "slack", "C024BE91L", content)
+        .idempotency_key(format!("r{round}-{n}"))
 }
 
 async fn outbox(dir: &std::path::Path, round: usize) -> Duration {
-    let store = SqliteExportStore::open(dir.join(format!("outbox-{round}.db"))).await.unwrap();
+    let store = SqliteExportStore::open(dir.join(format!("outbox-{round}.db")))
+        .await
+        .unwrap();
     let started = Instant::now();
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|producer| {
@@ -50,7 +54,11 @@ async fn plain_insert(dir: &std::path::Path, round: usize) -> Duration {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(30));
-    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
     sqlx::raw_sql(
         "CREATE TABLE rows (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,
          provider TEXT NOT NULL, destination TEXT NOT NULL, connection TEXT NOT NULL,
@@ -93,7 +101,10 @@ async fn plain_insert(dir: &std::path::Path, round: usize) -> Duration {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rounds = 3;
     let (mut plain, mut ours) = (Duration::ZERO, Duration::ZERO);
@@ -112,5 +123,8 @@ fn main() {
     let (plain, ours) = (total / plain.as_secs_f64(), total / ours.as_secs_f64());
     println!("{PRODUCERS} producers x {PER_PRODUCER} rows, {rounds} alternating rounds:");
     println!("  plain SQLite insert, one transaction each (baseline) {plain:>9.0} rows/s   1.00x");
-    println!("  SqliteExportStore::enqueue, grouped commits          {ours:>9.0} rows/s   {:.2}x", ours / plain);
+    println!(
+        "  SqliteExportStore::enqueue, grouped commits          {ours:>9.0} rows/s   {:.2}x",
+        ours / plain
+    );
 }
