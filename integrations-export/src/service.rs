@@ -6,7 +6,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -180,6 +180,7 @@ impl ExportServiceBuilder {
                 options: self.options,
                 wake: Notify::new(),
                 finished: Notify::new(),
+                started: AtomicBool::new(false),
                 stop: CancellationToken::new(),
                 abort: CancellationToken::new(),
                 tracker: TaskTracker::new(),
@@ -219,6 +220,8 @@ struct Inner {
     wake: Notify,
     /// Wakes waiters: an export finished.
     finished: Notify,
+    /// Whether `start` has run.
+    started: AtomicBool,
     /// Workers take no new export.
     stop: CancellationToken,
     /// Workers drop the export in hand (it stays leased, and resumes).
@@ -284,15 +287,13 @@ impl ExportService {
     pub async fn export(&self, request: ExportRequest) -> Result<ExportRecord, Error> {
         request.check()?;
         self.provider(&request.provider)?;
-        if let Some(record) = self
+        let logged = self
             .inner
             .store
             .get(&request.tenant, &request.idempotency_key)
-            .await?
-        {
-            if record.status.is_final() {
-                return Ok(record);
-            }
+            .await?;
+        if let Some(record) = logged.filter(|record| record.status.is_final()) {
+            return Ok(record);
         }
         let (id, _) = self.inner.store.enqueue(&request).await?;
         let Some(claimed) = self
@@ -420,7 +421,7 @@ impl ExportService {
     /// Starts the outbox's workers: they deliver what is enqueued, and what
     /// a previous process left unfinished. Starting twice does nothing more.
     pub fn start(&self) {
-        if self.inner.tracker.len() > 0 || self.inner.stop.is_cancelled() {
+        if self.inner.started.swap(true, Ordering::SeqCst) || self.inner.stop.is_cancelled() {
             return;
         }
         for _ in 0..self.inner.options.workers {

@@ -182,12 +182,7 @@ async fn transient_failures_end_after_the_attempts_allowed() {
 
 #[tokio::test]
 async fn direct_exports_are_logged_per_tenant_and_never_sent_twice() {
-    let Setup {
-        fake,
-        service,
-        _dir,
-        ..
-    } = setup().await;
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
     let events = Arc::new(BroadcastSink::new(16));
     let mut received = events.subscribe();
     let dir = tempfile::tempdir().unwrap();
@@ -199,7 +194,6 @@ async fn direct_exports_are_logged_per_tenant_and_never_sent_twice() {
     .provider(slack(fake.api_url(), store().await))
     .events(events)
     .build();
-    drop(service.clone());
 
     let first = service.export(request("C0GENERAL", "once")).await.unwrap();
     let again = service.export(request("C0GENERAL", "once")).await.unwrap();

@@ -105,10 +105,11 @@ impl Provider for AuditProvider {
             for entry in entries {
                 let name = entry?.file_name().to_string_lossy().into_owned();
                 // `{event}-YYYY-MM-DD.jsonl`: the event is what precedes the date.
-                if let Some(stem) = name.strip_suffix(".jsonl") {
-                    if stem.len() > 11 && stem.is_char_boundary(stem.len() - 11) {
-                        names.push(stem[..stem.len() - 11].to_owned());
-                    }
+                if let Some(stem) = name.strip_suffix(".jsonl")
+                    && stem.len() > 11
+                    && stem.is_char_boundary(stem.len() - 11)
+                {
+                    names.push(stem[..stem.len() - 11].to_owned());
                 }
             }
             names.sort();

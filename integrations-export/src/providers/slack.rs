@@ -214,11 +214,11 @@ impl Provider for SlackProvider {
         let slack = self.access.connection(context)?;
         let key = context.idempotency_key.as_deref();
         let (mut thread, mut sent) = (None, Vec::new());
-        if let (Some(since), Some(key)) = (context.resumed_since, key) {
-            if let Some((ts, parts)) = Self::find_sent(&slack, destination, key, since).await? {
-                thread = Some(ts);
-                sent = parts;
-            }
+        if let (Some(since), Some(key)) = (context.resumed_since, key)
+            && let Some((ts, parts)) = Self::find_sent(&slack, destination, key, since).await?
+        {
+            thread = Some(ts);
+            sent = parts;
         }
         let mut channel = destination.to_owned();
         let mut requests = 0;

@@ -100,10 +100,10 @@ impl fmt::Display for FanOut {
                     {
                         write!(f, " ({url})")?;
                     }
-                    if let Some(error) = &record.error {
-                        if !record.status.eq(&ExportStatus::Delivered) {
-                            write!(f, ": {error}")?;
-                        }
+                    if let Some(error) = &record.error
+                        && record.status != ExportStatus::Delivered
+                    {
+                        write!(f, ": {error}")?;
                     }
                 }
                 Err(error) => write!(f, "not sent: {error}")?,

@@ -121,7 +121,7 @@ impl State {
         format!("{seconds}.{:06}", self.sequence % 1_000_000)
     }
 
-    fn violation(&mut self, error: &str, detail: String) -> Reply {
+    fn violation(&mut self, error: &str, detail: &str) -> Reply {
         self.violations.push(format!("{error}: {detail}"));
         Reply::json(
             200,
@@ -145,14 +145,14 @@ impl State {
         if text.chars().count() > 40_000 {
             return self.violation(
                 "msg_too_long",
-                format!("text of {} characters", text.chars().count()),
+                &format!("text of {} characters", text.chars().count()),
             );
         }
         let list = blocks.as_array().cloned().unwrap_or_default();
         if list.len() > 50 {
             return self.violation(
                 "invalid_blocks",
-                format!("{} blocks, more than 50", list.len()),
+                &format!("{} blocks, more than 50", list.len()),
             );
         }
         for (at, block) in list.iter().enumerate() {
@@ -166,26 +166,25 @@ impl State {
                 other => {
                     return self.violation(
                         "invalid_blocks",
-                        format!("block {at} has the unknown type {other:?}"),
+                        &format!("block {at} has the unknown type {other:?}"),
                     );
                 }
             };
             if length > limit {
                 return self.violation(
                     "invalid_blocks",
-                    format!("block {at}: text of {length} characters, more than {limit}"),
+                    &format!("block {at}: text of {length} characters, more than {limit}"),
                 );
             }
         }
         let thread_ts = arguments["thread_ts"].as_str().map(str::to_owned);
-        if let Some(thread) = &thread_ts {
-            if !self
+        if let Some(thread) = &thread_ts
+            && !self
                 .posts
                 .iter()
                 .any(|post| post.channel == channel && post.ts == *thread)
-            {
-                return refuse("thread_not_found");
-            }
+        {
+            return refuse("thread_not_found");
         }
         let ts = self.next_ts();
         let metadata = match &arguments["metadata"] {
