@@ -362,3 +362,90 @@ async fn a_fan_out_reports_each_target_and_one_failing_blocks_none() {
         "nothing was sent: no export target is configured"
     );
 }
+
+#[tokio::test]
+async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("claims.db");
+    let (one, two) = (
+        SqliteExportStore::open(&db).await.unwrap(),
+        SqliteExportStore::open(&db).await.unwrap(),
+    );
+    for n in 0..40 {
+        one.enqueue(&request("C0GENERAL", &format!("c-{n}")))
+            .await
+            .unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        async {
+            let mut all = Vec::new();
+            for _ in 0..10 {
+                all.extend(one.claim(2, lease).await.unwrap());
+            }
+            all
+        },
+        async {
+            let mut all = Vec::new();
+            for _ in 0..10 {
+                all.extend(two.claim(2, lease).await.unwrap());
+            }
+            all
+        },
+    );
+    let mut ids: Vec<i64> = a
+        .iter()
+        .chain(&b)
+        .map(|claimed| claimed.record.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        40,
+        "every export claimed once: {} by one, {} by two",
+        a.len(),
+        b.len()
+    );
+    assert!(
+        one.claim(10, lease).await.unwrap().is_empty(),
+        "nothing left while the leases hold"
+    );
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|claimed| claimed.resumed_since.is_none()),
+        "first attempts"
+    );
+
+    // A lease that ran out: another worker takes the export over, and the
+    // first one's late outcome no longer applies.
+    let stale = one.enqueue(&request("C0GENERAL", "stale")).await.unwrap().0;
+    let first = one.claim_id(stale, Duration::ZERO).await.unwrap().unwrap();
+    let second = two
+        .claim_id(stale, lease)
+        .await
+        .unwrap()
+        .expect("the lease ran out");
+    assert_eq!(second.record.attempts, 2);
+    assert!(
+        second.resumed_since.is_some(),
+        "the second attempt is told to look for the first's work"
+    );
+    let delivered =
+        integrations_export::Outcome::Delivered(integrations_export::ExportResult::new("slack"));
+    assert!(
+        !one.finish(stale, first.record.attempts, &delivered)
+            .await
+            .unwrap()
+    );
+    assert!(
+        two.finish(stale, second.record.attempts, &delivered)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        one.get(&tenant(), "stale").await.unwrap().unwrap().status,
+        ExportStatus::Delivered
+    );
+}
