@@ -44,6 +44,7 @@ mod error;
 mod markdown;
 mod provider;
 mod providers;
+mod request;
 mod service;
 mod store;
 
@@ -63,9 +64,8 @@ pub use providers::{
 };
 #[cfg(feature = "mcp")]
 pub use providers::{McpSlackProvider, SlackToolMapping};
-pub use service::{
-    ExportRequest, ExportService, ExportServiceBuilder, FanOut, Target, TargetOutcome,
-};
+pub use request::ExportRequest;
+pub use service::{ExportService, ExportServiceBuilder, FanOut, Target, TargetOutcome};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteExportStore;
 pub use store::{Claimed, ExportPreference, ExportRecord, ExportStatus, ExportStore, Outcome};

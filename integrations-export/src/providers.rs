@@ -20,8 +20,11 @@ pub use slack_mcp::{McpSlackProvider, SlackToolMapping};
 pub use webhook::WebhookProvider;
 
 use integrations_vendor::VendorConnection;
+use serde_json::{Value, json};
 
-use crate::{ConnectionCheck, Error};
+use crate::{
+    ConnectionCheck, Content, Destination, DestinationPage, Error, SlackMessage, markdown_to_slack,
+};
 
 /// Runs the vendor's connection test as a [`ConnectionCheck`].
 async fn check(connection: &VendorConnection) -> Result<ConnectionCheck, Error> {
@@ -41,4 +44,40 @@ fn require_destination(provider: &str, destination: &str, what: &str) -> Result<
         ));
     }
     Ok(())
+}
+
+/// The Slack messages of `content`, title first; refuses empty content.
+fn slack_messages(provider: &str, content: &Content) -> Result<Vec<SlackMessage>, Error> {
+    let messages = markdown_to_slack(&content.titled_markdown());
+    if messages.is_empty() {
+        return Err(Error::invalid(
+            provider,
+            "the content is empty; nothing to post",
+        ));
+    }
+    Ok(messages)
+}
+
+/// A page of Slack's `conversations.list` as destinations.
+fn slack_channels(page: &Value) -> DestinationPage {
+    let destinations = page["channels"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|channel| {
+            let id = channel["id"].as_str()?;
+            let name = channel["name"].as_str().unwrap_or(id);
+            Some(Destination::new(id, format!("#{name}"), "channel"))
+        })
+        .collect();
+    let next = page["response_metadata"]["next_cursor"]
+        .as_str()
+        .map(str::to_owned);
+    DestinationPage::new(destinations, next)
+}
+
+/// Content as plain JSON, for providers that send it as it is.
+fn content_json(content: &Content) -> Value {
+    json!({"title": content.title, "markdown": content.markdown, "metadata": content.metadata})
 }

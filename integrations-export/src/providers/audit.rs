@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::require_destination;
+use super::{content_json, require_destination};
 use crate::{
     ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
     PlannedRequest, Provider,
@@ -71,6 +71,20 @@ impl AuditProvider {
     }
 }
 
+/// Runs file I/O on the blocking pool; its error names `path`.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    io: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(io)
+        .await
+        .map_err(|error| Error::unexpected("audit", error.to_string()))?
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 fn append(dir: &Path, path: &Path, line: &[u8]) -> std::io::Result<u64> {
     std::fs::create_dir_all(dir)?;
     let mut file = std::fs::OpenOptions::new()
@@ -95,7 +109,7 @@ impl Provider for AuditProvider {
         _cursor: Option<&str>,
     ) -> Result<DestinationPage, Error> {
         let dir = self.dir.clone();
-        let names = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+        let names = blocking(&self.dir, move || -> std::io::Result<Vec<String>> {
             let mut names = Vec::new();
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
@@ -116,12 +130,7 @@ impl Provider for AuditProvider {
             names.dedup();
             Ok(names)
         })
-        .await
-        .map_err(|error| Error::unexpected("audit", error.to_string()))?
-        .map_err(|source| Error::Io {
-            path: self.dir.clone(),
-            source,
-        })?;
+        .await?;
         Ok(DestinationPage::new(
             names
                 .into_iter()
@@ -137,13 +146,7 @@ impl Provider for AuditProvider {
     ) -> Result<ConnectionCheck, Error> {
         let started = Instant::now();
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::create_dir_all(&dir))
-            .await
-            .map_err(|error| Error::unexpected("audit", error.to_string()))?
-            .map_err(|source| Error::Io {
-                path: self.dir.clone(),
-                source,
-            })?;
+        blocking(&self.dir, move || std::fs::create_dir_all(&dir)).await?;
         Ok(ConnectionCheck::new(
             Some(self.dir.display().to_string()),
             started.elapsed(),
@@ -151,9 +154,7 @@ impl Provider for AuditProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(
-            json!({"title": content.title, "markdown": content.markdown, "metadata": content.metadata}),
-        )
+        Ok(content_json(content))
     }
 
     fn plan(
@@ -185,13 +186,7 @@ impl Provider for AuditProvider {
         line.push(b'\n');
         let _guard = self.lock.lock().await;
         let (dir, file) = (self.dir.clone(), path.clone());
-        let end = tokio::task::spawn_blocking(move || append(&dir, &file, &line))
-            .await
-            .map_err(|error| Error::unexpected("audit", error.to_string()))?
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let end = blocking(&path, move || append(&dir, &file, &line)).await?;
         Ok(ExportResult::new("audit")
             .external_id(format!("{}@{end}", path.display()))
             .external_url(format!("file://{}", path.display())))

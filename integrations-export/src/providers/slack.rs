@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
-use super::{VendorAccess, check, require_destination};
+use super::{VendorAccess, check, require_destination, slack_channels, slack_messages};
 use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
-    PlannedRequest, Provider, SlackMessage, markdown_to_slack,
+    ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
+    Provider, SlackMessage,
 };
 
 /// The `event_type` of the message metadata that marks our messages.
@@ -36,17 +36,6 @@ impl SlackProvider {
     /// A provider whose connections come from `access`.
     pub fn new(access: VendorAccess) -> Self {
         Self { access }
-    }
-
-    fn messages(content: &Content) -> Result<Vec<SlackMessage>, Error> {
-        let messages = markdown_to_slack(&content.titled_markdown());
-        if messages.is_empty() {
-            return Err(Error::invalid(
-                "slack",
-                "the content is empty; nothing to post",
-            ));
-        }
-        Ok(messages)
     }
 
     fn post_body(
@@ -157,21 +146,7 @@ impl Provider for SlackProvider {
             request = request.query("cursor", cursor);
         }
         let page: Value = request.send_json().await?;
-        let destinations = page["channels"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|channel| {
-                let id = channel["id"].as_str()?;
-                let name = channel["name"].as_str().unwrap_or(id);
-                Some(Destination::new(id, format!("#{name}"), "channel"))
-            })
-            .collect();
-        let next = page["response_metadata"]["next_cursor"]
-            .as_str()
-            .map(str::to_owned);
-        Ok(DestinationPage::new(destinations, next))
+        Ok(slack_channels(&page))
     }
 
     async fn validate_connection(&self, context: &ExportContext) -> Result<ConnectionCheck, Error> {
@@ -179,7 +154,7 @@ impl Provider for SlackProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(json!(Self::messages(content)?))
+        Ok(json!(slack_messages("slack", content)?))
     }
 
     fn plan(
@@ -189,7 +164,7 @@ impl Provider for SlackProvider {
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
         require_destination("slack", destination, "a channel id such as C024BE91L")?;
-        let messages = Self::messages(content)?;
+        let messages = slack_messages("slack", content)?;
         let url = format!("{}/chat.postMessage", self.access.base_url());
         let key = context.idempotency_key.as_deref();
         Ok(messages
@@ -210,7 +185,7 @@ impl Provider for SlackProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         require_destination("slack", destination, "a channel id such as C024BE91L")?;
-        let messages = Self::messages(content)?;
+        let messages = slack_messages("slack", content)?;
         let slack = self.access.connection(context)?;
         let key = context.idempotency_key.as_deref();
         let (mut thread, mut sent) = (None, Vec::new());

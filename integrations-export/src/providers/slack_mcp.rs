@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use integrations_mcp::{McpPool, SessionKey, ToolResultExt};
 use serde_json::{Value, json};
 
-use super::require_destination;
+use super::{require_destination, slack_channels, slack_messages};
 use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
-    PlannedRequest, Provider, SlackBlock, SlackMessage, markdown_to_slack,
+    ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
+    Provider, SlackBlock, SlackMessage,
 };
 
 /// Which tools of a Slack MCP server post and list, and the names of their
@@ -125,17 +125,6 @@ impl McpSlackProvider {
         self
     }
 
-    fn messages(content: &Content) -> Result<Vec<SlackMessage>, Error> {
-        let messages = markdown_to_slack(&content.titled_markdown());
-        if messages.is_empty() {
-            return Err(Error::invalid(
-                "slack-mcp",
-                "the content is empty; nothing to post",
-            ));
-        }
-        Ok(messages)
-    }
-
     /// A message's blocks as one mrkdwn text, headers in bold.
     fn text(message: &SlackMessage) -> String {
         let texts: Vec<String> = message
@@ -220,24 +209,7 @@ impl Provider for McpSlackProvider {
             arguments["cursor"] = json!(cursor);
         }
         let page = self.slack(context, &tool, arguments).await?;
-        let destinations = page["channels"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|channel| {
-                let id = channel["id"].as_str()?;
-                Some(Destination::new(
-                    id,
-                    format!("#{}", channel["name"].as_str().unwrap_or(id)),
-                    "channel",
-                ))
-            })
-            .collect();
-        let next = page["response_metadata"]["next_cursor"]
-            .as_str()
-            .map(str::to_owned);
-        Ok(DestinationPage::new(destinations, next))
+        Ok(slack_channels(&page))
     }
 
     /// Connects to the server and checks that it has the posting tool.
@@ -262,7 +234,7 @@ impl Provider for McpSlackProvider {
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
         Ok(json!(
-            Self::messages(content)?
+            slack_messages("slack-mcp", content)?
                 .iter()
                 .map(Self::text)
                 .collect::<Vec<_>>()
@@ -276,7 +248,7 @@ impl Provider for McpSlackProvider {
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
         require_destination("slack-mcp", destination, "a channel id such as C024BE91L")?;
-        let messages = Self::messages(content)?;
+        let messages = slack_messages("slack-mcp", content)?;
         Ok(messages
             .iter()
             .enumerate()
@@ -295,7 +267,7 @@ impl Provider for McpSlackProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         require_destination("slack-mcp", destination, "a channel id such as C024BE91L")?;
-        let messages = Self::messages(content)?;
+        let messages = slack_messages("slack-mcp", content)?;
         let (mut channel, mut thread) = (destination.to_owned(), None::<String>);
         for message in &messages {
             let (tool, arguments) = self.call(message, &channel, thread.as_deref());

@@ -8,7 +8,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::require_destination;
+use super::{content_json, require_destination};
 use crate::{
     ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
     Provider,
@@ -112,9 +112,7 @@ impl Provider for WebhookProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(
-            json!({"title": content.title, "markdown": content.markdown, "metadata": content.metadata}),
-        )
+        Ok(content_json(content))
     }
 
     fn plan(

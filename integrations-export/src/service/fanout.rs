@@ -5,7 +5,8 @@ use std::fmt;
 use futures_util::future::join_all;
 use integrations_core::TenantId;
 
-use super::{ExportRequest, ExportService};
+use super::ExportService;
+use crate::ExportRequest;
 use crate::{Content, Error, ExportStatus};
 
 /// A provider and destination of a [`fan_out`](ExportService::fan_out).
