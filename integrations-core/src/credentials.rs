@@ -2,11 +2,13 @@
 //! the [`TokenManager`].
 
 // Sealing is used by the SQLite store; without it only the tests use it.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod crypto;
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod form;
 mod memory;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod token;
@@ -21,6 +23,8 @@ use secrecy::SecretString;
 
 pub use crypto::{EncryptionKey, KeyId, KeyRing};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use token::{RefreshRequest, TokenManager, TokenManagerBuilder, TokenRefresher, TokenResponse};

@@ -58,6 +58,8 @@ pub use catalog::{AuthMethod, Catalog, CatalogEntry, CatalogQuery, IntegrationKi
 pub use config::{
     Config, ConfigString, Env, HttpServer, IntegrationConfig, McpServerEntry, StdioServer,
 };
+#[cfg(feature = "postgres")]
+pub use credentials::PgStore;
 #[cfg(feature = "sqlite")]
 pub use credentials::SqliteStore;
 pub use credentials::{
@@ -72,4 +74,6 @@ pub use health::{HealthMetrics, HealthSummary, Sample};
 pub(crate) use integration::MockIntegration;
 pub use integration::{Action, ActionResult, Capability, Integration, IntegrationId, Notification};
 pub use registry::Registry;
-pub use runtime::{InitFailure, Runtime, RuntimeBuilder, ShutdownReport};
+#[cfg(feature = "postgres")]
+pub use runtime::PgTickLease;
+pub use runtime::{InitFailure, Runtime, RuntimeBuilder, ShutdownReport, TickLease};

@@ -1,5 +1,12 @@
 //! The [`Runtime`]: init, tick loops, dispatch and shutdown.
 
+mod lease;
+
+use lease::Leasing;
+#[cfg(feature = "postgres")]
+pub use lease::PgTickLease;
+pub use lease::TickLease;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -95,6 +102,7 @@ pub struct RuntimeBuilder {
     dispatch_timeout: Duration,
     max_tick_backoff: Duration,
     health_window: usize,
+    leasing: Option<Leasing>,
 }
 
 /// An enabled integration that did not start.
@@ -172,6 +180,28 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Ticks each integration on one replica at a time: before each tick
+    /// the loop takes or renews `lease` for `ttl` (at least twice the tick
+    /// interval), and skips the tick when another replica holds it. When
+    /// the holder dies, another replica ticks within `ttl` plus an
+    /// interval. Without a lease every runtime ticks.
+    ///
+    /// `replica` names this runtime in the lease (unique per replica: a
+    /// host name and process id, say).
+    pub fn tick_lease(
+        mut self,
+        lease: impl TickLease,
+        replica: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        self.leasing = Some(Leasing {
+            lease: Arc::new(lease),
+            holder: replica.into(),
+            ttl,
+        });
+        self
+    }
+
     /// How many recent dispatches per integration the health metrics keep;
     /// default 1024.
     pub fn health_window(mut self, samples: usize) -> Self {
@@ -194,6 +224,7 @@ impl RuntimeBuilder {
             dispatch_timeout,
             max_tick_backoff,
             health_window,
+            leasing,
         } = self;
 
         let (hub, sink_writer) = EventHub::new(event_capacity, sinks);
@@ -289,6 +320,10 @@ impl RuntimeBuilder {
                 max_backoff: max_tick_backoff.max(interval),
                 hub: hub.clone(),
                 cancel: cancel.clone(),
+                leasing: leasing.clone().map(|mut leasing| {
+                    leasing.ttl = leasing.ttl.max(interval * 2);
+                    leasing
+                }),
             }));
         }
 
@@ -320,6 +355,7 @@ impl Runtime {
             dispatch_timeout: Duration::from_secs(60),
             max_tick_backoff: Duration::from_secs(300),
             health_window: 1024,
+            leasing: None,
         }
     }
 
@@ -556,6 +592,7 @@ struct TickLoop {
     max_backoff: Duration,
     hub: EventHub,
     cancel: CancellationToken,
+    leasing: Option<Leasing>,
 }
 
 /// Ticks until cancelled. A tick that errors or panics is logged, published
@@ -568,6 +605,7 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
         max_backoff,
         hub,
         cancel,
+        leasing,
     } = this;
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     // A tick that overruns its interval delays the next one; no burst.
@@ -579,12 +617,29 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
     loop {
         tokio::select! {
             biased;
-            () = &mut cancelled => return id,
+            () = &mut cancelled => return release(id, leasing.as_ref()).await,
             _ = ticker.tick() => {}
+        }
+        if let Some(leasing) = &leasing {
+            match leasing
+                .lease
+                .acquire(&id, &leasing.holder, leasing.ttl)
+                .await
+            {
+                Ok(true) => {}
+                // Another replica ticks it.
+                Ok(false) => continue,
+                // Unsure who holds it: skipping risks a missed tick, ticking
+                // a double one; a missed one is the lesser harm.
+                Err(error) => {
+                    tracing::warn!(integration = %id, %error, "tick skipped: cannot take the tick lease");
+                    continue;
+                }
+            }
         }
         let outcome = tokio::select! {
             biased;
-            () = &mut cancelled => return id,
+            () = &mut cancelled => return release(id, leasing.as_ref()).await,
             outcome = AssertUnwindSafe(integration.tick()).catch_unwind() => outcome,
         };
         let failure = match outcome {
@@ -621,6 +676,17 @@ async fn tick_loop(this: TickLoop) -> IntegrationId {
             }
         }
     }
+}
+
+/// Gives the tick lease up, if the loop had one, so another replica ticks
+/// at once.
+async fn release(id: IntegrationId, leasing: Option<&Leasing>) -> IntegrationId {
+    if let Some(leasing) = leasing
+        && let Err(error) = leasing.lease.release(&id, &leasing.holder).await
+    {
+        tracing::warn!(integration = %id, %error, "cannot release the tick lease");
+    }
+    id
 }
 
 fn error_event(id: &IntegrationId, operation: &str, error: &Error) -> Event {

@@ -17,6 +17,7 @@
 
 pub mod github;
 pub mod notion;
+pub mod postgres;
 pub mod slack;
 
 use std::collections::HashMap;
