@@ -66,6 +66,8 @@ pub use providers::{
 pub use providers::{McpSlackProvider, SlackToolMapping};
 pub use request::ExportRequest;
 pub use service::{ExportService, ExportServiceBuilder, FanOut, Target, TargetOutcome};
+#[cfg(feature = "postgres")]
+pub use store::PgExportStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteExportStore;
 pub use store::{Claimed, ExportPreference, ExportRecord, ExportStatus, ExportStore, Outcome};

@@ -1,6 +1,8 @@
 //! Where exports are kept: the durable outbox, the export log and the
 //! export preferences, behind one trait.
 
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -12,6 +14,8 @@ use chrono::{DateTime, Utc};
 use integrations_core::TenantId;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "postgres")]
+pub use postgres::PgExportStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteExportStore;
 
@@ -239,3 +243,52 @@ pub(crate) fn request_from_parts(
     request.idempotency_key = idempotency_key;
     Ok(request)
 }
+
+/// An [`ExportRecord`] from a row of `integrations_exports` (SQLite or
+/// PostgreSQL); `$time` turns a time column into a `DateTime<Utc>`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! record_from_row {
+    ($row:expr, $time:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let get = |error: sqlx::Error| $crate::Error::store("read an export", error);
+        let status: String = row.try_get("status").map_err(get)?;
+        let request = $crate::store::request_from_parts(
+            row.try_get("tenant").map_err(get)?,
+            row.try_get("provider").map_err(get)?,
+            row.try_get("destination").map_err(get)?,
+            row.try_get("connection").map_err(get)?,
+            row.try_get("idempotency_key").map_err(get)?,
+            row.try_get("content").map_err(get)?,
+        )?;
+        let status = $crate::ExportStatus::parse(&status).ok_or_else(|| $crate::Error::Store {
+            message: format!("an export has the unknown status {status:?}"),
+            source: None,
+        })?;
+        let result = (status == $crate::ExportStatus::Delivered).then(|| {
+            let mut result = $crate::ExportResult::new(request.provider.clone());
+            result.external_id = row.try_get("external_id").ok().flatten();
+            result.external_url = row.try_get("external_url").ok().flatten();
+            result.requests = row
+                .try_get::<Option<i64>, _>("requests")
+                .ok()
+                .flatten()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(1);
+            result
+        });
+        let time = $time;
+        Ok($crate::ExportRecord {
+            id: row.try_get("id").map_err(get)?,
+            request,
+            status,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(0),
+            result,
+            error: row.try_get("error").map_err(get)?,
+            created_at: time(row.try_get("created_at").map_err(get)?),
+            updated_at: time(row.try_get("updated_at").map_err(get)?),
+        })
+    }};
+}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use record_from_row;

@@ -16,10 +16,8 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    Claimed, ExportPreference, ExportRecord, ExportStatus, ExportStore, Outcome, request_from_parts,
-};
-use crate::{Error, ExportRequest, ExportResult};
+use super::{Claimed, ExportPreference, ExportRecord, ExportStore, Outcome};
+use crate::{Error, ExportRequest};
 
 /// Most enqueues committed in one transaction.
 const GROUP: usize = 512;
@@ -227,42 +225,7 @@ async fn insert_group(
 }
 
 fn record(row: &SqliteRow) -> Result<ExportRecord, Error> {
-    let get = |error: sqlx::Error| Error::store("read an export", error);
-    let status: String = row.try_get("status").map_err(get)?;
-    let request = request_from_parts(
-        row.try_get("tenant").map_err(get)?,
-        row.try_get("provider").map_err(get)?,
-        row.try_get("destination").map_err(get)?,
-        row.try_get("connection").map_err(get)?,
-        row.try_get("idempotency_key").map_err(get)?,
-        row.try_get("content").map_err(get)?,
-    )?;
-    let status = ExportStatus::parse(&status).ok_or_else(|| Error::Store {
-        message: format!("an export has the unknown status {status:?}"),
-        source: None,
-    })?;
-    let result = (status == ExportStatus::Delivered).then(|| {
-        let mut result = ExportResult::new(request.provider.clone());
-        result.external_id = row.try_get("external_id").ok().flatten();
-        result.external_url = row.try_get("external_url").ok().flatten();
-        result.requests = row
-            .try_get::<Option<i64>, _>("requests")
-            .ok()
-            .flatten()
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1);
-        result
-    });
-    Ok(ExportRecord {
-        id: row.try_get("id").map_err(get)?,
-        request,
-        status,
-        attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(0),
-        result,
-        error: row.try_get("error").map_err(get)?,
-        created_at: time(row.try_get("created_at").map_err(get)?),
-        updated_at: time(row.try_get("updated_at").map_err(get)?),
-    })
+    super::record_from_row!(row, |at: i64| time(at))
 }
 
 fn claimed(row: &SqliteRow) -> Result<Claimed, Error> {
