@@ -1,0 +1,101 @@
+//! Token refreshes across replicas: four TokenManagers, each on its own
+//! pool to one PostgreSQL (as four replicas of a host are), answer 1000
+//! concurrent `access_token` calls on an expiring token, and the token
+//! endpoint sees exactly one refresh. The endpoint rotates refresh tokens
+//! and refuses a spent one, as many vendors do, so a second refresh would
+//! also fail the calls that made it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use integrations_core::{
+    ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing, PgStore, TenantId,
+    TokenManager,
+};
+use integrations_fakes::postgres::TestPostgres;
+use integrations_fakes::{FakeServer, Reply};
+use integrations_vendor::{OAuthClient, OAuthProvider};
+use secrecy::ExposeSecret;
+
+fn keys() -> KeyRing {
+    KeyRing::new(
+        KeyId::new("k1").unwrap(),
+        EncryptionKey::from_bytes([9; 32]),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_replicas_refresh_an_expiring_token_once() {
+    let Some(server) = TestPostgres::start_or_skip("replica refresh") else {
+        return;
+    };
+    let url = server.database("tokens");
+    let fake = FakeServer::start().await;
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counter = refreshes.clone();
+    fake.route("POST", "/oauth/token", move |request| {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        if !body.contains("refresh_token=rt-1") {
+            return Reply::json(400, serde_json::json!({"error": "invalid_grant"}));
+        }
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        Reply::json(
+            200,
+            serde_json::json!({
+                "access_token": format!("at-{}", n + 1), "token_type": "bearer",
+                "expires_in": 3600, "refresh_token": format!("rt-{}", n + 1),
+            }),
+        )
+        .after(Duration::from_millis(50))
+    });
+    let client = OAuthClient::new(
+        OAuthProvider::linear()
+            .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token")),
+        "app-1",
+        Some("SECRET-client".to_owned().into()),
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+
+    let tenant = TenantId::new("tenant-1").unwrap();
+    let connection = ConnectionId::new("linear", "default").unwrap();
+    let expiring = Credentials::oauth2(
+        "at-1",
+        Some("rt-1".into()),
+        Some(Utc::now() + chrono::Duration::seconds(30)),
+    );
+    let seed = PgStore::connect(&url, keys()).await.unwrap();
+    seed.put(&tenant, &connection, &expiring).await.unwrap();
+
+    let mut replicas = Vec::new();
+    for _ in 0..4 {
+        let store: Arc<dyn CredentialStore> =
+            Arc::new(PgStore::connect(&url, keys()).await.unwrap());
+        let tokens = TokenManager::builder(store, Arc::new(client.clone()))
+            .margin(Duration::from_secs(300))
+            .poll_interval(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        replicas.push(tokens);
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..1000 {
+        let tokens = replicas[n % 4].clone();
+        let (tenant, connection) = (tenant.clone(), connection.clone());
+        calls.spawn(async move { tokens.access_token(&tenant, &connection).await });
+    }
+    while let Some(call) = calls.join_next().await {
+        let token = call.unwrap().expect("every call gets a token");
+        assert_eq!(token.expose_secret(), "at-2");
+    }
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        1,
+        "one refresh across four replicas"
+    );
+    assert_eq!(fake.requests("/oauth/token").len(), 1);
+    let stored = seed.get(&tenant, &connection).await.unwrap().unwrap().value;
+    assert!(stored.refresh_lease.is_none(), "the lease is given back");
+}
