@@ -1,0 +1,138 @@
+//! The outbox across replicas: 10,000 exports in PostgreSQL, four worker
+//! processes deliver them to a fake Slack, one is killed with SIGKILL
+//! mid-run; the fake received each export exactly once.
+//!
+//! A test without the libtest harness: run as `worker DB SLACK` it is one
+//! replica's export service, delivering until nothing is left.
+
+mod fixtures;
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use integrations_export::{Content, ExportRequest, ExportService, ExportStore, PgExportStore};
+use integrations_fakes::postgres::TestPostgres;
+use integrations_fakes::slack::FakeSlack;
+
+use fixtures::{SLACK_TOKEN, slack, tenant};
+
+const EXPORTS: usize = 10_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if args.first().map(String::as_str) == Some("worker") {
+        runtime.block_on(worker(&args[1], &args[2]));
+        return;
+    }
+    let Some(server) = TestPostgres::start_or_skip("outbox replicas") else {
+        return;
+    };
+    runtime.block_on(four_replicas_deliver_each_export_once_though_one_dies(
+        &server,
+    ));
+    println!("test four_replicas_deliver_each_export_once_though_one_dies ... ok");
+}
+
+async fn unfinished(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM integrations_exports WHERE status IN ('pending', 'sending')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn worker(url: &str, slack_url: &str) {
+    let store = PgExportStore::connect(url).await.unwrap();
+    let pool = store.pool().clone();
+    let service = ExportService::builder(store)
+        .provider(slack(slack_url.to_owned(), fixtures::store().await))
+        .workers(4)
+        .lease(Duration::from_secs(2))
+        .backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .build();
+    service.start();
+    while unfinished(&pool).await > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn four_replicas_deliver_each_export_once_though_one_dies(server: &TestPostgres) {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let url = server.database("outbox");
+    let outbox = PgExportStore::connect(&url).await.unwrap();
+    let mut enqueues = tokio::task::JoinSet::new();
+    for producer in 0..16 {
+        let outbox = outbox.clone();
+        enqueues.spawn(async move {
+            for n in (producer..EXPORTS).step_by(16) {
+                let request = ExportRequest::new(
+                    tenant(),
+                    "slack",
+                    "C0GENERAL",
+                    Content::new(format!("Export {n}")),
+                )
+                .idempotency_key(format!("replica-{n}"));
+                outbox.enqueue(&request).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = enqueues.join_next().await {
+        done.unwrap();
+    }
+
+    let me = std::env::current_exe().unwrap();
+    let mut workers: Vec<Child> = (0..4)
+        .map(|_| {
+            Command::new(&me)
+                .args(["worker", &url, &fake.api_url()])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while fake.posts().len() < EXPORTS / 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the workers delivered too little"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    workers[0].kill().unwrap(); // SIGKILL mid-run: its claims stay leased
+    workers[0].wait().unwrap();
+    let at_kill = fake.posts().len();
+    for worker in &mut workers[1..] {
+        let status = worker.wait().unwrap();
+        assert!(status.success(), "a surviving worker failed");
+    }
+
+    let posts = fake.posts();
+    let mut keys: Vec<&str> = posts
+        .iter()
+        .map(|post| post.metadata["event_payload"]["key"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    let total = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), EXPORTS, "every export reached Slack");
+    assert_eq!(
+        total, EXPORTS,
+        "none twice (one worker killed after {at_kill} deliveries)"
+    );
+    assert_eq!(unfinished(outbox.pool()).await, 0);
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM integrations_exports WHERE status <> 'delivered'")
+            .fetch_one(outbox.pool())
+            .await
+            .unwrap();
+    assert_eq!(failed, 0);
+    println!(
+        "outbox replicas: {EXPORTS} exports, 4 workers, one killed after {at_kill}; each delivered once"
+    );
+}
