@@ -1,0 +1,187 @@
+//! Several replicas on one PostgreSQL: token refreshes and outbox
+//! deliveries per second with 1 and with 4 replicas (each its own pool,
+//! TokenManager or ExportService), in one invocation, against a throwaway
+//! cluster and local fakes.
+//!
+//! - Refreshes: 400 connections with expired OAuth tokens; every replica
+//!   asks for every connection's token at once (the worst case: all
+//!   contend), so each connection is refreshed once in all.
+//! - Deliveries: 4,000 exports to a fake Slack, 4 workers per replica.
+//!
+//! ```sh
+//! cargo bench -p integrations-export --features postgres --bench replicas
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use integrations_core::{
+    ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing, PgStore, TenantId,
+    TokenManager,
+};
+use integrations_export::{
+    Content, ExportRequest, ExportService, ExportStore, PgExportStore, SlackProvider, VendorAccess,
+};
+use integrations_fakes::postgres::TestPostgres;
+use integrations_fakes::slack::FakeSlack;
+use integrations_fakes::{FakeServer, Reply};
+use integrations_vendor::{Auth, OAuthClient, OAuthProvider, Vendor, VendorConnection};
+
+const CONNECTIONS: usize = 400;
+const EXPORTS: usize = 4000;
+
+fn keys() -> KeyRing {
+    KeyRing::new(
+        KeyId::new("k1").unwrap(),
+        EncryptionKey::from_bytes([5; 32]),
+    )
+}
+
+async fn refreshes(url: &str, replicas: usize) -> (f64, usize) {
+    let fake = FakeServer::start().await;
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    fake.route("POST", "/oauth/token", move |_| {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        Reply::json(200, serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "expires_in": 3600, "refresh_token": format!("rt-{n}")}))
+    });
+    let client = OAuthClient::new(
+        OAuthProvider::linear().with_endpoints(fake.url("/authorize"), fake.url("/oauth/token")),
+        "app",
+        None,
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let seed = PgStore::connect(url, keys()).await.unwrap();
+    let connection = ConnectionId::new("linear", "default").unwrap();
+    let tenants: Vec<TenantId> = (0..CONNECTIONS)
+        .map(|n| TenantId::new(format!("r{replicas}-t{n}")).unwrap())
+        .collect();
+    for tenant in &tenants {
+        let expired = Credentials::oauth2(
+            "old",
+            Some("rt".into()),
+            Some(Utc::now() - chrono::Duration::seconds(1)),
+        );
+        seed.put(tenant, &connection, &expired).await.unwrap();
+    }
+    let mut managers = Vec::new();
+    for _ in 0..replicas {
+        let store: Arc<dyn CredentialStore> =
+            Arc::new(PgStore::connect(url, keys()).await.unwrap());
+        managers.push(
+            TokenManager::builder(store, Arc::new(client.clone()))
+                .poll_interval(Duration::from_millis(10))
+                .build()
+                .unwrap(),
+        );
+    }
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for manager in &managers {
+        for tenant in &tenants {
+            let (manager, tenant, connection) =
+                (manager.clone(), tenant.clone(), connection.clone());
+            calls.spawn(async move { manager.access_token(&tenant, &connection).await.unwrap() });
+        }
+    }
+    while let Some(call) = calls.join_next().await {
+        call.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let refreshed = count.load(Ordering::Relaxed);
+    (refreshed as f64 / elapsed.as_secs_f64(), refreshed)
+}
+
+async fn deliveries(url: &str, replicas: usize) -> f64 {
+    let fake = FakeSlack::start("xoxb-bench").await;
+    let credentials: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let tenant = TenantId::new(format!("bench-{replicas}")).unwrap();
+    credentials
+        .put(
+            &tenant,
+            &ConnectionId::new("slack", "default").unwrap(),
+            &Credentials::bearer("xoxb-bench"),
+        )
+        .await
+        .unwrap();
+    let outbox = PgExportStore::connect(url).await.unwrap();
+    for n in 0..EXPORTS {
+        let request = ExportRequest::new(
+            tenant.clone(),
+            "slack",
+            "C0GENERAL",
+            Content::new(format!("Export {n}")),
+        )
+        .idempotency_key(format!("bench-{n}"));
+        outbox.enqueue(&request).await.unwrap();
+    }
+    let mut services = Vec::new();
+    for _ in 0..replicas {
+        let access = VendorAccess::new(
+            VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
+                .auth(Auth::Bearer),
+            credentials.clone(),
+        );
+        services.push(
+            ExportService::builder(PgExportStore::connect(url).await.unwrap())
+                .provider(SlackProvider::new(access))
+                .workers(4)
+                .build(),
+        );
+    }
+    let started = Instant::now();
+    for service in &services {
+        service.start();
+    }
+    while fake.posts().len() < EXPORTS {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    for service in &services {
+        service.shutdown(Duration::from_secs(5)).await;
+    }
+    EXPORTS as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    let server =
+        TestPostgres::start().expect("the bench needs PostgreSQL (Debian's postgresql package)");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut refresh = Vec::new();
+        let mut deliver = Vec::new();
+        for (round, replicas) in [1, 4, 4, 1].into_iter().enumerate() {
+            let url = server.database(&format!("bench{round}"));
+            let (rate, refreshed) = refreshes(&url, replicas).await;
+            assert_eq!(refreshed, CONNECTIONS, "each connection refreshed once");
+            refresh.push((replicas, rate));
+            deliver.push((replicas, deliveries(&url, replicas).await));
+        }
+        let mean = |rows: &[(usize, f64)], replicas: usize| {
+            let picked: Vec<f64> = rows
+                .iter()
+                .filter(|(r, _)| *r == replicas)
+                .map(|(_, v)| *v)
+                .collect();
+            picked.iter().sum::<f64>() / picked.len() as f64
+        };
+        println!("PostgreSQL on 127.0.0.1, rounds 1, 4, 4, 1 replicas (means of two rounds each):");
+        let (one, four) = (mean(&refresh, 1), mean(&deliver, 1));
+        println!(
+            "  token refreshes/s   1 replica {one:>8.0}   4 replicas {:>8.0}   {:.2}x",
+            mean(&refresh, 4),
+            mean(&refresh, 4) / one
+        );
+        println!(
+            "  outbox deliveries/s 1 replica {four:>8.0}   4 replicas {:>8.0}   {:.2}x",
+            mean(&deliver, 4),
+            mean(&deliver, 4) / four
+        );
+    });
+}
