@@ -3,9 +3,12 @@
 //! (init, tick loops, shutdown with a deadline), TOML [`Config`] with secrets
 //! by reference, a [`Catalog`] of integration types, [`Event`]s with sinks,
 //! [`HealthMetrics`], and credentials: encrypted [`CredentialStore`]s
-//! ([`SqliteStore`] with the default `sqlite` feature, [`MemoryStore`]) and a
-//! [`TokenManager`] that refreshes each OAuth token exactly once. No network
-//! I/O lives here.
+//! ([`SqliteStore`] with the default `sqlite` feature, `PgStore` with
+//! `postgres`, [`MemoryStore`]) and a [`TokenManager`] that refreshes each
+//! OAuth token exactly once, across replicas too; with `postgres`, a
+//! `PgTickLease` so that each integration ticks on one replica at a time.
+//! No network I/O lives here, but for the PostgreSQL client of the
+//! `postgres` feature.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
