@@ -1,0 +1,624 @@
+//! A host app: a small axum server wired the way a real host wires the
+//! crates, with a page to try it in a browser, all offline.
+//!
+//! Routes (the tenant comes from an `x-tenant` header, `demo` without one;
+//! a real host puts its own authentication in front):
+//!
+//! - `GET /integrations/available?q=&kind=&category=`: the catalog, searched
+//! - `GET /integrations/connected`: the tenant's connections, with health
+//! - `DELETE /integrations/{provider}`: disconnect
+//! - `GET /integrations/{provider}/oauth/start` and `/oauth/callback`: the
+//!   OAuth code flow (against a local fake Slack with an OAuth endpoint)
+//! - `POST /integrations/{provider}/test`: a connection test
+//! - `GET /integrations/{provider}/destinations`: where content can go
+//! - `GET /integrations/{provider}/events` and `/health`: the event log and
+//!   health of a connection
+//! - `POST /integrations/export` and `GET /integrations/exports`: export
+//!   markdown, and the tenant's export log
+//! - `GET /events`: server-sent events of the runtime's notifications
+//! - `GET /`: the page; `GET /health`: liveness
+//!
+//! ```sh
+//! cargo run --example host_app            # walks the flow against itself and exits
+//! cargo run --example host_app -- --serve # keeps serving; open the printed URL
+//! ```
+//!
+//! `RUST_LOG` sets what it logs to stderr (default `info`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use integrations_core::{
+    BoxError, CatalogQuery, Config, ConnectionId, CredentialStore, EncryptionKey, Event, EventKind,
+    EventSink, HealthMetrics, Integration, IntegrationId, KeyId, KeyRing, Notification, Registry,
+    Runtime, SqliteStore, TenantId, async_trait,
+};
+use integrations_export::{
+    AuditProvider, Content, ExportContext, ExportRequest, ExportService, SlackProvider,
+    SqliteExportStore, VendorAccess,
+};
+use integrations_fakes::Reply;
+use integrations_fakes::slack::FakeSlack;
+use integrations_vendor::{Auth, OAuthClient, OAuthFlow, OAuthProvider, Vendor, VendorConnection};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The token the fake Slack's OAuth endpoint issues, and its API accepts.
+const SLACK_TOKEN: &str = "xoxb-host-app";
+
+/// Everything the routes share.
+struct App {
+    catalog: integrations_core::Catalog,
+    store: Arc<dyn CredentialStore>,
+    /// OAuth flows of the providers this host can connect.
+    flows: HashMap<String, OAuthFlow>,
+    slack_api: String,
+    exports: ExportService,
+    health: Arc<HealthMetrics>,
+    log: Arc<EventLog>,
+    runtime: Arc<Runtime>,
+}
+
+/// The event log: every event, with the tenant it concerns.
+#[derive(Debug, Default)]
+struct EventLog(Mutex<Vec<(String, Event)>>);
+
+impl EventLog {
+    fn push(&self, tenant: &TenantId, event: Event) {
+        self.0.lock().unwrap().push((tenant.to_string(), event));
+    }
+}
+
+/// Where the export service's events go: the log, under the tenant named
+/// in the event (the service reports per provider).
+#[derive(Debug)]
+struct ExportEvents(Arc<EventLog>);
+
+#[async_trait]
+impl EventSink for ExportEvents {
+    async fn record(&self, event: &Event) -> Result<(), integrations_core::Error> {
+        self.0.0.lock().unwrap().push(("*".into(), event.clone()));
+        Ok(())
+    }
+}
+
+/// A built-in integration whose tick the page shows live.
+struct Heartbeat;
+
+#[async_trait]
+impl Integration for Heartbeat {
+    fn id(&self) -> &str {
+        "heartbeat"
+    }
+    fn name(&self) -> &str {
+        "Heartbeat"
+    }
+    fn tick_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(500))
+    }
+    async fn tick(&self) -> Result<Vec<Notification>, BoxError> {
+        let at = chrono::Utc::now().format("%H:%M:%S");
+        Ok(vec![Notification::new(
+            "heartbeat",
+            format!("all integrations running at {at}"),
+        )])
+    }
+}
+
+/// Errors as JSON with a status, never with a secret (the crates' errors
+/// hold none).
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self(StatusCode::BAD_GATEWAY, error.to_string())
+    }
+}
+
+fn tenant(headers: &HeaderMap) -> Result<TenantId, Failure> {
+    let id = headers
+        .get("x-tenant")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("demo");
+    TenantId::new(id).map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+fn connection(provider: &str) -> Result<ConnectionId, Failure> {
+    ConnectionId::new(provider, "default")
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct Search {
+    q: Option<String>,
+    kind: Option<String>,
+    category: Option<String>,
+}
+
+async fn available(
+    State(app): State<Arc<App>>,
+    Query(search): Query<Search>,
+) -> Result<Json<Value>, Failure> {
+    let mut query = CatalogQuery::new();
+    if let Some(text) = search.q.filter(|q| !q.is_empty()) {
+        query = query.text(text);
+    }
+    if let Some(kind) = search.kind {
+        let kind = serde_json::from_value(json!(kind)).map_err(|_| {
+            Failure(
+                StatusCode::BAD_REQUEST,
+                format!("unknown kind {kind:?}: mcp, vendor or custom"),
+            )
+        })?;
+        query = query.kind(kind);
+    }
+    if let Some(category) = search.category {
+        query = query.category(category);
+    }
+    let entries: Vec<Value> = app
+        .catalog
+        .search(&query)
+        .into_iter()
+        .map(|entry| {
+            let mut value = json!(entry);
+            value["connectable"] = json!(app.flows.contains_key(&entry.slug));
+            value
+        })
+        .collect();
+    Ok(Json(json!(entries)))
+}
+
+async fn connected(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let connections = app.store.list(&tenant).await?;
+    Ok(Json(json!(
+        connections
+            .iter()
+            .map(|id| json!({
+                "provider": id.provider().as_str(),
+                "connection": id.to_string(),
+                "health": app.health.summary(id.provider().as_str()),
+            }))
+            .collect::<Vec<_>>()
+    )))
+}
+
+async fn disconnect(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let removed = app.store.delete(&tenant, &connection(&provider)?).await?;
+    app.log.push(
+        &tenant,
+        Event::now(IntegrationId::new(&provider)?, EventKind::Disconnected),
+    );
+    Ok(Json(json!({"removed": removed})))
+}
+
+async fn oauth_start(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Redirect, Failure> {
+    let tenant = tenant(&headers)?;
+    let flow = app.flows.get(&provider).ok_or_else(|| {
+        Failure(
+            StatusCode::NOT_FOUND,
+            format!("{provider} cannot be connected in this example"),
+        )
+    })?;
+    Ok(Redirect::to(
+        &flow.start(&tenant, &connection(&provider)?).url,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    state: String,
+    code: String,
+}
+
+async fn oauth_callback(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+    Query(back): Query<Callback>,
+) -> Result<Redirect, Failure> {
+    let tenant = tenant(&headers)?;
+    let flow = app
+        .flows
+        .get(&provider)
+        .ok_or_else(|| Failure(StatusCode::NOT_FOUND, format!("no flow for {provider}")))?;
+    let id = flow
+        .callback(&tenant, &back.state, &back.code)
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    app.log.push(
+        &tenant,
+        Event::now(
+            IntegrationId::new(id.provider().as_str())?,
+            EventKind::Connected,
+        ),
+    );
+    Ok(Redirect::to(&format!("/?connected={provider}")))
+}
+
+fn slack_connection(app: &App, tenant: &TenantId) -> Result<VendorConnection, Failure> {
+    Ok(
+        VendorConnection::builder(Vendor::slack().with_base_url(&app.slack_api))
+            .auth(Auth::Bearer)
+            .credentials(app.store.clone(), tenant.clone(), connection("slack")?)
+            .health(app.health.clone())
+            .build()?,
+    )
+}
+
+async fn test(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    if provider != "slack" {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("{provider} has no connection test in this example"),
+        ));
+    }
+    let test = slack_connection(&app, &tenant)?.test_connection().await;
+    let response_time_ms = u64::try_from(test.response_time.as_millis()).unwrap_or(u64::MAX);
+    let error = test.error.as_ref().map(ToString::to_string);
+    app.log.push(
+        &tenant,
+        Event::now(
+            IntegrationId::new(&provider)?,
+            EventKind::Tested {
+                success: test.success(),
+                response_time_ms,
+                error: error.clone(),
+            },
+        ),
+    );
+    Ok(Json(
+        json!({"success": test.success(), "response_time_ms": response_time_ms, "identity": test.identity, "error": error}),
+    ))
+}
+
+async fn destinations(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let provider = app
+        .exports
+        .provider(&provider)
+        .map_err(|e| Failure(StatusCode::NOT_FOUND, e.to_string()))?;
+    let page = provider
+        .list_destinations(&ExportContext::new(tenant), None)
+        .await?;
+    Ok(Json(json!(page)))
+}
+
+async fn events(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?.to_string();
+    let log = app.log.0.lock().unwrap();
+    let events: Vec<&Event> = log
+        .iter()
+        .filter(|(who, event)| {
+            (*who == tenant || who == "*") && event.integration.as_str() == provider
+        })
+        .map(|(_, event)| event)
+        .collect();
+    Ok(Json(json!(events)))
+}
+
+async fn health(State(app): State<Arc<App>>, Path(provider): Path<String>) -> Json<Value> {
+    Json(json!(app.health.summary(&provider)))
+}
+
+#[derive(Deserialize)]
+struct ExportBody {
+    provider: String,
+    destination: String,
+    title: Option<String>,
+    markdown: String,
+    idempotency_key: Option<String>,
+}
+
+async fn export(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<ExportBody>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let mut content = Content::new(body.markdown);
+    if let Some(title) = body.title {
+        content = content.title(title);
+    }
+    let mut request = ExportRequest::new(tenant, body.provider, body.destination, content);
+    if let Some(key) = body.idempotency_key {
+        request = request.idempotency_key(key);
+    }
+    let record = app
+        .exports
+        .export(request)
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok(Json(record_json(&record)))
+}
+
+fn record_json(record: &integrations_export::ExportRecord) -> Value {
+    json!({
+        "id": record.id, "status": record.status, "provider": record.request.provider,
+        "destination": record.request.destination, "key": record.request.idempotency_key,
+        "external_url": record.result.as_ref().and_then(|r| r.external_url.clone()),
+        "error": record.error, "attempts": record.attempts,
+    })
+}
+
+async fn exports(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let log = app.exports.log(&tenant, 50).await?;
+    Ok(Json(json!(log.iter().map(record_json).collect::<Vec<_>>())))
+}
+
+async fn notifications(
+    State(app): State<Arc<App>>,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let events = app.runtime.subscribe();
+    let stream = futures_util::stream::unfold(events, |mut events| async move {
+        loop {
+            match events.recv().await {
+                Ok(Event {
+                    kind: EventKind::Notification { notification },
+                    ..
+                }) => {
+                    return Some((Ok(SseEvent::default().data(notification.message)), events));
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// The fake Slack, with an OAuth endpoint pair beside its Web API.
+async fn fake_slack() -> FakeSlack {
+    let slack = FakeSlack::start(SLACK_TOKEN).await;
+    slack
+        .server()
+        .route("GET", "/oauth/v2/authorize", |request| {
+            let query: HashMap<String, String> = reqwest::Url::parse(&format!(
+                "http://x/?{}",
+                request.query.clone().unwrap_or_default()
+            ))
+            .map(|url| url.query_pairs().into_owned().collect())
+            .unwrap_or_default();
+            let back = format!(
+                "{}?code=approved&state={}",
+                query["redirect_uri"], query["state"]
+            );
+            Reply::text(302, "").header("location", &back)
+        });
+    slack.server().route("POST", "/api/oauth.v2.access", |_| {
+        Reply::json(200, json!({"ok": true, "access_token": SLACK_TOKEN, "token_type": "bot", "scope": "chat:write,channels:read"}))
+    });
+    slack
+}
+
+async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc<App>, Error> {
+    let keys = KeyRing::new(KeyId::new("k1")?, EncryptionKey::generate()?);
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(SqliteStore::open(dir.join("app.db"), keys).await?);
+    let oauth = OAuthProvider::slack().with_endpoints(
+        slack.server().url("/oauth/v2/authorize"),
+        slack.server().url("/api/oauth.v2.access"),
+    );
+    let client = OAuthClient::new(
+        oauth,
+        "host-app",
+        Some("host-app-secret".to_owned().into()),
+        &format!("{base}/integrations/slack/oauth/callback"),
+    )?;
+    let flows = HashMap::from([("slack".to_owned(), OAuthFlow::new(client, store.clone()))]);
+    let slack_access = VendorAccess::new(
+        VendorConnection::builder(Vendor::slack().with_base_url(slack.api_url()))
+            .auth(Auth::Bearer),
+        store.clone(),
+    );
+    let log = Arc::new(EventLog::default());
+    let exports = ExportService::builder(SqliteExportStore::open(dir.join("app.db")).await?)
+        .provider(SlackProvider::new(slack_access))
+        .provider(AuditProvider::new(dir.join("audit")))
+        .events(Arc::new(ExportEvents(log.clone())))
+        .build();
+    exports.start();
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Heartbeat))?;
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"heartbeat\"]")?;
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    Ok(Arc::new(App {
+        catalog: OAuthProvider::catalog(&OAuthProvider::builtin())?,
+        store,
+        flows,
+        slack_api: slack.api_url(),
+        exports,
+        health: Arc::new(HealthMetrics::new(256)),
+        log,
+        runtime,
+    }))
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { Html(include_str!("host_app/index.html")) }),
+        )
+        .route("/health", get(|| async { Json(json!({"ok": true})) }))
+        .route("/events", get(notifications))
+        .route("/integrations/available", get(available))
+        .route("/integrations/connected", get(connected))
+        .route("/integrations/export", post(export))
+        .route("/integrations/exports", get(exports))
+        .route("/integrations/{provider}", delete(disconnect))
+        .route("/integrations/{provider}/oauth/start", get(oauth_start))
+        .route(
+            "/integrations/{provider}/oauth/callback",
+            get(oauth_callback),
+        )
+        .route("/integrations/{provider}/test", post(test))
+        .route("/integrations/{provider}/destinations", get(destinations))
+        .route("/integrations/{provider}/events", get(events))
+        .route("/integrations/{provider}/health", get(health))
+        .with_state(app)
+}
+
+/// Walks the whole flow over HTTP, as a user of the page would.
+async fn demo(base: &str) -> Result<(), Error> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let get = |path: &str| {
+        http.get(format!("{base}{path}"))
+            .header("x-tenant", "ada")
+            .send()
+    };
+    let available: Value = get("/integrations/available?q=slack").await?.json().await?;
+    println!("1. catalog search `slack`: {}", available[0]["name"]);
+    let mut next = get("/integrations/slack/oauth/start").await?.headers()["location"]
+        .to_str()?
+        .to_owned();
+    println!(
+        "2. connect: the user is sent to the provider ({})",
+        next.split('?').next().unwrap_or_default()
+    );
+    for _ in 0..2 {
+        let url = if next.starts_with('/') {
+            format!("{base}{next}")
+        } else {
+            next.clone()
+        };
+        next = http
+            .get(&url)
+            .header("x-tenant", "ada")
+            .send()
+            .await?
+            .headers()["location"]
+            .to_str()?
+            .to_owned();
+    }
+    println!("3. the provider approved; the callback stored the token and sent the user to {next}");
+    let connected: Value = get("/integrations/connected").await?.json().await?;
+    println!("4. connected: {}", connected[0]["connection"]);
+    let test: Value = http
+        .post(format!("{base}/integrations/slack/test"))
+        .header("x-tenant", "ada")
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "5. connection test: success={} as {} in {} ms",
+        test["success"], test["identity"], test["response_time_ms"]
+    );
+    let destinations: Value = get("/integrations/slack/destinations")
+        .await?
+        .json()
+        .await?;
+    println!(
+        "6. destinations: {}",
+        destinations["destinations"][0]["name"]
+    );
+    let body = json!({"provider": "slack", "destination": "C0GENERAL", "title": "Hello", "markdown": "Exported from **host_app**."});
+    let exported: Value = http
+        .post(format!("{base}/integrations/export"))
+        .header("x-tenant", "ada")
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "7. export: {} -> {}",
+        exported["status"], exported["external_url"]
+    );
+    let log: Value = get("/integrations/exports").await?.json().await?;
+    println!(
+        "8. export log: {} entry, status {}",
+        log.as_array().map_or(0, Vec::len),
+        log[0]["status"]
+    );
+    let health: Value = get("/integrations/slack/health").await?.json().await?;
+    println!(
+        "9. health of slack: success rate {}",
+        health["success_rate"]
+    );
+    let mut stream = get("/events").await?;
+    let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        .await??
+        .unwrap_or_default();
+    println!(
+        "10. live notification: {}",
+        String::from_utf8_lossy(&chunk).trim()
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    integrations_examples::init_tracing();
+    let serve = std::env::args().any(|arg| arg == "--serve");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let dir = tempfile::tempdir()?;
+    let slack = fake_slack().await;
+    let app = app(&base, dir.path(), &slack).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let (app, stop) = (app.clone(), stop.clone());
+        async move {
+            axum::serve(listener, router(app))
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    });
+    println!("host_app listening on {base}");
+    if serve {
+        tokio::signal::ctrl_c().await?;
+    } else {
+        demo(&base).await?;
+    }
+    stop.cancel();
+    let _ = server.await;
+    app.exports.shutdown(Duration::from_secs(5)).await;
+    app.runtime.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
