@@ -24,7 +24,11 @@ impl Drop for HostApp {
 }
 
 fn host_app() -> HostApp {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let binary = deps.parent().unwrap().join("examples").join("host_app");
     let mut child = Command::new(binary)
         .arg("--serve")
@@ -33,7 +37,9 @@ fn host_app() -> HostApp {
         .spawn()
         .expect("host_app is built by `cargo test`");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
     HostApp { child, base }
@@ -43,15 +49,32 @@ fn host_app() -> HostApp {
 async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
     let app = host_app();
     let base = &app.base;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let get = |path: &str| http.get(format!("{base}{path}")).header("x-tenant", "grace").send();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str| {
+        http.get(format!("{base}{path}"))
+            .header("x-tenant", "grace")
+            .send()
+    };
 
-    let available: Value = get("/integrations/available?q=notion").await.unwrap().json().await.unwrap();
+    let available: Value = get("/integrations/available?q=notion")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(available.as_array().unwrap().len(), 1);
     assert_eq!(available[0]["slug"], "notion");
     let bad = get("/integrations/available?kind=fax").await.unwrap();
     assert_eq!(bad.status(), 400);
-    let nothing: Value = get("/integrations/connected").await.unwrap().json().await.unwrap();
+    let nothing: Value = get("/integrations/connected")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(nothing, json!([]));
 
     // The OAuth code flow: start, the provider, the callback.
@@ -59,40 +82,119 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
     assert_eq!(start.status(), 303);
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     assert!(authorize.contains("code_challenge="), "PKCE: {authorize}");
-    let callback = http.get(&authorize).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
-    let landed = http.get(&callback).header("x-tenant", "grace").send().await.unwrap();
+    let callback = http.get(&authorize).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let landed = http
+        .get(&callback)
+        .header("x-tenant", "grace")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(landed.headers()["location"], "/?connected=slack");
-    let replayed = http.get(&callback).header("x-tenant", "grace").send().await.unwrap();
+    let replayed = http
+        .get(&callback)
+        .header("x-tenant", "grace")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replayed.status(), 400, "a state is used once");
-    let connected: Value = get("/integrations/connected").await.unwrap().json().await.unwrap();
+    let connected: Value = get("/integrations/connected")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(connected[0]["connection"], "slack/default");
-    let other: Value = http.get(format!("{base}/integrations/connected")).header("x-tenant", "someone-else").send().await.unwrap().json().await.unwrap();
+    let other: Value = http
+        .get(format!("{base}/integrations/connected"))
+        .header("x-tenant", "someone-else")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(other, json!([]), "tenants are apart");
 
-    let test: Value = http.post(format!("{base}/integrations/slack/test")).header("x-tenant", "grace").send().await.unwrap().json().await.unwrap();
+    let test: Value = http
+        .post(format!("{base}/integrations/slack/test"))
+        .header("x-tenant", "grace")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(test["success"], true, "{test}");
-    let destinations: Value = get("/integrations/slack/destinations").await.unwrap().json().await.unwrap();
+    let destinations: Value = get("/integrations/slack/destinations")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(destinations["destinations"][0]["id"], "C0GENERAL");
 
     let body = json!({"provider": "slack", "destination": "C0GENERAL", "title": "Release", "markdown": "Version **1.0** is out.", "idempotency_key": "release-1"});
-    let exported: Value = http.post(format!("{base}/integrations/export")).header("x-tenant", "grace").json(&body).send().await.unwrap().json().await.unwrap();
+    let exported: Value = http
+        .post(format!("{base}/integrations/export"))
+        .header("x-tenant", "grace")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(exported["status"], "delivered", "{exported}");
-    let log: Value = get("/integrations/exports").await.unwrap().json().await.unwrap();
+    let log: Value = get("/integrations/exports")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0]["key"], "release-1");
     assert_eq!(log[0]["external_url"], exported["external_url"]);
 
-    let events: Value = get("/integrations/slack/events").await.unwrap().json().await.unwrap();
-    let kinds: Vec<&str> = events.as_array().unwrap().iter().filter_map(|e| e["event"].as_str()).collect();
+    let events: Value = get("/integrations/slack/events")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
     assert_eq!(kinds, ["connected", "tested", "exported"]);
-    let health: Value = get("/integrations/slack/health").await.unwrap().json().await.unwrap();
+    let health: Value = get("/integrations/slack/health")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["success_rate"], 1.0);
-    let gone: Value = http.delete(format!("{base}/integrations/slack")).header("x-tenant", "grace").send().await.unwrap().json().await.unwrap();
+    let gone: Value = http
+        .delete(format!("{base}/integrations/slack"))
+        .header("x-tenant", "grace")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(gone["removed"], true);
 }
 
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|path| path.exists())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
 }
 
 /// The page in a real browser: `testing/browser/connect.mjs` (playwright-core
@@ -101,10 +203,16 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn the_page_connects_the_fake_provider_in_headless_chromium() {
     let ci = std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "false");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let driver = root.join("testing/npm/node_modules/playwright-core");
     let (Some(chromium), true) = (chromium(), driver.exists()) else {
-        assert!(!ci, "CI needs Chromium (Debian's chromium) and playwright-core (npm ci --prefix testing/npm)");
+        assert!(
+            !ci,
+            "CI needs Chromium (Debian's chromium) and playwright-core (npm ci --prefix testing/npm)"
+        );
         eprintln!("skipped: no Chromium or playwright-core here");
         return;
     };
@@ -115,8 +223,14 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
         .env("CHROMIUM", chromium)
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the browser script failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success(),
+        "the browser script failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
 }
