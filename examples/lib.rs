@@ -18,3 +18,8 @@ pub fn init_tracing() {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles and runs the code of the guide to writing an integration.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/integrations.md")]
+pub struct IntegrationsGuide;
