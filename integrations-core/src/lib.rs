@@ -44,6 +44,13 @@
 //! assert!(runtime.shutdown(Duration::from_secs(5)).await.is_clean());
 //! # Ok::<_, integrations_core::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | [`SqliteStore`]: credentials in an embedded SQLite file (sqlx, bundled SQLite) |
+//! | `postgres` | no | `PgStore` and `PgTickLease`: credentials and tick leases on PostgreSQL, for several replicas |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;

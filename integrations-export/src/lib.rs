@@ -38,6 +38,14 @@
 //! assert_eq!(service.log(&tenant, 10).await?.len(), 1);
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | [`SqliteExportStore`]: the outbox, export log and preferences in an SQLite file |
+//! | `postgres` | no | `PgExportStore`: the same on PostgreSQL, for several replicas |
+//! | `mcp` | no | `McpSlackProvider`: Slack through a Slack MCP server's tools in an `McpPool` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;

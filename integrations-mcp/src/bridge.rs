@@ -224,6 +224,7 @@ impl ServerHandler for Bridge {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Bridge {
     /// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is
     /// cancelled. Only loopback `Host`s are accepted, against DNS rebinding.

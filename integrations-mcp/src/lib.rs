@@ -58,6 +58,15 @@
 //! | `demo` | `demo` and the `integrations-mcp-demo` binary: an MCP server for tests and examples that can echo, sleep, change its tool list, crash and print garbage on request |
 //!
 //! Neither is on by default.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | no | streamable HTTP: the pool reaches `url` servers (reqwest, rustls) and the [`Bridge`] serves over HTTP (axum) |
+//! | `demo` | no | the demo MCP server (`demo` module, `integrations-mcp-demo` binary) for tests and examples; not for production |
+//!
+//! Stdio servers need no feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;

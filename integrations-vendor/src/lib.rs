@@ -52,6 +52,12 @@
 //! assert!(matches!(posted, Err(Error::Api { code: Some(code), .. }) if code == "channel_not_found"));
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
+//!
+//! # Features
+//!
+//! None: HTTP (reqwest with rustls), OAuth 2 and webhooks are the crate's
+//! job. Credentials come from whichever `integrations-core` store the host
+//! enables.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;

@@ -28,6 +28,7 @@ use crate::{CredentialError, Error};
 /// let store = PgStore::connect("postgres://app@db.internal/app", keys).await?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,

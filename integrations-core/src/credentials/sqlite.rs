@@ -41,6 +41,7 @@ use crate::{CredentialError, Error};
 /// assert_eq!(stored.value.kind.name(), "bearer");
 /// # Ok::<_, integrations_core::Error>(()) }).unwrap();
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -56,6 +56,7 @@ mod postgres {
     /// Tick leases in PostgreSQL (feature `postgres`), in table
     /// `integrations_tick_leases`: one conditional upsert per tick, timed by
     /// the database's clock so replicas' clocks need not agree.
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     #[derive(Debug, Clone)]
     pub struct PgTickLease {
         pool: PgPool,

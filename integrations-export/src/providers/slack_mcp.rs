@@ -17,6 +17,7 @@ use crate::{
 /// (`@modelcontextprotocol/server-slack`): `slack_post_message {channel_id,
 /// text}`, `slack_reply_to_thread {channel_id, thread_ts, text}` and
 /// `slack_list_channels {limit, cursor}`.
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackToolMapping {
@@ -100,6 +101,7 @@ impl SlackToolMapping {
 /// `https://slack.com/archives/{channel}/p{ts}` form of a permalink. The
 /// session is the tenant's (see [`McpPool::set_tenant_server`]), so each
 /// tenant's server holds its own token.
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 #[derive(Debug, Clone)]
 pub struct McpSlackProvider {
     pool: McpPool,

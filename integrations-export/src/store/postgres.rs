@@ -20,6 +20,7 @@ use crate::{Error, ExportRequest};
 ///
 /// Tables `integrations_exports` and `integrations_export_preferences` are
 /// created by migrations that leave other crates' and the host's alone.
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 #[derive(Debug, Clone)]
 pub struct PgExportStore {
     pool: PgPool,

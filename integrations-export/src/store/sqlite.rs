@@ -71,6 +71,7 @@ type Reply = oneshot::Sender<Result<(i64, bool), Error>>;
 /// mode with `synchronous=NORMAL`: the export survives a crash of the
 /// process; open with [`connect`](Self::connect) and `synchronous=FULL` for
 /// power loss too). The writer stops when the store is dropped.
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 #[derive(Clone)]
 pub struct SqliteExportStore {
     pool: SqlitePool,
