@@ -23,3 +23,8 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/integrations.md")]
 pub struct IntegrationsGuide;
+
+/// Compiles the code of the getting-started guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/getting-started.md")]
+pub struct GettingStartedGuide;
