@@ -28,3 +28,13 @@ pub struct IntegrationsGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/getting-started.md")]
 pub struct GettingStartedGuide;
+
+/// Compiles the code of the credentials guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/credentials.md")]
+pub struct CredentialsGuide;
+
+/// Compiles the code of the vendor APIs guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/vendor.md")]
+pub struct VendorGuide;
