@@ -38,3 +38,18 @@ pub struct CredentialsGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/vendor.md")]
 pub struct VendorGuide;
+
+/// Compiles the code of the mcp guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/mcp.md")]
+pub struct McpGuide;
+
+/// Compiles the code of the export guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/export.md")]
+pub struct ExportGuide;
+
+/// Compiles the code of the scaling guide.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/scaling.md")]
+pub struct ScalingGuide;
