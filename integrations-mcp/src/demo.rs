@@ -201,6 +201,27 @@ impl Demo {
                 schema(&json!({"text": {"type": "string"}}), &["text"]),
             ));
         }
+        for (name, description) in [
+            (
+                "ask",
+                "Asks the client's user to fill a form (fields with defaults)",
+            ),
+            ("sample", "Asks the client's model to complete `prompt`"),
+            ("roots", "Asks the client for its roots"),
+            (
+                "client_capabilities",
+                "The capabilities the client declared",
+            ),
+        ] {
+            tools.push(Tool::new(
+                name,
+                description,
+                schema(
+                    &json!({"message": {"type": "string"}, "prompt": {"type": "string"}}),
+                    &[],
+                ),
+            ));
+        }
         if self.slack.is_some() {
             tools.extend(SlackApi::tools());
         }
@@ -316,6 +337,46 @@ impl ServerHandler for Demo {
                 text(std::env::var(&name).unwrap_or_else(|_| "(unset)".into()))
             }
             "pid" => text(std::process::id().to_string()),
+            "ask" => {
+                let params = serde_json::from_value(json!({
+                    "mode": "form",
+                    "message": string("message").unwrap_or_else(|| "Confirm the details".into()),
+                    "requestedSchema": {"type": "object", "properties": {
+                        "name": {"type": "string", "default": "Ada"},
+                        "count": {"type": "integer", "default": 3},
+                        "confirmed": {"type": "boolean", "default": true},
+                    }},
+                }))
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                match context.peer.create_elicitation(params).await {
+                    Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
+                    Err(error) => text(format!("elicitation failed: {error}")),
+                }
+            }
+            #[allow(deprecated)] // sampling: see `hooks`
+            "sample" => {
+                let params = serde_json::from_value(json!({
+                    "messages": [{"role": "user", "content": {"type": "text", "text": string("prompt").unwrap_or_default()}}],
+                    "maxTokens": 100,
+                }))
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                match context.peer.create_message(params).await {
+                    Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
+                    Err(error) => text(format!("sampling failed: {error}")),
+                }
+            }
+            #[allow(deprecated)] // roots: see `hooks`
+            "roots" => match context.peer.list_roots().await {
+                Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
+                Err(error) => text(format!("roots failed: {error}")),
+            },
+            "client_capabilities" => text(
+                context
+                    .peer
+                    .peer_info()
+                    .map(|info| serde_json::to_string(&info.capabilities).unwrap_or_default())
+                    .unwrap_or_default(),
+            ),
             "slack_post_message" | "slack_reply_to_thread" | "slack_list_channels"
                 if self.slack.is_some() =>
             {

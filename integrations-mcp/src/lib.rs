@@ -76,6 +76,10 @@ mod config;
 #[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
 pub mod demo;
 mod error;
+// Sampling and roots, deprecated by SEP-2577 after the 2025-11-25 revision
+// this crate speaks, are still what that revision's servers send.
+#[allow(deprecated)]
+mod hooks;
 #[cfg(feature = "http")]
 mod http_words;
 mod pool;
@@ -87,11 +91,18 @@ pub use bridge::Bridge;
 pub use call::{CallOptions, ToolResultExt};
 pub use config::{ClaudeConfigFile, servers_from_json};
 pub use error::Error;
+pub use hooks::{ClientHooks, HookCapabilities, HookContext};
 pub use integrations_core as core;
 pub use integrations_core::{Config, HttpServer, McpServerEntry, StdioServer};
 pub use pool::{McpPool, McpPoolBuilder, PoolMetrics, SessionKey};
 pub use probe::{ConnectionTest, test_server};
+pub use rmcp::ErrorData;
 pub use rmcp::model::{CallToolResult, Tool};
+#[allow(deprecated)]
+pub use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Root,
+};
 pub use session::Session;
 pub use tokio_util::sync::CancellationToken;
 pub use toolbox::{NamespacedTool, SEPARATOR, ToolList, Toolbox};

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::call::tool_arguments;
+use crate::hooks::{ClientHooks, HookContext};
 use crate::session::Connect;
 use crate::{CallOptions, Error, Session};
 
@@ -52,6 +53,8 @@ pub struct McpPoolBuilder {
     max_sessions: usize,
     close_grace: Duration,
     max_backoff: Duration,
+    hooks: Option<Arc<dyn ClientHooks>>,
+    tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
 }
 
 /// Counters of an [`McpPool`].
@@ -92,6 +95,8 @@ struct Inner {
     servers: Mutex<BTreeMap<String, McpServerEntry>>,
     tokens: Option<TokenManager>,
     oauth: HashMap<String, ConnectionId>,
+    hooks: Option<Arc<dyn ClientHooks>>,
+    tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -238,6 +243,22 @@ impl McpPoolBuilder {
         self
     }
 
+    /// Answers the requests servers send this pool's sessions
+    /// (elicitation, sampling, roots) with `hooks`, and declares the
+    /// capabilities they name. Without hooks, elicitation is declined,
+    /// sampling is not supported and no roots are listed.
+    pub fn hooks(mut self, hooks: impl ClientHooks) -> Self {
+        self.hooks = Some(Arc::new(hooks));
+        self
+    }
+
+    /// Answers the requests to `tenant`'s sessions with `hooks` instead of
+    /// the pool's.
+    pub fn tenant_hooks(mut self, tenant: TenantId, hooks: impl ClientHooks) -> Self {
+        self.tenant_hooks.insert(tenant, Arc::new(hooks));
+        self
+    }
+
     /// Builds the pool. It needs no runtime yet: its idle reaper starts with
     /// the first session.
     pub fn build(self) -> McpPool {
@@ -245,6 +266,8 @@ impl McpPoolBuilder {
             servers: Mutex::new(self.servers),
             tokens: self.tokens,
             oauth: self.oauth,
+            hooks: self.hooks,
+            tenant_hooks: self.tenant_hooks,
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -324,11 +347,23 @@ impl Inner {
             ),
             None => None,
         };
+        let hooks = self
+            .tenant_hooks
+            .get(&key.tenant)
+            .or(self.hooks.as_ref())
+            .map(|hooks| {
+                let context = HookContext {
+                    tenant: key.tenant.clone(),
+                    server: key.server.clone(),
+                };
+                (Arc::clone(hooks), context)
+            });
         let options = Connect {
             bearer,
             handshake: self.handshake_timeout,
             call_timeout: self.call_timeout,
             tasks: &self.tasks,
+            hooks,
         };
         let result = Session::connect(&key.server, config, options).await;
         if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
@@ -457,6 +492,8 @@ impl McpPool {
             max_sessions: 64,
             close_grace: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
+            hooks: None,
+            tenant_hooks: HashMap::new(),
         }
     }
 

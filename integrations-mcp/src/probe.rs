@@ -53,6 +53,7 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         handshake: timeout,
         call_timeout: timeout,
         tasks: &tasks,
+        hooks: None,
     };
     match Session::connect(name, config, options).await {
         Ok(session) => {

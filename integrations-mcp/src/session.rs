@@ -8,12 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integrations_core::{McpServerEntry, StdioServer};
+#[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
-    Implementation, JsonObject, ProtocolVersion, ServerPeerInfo, Tool,
+    CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, CreateMessageRequestMethod,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, JsonObject, ListRootsResult, ProtocolVersion,
+    ServerPeerInfo, Tool,
 };
-use rmcp::service::{NotificationContext, RunningService};
-use rmcp::{ClientHandler, ClientLifecycleMode, Peer, RoleClient, ServiceError};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::{ClientHandler, ClientLifecycleMode, ErrorData, Peer, RoleClient, ServiceError};
 use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
@@ -21,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::Error;
 use crate::call::CallOptions;
+use crate::hooks::{ClientHooks, HookContext};
 
 /// Environment variables passed to every stdio server besides those its
 /// config names; everything else of the host's environment (its secrets
@@ -53,19 +57,28 @@ pub(crate) struct Connect<'a> {
     pub(crate) call_timeout: Duration,
     /// Owns the session's background tasks.
     pub(crate) tasks: &'a TaskTracker,
+    /// Answers to the server's requests, and whose session it is.
+    pub(crate) hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
 }
 
-/// The client side of a session: answers the server and notices tool list
-/// changes.
+/// The client side of a session: answers the server (through the host's
+/// hooks, if any) and notices tool list changes.
 #[derive(Clone)]
 pub(crate) struct Client {
     tools_generation: Arc<AtomicU64>,
+    hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
 }
 
+#[allow(deprecated)] // sampling and roots: see `hooks`
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
+        let capabilities = self
+            .hooks
+            .as_ref()
+            .map(|(hooks, _)| hooks.capabilities().client_capabilities())
+            .unwrap_or_default();
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("integrations-mcp", env!("CARGO_PKG_VERSION")),
         )
         // The newest revision with the initialize handshake: what deployed
@@ -75,6 +88,41 @@ impl ClientHandler for Client {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let Some((hooks, context)) = &self.hooks else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let mut result = hooks.elicit(context, request.clone()).await?;
+        crate::hooks::apply_defaults(&request, &mut result);
+        Ok(result)
+    }
+
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        match &self.hooks {
+            Some((hooks, context)) => hooks.create_message(context, request).await,
+            None => Err(ErrorData::method_not_found::<CreateMessageRequestMethod>()),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let roots = match &self.hooks {
+            Some((hooks, context)) => hooks.roots(context).await?,
+            None => Vec::new(),
+        };
+        Ok(ListRootsResult::new(roots))
     }
 }
 
@@ -298,6 +346,7 @@ impl Session {
         let tools_generation = Arc::new(AtomicU64::new(0));
         let client = Client {
             tools_generation: Arc::clone(&tools_generation),
+            hooks: options.hooks.clone(),
         };
         let started = rmcp::serve_client_with_lifecycle(
             client,
@@ -407,6 +456,7 @@ impl Session {
         let tools_generation = Arc::new(AtomicU64::new(0));
         let client = Client {
             tools_generation: Arc::clone(&tools_generation),
+            hooks: options.hooks.clone(),
         };
         let started =
             rmcp::serve_client_with_lifecycle(client, transport, ClientLifecycleMode::Initialize);

@@ -1,12 +1,36 @@
 //! The pool's client for the conformance suite's client scenarios:
 //! `conformance-client URL` connects over streamable HTTP, lists the tools,
-//! and calls each one a scenario expects (`add_numbers`, `test_*`).
+//! and calls each one a scenario expects (`add_numbers`, `test_*`). Its
+//! hooks accept form elicitations as a user who changes nothing would: the
+//! pool fills in the schema's defaults.
 
 use std::time::Duration;
 
 use integrations_core::TenantId;
-use integrations_mcp::{Bridge, McpPool, SessionKey};
+use integrations_mcp::{
+    Bridge, ClientHooks, ElicitRequestParams, ElicitResult, ElicitationAction, HookCapabilities,
+    HookContext, McpPool, SessionKey,
+};
 use serde_json::json;
+
+/// Accepts every form as it comes, defaults and all.
+#[derive(Debug)]
+struct AcceptDefaults;
+
+#[integrations_core::async_trait]
+impl ClientHooks for AcceptDefaults {
+    fn capabilities(&self) -> HookCapabilities {
+        HookCapabilities::none().elicitation(false)
+    }
+
+    async fn elicit(
+        &self,
+        _context: &HookContext,
+        _request: ElicitRequestParams,
+    ) -> Result<ElicitResult, integrations_mcp::ErrorData> {
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({})))
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -18,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let pool = McpPool::builder()
         .server("server", Bridge::http_entry(url))
         .call_timeout(Duration::from_secs(10))
+        .hooks(AcceptDefaults)
         .build();
     let key = SessionKey::new(TenantId::new("conformance")?, "server");
     let result = async {

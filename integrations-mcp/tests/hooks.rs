@@ -1,0 +1,199 @@
+//! Client hooks through the pool: the demo server sends elicitation,
+//! sampling and roots requests back to the client; without hooks they are
+//! declined politely, with hooks the host answers (accepted forms get the
+//! schema's defaults), the capabilities declared follow the hooks, and a
+//! tenant's own hooks take precedence over the pool's.
+#![allow(deprecated)] // sampling and roots: still what 2025-11-25 servers send
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use integrations_core::TenantId;
+use integrations_mcp::{
+    ClientHooks, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
+    ElicitResult, ElicitationAction, HookCapabilities, HookContext, McpPool, Root, SessionKey,
+    ToolResultExt,
+};
+use rmcp::ErrorData;
+use serde_json::{Value, json};
+use support::{demo, tenant};
+
+/// A host's hooks: accept forms with a name, answer sampling, list a root;
+/// record whose session asked.
+#[derive(Debug, Default)]
+struct Host {
+    name: &'static str,
+    asked: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl ClientHooks for Host {
+    fn capabilities(&self) -> HookCapabilities {
+        HookCapabilities::none()
+            .elicitation(false)
+            .sampling()
+            .roots()
+    }
+
+    async fn elicit(
+        &self,
+        context: &HookContext,
+        request: ElicitRequestParams,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((context.tenant.to_string(), context.server.clone()));
+        assert!(matches!(
+            request,
+            ElicitRequestParams::FormElicitationParams { .. }
+        ));
+        // The user typed a name and left the other fields alone.
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"name": self.name})))
+    }
+
+    async fn create_message(
+        &self,
+        _context: &HookContext,
+        request: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let prompt = serde_json::to_value(&request.messages[0]).unwrap()["content"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let answer = json!({"model": "test-model", "role": "assistant", "content": {"type": "text", "text": format!("answer to {prompt}")}});
+        Ok(serde_json::from_value(answer).unwrap())
+    }
+
+    async fn roots(&self, _context: &HookContext) -> Result<Vec<Root>, ErrorData> {
+        Ok(vec![Root::new("file:///srv/project")])
+    }
+}
+
+async fn call(pool: &McpPool, key: &SessionKey, tool: &str, arguments: Value) -> Value {
+    let result = pool.call_tool(key, tool, arguments).await.unwrap();
+    serde_json::from_str(&result.text()).unwrap_or(Value::String(result.text()))
+}
+
+#[tokio::test]
+async fn without_hooks_requests_are_declined_and_nothing_is_declared() {
+    let pool = McpPool::builder()
+        .server("demo", demo("hooks-none", &[]))
+        .build();
+    let key = SessionKey::new(tenant(), "demo");
+    assert_eq!(
+        call(&pool, &key, "client_capabilities", json!({})).await,
+        json!({})
+    );
+    let asked = call(&pool, &key, "ask", json!({})).await;
+    assert_eq!(asked["action"], "decline", "{asked}");
+    let sampled = call(&pool, &key, "sample", json!({"prompt": "hi"})).await;
+    assert!(
+        sampled.as_str().unwrap().starts_with("sampling failed"),
+        "{sampled}"
+    );
+    assert_eq!(
+        call(&pool, &key, "roots", json!({})).await["roots"],
+        json!([])
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn hooks_answer_with_defaults_filled_and_capabilities_declared() {
+    let host = Arc::new(Host {
+        name: "Grace",
+        ..Host::default()
+    });
+    let pool = McpPool::builder()
+        .server("demo", demo("hooks-pool", &[]))
+        .hooks(HostRef(host.clone()))
+        .build();
+    let key = SessionKey::new(tenant(), "demo");
+
+    let declared = call(&pool, &key, "client_capabilities", json!({})).await;
+    assert!(declared["elicitation"]["form"].is_object(), "{declared}");
+    assert!(
+        declared["elicitation"].get("url").is_none(),
+        "only what the hooks answer: {declared}"
+    );
+    assert!(
+        declared["sampling"].is_object() && declared["roots"].is_object(),
+        "{declared}"
+    );
+
+    let asked = call(&pool, &key, "ask", json!({"message": "Who are you?"})).await;
+    assert_eq!(asked["action"], "accept");
+    assert_eq!(
+        asked["content"],
+        json!({"name": "Grace", "count": 3, "confirmed": true}),
+        "the user's name, the schema's defaults"
+    );
+    assert_eq!(
+        *host.asked.lock().unwrap(),
+        [("tenant-1".to_owned(), "demo".to_owned())]
+    );
+
+    let sampled = call(&pool, &key, "sample", json!({"prompt": "2+2"})).await;
+    assert_eq!(sampled["model"], "test-model");
+    assert_eq!(sampled["content"]["text"], "answer to 2+2");
+    assert_eq!(
+        call(&pool, &key, "roots", json!({})).await["roots"][0]["uri"],
+        "file:///srv/project"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_tenants_own_hooks_take_precedence() {
+    let ada = TenantId::new("ada").unwrap();
+    let pool = McpPool::builder()
+        .server("demo", demo("hooks-tenant", &[]))
+        .hooks(Host {
+            name: "pool",
+            ..Host::default()
+        })
+        .tenant_hooks(
+            ada.clone(),
+            Host {
+                name: "ada's",
+                ..Host::default()
+            },
+        )
+        .build();
+    let own = call(&pool, &SessionKey::new(ada, "demo"), "ask", json!({})).await;
+    assert_eq!(own["content"]["name"], "ada's");
+    let shared = call(&pool, &SessionKey::new(tenant(), "demo"), "ask", json!({})).await;
+    assert_eq!(shared["content"]["name"], "pool");
+    pool.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Lends the test the hooks it gave the pool.
+#[derive(Debug)]
+struct HostRef(Arc<Host>);
+
+#[async_trait::async_trait]
+impl ClientHooks for HostRef {
+    fn capabilities(&self) -> HookCapabilities {
+        self.0.capabilities()
+    }
+    async fn elicit(
+        &self,
+        context: &HookContext,
+        request: ElicitRequestParams,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.0.elicit(context, request).await
+    }
+    async fn create_message(
+        &self,
+        context: &HookContext,
+        request: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.0.create_message(context, request).await
+    }
+    async fn roots(&self, context: &HookContext) -> Result<Vec<Root>, ErrorData> {
+        self.0.roots(context).await
+    }
+}
