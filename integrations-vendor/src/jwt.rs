@@ -147,6 +147,11 @@ pub(crate) async fn credential(
                 .await
                 .map_err(|e| failed(e.without_url().to_string()))?;
             let status = response.status();
+            if status.is_redirection() {
+                return Err(failed(format!(
+                    "the token endpoint answered HTTP {status} (a redirect); the assertion is not sent on: give the final token URL"
+                )));
+            }
             let body = response
                 .bytes()
                 .await

@@ -195,3 +195,38 @@ async fn a_service_account_jwt_is_exchanged_for_an_access_token() {
         .unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
 }
+
+/// Review item from issue 8: the grant was posted with the connection's
+/// client, which follows redirects, so a token endpoint answering 307 had
+/// the signed assertion sent again to wherever it pointed.
+#[tokio::test]
+async fn a_redirecting_token_endpoint_never_gets_the_assertion_forwarded() {
+    let fake = FakeServer::start().await;
+    let elsewhere = fake.url("/elsewhere");
+    fake.route("POST", "/token", move |_| {
+        Reply::text(307, "").header("location", &elsewhere)
+    });
+    fake.route("POST", "/elsewhere", |_| {
+        Reply::json(200, json!({"access_token": "stolen", "expires_in": 3600}))
+    });
+    let (store, tenant, connection) = store_with_key().await;
+    let drive = VendorConnection::builder(Vendor::new("google", fake.url("")))
+        .auth(Auth::JwtGrant {
+            token_url: fake.url("/token"),
+            issuer: "robot@project.iam.gserviceaccount.com".into(),
+            scope: "https://www.googleapis.com/auth/drive.readonly".into(),
+        })
+        .credentials(store, tenant, connection)
+        .build()
+        .unwrap();
+    let err = drive.get("/drive/v3/files").send().await.unwrap_err();
+    assert!(
+        fake.requests("/elsewhere").is_empty(),
+        "the assertion was forwarded"
+    );
+    assert!(matches!(&err, Error::OAuth { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("307") || format!("{err:?}").contains("307"),
+        "{err:?}"
+    );
+}
