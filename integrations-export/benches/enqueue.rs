@@ -26,8 +26,18 @@ fn request(producer: usize, n: usize, round: usize) -> ExportRequest {
         .idempotency_key(format!("r{round}-{n}"))
 }
 
-async fn outbox(dir: &std::path::Path, round: usize) -> Duration {
-    let store = SqliteExportStore::open(dir.join(format!("outbox-{round}.db")))
+fn options(path: std::path::PathBuf, synchronous: SqliteSynchronous) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
+        .busy_timeout(Duration::from_secs(30))
+}
+
+async fn outbox(dir: &std::path::Path, round: usize, synchronous: SqliteSynchronous) -> Duration {
+    let path = dir.join(format!("outbox-{round}-{synchronous:?}.db"));
+    let store = SqliteExportStore::connect(options(path, synchronous))
         .await
         .unwrap();
     let started = Instant::now();
@@ -47,13 +57,15 @@ async fn outbox(dir: &std::path::Path, round: usize) -> Duration {
     started.elapsed()
 }
 
-async fn plain_insert(dir: &std::path::Path, round: usize) -> Duration {
-    let options = SqliteConnectOptions::new()
-        .filename(dir.join(format!("plain-{round}.db")))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(30));
+async fn plain_insert(
+    dir: &std::path::Path,
+    round: usize,
+    synchronous: SqliteSynchronous,
+) -> Duration {
+    let options = options(
+        dir.join(format!("plain-{round}-{synchronous:?}.db")),
+        synchronous,
+    );
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -107,24 +119,29 @@ fn main() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rounds = 3;
-    let (mut plain, mut ours) = (Duration::ZERO, Duration::ZERO);
-    runtime.block_on(async {
-        for round in 0..rounds {
-            if round % 2 == 0 {
-                plain += plain_insert(dir.path(), round).await;
-                ours += outbox(dir.path(), round).await;
-            } else {
-                ours += outbox(dir.path(), round).await;
-                plain += plain_insert(dir.path(), round).await;
-            }
-        }
-    });
-    let total = (PRODUCERS * PER_PRODUCER * rounds) as f64;
-    let (plain, ours) = (total / plain.as_secs_f64(), total / ours.as_secs_f64());
     println!("{PRODUCERS} producers x {PER_PRODUCER} rows, {rounds} alternating rounds:");
-    println!("  plain SQLite insert, one transaction each (baseline) {plain:>9.0} rows/s   1.00x");
-    println!(
-        "  SqliteExportStore::enqueue, grouped commits          {ours:>9.0} rows/s   {:.2}x",
-        ours / plain
-    );
+    for synchronous in [SqliteSynchronous::Normal, SqliteSynchronous::Full] {
+        let (mut plain, mut ours) = (Duration::ZERO, Duration::ZERO);
+        runtime.block_on(async {
+            for round in 0..rounds {
+                if round % 2 == 0 {
+                    plain += plain_insert(dir.path(), round, synchronous).await;
+                    ours += outbox(dir.path(), round, synchronous).await;
+                } else {
+                    ours += outbox(dir.path(), round, synchronous).await;
+                    plain += plain_insert(dir.path(), round, synchronous).await;
+                }
+            }
+        });
+        let total = (PRODUCERS * PER_PRODUCER * rounds) as f64;
+        let (plain, ours) = (total / plain.as_secs_f64(), total / ours.as_secs_f64());
+        println!("  synchronous={synchronous:?}");
+        println!(
+            "    plain SQLite insert, one transaction each (baseline) {plain:>9.0} rows/s   1.00x"
+        );
+        println!(
+            "    SqliteExportStore::enqueue, grouped commits          {ours:>9.0} rows/s   {:.2}x",
+            ours / plain
+        );
+    }
 }
