@@ -73,6 +73,17 @@ pub enum Error {
         challenge: Option<String>,
     },
 
+    /// The OAuth grant configured for the server failed: its metadata
+    /// could not be discovered, or the authorization server refused the
+    /// client.
+    #[error("MCP server `{server}`: authorization failed: {message}")]
+    Authorization {
+        /// The server.
+        server: String,
+        /// What failed (never a secret).
+        message: String,
+    },
+
     /// The tenant's credentials for the server need to be authorised again
     /// (the provider refused the refresh token): send the user through the
     /// connection flow.
@@ -239,6 +250,10 @@ impl Error {
             Self::Unauthorized { server, challenge } => Self::Unauthorized {
                 server: server.clone(),
                 challenge: challenge.clone(),
+            },
+            Self::Authorization { server, message } => Self::Authorization {
+                server: server.clone(),
+                message: message.clone(),
             },
             Self::NeedsReauth {
                 server,

@@ -69,6 +69,8 @@
 //! Stdio servers need no feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "http")]
+mod authorization;
 mod bridge;
 mod call;
 mod config;
@@ -87,6 +89,9 @@ mod probe;
 mod session;
 mod toolbox;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use authorization::{JwtAlgorithm, McpAuthorization};
 pub use bridge::Bridge;
 pub use call::{CallOptions, ToolResultExt};
 pub use config::{ClaudeConfigFile, servers_from_json};

@@ -55,6 +55,8 @@ pub struct McpPoolBuilder {
     max_backoff: Duration,
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
+    #[cfg(feature = "http")]
+    authorizations: HashMap<String, crate::McpAuthorization>,
 }
 
 /// Counters of an [`McpPool`].
@@ -97,6 +99,8 @@ struct Inner {
     oauth: HashMap<String, ConnectionId>,
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
+    #[cfg(feature = "http")]
+    authorizations: HashMap<String, crate::McpAuthorization>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -252,6 +256,21 @@ impl McpPoolBuilder {
         self
     }
 
+    /// Authorises to the HTTP server `server` with an OAuth client
+    /// credentials grant (discovery, token, refresh), for servers that
+    /// follow the MCP authorization spec; a failure is
+    /// [`Error::Authorization`].
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn authorization(
+        mut self,
+        server: impl Into<String>,
+        authorization: crate::McpAuthorization,
+    ) -> Self {
+        self.authorizations.insert(server.into(), authorization);
+        self
+    }
+
     /// Answers the requests to `tenant`'s sessions with `hooks` instead of
     /// the pool's.
     pub fn tenant_hooks(mut self, tenant: TenantId, hooks: impl ClientHooks) -> Self {
@@ -268,6 +287,8 @@ impl McpPoolBuilder {
             oauth: self.oauth,
             hooks: self.hooks,
             tenant_hooks: self.tenant_hooks,
+            #[cfg(feature = "http")]
+            authorizations: self.authorizations,
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -364,6 +385,8 @@ impl Inner {
             call_timeout: self.call_timeout,
             tasks: &self.tasks,
             hooks,
+            #[cfg(feature = "http")]
+            authorization: self.authorizations.get(&key.server).cloned(),
         };
         let result = Session::connect(&key.server, config, options).await;
         if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
@@ -494,6 +517,8 @@ impl McpPool {
             max_backoff: Duration::from_secs(30),
             hooks: None,
             tenant_hooks: HashMap::new(),
+            #[cfg(feature = "http")]
+            authorizations: HashMap::new(),
         }
     }
 

@@ -54,6 +54,8 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         call_timeout: timeout,
         tasks: &tasks,
         hooks: None,
+        #[cfg(feature = "http")]
+        authorization: None,
     };
     match Session::connect(name, config, options).await {
         Ok(session) => {

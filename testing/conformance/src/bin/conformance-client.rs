@@ -9,7 +9,7 @@ use std::time::Duration;
 use integrations_core::TenantId;
 use integrations_mcp::{
     Bridge, ClientHooks, ElicitRequestParams, ElicitResult, ElicitationAction, HookCapabilities,
-    HookContext, McpPool, SessionKey,
+    HookContext, JwtAlgorithm, McpAuthorization, McpPool, SessionKey,
 };
 use serde_json::json;
 
@@ -39,11 +39,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .ok_or("usage: conformance-client URL")?;
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     eprintln!("scenario {scenario}: connecting to {url}");
-    let pool = McpPool::builder()
+    let mut pool = McpPool::builder()
         .server("server", Bridge::http_entry(url))
         .call_timeout(Duration::from_secs(10))
-        .hooks(AcceptDefaults)
-        .build();
+        .hooks(AcceptDefaults);
+    // Machine-to-machine scenarios hand the client its credentials.
+    let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    if let Some(client_id) = context["client_id"].as_str() {
+        if let Some(secret) = context["client_secret"].as_str() {
+            let secret = secret.to_owned().into();
+            pool = pool.authorization("server", McpAuthorization::client_secret(client_id, secret));
+        } else if let Some(pem) = context["private_key_pem"].as_str() {
+            let algorithm = match context["signing_algorithm"].as_str() {
+                Some("RS256") => JwtAlgorithm::Rs256,
+                _ => JwtAlgorithm::Es256,
+            };
+            let key =
+                McpAuthorization::private_key_jwt(client_id, pem.to_owned().into(), algorithm);
+            pool = pool.authorization("server", key);
+        }
+    }
+    let pool = pool.build();
     let key = SessionKey::new(TenantId::new("conformance")?, "server");
     let result = async {
         let tools = pool.list_tools(&key).await?;
