@@ -1,0 +1,190 @@
+//! [`McpPoolBuilder`]: the options of an [`McpPool`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use integrations_core::{
+    ConnectionId, HealthMetrics, IntegrationId, McpServerEntry, TenantId, TokenManager,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Inner, McpPool};
+use crate::hooks::ClientHooks;
+
+/// Options of an [`McpPool`]; made by [`McpPool::builder`].
+#[derive(Debug)]
+#[must_use = "call `build` to get the pool"]
+pub struct McpPoolBuilder {
+    servers: BTreeMap<String, McpServerEntry>,
+    tokens: Option<TokenManager>,
+    oauth: HashMap<String, ConnectionId>,
+    call_timeout: Duration,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
+    max_sessions: usize,
+    close_grace: Duration,
+    max_backoff: Duration,
+    hooks: Option<Arc<dyn ClientHooks>>,
+    tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
+    #[cfg(feature = "http")]
+    authorizations: HashMap<String, crate::McpAuthorization>,
+}
+
+impl McpPoolBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            servers: BTreeMap::new(),
+            tokens: None,
+            oauth: HashMap::new(),
+            call_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_sessions: 64,
+            close_grace: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+            hooks: None,
+            tenant_hooks: HashMap::new(),
+            #[cfg(feature = "http")]
+            authorizations: HashMap::new(),
+        }
+    }
+
+    /// Adds servers available to every tenant (e.g. `config.mcp_servers()`).
+    pub fn servers(mut self, servers: BTreeMap<String, McpServerEntry>) -> Self {
+        self.servers.extend(servers);
+        self
+    }
+
+    /// Adds one server available to every tenant.
+    pub fn server(mut self, name: impl Into<String>, config: McpServerEntry) -> Self {
+        self.servers.insert(name.into(), config);
+        self
+    }
+
+    /// Authenticates to HTTP servers with OAuth tokens from `tokens`; see
+    /// [`oauth`](Self::oauth).
+    pub fn token_manager(mut self, tokens: TokenManager) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// Connects to the HTTP server `server` with the tenant's access token
+    /// for `connection` (from the [`token_manager`](Self::token_manager)),
+    /// sent as `Authorization: Bearer`. A 401 drops the cached token so the
+    /// next connect reads the store again.
+    pub fn oauth(mut self, server: impl Into<String>, connection: ConnectionId) -> Self {
+        self.oauth.insert(server.into(), connection);
+        self
+    }
+
+    /// The default time limit of a call; default 30 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// The time limit of starting a server and its handshake; default 30 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Close sessions unused for this long; default 10 minutes.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most sessions kept; the least recently used is closed beyond it.
+    /// Default 64.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// How long a closing server may take to exit before its process group
+    /// is killed; default 2 s.
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+
+    /// The longest pause before reconnecting after repeated failures;
+    /// default 30 s (the pause starts at 100 ms and doubles).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// Answers the requests servers send this pool's sessions
+    /// (elicitation, sampling, roots) with `hooks`, and declares the
+    /// capabilities they name. Without hooks, elicitation is declined,
+    /// sampling is not supported and no roots are listed.
+    pub fn hooks(mut self, hooks: impl ClientHooks) -> Self {
+        self.hooks = Some(Arc::new(hooks));
+        self
+    }
+
+    /// Authorises to the HTTP server `server` with an OAuth client
+    /// credentials grant (discovery, token, refresh), for servers that
+    /// follow the MCP authorization spec; a failure is
+    /// [`Error::Authorization`](crate::Error::Authorization).
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn authorization(
+        mut self,
+        server: impl Into<String>,
+        authorization: crate::McpAuthorization,
+    ) -> Self {
+        self.authorizations.insert(server.into(), authorization);
+        self
+    }
+
+    /// Answers the requests to `tenant`'s sessions with `hooks` instead of
+    /// the pool's.
+    pub fn tenant_hooks(mut self, tenant: TenantId, hooks: impl ClientHooks) -> Self {
+        self.tenant_hooks.insert(tenant, Arc::new(hooks));
+        self
+    }
+
+    /// Builds the pool. It needs no runtime yet: its idle reaper starts with
+    /// the first session.
+    pub fn build(self) -> McpPool {
+        let inner = Arc::new(Inner {
+            servers: Mutex::new(self.servers),
+            tokens: self.tokens,
+            oauth: self.oauth,
+            hooks: self.hooks,
+            tenant_hooks: self.tenant_hooks,
+            #[cfg(feature = "http")]
+            authorizations: self.authorizations,
+            tenant_servers: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            call_timeout: self.call_timeout,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+            max_sessions: self.max_sessions,
+            close_grace: self.close_grace,
+            max_backoff: self.max_backoff,
+            attempts: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            latency: HealthMetrics::new(4096),
+            latency_key: IntegrationId::new("pool").unwrap_or_else(|_| unreachable!("a valid id")),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            closed: AtomicBool::new(false),
+            reaper_started: AtomicBool::new(false),
+        });
+        McpPool { inner }
+    }
+}
