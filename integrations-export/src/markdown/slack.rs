@@ -1,9 +1,15 @@
 //! Markdown to Slack Block Kit and mrkdwn, split so that no message breaks a
 //! Slack limit and nothing the user wrote is dropped.
 
+mod escape;
+mod split;
+
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use escape::{escape, escape_into};
+use split::{pack, split};
 
 /// Slack's limits, as documented for `chat.postMessage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,61 +174,6 @@ pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackM
     }
     renderer.flush_section();
     pack(split(renderer.blocks, limits), limits)
-}
-
-/// Escapes `&`, `<` and `>`, keeping Slack's own `<...>` forms.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// [`escape`], appending to `out`.
-fn escape_into(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(at) = memchr::memchr3(b'&', b'<', b'>', rest.as_bytes()) {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        if tail.starts_with('<')
-            && let Some(form) = slack_form(tail)
-        {
-            out.push_str(form);
-            rest = &tail[form.len()..];
-            continue;
-        }
-        out.push_str(match tail.as_bytes()[0] {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            _ => "&gt;",
-        });
-        rest = &tail[1..];
-    }
-    out.push_str(rest);
-}
-
-/// A Slack form at the start of `text`: `<@U..>`, `<#C..|name>`,
-/// `<!here>`, `<https://..|label>`, `<mailto:..>`.
-fn slack_form(text: &str) -> Option<&str> {
-    let end = text.find('>')?;
-    let inner = &text[1..end];
-    if inner.is_empty() || inner.contains(['<', '\n']) {
-        return None;
-    }
-    let (target, _label) = inner.split_once('|').unwrap_or((inner, ""));
-    let id = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
-    let ok = match target.as_bytes()[0] {
-        b'@' | b'#' => id(&target[1..]),
-        b'!' => target[1..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '^' | '-' | '_')),
-        _ => {
-            ["http://", "https://", "mailto:"]
-                .iter()
-                .any(|scheme| target.starts_with(scheme))
-                && !target.contains(' ')
-        }
-    };
-    ok.then_some(&text[..=end])
 }
 
 #[derive(Default)]
@@ -538,121 +489,6 @@ fn render_table(rows: &[Vec<String>]) -> String {
         }
     }
     format!("```\n{}\n```", lines.join("\n"))
-}
-
-/// Splits blocks past the per-block limits.
-fn split(blocks: Vec<Block>, limits: SlackLimits) -> Vec<Block> {
-    let mut out = Vec::with_capacity(blocks.len());
-    for block in blocks {
-        match block {
-            Block::Section(text) if text.chars().count() > limits.section_chars => {
-                out.extend(
-                    split_section(&text, limits.section_chars)
-                        .into_iter()
-                        .map(Block::Section),
-                );
-            }
-            Block::Header(text) if text.chars().count() > limits.header_chars => {
-                out.push(Block::Section(format!("*{}*", escape(&text))));
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Splits a section's text into pieces of at most `max` characters. Code
-/// blocks are cut between lines and each piece is fenced again; text is cut
-/// after a newline or a space, never inside a `<...>` form or inline code.
-fn split_section(text: &str, max: usize) -> Vec<String> {
-    if text.starts_with("```\n") && text.ends_with("\n```") && text.matches("```").count() == 2 {
-        let body = &text[4..text.len() - 4];
-        return split_text(body, max.saturating_sub(8).max(1), true)
-            .into_iter()
-            .map(|piece| format!("```\n{piece}\n```"))
-            .collect();
-    }
-    split_text(text, max, false)
-}
-
-fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while rest.chars().count() > max {
-        let limit = rest
-            .char_indices()
-            .nth(max)
-            .map_or(rest.len(), |(at, _)| at);
-        let window = &rest[..limit];
-        let cut = safe_cut(window, code).unwrap_or(limit);
-        let (piece, tail) = rest.split_at(cut);
-        pieces.push(piece.trim_end_matches('\n').to_owned());
-        rest = if code {
-            tail.strip_prefix('\n').unwrap_or(tail)
-        } else {
-            tail.trim_start_matches(['\n', ' '])
-        };
-    }
-    if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(rest.to_owned());
-    }
-    pieces
-}
-
-/// The best place to cut `window` (a byte offset): after its last newline,
-/// else (outside code) after its last space, outside any `<...>` form and
-/// inline code span.
-fn safe_cut(window: &str, code: bool) -> Option<usize> {
-    let mut open_angle = false;
-    let mut open_tick = false;
-    let (mut last_newline, mut last_space) = (None, None);
-    for (at, c) in window.char_indices() {
-        match c {
-            '<' if !code => open_angle = true,
-            '>' if !code => open_angle = false,
-            '`' if !code => open_tick = !open_tick,
-            '\n' if !open_angle && !open_tick => last_newline = Some(at + 1),
-            ' ' if !code && !open_angle && !open_tick => last_space = Some(at + 1),
-            _ => {}
-        }
-    }
-    last_newline.or(last_space).filter(|cut| *cut > 0)
-}
-
-/// Packs blocks into messages under the per-message limits.
-fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage> {
-    let mut messages = Vec::new();
-    let mut current: Vec<Block> = Vec::new();
-    let mut chars = 0;
-    for block in blocks {
-        let size = block.chars();
-        if !current.is_empty()
-            && (current.len() == limits.blocks_per_message || chars + size > limits.message_chars)
-        {
-            messages.push(message(std::mem::take(&mut current)));
-            chars = 0;
-        }
-        chars += size;
-        current.push(block);
-    }
-    if !current.is_empty() {
-        messages.push(message(current));
-    }
-    messages
-}
-
-fn message(blocks: Vec<Block>) -> SlackMessage {
-    let text = blocks
-        .iter()
-        .find_map(|block| match block {
-            Block::Header(text) | Block::Section(text) => Some(text.clone()),
-            Block::Divider => None,
-        })
-        .unwrap_or_default();
-    SlackMessage {
-        text,
-        blocks: blocks.into_iter().map(Block::into_slack).collect(),
-    }
 }
 
 #[cfg(test)]

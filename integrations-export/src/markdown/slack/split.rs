@@ -1,0 +1,120 @@
+//! Splitting blocks past Slack's per-block limits and packing them into
+//! messages.
+
+use super::escape::escape;
+use super::{Block, SlackLimits, SlackMessage};
+
+/// Splits blocks past the per-block limits.
+pub(super) fn split(blocks: Vec<Block>, limits: SlackLimits) -> Vec<Block> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        match block {
+            Block::Section(text) if text.chars().count() > limits.section_chars => {
+                out.extend(
+                    split_section(&text, limits.section_chars)
+                        .into_iter()
+                        .map(Block::Section),
+                );
+            }
+            Block::Header(text) if text.chars().count() > limits.header_chars => {
+                out.push(Block::Section(format!("*{}*", escape(&text))));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits a section's text into pieces of at most `max` characters. Code
+/// blocks are cut between lines and each piece is fenced again; text is cut
+/// after a newline or a space, never inside a `<...>` form or inline code.
+fn split_section(text: &str, max: usize) -> Vec<String> {
+    if text.starts_with("```\n") && text.ends_with("\n```") && text.matches("```").count() == 2 {
+        let body = &text[4..text.len() - 4];
+        return split_text(body, max.saturating_sub(8).max(1), true)
+            .into_iter()
+            .map(|piece| format!("```\n{piece}\n```"))
+            .collect();
+    }
+    split_text(text, max, false)
+}
+
+fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > max {
+        let limit = rest
+            .char_indices()
+            .nth(max)
+            .map_or(rest.len(), |(at, _)| at);
+        let window = &rest[..limit];
+        let cut = safe_cut(window, code).unwrap_or(limit);
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece.trim_end_matches('\n').to_owned());
+        rest = if code {
+            tail.strip_prefix('\n').unwrap_or(tail)
+        } else {
+            tail.trim_start_matches(['\n', ' '])
+        };
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest.to_owned());
+    }
+    pieces
+}
+
+/// The best place to cut `window` (a byte offset): after its last newline,
+/// else (outside code) after its last space, outside any `<...>` form and
+/// inline code span.
+fn safe_cut(window: &str, code: bool) -> Option<usize> {
+    let mut open_angle = false;
+    let mut open_tick = false;
+    let (mut last_newline, mut last_space) = (None, None);
+    for (at, c) in window.char_indices() {
+        match c {
+            '<' if !code => open_angle = true,
+            '>' if !code => open_angle = false,
+            '`' if !code => open_tick = !open_tick,
+            '\n' if !open_angle && !open_tick => last_newline = Some(at + 1),
+            ' ' if !code && !open_angle && !open_tick => last_space = Some(at + 1),
+            _ => {}
+        }
+    }
+    last_newline.or(last_space).filter(|cut| *cut > 0)
+}
+
+/// Packs blocks into messages under the per-message limits.
+pub(super) fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage> {
+    let mut messages = Vec::new();
+    let mut current: Vec<Block> = Vec::new();
+    let mut chars = 0;
+    for block in blocks {
+        let size = block.chars();
+        if !current.is_empty()
+            && (current.len() == limits.blocks_per_message || chars + size > limits.message_chars)
+        {
+            messages.push(message(std::mem::take(&mut current)));
+            chars = 0;
+        }
+        chars += size;
+        current.push(block);
+    }
+    if !current.is_empty() {
+        messages.push(message(current));
+    }
+    messages
+}
+
+fn message(blocks: Vec<Block>) -> SlackMessage {
+    let text = blocks
+        .iter()
+        .find_map(|block| match block {
+            Block::Header(text) | Block::Section(text) => Some(text.clone()),
+            Block::Divider => None,
+        })
+        .unwrap_or_default();
+    SlackMessage {
+        text,
+        blocks: blocks.into_iter().map(Block::into_slack).collect(),
+    }
+}
