@@ -84,6 +84,21 @@ pub enum Error {
         message: String,
     },
 
+    /// The server needs the tenant's authorization and none is stored: send
+    /// the user to `url`; the callback then hands the code to
+    /// [`McpPool::complete_authorization`](crate::McpPool::complete_authorization).
+    #[error(
+        "MCP server `{server}` needs tenant `{tenant}` to authorise the connection: send the user to the authorization URL"
+    )]
+    AuthorizationRequired {
+        /// The server.
+        server: String,
+        /// The tenant.
+        tenant: String,
+        /// Where to send the user (carries the one-time `state`).
+        url: String,
+    },
+
     /// The tenant's credentials for the server need to be authorised again
     /// (the provider refused the refresh token): send the user through the
     /// connection flow.
@@ -254,6 +269,15 @@ impl Error {
             Self::Authorization { server, message } => Self::Authorization {
                 server: server.clone(),
                 message: message.clone(),
+            },
+            Self::AuthorizationRequired {
+                server,
+                tenant,
+                url,
+            } => Self::AuthorizationRequired {
+                server: server.clone(),
+                tenant: tenant.clone(),
+                url: url.clone(),
             },
             Self::NeedsReauth {
                 server,

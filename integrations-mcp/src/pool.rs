@@ -86,6 +86,12 @@ struct Inner {
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
     authorizations: HashMap<String, crate::McpAuthorization>,
+    /// Where the authorization code flow seals tokens.
+    #[cfg(feature = "http")]
+    oauth_tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
+    /// Authorizations waiting for their callback.
+    #[cfg(feature = "http")]
+    pending: Arc<crate::authorization::Pending>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -233,7 +239,14 @@ impl Inner {
             tasks: &self.tasks,
             hooks,
             #[cfg(feature = "http")]
-            authorization: self.authorizations.get(&key.server).cloned(),
+            oauth: self.authorizations.get(&key.server).map(|authorization| {
+                crate::authorization::OAuthContext {
+                    authorization: authorization.clone(),
+                    tenant: key.tenant.clone(),
+                    tokens: self.oauth_tokens.clone(),
+                    pending: Arc::clone(&self.pending),
+                }
+            }),
         };
         let result = Session::connect(&key.server, config, options).await;
         if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
@@ -353,6 +366,23 @@ impl McpPool {
     /// Starts building a pool.
     pub fn builder() -> McpPoolBuilder {
         McpPoolBuilder::new()
+    }
+
+    /// Completes an authorization code flow that
+    /// [`Error::AuthorizationRequired`] started: the host's callback hands
+    /// the URL the user came back to (its `code`, `state` and, where the
+    /// server sends one, `iss`); the tokens are sealed for `tenant`, and the
+    /// next call to the server connects with them. Returns the server's
+    /// name. An unknown, expired (10 minutes), reused or other tenant's
+    /// state is refused with [`Error::Authorization`].
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub async fn complete_authorization(
+        &self,
+        tenant: &TenantId,
+        callback_url: &str,
+    ) -> Result<String, Error> {
+        crate::authorization::complete(&self.inner.pending, tenant, callback_url).await
     }
 
     /// Sets a server for one tenant only (e.g. with that user's token in its

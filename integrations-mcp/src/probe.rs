@@ -55,7 +55,7 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         tasks: &tasks,
         hooks: None,
         #[cfg(feature = "http")]
-        authorization: None,
+        oauth: None,
     };
     match Session::connect(name, config, options).await {
         Ok(session) => {

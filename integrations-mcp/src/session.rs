@@ -59,9 +59,9 @@ pub(crate) struct Connect<'a> {
     pub(crate) tasks: &'a TaskTracker,
     /// Answers to the server's requests, and whose session it is.
     pub(crate) hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
-    /// The OAuth grant for an HTTP server that requires one.
+    /// How to authorise to an HTTP server that requires it.
     #[cfg(feature = "http")]
-    pub(crate) authorization: Option<crate::McpAuthorization>,
+    pub(crate) oauth: Option<crate::authorization::OAuthContext>,
 }
 
 /// The client side of a session: answers the server (through the host's
@@ -460,34 +460,29 @@ impl Session {
             tools_generation: Arc::clone(&tools_generation),
             hooks: options.hooks.clone(),
         };
-        let started: std::pin::Pin<Box<dyn Future<Output = _> + Send>> =
-            match &options.authorization {
-                None => Box::pin(rmcp::serve_client_with_lifecycle(
+        let started: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match &options.oauth {
+            None => Box::pin(rmcp::serve_client_with_lifecycle(
+                client,
+                StreamableHttpClientTransport::from_config(transport),
+                ClientLifecycleMode::Initialize,
+            )),
+            Some(oauth) => {
+                let authorized = tokio::time::timeout(
+                    options.handshake,
+                    crate::authorization::authorize(server, config.url.expose(), oauth),
+                )
+                .await
+                .map_err(|_| Error::HandshakeTimeout {
+                    server: server.to_owned(),
+                    after: options.handshake,
+                })??;
+                Box::pin(rmcp::serve_client_with_lifecycle(
                     client,
-                    StreamableHttpClientTransport::from_config(transport),
+                    StreamableHttpClientTransport::with_client(authorized, transport),
                     ClientLifecycleMode::Initialize,
-                )),
-                Some(authorization) => {
-                    let authorized = tokio::time::timeout(
-                        options.handshake,
-                        authorize(config.url.expose(), authorization),
-                    )
-                    .await
-                    .map_err(|_| Error::HandshakeTimeout {
-                        server: server.to_owned(),
-                        after: options.handshake,
-                    })?
-                    .map_err(|message| Error::Authorization {
-                        server: server.to_owned(),
-                        message,
-                    })?;
-                    Box::pin(rmcp::serve_client_with_lifecycle(
-                        client,
-                        StreamableHttpClientTransport::with_client(authorized, transport),
-                        ClientLifecycleMode::Initialize,
-                    ))
-                }
-            };
+                ))
+            }
+        };
         let service = match tokio::time::timeout(options.handshake, started).await {
             Ok(Ok(service)) => service,
             // rmcp recognises a 401 that carries `WWW-Authenticate`; some
@@ -730,37 +725,4 @@ impl Session {
         // Children the server left behind in its group.
         kill_group(self.pgid);
     }
-}
-
-/// Runs the client credentials grant for the server at `url`: discovers its
-/// authorization server and gets a token; the client sends it, and
-/// refreshes it, with every request.
-///
-/// rmcp's grant future is not `Send` (it holds a form serializer across an
-/// await), so it runs to completion on a blocking thread of the runtime.
-#[cfg(feature = "http")]
-async fn authorize(
-    url: &str,
-    authorization: &crate::McpAuthorization,
-) -> Result<rmcp::transport::auth::AuthClient<reqwest::Client>, String> {
-    use rmcp::transport::auth::{AuthClient, OAuthState};
-    let (url, grant) = (url.to_owned(), authorization.grant(url));
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        runtime.block_on(async move {
-            let mut state = OAuthState::new(url.as_str(), None)
-                .await
-                .map_err(|e| e.to_string())?;
-            state
-                .authenticate_client_credentials(grant)
-                .await
-                .map_err(|e| e.to_string())?;
-            let manager = state
-                .into_authorization_manager()
-                .ok_or_else(|| "the grant ended without a token".to_owned())?;
-            Ok(AuthClient::new(reqwest::Client::default(), manager))
-        })
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }

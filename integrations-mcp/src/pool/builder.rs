@@ -31,6 +31,8 @@ pub struct McpPoolBuilder {
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
     authorizations: HashMap<String, crate::McpAuthorization>,
+    #[cfg(feature = "http")]
+    oauth_tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
 }
 
 impl McpPoolBuilder {
@@ -49,6 +51,8 @@ impl McpPoolBuilder {
             tenant_hooks: HashMap::new(),
             #[cfg(feature = "http")]
             authorizations: HashMap::new(),
+            #[cfg(feature = "http")]
+            oauth_tokens: None,
         }
     }
 
@@ -143,6 +147,17 @@ impl McpPoolBuilder {
         self
     }
 
+    /// Where the authorization code flow
+    /// ([`McpAuthorization::authorization_code`](crate::McpAuthorization::authorization_code))
+    /// seals each tenant's tokens, as connection `mcp/{server}`: they
+    /// survive a restart of the host.
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn credential_store(mut self, store: Arc<dyn integrations_core::CredentialStore>) -> Self {
+        self.oauth_tokens = Some(store);
+        self
+    }
+
     /// Answers the requests to `tenant`'s sessions with `hooks` instead of
     /// the pool's.
     pub fn tenant_hooks(mut self, tenant: TenantId, hooks: impl ClientHooks) -> Self {
@@ -161,6 +176,10 @@ impl McpPoolBuilder {
             tenant_hooks: self.tenant_hooks,
             #[cfg(feature = "http")]
             authorizations: self.authorizations,
+            #[cfg(feature = "http")]
+            oauth_tokens: self.oauth_tokens,
+            #[cfg(feature = "http")]
+            pending: Arc::default(),
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),

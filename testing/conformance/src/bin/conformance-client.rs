@@ -4,9 +4,10 @@
 //! hooks accept form elicitations as a user who changes nothing would: the
 //! pool fills in the schema's defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::TenantId;
+use integrations_core::{MemoryStore, TenantId};
 use integrations_mcp::{
     Bridge, ClientHooks, ElicitRequestParams, ElicitResult, ElicitationAction, HookCapabilities,
     HookContext, JwtAlgorithm, McpAuthorization, McpPool, SessionKey,
@@ -30,6 +31,22 @@ impl ClientHooks for AcceptDefaults {
     ) -> Result<ElicitResult, integrations_mcp::ErrorData> {
         Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({})))
     }
+}
+
+/// Follows the authorization URL as a browser would, up to the redirect to
+/// the callback, and returns the callback URL.
+async fn browse(url: &str) -> Result<String, String> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = browser.get(url).send().await.map_err(|e| e.to_string())?;
+    answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| "the authorization server did not redirect".to_owned())
 }
 
 #[tokio::main]
@@ -61,11 +78,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 McpAuthorization::private_key_jwt(client_id, pem.to_owned().into(), algorithm);
             pool = pool.authorization("server", key);
         }
+    } else if scenario.starts_with("auth/") {
+        // A person's flow: the client plays the user's browser below.
+        pool = pool
+            .authorization(
+                "server",
+                McpAuthorization::authorization_code("http://localhost:3000/callback")
+                    .client_name("integrations-conformance")
+                    .client_metadata_url("https://conformance-test.local/client-metadata.json"),
+            )
+            .credential_store(Arc::new(MemoryStore::new()));
     }
     let pool = pool.build();
     let key = SessionKey::new(TenantId::new("conformance")?, "server");
     let result = async {
-        let tools = pool.list_tools(&key).await?;
+        let tools = match pool.list_tools(&key).await {
+            Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) => {
+                // The user's browser: the authorization server approves at
+                // once and redirects to the callback with `code` and `state`.
+                let callback = browse(&url).await.map_err(|message| {
+                    integrations_mcp::Error::Authorization {
+                        server: "server".into(),
+                        message,
+                    }
+                })?;
+                pool.complete_authorization(&key.tenant, &callback).await?;
+                pool.list_tools(&key).await?
+            }
+            other => other?,
+        };
         for tool in tools.iter() {
             let arguments = match &*tool.name {
                 "add_numbers" => json!({"a": 5, "b": 3}),
