@@ -452,7 +452,7 @@ pub(crate) async fn complete(
 ) -> Result<String, Error> {
     let callback = AuthorizationCallback::from_redirect_url(callback_url).map_err(|e| {
         Error::Authorization {
-            server: String::new(),
+            server: "(callback)".into(),
             message: format!("the callback URL: {e}"),
         }
     })?;
@@ -463,7 +463,7 @@ pub(crate) async fn complete(
         .unwrap_or_else(|e| e.into_inner())
         .remove(&state);
     let refused = |why: &str| Error::Authorization {
-        server: String::new(),
+        server: "(callback)".into(),
         message: format!("authorization state refused: {why}"),
     };
     let Some(started) = started else {

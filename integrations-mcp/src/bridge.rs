@@ -235,20 +235,8 @@ impl Bridge {
         listener: tokio::net::TcpListener,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), Error> {
-        use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-        use rmcp::transport::streamable_http_server::{
-            StreamableHttpServerConfig, StreamableHttpService,
-        };
-
         let address = listener.local_addr().ok();
-        let mut config = StreamableHttpServerConfig::default();
-        config.cancellation_token = shutdown.child_token();
-        let service = StreamableHttpService::new(
-            move || Ok(self.clone()),
-            Arc::new(LocalSessionManager::default()),
-            config,
-        );
-        let router = axum::Router::new().nest_service("/mcp", service);
+        let router = self.router(&shutdown);
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
@@ -256,6 +244,26 @@ impl Bridge {
                 path: address.map(|a| a.to_string()).unwrap_or_default().into(),
                 source,
             })
+    }
+
+    /// The bridge as an axum router serving streamable HTTP at `/mcp`, for
+    /// a host that serves it from its own server, behind its own layers
+    /// (authentication, say); its sessions end when `shutdown` is
+    /// cancelled.
+    pub fn router(self, shutdown: &tokio_util::sync::CancellationToken) -> axum::Router {
+        use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+        use rmcp::transport::streamable_http_server::{
+            StreamableHttpServerConfig, StreamableHttpService,
+        };
+
+        let mut config = StreamableHttpServerConfig::default();
+        config.cancellation_token = shutdown.child_token();
+        let service = StreamableHttpService::new(
+            move || Ok(self.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        axum::Router::new().nest_service("/mcp", service)
     }
 
     /// The `mcpServers` entry for a bridge served at `url` (e.g.
