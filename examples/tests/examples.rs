@@ -84,3 +84,23 @@ fn examples_honour_rust_log() {
         String::from_utf8_lossy(&run("mcp_pool", "integrations_mcp=debug").stderr).into_owned();
     assert!(debug.contains("DEBUG"), "no debug lines: {debug}");
 }
+
+/// No token, client secret or authorization code of the MCP OAuth flow
+/// reaches the logs, even at TRACE (rmcp logs the code it exchanges; the
+/// pool runs the exchange with logging off).
+#[test]
+fn the_mcp_oauth_flow_logs_no_secret_at_trace() {
+    let output = run("mcp_oauth", "trace");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "nothing was logged"
+    );
+    for secret in ["at-1", "at-2", "rt-1", "code-1", "code-2"] {
+        assert!(!all.contains(secret), "{secret} was logged");
+    }
+}

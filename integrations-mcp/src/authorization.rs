@@ -327,14 +327,20 @@ fn failed(server: &str, error: impl fmt::Display) -> Error {
 }
 
 /// Runs a future that is not `Send` (rmcp's OAuth futures hold a form
-/// serializer across an await) to completion on a blocking thread.
+/// serializer across an await) to completion on a blocking thread, with
+/// that thread's logging off: rmcp logs the authorization code it
+/// exchanges, and no secret may reach the host's logs.
 async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
 ) -> Result<T, String> {
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(work()))
-        .await
-        .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(move || {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            runtime.block_on(work())
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// The client that sends (and refreshes) the server's token: from the
