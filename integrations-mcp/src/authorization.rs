@@ -317,6 +317,9 @@ pub(crate) struct OAuthContext {
     pub(crate) tenant: TenantId,
     pub(crate) tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
     pub(crate) pending: Arc<Pending>,
+    /// A 403's challenge to authorise again for: the stored tokens lack
+    /// its scope.
+    pub(crate) step_up: Option<String>,
 }
 
 fn failed(server: &str, error: impl fmt::Display) -> Error {
@@ -376,7 +379,7 @@ pub(crate) async fn authorize(
             };
             let mut manager = AuthorizationManager::new(url.as_str()).await?;
             manager.set_credential_store(tokens.clone());
-            if manager.initialize_from_store().await? {
+            if context.step_up.is_none() && manager.initialize_from_store().await? {
                 return Ok(Ok(AuthClient::new(reqwest::Client::default(), manager)));
             }
             let mut flow = OAuthState::new(url.as_str(), None).await?;
@@ -387,7 +390,11 @@ pub(crate) async fn authorize(
                 .authorization
                 .authorization_request()
                 .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
-            if let Some(challenge) = challenge(&url).await {
+            let challenge = match context.step_up.clone() {
+                Some(step_up) => Some(step_up),
+                None => challenge(&url).await,
+            };
+            if let Some(challenge) = challenge {
                 request = request.with_challenge(challenge);
             }
             flow.start_authorization(request).await?;

@@ -84,6 +84,17 @@ pub enum Error {
         message: String,
     },
 
+    /// The server refused a call for want of a scope (HTTP 403
+    /// `insufficient_scope`) and no step-up was possible (no authorization
+    /// code flow configured, or step-ups exhausted).
+    #[error("MCP server `{server}` needs more scope than granted: {challenge}")]
+    InsufficientScope {
+        /// The server.
+        server: String,
+        /// The `WWW-Authenticate` challenge, naming the scope wanted.
+        challenge: String,
+    },
+
     /// The server needs the tenant's authorization and none is stored: send
     /// the user to `url`; the callback then hands the code to
     /// [`McpPool::complete_authorization`](crate::McpPool::complete_authorization).
@@ -269,6 +280,10 @@ impl Error {
             Self::Authorization { server, message } => Self::Authorization {
                 server: server.clone(),
                 message: message.clone(),
+            },
+            Self::InsufficientScope { server, challenge } => Self::InsufficientScope {
+                server: server.clone(),
+                challenge: challenge.clone(),
             },
             Self::AuthorizationRequired {
                 server,

@@ -18,6 +18,10 @@ use tokio_util::task::TaskTracker;
 
 mod builder;
 
+/// Step-ups in a row for one session before `InsufficientScope` is final.
+#[cfg(feature = "http")]
+const MAX_STEP_UPS: u32 = 2;
+
 pub use builder::McpPoolBuilder;
 
 use crate::call::tool_arguments;
@@ -92,6 +96,10 @@ struct Inner {
     /// Authorizations waiting for their callback.
     #[cfg(feature = "http")]
     pending: Arc<crate::authorization::Pending>,
+    /// Step-ups per session: how many so far, and the challenge the next
+    /// connect authorises for.
+    #[cfg(feature = "http")]
+    step_ups: Mutex<HashMap<SessionKey, (u32, Option<String>)>>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -245,6 +253,9 @@ impl Inner {
                     tenant: key.tenant.clone(),
                     tokens: self.oauth_tokens.clone(),
                     pending: Arc::clone(&self.pending),
+                    step_up: lock(&self.step_ups)
+                        .get_mut(key)
+                        .and_then(|(_, challenge)| challenge.take()),
                 }
             }),
         };
@@ -508,7 +519,44 @@ impl McpPool {
             }
         };
         self.inner.latency.record(&self.inner.latency_key, sample);
+        #[cfg(feature = "http")]
+        if let Err(Error::InsufficientScope { challenge, .. }) = &result
+            && let Some(step_up) = self.step_up(key, challenge).await
+        {
+            return Err(step_up);
+        }
+        #[cfg(feature = "http")]
+        if result.is_ok() {
+            lock(&self.inner.step_ups).remove(key);
+        }
         result
+    }
+
+    /// After a 403 `insufficient_scope`, for a server with the
+    /// authorization code flow: authorises again with the scopes the
+    /// challenge names, at most [`MAX_STEP_UPS`] times in a row per
+    /// session, and returns the [`Error::AuthorizationRequired`] that
+    /// sends the user to approve them.
+    #[cfg(feature = "http")]
+    async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
+        let interactive = matches!(
+            self.inner.authorizations.get(&key.server),
+            Some(crate::McpAuthorization::AuthorizationCode { .. })
+        );
+        if !interactive {
+            return None;
+        }
+        {
+            let mut step_ups = lock(&self.inner.step_ups);
+            let (count, next) = step_ups.entry(key.clone()).or_default();
+            if *count >= MAX_STEP_UPS {
+                return None;
+            }
+            *count += 1;
+            *next = Some(challenge.to_owned());
+        }
+        // The session is broken: this connects anew, for the new scopes.
+        self.get(key).await.err()
     }
 
     /// The server's tools, cached per session until the server announces a

@@ -574,6 +574,23 @@ impl Session {
     }
 
     fn error(&self, operation: &str, error: ServiceError) -> Error {
+        #[cfg(feature = "http")]
+        if let Some(challenge) = error.auth_challenge() {
+            // The token no longer suffices: this session is done.
+            self.broken.store(true, Ordering::SeqCst);
+            let challenge = challenge.to_owned();
+            return if challenge.contains("insufficient_scope") {
+                Error::InsufficientScope {
+                    server: self.server.clone(),
+                    challenge,
+                }
+            } else {
+                Error::Unauthorized {
+                    server: self.server.clone(),
+                    challenge: Some(challenge),
+                }
+            };
+        }
         match error {
             ServiceError::McpError(error) => Error::Server {
                 server: self.server.clone(),

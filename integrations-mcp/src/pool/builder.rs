@@ -180,6 +180,8 @@ impl McpPoolBuilder {
             oauth_tokens: self.oauth_tokens,
             #[cfg(feature = "http")]
             pending: Arc::default(),
+            #[cfg(feature = "http")]
+            step_ups: Mutex::new(HashMap::new()),
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),

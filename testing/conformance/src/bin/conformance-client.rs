@@ -112,7 +112,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 "add_numbers" => json!({"a": 5, "b": 3}),
                 _ => json!({}),
             };
-            let outcome = pool.call_tool(&key, &tool.name, arguments).await;
+            let mut outcome = pool.call_tool(&key, &tool.name, arguments.clone()).await;
+            // A step-up: the pool asks the user to approve more scope.
+            if let Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) = &outcome
+                && let Ok(callback) = browse(url).await
+            {
+                pool.complete_authorization(&key.tenant, &callback).await?;
+                outcome = pool.call_tool(&key, &tool.name, arguments).await;
+            }
             eprintln!("{}: {outcome:?}", tool.name);
         }
         Ok::<_, integrations_mcp::Error>(())
