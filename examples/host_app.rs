@@ -38,8 +38,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use integrations_core::{
     BoxError, CatalogQuery, Config, ConnectionId, CredentialStore, EncryptionKey, Event, EventKind,
-    EventSink, HealthMetrics, Integration, IntegrationId, KeyId, KeyRing, Notification, Registry,
-    Runtime, SqliteStore, TenantId, async_trait,
+    HealthMetrics, Integration, IntegrationId, KeyId, KeyRing, Notification, Registry, Runtime,
+    SqliteStore, TenantId, async_trait,
 };
 use integrations_export::{
     AuditProvider, Content, ExportContext, ExportRequest, ExportService, SlackProvider,
@@ -76,19 +76,6 @@ struct EventLog(Mutex<Vec<(String, Event)>>);
 impl EventLog {
     fn push(&self, tenant: &TenantId, event: Event) {
         self.0.lock().unwrap().push((tenant.to_string(), event));
-    }
-}
-
-/// Where the export service's events go: the log, under the tenant named
-/// in the event (the service reports per provider).
-#[derive(Debug)]
-struct ExportEvents(Arc<EventLog>);
-
-#[async_trait]
-impl EventSink for ExportEvents {
-    async fn record(&self, event: &Event) -> Result<(), integrations_core::Error> {
-        self.0.0.lock().unwrap().push(("*".into(), event.clone()));
-        Ok(())
     }
 }
 
@@ -330,9 +317,7 @@ async fn events(
     let log = app.log.0.lock().unwrap();
     let events: Vec<&Event> = log
         .iter()
-        .filter(|(who, event)| {
-            (*who == tenant || who == "*") && event.integration.as_str() == provider
-        })
+        .filter(|(who, event)| *who == tenant && event.integration.as_str() == provider)
         .map(|(_, event)| event)
         .collect();
     Ok(Json(json!(events)))
@@ -361,7 +346,8 @@ async fn export(
     if let Some(title) = body.title {
         content = content.title(title);
     }
-    let mut request = ExportRequest::new(tenant, body.provider, body.destination, content);
+    let provider = IntegrationId::new(&body.provider)?;
+    let mut request = ExportRequest::new(tenant.clone(), body.provider, body.destination, content);
     if let Some(key) = body.idempotency_key {
         request = request.idempotency_key(key);
     }
@@ -370,6 +356,21 @@ async fn export(
         .export(request)
         .await
         .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    // The event log is per tenant: the service's own event sink does not
+    // say whose export it was, so the route records it.
+    let kind = match (&record.result, &record.error) {
+        (Some(result), _) => EventKind::Exported {
+            destination: result
+                .external_url
+                .clone()
+                .unwrap_or_else(|| record.request.destination.clone()),
+        },
+        (None, error) => EventKind::Error {
+            operation: "export".into(),
+            message: error.clone().unwrap_or_else(|| record.status.to_string()),
+        },
+    };
+    app.log.push(&tenant, Event::now(provider, kind));
     Ok(Json(record_json(&record)))
 }
 
@@ -457,7 +458,6 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
     let exports = ExportService::builder(SqliteExportStore::open(dir.join("app.db")).await?)
         .provider(SlackProvider::new(slack_access))
         .provider(AuditProvider::new(dir.join("audit")))
-        .events(Arc::new(ExportEvents(log.clone())))
         .build();
     exports.start();
     let mut registry = Registry::new();

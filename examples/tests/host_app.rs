@@ -171,6 +171,16 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .filter_map(|e| e["event"].as_str())
         .collect();
     assert_eq!(kinds, ["connected", "tested", "exported"]);
+    let theirs: Value = http
+        .get(format!("{base}/integrations/slack/events"))
+        .header("x-tenant", "someone-else")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs, json!([]), "one tenant's events are not another's");
     let health: Value = get("/integrations/slack/health")
         .await
         .unwrap()
