@@ -212,7 +212,6 @@ fn chromium() -> Option<PathBuf> {
 /// waits for the connection and its health to show.
 #[test]
 fn the_page_connects_the_fake_provider_in_headless_chromium() {
-    let ci = std::env::var("CI").is_ok_and(|ci| !ci.is_empty() && ci != "false");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -220,7 +219,7 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     let driver = root.join("testing/npm/node_modules/playwright-core");
     let (Some(chromium), true) = (chromium(), driver.exists()) else {
         assert!(
-            !ci,
+            !integrations_fakes::in_ci(),
             "CI needs Chromium (Debian's chromium) and playwright-core (npm ci --prefix testing/npm)"
         );
         eprintln!("skipped: no Chromium or playwright-core here");

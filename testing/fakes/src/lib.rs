@@ -120,6 +120,13 @@ struct Shared {
     log: Mutex<Vec<Recorded>>,
 }
 
+/// Whether the tests run in CI (`CI` set, and not to `false`): there, a
+/// test whose system dependency is missing fails instead of passing over
+/// it, since `.ci/run` installs every one.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|ci| !ci.is_empty() && ci != "false")
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

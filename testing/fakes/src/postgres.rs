@@ -135,9 +135,7 @@ impl TestPostgres {
     pub fn start_or_skip(test: &str) -> Option<Self> {
         match Self::start() {
             Ok(server) => Some(server),
-            Err(why)
-                if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty() && ci != "false") =>
-            {
+            Err(why) if crate::in_ci() => {
                 panic!("{test}: PostgreSQL is needed and CI is set: {why}")
             }
             Err(why) => {
@@ -194,11 +192,6 @@ impl TestPostgres {
             .status();
         assert!(status.is_ok_and(|s| s.success()), "createdb {name} failed");
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
-    }
-
-    /// The cluster's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 
