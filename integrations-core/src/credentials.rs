@@ -9,6 +9,8 @@ mod form;
 mod memory;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rotation;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod token;

@@ -103,21 +103,13 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error("read rows to rotate"))?;
-        let mut resealed = 0;
-        for row in rows {
-            let tenant = TenantId::new(text(&row, "tenant")?)?;
-            let connection = ConnectionId::new(text(&row, "provider")?, text(&row, "name")?)?;
-            let (version, sealed) = sealed_row(&row)?;
-            let credentials = from_plaintext(&self.keys.open(&tenant, &connection, &sealed)?)?;
-            if self
-                .compare_and_swap(&tenant, &connection, version, &credentials)
-                .await?
-                .is_some()
-            {
-                resealed += 1;
-            }
-        }
-        Ok(resealed)
+        let rows = rows.iter().map(|row| {
+            let tenant = TenantId::new(text(row, "tenant")?)?;
+            let connection = ConnectionId::new(text(row, "provider")?, text(row, "name")?)?;
+            let (version, sealed) = sealed_row(row)?;
+            Ok((tenant, connection, version, sealed))
+        });
+        super::rotation::reseal(self, &self.keys, rows).await
     }
 
     /// Closes the connections, waiting for queries in flight.

@@ -133,24 +133,13 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error("read rows to rotate"))?;
-        let mut resealed = 0;
-        for row in rows {
-            let tenant = TenantId::new(text(&row, "tenant")?)?;
-            let connection = ConnectionId::new(text(&row, "provider")?, text(&row, "name")?)?;
-            let (version, sealed) = sealed_row(&row)?;
-            let plaintext = self.keys.open(&tenant, &connection, &sealed)?;
-            let credentials = from_plaintext(&plaintext)?;
-            // A conflict means a writer replaced the row meanwhile, sealing
-            // it with the active key already.
-            if self
-                .compare_and_swap(&tenant, &connection, version, &credentials)
-                .await?
-                .is_some()
-            {
-                resealed += 1;
-            }
-        }
-        Ok(resealed)
+        let rows = rows.iter().map(|row| {
+            let tenant = TenantId::new(text(row, "tenant")?)?;
+            let connection = ConnectionId::new(text(row, "provider")?, text(row, "name")?)?;
+            let (version, sealed) = sealed_row(row)?;
+            Ok((tenant, connection, version, sealed))
+        });
+        super::rotation::reseal(self, &self.keys, rows).await
     }
 
     /// Closes the connections, waiting for queries in flight.
