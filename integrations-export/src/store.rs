@@ -292,3 +292,23 @@ macro_rules! record_from_row {
 }
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use record_from_row;
+
+/// An [`ExportPreference`] from a row of `integrations_export_preferences`
+/// (SQLite or PostgreSQL).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! preference_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let get = |error| $crate::Error::store("read an export preference", error);
+        Ok($crate::ExportPreference {
+            deliverable: row.try_get("deliverable").map_err(get)?,
+            provider: row.try_get("provider").map_err(get)?,
+            destination: row.try_get("destination").map_err(get)?,
+            connection: row.try_get("connection").map_err(get)?,
+            auto_export: row.try_get("auto_export").map_err(get)?,
+        })
+    }};
+}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use preference_from_row;

@@ -279,16 +279,7 @@ impl ExportStore for PgExportStore {
         .await
         .map_err(store_error("read export preferences"))?;
         rows.iter()
-            .map(|row| {
-                let get = |error| Error::store("read an export preference", error);
-                Ok(ExportPreference {
-                    deliverable: row.try_get("deliverable").map_err(get)?,
-                    provider: row.try_get("provider").map_err(get)?,
-                    destination: row.try_get("destination").map_err(get)?,
-                    connection: row.try_get("connection").map_err(get)?,
-                    auto_export: row.try_get("auto_export").map_err(get)?,
-                })
-            })
+            .map(|row| super::preference_from_row!(row))
             .collect()
     }
 }
