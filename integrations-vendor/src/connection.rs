@@ -63,9 +63,9 @@ struct Inner {
     vendor: Vendor,
     health_key: IntegrationId,
     client: reqwest::Client,
-    /// For token exchanges (the JWT grant): redirects off, so a signed
+    /// For the JWT grant's token exchange only: redirects off, so a signed
     /// assertion is never sent on to wherever a token endpoint points.
-    token_client: reqwest::Client,
+    token_client: Option<reqwest::Client>,
     /// With a client certificate, the client that presents it: built at the
     /// first request, from the stored certificate.
     tls_client: tokio::sync::OnceCell<reqwest::Client>,
@@ -278,11 +278,18 @@ impl VendorConnectionBuilder {
             .builder()
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {}", e.without_url())))?;
-        let token_client = settings
-            .builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        let token_client = match self.auth {
+            Auth::JwtGrant { .. } => Some(
+                settings
+                    .builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| {
+                        config(format!("cannot build the HTTP client: {}", e.without_url()))
+                    })?,
+            ),
+            _ => None,
+        };
         Ok(VendorConnection {
             inner: Arc::new(Inner {
                 health_key,
@@ -437,8 +444,14 @@ impl VendorConnection {
         let vendor = inner.vendor.id.as_str();
         let mut credential = match (&inner.auth, &inner.source) {
             (Auth::JwtBearer { .. } | Auth::JwtGrant { .. }, Some(source)) => {
-                crate::jwt::credential(&inner.auth, source, vendor, &inner.token_client, &inner.jwt)
-                    .await?
+                crate::jwt::credential(
+                    &inner.auth,
+                    source,
+                    vendor,
+                    inner.token_client.as_ref().unwrap_or(&inner.client),
+                    &inner.jwt,
+                )
+                .await?
             }
             _ => credential(&inner.auth, inner.source.as_ref(), vendor).await?,
         };
