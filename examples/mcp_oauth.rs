@@ -267,11 +267,10 @@ async fn main() -> Result<(), Failure> {
         "4. code exchanged with PKCE; tokens sealed in SQLite for tenant {}",
         key.tenant
     );
-    let replayed = first.complete_authorization(&key.tenant, &callback).await;
-    println!(
-        "5. the same callback again is refused: {}",
-        replayed.err().map(|e| e.to_string()).unwrap_or_default()
-    );
+    match first.complete_authorization(&key.tenant, &callback).await {
+        Err(refused) => println!("5. the same callback again is refused: {refused}"),
+        Ok(_) => return Err("a replayed callback was accepted".into()),
+    }
 
     let tools = first.list_tools(&key).await?;
     let result = first.call_tool(&key, &tools[0].name, json!({})).await?;
