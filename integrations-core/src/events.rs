@@ -3,6 +3,7 @@
 mod jsonl;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -140,6 +141,13 @@ impl EventKind {
 pub trait EventSink: Send + Sync + fmt::Debug + 'static {
     /// Records one event.
     async fn record(&self, event: &Event) -> Result<(), Error>;
+}
+
+#[async_trait]
+impl<T: EventSink + ?Sized> EventSink for Arc<T> {
+    async fn record(&self, event: &Event) -> Result<(), Error> {
+        (**self).record(event).await
+    }
 }
 
 /// Logs each event with `tracing` under the target `integrations::events`:

@@ -8,16 +8,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_trait::async_trait;
-use integrations_core::{ConnectionId, CredentialKind, Credentials, TenantId};
+use integrations_core::{ConnectionId, CredentialError, TenantId, TokenManager};
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
-    ClientCredentialsConfig, CredentialStore, JwtSigningAlgorithm, OAuthState, StoredCredentials,
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationRequest, ClientCredentialsConfig,
+    JwtSigningAlgorithm, OAuthState,
 };
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
+
+mod refresh;
+mod sealed;
+
+pub(crate) use refresh::{McpRefresher, TokenClient};
+use sealed::SealedTokens;
 
 /// How the pool authorises to a remote MCP server that follows the MCP
 /// authorization spec, without a person: the OAuth client credentials
@@ -315,11 +319,29 @@ impl fmt::Debug for Pending {
 pub(crate) struct OAuthContext {
     pub(crate) authorization: McpAuthorization,
     pub(crate) tenant: TenantId,
-    pub(crate) tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
+    /// Where the authorization code flow keeps its tokens, or why there
+    /// is nowhere.
+    pub(crate) tokens: Result<Tokens, &'static str>,
     pub(crate) pending: Arc<Pending>,
     /// A 403's challenge to authorise again for: the stored tokens lack
     /// its scope.
     pub(crate) step_up: Option<String>,
+}
+
+/// The sealed tokens of the authorization code flow, and the manager that
+/// hands them out and refreshes them.
+#[derive(Clone)]
+pub(crate) struct Tokens {
+    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) manager: TokenManager,
+}
+
+/// How a session sends its token.
+pub(crate) enum Authorized {
+    /// rmcp's client of the client credentials grant.
+    Grant(AuthClient<reqwest::Client>),
+    /// The tenant's sealed tokens, through the pool's token manager.
+    Tokens(TokenClient),
 }
 
 fn failed(server: &str, error: impl fmt::Display) -> Error {
@@ -333,7 +355,7 @@ fn failed(server: &str, error: impl fmt::Display) -> Error {
 /// serializer across an await) to completion on a blocking thread, with
 /// that thread's logging off: rmcp logs the authorization code it
 /// exchanges, and no secret may reach the host's logs.
-async fn off_runtime<T: Send + 'static>(
+pub(crate) async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
 ) -> Result<T, String> {
     let runtime = tokio::runtime::Handle::current();
@@ -346,51 +368,74 @@ async fn off_runtime<T: Send + 'static>(
     .map_err(|e| e.to_string())
 }
 
-/// The client that sends (and refreshes) the server's token: from the
-/// client credentials grant, or from the tokens stored for the tenant. With
-/// the authorization code flow and no stored tokens, starts the flow and
-/// fails with [`Error::AuthorizationRequired`].
+/// How the session sends its token: the client credentials grant's client,
+/// or the tenant's stored tokens. With the authorization code flow and no
+/// stored tokens (or tokens the authorization server no longer honours),
+/// starts the flow and fails with [`Error::AuthorizationRequired`].
 pub(crate) async fn authorize(
     server: &str,
     url: &str,
     oauth: &OAuthContext,
-) -> Result<AuthClient<reqwest::Client>, Error> {
-    let (url, context, name) = (url.to_owned(), oauth.clone(), server.to_owned());
-    let outcome = off_runtime(move || {
-        Box::pin(async move {
-            if let Some(grant) = context.authorization.grant(&url) {
+) -> Result<Authorized, Error> {
+    if let Some(grant) = oauth.authorization.grant(url) {
+        let url = url.to_owned();
+        let client = off_runtime(move || {
+            Box::pin(async move {
                 let mut state = OAuthState::new(url.as_str(), None).await?;
                 state.authenticate_client_credentials(grant).await?;
                 let manager = state.into_authorization_manager().ok_or_else(|| {
                     AuthError::InternalError("the grant ended without a token".into())
                 })?;
-                return Ok(Ok(AuthClient::new(reqwest::Client::default(), manager)));
+                Ok::<_, AuthError>(AuthClient::new(reqwest::Client::default(), manager))
+            })
+        })
+        .await
+        .map_err(|e| failed(server, e))?
+        .map_err(|e| failed(server, e))?;
+        return Ok(Authorized::Grant(client));
+    }
+    let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
+    let connection = ConnectionId::new("mcp", server).map_err(|e| failed(server, e))?;
+    if oauth.step_up.is_none() {
+        match tokens
+            .manager
+            .access_token(&oauth.tenant, &connection)
+            .await
+        {
+            Ok(_) => {
+                return Ok(Authorized::Tokens(TokenClient {
+                    http: reqwest::Client::default(),
+                    tokens: tokens.manager,
+                    tenant: oauth.tenant.clone(),
+                    connection,
+                }));
             }
-            let store = context.tokens.clone().ok_or_else(|| {
-                AuthError::InternalError(
-                    "the authorization code flow needs a credential store: give the pool one with `credential_store`".into(),
-                )
-            })?;
-            let tokens = SealedTokens {
-                store,
-                tenant: context.tenant.clone(),
-                connection: ConnectionId::new("mcp", &name)
-                    .map_err(|e| AuthError::InternalError(e.to_string()))?,
-            };
-            let mut manager = AuthorizationManager::new(url.as_str()).await?;
-            manager.set_credential_store(tokens.clone());
-            if context.step_up.is_none() && manager.initialize_from_store().await? {
-                return Ok(Ok(AuthClient::new(reqwest::Client::default(), manager)));
-            }
+            Err(integrations_core::Error::Credentials(
+                CredentialError::NotFound { .. } | CredentialError::NeedsReauth { .. },
+            )) => {}
+            Err(other) => return Err(crate::error::credential_error(server, other)),
+        }
+    }
+    let sealed = SealedTokens {
+        store: tokens.store,
+        tenant: oauth.tenant.clone(),
+        connection,
+        resource: url.to_owned(),
+    };
+    let (url, request, step_up) = (
+        url.to_owned(),
+        oauth.authorization.authorization_request(),
+        oauth.step_up.clone(),
+    );
+    let (address, flow) = off_runtime(move || {
+        Box::pin(async move {
+            let mut request = request
+                .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
             let mut flow = OAuthState::new(url.as_str(), None).await?;
             if let OAuthState::Unauthorized(manager) = &mut flow {
-                manager.set_credential_store(tokens);
+                manager.set_credential_store(sealed);
             }
-            let mut request = context
-                .authorization
-                .authorization_request()
-                .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
-            let challenge = match context.step_up.clone() {
+            let challenge = match step_up {
                 Some(step_up) => Some(step_up),
                 None => challenge(&url).await,
             };
@@ -399,41 +444,36 @@ pub(crate) async fn authorize(
             }
             flow.start_authorization(request).await?;
             let address = flow.get_authorization_url().await?;
-            Ok(Err((address, flow)))
+            Ok::<_, AuthError>((address, flow))
         })
     })
     .await
     .map_err(|e| failed(server, e))?
-    .map_err(|e: AuthError| failed(server, e))?;
-    match outcome {
-        Ok(client) => Ok(client),
-        Err((url, flow)) => {
-            let state = reqwest::Url::parse(&url)
-                .ok()
-                .and_then(|u| {
-                    u.query_pairs()
-                        .find(|(k, _)| k == "state")
-                        .map(|(_, v)| v.into_owned())
-                })
-                .ok_or_else(|| failed(server, "the authorization URL has no state"))?;
-            let mut pending = oauth.pending.0.lock().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|_, started| started.at.elapsed() < PENDING_FOR);
-            pending.insert(
-                state,
-                Started {
-                    tenant: oauth.tenant.clone(),
-                    server: server.to_owned(),
-                    flow,
-                    at: Instant::now(),
-                },
-            );
-            Err(Error::AuthorizationRequired {
-                server: server.to_owned(),
-                tenant: oauth.tenant.to_string(),
-                url,
-            })
-        }
-    }
+    .map_err(|e| failed(server, e))?;
+    let state = reqwest::Url::parse(&address)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or_else(|| failed(server, "the authorization URL has no state"))?;
+    let mut pending = oauth.pending.0.lock().unwrap_or_else(|e| e.into_inner());
+    pending.retain(|_, started| started.at.elapsed() < PENDING_FOR);
+    pending.insert(
+        state,
+        Started {
+            tenant: oauth.tenant.clone(),
+            server: server.to_owned(),
+            flow,
+            at: Instant::now(),
+        },
+    );
+    Err(Error::AuthorizationRequired {
+        server: server.to_owned(),
+        tenant: oauth.tenant.to_string(),
+        url: address,
+    })
 }
 
 /// The server's `WWW-Authenticate` challenge to an unauthenticated
@@ -508,161 +548,9 @@ pub(crate) async fn complete(
     Ok(server)
 }
 
-/// rmcp's token store over the core's: one tenant's tokens for one server,
-/// sealed as connection `mcp/{server}`.
-#[derive(Clone)]
-pub(crate) struct SealedTokens {
-    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
-    pub(crate) tenant: TenantId,
-    pub(crate) connection: ConnectionId,
-}
-
-fn store_error(error: impl fmt::Display) -> AuthError {
-    AuthError::CredentialStoreError(error.to_string())
-}
-
-#[async_trait]
-impl CredentialStore for SealedTokens {
-    async fn load(&self) -> Result<Option<StoredCredentials>, AuthError> {
-        let Some(stored) = self
-            .store
-            .get(&self.tenant, &self.connection)
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let credentials = stored.value;
-        let CredentialKind::OAuth2(token) = &credentials.kind else {
-            return Ok(None);
-        };
-        let meta = |key: &str| credentials.metadata.get(key).cloned();
-        let mut response = json!({
-            "access_token": token.access_token.expose_secret(),
-            "token_type": meta("token_type").unwrap_or_else(|| "bearer".into()),
-        });
-        if let Some(refresh) = &token.refresh_token {
-            response["refresh_token"] = json!(refresh.expose_secret());
-        }
-        if let Some(expires_in) = meta("expires_in").and_then(|n| n.parse::<u64>().ok()) {
-            response["expires_in"] = json!(expires_in);
-        }
-        if !token.scopes.is_empty() {
-            response["scope"] = json!(token.scopes.join(" "));
-        }
-        let token_response = serde_json::from_value(response).map_err(store_error)?;
-        let credentials = StoredCredentials::new(
-            meta("client_id").unwrap_or_default(),
-            Some(token_response),
-            token.scopes.clone(),
-            meta("received_at").and_then(|n| n.parse().ok()),
-        )
-        .with_issuer(meta("issuer"));
-        Ok(Some(credentials))
-    }
-
-    async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
-        let Some(response) = &credentials.token_response else {
-            // A registration without tokens yet: nothing to seal.
-            return Ok(());
-        };
-        let response = serde_json::to_value(response).map_err(store_error)?;
-        let text = |key: &str| response[key].as_str().map(str::to_owned);
-        let expires_in = response["expires_in"].as_u64();
-        let received = credentials.token_received_at;
-        let expires_at = expires_in.zip(received).and_then(|(expires, at)| {
-            chrono::DateTime::from_timestamp(i64::try_from(at + expires).ok()?, 0)
-        });
-        let mut sealed = Credentials::oauth2(
-            text("access_token").unwrap_or_default(),
-            text("refresh_token"),
-            expires_at,
-        )
-        .with_metadata("client_id", credentials.client_id.clone());
-        if let CredentialKind::OAuth2(token) = &mut sealed.kind {
-            token.scopes = credentials.granted_scopes.clone();
-        }
-        for (key, value) in [
-            ("token_type", text("token_type")),
-            ("expires_in", expires_in.map(|n| n.to_string())),
-            ("received_at", received.map(|n| n.to_string())),
-            ("issuer", credentials.issuer.clone()),
-        ] {
-            if let Some(value) = value {
-                sealed = sealed.with_metadata(key, value);
-            }
-        }
-        self.store
-            .put(&self.tenant, &self.connection, &sealed)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.store
-            .delete(&self.tenant, &self.connection)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn tokens_are_sealed_per_tenant_and_read_back_whole() {
-        let store: Arc<dyn integrations_core::CredentialStore> =
-            Arc::new(integrations_core::MemoryStore::new());
-        let sealed = |tenant: &str| SealedTokens {
-            store: Arc::clone(&store),
-            tenant: TenantId::new(tenant).unwrap(),
-            connection: ConnectionId::new("mcp", "linear").unwrap(),
-        };
-        let response = serde_json::from_value(json!({
-            "access_token": "SECRET-at", "token_type": "Bearer", "expires_in": 3600,
-            "refresh_token": "SECRET-rt", "scope": "read write",
-        }))
-        .unwrap();
-        let credentials = StoredCredentials::new(
-            "client-1".into(),
-            Some(response),
-            vec!["read".into(), "write".into()],
-            Some(1_800_000_000),
-        )
-        .with_issuer(Some("https://auth.example".into()));
-        sealed("ada").save(credentials).await.unwrap();
-
-        let back = sealed("ada").load().await.unwrap().expect("stored");
-        assert_eq!(back.client_id, "client-1");
-        assert_eq!(back.granted_scopes, ["read", "write"]);
-        assert_eq!(back.token_received_at, Some(1_800_000_000));
-        assert_eq!(back.issuer.as_deref(), Some("https://auth.example"));
-        let token = serde_json::to_value(back.token_response.unwrap()).unwrap();
-        assert_eq!(token["access_token"], "SECRET-at");
-        assert_eq!(token["refresh_token"], "SECRET-rt");
-        assert_eq!(token["expires_in"], 3600);
-        assert!(
-            sealed("grace").load().await.unwrap().is_none(),
-            "tenants apart"
-        );
-        let stored = store
-            .get(
-                &TenantId::new("ada").unwrap(),
-                &ConnectionId::new("mcp", "linear").unwrap(),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(
-            !format!("{stored:?}").contains("SECRET"),
-            "no token in Debug"
-        );
-        sealed("ada").clear().await.unwrap();
-        assert!(sealed("ada").load().await.unwrap().is_none());
-    }
 
     #[test]
     fn debug_shows_no_secret_and_the_grant_names_the_resource() {

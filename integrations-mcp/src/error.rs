@@ -357,3 +357,20 @@ impl Error {
         }
     }
 }
+/// A TokenManager error as the pool reports it: needs-reauth on its own, so
+/// a host can send the user to connect again.
+pub(crate) fn credential_error(server: &str, error: integrations_core::Error) -> Error {
+    match error {
+        integrations_core::Error::Credentials(
+            integrations_core::CredentialError::NeedsReauth { tenant, connection },
+        ) => Error::NeedsReauth {
+            server: server.to_owned(),
+            tenant,
+            connection,
+        },
+        other => Error::Credentials {
+            server: server.to_owned(),
+            source: Arc::new(other),
+        },
+    }
+}

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use integrations_core::{
-    ConnectionId, CredentialError, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry,
-    Sample, TenantId, TokenManager,
+    ConnectionId, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
+    TokenManager,
 };
 use rmcp::model::{CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
@@ -90,9 +90,10 @@ struct Inner {
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
     authorizations: HashMap<String, crate::McpAuthorization>,
-    /// Where the authorization code flow seals tokens.
+    /// Where the authorization code flow seals tokens and what refreshes
+    /// them, or why there is none.
     #[cfg(feature = "http")]
-    oauth_tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
+    oauth_tokens: Result<crate::authorization::Tokens, &'static str>,
     /// Authorizations waiting for their callback.
     #[cfg(feature = "http")]
     pending: Arc<crate::authorization::Pending>,
@@ -225,7 +226,7 @@ impl Inner {
                 tokens
                     .access_token(&key.tenant, connection)
                     .await
-                    .map_err(|error| credential_error(&key.server, error))?,
+                    .map_err(|error| crate::error::credential_error(&key.server, error))?,
             ),
             None => None,
         };
@@ -393,7 +394,15 @@ impl McpPool {
         tenant: &TenantId,
         callback_url: &str,
     ) -> Result<String, Error> {
-        crate::authorization::complete(&self.inner.pending, tenant, callback_url).await
+        let server =
+            crate::authorization::complete(&self.inner.pending, tenant, callback_url).await?;
+        if let (Ok(tokens), Ok(connection)) =
+            (&self.inner.oauth_tokens, ConnectionId::new("mcp", &server))
+        {
+            // The manager may hold the token these replace.
+            tokens.manager.invalidate(tenant, &connection);
+        }
+        Ok(server)
     }
 
     /// Sets a server for one tenant only (e.g. with that user's token in its
@@ -526,6 +535,15 @@ impl McpPool {
             return Err(step_up);
         }
         #[cfg(feature = "http")]
+        if let Err(Error::Unauthorized { .. }) = &result
+            && self.is_interactive(key)
+            && let Err(reconnect) = self.get(key).await
+        {
+            // The tenant's tokens are no longer honoured (the refresh token
+            // was refused): the connect starts a new authorization.
+            return Err(reconnect);
+        }
+        #[cfg(feature = "http")]
         if result.is_ok() {
             lock(&self.inner.step_ups).remove(key);
         }
@@ -539,11 +557,7 @@ impl McpPool {
     /// sends the user to approve them.
     #[cfg(feature = "http")]
     async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
-        let interactive = matches!(
-            self.inner.authorizations.get(&key.server),
-            Some(crate::McpAuthorization::AuthorizationCode { .. })
-        );
-        if !interactive {
+        if !self.is_interactive(key) {
             return None;
         }
         {
@@ -557,6 +571,15 @@ impl McpPool {
         }
         // The session is broken: this connects anew, for the new scopes.
         self.get(key).await.err()
+    }
+
+    /// Whether the server authorises with the authorization code flow.
+    #[cfg(feature = "http")]
+    fn is_interactive(&self, key: &SessionKey) -> bool {
+        matches!(
+            self.inner.authorizations.get(&key.server),
+            Some(crate::McpAuthorization::AuthorizationCode { .. })
+        )
     }
 
     /// The server's tools, cached per session until the server announces a
@@ -631,6 +654,11 @@ impl McpPool {
         for session in &sessions {
             session.kill();
         }
+        #[cfg(feature = "http")]
+        if let Ok(tokens) = &inner.oauth_tokens {
+            // A refresh in flight finishes, so a rotated token is kept.
+            let _ = tokio::time::timeout(deadline, tokens.manager.close()).await;
+        }
         inner.tasks.close();
         if tokio::time::timeout(deadline, inner.tasks.wait())
             .await
@@ -638,24 +666,5 @@ impl McpPool {
         {
             tracing::warn!("MCP pool tasks did not stop within {deadline:?}");
         }
-    }
-}
-
-/// A TokenManager error as the pool reports it: needs-reauth on its own, so
-/// a host can send the user to connect again.
-fn credential_error(server: &str, error: integrations_core::Error) -> Error {
-    match error {
-        integrations_core::Error::Credentials(CredentialError::NeedsReauth {
-            tenant,
-            connection,
-        }) => Error::NeedsReauth {
-            server: server.to_owned(),
-            tenant,
-            connection,
-        },
-        other => Error::Credentials {
-            server: server.to_owned(),
-            source: Arc::new(other),
-        },
     }
 }

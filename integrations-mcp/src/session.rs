@@ -476,11 +476,19 @@ impl Session {
                     server: server.to_owned(),
                     after: options.handshake,
                 })??;
-                Box::pin(rmcp::serve_client_with_lifecycle(
-                    client,
-                    StreamableHttpClientTransport::with_client(authorized, transport),
-                    ClientLifecycleMode::Initialize,
-                ))
+                use crate::authorization::Authorized;
+                match authorized {
+                    Authorized::Grant(grant) => Box::pin(rmcp::serve_client_with_lifecycle(
+                        client,
+                        StreamableHttpClientTransport::with_client(grant, transport),
+                        ClientLifecycleMode::Initialize,
+                    )),
+                    Authorized::Tokens(tokens) => Box::pin(rmcp::serve_client_with_lifecycle(
+                        client,
+                        StreamableHttpClientTransport::with_client(tokens, transport),
+                        ClientLifecycleMode::Initialize,
+                    )),
+                }
             }
         };
         let service = match tokio::time::timeout(options.handshake, started).await {

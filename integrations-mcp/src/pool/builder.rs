@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use integrations_core::{
-    ConnectionId, HealthMetrics, IntegrationId, McpServerEntry, TenantId, TokenManager,
+    ConnectionId, EventSink, HealthMetrics, IntegrationId, McpServerEntry, TenantId, TokenManager,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,6 +33,8 @@ pub struct McpPoolBuilder {
     authorizations: HashMap<String, crate::McpAuthorization>,
     #[cfg(feature = "http")]
     oauth_tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
+    #[cfg(feature = "http")]
+    events: Option<Arc<dyn EventSink>>,
 }
 
 impl McpPoolBuilder {
@@ -53,6 +55,8 @@ impl McpPoolBuilder {
             authorizations: HashMap::new(),
             #[cfg(feature = "http")]
             oauth_tokens: None,
+            #[cfg(feature = "http")]
+            events: None,
         }
     }
 
@@ -150,11 +154,28 @@ impl McpPoolBuilder {
     /// Where the authorization code flow
     /// ([`McpAuthorization::authorization_code`](crate::McpAuthorization::authorization_code))
     /// seals each tenant's tokens, as connection `mcp/{server}`: they
-    /// survive a restart of the host.
+    /// survive a restart of the host. The pool refreshes them through a
+    /// [`TokenManager`] of its own over this store: 30 s before they
+    /// expire, or when the server answers 401, once per connection however
+    /// many calls are waiting, and once across the replicas sharing the
+    /// store. When the authorization server refuses the refresh token
+    /// (`invalid_grant`) the connection is marked as needing
+    /// re-authorisation (one `needs_reauth` event, see
+    /// [`events`](Self::events)) and the next connect fails with
+    /// [`Error::AuthorizationRequired`](crate::Error::AuthorizationRequired).
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn credential_store(mut self, store: Arc<dyn integrations_core::CredentialStore>) -> Self {
         self.oauth_tokens = Some(store);
+        self
+    }
+
+    /// Where the pool reports what happens to the tokens it refreshes:
+    /// `token_refreshed`, `token_refresh_failed` and `needs_reauth` events.
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn events(mut self, sink: impl EventSink) -> Self {
+        self.events = Some(Arc::new(sink));
         self
     }
 
@@ -168,6 +189,24 @@ impl McpPoolBuilder {
     /// Builds the pool. It needs no runtime yet: its idle reaper starts with
     /// the first session.
     pub fn build(self) -> McpPool {
+        #[cfg(feature = "http")]
+        let oauth_tokens = self.oauth_tokens.map_or(
+            Err("the authorization code flow needs a credential store: give the pool one with `credential_store`"),
+            |store| {
+                let refresher = crate::authorization::McpRefresher {
+                    authorizations: self.authorizations.clone(),
+                };
+                let mut manager = TokenManager::builder(Arc::clone(&store), Arc::new(refresher))
+                    .margin(Duration::from_secs(30));
+                if let Some(events) = &self.events {
+                    manager = manager.events(Arc::clone(events));
+                }
+                manager
+                    .build()
+                    .map(|manager| crate::authorization::Tokens { store, manager })
+                    .map_err(|_| "the pool's token manager could not be made (no randomness for its id)")
+            },
+        );
         let inner = Arc::new(Inner {
             servers: Mutex::new(self.servers),
             tokens: self.tokens,
@@ -177,7 +216,7 @@ impl McpPoolBuilder {
             #[cfg(feature = "http")]
             authorizations: self.authorizations,
             #[cfg(feature = "http")]
-            oauth_tokens: self.oauth_tokens,
+            oauth_tokens,
             #[cfg(feature = "http")]
             pending: Arc::default(),
             #[cfg(feature = "http")]

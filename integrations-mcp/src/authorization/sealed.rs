@@ -1,0 +1,204 @@
+//! rmcp's token store over the core's encrypted
+//! [`CredentialStore`](integrations_core::CredentialStore).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use integrations_core::{ConnectionId, CredentialKind, Credentials, TenantId};
+use rmcp::transport::auth::{AuthError, CredentialStore, StoredCredentials};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+/// The metadata keys of a sealed MCP token beside the token itself.
+pub(crate) const CLIENT_ID: &str = "client_id";
+/// The server's URL: the resource a refresh asks a token for (RFC 8707).
+pub(crate) const RESOURCE: &str = "resource";
+const ISSUER: &str = "issuer";
+const TOKEN_TYPE: &str = "token_type";
+
+/// One tenant's tokens for one server, sealed as connection `mcp/{server}`:
+/// what rmcp stores after a code exchange, and what the pool's
+/// [`TokenManager`](integrations_core::TokenManager) refreshes.
+#[derive(Clone)]
+pub(crate) struct SealedTokens {
+    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) tenant: TenantId,
+    pub(crate) connection: ConnectionId,
+    /// The server's URL, kept with the tokens for their refresh.
+    pub(crate) resource: String,
+}
+
+impl fmt::Debug for SealedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedTokens")
+            .field("tenant", &self.tenant)
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(error: impl fmt::Display) -> AuthError {
+    AuthError::CredentialStoreError(error.to_string())
+}
+
+#[async_trait]
+impl CredentialStore for SealedTokens {
+    async fn load(&self) -> Result<Option<StoredCredentials>, AuthError> {
+        let Some(stored) = self
+            .store
+            .get(&self.tenant, &self.connection)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let credentials = stored.value;
+        let CredentialKind::OAuth2(token) = &credentials.kind else {
+            return Ok(None);
+        };
+        let meta = |key: &str| credentials.metadata.get(key).cloned();
+        let mut response = json!({
+            "access_token": token.access_token.expose_secret(),
+            "token_type": meta(TOKEN_TYPE).unwrap_or_else(|| "bearer".into()),
+        });
+        if let Some(refresh) = &token.refresh_token {
+            response["refresh_token"] = json!(refresh.expose_secret());
+        }
+        // The expiry as rmcp counts it: a lifetime from when it was
+        // received, here from now, as the TokenManager may have refreshed it.
+        let now = Utc::now();
+        if let Some(expires_at) = credentials.expires_at {
+            response["expires_in"] = json!((expires_at - now).num_seconds().max(0));
+        }
+        if !token.scopes.is_empty() {
+            response["scope"] = json!(token.scopes.join(" "));
+        }
+        let token_response = serde_json::from_value(response).map_err(store_error)?;
+        let credentials = StoredCredentials::new(
+            meta(CLIENT_ID).unwrap_or_default(),
+            Some(token_response),
+            token.scopes.clone(),
+            credentials
+                .expires_at
+                .and_then(|_| u64::try_from(now.timestamp()).ok()),
+        )
+        .with_issuer(meta(ISSUER));
+        Ok(Some(credentials))
+    }
+
+    async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
+        let Some(response) = &credentials.token_response else {
+            // A registration without tokens yet: nothing to seal.
+            return Ok(());
+        };
+        let response = serde_json::to_value(response).map_err(store_error)?;
+        let text = |key: &str| response[key].as_str().map(str::to_owned);
+        let received = credentials
+            .token_received_at
+            .and_then(|at| i64::try_from(at).ok())
+            .unwrap_or_else(|| Utc::now().timestamp());
+        let expires_at = response["expires_in"]
+            .as_i64()
+            .and_then(|expires| chrono::DateTime::from_timestamp(received + expires, 0));
+        let mut sealed = Credentials::oauth2(
+            text("access_token").unwrap_or_default(),
+            text("refresh_token"),
+            expires_at,
+        )
+        .with_metadata(CLIENT_ID, credentials.client_id.clone())
+        .with_metadata(RESOURCE, self.resource.clone());
+        if let CredentialKind::OAuth2(token) = &mut sealed.kind {
+            token.scopes = credentials.granted_scopes.clone();
+        }
+        for (key, value) in [
+            (TOKEN_TYPE, text(TOKEN_TYPE)),
+            (ISSUER, credentials.issuer.clone()),
+        ] {
+            if let Some(value) = value {
+                sealed = sealed.with_metadata(key, value);
+            }
+        }
+        self.store
+            .put(&self.tenant, &self.connection, &sealed)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn clear(&self) -> Result<(), AuthError> {
+        self.store
+            .delete(&self.tenant, &self.connection)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tokens_are_sealed_per_tenant_and_read_back_whole() {
+        let store: Arc<dyn integrations_core::CredentialStore> =
+            Arc::new(integrations_core::MemoryStore::new());
+        let sealed = |tenant: &str| SealedTokens {
+            store: Arc::clone(&store),
+            tenant: TenantId::new(tenant).unwrap(),
+            connection: ConnectionId::new("mcp", "linear").unwrap(),
+            resource: "https://mcp.linear.example/mcp".into(),
+        };
+        let response = serde_json::from_value(json!({
+            "access_token": "SECRET-at", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "SECRET-rt", "scope": "read write",
+        }))
+        .unwrap();
+        let received = u64::try_from(Utc::now().timestamp()).unwrap() - 600;
+        let credentials = StoredCredentials::new(
+            "client-1".into(),
+            Some(response),
+            vec!["read".into(), "write".into()],
+            Some(received),
+        )
+        .with_issuer(Some("https://auth.example".into()));
+        sealed("ada").save(credentials).await.unwrap();
+
+        let back = sealed("ada").load().await.unwrap().expect("stored");
+        assert_eq!(back.client_id, "client-1");
+        assert_eq!(back.granted_scopes, ["read", "write"]);
+        assert_eq!(back.issuer.as_deref(), Some("https://auth.example"));
+        let token = serde_json::to_value(back.token_response.unwrap()).unwrap();
+        assert_eq!(token["access_token"], "SECRET-at");
+        assert_eq!(token["refresh_token"], "SECRET-rt");
+        let left = token["expires_in"].as_i64().unwrap();
+        assert!(
+            (2990..=3000).contains(&left),
+            "ten minutes of the hour spent: {left}"
+        );
+        assert!(
+            sealed("grace").load().await.unwrap().is_none(),
+            "tenants apart"
+        );
+        let stored = store
+            .get(
+                &TenantId::new("ada").unwrap(),
+                &ConnectionId::new("mcp", "linear").unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert_eq!(
+            stored.metadata[RESOURCE], "https://mcp.linear.example/mcp",
+            "what a refresh needs"
+        );
+        assert!(
+            !format!("{stored:?}").contains("SECRET"),
+            "no token in Debug"
+        );
+        sealed("ada").clear().await.unwrap();
+        assert!(sealed("ada").load().await.unwrap().is_none());
+    }
+}

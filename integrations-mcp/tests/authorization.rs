@@ -1,0 +1,488 @@
+//! The authorization code flow against a real authorization server on
+//! loopback (axum, in this test): discovery, dynamic registration, the code
+//! flow with PKCE, tokens sealed in an SQLite file, a restarted pool reusing
+//! them, a refresh on expiry made once for 50 concurrent calls, a refused
+//! refresh token sending the tenant back to authorise (one event).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use integrations_core::{
+    Action, ActionResult, BoxError, BroadcastSink, Capability, Config, ConnectionId,
+    CredentialKind, CredentialStatus, CredentialStore, EncryptionKey, EventKind, Integration,
+    KeyId, KeyRing, Registry, Runtime, SqliteStore, TenantId, async_trait,
+};
+use integrations_mcp::{Bridge, Error, McpAuthorization, McpPool, SessionKey, ToolResultExt};
+use serde_json::{Value, json};
+use sha2::Digest;
+use tokio_util::sync::CancellationToken;
+
+/// The authorization server's state, and what it saw.
+#[derive(Default)]
+struct Auth {
+    base: String,
+    /// Seconds the first access token (from the code) lives.
+    first_lifetime: AtomicU64,
+    /// Refuse every refresh with `invalid_grant`.
+    refuse_refresh: std::sync::atomic::AtomicBool,
+    registrations: AtomicU64,
+    authorizations: AtomicU64,
+    refreshes: AtomicU64,
+    /// Codes issued, with their PKCE challenge.
+    codes: Mutex<HashMap<String, String>>,
+    /// Access tokens issued, with when they expire.
+    tokens: Mutex<HashMap<String, Instant>>,
+    /// The refresh token currently valid (they rotate).
+    refresh_token: Mutex<Option<String>>,
+    /// The tokens the MCP endpoint was called with, in order.
+    presented: Mutex<Vec<String>>,
+    issued: AtomicU64,
+}
+
+impl Auth {
+    fn issue(&self, lifetime: u64) -> Value {
+        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let (access, refresh) = (format!("at-{n}"), format!("rt-{n}"));
+        self.tokens.lock().unwrap().insert(
+            access.clone(),
+            Instant::now() + Duration::from_secs(lifetime),
+        );
+        *self.refresh_token.lock().unwrap() = Some(refresh.clone());
+        json!({"access_token": access, "token_type": "Bearer", "expires_in": lifetime,
+               "refresh_token": refresh, "scope": "notes"})
+    }
+}
+
+async fn authorization_server_metadata(State(auth): State<Arc<Auth>>) -> Json<Value> {
+    let base = &auth.base;
+    Json(json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "registration_endpoint": format!("{base}/register"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+    }))
+}
+
+async fn resource_metadata(State(auth): State<Arc<Auth>>) -> Json<Value> {
+    Json(json!({"resource": format!("{}/mcp", auth.base), "authorization_servers": [auth.base]}))
+}
+
+async fn register(State(auth): State<Arc<Auth>>, Json(client): Json<Value>) -> Response {
+    auth.registrations.fetch_add(1, Ordering::SeqCst);
+    let body = json!({
+        "client_id": "registered-client", "redirect_uris": client["redirect_uris"],
+        "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"],
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// The user approves at once.
+async fn authorize(
+    State(auth): State<Arc<Auth>>,
+    Query(asked): Query<HashMap<String, String>>,
+) -> Response {
+    if asked.get("code_challenge_method").map(String::as_str) != Some("S256")
+        || asked.get("resource") != Some(&format!("{}/mcp", auth.base))
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "PKCE S256 and the resource are required",
+        )
+            .into_response();
+    }
+    let n = auth.authorizations.fetch_add(1, Ordering::SeqCst) + 1;
+    let code = format!("code-{n}");
+    auth.codes
+        .lock()
+        .unwrap()
+        .insert(code.clone(), asked["code_challenge"].clone());
+    Redirect::to(&format!(
+        "{}?code={code}&state={}",
+        asked["redirect_uri"], asked["state"]
+    ))
+    .into_response()
+}
+
+fn invalid_grant() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_grant"})),
+    )
+        .into_response()
+}
+
+async fn token(
+    State(auth): State<Arc<Auth>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if form.get("resource") != Some(&format!("{}/mcp", auth.base)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_target"})),
+        )
+            .into_response();
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let verified = form
+                .get("code")
+                .and_then(|code| auth.codes.lock().unwrap().remove(code))
+                .is_some_and(|challenge| {
+                    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+                        == challenge
+                });
+            if !verified {
+                return invalid_grant();
+            }
+            Json(auth.issue(auth.first_lifetime.load(Ordering::SeqCst))).into_response()
+        }
+        Some("refresh_token") => {
+            auth.refreshes.fetch_add(1, Ordering::SeqCst);
+            // Let concurrent refreshes (if the client made any) overlap.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let current = auth.refresh_token.lock().unwrap().clone();
+            if auth.refuse_refresh.load(Ordering::SeqCst)
+                || form.get("refresh_token") != current.as_ref()
+            {
+                return invalid_grant();
+            }
+            Json(auth.issue(3600)).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response(),
+    }
+}
+
+/// The protected resource: an unexpired token, or a 401 naming the
+/// resource metadata.
+async fn bearer_check(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    if let Some(token) = presented {
+        let valid = auth
+            .tokens
+            .lock()
+            .unwrap()
+            .get(&token)
+            .is_some_and(|until| *until > Instant::now());
+        if valid {
+            auth.presented.lock().unwrap().push(token);
+            return next.run(request).await;
+        }
+    }
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+        auth.base
+    );
+    (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)]).into_response()
+}
+
+struct Notes;
+
+#[async_trait]
+impl Integration for Notes {
+    fn id(&self) -> &str {
+        "notes"
+    }
+    fn name(&self) -> &str {
+        "Notes"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new("latest", "The latest note")]
+    }
+    async fn handle(&self, _: Action) -> Result<ActionResult, BoxError> {
+        Ok(ActionResult::ok(json!("Buy milk")))
+    }
+}
+
+/// A protected MCP server and its authorization server; the first access
+/// token lives `first_lifetime` seconds.
+async fn protected_server(first_lifetime: u64) -> (Arc<Auth>, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Notes)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"notes\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let auth = Arc::new(Auth {
+        base,
+        first_lifetime: AtomicU64::new(first_lifetime),
+        ..Auth::default()
+    });
+    let stop = CancellationToken::new();
+    let mcp = Bridge::new(runtime)
+        .router(&stop)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&auth),
+            bearer_check,
+        ));
+    let app = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authorization_server_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(resource_metadata),
+        )
+        .route("/register", post(register))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .with_state(Arc::clone(&auth))
+        .merge(mcp);
+    let serving = stop.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(serving.cancelled_owned())
+            .await
+    });
+    (auth, stop)
+}
+
+fn keys() -> KeyRing {
+    KeyRing::new(
+        KeyId::new("k1").unwrap(),
+        EncryptionKey::from_bytes([7; 32]),
+    )
+}
+
+fn pool(base: &str, store: Arc<dyn CredentialStore>, events: Option<BroadcastSink>) -> McpPool {
+    let builder = McpPool::builder()
+        .server("notes", Bridge::http_entry(format!("{base}/mcp")))
+        .authorization(
+            "notes",
+            McpAuthorization::authorization_code(format!("{base}/callback")),
+        )
+        .credential_store(store)
+        .call_timeout(Duration::from_secs(20));
+    match events {
+        Some(events) => builder.events(events),
+        None => builder,
+    }
+    .build()
+}
+
+fn ada() -> SessionKey {
+    SessionKey::new(TenantId::new("ada").unwrap(), "notes")
+}
+
+/// Walks the user through: the pool's error names the URL, the browser
+/// follows it, the host's callback completes the flow.
+async fn authorise(pool: &McpPool, key: &SessionKey) {
+    let error = pool.list_tools(key).await.unwrap_err();
+    let Error::AuthorizationRequired { url, server, .. } = &error else {
+        panic!("expected AuthorizationRequired, got {error:?}")
+    };
+    assert_eq!(server, "notes");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        pool.complete_authorization(&key.tenant, &callback)
+            .await
+            .unwrap(),
+        "notes"
+    );
+}
+
+async fn latest(pool: &McpPool, key: &SessionKey) -> Result<String, Error> {
+    Ok(pool
+        .call_tool(key, "notes__latest", json!({}))
+        .await?
+        .text())
+}
+
+async fn sealed(store: &dyn CredentialStore, key: &SessionKey) -> integrations_core::Credentials {
+    store
+        .get(&key.tenant, &ConnectionId::new("mcp", "notes").unwrap())
+        .await
+        .unwrap()
+        .expect("sealed tokens")
+        .value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_flow_seals_tokens_in_sqlite_and_a_restarted_pool_reuses_them() {
+    let (auth, stop) = protected_server(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let store: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(&path, keys()).await.unwrap());
+    let key = ada();
+    let first = pool(&auth.base, Arc::clone(&store), None);
+    authorise(&first, &key).await;
+    assert_eq!(
+        auth.registrations.load(Ordering::SeqCst),
+        1,
+        "registered once"
+    );
+    assert_eq!(latest(&first, &key).await.unwrap(), "Buy milk");
+
+    let credentials = sealed(store.as_ref(), &key).await;
+    let CredentialKind::OAuth2(token) = &credentials.kind else {
+        panic!("OAuth 2 tokens")
+    };
+    assert!(token.refresh_token.is_some());
+    assert!(credentials.expires_at.is_some());
+    let other = SessionKey::new(TenantId::new("grace").unwrap(), "notes");
+    assert!(
+        matches!(
+            first.list_tools(&other).await,
+            Err(Error::AuthorizationRequired { .. })
+        ),
+        "another tenant has its own authorization"
+    );
+    let registrations = auth.registrations.load(Ordering::SeqCst);
+    first.shutdown(Duration::from_secs(5)).await;
+    drop(store);
+    let file = std::fs::read(&path).unwrap();
+    for secret in ["at-1", "rt-1"] {
+        assert!(
+            !file.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is sealed, not plain, in the file"
+        );
+    }
+
+    let store: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(&path, keys()).await.unwrap());
+    let second = pool(&auth.base, store, None);
+    assert_eq!(latest(&second, &key).await.unwrap(), "Buy milk");
+    assert_eq!(
+        auth.authorizations.load(Ordering::SeqCst),
+        1,
+        "no new authorization"
+    );
+    assert_eq!(
+        auth.registrations.load(Ordering::SeqCst),
+        registrations,
+        "no new registration"
+    );
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 0);
+    second.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_token_is_refreshed_once_for_50_concurrent_calls() {
+    // The pool refreshes 30 s before expiry: a 33 s token is good for 3 s.
+    let (auth, stop) = protected_server(33).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let key = ada();
+    let pool = Arc::new(pool(&auth.base, Arc::clone(&store), None));
+    authorise(&pool, &key).await;
+    let issued = Instant::now();
+    pool.list_tools(&key).await.unwrap();
+    tokio::time::sleep(
+        Duration::from_secs(3).saturating_sub(issued.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 0, "not yet");
+
+    let calls = (0..50).map(|_| {
+        let (pool, key) = (Arc::clone(&pool), key.clone());
+        tokio::spawn(async move { latest(&pool, &key).await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        assert_eq!(call.unwrap().unwrap(), "Buy milk");
+    }
+    assert_eq!(
+        auth.refreshes.load(Ordering::SeqCst),
+        1,
+        "one refresh for 50 calls"
+    );
+    let presented = auth.presented.lock().unwrap().clone();
+    assert_eq!(presented.last().map(String::as_str), Some("at-2"));
+    assert!(
+        presented.iter().rev().take(50).all(|token| token == "at-2"),
+        "every call after the refresh sent the new token: {presented:?}"
+    );
+    let CredentialKind::OAuth2(token) = sealed(store.as_ref(), &key).await.kind else {
+        panic!("OAuth 2 tokens")
+    };
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&token.refresh_token.unwrap()),
+        "rt-2",
+        "the rotated refresh token is sealed"
+    );
+
+    // The server revokes the token: a 401 refreshes once and the call goes through.
+    auth.tokens.lock().unwrap().clear();
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 2);
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_event() {
+    let (auth, stop) = protected_server(3600).await;
+    auth.refuse_refresh.store(true, Ordering::SeqCst);
+    let store: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let events = BroadcastSink::new(64);
+    let mut seen = events.subscribe();
+    let key = ada();
+    let pool = pool(&auth.base, Arc::clone(&store), Some(events));
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+
+    // The server revokes the token; the refresh is refused.
+    auth.tokens.lock().unwrap().clear();
+    for _ in 0..3 {
+        let error = latest(&pool, &key).await.unwrap_err();
+        assert!(
+            matches!(error, Error::AuthorizationRequired { .. }),
+            "the user is asked again: {error:?}"
+        );
+    }
+    assert_eq!(
+        auth.refreshes.load(Ordering::SeqCst),
+        1,
+        "a refused token is not tried again"
+    );
+    assert_eq!(
+        sealed(store.as_ref(), &key).await.status,
+        CredentialStatus::NeedsReauth
+    );
+    let mut needs_reauth = 0;
+    while let Ok(event) = seen.try_recv() {
+        if matches!(event.kind, EventKind::NeedsReauth { .. }) {
+            needs_reauth += 1;
+        }
+    }
+    assert_eq!(needs_reauth, 1, "one needs_reauth event");
+
+    // The user authorises again, and the connection works.
+    auth.refuse_refresh.store(false, Ordering::SeqCst);
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    assert_eq!(
+        sealed(store.as_ref(), &key).await.status,
+        CredentialStatus::Active
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
