@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use integrations_core::{ConnectionId, CredentialError, TenantId, TokenManager};
+use async_trait::async_trait;
+use integrations_core::{BoxError, ConnectionId, CredentialError, TenantId, TokenManager};
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationCallback, AuthorizationRequest, ClientCredentialsConfig,
-    JwtSigningAlgorithm, OAuthState,
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
+    ClientCredentialsConfig, JwtSigningAlgorithm, OAuthState, default_oauth_http_client,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -82,6 +83,87 @@ pub enum McpAuthorization {
         /// documents (before dynamic registration).
         client_metadata_url: Option<String>,
     },
+    /// Enterprise-managed authorization (SEP-990, "cross-app access"): the
+    /// tenant's enterprise identity, an OpenID Connect ID token from the
+    /// host's single sign-on, is exchanged at the identity provider for an
+    /// identity assertion grant (RFC 8693), which the server's authorization
+    /// server exchanges for an access token (RFC 7523). No person is
+    /// involved at connect time; a new session makes both exchanges again
+    /// with a fresh ID token.
+    EnterpriseManaged {
+        /// The enterprise identity provider and this client's registration
+        /// there.
+        identity_provider: IdentityProvider,
+        /// The client id registered at the server's authorization server.
+        client_id: String,
+        /// Its secret (sent as `client_secret_basic`), if it has one.
+        client_secret: Option<SecretString>,
+        /// Where each tenant's ID token comes from.
+        id_tokens: Arc<dyn IdTokenSource>,
+        /// Scopes to ask for; none by default.
+        scopes: Vec<String>,
+    },
+}
+
+/// Where the pool gets a tenant's enterprise identity for
+/// [`McpAuthorization::EnterpriseManaged`]: an OpenID Connect ID token the
+/// identity provider issued to the host's client, fresh enough for the
+/// provider to accept it.
+#[async_trait]
+pub trait IdTokenSource: Send + Sync + 'static {
+    /// The tenant's ID token.
+    async fn id_token(&self, tenant: &TenantId) -> Result<SecretString, BoxError>;
+}
+
+/// An enterprise identity provider, as
+/// [`McpAuthorization::EnterpriseManaged`] uses it: its issuer, its token
+/// endpoint, and the host's client registered there. `Debug` never shows the
+/// secret.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct IdentityProvider {
+    /// The issuer identifier, from its metadata.
+    pub issuer: String,
+    /// Its token endpoint.
+    pub token_endpoint: String,
+    /// The host's client id there.
+    pub client_id: String,
+    /// The client's secret (sent as `client_secret_basic`); `None` for a
+    /// public client.
+    pub client_secret: Option<SecretString>,
+}
+
+impl IdentityProvider {
+    /// A provider where the host is a public client.
+    pub fn new(
+        issuer: impl Into<String>,
+        token_endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            token_endpoint: token_endpoint.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+        }
+    }
+
+    /// The client's secret there.
+    #[must_use]
+    pub fn client_secret(mut self, secret: SecretString) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+}
+
+impl fmt::Debug for IdentityProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityProvider")
+            .field("issuer", &self.issuer)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The signing algorithm of a [`McpAuthorization::PrivateKeyJwt`] key.
@@ -134,6 +216,17 @@ impl fmt::Debug for McpAuthorization {
                 .field("scopes", scopes)
                 .field("client_id", &client.as_ref().map(|(id, _)| id))
                 .finish_non_exhaustive(),
+            Self::EnterpriseManaged {
+                identity_provider,
+                client_id,
+                scopes,
+                ..
+            } => f
+                .debug_struct("EnterpriseManaged")
+                .field("identity_provider", identity_provider)
+                .field("client_id", client_id)
+                .field("scopes", scopes)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -174,6 +267,24 @@ impl McpAuthorization {
         }
     }
 
+    /// Enterprise-managed authorization: the tenant's ID token from
+    /// `id_tokens`, exchanged at `identity_provider`, then at the server's
+    /// authorization server as `client_id`.
+    pub fn enterprise_managed(
+        identity_provider: IdentityProvider,
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+        id_tokens: impl IdTokenSource,
+    ) -> Self {
+        Self::EnterpriseManaged {
+            identity_provider,
+            client_id: client_id.into(),
+            client_secret,
+            id_tokens: Arc::new(id_tokens),
+            scopes: Vec::new(),
+        }
+    }
+
     /// For the authorization code flow: the URL of the client's metadata
     /// document (an `https` URL the host serves), used as its client id by
     /// authorization servers that accept one.
@@ -196,7 +307,8 @@ impl McpAuthorization {
         match &mut self {
             Self::ClientSecret { scopes, .. }
             | Self::PrivateKeyJwt { scopes, .. }
-            | Self::AuthorizationCode { scopes, .. } => *scopes = wanted,
+            | Self::AuthorizationCode { scopes, .. }
+            | Self::EnterpriseManaged { scopes, .. } => *scopes = wanted,
         }
         self
     }
@@ -258,7 +370,7 @@ impl McpAuthorization {
                 scopes: scopes.clone(),
                 resource: Some(resource.to_owned()),
             },
-            Self::AuthorizationCode { .. } => return None,
+            Self::AuthorizationCode { .. } | Self::EnterpriseManaged { .. } => return None,
         })
     }
 
@@ -342,6 +454,8 @@ pub(crate) enum Authorized {
     Grant(AuthClient<reqwest::Client>),
     /// The tenant's sealed tokens, through the pool's token manager.
     Tokens(TokenClient),
+    /// An access token for this session (enterprise-managed).
+    Bearer(SecretString),
 }
 
 fn failed(server: &str, error: impl fmt::Display) -> Error {
@@ -393,6 +507,32 @@ pub(crate) async fn authorize(
         .map_err(|e| failed(server, e))?
         .map_err(|e| failed(server, e))?;
         return Ok(Authorized::Grant(client));
+    }
+    if let McpAuthorization::EnterpriseManaged {
+        identity_provider,
+        client_id,
+        client_secret,
+        id_tokens,
+        scopes,
+    } = &oauth.authorization
+    {
+        let id_token = id_tokens.id_token(&oauth.tenant).await.map_err(|e| {
+            failed(
+                server,
+                format!("no ID token for tenant `{}`: {e}", oauth.tenant),
+            )
+        })?;
+        let (idp, client) = (
+            identity_provider.clone(),
+            (client_id.clone(), client_secret.clone()),
+        );
+        let (url, scopes) = (url.to_owned(), scopes.clone());
+        let token =
+            off_runtime(move || Box::pin(enterprise_token(url, idp, client, id_token, scopes)))
+                .await
+                .map_err(|e| failed(server, e))?
+                .map_err(|e| failed(server, e))?;
+        return Ok(Authorized::Bearer(token));
     }
     let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
     let connection = ConnectionId::new("mcp", server).map_err(|e| failed(server, e))?;
@@ -474,6 +614,50 @@ pub(crate) async fn authorize(
         tenant: oauth.tenant.to_string(),
         url: address,
     })
+}
+
+/// The two exchanges of enterprise-managed authorization, with the server's
+/// authorization server discovered from its URL.
+async fn enterprise_token(
+    url: String,
+    idp: IdentityProvider,
+    (client_id, client_secret): (String, Option<SecretString>),
+    id_token: SecretString,
+    scopes: Vec<String>,
+) -> Result<SecretString, String> {
+    use rmcp::transport::auth::enterprise::{
+        EmaAuthorizationServer, EmaClientAuthentication, EmaExchangeRequest,
+    };
+    let authentication = |secret: Option<SecretString>| {
+        secret.map_or(EmaClientAuthentication::None, |secret| {
+            EmaClientAuthentication::ClientSecretBasic(oauth2::ClientSecret::new(
+                secret.expose_secret().to_owned(),
+            ))
+        })
+    };
+    let manager = AuthorizationManager::new(url.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let metadata = manager
+        .resolve_metadata()
+        .await
+        .map_err(|e| e.to_string())?
+        .metadata;
+    let issuer = metadata
+        .issuer
+        .ok_or("the authorization server's metadata names no issuer")?;
+    let identity = EmaAuthorizationServer::new(idp.issuer, idp.token_endpoint, idp.client_id)
+        .with_client_authentication(authentication(idp.client_secret));
+    let resource = EmaAuthorizationServer::new(issuer, metadata.token_endpoint, client_id)
+        .with_client_authentication(authentication(client_secret));
+    let http = default_oauth_http_client().map_err(|e| e.to_string())?;
+    let token =
+        EmaExchangeRequest::new_with_id_token(identity, resource, &url, id_token.expose_secret())
+            .with_scopes(scopes)
+            .exchange(&http, &http)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(SecretString::from(token.access_token.secret().to_owned()))
 }
 
 /// The server's `WWW-Authenticate` challenge to an unauthenticated

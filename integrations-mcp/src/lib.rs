@@ -91,7 +91,7 @@ mod toolbox;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use authorization::{JwtAlgorithm, McpAuthorization};
+pub use authorization::{IdTokenSource, IdentityProvider, JwtAlgorithm, McpAuthorization};
 pub use bridge::Bridge;
 pub use call::{CallOptions, ToolResultExt};
 pub use config::{ClaudeConfigFile, servers_from_json};

@@ -488,6 +488,13 @@ impl Session {
                         StreamableHttpClientTransport::with_client(tokens, transport),
                         ClientLifecycleMode::Initialize,
                     )),
+                    Authorized::Bearer(token) => Box::pin(rmcp::serve_client_with_lifecycle(
+                        client,
+                        StreamableHttpClientTransport::from_config(
+                            transport.auth_header(token.expose_secret()),
+                        ),
+                        ClientLifecycleMode::Initialize,
+                    )),
                 }
             }
         };

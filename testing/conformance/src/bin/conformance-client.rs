@@ -10,7 +10,8 @@ use std::time::Duration;
 use integrations_core::{MemoryStore, TenantId};
 use integrations_mcp::{
     Bridge, ClientHooks, ElicitRequestParams, ElicitResult, ElicitationAction, HookCapabilities,
-    HookContext, JwtAlgorithm, McpAuthorization, McpPool, SessionKey,
+    HookContext, IdTokenSource, IdentityProvider, JwtAlgorithm, McpAuthorization, McpPool,
+    SessionKey,
 };
 use serde_json::json;
 
@@ -30,6 +31,19 @@ impl ClientHooks for AcceptDefaults {
         _request: ElicitRequestParams,
     ) -> Result<ElicitResult, integrations_mcp::ErrorData> {
         Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({})))
+    }
+}
+
+/// The ID token the scenario's identity provider issued, for every tenant.
+struct SingleSignOn(secrecy::SecretString);
+
+#[integrations_core::async_trait]
+impl IdTokenSource for SingleSignOn {
+    async fn id_token(
+        &self,
+        _tenant: &TenantId,
+    ) -> Result<secrecy::SecretString, integrations_core::BoxError> {
+        Ok(self.0.clone())
     }
 }
 
@@ -65,7 +79,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    if let Some(client_id) = context["client_id"].as_str() {
+    if let (Some(id_token), Some(client_id)) = (
+        context["idp_id_token"].as_str(),
+        context["client_id"].as_str(),
+    ) {
+        // Enterprise-managed: the user's ID token from the enterprise IdP.
+        let idp = IdentityProvider::new(
+            context["idp_issuer"].as_str().unwrap_or_default(),
+            context["idp_token_endpoint"].as_str().unwrap_or_default(),
+            context["idp_client_id"].as_str().unwrap_or_default(),
+        );
+        let secret = context["client_secret"]
+            .as_str()
+            .map(|s| s.to_owned().into());
+        let id_tokens = SingleSignOn(id_token.to_owned().into());
+        pool = pool.authorization(
+            "server",
+            McpAuthorization::enterprise_managed(idp, client_id, secret, id_tokens),
+        );
+    } else if let Some(client_id) = context["client_id"].as_str() {
         if let Some(secret) = context["client_secret"].as_str() {
             let secret = secret.to_owned().into();
             pool = pool.authorization("server", McpAuthorization::client_secret(client_id, secret));
