@@ -11,8 +11,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use integrations_core::{BoxError, ConnectionId, CredentialError, TenantId, TokenManager};
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
-    ClientCredentialsConfig, JwtSigningAlgorithm, OAuthState, default_oauth_http_client,
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
+    AuthorizationRequest, AuthorizationSession, ClientCredentialsConfig, JwtSigningAlgorithm,
+    OAuthState, default_oauth_http_client,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -571,18 +572,32 @@ pub(crate) async fn authorize(
         Box::pin(async move {
             let mut request = request
                 .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
-            let mut flow = OAuthState::new(url.as_str(), None).await?;
-            if let OAuthState::Unauthorized(manager) = &mut flow {
-                manager.set_credential_store(sealed);
-            }
+            let mut manager = AuthorizationManager::new(url.as_str()).await?;
+            manager.set_credential_store(sealed);
             let challenge = match step_up {
                 Some(step_up) => Some(step_up),
                 None => challenge(&url).await,
             };
+            let metadata = match manager
+                .resolve_metadata_from_challenge(challenge.as_deref())
+                .await
+            {
+                Ok(resolution) => resolution.metadata,
+                Err(AuthError::AuthorizationServerMismatch {
+                    expected_issuer,
+                    received_issuer,
+                }) => legacy_metadata(&url, &expected_issuer, &received_issuer).await?,
+                Err(error) => return Err(error),
+            };
+            manager.set_metadata(metadata);
             if let Some(challenge) = challenge {
                 request = request.with_challenge(challenge);
             }
-            flow.start_authorization(request).await?;
+            let flow = OAuthState::Session(
+                AuthorizationSession::new(manager, request)
+                    .await
+                    .map_err(|(_, error)| error)?,
+            );
             let address = flow.get_authorization_url().await?;
             Ok::<_, AuthError>((address, flow))
         })
@@ -614,6 +629,45 @@ pub(crate) async fn authorize(
         tenant: oauth.tenant.to_string(),
         url: address,
     })
+}
+
+/// The 2025-03-26 layout: no protected-resource metadata, so the metadata
+/// is read at the root of the MCP server's origin, and names an issuer with
+/// a path there (`https://mcp.example.com/oauth`). rmcp refuses the mismatch
+/// (RFC 8414 §3.3 wants the issuer the metadata was looked up for). An
+/// issuer on the MCP server's own origin is the server's own authorization
+/// server, which is what the 2025-03-26 spec says to use: its metadata is
+/// taken as served. Any other mismatch stays an error.
+async fn legacy_metadata(
+    url: &str,
+    expected_issuer: &str,
+    received_issuer: &str,
+) -> Result<AuthorizationMetadata, AuthError> {
+    let mismatch = || AuthError::AuthorizationServerMismatch {
+        expected_issuer: expected_issuer.to_owned(),
+        received_issuer: received_issuer.to_owned(),
+    };
+    let origin = |text: &str| reqwest::Url::parse(text).ok().map(|u| u.origin());
+    let server = reqwest::Url::parse(url).map_err(|_| mismatch())?;
+    let root_lookup = reqwest::Url::parse(expected_issuer)
+        .is_ok_and(|issuer| issuer.path() == "/" && issuer.origin() == server.origin());
+    if !root_lookup || origin(received_issuer) != Some(server.origin()) {
+        return Err(mismatch());
+    }
+    let address = server
+        .join("/.well-known/oauth-authorization-server")
+        .map_err(|_| mismatch())?;
+    let metadata: AuthorizationMetadata = reqwest::Client::default()
+        .get(address)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    if metadata.issuer.as_deref() != Some(received_issuer) {
+        return Err(mismatch());
+    }
+    Ok(metadata)
 }
 
 /// The two exchanges of enterprise-managed authorization, with the server's
@@ -735,6 +789,26 @@ pub(crate) async fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_an_issuer_on_the_servers_own_origin_is_taken_for_the_2025_03_26_layout() {
+        let refused = [
+            // Another origin's issuer: a mix-up, whatever the layout.
+            ("http://127.0.0.1:9/", "http://evil.example/oauth"),
+            // Metadata found through protected-resource metadata (not the
+            // server's root): RFC 8414's check stands.
+            ("http://auth.example/tenant", "http://127.0.0.1:9/oauth"),
+        ];
+        for (expected, received) in refused {
+            let error = legacy_metadata("http://127.0.0.1:9/mcp", expected, received)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, AuthError::AuthorizationServerMismatch { .. }),
+                "{expected} / {received}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn debug_shows_no_secret_and_the_grant_names_the_resource() {
