@@ -5,15 +5,14 @@
 use std::fmt;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use integrations_core::{BoxError, ConnectionId, CredentialError, TenantId, TokenManager};
 use rmcp::transport::auth::{
     AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
     AuthorizationRequest, AuthorizationSession, ClientCredentialsConfig, JwtSigningAlgorithm,
-    OAuthState, default_oauth_http_client,
+    OAuthClientConfig, OAuthState, default_oauth_http_client,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -23,7 +22,7 @@ mod refresh;
 mod sealed;
 
 pub(crate) use refresh::{McpRefresher, TokenClient};
-use sealed::SealedTokens;
+use sealed::{CHALLENGE, CLIENT_ID, RESOURCE, SERVER, SealedStates, SealedTokens};
 
 /// How the pool authorises to a remote MCP server that follows the MCP
 /// authorization spec, without a person: the OAuth client credentials
@@ -407,26 +406,6 @@ impl McpAuthorization {
     }
 }
 
-/// How long a started authorization waits for its callback.
-const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Authorizations started and waiting for the user, by their `state`.
-#[derive(Default)]
-pub(crate) struct Pending(Mutex<HashMap<String, Started>>);
-
-struct Started {
-    tenant: TenantId,
-    server: String,
-    flow: OAuthState,
-    at: Instant,
-}
-
-impl fmt::Debug for Pending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pending").finish_non_exhaustive()
-    }
-}
-
 /// What a session's connect needs to authorise.
 #[derive(Clone)]
 pub(crate) struct OAuthContext {
@@ -435,7 +414,6 @@ pub(crate) struct OAuthContext {
     /// Where the authorization code flow keeps its tokens, or why there
     /// is nowhere.
     pub(crate) tokens: Result<Tokens, &'static str>,
-    pub(crate) pending: Arc<Pending>,
     /// A 403's challenge to authorise again for: the stored tokens lack
     /// its scope.
     pub(crate) step_up: Option<String>,
@@ -558,17 +536,24 @@ pub(crate) async fn authorize(
         }
     }
     let sealed = SealedTokens {
-        store: tokens.store,
+        store: Arc::clone(&tokens.store),
         tenant: oauth.tenant.clone(),
         connection,
         resource: url.to_owned(),
+    };
+    let mut states = SealedStates {
+        store: tokens.store,
+        tenant: oauth.tenant.clone(),
+        server: server.to_owned(),
+        resource: url.to_owned(),
+        challenge: None,
     };
     let (url, request, step_up) = (
         url.to_owned(),
         oauth.authorization.authorization_request(),
         oauth.step_up.clone(),
     );
-    let (address, flow) = off_runtime(move || {
+    let address = off_runtime(move || {
         Box::pin(async move {
             let mut request = request
                 .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
@@ -578,57 +563,70 @@ pub(crate) async fn authorize(
                 Some(step_up) => Some(step_up),
                 None => challenge(&url).await,
             };
-            let metadata = match manager
-                .resolve_metadata_from_challenge(challenge.as_deref())
-                .await
-            {
-                Ok(resolution) => resolution.metadata,
-                Err(AuthError::AuthorizationServerMismatch {
-                    expected_issuer,
-                    received_issuer,
-                }) => legacy_metadata(&url, &expected_issuer, &received_issuer).await?,
-                Err(error) => return Err(error),
-            };
-            manager.set_metadata(metadata);
+            manager.set_metadata(discover(&manager, &url, challenge.as_deref()).await?);
+            states.challenge.clone_from(&challenge);
+            // The flow's PKCE state is sealed as it is made.
+            manager.set_state_store(states.clone());
             if let Some(challenge) = challenge {
                 request = request.with_challenge(challenge);
             }
-            let flow = OAuthState::Session(
-                AuthorizationSession::new(manager, request)
-                    .await
-                    .map_err(|(_, error)| error)?,
-            );
-            let address = flow.get_authorization_url().await?;
-            Ok::<_, AuthError>((address, flow))
+            let session = AuthorizationSession::new(manager, request)
+                .await
+                .map_err(|(_, error)| error)?;
+            let address = session.auth_url.clone();
+            // The client it registered as, for the exchange at the callback.
+            let query = |key: &str| {
+                reqwest::Url::parse(&address).ok().and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.into_owned())
+                })
+            };
+            let state = query("state").ok_or_else(|| {
+                AuthError::InternalError("the authorization URL has no state".into())
+            })?;
+            let pending = sealed::connection_of(&state)?;
+            let mut record = states
+                .store
+                .get(&states.tenant, &pending)
+                .await
+                .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?
+                .ok_or_else(|| AuthError::InternalError("the started flow was not sealed".into()))?
+                .value;
+            record = record.with_metadata(CLIENT_ID, query("client_id").unwrap_or_default());
+            states
+                .store
+                .put(&states.tenant, &pending, &record)
+                .await
+                .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
+            Ok::<_, AuthError>(address)
         })
     })
     .await
     .map_err(|e| failed(server, e))?
     .map_err(|e| failed(server, e))?;
-    let state = reqwest::Url::parse(&address)
-        .ok()
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-        })
-        .ok_or_else(|| failed(server, "the authorization URL has no state"))?;
-    let mut pending = oauth.pending.0.lock().unwrap_or_else(|e| e.into_inner());
-    pending.retain(|_, started| started.at.elapsed() < PENDING_FOR);
-    pending.insert(
-        state,
-        Started {
-            tenant: oauth.tenant.clone(),
-            server: server.to_owned(),
-            flow,
-            at: Instant::now(),
-        },
-    );
     Err(Error::AuthorizationRequired {
         server: server.to_owned(),
         tenant: oauth.tenant.to_string(),
         url: address,
     })
+}
+
+/// The server's authorization server, from its `WWW-Authenticate`
+/// challenge or its URL.
+async fn discover(
+    manager: &AuthorizationManager,
+    url: &str,
+    challenge: Option<&str>,
+) -> Result<AuthorizationMetadata, AuthError> {
+    match manager.resolve_metadata_from_challenge(challenge).await {
+        Ok(resolution) => Ok(resolution.metadata),
+        Err(AuthError::AuthorizationServerMismatch {
+            expected_issuer,
+            received_issuer,
+        }) => legacy_metadata(url, &expected_issuer, &received_issuer).await,
+        Err(error) => Err(error),
+    }
 }
 
 /// The 2025-03-26 layout: no protected-resource metadata, so the metadata
@@ -734,50 +732,88 @@ async fn challenge(url: &str) -> Option<String> {
 }
 
 /// Completes an authorization the user came back from: takes `code`,
-/// `state` and the issuer (RFC 9207) from the callback URL, exchanges the
-/// code for tokens, sealed for the tenant. The state is used once.
+/// `state` and the issuer (RFC 9207) from the callback URL, finds the flow
+/// sealed for the tenant under that state (on whichever replica started
+/// it, before or after a restart), exchanges the code with its PKCE
+/// verifier, and seals the tokens. The state is used once.
 pub(crate) async fn complete(
-    pending: &Pending,
+    tokens: &Tokens,
+    authorizations: &HashMap<String, McpAuthorization>,
     tenant: &TenantId,
     callback_url: &str,
 ) -> Result<String, Error> {
+    let refused = |why: &str| Error::Authorization {
+        server: "(callback)".into(),
+        message: format!("authorization state refused: {why}"),
+    };
     let callback = AuthorizationCallback::from_redirect_url(callback_url).map_err(|e| {
         Error::Authorization {
             server: "(callback)".into(),
             message: format!("the callback URL: {e}"),
         }
     })?;
-    let state = callback.csrf_token.clone();
-    let started = pending
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&state);
-    let refused = |why: &str| Error::Authorization {
-        server: "(callback)".into(),
-        message: format!("authorization state refused: {why}"),
-    };
-    let Some(started) = started else {
-        return Err(refused("unknown, or already used"));
-    };
-    if started.tenant != *tenant {
-        return Err(refused("it was issued to another tenant"));
-    }
-    if started.at.elapsed() >= PENDING_FOR {
+    let unknown = "unknown to this tenant, or already used";
+    let pending = sealed::state_connection(&callback.csrf_token).ok_or_else(|| refused(unknown))?;
+    let record = tokens
+        .store
+        .get(tenant, &pending)
+        .await
+        .map_err(|e| refused(&e.to_string()))?
+        .ok_or_else(|| refused(unknown))?
+        .value;
+    if record
+        .expires_at
+        .is_none_or(|until| until <= chrono::Utc::now())
+    {
+        let _ = tokens.store.delete(tenant, &pending).await;
         return Err(refused("expired"));
     }
-    let server = started.server.clone();
-    let mut flow = started.flow;
+    let meta = |key: &str| record.metadata.get(key).cloned().unwrap_or_default();
+    let (server, resource) = (meta(SERVER), meta(RESOURCE));
+    let Some(McpAuthorization::AuthorizationCode {
+        redirect_uri,
+        client,
+        ..
+    }) = authorizations.get(&server)
+    else {
+        return Err(refused(
+            "its server no longer authorises with the code flow",
+        ));
+    };
+    let mut client_config = OAuthClientConfig::new(meta(CLIENT_ID), redirect_uri.clone());
+    if let Some((_, Some(secret))) = client {
+        client_config = client_config.with_client_secret(secret.expose_secret());
+    }
+    let challenge = record.metadata.get(CHALLENGE).cloned();
+    let states = SealedStates {
+        store: Arc::clone(&tokens.store),
+        tenant: tenant.clone(),
+        server: server.clone(),
+        resource: resource.clone(),
+        challenge: challenge.clone(),
+    };
+    let sealed = SealedTokens {
+        store: Arc::clone(&tokens.store),
+        tenant: tenant.clone(),
+        connection: ConnectionId::new("mcp", &server).map_err(|e| failed(&server, e))?,
+        resource: resource.clone(),
+    };
     off_runtime(move || {
         Box::pin(async move {
-            // Exchanges the code (PKCE verifier from the started flow) and
-            // stores the tokens through the sealed store.
-            flow.handle_callback_with_issuer(
-                &callback.code,
-                &callback.csrf_token,
-                callback.issuer.as_deref(),
-            )
-            .await
+            let mut manager = AuthorizationManager::new(resource.as_str()).await?;
+            manager.set_metadata(discover(&manager, &resource, challenge.as_deref()).await?);
+            manager.set_state_store(states);
+            manager.set_credential_store(sealed);
+            manager.configure_client(client_config)?;
+            // Checks the issuer, consumes the state, exchanges the code
+            // and seals the tokens.
+            manager
+                .exchange_code_for_token_with_issuer(
+                    &callback.code,
+                    &callback.csrf_token,
+                    callback.issuer.as_deref(),
+                )
+                .await
         })
     })
     .await

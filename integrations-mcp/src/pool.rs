@@ -94,9 +94,6 @@ struct Inner {
     /// them, or why there is none.
     #[cfg(feature = "http")]
     oauth_tokens: Result<crate::authorization::Tokens, &'static str>,
-    /// Authorizations waiting for their callback.
-    #[cfg(feature = "http")]
-    pending: Arc<crate::authorization::Pending>,
     /// Step-ups per session: how many so far, and the challenge the next
     /// connect authorises for.
     #[cfg(feature = "http")]
@@ -253,7 +250,6 @@ impl Inner {
                     authorization: authorization.clone(),
                     tenant: key.tenant.clone(),
                     tokens: self.oauth_tokens.clone(),
-                    pending: Arc::clone(&self.pending),
                     step_up: lock(&self.step_ups)
                         .get_mut(key)
                         .and_then(|(_, challenge)| challenge.take()),
@@ -394,11 +390,22 @@ impl McpPool {
         tenant: &TenantId,
         callback_url: &str,
     ) -> Result<String, Error> {
-        let server =
-            crate::authorization::complete(&self.inner.pending, tenant, callback_url).await?;
-        if let (Ok(tokens), Ok(connection)) =
-            (&self.inner.oauth_tokens, ConnectionId::new("mcp", &server))
-        {
+        let tokens = self
+            .inner
+            .oauth_tokens
+            .as_ref()
+            .map_err(|why| Error::Authorization {
+                server: "(callback)".into(),
+                message: (*why).to_owned(),
+            })?;
+        let server = crate::authorization::complete(
+            tokens,
+            &self.inner.authorizations,
+            tenant,
+            callback_url,
+        )
+        .await?;
+        if let Ok(connection) = ConnectionId::new("mcp", &server) {
             // The manager may hold the token these replace.
             tokens.manager.invalidate(tenant, &connection);
         }

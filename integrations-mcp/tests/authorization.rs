@@ -486,3 +486,94 @@ async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_eve
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }
+
+/// The user's browser: approves and returns the callback URL.
+async fn approve(url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url).send().await.unwrap();
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn authorization_url(pool: &McpPool, key: &SessionKey) -> String {
+    match pool.list_tools(key).await {
+        Err(Error::AuthorizationRequired { url, .. }) => url,
+        other => panic!("expected AuthorizationRequired, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_authorization_completes_after_a_restart_once_and_for_its_tenant_only() {
+    let (auth, stop) = protected_server(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let open = || async { Arc::new(SqliteStore::open(&path, keys()).await.unwrap()) };
+    let key = ada();
+    let first = pool(&auth.base, open().await, None);
+    let url = authorization_url(&first, &key).await;
+    first.shutdown(Duration::from_secs(5)).await;
+    drop(first);
+
+    // The host restarted while the user was at the authorization server.
+    let store: Arc<dyn CredentialStore> = open().await;
+    let second = pool(&auth.base, Arc::clone(&store), None);
+    let callback = approve(&url).await;
+    let grace = TenantId::new("grace").unwrap();
+    let refused = second
+        .complete_authorization(&grace, &callback)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("state refused"),
+        "another tenant's callback: {refused}"
+    );
+    assert_eq!(
+        second
+            .complete_authorization(&key.tenant, &callback)
+            .await
+            .unwrap(),
+        "notes"
+    );
+    let replay = second
+        .complete_authorization(&key.tenant, &callback)
+        .await
+        .unwrap_err();
+    assert!(
+        replay.to_string().contains("state refused"),
+        "replayed: {replay}"
+    );
+    assert_eq!(latest(&second, &key).await.unwrap(), "Buy milk");
+
+    // A flow left for longer than ten minutes is refused.
+    let other = SessionKey::new(TenantId::new("grace").unwrap(), "notes");
+    let url = authorization_url(&second, &other).await;
+    let state = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let pending = ConnectionId::new("mcp-state", format!("s{state}")).unwrap();
+    let mut record = store
+        .get(&other.tenant, &pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert!(
+        !format!("{record:?}").contains(&state),
+        "the sealed flow does not show its state"
+    );
+    record.expires_at = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+    store.put(&other.tenant, &pending, &record).await.unwrap();
+    let expired = second
+        .complete_authorization(&other.tenant, &approve(&url).await)
+        .await
+        .unwrap_err();
+    assert!(expired.to_string().contains("expired"), "{expired}");
+    second.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}

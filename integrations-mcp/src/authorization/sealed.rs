@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use integrations_core::{ConnectionId, CredentialKind, Credentials, TenantId};
-use rmcp::transport::auth::{AuthError, CredentialStore, StoredCredentials};
+use rmcp::transport::auth::{
+    AuthError, CredentialStore, StateStore, StoredAuthorizationState, StoredCredentials,
+};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -200,5 +202,89 @@ mod tests {
         );
         sealed("ada").clear().await.unwrap();
         assert!(sealed("ada").load().await.unwrap().is_none());
+    }
+}
+
+/// How long a started authorization waits for its callback.
+pub(crate) const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+/// The metadata keys of a pending authorization beside its PKCE state.
+pub(crate) const SERVER: &str = "server";
+pub(crate) const CHALLENGE: &str = "challenge";
+
+/// The connection a pending authorization is sealed as: `mcp-state/s{state}`.
+/// `None` for a state no authorization of ours could have issued.
+pub(crate) fn state_connection(state: &str) -> Option<ConnectionId> {
+    ConnectionId::new("mcp-state", format!("s{state}")).ok()
+}
+
+/// rmcp's store of pending authorizations (the PKCE verifier, the expected
+/// issuer) over the core's: sealed per tenant as `mcp-state/s{state}`, so a
+/// callback completes on any replica sharing the store and after a restart,
+/// within [`PENDING_FOR`].
+#[derive(Clone)]
+pub(crate) struct SealedStates {
+    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) tenant: TenantId,
+    pub(crate) server: String,
+    pub(crate) resource: String,
+    /// The server's `WWW-Authenticate` challenge the flow started from: the
+    /// completion discovers the authorization server from it again.
+    pub(crate) challenge: Option<String>,
+}
+
+pub(crate) fn connection_of(state: &str) -> Result<ConnectionId, AuthError> {
+    state_connection(state)
+        .ok_or_else(|| AuthError::InternalError("the state is not one this client issued".into()))
+}
+
+#[async_trait]
+impl StateStore for SealedStates {
+    async fn save(&self, state: &str, pending: StoredAuthorizationState) -> Result<(), AuthError> {
+        let text = serde_json::to_string(&pending).map_err(store_error)?;
+        let until = Utc::now() + chrono::Duration::from_std(PENDING_FOR).unwrap_or_default();
+        let mut sealed = Credentials::bearer(text)
+            .with_metadata(SERVER, self.server.clone())
+            .with_metadata(RESOURCE, self.resource.clone())
+            .with_expires_at(until);
+        if let Some(challenge) = &self.challenge {
+            sealed = sealed.with_metadata(CHALLENGE, challenge.clone());
+        }
+        self.store
+            .put(&self.tenant, &connection_of(state)?, &sealed)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, state: &str) -> Result<Option<StoredAuthorizationState>, AuthError> {
+        let Some(stored) = self
+            .store
+            .get(&self.tenant, &connection_of(state)?)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let credentials = stored.value;
+        if credentials
+            .expires_at
+            .is_some_and(|until| until <= Utc::now())
+        {
+            return Ok(None);
+        }
+        let CredentialKind::Bearer { token } = &credentials.kind else {
+            return Ok(None);
+        };
+        serde_json::from_str(token.expose_secret())
+            .map(Some)
+            .map_err(store_error)
+    }
+
+    async fn delete(&self, state: &str) -> Result<(), AuthError> {
+        self.store
+            .delete(&self.tenant, &connection_of(state)?)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }

@@ -218,8 +218,6 @@ impl McpPoolBuilder {
             #[cfg(feature = "http")]
             oauth_tokens,
             #[cfg(feature = "http")]
-            pending: Arc::default(),
-            #[cfg(feature = "http")]
             step_ups: Mutex::new(HashMap::new()),
             tenant_servers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
