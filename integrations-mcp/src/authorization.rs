@@ -22,7 +22,9 @@ mod refresh;
 mod sealed;
 
 pub(crate) use refresh::{McpRefresher, TokenClient};
-use sealed::{CHALLENGE, CLIENT_ID, RESOURCE, SERVER, SealedStates, SealedTokens};
+use sealed::{
+    CHALLENGE, CLIENT_ID, RESOURCE, RegisteredClient, SERVER, SealedStates, SealedTokens,
+};
 
 /// How the pool authorises to a remote MCP server that follows the MCP
 /// authorization spec, without a person: the OAuth client credentials
@@ -563,7 +565,46 @@ pub(crate) async fn authorize(
                 Some(step_up) => Some(step_up),
                 None => challenge(&url).await,
             };
-            manager.set_metadata(discover(&manager, &url, challenge.as_deref()).await?);
+            let metadata = discover(&manager, &url, challenge.as_deref()).await?;
+            let cimd = metadata
+                .additional_fields
+                .get("client_id_metadata_document_supported")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+                && request.client_metadata_url.is_some();
+            manager.set_metadata(metadata);
+            if request.client_id.is_none() && !cimd {
+                // Dynamic registration, once per tenant and server: the
+                // registration (a secret included) is sealed for the code
+                // exchange and the refreshes.
+                let store = states.store.as_ref();
+                let stored = RegisteredClient::load(store, &states.tenant, &states.server)
+                    .await
+                    .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
+                let client = match stored {
+                    Some(client) => client,
+                    None => {
+                        let scopes: Vec<&str> = request.scopes.iter().map(String::as_str).collect();
+                        let name = request.client_name.as_deref().unwrap_or("integrations");
+                        let config = manager
+                            .register_client(name, &request.redirect_uri, &scopes)
+                            .await?;
+                        let client = RegisteredClient {
+                            client_id: config.client_id,
+                            client_secret: config.client_secret.map(SecretString::from),
+                        };
+                        client
+                            .save(store, &states.tenant, &states.server)
+                            .await
+                            .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
+                        client
+                    }
+                };
+                request = request.with_preregistered_client(client.client_id);
+                if let Some(secret) = client.client_secret {
+                    request = request.with_client_secret(secret.expose_secret());
+                }
+            }
             states.challenge.clone_from(&challenge);
             // The flow's PKCE state is sealed as it is made.
             manager.set_state_store(states.clone());
@@ -780,8 +821,17 @@ pub(crate) async fn complete(
             "its server no longer authorises with the code flow",
         ));
     };
+    let registered = RegisteredClient::load(tokens.store.as_ref(), tenant, &server)
+        .await
+        .map_err(|e| refused(&e.to_string()))?
+        .filter(|registered| registered.client_id == meta(CLIENT_ID));
     let mut client_config = OAuthClientConfig::new(meta(CLIENT_ID), redirect_uri.clone());
-    if let Some((_, Some(secret))) = client {
+    let secret = match (client, registered) {
+        (Some((_, Some(secret))), _) => Some(secret.clone()),
+        (_, Some(registered)) => registered.client_secret,
+        _ => None,
+    };
+    if let Some(secret) = secret {
         client_config = client_config.with_client_secret(secret.expose_secret());
     }
     let challenge = record.metadata.get(CHALLENGE).cloned();

@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
 
-use super::sealed::{CLIENT_ID, RESOURCE};
+use super::sealed::{CLIENT_ID, RESOURCE, RegisteredClient};
 use super::{McpAuthorization, off_runtime};
 
 /// Refreshes the sealed tokens of the authorization code flow at the
@@ -36,6 +36,8 @@ pub(crate) struct McpRefresher {
     /// The pool's configured flows, by server: a preregistered client's
     /// secret authenticates the refresh.
     pub(crate) authorizations: HashMap<String, McpAuthorization>,
+    /// Where dynamically registered clients are sealed.
+    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
 }
 
 #[async_trait]
@@ -55,18 +57,41 @@ impl TokenRefresher for McpRefresher {
             ),
             _ => None,
         };
+        let client_id = request.metadata.get(CLIENT_ID).cloned().unwrap_or_default();
+        // A dynamically registered confidential client authenticates too.
+        let registered = RegisteredClient::load(
+            self.store.as_ref(),
+            request.tenant,
+            request.connection.name(),
+        )
+        .await?
+        .filter(|registered| registered.client_id == client_id);
+        let client = match (
+            client,
+            registered,
+            self.authorizations.get(request.connection.name()),
+        ) {
+            (Some(client), _, _) => Some(client),
+            (
+                None,
+                Some(RegisteredClient {
+                    client_id,
+                    client_secret: Some(secret),
+                }),
+                Some(McpAuthorization::AuthorizationCode { redirect_uri, .. }),
+            ) => Some(
+                OAuthClientConfig::new(client_id, redirect_uri.clone())
+                    .with_client_secret(secret.expose_secret()),
+            ),
+            _ => None,
+        };
         // rmcp refreshes what its store holds: a copy with the refresh token.
         let token = serde_json::from_value(json!({
             "access_token": "", "token_type": "bearer",
             "refresh_token": request.refresh_token.expose_secret(),
         }))?;
-        let seed = StoredCredentials::new(
-            request.metadata.get(CLIENT_ID).cloned().unwrap_or_default(),
-            Some(token),
-            request.scopes.to_vec(),
-            None,
-        )
-        .with_issuer(request.metadata.get("issuer").cloned());
+        let seed = StoredCredentials::new(client_id, Some(token), request.scopes.to_vec(), None)
+            .with_issuer(request.metadata.get("issuer").cloned());
         let outcome = off_runtime(move || {
             Box::pin(async move {
                 let mut manager = AuthorizationManager::new(resource.as_str()).await?;

@@ -288,3 +288,56 @@ impl StateStore for SealedStates {
         Ok(())
     }
 }
+
+/// The client registered dynamically (RFC 7591) at a server's authorization
+/// server for a tenant, sealed as `mcp-client/{server}`: its id, and its
+/// secret where the authorization server issued one. Later flows, the code
+/// exchange and every refresh authenticate with it.
+#[derive(Clone)]
+pub(crate) struct RegisteredClient {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<secrecy::SecretString>,
+}
+
+fn client_connection(server: &str) -> Result<ConnectionId, integrations_core::Error> {
+    ConnectionId::new("mcp-client", server)
+}
+
+impl RegisteredClient {
+    /// The tenant's registration at `server`'s authorization server, if any.
+    pub(crate) async fn load(
+        store: &dyn integrations_core::CredentialStore,
+        tenant: &TenantId,
+        server: &str,
+    ) -> Result<Option<Self>, integrations_core::Error> {
+        let stored = store.get(tenant, &client_connection(server)?).await?;
+        Ok(stored.and_then(|stored| match stored.value.kind {
+            CredentialKind::Basic { username, password } => Some(Self {
+                client_id: username,
+                client_secret: (!password.expose_secret().is_empty()).then_some(password),
+            }),
+            _ => None,
+        }))
+    }
+
+    /// Seals the registration.
+    pub(crate) async fn save(
+        &self,
+        store: &dyn integrations_core::CredentialStore,
+        tenant: &TenantId,
+        server: &str,
+    ) -> Result<(), integrations_core::Error> {
+        let password = self
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| secrecy::SecretString::from(String::new()));
+        let sealed = Credentials::new(CredentialKind::Basic {
+            username: self.client_id.clone(),
+            password,
+        });
+        store
+            .put(tenant, &client_connection(server)?, &sealed)
+            .await?;
+        Ok(())
+    }
+}

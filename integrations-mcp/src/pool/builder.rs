@@ -195,6 +195,7 @@ impl McpPoolBuilder {
             |store| {
                 let refresher = crate::authorization::McpRefresher {
                     authorizations: self.authorizations.clone(),
+                    store: Arc::clone(&store),
                 };
                 let mut manager = TokenManager::builder(Arc::clone(&store), Arc::new(refresher))
                     .margin(Duration::from_secs(30));
