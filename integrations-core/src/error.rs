@@ -195,6 +195,26 @@ pub enum RuntimeError {
     /// The runtime was shut down; it dispatches no more actions.
     #[error("the runtime has been shut down")]
     Stopped,
+
+    /// An action asked its caller for something the caller cannot give
+    /// (sampling or elicitation outside an MCP client that supports it).
+    #[error("{request} is not available: {reason}")]
+    NotAvailable {
+        /// `sampling` or `elicitation`.
+        request: &'static str,
+        /// Why not.
+        reason: String,
+    },
+
+    /// An action's request to its caller failed (the client refused it,
+    /// answered with an error, or went away).
+    #[error("the caller did not answer the {request} request: {message}")]
+    CallerRequest {
+        /// `sampling` or `elicitation`.
+        request: &'static str,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// A config or catalog document could not be used.

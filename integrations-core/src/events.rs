@@ -109,6 +109,29 @@ pub enum EventKind {
         /// The connection, as `provider/name`.
         connection: String,
     },
+    /// An action reported progress through its context (called by the
+    /// host, not through the MCP bridge).
+    Progress {
+        /// The action.
+        action: String,
+        /// How far it is.
+        progress: f64,
+        /// Of how much, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<f64>,
+        /// What it is doing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// An action logged through its context (called by the host).
+    Log {
+        /// The action.
+        action: String,
+        /// The severity.
+        level: crate::LogLevel,
+        /// The message.
+        message: String,
+    },
 }
 
 impl EventKind {
@@ -127,6 +150,8 @@ impl EventKind {
             Self::TokenRefreshed { .. } => "token_refreshed",
             Self::TokenRefreshFailed { .. } => "token_refresh_failed",
             Self::NeedsReauth { .. } => "needs_reauth",
+            Self::Progress { .. } => "progress",
+            Self::Log { .. } => "log",
         }
     }
 }

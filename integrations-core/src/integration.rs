@@ -12,6 +12,18 @@ use serde_json::Value;
 
 use crate::{BoxError, Error, IntegrationConfig};
 
+mod content;
+mod context;
+
+pub use content::{
+    CompletionTarget, Content, Prompt, PromptArgument, PromptMessage, Resource, ResourceBody,
+    ResourceContents, ResourceTemplate, Role, Serves,
+};
+pub use context::{
+    ActionContext, ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel,
+    SamplingRequest, SamplingResponse,
+};
+
 /// The id of an integration: 1 to 64 ASCII letters, digits, `-` or `_`.
 ///
 /// Cheap to clone. The dot is excluded because dispatch targets are written
@@ -104,6 +116,10 @@ pub struct Capability {
     pub description: String,
     /// JSON Schema the arguments must satisfy; `{"type": "object"}` by default.
     pub parameters: Value,
+    /// JSON Schema of the action's structured result
+    /// ([`ActionResult::structured`]), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
 }
 
 impl Capability {
@@ -113,7 +129,15 @@ impl Capability {
             name: name.into(),
             description: description.into(),
             parameters: serde_json::json!({ "type": "object" }),
+            output_schema: None,
         }
+    }
+
+    /// Declares the JSON Schema of the action's structured result.
+    #[must_use]
+    pub fn with_output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
     }
 
     /// Sets the JSON Schema of the arguments.
@@ -133,15 +157,32 @@ pub struct Action {
     pub name: String,
     /// The validated arguments.
     pub arguments: Value,
+    /// What the action runs with; not part of its value.
+    #[serde(skip)]
+    context: ActionContext,
 }
 
 impl Action {
-    /// Builds an action.
+    /// Builds an action, with a context that reaches nobody.
     pub fn new(name: impl Into<String>, arguments: Value) -> Self {
         Self {
             name: name.into(),
+            context: ActionContext::default(),
             arguments,
         }
+    }
+
+    /// What the action runs with: progress, logs, cancellation, requests
+    /// back to the caller.
+    pub fn context(&self) -> &ActionContext {
+        &self.context
+    }
+
+    /// Sets the context.
+    #[must_use]
+    pub fn with_context(mut self, context: ActionContext) -> Self {
+        self.context = context;
+        self
     }
 
     /// Deserialises the arguments into `T`.
@@ -168,10 +209,21 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ActionResult {
-    /// The result value.
+    /// The result value: what [`Runtime::dispatch`](crate::Runtime::dispatch)
+    /// callers read, and the text an MCP client gets when there is no
+    /// [`content`](Self::content).
     pub output: Value,
     /// Whether the action failed in a way the caller should see.
     pub is_error: bool,
+    /// Rich content for an MCP client (text, images, audio, resources),
+    /// in order; empty for a plain result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<Content>,
+    /// A JSON object matching the capability's
+    /// [`output_schema`](Capability::output_schema), for clients that read
+    /// structured results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<Value>,
 }
 
 impl ActionResult {
@@ -180,6 +232,8 @@ impl ActionResult {
         Self {
             output,
             is_error: false,
+            content: Vec::new(),
+            structured: None,
         }
     }
 
@@ -188,7 +242,44 @@ impl ActionResult {
         Self {
             output: Value::String(message.into()),
             is_error: true,
+            content: Vec::new(),
+            structured: None,
         }
+    }
+
+    /// A successful result of rich content blocks; its
+    /// [`output`](Self::output) is their text, joined by newlines.
+    pub fn content(content: Vec<Content>) -> Self {
+        let text: Vec<&str> = content
+            .iter()
+            .filter_map(|block| match block {
+                Content::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        Self {
+            output: Value::String(text.join("\n")),
+            is_error: false,
+            content,
+            structured: None,
+        }
+    }
+
+    /// A successful structured result: `value` (a JSON object matching
+    /// the capability's output schema) is both the output and the
+    /// structured content.
+    pub fn structured(value: Value) -> Self {
+        Self {
+            structured: Some(value.clone()),
+            ..Self::ok(value)
+        }
+    }
+
+    /// Marks the result as a failure the caller should see.
+    #[must_use]
+    pub fn into_error(mut self) -> Self {
+        self.is_error = true;
+        self
     }
 }
 
@@ -221,6 +312,26 @@ impl Notification {
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = data;
         self
+    }
+
+    /// The kind of [`resource_updated`](Self::resource_updated).
+    pub const RESOURCE_UPDATED: &'static str = "resource_updated";
+
+    /// Says that the resource at `uri` changed: returned from
+    /// [`Integration::tick`], it reaches MCP clients subscribed to `uri`
+    /// through the bridge.
+    pub fn resource_updated(uri: impl Into<String>) -> Self {
+        let uri = uri.into();
+        Self::new(Self::RESOURCE_UPDATED, format!("{uri} changed"))
+            .with_data(serde_json::json!({ "uri": uri }))
+    }
+
+    /// The URI of a [`resource_updated`](Self::resource_updated)
+    /// notification.
+    pub fn updated_resource(&self) -> Option<&str> {
+        (self.kind == Self::RESOURCE_UPDATED)
+            .then(|| self.data["uri"].as_str())
+            .flatten()
     }
 }
 
@@ -283,6 +394,57 @@ pub trait Integration: Send + Sync + 'static {
             action.name
         )
         .into())
+    }
+
+    /// Which optional parts of this contract the integration serves
+    /// (resources, subscriptions, prompts, completions, logging), so that
+    /// the MCP bridge declares exactly those; nothing by default.
+    fn serves(&self) -> Serves {
+        Serves::nothing()
+    }
+
+    /// The resources a client can read now (an inbox's messages, a
+    /// calendar's events). None by default.
+    async fn list_resources(&self) -> Result<Vec<Resource>, BoxError> {
+        Ok(Vec::new())
+    }
+
+    /// The families of resources it serves by URI template. Read once, at
+    /// listing: keep it cheap. None by default.
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        Vec::new()
+    }
+
+    /// Reads the resource at `uri`, listed or of a template.
+    async fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>, BoxError> {
+        Err(format!("`{}` serves no resource `{uri}`", self.id()).into())
+    }
+
+    /// The prompts it offers. None by default.
+    fn prompts(&self) -> Vec<Prompt> {
+        Vec::new()
+    }
+
+    /// The messages of prompt `name` with `arguments` filled in.
+    async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<PromptMessage>, BoxError> {
+        let _ = arguments;
+        Err(format!("`{}` has no prompt `{name}`", self.id()).into())
+    }
+
+    /// Suggestions for `argument` of `target`, given what was typed so far
+    /// (`value`), best first. None by default.
+    async fn complete(
+        &self,
+        target: &CompletionTarget,
+        argument: &str,
+        value: &str,
+    ) -> Result<Vec<String>, BoxError> {
+        let _ = (target, argument, value);
+        Ok(Vec::new())
     }
 
     /// Periodic work; the returned notifications are broadcast. The default

@@ -82,7 +82,12 @@ pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingS
 pub use health::{HealthMetrics, HealthSummary, Sample};
 #[cfg(test)]
 pub(crate) use integration::MockIntegration;
-pub use integration::{Action, ActionResult, Capability, Integration, IntegrationId, Notification};
+pub use integration::{
+    Action, ActionContext, ActionPeer, ActionResult, Capability, CompletionTarget, Content,
+    Elicitation, ElicitationAction, ElicitationResponse, Integration, IntegrationId, LogLevel,
+    Notification, Prompt, PromptArgument, PromptMessage, Resource, ResourceBody, ResourceContents,
+    ResourceTemplate, Role, SamplingRequest, SamplingResponse, Serves,
+};
 pub use registry::Registry;
 #[cfg(feature = "postgres")]
 pub use runtime::PgTickLease;

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::error::panic_message;
 use crate::{
-    Action, ActionResult, Capability, Error, Integration, IntegrationId, RegistryError,
-    RuntimeError,
+    Action, ActionContext, ActionResult, Capability, Error, Integration, IntegrationId,
+    RegistryError, RuntimeError,
 };
 
 /// Integrations by id, with their capabilities' schemas compiled once.
@@ -216,9 +216,20 @@ impl Registry {
     /// integration is called; [`RuntimeError::Failed`] when `handle` returns an
     /// error and [`RuntimeError::Panicked`] when it panics (the panic is contained).
     pub async fn dispatch(&self, target: &str, arguments: Value) -> Result<ActionResult, Error> {
+        self.dispatch_with(target, arguments, ActionContext::default())
+            .await
+    }
+
+    /// [`dispatch`](Self::dispatch), with the action running in `context`.
+    pub async fn dispatch_with(
+        &self,
+        target: &str,
+        arguments: Value,
+        context: ActionContext,
+    ) -> Result<ActionResult, Error> {
         let (id, action) = self.validate(target, &arguments)?;
         let integration = &self.entries[id.as_str()].integration;
-        let call = integration.handle(Action::new(action, arguments));
+        let call = integration.handle(Action::new(action, arguments).with_context(context));
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(source)) => Err(RuntimeError::Failed {

@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{error_chain, panic_message};
 use crate::{
-    ActionResult, BroadcastSink, Config, Error, Event, EventKind, EventSink, HealthMetrics,
-    Integration, IntegrationConfig, IntegrationId, Registry, RegistryError, RuntimeError, Sample,
+    ActionContext, ActionPeer, ActionResult, BroadcastSink, Config, Error, Event, EventKind,
+    EventSink, HealthMetrics, Integration, IntegrationConfig, IntegrationId, Registry,
+    RegistryError, RuntimeError, Sample,
 };
 
 /// Runs the enabled integrations of a [`Registry`]: `init` in order, one tick
@@ -392,7 +393,39 @@ impl Runtime {
     ///
     /// After [`shutdown`](Self::shutdown) every dispatch fails with
     /// [`RuntimeError::Stopped`].
+    ///
+    /// The action's [`ActionContext`] reports progress and logs as this
+    /// runtime's `progress` and `log` events; sampling and elicitation are
+    /// not available (the caller is the host, not an MCP client).
     pub async fn dispatch(&self, target: &str, arguments: Value) -> Result<ActionResult, Error> {
+        let peer = self
+            .registry
+            .id(target.split_once('.').map_or(target, |(id, _)| id))
+            .map(|id| {
+                Arc::new(HostPeer {
+                    hub: self.hub.clone(),
+                    integration: id.clone(),
+                    action: target
+                        .split_once('.')
+                        .map_or("", |(_, action)| action)
+                        .to_owned(),
+                }) as Arc<dyn ActionPeer>
+            });
+        let context = peer.map_or_else(ActionContext::default, |peer| {
+            ActionContext::new(peer, CancellationToken::new())
+        });
+        self.dispatch_with(target, arguments, context).await
+    }
+
+    /// [`dispatch`](Self::dispatch) with the action running in `context`:
+    /// for callers that reach the action's caller themselves, as the MCP
+    /// bridge does for its clients.
+    pub async fn dispatch_with(
+        &self,
+        target: &str,
+        arguments: Value,
+        context: ActionContext,
+    ) -> Result<ActionResult, Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(RuntimeError::Stopped.into());
         }
@@ -404,7 +437,7 @@ impl Runtime {
             return self.registry.dispatch(target, arguments).await;
         };
         let started = Instant::now();
-        let call = self.registry.dispatch(target, arguments);
+        let call = self.registry.dispatch_with(target, arguments, context);
         let result = tokio::time::timeout(self.dispatch_timeout, call)
             .await
             .unwrap_or_else(|_| {
@@ -507,6 +540,65 @@ impl Runtime {
         }
         report.elapsed = started.elapsed();
         report
+    }
+}
+
+/// The host as an action's caller: progress and logs become events;
+/// requests back are not available.
+struct HostPeer {
+    hub: EventHub,
+    integration: IntegrationId,
+    action: String,
+}
+
+impl fmt::Debug for HostPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostPeer")
+            .field("integration", &self.integration)
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl ActionPeer for HostPeer {
+    async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let kind = EventKind::Progress {
+            action: self.action.clone(),
+            progress,
+            total,
+            message,
+        };
+        self.hub
+            .publish(Event::now(self.integration.clone(), kind))
+            .await;
+    }
+
+    async fn log(&self, level: crate::LogLevel, message: String) {
+        let kind = EventKind::Log {
+            action: self.action.clone(),
+            level,
+            message,
+        };
+        self.hub
+            .publish(Event::now(self.integration.clone(), kind))
+            .await;
+    }
+
+    async fn sample(&self, _: crate::SamplingRequest) -> Result<crate::SamplingResponse, Error> {
+        Err(RuntimeError::NotAvailable {
+            request: "sampling",
+            reason: "the action was called by the host, not an MCP client".into(),
+        }
+        .into())
+    }
+
+    async fn elicit(&self, _: crate::Elicitation) -> Result<crate::ElicitationResponse, Error> {
+        Err(RuntimeError::NotAvailable {
+            request: "elicitation",
+            reason: "the action was called by the host, not an MCP client".into(),
+        }
+        .into())
     }
 }
 

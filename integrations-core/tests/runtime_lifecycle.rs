@@ -569,3 +569,72 @@ async fn a_registered_integration_not_enabled_is_warned_about() {
         "{message}"
     );
 }
+
+/// Reports progress and logs, then asks the caller's model.
+struct Reporter;
+
+#[async_trait]
+impl Integration for Reporter {
+    fn id(&self) -> &str {
+        "reporter"
+    }
+    fn name(&self) -> &str {
+        "Reporter"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new("sync", "Syncs, reporting as it goes")]
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        let context = action.context();
+        for step in [0.0, 50.0, 100.0] {
+            context.progress(step, Some(100.0), Some("syncing")).await;
+        }
+        context
+            .log(integrations_core::LogLevel::Warning, "3 items skipped")
+            .await;
+        let asked = context
+            .sample(integrations_core::SamplingRequest::new("Summarise", 50))
+            .await;
+        Ok(ActionResult::ok(json!(asked.unwrap_err().to_string())))
+    }
+}
+
+#[tokio::test]
+async fn called_by_the_host_an_action_reports_through_events_and_cannot_ask_back() {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Reporter)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"reporter\"]").unwrap();
+    let runtime = Runtime::builder(registry).start(&config).await;
+    let mut events = runtime.subscribe();
+    let result = runtime.dispatch("reporter.sync", json!({})).await.unwrap();
+    assert_eq!(
+        result.output,
+        json!("sampling is not available: the action was called by the host, not an MCP client")
+    );
+    let mut progress = Vec::new();
+    let mut logs = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        match event.kind {
+            EventKind::Progress {
+                action,
+                progress: p,
+                total,
+                ..
+            } => {
+                assert_eq!((action.as_str(), total), ("sync", Some(100.0)));
+                progress.push(p);
+            }
+            EventKind::Log { level, message, .. } => logs.push((level, message)),
+            _ => {}
+        }
+    }
+    assert_eq!(progress, [0.0, 50.0, 100.0], "in order");
+    assert_eq!(
+        logs,
+        [(
+            integrations_core::LogLevel::Warning,
+            "3 items skipped".to_owned()
+        )]
+    );
+    runtime.shutdown(Duration::from_secs(1)).await;
+}
