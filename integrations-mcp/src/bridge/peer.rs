@@ -1,0 +1,188 @@
+//! An action's caller when it is an MCP client of the bridge: progress,
+//! log messages, sampling and elicitation go to the client.
+
+// rmcp 3.11 marks logging, sampling and elicitation from servers as
+// deprecated (SEP-2577, for protocol 2026-07-28); the protocol this bridge
+// speaks (2025-11-25) has them, and clients use them.
+#![allow(deprecated)]
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use integrations_core::{
+    ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, Error as CoreError, LogLevel,
+    RuntimeError, SamplingRequest, SamplingResponse, async_trait,
+};
+use rmcp::model::ProgressToken;
+use rmcp::{Peer, RoleServer};
+use serde_json::{Value, json};
+
+use super::wire;
+
+/// The client of one bridge session, seen from one tool call.
+pub(super) struct BridgePeer {
+    pub(super) peer: Peer<RoleServer>,
+    /// The call's `_meta.progressToken`: progress is sent only with one.
+    pub(super) progress: Option<ProgressToken>,
+    /// The session's `logging/setLevel`.
+    pub(super) level: Arc<Mutex<LogLevel>>,
+    /// Names the integration in log messages.
+    pub(super) logger: String,
+}
+
+impl fmt::Debug for BridgePeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BridgePeer")
+            .field("logger", &self.logger)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BridgePeer {
+    /// The client's declared capabilities, as MCP JSON.
+    fn capabilities(&self) -> Value {
+        self.peer
+            .peer_info()
+            .and_then(|info| serde_json::to_value(&info.capabilities).ok())
+            .unwrap_or_default()
+    }
+
+    fn unavailable(request: &'static str, reason: &str) -> CoreError {
+        RuntimeError::NotAvailable {
+            request,
+            reason: reason.to_owned(),
+        }
+        .into()
+    }
+
+    fn failed(request: &'static str, error: impl fmt::Display) -> CoreError {
+        RuntimeError::CallerRequest {
+            request,
+            message: error.to_string(),
+        }
+        .into()
+    }
+}
+
+fn level(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Notice => "notice",
+        LogLevel::Warning => "warning",
+        LogLevel::Error => "error",
+        LogLevel::Critical => "critical",
+        LogLevel::Alert => "alert",
+        _ => "emergency",
+    }
+}
+
+#[async_trait]
+impl ActionPeer for BridgePeer {
+    async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let Some(token) = &self.progress else {
+            return;
+        };
+        let mut param = json!({"progressToken": token, "progress": progress});
+        if let Some(total) = total {
+            param["total"] = json!(total);
+        }
+        if let Some(message) = message {
+            param["message"] = json!(message);
+        }
+        if let Ok(param) = wire::parse(param) {
+            // A client gone away is the call's problem, not the report's.
+            let _ = self.peer.notify_progress(param).await;
+        }
+    }
+
+    async fn log(&self, at: LogLevel, message: String) {
+        let minimum = *self.level.lock().unwrap_or_else(|e| e.into_inner());
+        if at < minimum {
+            return;
+        }
+        let param = json!({"level": level(at), "logger": self.logger, "data": message});
+        if let Ok(param) = wire::parse(param) {
+            let _ = self.peer.notify_logging_message(param).await;
+        }
+    }
+
+    async fn sample(&self, request: SamplingRequest) -> Result<SamplingResponse, CoreError> {
+        if self.capabilities().get("sampling").is_none() {
+            return Err(Self::unavailable(
+                "sampling",
+                "the MCP client did not declare the sampling capability",
+            ));
+        }
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|(role, text)| {
+                json!({"role": wire::role(*role), "content": {"type": "text", "text": text}})
+            })
+            .collect();
+        let mut params = json!({"messages": messages, "maxTokens": request.max_tokens});
+        if let Some(system) = &request.system_prompt {
+            params["systemPrompt"] = json!(system);
+        }
+        let params = wire::parse(params).map_err(|e| Self::failed("sampling", e.message))?;
+        let result = self
+            .peer
+            .create_message(params)
+            .await
+            .map_err(|e| Self::failed("sampling", e))?;
+        let result = serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?;
+        let content = &result["message"]["content"];
+        let text = match content {
+            Value::Array(blocks) => blocks
+                .iter()
+                .filter_map(|block| block["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            block => block["text"].as_str().unwrap_or_default().to_owned(),
+        };
+        let mut response = SamplingResponse::new(text, result["model"].as_str().unwrap_or_default());
+        response.stop_reason = result["stopReason"].as_str().map(str::to_owned);
+        Ok(response)
+    }
+
+    async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, CoreError> {
+        let capabilities = self.capabilities();
+        let Some(modes) = capabilities.get("elicitation") else {
+            return Err(Self::unavailable(
+                "elicitation",
+                "the MCP client did not declare the elicitation capability",
+            ));
+        };
+        let params = match &request {
+            Elicitation::Form { message, schema } => {
+                json!({"mode": "form", "message": message, "requestedSchema": schema})
+            }
+            Elicitation::Url { message, url, id } => {
+                // An empty capability object means form only.
+                if modes.get("url").is_none() {
+                    return Err(Self::unavailable(
+                        "elicitation",
+                        "the MCP client does not support URL elicitation",
+                    ));
+                }
+                json!({"mode": "url", "message": message, "url": url, "elicitationId": id})
+            }
+            _ => return Err(Self::unavailable("elicitation", "an unknown kind of request")),
+        };
+        let params = wire::parse(params).map_err(|e| Self::failed("elicitation", e.message))?;
+        let result = self
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| Self::failed("elicitation", e))?;
+        let result = serde_json::to_value(&result).map_err(|e| Self::failed("elicitation", e))?;
+        let action = match result["action"].as_str() {
+            Some("accept") => ElicitationAction::Accept,
+            Some("decline") => ElicitationAction::Decline,
+            _ => ElicitationAction::Cancel,
+        };
+        let content = result.get("content").filter(|c| !c.is_null()).cloned();
+        Ok(ElicitationResponse::new(action, content))
+    }
+}

@@ -1,0 +1,102 @@
+//! The core's content, resources and prompts as MCP's JSON, read into
+//! rmcp's types through serde (which keeps this independent of rmcp's
+//! constructors).
+
+use integrations_core::{
+    Content, Prompt, PromptMessage, Resource, ResourceBody, ResourceContents, ResourceTemplate,
+    Role,
+};
+use rmcp::ErrorData;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+/// Reads MCP JSON into an rmcp type; a mismatch is the server's fault.
+pub(super) fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
+    serde_json::from_value(value)
+        .map_err(|e| ErrorData::internal_error(format!("the bridge built a bad message: {e}"), None))
+}
+
+fn insert_some(object: &mut Map<String, Value>, key: &str, value: Option<&String>) {
+    if let Some(value) = value {
+        object.insert(key.to_owned(), json!(value));
+    }
+}
+
+pub(super) fn contents(contents: &ResourceContents) -> Value {
+    let mut object = Map::new();
+    object.insert("uri".into(), json!(contents.uri));
+    insert_some(&mut object, "mimeType", contents.mime_type.as_ref());
+    match &contents.body {
+        ResourceBody::Text(text) => object.insert("text".into(), json!(text)),
+        ResourceBody::Blob(blob) => object.insert("blob".into(), json!(blob)),
+        _ => object.insert("text".into(), json!("")),
+    };
+    Value::Object(object)
+}
+
+pub(super) fn resource(resource: &Resource) -> Value {
+    let mut object = Map::new();
+    object.insert("uri".into(), json!(resource.uri));
+    object.insert("name".into(), json!(resource.name));
+    insert_some(&mut object, "description", resource.description.as_ref());
+    insert_some(&mut object, "mimeType", resource.mime_type.as_ref());
+    Value::Object(object)
+}
+
+pub(super) fn template(template: &ResourceTemplate) -> Value {
+    let mut object = Map::new();
+    object.insert("uriTemplate".into(), json!(template.uri_template));
+    object.insert("name".into(), json!(template.name));
+    insert_some(&mut object, "description", template.description.as_ref());
+    insert_some(&mut object, "mimeType", template.mime_type.as_ref());
+    Value::Object(object)
+}
+
+pub(super) fn content(content: &Content) -> Value {
+    match content {
+        Content::Text { text } => json!({"type": "text", "text": text}),
+        Content::Image { data, mime_type } => {
+            json!({"type": "image", "data": data, "mimeType": mime_type})
+        }
+        Content::Audio { data, mime_type } => {
+            json!({"type": "audio", "data": data, "mimeType": mime_type})
+        }
+        Content::Resource { resource } => json!({"type": "resource", "resource": contents(resource)}),
+        Content::ResourceLink { resource: link } => {
+            let mut object = resource(link);
+            object["type"] = json!("resource_link");
+            object
+        }
+        other => json!({"type": "text", "text": format!("{other:?}")}),
+    }
+}
+
+pub(super) fn prompt(prompt: &Prompt) -> Value {
+    let arguments: Vec<Value> = prompt
+        .arguments
+        .iter()
+        .map(|argument| {
+            let mut object = Map::new();
+            object.insert("name".into(), json!(argument.name));
+            insert_some(&mut object, "description", argument.description.as_ref());
+            object.insert("required".into(), json!(argument.required));
+            Value::Object(object)
+        })
+        .collect();
+    let mut object = Map::new();
+    object.insert("name".into(), json!(prompt.name));
+    insert_some(&mut object, "description", prompt.description.as_ref());
+    object.insert("arguments".into(), Value::Array(arguments));
+    Value::Object(object)
+}
+
+pub(super) fn role(role: Role) -> &'static str {
+    match role {
+        Role::Assistant => "assistant",
+        _ => "user",
+    }
+}
+
+pub(super) fn message(message: &PromptMessage) -> Value {
+    json!({"role": role(message.role), "content": content(&message.content)})
+}
