@@ -16,11 +16,11 @@ use integrations_core::{
     Integration, IntegrationId, LogLevel, McpServerEntry, Prompt, Runtime, Serves, StdioServer,
 };
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
-    InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Reference, ServerCapabilities, SetLevelRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,
+    JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, ServerCapabilities, SetLevelRequestParams,
     SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
@@ -465,7 +465,10 @@ impl ServerHandler for Bridge {
                 Some(json!({ "uri": request.uri })),
             )
         };
-        let owner = self.resource_owner(&request.uri).await.ok_or_else(not_found)?;
+        let owner = self
+            .resource_owner(&request.uri)
+            .await
+            .ok_or_else(not_found)?;
         let contents = owner
             .read_resource(&request.uri)
             .await

@@ -28,6 +28,23 @@ pub struct CallOptions {
     /// Cancels the call when cancelled; the server is sent
     /// `notifications/cancelled`.
     pub cancel: Option<CancellationToken>,
+    /// Where the server's progress reports for the call go, in order (a
+    /// report older than one already delivered is dropped, as progress
+    /// only increases). Reports may trail the call's result by a moment.
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<Progress>>,
+}
+
+/// One progress report of a call, from the server's
+/// `notifications/progress`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// How far the call is.
+    pub progress: f64,
+    /// Of how much, when the server knows.
+    pub total: Option<f64>,
+    /// What it is doing.
+    pub message: Option<String>,
 }
 
 impl CallOptions {
@@ -47,6 +64,13 @@ impl CallOptions {
     #[must_use]
     pub fn cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
+        self
+    }
+
+    /// Asks the server for progress reports, sent to `reports`.
+    #[must_use]
+    pub fn progress(mut self, reports: tokio::sync::mpsc::UnboundedSender<Progress>) -> Self {
+        self.progress = Some(reports);
         self
     }
 }

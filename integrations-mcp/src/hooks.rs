@@ -126,6 +126,13 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
         >())
     }
 
+    /// The server says the resource at `uri`, which this session
+    /// subscribed to ([`McpPool::subscribe`](crate::McpPool::subscribe)),
+    /// changed. Ignored by default.
+    async fn resource_updated(&self, context: &HookContext, uri: &str) {
+        let _ = (context, uri);
+    }
+
     /// Answers `roots/list`; the default lists none.
     async fn roots(&self, context: &HookContext) -> Result<Vec<Root>, ErrorData> {
         let _ = context;

@@ -93,7 +93,7 @@ mod toolbox;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use authorization::{IdTokenSource, IdentityProvider, JwtAlgorithm, McpAuthorization};
 pub use bridge::Bridge;
-pub use call::{CallOptions, ToolResultExt};
+pub use call::{CallOptions, Progress, ToolResultExt};
 pub use config::{ClaudeConfigFile, servers_from_json};
 pub use error::Error;
 pub use hooks::{ClientHooks, HookCapabilities, HookContext};

@@ -589,6 +589,29 @@ impl McpPool {
         )
     }
 
+    /// Reads the resource at `uri` of the server.
+    pub async fn read_resource(
+        &self,
+        key: &SessionKey,
+        uri: &str,
+    ) -> Result<rmcp::model::ReadResourceResult, Error> {
+        self.get(key)
+            .await?
+            .read_resource(uri, &CallOptions::new())
+            .await
+    }
+
+    /// Subscribes the tenant's session to changes of the resource at
+    /// `uri`: each one reaches the pool's (or the tenant's)
+    /// [`ClientHooks::resource_updated`](crate::ClientHooks::resource_updated).
+    /// A session replaced after a failure starts without subscriptions.
+    pub async fn subscribe(&self, key: &SessionKey, uri: &str) -> Result<(), Error> {
+        self.get(key)
+            .await?
+            .subscribe(uri, &CallOptions::new())
+            .await
+    }
+
     /// The server's tools, cached per session until the server announces a
     /// change.
     pub async fn list_tools(&self, key: &SessionKey) -> Result<Arc<Vec<Tool>>, Error> {

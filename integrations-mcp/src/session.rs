@@ -1,6 +1,6 @@
 //! One live MCP session: the child process, the rmcp client, the tool cache.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -70,6 +70,83 @@ pub(crate) struct Connect<'a> {
 pub(crate) struct Client {
     tools_generation: Arc<AtomicU64>,
     hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
+    progress: Arc<ProgressRoutes>,
+}
+
+/// Where each call's progress reports go, by the progress token rmcp sent
+/// the call with; an entry leaves when its receiver is dropped. Reports
+/// that arrive before their call is routed (the server was quick) wait in
+/// `early`.
+#[derive(Default)]
+pub(crate) struct ProgressRoutes {
+    routes: Mutex<HashMap<String, Route>>,
+}
+
+#[derive(Default)]
+struct Route {
+    sender: Option<tokio::sync::mpsc::UnboundedSender<crate::Progress>>,
+    /// The last progress delivered.
+    last: Option<f64>,
+    /// Reports received before the route was made.
+    early: Vec<crate::Progress>,
+}
+
+/// Routes kept for reports that arrived first; beyond this they are
+/// dropped (a server reporting progress nobody asked for).
+const EARLY_ROUTES: usize = 64;
+
+fn token_key(token: &rmcp::model::ProgressToken) -> String {
+    serde_json::to_string(token).unwrap_or_default()
+}
+
+impl Route {
+    /// Sends `report` unless an equal or later one went already: progress
+    /// only increases, so a report overtaken by a later one is stale.
+    fn send(&mut self, report: crate::Progress) -> bool {
+        let Some(sender) = &self.sender else {
+            self.early.push(report);
+            return true;
+        };
+        if self.last.is_some_and(|last| report.progress <= last) {
+            return true;
+        }
+        self.last = Some(report.progress);
+        sender.send(report).is_ok()
+    }
+}
+
+impl ProgressRoutes {
+    /// Sends the reports of the call sent with `token` to `sender`.
+    fn route(
+        &self,
+        token: &rmcp::model::ProgressToken,
+        sender: tokio::sync::mpsc::UnboundedSender<crate::Progress>,
+    ) {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes.retain(|_, route| route.sender.as_ref().is_none_or(|s| !s.is_closed()));
+        let route = routes.entry(token_key(token)).or_default();
+        route.sender = Some(sender);
+        for report in std::mem::take(&mut route.early) {
+            route.send(report);
+        }
+    }
+
+    fn deliver(&self, params: &rmcp::model::ProgressNotificationParam) {
+        let key = token_key(&params.progress_token);
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if !routes.contains_key(&key) && routes.len() >= EARLY_ROUTES {
+            return;
+        }
+        let route = routes.entry(key.clone()).or_default();
+        let report = crate::Progress {
+            progress: params.progress,
+            total: params.total,
+            message: params.message.clone(),
+        };
+        if !route.send(report) {
+            routes.remove(&key);
+        }
+    }
 }
 
 #[allow(deprecated)] // sampling and roots: see `hooks`
@@ -91,6 +168,16 @@ impl ClientHandler for Client {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some((hooks, context)) = &self.hooks {
+            hooks.resource_updated(context, &params.uri).await;
+        }
     }
 
     async fn create_elicitation(
@@ -129,12 +216,94 @@ impl ClientHandler for Client {
     }
 }
 
+/// A client transport that hands progress notifications to their calls as
+/// they arrive, in order: rmcp runs each notification's handler in a task
+/// of its own, which can reorder them.
+struct Ordered<T> {
+    inner: T,
+    progress: Arc<ProgressRoutes>,
+}
+
+fn ordered<E, A>(
+    transport: impl rmcp::transport::IntoTransport<RoleClient, E, A>,
+    progress: Arc<ProgressRoutes>,
+) -> Ordered<impl rmcp::transport::Transport<RoleClient, Error = E>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ordered {
+        inner: transport.into_transport(),
+        progress,
+    }
+}
+
+impl<T: rmcp::transport::Transport<RoleClient>> rmcp::transport::Transport<RoleClient>
+    for Ordered<T>
+{
+    type Error = T::Error;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        T::name()
+    }
+
+    fn send(
+        &mut self,
+        item: rmcp::service::TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    async fn receive(&mut self) -> Option<rmcp::service::RxJsonRpcMessage<RoleClient>> {
+        let message = self.inner.receive().await?;
+        if let rmcp::model::JsonRpcMessage::Notification(notification) = &message
+            && let rmcp::model::ServerNotification::ProgressNotification(progress) =
+                &notification.notification
+        {
+            self.progress.deliver(&progress.params);
+        }
+        Some(message)
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
+}
+
+/// Cancels a request at the server when dropped before `disarm`.
+struct Abandoned {
+    peer: Peer<RoleClient>,
+    id: Option<rmcp::model::RequestId>,
+    tasks: TaskTracker,
+}
+
+impl Abandoned {
+    fn disarm(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let peer = self.peer.clone();
+        self.tasks.spawn(async move {
+            let param = serde_json::json!({"requestId": id, "reason": "the caller gave up"});
+            if let Ok(param) = serde_json::from_value(param) {
+                let _ = peer.notify_cancelled(param).await;
+            }
+        });
+    }
+}
+
 /// A shared handle to a live session with one MCP server. Calls on it run
 /// concurrently.
 pub struct Session {
     server: String,
     peer: Peer<RoleClient>,
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, Client>>>,
+    progress: Arc<ProgressRoutes>,
     tools_generation: Arc<AtomicU64>,
     tools: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
     exit: watch::Receiver<Option<Option<i32>>>,
@@ -235,6 +404,7 @@ impl Session {
         Self {
             server: server.to_owned(),
             peer: service.peer().clone(),
+            progress: Arc::clone(&service.service().progress),
             service: tokio::sync::Mutex::new(Some(service)),
             tools_generation,
             tools: Mutex::new(None),
@@ -347,13 +517,15 @@ impl Session {
         });
 
         let tools_generation = Arc::new(AtomicU64::new(0));
+        let progress: Arc<ProgressRoutes> = Arc::default();
         let client = Client {
             tools_generation: Arc::clone(&tools_generation),
             hooks: options.hooks.clone(),
+            progress: Arc::clone(&progress),
         };
         let started = rmcp::serve_client_with_lifecycle(
             client,
-            (stdout, stdin),
+            ordered((stdout, stdin), Arc::clone(&progress)),
             ClientLifecycleMode::Initialize,
         );
         let mut exit_watch = exit.clone();
@@ -456,14 +628,19 @@ impl Session {
         }
         let transport = transport.custom_headers(headers);
         let tools_generation = Arc::new(AtomicU64::new(0));
+        let progress: Arc<ProgressRoutes> = Arc::default();
         let client = Client {
             tools_generation: Arc::clone(&tools_generation),
             hooks: options.hooks.clone(),
+            progress: Arc::clone(&progress),
         };
         let started: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match &options.oauth {
             None => Box::pin(rmcp::serve_client_with_lifecycle(
                 client,
-                StreamableHttpClientTransport::from_config(transport),
+                ordered(
+                    StreamableHttpClientTransport::from_config(transport),
+                    Arc::clone(&progress),
+                ),
                 ClientLifecycleMode::Initialize,
             )),
             Some(oauth) => {
@@ -480,18 +657,27 @@ impl Session {
                 match authorized {
                     Authorized::Grant(grant) => Box::pin(rmcp::serve_client_with_lifecycle(
                         client,
-                        StreamableHttpClientTransport::with_client(grant, transport),
+                        ordered(
+                            StreamableHttpClientTransport::with_client(grant, transport),
+                            Arc::clone(&progress),
+                        ),
                         ClientLifecycleMode::Initialize,
                     )),
                     Authorized::Tokens(tokens) => Box::pin(rmcp::serve_client_with_lifecycle(
                         client,
-                        StreamableHttpClientTransport::with_client(tokens, transport),
+                        ordered(
+                            StreamableHttpClientTransport::with_client(tokens, transport),
+                            Arc::clone(&progress),
+                        ),
                         ClientLifecycleMode::Initialize,
                     )),
                     Authorized::Bearer(token) => Box::pin(rmcp::serve_client_with_lifecycle(
                         client,
-                        StreamableHttpClientTransport::from_config(
-                            transport.auth_header(token.expose_secret()),
+                        ordered(
+                            StreamableHttpClientTransport::from_config(
+                                transport.auth_header(token.expose_secret()),
+                            ),
+                            Arc::clone(&progress),
                         ),
                         ClientLifecycleMode::Initialize,
                     )),
@@ -706,7 +892,53 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        self.run(name, options, self.peer.call_tool(params)).await
+        let Some(reports) = &options.progress else {
+            return self.run(name, options, self.peer.call_tool(params)).await;
+        };
+        // rmcp gives each request its own progress token: the call's
+        // reports are routed by it.
+        let call = async {
+            let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
+            let handle = self
+                .peer
+                .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+                .await?;
+            self.progress.route(&handle.progress_token, reports.clone());
+            // A call given up on (timeout, cancel) is cancelled at the
+            // server, as rmcp does for calls without progress.
+            let abandoned = Abandoned {
+                peer: self.peer.clone(),
+                id: Some(handle.id.clone()),
+                tasks: self.tasks.clone(),
+            };
+            let response = handle.await_response().await;
+            abandoned.disarm();
+            match response? {
+                rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
+                _ => Err(ServiceError::UnexpectedResponse),
+            }
+        };
+        self.run(name, options, call).await
+    }
+
+    /// Reads the resource at `uri`.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        options: &CallOptions,
+    ) -> Result<rmcp::model::ReadResourceResult, Error> {
+        let params = rmcp::model::ReadResourceRequestParams::new(uri);
+        self.run("resources/read", options, self.peer.read_resource(params))
+            .await
+    }
+
+    /// Asks the server to notify changes of the resource at `uri`; they
+    /// reach [`ClientHooks::resource_updated`](crate::ClientHooks::resource_updated).
+    pub async fn subscribe(&self, uri: &str, options: &CallOptions) -> Result<(), Error> {
+        let params = rmcp::model::SubscribeRequestParams::new(uri);
+        #[allow(deprecated)] // legacy-only from protocol 2026-07-28; ours is 2025-11-25
+        let subscribing = self.peer.subscribe(params);
+        self.run("resources/subscribe", options, subscribing).await
     }
 
     /// The server's tools, cached until it announces a change.

@@ -394,3 +394,181 @@ async fn http_failures_say_what_happened_in_words() {
     stop.cancel();
     server.await.unwrap();
 }
+
+/// A built-in integration on the richer contract: a sync that reports
+/// progress, a summary that asks the caller's model, and an inbox resource
+/// whose tick says it changed.
+struct Inbox;
+
+#[async_trait]
+impl Integration for Inbox {
+    fn id(&self) -> &str {
+        "inbox"
+    }
+    fn name(&self) -> &str {
+        "Inbox"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("sync", "Syncs the inbox"),
+            Capability::new("summarise", "Summarises the inbox"),
+        ]
+    }
+    fn serves(&self) -> integrations_core::Serves {
+        integrations_core::Serves::nothing().subscriptions()
+    }
+    fn tick_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(100))
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        let context = action.context();
+        Ok(match action.name.as_str() {
+            "sync" => {
+                for step in 0..=4 {
+                    context.progress(f64::from(step), Some(4.0), None).await;
+                }
+                ActionResult::ok(json!("synced"))
+            }
+            _ => {
+                let request = integrations_core::SamplingRequest::new("Summarise: 3 messages", 50);
+                match context.sample(request).await {
+                    Ok(answer) => ActionResult::ok(json!(answer.text)),
+                    Err(error) => ActionResult::error(error.to_string()),
+                }
+            }
+        })
+    }
+    async fn list_resources(&self) -> Result<Vec<integrations_core::Resource>, BoxError> {
+        Ok(vec![integrations_core::Resource::new(
+            "inbox://messages",
+            "Messages",
+        )])
+    }
+    async fn read_resource(
+        &self,
+        uri: &str,
+    ) -> Result<Vec<integrations_core::ResourceContents>, BoxError> {
+        Ok(vec![integrations_core::ResourceContents::text(
+            uri,
+            "text/plain",
+            "3 messages",
+        )])
+    }
+    async fn tick(&self) -> Result<Vec<integrations_core::Notification>, BoxError> {
+        Ok(vec![integrations_core::Notification::resource_updated(
+            "inbox://messages",
+        )])
+    }
+}
+
+/// The pool's hooks: answers sampling, and reports resource updates.
+#[derive(Debug)]
+struct Host(tokio::sync::mpsc::UnboundedSender<String>);
+
+#[async_trait]
+impl integrations_mcp::ClientHooks for Host {
+    fn capabilities(&self) -> integrations_mcp::HookCapabilities {
+        integrations_mcp::HookCapabilities::none().sampling()
+    }
+    async fn create_message(
+        &self,
+        _context: &integrations_mcp::HookContext,
+        request: integrations_mcp::CreateMessageRequestParams,
+    ) -> Result<integrations_mcp::CreateMessageResult, integrations_mcp::ErrorData> {
+        let asked = serde_json::to_value(&request.messages[0]).unwrap()["content"]["text"].clone();
+        let answer = json!({"model": "host-model", "role": "assistant",
+            "content": {"type": "text", "text": format!("model says: {}", asked.as_str().unwrap())}});
+        Ok(serde_json::from_value(answer).unwrap())
+    }
+    async fn resource_updated(&self, _context: &integrations_mcp::HookContext, uri: &str) {
+        let _ = self.0.send(uri.to_owned());
+    }
+}
+
+/// The inbox bridge over HTTP on loopback, and a pool with `hooks`.
+async fn inbox(hooks: Option<Host>) -> (McpPool, SessionKey, CancellationToken) {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Inbox)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"inbox\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(Bridge::new(runtime).serve_http(listener, stop.clone()));
+    let builder = McpPool::builder().server("inbox", Bridge::http_entry(&url));
+    let pool = match hooks {
+        Some(hooks) => builder.hooks(hooks),
+        None => builder,
+    }
+    .build();
+    (pool, SessionKey::new(tenant(), "inbox"), stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_from_handle_reaches_the_pool_in_order() {
+    let (pool, key, stop) = inbox(None).await;
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let options = integrations_mcp::CallOptions::new().progress(reports);
+    let result = pool
+        .call_tool_with(&key, "inbox__sync", json!({}), options)
+        .await
+        .unwrap();
+    assert_eq!(result.text(), "synced");
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let report = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .expect("all five reports arrive")
+            .unwrap();
+        assert_eq!(report.total, Some(4.0));
+        seen.push(report.progress);
+    }
+    assert_eq!(seen, [0.0, 1.0, 2.0, 3.0, 4.0]);
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_one() {
+    let (events, _updates) = tokio::sync::mpsc::unbounded_channel();
+    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let answer = pool
+        .call_tool(&key, "inbox__summarise", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(answer.text(), "model says: Summarise: 3 messages");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+
+    let (pool, key, stop) = inbox(None).await;
+    let refused = pool
+        .call_tool(&key, "inbox__summarise", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert_eq!(
+        refused.text(),
+        "sampling is not available: the MCP client did not declare the sampling capability"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
+    let (events, mut updates) = tokio::sync::mpsc::unbounded_channel();
+    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let read = pool.read_resource(&key, "inbox://messages").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&read).unwrap()["contents"][0]["text"],
+        "3 messages"
+    );
+    pool.subscribe(&key, "inbox://messages").await.unwrap();
+    let uri = tokio::time::timeout(Duration::from_secs(5), updates.recv())
+        .await
+        .expect("the next tick's update arrives")
+        .unwrap();
+    assert_eq!(uri, "inbox://messages");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}

@@ -132,7 +132,12 @@ impl ActionPeer for BridgePeer {
             .await
             .map_err(|e| Self::failed("sampling", e))?;
         let result = serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?;
-        let content = &result["message"]["content"];
+        // The message's fields sit beside `model` (flattened), or under
+        // `message`.
+        let content = match &result["content"] {
+            Value::Null => &result["message"]["content"],
+            content => content,
+        };
         let text = match content {
             Value::Array(blocks) => blocks
                 .iter()
@@ -141,7 +146,8 @@ impl ActionPeer for BridgePeer {
                 .join("\n"),
             block => block["text"].as_str().unwrap_or_default().to_owned(),
         };
-        let mut response = SamplingResponse::new(text, result["model"].as_str().unwrap_or_default());
+        let mut response =
+            SamplingResponse::new(text, result["model"].as_str().unwrap_or_default());
         response.stop_reason = result["stopReason"].as_str().map(str::to_owned);
         Ok(response)
     }
@@ -168,7 +174,12 @@ impl ActionPeer for BridgePeer {
                 }
                 json!({"mode": "url", "message": message, "url": url, "elicitationId": id})
             }
-            _ => return Err(Self::unavailable("elicitation", "an unknown kind of request")),
+            _ => {
+                return Err(Self::unavailable(
+                    "elicitation",
+                    "an unknown kind of request",
+                ));
+            }
         };
         let params = wire::parse(params).map_err(|e| Self::failed("elicitation", e.message))?;
         let result = self

@@ -12,8 +12,9 @@ use serde_json::{Map, Value, json};
 
 /// Reads MCP JSON into an rmcp type; a mismatch is the server's fault.
 pub(super) fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
-    serde_json::from_value(value)
-        .map_err(|e| ErrorData::internal_error(format!("the bridge built a bad message: {e}"), None))
+    serde_json::from_value(value).map_err(|e| {
+        ErrorData::internal_error(format!("the bridge built a bad message: {e}"), None)
+    })
 }
 
 fn insert_some(object: &mut Map<String, Value>, key: &str, value: Option<&String>) {
@@ -61,7 +62,9 @@ pub(super) fn content(content: &Content) -> Value {
         Content::Audio { data, mime_type } => {
             json!({"type": "audio", "data": data, "mimeType": mime_type})
         }
-        Content::Resource { resource } => json!({"type": "resource", "resource": contents(resource)}),
+        Content::Resource { resource } => {
+            json!({"type": "resource", "resource": contents(resource)})
+        }
         Content::ResourceLink { resource: link } => {
             let mut object = resource(link);
             object["type"] = json!("resource_link");
