@@ -4,7 +4,9 @@
 //! The example starts itself a second time with `--serve-bridge`: that
 //! process runs the runtime with a `notes` integration and serves it on
 //! stdio through `Bridge`; this one connects with an `McpPool`, lists the
-//! tools and calls them.
+//! tools and calls them. The integration reports progress from `handle`
+//! (the pool prints each report as it arrives) and serves its notes as a
+//! resource the client reads.
 //!
 //! ```sh
 //! cargo run --example bridge
@@ -16,10 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, TenantId,
-    async_trait,
+    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Resource,
+    ResourceContents, Runtime, Serves, TenantId, async_trait,
 };
-use integrations_mcp::{Bridge, McpPool, SessionKey, ToolResultExt};
+use integrations_mcp::{Bridge, CallOptions, McpPool, SessionKey, ToolResultExt};
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -42,9 +44,33 @@ impl Integration for Notes {
                 "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]
             })),
             Capability::new("list", "Lists the notes"),
+            Capability::new("sync", "Syncs the notes, reporting progress"),
         ]
     }
+    fn serves(&self) -> Serves {
+        Serves::nothing().resources()
+    }
+    async fn list_resources(&self) -> Result<Vec<Resource>, BoxError> {
+        Ok(vec![
+            Resource::new("notes://all", "All notes").with_mime_type("application/json"),
+        ])
+    }
+    async fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>, BoxError> {
+        let notes = json!(*self.0.lock().unwrap()).to_string();
+        Ok(vec![ResourceContents::text(uri, "application/json", notes)])
+    }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        if action.name == "sync" {
+            let total = self.0.lock().unwrap().len();
+            for done in 0..=total {
+                let message = format!("{done} of {total} notes synced");
+                action
+                    .context()
+                    .progress(done as f64, Some(total as f64), Some(&message))
+                    .await;
+            }
+            return Ok(ActionResult::ok(json!("synced")));
+        }
         let mut notes = self.0.lock().unwrap();
         match action.name.as_str() {
             "add" => {
@@ -93,6 +119,34 @@ async fn main() -> Result<(), Error> {
     }
     let listed = pool.call_tool(&key, "notes__list", json!({})).await?;
     println!("notes__list -> {}", listed.text());
+
+    // Progress from `handle`, as the server reports it.
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let options = CallOptions::new().progress(reports);
+    let synced = pool
+        .call_tool_with(&key, "notes__sync", json!({}), options)
+        .await?;
+    for _ in 0..3 {
+        let Ok(Some(report)) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await
+        else {
+            return Err("a progress report did not arrive".into());
+        };
+        println!(
+            "progress: {}",
+            report
+                .message
+                .unwrap_or_else(|| report.progress.to_string())
+        );
+    }
+    println!("notes__sync -> {}", synced.text());
+
+    // The notes as a resource.
+    let read = pool.read_resource(&key, "notes://all").await?;
+    let contents = serde_json::to_value(&read)?;
+    println!(
+        "resource notes://all -> {}",
+        contents["contents"][0]["text"].as_str().unwrap_or_default()
+    );
     // The bridge checks arguments against the capability's schema.
     match pool
         .call_tool(&key, "notes__add", json!({"text": 42}))

@@ -147,3 +147,115 @@ async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry(
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }
+
+/// Logs at three levels through the action context.
+struct Chatty;
+
+#[async_trait]
+impl Integration for Chatty {
+    fn id(&self) -> &str {
+        "chatty"
+    }
+    fn name(&self) -> &str {
+        "Chatty"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new("work", "Works, and says so")]
+    }
+    fn serves(&self) -> integrations_core::Serves {
+        integrations_core::Serves::nothing().logging()
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        use integrations_core::LogLevel;
+        for (level, text) in [
+            (LogLevel::Debug, "d"),
+            (LogLevel::Info, "i"),
+            (LogLevel::Warning, "w"),
+        ] {
+            action.context().log(level, text).await;
+        }
+        Ok(ActionResult::ok(json!("done")))
+    }
+}
+
+/// An MCP client that keeps the log messages it is sent.
+#[derive(Clone, Default)]
+struct Listener(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+#[allow(deprecated)] // MCP logging, deprecated by rmcp for a later protocol
+impl rmcp::ClientHandler for Listener {
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let message = serde_json::to_value(&params).unwrap();
+        self.0.lock().unwrap().push((
+            message["level"].as_str().unwrap().to_owned(),
+            message["data"].as_str().unwrap().to_owned(),
+        ));
+    }
+}
+
+impl Listener {
+    /// Waits for `count` messages (5 s at most) and takes them, sorted.
+    async fn take(&self, count: usize) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.0.lock().unwrap().len() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut taken = std::mem::take(&mut *self.0.lock().unwrap());
+        taken.sort();
+        taken
+    }
+}
+
+#[tokio::test]
+#[allow(deprecated)] // logging/setLevel, as above
+async fn log_messages_reach_the_client_and_follow_its_level() {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Chatty)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"chatty\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let serving = tokio::spawn(Bridge::new(runtime.clone()).serve(server_side));
+    let listener = Listener::default();
+    let client = listener.clone().serve(client_side).await.unwrap();
+    let capabilities = serde_json::to_value(&client.peer_info().unwrap().capabilities).unwrap();
+    assert_eq!(
+        capabilities,
+        json!({"logging": {}, "tools": {}}),
+        "exactly what the integrations use"
+    );
+
+    let call = || client.call_tool(CallToolRequestParams::new("chatty__work"));
+    call().await.unwrap();
+    let pair = |level: &str, data: &str| (level.to_owned(), data.to_owned());
+    assert_eq!(
+        listener.take(2).await,
+        [pair("info", "i"), pair("warning", "w")],
+        "info and up by default"
+    );
+
+    client
+        .set_level(rmcp::model::SetLevelRequestParams::new(
+            rmcp::model::LoggingLevel::Warning,
+        ))
+        .await
+        .unwrap();
+    call().await.unwrap();
+    assert_eq!(listener.take(1).await, [pair("warning", "w")]);
+    client
+        .set_level(rmcp::model::SetLevelRequestParams::new(
+            rmcp::model::LoggingLevel::Debug,
+        ))
+        .await
+        .unwrap();
+    call().await.unwrap();
+    assert_eq!(
+        listener.take(3).await,
+        [pair("debug", "d"), pair("info", "i"), pair("warning", "w")]
+    );
+    client.cancel().await.unwrap();
+    serving.await.unwrap().unwrap();
+}

@@ -396,9 +396,14 @@ async fn http_failures_say_what_happened_in_words() {
 }
 
 /// A built-in integration on the richer contract: a sync that reports
-/// progress, a summary that asks the caller's model, and an inbox resource
-/// whose tick says it changed.
+/// progress, a summary that asks the caller's model, a wait that notices
+/// its caller giving up, and an inbox resource whose tick says it changed.
 struct Inbox;
+
+/// Set when `inbox.wait` started.
+static WAIT_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set when `inbox.wait` saw its caller cancel.
+static WAIT_CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[async_trait]
 impl Integration for Inbox {
@@ -412,6 +417,7 @@ impl Integration for Inbox {
         vec![
             Capability::new("sync", "Syncs the inbox"),
             Capability::new("summarise", "Summarises the inbox"),
+            Capability::new("wait", "Waits until the caller gives up"),
         ]
     }
     fn serves(&self) -> integrations_core::Serves {
@@ -428,6 +434,14 @@ impl Integration for Inbox {
                     context.progress(f64::from(step), Some(4.0), None).await;
                 }
                 ActionResult::ok(json!("synced"))
+            }
+            "wait" => {
+                WAIT_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
+                tokio::select! {
+                    () = context.cancelled() => WAIT_CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst),
+                    () = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+                ActionResult::ok(json!("waited"))
             }
             _ => {
                 let request = integrations_core::SamplingRequest::new("Summarise: 3 messages", 50);
@@ -466,6 +480,7 @@ impl Integration for Inbox {
 struct Host(tokio::sync::mpsc::UnboundedSender<String>);
 
 #[async_trait]
+#[allow(deprecated)] // sampling, deprecated by rmcp for a later protocol
 impl integrations_mcp::ClientHooks for Host {
     fn capabilities(&self) -> integrations_mcp::HookCapabilities {
         integrations_mcp::HookCapabilities::none().sampling()
@@ -569,6 +584,42 @@ async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
         .expect("the next tick's update arrives")
         .unwrap();
     assert_eq!(uri, "inbox://messages");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
+    let (pool, key, stop) = inbox(None).await;
+    let cancel = CancellationToken::new();
+    let options = integrations_mcp::CallOptions::new().cancel(cancel.clone());
+    let waiting = {
+        let (pool, key) = (pool.clone(), key.clone());
+        tokio::spawn(async move {
+            pool.call_tool_with(&key, "inbox__wait", json!({}), options)
+                .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !WAIT_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never reached handle"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cancel.cancel();
+    assert!(matches!(
+        waiting.await.unwrap(),
+        Err(Error::Cancelled { .. })
+    ));
+    while !WAIT_CANCELLED.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "handle never saw the cancellation"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }
