@@ -1,6 +1,6 @@
 //! One live MCP session: the child process, the rmcp client, the tool cache.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -25,6 +25,10 @@ use tokio_util::task::TaskTracker;
 use crate::Error;
 use crate::call::CallOptions;
 use crate::hooks::{ClientHooks, HookContext};
+
+mod progress;
+
+use progress::{Abandoned, ProgressRoutes, ordered};
 
 /// Environment variables passed to every stdio server besides those its
 /// config names; everything else of the host's environment (its secrets
@@ -71,82 +75,6 @@ pub(crate) struct Client {
     tools_generation: Arc<AtomicU64>,
     hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
     progress: Arc<ProgressRoutes>,
-}
-
-/// Where each call's progress reports go, by the progress token rmcp sent
-/// the call with; an entry leaves when its receiver is dropped. Reports
-/// that arrive before their call is routed (the server was quick) wait in
-/// `early`.
-#[derive(Default)]
-pub(crate) struct ProgressRoutes {
-    routes: Mutex<HashMap<String, Route>>,
-}
-
-#[derive(Default)]
-struct Route {
-    sender: Option<tokio::sync::mpsc::UnboundedSender<crate::Progress>>,
-    /// The last progress delivered.
-    last: Option<f64>,
-    /// Reports received before the route was made.
-    early: Vec<crate::Progress>,
-}
-
-/// Routes kept for reports that arrived first; beyond this they are
-/// dropped (a server reporting progress nobody asked for).
-const EARLY_ROUTES: usize = 64;
-
-fn token_key(token: &rmcp::model::ProgressToken) -> String {
-    serde_json::to_string(token).unwrap_or_default()
-}
-
-impl Route {
-    /// Sends `report` unless an equal or later one went already: progress
-    /// only increases, so a report overtaken by a later one is stale.
-    fn send(&mut self, report: crate::Progress) -> bool {
-        let Some(sender) = &self.sender else {
-            self.early.push(report);
-            return true;
-        };
-        if self.last.is_some_and(|last| report.progress <= last) {
-            return true;
-        }
-        self.last = Some(report.progress);
-        sender.send(report).is_ok()
-    }
-}
-
-impl ProgressRoutes {
-    /// Sends the reports of the call sent with `token` to `sender`.
-    fn route(
-        &self,
-        token: &rmcp::model::ProgressToken,
-        sender: tokio::sync::mpsc::UnboundedSender<crate::Progress>,
-    ) {
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        routes.retain(|_, route| route.sender.as_ref().is_none_or(|s| !s.is_closed()));
-        let route = routes.entry(token_key(token)).or_default();
-        route.sender = Some(sender);
-        for report in std::mem::take(&mut route.early) {
-            route.send(report);
-        }
-    }
-
-    fn deliver(&self, params: &rmcp::model::ProgressNotificationParam) {
-        let key = token_key(&params.progress_token);
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        if !routes.contains_key(&key) && routes.len() >= EARLY_ROUTES {
-            return;
-        }
-        let route = routes.entry(key.clone()).or_default();
-        let report = crate::Progress {
-            progress: params.progress,
-            total: params.total,
-            message: params.message.clone(),
-        };
-        if !route.send(report) {
-            routes.remove(&key);
-        }
-    }
 }
 
 #[allow(deprecated)] // sampling and roots: see `hooks`
@@ -213,87 +141,6 @@ impl ClientHandler for Client {
             None => Vec::new(),
         };
         Ok(ListRootsResult::new(roots))
-    }
-}
-
-/// A client transport that hands progress notifications to their calls as
-/// they arrive, in order: rmcp runs each notification's handler in a task
-/// of its own, which can reorder them.
-struct Ordered<T> {
-    inner: T,
-    progress: Arc<ProgressRoutes>,
-}
-
-fn ordered<E, A>(
-    transport: impl rmcp::transport::IntoTransport<RoleClient, E, A>,
-    progress: Arc<ProgressRoutes>,
-) -> Ordered<impl rmcp::transport::Transport<RoleClient, Error = E>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    Ordered {
-        inner: transport.into_transport(),
-        progress,
-    }
-}
-
-impl<T: rmcp::transport::Transport<RoleClient>> rmcp::transport::Transport<RoleClient>
-    for Ordered<T>
-{
-    type Error = T::Error;
-
-    fn name() -> std::borrow::Cow<'static, str> {
-        T::name()
-    }
-
-    fn send(
-        &mut self,
-        item: rmcp::service::TxJsonRpcMessage<RoleClient>,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        self.inner.send(item)
-    }
-
-    async fn receive(&mut self) -> Option<rmcp::service::RxJsonRpcMessage<RoleClient>> {
-        let message = self.inner.receive().await?;
-        if let rmcp::model::JsonRpcMessage::Notification(notification) = &message
-            && let rmcp::model::ServerNotification::ProgressNotification(progress) =
-                &notification.notification
-        {
-            self.progress.deliver(&progress.params);
-        }
-        Some(message)
-    }
-
-    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        self.inner.close()
-    }
-}
-
-/// Cancels a request at the server when dropped before `disarm`.
-struct Abandoned {
-    peer: Peer<RoleClient>,
-    id: Option<rmcp::model::RequestId>,
-    tasks: TaskTracker,
-}
-
-impl Abandoned {
-    fn disarm(mut self) {
-        self.id = None;
-    }
-}
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else {
-            return;
-        };
-        let peer = self.peer.clone();
-        self.tasks.spawn(async move {
-            let param = serde_json::json!({"requestId": id, "reason": "the caller gave up"});
-            if let Ok(param) = serde_json::from_value(param) {
-                let _ = peer.notify_cancelled(param).await;
-            }
-        });
     }
 }
 

@@ -1,0 +1,434 @@
+//! The bridge's MCP server side: what each request of a client's session
+//! does with the runtime's integrations.
+
+// rmcp 3.11 marks logging, sampling and elicitation from servers as
+// deprecated (SEP-2577, for protocol 2026-07-28); the protocol this bridge
+// speaks (2025-11-25) has them, and clients use them.
+#![allow(deprecated)]
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use integrations_core::{
+    ActionContext, ActionResult, CompletionTarget, Error as CoreError, EventKind, Integration,
+    IntegrationId, LogLevel, Prompt, Serves,
+};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
+    UnsubscribeRequestParams,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use super::peer::BridgePeer;
+use super::{Bridge, wire};
+
+fn render(output: &Value) -> String {
+    match output {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What one client's session of the bridge holds: its log level and its
+/// resource subscriptions, with the task that forwards their updates
+/// (stopped when the session ends).
+pub(super) struct SessionState {
+    level: Arc<Mutex<LogLevel>>,
+    subscriptions: Arc<Mutex<HashSet<String>>>,
+    forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self {
+            level: Arc::new(Mutex::new(LogLevel::Info)),
+            subscriptions: Arc::default(),
+            forwarder: Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.forwarder).take() {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn logging_level(level: &rmcp::model::LoggingLevel) -> LogLevel {
+    use rmcp::model::LoggingLevel as Mcp;
+    match level {
+        Mcp::Debug => LogLevel::Debug,
+        Mcp::Info => LogLevel::Info,
+        Mcp::Notice => LogLevel::Notice,
+        Mcp::Warning => LogLevel::Warning,
+        Mcp::Error => LogLevel::Error,
+        Mcp::Critical => LogLevel::Critical,
+        Mcp::Alert => LogLevel::Alert,
+        _ => LogLevel::Emergency,
+    }
+}
+
+impl Bridge {
+    /// A copy for one client's session, with state of its own.
+    pub(super) fn for_session(&self) -> Self {
+        Self {
+            session: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// What the running integrations serve, together.
+    fn serves(&self) -> Serves {
+        let mut all = Serves::nothing();
+        for (_, integration) in self.runtime.registry().iter() {
+            let serves = integration.serves();
+            all.resources |= serves.resources;
+            all.subscriptions |= serves.subscriptions;
+            all.prompts |= serves.prompts;
+            all.completions |= serves.completions;
+            all.logging |= serves.logging;
+        }
+        all
+    }
+
+    /// The running integrations that serve what `wanted` picks.
+    fn serving(&self, wanted: fn(&Serves) -> bool) -> Vec<(IntegrationId, Arc<dyn Integration>)> {
+        self.runtime
+            .registry()
+            .iter()
+            .filter(|(_, integration)| wanted(&integration.serves()))
+            .map(|(id, integration)| (id.clone(), Arc::clone(integration)))
+            .collect()
+    }
+
+    /// The integration whose templates or listed resources include `uri`.
+    async fn resource_owner(&self, uri: &str) -> Option<Arc<dyn Integration>> {
+        let serving = self.serving(|s| s.resources);
+        for (_, integration) in &serving {
+            if integration
+                .resource_templates()
+                .iter()
+                .any(|template| template.matches(uri).is_some())
+            {
+                return Some(Arc::clone(integration));
+            }
+        }
+        for (_, integration) in serving {
+            if let Ok(resources) = integration.list_resources().await
+                && resources.iter().any(|resource| resource.uri == uri)
+            {
+                return Some(integration);
+            }
+        }
+        None
+    }
+
+    fn prompt_owner(&self, name: &str) -> Option<(Arc<dyn Integration>, Prompt)> {
+        self.serving(|s| s.prompts)
+            .into_iter()
+            .find_map(|(_, integration)| {
+                let prompt = integration.prompts().into_iter().find(|p| p.name == name)?;
+                Some((integration, prompt))
+            })
+    }
+
+    /// Starts forwarding resource updates to this session's client.
+    fn forward_updates(&self, peer: rmcp::Peer<RoleServer>) {
+        let mut forwarder = lock(&self.session.forwarder);
+        if forwarder.is_some() {
+            return;
+        }
+        let mut events = self.runtime.subscribe();
+        let subscriptions = Arc::clone(&self.session.subscriptions);
+        *forwarder = Some(tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let EventKind::Notification { notification } = &event.kind else {
+                    continue;
+                };
+                let Some(uri) = notification.updated_resource() else {
+                    continue;
+                };
+                if !lock(&subscriptions).contains(uri) {
+                    continue;
+                }
+                let Ok(param) = wire::parse(json!({ "uri": uri })) else {
+                    continue;
+                };
+                if peer.notify_resource_updated(param).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+}
+
+fn failed(what: &str, error: impl std::fmt::Display) -> ErrorData {
+    ErrorData::internal_error(format!("{what}: {error}"), None)
+}
+
+impl ServerHandler for Bridge {
+    fn get_info(&self) -> InitializeResult {
+        let serves = self.serves();
+        let mut capabilities = json!({});
+        if !self.tools().is_empty() {
+            capabilities["tools"] = json!({});
+        }
+        if serves.resources {
+            capabilities["resources"] = json!({ "subscribe": serves.subscriptions });
+        }
+        if serves.prompts {
+            capabilities["prompts"] = json!({});
+        }
+        if serves.completions {
+            capabilities["completions"] = json!({});
+        }
+        if serves.logging {
+            capabilities["logging"] = json!({});
+        }
+        let capabilities: ServerCapabilities = serde_json::from_value(capabilities)
+            .unwrap_or_else(|_| ServerCapabilities::builder().enable_tools().build());
+        InitializeResult::new(capabilities).with_server_info(Implementation::new(
+            self.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(target) = self.target(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let peer = BridgePeer {
+            peer: context.peer.clone(),
+            progress: context.meta.get_progress_token(),
+            level: Arc::clone(&self.session.level),
+            logger: target.split('.').next().unwrap_or_default().to_owned(),
+        };
+        let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
+        let result = match self
+            .runtime
+            .dispatch_with(&target, arguments, action_context)
+            .await
+        {
+            Ok(result) => result,
+            // The caller's mistakes are protocol errors...
+            Err(error @ CoreError::Registry(_)) => {
+                return Err(ErrorData::invalid_params(error.to_string(), None));
+            }
+            // ...the integration's failures are tool errors the agent sees.
+            Err(error) => ActionResult::error(error.to_string()),
+        };
+        let content: Vec<Value> = if result.content.is_empty() {
+            vec![json!({"type": "text", "text": render(&result.output)})]
+        } else {
+            result.content.iter().map(wire::content).collect()
+        };
+        let mut reply = json!({"content": content, "isError": result.is_error});
+        if let Some(structured) = result.structured {
+            reply["structuredContent"] = structured;
+        }
+        Ok(wire::parse::<CallToolResult>(reply)?.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let mut resources = Vec::new();
+        for (id, integration) in self.serving(|s| s.resources) {
+            let listed = integration
+                .list_resources()
+                .await
+                .map_err(|e| failed(&format!("`{id}` could not list its resources"), e))?;
+            resources.extend(listed.iter().map(wire::resource));
+        }
+        wire::parse(json!({ "resources": resources }))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let templates: Vec<Value> = self
+            .serving(|s| s.resources)
+            .iter()
+            .flat_map(|(_, integration)| integration.resource_templates())
+            .map(|template| wire::template(&template))
+            .collect();
+        wire::parse(json!({ "resourceTemplates": templates }))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let not_found = || {
+            ErrorData::resource_not_found(
+                format!("no resource `{}`", request.uri),
+                Some(json!({ "uri": request.uri })),
+            )
+        };
+        let owner = self
+            .resource_owner(&request.uri)
+            .await
+            .ok_or_else(not_found)?;
+        let contents = owner
+            .read_resource(&request.uri)
+            .await
+            .map_err(|e| failed(&format!("reading `{}`", request.uri), e))?;
+        let contents: Vec<Value> = contents.iter().map(wire::contents).collect();
+        Ok(wire::parse::<ReadResourceResult>(json!({ "contents": contents }))?.into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if !self.serves().subscriptions {
+            return Err(ErrorData::invalid_request(
+                "no integration here notifies resource updates",
+                None,
+            ));
+        }
+        lock(&self.session.subscriptions).insert(request.uri);
+        self.forward_updates(context.peer);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        lock(&self.session.subscriptions).remove(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let prompts: Vec<Value> = self
+            .serving(|s| s.prompts)
+            .iter()
+            .flat_map(|(_, integration)| integration.prompts())
+            .map(|prompt| wire::prompt(&prompt))
+            .collect();
+        wire::parse(json!({ "prompts": prompts }))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let (owner, prompt) = self.prompt_owner(&request.name).ok_or_else(|| {
+            ErrorData::invalid_params(format!("no prompt `{}`", request.name), None)
+        })?;
+        let arguments = request.arguments.unwrap_or_default();
+        if let Some(missing) = prompt
+            .arguments
+            .iter()
+            .find(|argument| argument.required && !arguments.contains_key(&argument.name))
+        {
+            return Err(ErrorData::invalid_params(
+                format!("prompt `{}` needs argument `{}`", prompt.name, missing.name),
+                None,
+            ));
+        }
+        let messages = owner
+            .get_prompt(&request.name, &arguments)
+            .await
+            .map_err(|e| failed(&format!("prompt `{}`", request.name), e))?;
+        let messages: Vec<Value> = messages.iter().map(wire::message).collect();
+        let mut result = json!({ "messages": messages });
+        if let Some(description) = prompt.description {
+            result["description"] = json!(description);
+        }
+        Ok(wire::parse::<GetPromptResult>(result)?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let (owner, target) = match &request.r#ref {
+            Reference::Prompt(prompt) => (
+                self.prompt_owner(&prompt.name).map(|(owner, _)| owner),
+                CompletionTarget::Prompt(prompt.name.clone()),
+            ),
+            Reference::Resource(resource) => (
+                self.serving(|s| s.resources)
+                    .into_iter()
+                    .map(|(_, integration)| integration)
+                    .find(|integration| {
+                        integration
+                            .resource_templates()
+                            .iter()
+                            .any(|t| t.uri_template == resource.uri)
+                    }),
+                CompletionTarget::ResourceTemplate(resource.uri.clone()),
+            ),
+            _ => (None, CompletionTarget::Prompt(String::new())),
+        };
+        let mut values = match owner {
+            Some(owner) => owner
+                .complete(&target, &request.argument.name, &request.argument.value)
+                .await
+                .map_err(|e| failed("completing", e))?,
+            None => Vec::new(),
+        };
+        let total = values.len();
+        values.truncate(100);
+        wire::parse(json!({
+            "completion": { "values": values, "total": total, "hasMore": total > 100 }
+        }))
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        *lock(&self.session.level) = logging_level(&request.level);
+        Ok(())
+    }
+}
