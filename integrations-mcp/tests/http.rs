@@ -418,6 +418,7 @@ impl Integration for Inbox {
             Capability::new("sync", "Syncs the inbox"),
             Capability::new("summarise", "Summarises the inbox"),
             Capability::new("wait", "Waits until the caller gives up"),
+            Capability::new("connect", "Sends the user to a page to connect"),
         ]
     }
     fn serves(&self) -> integrations_core::Serves {
@@ -434,6 +435,17 @@ impl Integration for Inbox {
                     context.progress(f64::from(step), Some(4.0), None).await;
                 }
                 ActionResult::ok(json!("synced"))
+            }
+            "connect" => {
+                let request = integrations_core::Elicitation::Url {
+                    message: "Connect your mailbox".into(),
+                    url: "https://mail.example.com/connect".into(),
+                    id: "connect-1".into(),
+                };
+                match context.elicit(request).await {
+                    Ok(answer) => ActionResult::ok(json!(format!("{:?}", answer.action))),
+                    Err(error) => ActionResult::error(error.to_string()),
+                }
             }
             "wait" => {
                 WAIT_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -483,7 +495,21 @@ struct Host(tokio::sync::mpsc::UnboundedSender<String>);
 #[allow(deprecated)] // sampling, deprecated by rmcp for a later protocol
 impl integrations_mcp::ClientHooks for Host {
     fn capabilities(&self) -> integrations_mcp::HookCapabilities {
-        integrations_mcp::HookCapabilities::none().sampling()
+        integrations_mcp::HookCapabilities::none()
+            .sampling()
+            .elicitation(true)
+    }
+    async fn elicit(
+        &self,
+        _context: &integrations_mcp::HookContext,
+        request: integrations_mcp::ElicitRequestParams,
+    ) -> Result<integrations_mcp::ElicitResult, integrations_mcp::ErrorData> {
+        let asked = serde_json::to_value(&request).unwrap();
+        assert_eq!(asked["mode"], "url");
+        assert_eq!(asked["url"], "https://mail.example.com/connect");
+        Ok(integrations_mcp::ElicitResult::new(
+            integrations_mcp::ElicitationAction::Accept,
+        ))
     }
     async fn create_message(
         &self,
@@ -620,6 +646,32 @@ async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode() {
+    let (events, _updates) = tokio::sync::mpsc::unbounded_channel();
+    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let answer = pool
+        .call_tool(&key, "inbox__connect", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(answer.text(), "Accept");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+
+    let (pool, key, stop) = inbox(None).await;
+    let refused = pool
+        .call_tool(&key, "inbox__connect", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert_eq!(
+        refused.text(),
+        "elicitation is not available: the MCP client did not declare the elicitation capability"
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }
