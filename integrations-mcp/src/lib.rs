@@ -1,7 +1,9 @@
 //! MCP for `integrations`, on the official Rust SDK `rmcp`: a pool of client
 //! sessions per (tenant, server) that stays healthy under concurrent use,
 //! connection tests, one namespaced tool list across servers, a bridge that
-//! serves the host's own integrations to its agents, and the `mcpServers`
+//! serves the host's own integrations to its agents as a complete MCP
+//! server (tools, rich results, progress, logs, sampling and elicitation,
+//! resources, prompts, completions), and the `mcpServers`
 //! JSON that agents such as Claude Code read.
 //!
 //! ```
@@ -54,7 +56,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `http` | streamable HTTP: the pool connects to `url` servers, the bridge serves over HTTP |
+//! | `http` | streamable HTTP: the pool connects to `url` servers (with OAuth: `McpAuthorization`), the bridge serves over HTTP |
 //! | `demo` | `demo` and the `integrations-mcp-demo` binary: an MCP server for tests and examples that can echo, sleep, change its tool list, crash and print garbage on request |
 //!
 //! Neither is on by default.

@@ -103,3 +103,63 @@ pub(super) fn role(role: Role) -> &'static str {
 pub(super) fn message(message: &PromptMessage) -> Value {
     json!({"role": role(message.role), "content": content(&message.content)})
 }
+
+#[cfg(test)]
+mod tests {
+    use integrations_core::{
+        Content, Prompt, PromptMessage, Resource, ResourceContents, ResourceTemplate, Role,
+    };
+    use rmcp::model::{
+        ContentBlock, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        PromptMessage as McpMessage,
+    };
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_of_content_reads_as_rmcps_and_keeps_its_fields() {
+        let link = Resource::new("inbox://messages/1", "Message 1")
+            .with_description("The first")
+            .with_mime_type("text/plain");
+        let blocks = [
+            Content::text("hi"),
+            Content::image(&[1, 2, 3], "image/png"),
+            Content::audio(&[4, 5], "audio/wav"),
+            Content::resource(ResourceContents::text("a://b", "text/plain", "body")),
+            Content::resource(ResourceContents::blob("a://c", "image/png", &[9])),
+            Content::link(link.clone()),
+        ];
+        for block in &blocks {
+            let wire = super::content(block);
+            let read: ContentBlock = super::parse(wire.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), wire, "{block:?}");
+        }
+        let image = super::content(&blocks[1]);
+        assert_eq!(image["data"], "AQID", "base64 of the bytes");
+
+        let listed: ListResourcesResult =
+            super::parse(json!({ "resources": [super::resource(&link)] })).unwrap();
+        assert_eq!(listed.resources[0].uri, "inbox://messages/1");
+        let templates: ListResourceTemplatesResult = super::parse(json!({
+            "resourceTemplates": [super::template(&ResourceTemplate::new("inbox://messages/{id}", "Message"))]
+        }))
+        .unwrap();
+        assert_eq!(
+            templates.resource_templates[0].uri_template,
+            "inbox://messages/{id}"
+        );
+        let prompts: ListPromptsResult = super::parse(json!({
+            "prompts": [super::prompt(&Prompt::new("digest", "A digest").argument("day", "Which day", true))]
+        }))
+        .unwrap();
+        assert_eq!(
+            prompts.prompts[0].arguments.as_ref().unwrap()[0].required,
+            Some(true)
+        );
+        let message: McpMessage = super::parse(super::message(&PromptMessage::new(
+            Role::Assistant,
+            Content::text("ok"),
+        )))
+        .unwrap();
+        assert_eq!(serde_json::to_value(&message).unwrap()["role"], "assistant");
+    }
+}
