@@ -527,7 +527,9 @@ impl integrations_mcp::ClientHooks for Host {
 }
 
 /// The inbox bridge over HTTP on loopback, and a pool with `hooks`.
-async fn inbox(hooks: Option<Host>) -> (McpPool, SessionKey, CancellationToken) {
+async fn inbox(
+    hooks: Option<impl integrations_mcp::ClientHooks>,
+) -> (McpPool, SessionKey, CancellationToken) {
     let mut registry = Registry::new();
     registry.register(Arc::new(Inbox)).unwrap();
     let config = Config::from_toml_str("[integrations]\nenabled = [\"inbox\"]").unwrap();
@@ -547,7 +549,7 @@ async fn inbox(hooks: Option<Host>) -> (McpPool, SessionKey, CancellationToken) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_from_handle_reaches_the_pool_in_order() {
-    let (pool, key, stop) = inbox(None).await;
+    let (pool, key, stop) = inbox(None::<Host>).await;
     let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
     let options = integrations_mcp::CallOptions::new().progress(reports);
     let result = pool
@@ -581,7 +583,7 @@ async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 
-    let (pool, key, stop) = inbox(None).await;
+    let (pool, key, stop) = inbox(None::<Host>).await;
     let refused = pool
         .call_tool(&key, "inbox__summarise", json!({}))
         .await
@@ -616,7 +618,7 @@ async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
-    let (pool, key, stop) = inbox(None).await;
+    let (pool, key, stop) = inbox(None::<Host>).await;
     let cancel = CancellationToken::new();
     let options = integrations_mcp::CallOptions::new().cancel(cancel.clone());
     let waiting = {
@@ -662,7 +664,7 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 
-    let (pool, key, stop) = inbox(None).await;
+    let (pool, key, stop) = inbox(None::<Host>).await;
     let refused = pool
         .call_tool(&key, "inbox__connect", json!({}))
         .await
@@ -671,6 +673,26 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     assert_eq!(
         refused.text(),
         "elicitation is not available: the MCP client did not declare the elicitation capability"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+
+    // Forms only: the URL mode is not available.
+    #[derive(Debug)]
+    struct FormsOnly;
+    impl integrations_mcp::ClientHooks for FormsOnly {
+        fn capabilities(&self) -> integrations_mcp::HookCapabilities {
+            integrations_mcp::HookCapabilities::none().elicitation(false)
+        }
+    }
+    let (pool, key, stop) = inbox(Some(FormsOnly)).await;
+    let refused = pool
+        .call_tool(&key, "inbox__connect", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.text(),
+        "elicitation is not available: the MCP client does not support URL elicitation"
     );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
