@@ -259,3 +259,57 @@ async fn log_messages_reach_the_client_and_follow_its_level() {
     client.cancel().await.unwrap();
     serving.await.unwrap().unwrap();
 }
+
+/// Answers with a structured result its capability declares.
+struct Weather;
+
+#[async_trait]
+impl Integration for Weather {
+    fn id(&self) -> &str {
+        "weather"
+    }
+    fn name(&self) -> &str {
+        "Weather"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("now", "The weather now").with_output_schema(json!({
+                "type": "object",
+                "properties": {"celsius": {"type": "number"}},
+                "required": ["celsius"]
+            })),
+        ]
+    }
+    async fn handle(&self, _action: Action) -> Result<ActionResult, BoxError> {
+        Ok(ActionResult::structured(json!({"celsius": 21.5})))
+    }
+}
+
+#[tokio::test]
+async fn a_structured_result_comes_with_its_output_schema_and_as_text() {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Weather)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"weather\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let serving = tokio::spawn(Bridge::new(runtime.clone()).serve(server_side));
+    let client = ().serve(client_side).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        tools[0].output_schema.as_deref().unwrap()["required"],
+        json!(["celsius"])
+    );
+    let result = client
+        .call_tool(CallToolRequestParams::new("weather__now"))
+        .await
+        .unwrap();
+    assert_eq!(result.structured_content, Some(json!({"celsius": 21.5})));
+    assert_eq!(
+        result.text(),
+        r#"{"celsius":21.5}"#,
+        "for clients that read text"
+    );
+    assert_eq!(result.is_error, Some(false));
+    client.cancel().await.unwrap();
+    serving.await.unwrap().unwrap();
+}
