@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::error::panic_message;
 use crate::{
-    Action, ActionContext, ActionResult, Capability, Error, Integration, IntegrationId,
-    RegistryError, RuntimeError,
+    Action, ActionContext, ActionResult, Capability, CompletionTarget, Error, Integration,
+    IntegrationId, RegistryError, RuntimeError,
 };
 
 /// Integrations by id, with their capabilities' schemas compiled once.
@@ -173,24 +173,8 @@ impl Registry {
         target: &'t str,
         arguments: &Value,
     ) -> Result<(&IntegrationId, &'t str), Error> {
-        let (id, action) = target
-            .split_once('.')
-            .filter(|(id, action)| !id.is_empty() && !action.is_empty())
-            .ok_or_else(|| {
-                Error::Registry(RegistryError::InvalidTarget {
-                    target: target.to_owned(),
-                })
-            })?;
-        let (id, entry) = self.entries.get_key_value(id).ok_or_else(|| {
-            Error::Registry(RegistryError::UnknownIntegration { id: id.to_owned() })
-        })?;
-        let validator = entry.validators.get(action).ok_or_else(|| {
-            Error::Registry(RegistryError::UnknownAction {
-                integration: id.clone(),
-                action: action.to_owned(),
-                available: entry.capabilities.iter().map(|c| c.name.clone()).collect(),
-            })
-        })?;
+        let (id, entry, action) = self.resolve(target)?;
+        let validator = &entry.validators[action];
         if !validator.is_valid(arguments) {
             let errors = validator
                 .iter_errors(arguments)
@@ -207,6 +191,60 @@ impl Registry {
             .into());
         }
         Ok((id, action))
+    }
+
+    /// Suggestions for `argument` of the action at `target`
+    /// (`integration.action`), given what was typed so far (`value`), from
+    /// the integration's [`complete`](Integration::complete): for a host's
+    /// own forms (MCP clients complete prompt and resource template
+    /// arguments, through the bridge).
+    ///
+    /// Errors: the target errors of [`dispatch`](Self::dispatch), and
+    /// [`RuntimeError::Failed`] when the integration fails.
+    pub async fn complete(
+        &self,
+        target: &str,
+        argument: &str,
+        value: &str,
+    ) -> Result<Vec<String>, Error> {
+        let (id, entry, action) = self.resolve(target)?;
+        let what = CompletionTarget::Action(action.to_owned());
+        entry
+            .integration
+            .complete(&what, argument, value)
+            .await
+            .map_err(|source| {
+                RuntimeError::Failed {
+                    integration: id.clone(),
+                    operation: "complete",
+                    source,
+                }
+                .into()
+            })
+    }
+
+    /// The integration and action `target` names.
+    fn resolve<'t>(&self, target: &'t str) -> Result<(&IntegrationId, &Entry, &'t str), Error> {
+        let (id, action) = target
+            .split_once('.')
+            .filter(|(id, action)| !id.is_empty() && !action.is_empty())
+            .ok_or_else(|| {
+                Error::Registry(RegistryError::InvalidTarget {
+                    target: target.to_owned(),
+                })
+            })?;
+        let (id, entry) = self.entries.get_key_value(id).ok_or_else(|| {
+            Error::Registry(RegistryError::UnknownIntegration { id: id.to_owned() })
+        })?;
+        if !entry.validators.contains_key(action) {
+            return Err(RegistryError::UnknownAction {
+                integration: id.clone(),
+                action: action.to_owned(),
+                available: entry.capabilities.iter().map(|c| c.name.clone()).collect(),
+            }
+            .into());
+        }
+        Ok((id, entry, action))
     }
 
     /// Validates and dispatches `integration.action` with `arguments`.

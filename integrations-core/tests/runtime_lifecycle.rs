@@ -597,10 +597,29 @@ impl Integration for Reporter {
             .await;
         Ok(ActionResult::ok(json!(asked.unwrap_err().to_string())))
     }
+    async fn complete(
+        &self,
+        target: &integrations_core::CompletionTarget,
+        argument: &str,
+        value: &str,
+    ) -> Result<Vec<String>, BoxError> {
+        assert_eq!(
+            (target, argument),
+            (
+                &integrations_core::CompletionTarget::Action("sync".into()),
+                "scope"
+            )
+        );
+        Ok(["all", "recent"]
+            .into_iter()
+            .filter(|scope| scope.starts_with(value))
+            .map(str::to_owned)
+            .collect())
+    }
 }
 
 #[tokio::test]
-async fn called_by_the_host_an_action_reports_through_events_and_cannot_ask_back() {
+async fn called_by_the_host_an_action_reports_through_events_cannot_ask_back_and_completes() {
     let mut registry = Registry::new();
     registry.register(Arc::new(Reporter)).unwrap();
     let config = Config::from_toml_str("[integrations]\nenabled = [\"reporter\"]").unwrap();
@@ -636,5 +655,15 @@ async fn called_by_the_host_an_action_reports_through_events_and_cannot_ask_back
             "3 items skipped".to_owned()
         )]
     );
+    // The host's own forms complete action arguments.
+    let suggested = runtime.registry().complete("reporter.sync", "scope", "re");
+    assert_eq!(suggested.await.unwrap(), ["recent"]);
+    assert!(matches!(
+        runtime
+            .registry()
+            .complete("reporter.nope", "scope", "")
+            .await,
+        Err(Error::Registry(RegistryError::UnknownAction { .. }))
+    ));
     runtime.shutdown(Duration::from_secs(1)).await;
 }
