@@ -549,6 +549,7 @@ pub(crate) async fn authorize(
         server: server.to_owned(),
         resource: url.to_owned(),
         challenge: None,
+        client_id: String::new(),
     };
     let (url, request, step_up) = (
         url.to_owned(),
@@ -605,42 +606,24 @@ pub(crate) async fn authorize(
                     request = request.with_client_secret(secret.expose_secret());
                 }
             }
+            // The client the flow authorises as, for the exchange at the
+            // callback: pre-registered, registered above, or the metadata
+            // document's URL.
+            states.client_id = match (&request.client_id, &request.client_metadata_url) {
+                (Some(id), _) => id.clone(),
+                (None, Some(url)) => url.clone(),
+                (None, None) => String::new(),
+            };
             states.challenge.clone_from(&challenge);
             // The flow's PKCE state is sealed as it is made.
-            manager.set_state_store(states.clone());
+            manager.set_state_store(states);
             if let Some(challenge) = challenge {
                 request = request.with_challenge(challenge);
             }
             let session = AuthorizationSession::new(manager, request)
                 .await
                 .map_err(|(_, error)| error)?;
-            let address = session.auth_url.clone();
-            // The client it registered as, for the exchange at the callback.
-            let query = |key: &str| {
-                reqwest::Url::parse(&address).ok().and_then(|u| {
-                    u.query_pairs()
-                        .find(|(k, _)| k == key)
-                        .map(|(_, v)| v.into_owned())
-                })
-            };
-            let state = query("state").ok_or_else(|| {
-                AuthError::InternalError("the authorization URL has no state".into())
-            })?;
-            let pending = sealed::connection_of(&state)?;
-            let mut record = states
-                .store
-                .get(&states.tenant, &pending)
-                .await
-                .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?
-                .ok_or_else(|| AuthError::InternalError("the started flow was not sealed".into()))?
-                .value;
-            record = record.with_metadata(CLIENT_ID, query("client_id").unwrap_or_default());
-            states
-                .store
-                .put(&states.tenant, &pending, &record)
-                .await
-                .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
-            Ok::<_, AuthError>(address)
+            Ok::<_, AuthError>(session.auth_url)
         })
     })
     .await
@@ -841,6 +824,7 @@ pub(crate) async fn complete(
         server: server.clone(),
         resource: resource.clone(),
         challenge: challenge.clone(),
+        client_id: meta(CLIENT_ID),
     };
     let sealed = SealedTokens {
         store: Arc::clone(&tokens.store),

@@ -230,6 +230,8 @@ pub(crate) struct SealedStates {
     /// The server's `WWW-Authenticate` challenge the flow started from: the
     /// completion discovers the authorization server from it again.
     pub(crate) challenge: Option<String>,
+    /// The client id the flow authorises as.
+    pub(crate) client_id: String,
 }
 
 pub(crate) fn connection_of(state: &str) -> Result<ConnectionId, AuthError> {
@@ -245,6 +247,7 @@ impl StateStore for SealedStates {
         let mut sealed = Credentials::bearer(text)
             .with_metadata(SERVER, self.server.clone())
             .with_metadata(RESOURCE, self.resource.clone())
+            .with_metadata(CLIENT_ID, self.client_id.clone())
             .with_expires_at(until);
         if let Some(challenge) = &self.challenge {
             sealed = sealed.with_metadata(CHALLENGE, challenge.clone());
