@@ -483,6 +483,11 @@ async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_eve
         sealed(store.as_ref(), &key).await.status,
         CredentialStatus::Active
     );
+    assert_eq!(
+        auth.registrations.load(Ordering::SeqCst),
+        1,
+        "the second authorization reuses the sealed registration"
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }

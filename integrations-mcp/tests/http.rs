@@ -619,34 +619,43 @@ async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
     let (pool, key, stop) = inbox(None::<Host>).await;
-    let cancel = CancellationToken::new();
-    let options = integrations_mcp::CallOptions::new().cancel(cancel.clone());
-    let waiting = {
-        let (pool, key) = (pool.clone(), key.clone());
-        tokio::spawn(async move {
-            pool.call_tool_with(&key, "inbox__wait", json!({}), options)
-                .await
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !WAIT_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call never reached handle"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    cancel.cancel();
-    assert!(matches!(
-        waiting.await.unwrap(),
-        Err(Error::Cancelled { .. })
-    ));
-    while !WAIT_CANCELLED.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "handle never saw the cancellation"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Without and with progress reports (sent another way, see `progress`).
+    for with_progress in [false, true] {
+        WAIT_STARTED.store(false, std::sync::atomic::Ordering::SeqCst);
+        WAIT_CANCELLED.store(false, std::sync::atomic::Ordering::SeqCst);
+        let cancel = CancellationToken::new();
+        let mut options = integrations_mcp::CallOptions::new().cancel(cancel.clone());
+        let (reports, _received) = tokio::sync::mpsc::unbounded_channel();
+        if with_progress {
+            options = options.progress(reports);
+        }
+        let waiting = {
+            let (pool, key) = (pool.clone(), key.clone());
+            tokio::spawn(async move {
+                pool.call_tool_with(&key, "inbox__wait", json!({}), options)
+                    .await
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !WAIT_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the call never reached handle"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+        assert!(matches!(
+            waiting.await.unwrap(),
+            Err(Error::Cancelled { .. })
+        ));
+        while !WAIT_CANCELLED.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "handle never saw the cancellation (progress: {with_progress})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
