@@ -187,7 +187,12 @@ impl ServerHandler for Bridge {
     fn get_info(&self) -> InitializeResult {
         let serves = self.serves();
         let mut capabilities = json!({});
-        if !self.tools().is_empty() {
+        let registry = self.runtime.registry();
+        if registry.ids().iter().any(|id| {
+            registry
+                .capabilities(id.as_str())
+                .is_some_and(|c| !c.is_empty())
+        }) {
             capabilities["tools"] = json!({});
         }
         if serves.resources {

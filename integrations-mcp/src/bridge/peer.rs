@@ -132,13 +132,8 @@ impl ActionPeer for BridgePeer {
             .await
             .map_err(|e| Self::failed("sampling", e))?;
         let result = serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?;
-        // The message's fields sit beside `model` (flattened), or under
-        // `message`.
-        let content = match &result["content"] {
-            Value::Null => &result["message"]["content"],
-            content => content,
-        };
-        let text = match content {
+        // rmcp flattens the message beside `model`.
+        let text = match &result["content"] {
             Value::Array(blocks) => blocks
                 .iter()
                 .filter_map(|block| block["text"].as_str())
