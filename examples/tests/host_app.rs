@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The running example; killed when dropped.
@@ -53,32 +54,30 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let get = |path: &str| {
-        http.get(format!("{base}{path}"))
-            .header("x-tenant", "grace")
-            .send()
+    let grace = Tenant {
+        http: &http,
+        base,
+        id: "grace",
+    };
+    let someone_else = Tenant {
+        id: "someone-else",
+        ..grace
     };
 
-    let available: Value = get("/integrations/available?q=notion")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let available = grace.get("/integrations/available?q=notion").await;
     assert_eq!(available.as_array().unwrap().len(), 1);
     assert_eq!(available[0]["slug"], "notion");
-    let bad = get("/integrations/available?kind=fax").await.unwrap();
+    let bad = grace
+        .send(Method::GET, "/integrations/available?kind=fax")
+        .await;
     assert_eq!(bad.status(), 400);
-    let nothing: Value = get("/integrations/connected")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let nothing = grace.get("/integrations/connected").await;
     assert_eq!(nothing, json!([]));
 
     // The OAuth code flow: start, the provider, the callback.
-    let start = get("/integrations/slack/oauth/start").await.unwrap();
+    let start = grace
+        .send(Method::GET, "/integrations/slack/oauth/start")
+        .await;
     assert_eq!(start.status(), 303);
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     assert!(authorize.contains("code_challenge="), "PKCE: {authorize}");
@@ -86,84 +85,34 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .to_str()
         .unwrap()
         .to_owned();
-    let landed = http
-        .get(&callback)
-        .header("x-tenant", "grace")
-        .send()
-        .await
-        .unwrap();
+    let path = callback.strip_prefix(base.as_str()).unwrap_or(&callback);
+    let landed = grace.send(Method::GET, path).await;
     assert_eq!(landed.headers()["location"], "/?connected=slack");
-    let replayed = http
-        .get(&callback)
-        .header("x-tenant", "grace")
-        .send()
-        .await
-        .unwrap();
+    let replayed = grace.send(Method::GET, path).await;
     assert_eq!(replayed.status(), 400, "a state is used once");
-    let connected: Value = get("/integrations/connected")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let connected = grace.get("/integrations/connected").await;
     assert_eq!(connected[0]["connection"], "slack/default");
-    let other: Value = http
-        .get(format!("{base}/integrations/connected"))
-        .header("x-tenant", "someone-else")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let other = someone_else.get("/integrations/connected").await;
     assert_eq!(other, json!([]), "tenants are apart");
 
-    let test: Value = http
-        .post(format!("{base}/integrations/slack/test"))
-        .header("x-tenant", "grace")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let test = grace
+        .json(Method::POST, "/integrations/slack/test", None)
+        .await;
     assert_eq!(test["success"], true, "{test}");
-    let destinations: Value = get("/integrations/slack/destinations")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let destinations = grace.get("/integrations/slack/destinations").await;
     assert_eq!(destinations["destinations"][0]["id"], "C0GENERAL");
 
     let body = json!({"provider": "slack", "destination": "C0GENERAL", "title": "Release", "markdown": "Version **1.0** is out.", "idempotency_key": "release-1"});
-    let exported: Value = http
-        .post(format!("{base}/integrations/export"))
-        .header("x-tenant", "grace")
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let exported = grace
+        .json(Method::POST, "/integrations/export", Some(&body))
+        .await;
     assert_eq!(exported["status"], "delivered", "{exported}");
-    let log: Value = get("/integrations/exports")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = grace.get("/integrations/exports").await;
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0]["key"], "release-1");
     assert_eq!(log[0]["external_url"], exported["external_url"]);
 
-    let events: Value = get("/integrations/slack/events")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = grace.get("/integrations/slack/events").await;
     let kinds: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -171,33 +120,47 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .filter_map(|e| e["event"].as_str())
         .collect();
     assert_eq!(kinds, ["connected", "tested", "exported"]);
-    let theirs: Value = http
-        .get(format!("{base}/integrations/slack/events"))
-        .header("x-tenant", "someone-else")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs = someone_else.get("/integrations/slack/events").await;
     assert_eq!(theirs, json!([]), "one tenant's events are not another's");
-    let health: Value = get("/integrations/slack/health")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = grace.get("/integrations/slack/health").await;
     assert_eq!(health["success_rate"], 1.0);
-    let gone: Value = http
-        .delete(format!("{base}/integrations/slack"))
-        .header("x-tenant", "grace")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gone = grace
+        .json(Method::DELETE, "/integrations/slack", None)
+        .await;
     assert_eq!(gone["removed"], true);
+}
+
+/// The app's API as one tenant calls it (the `x-tenant` header).
+#[derive(Clone, Copy)]
+struct Tenant<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    id: &'a str,
+}
+
+impl Tenant<'_> {
+    async fn send(&self, method: Method, path: &str) -> reqwest::Response {
+        self.request(method, path, None).await
+    }
+
+    async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-tenant", self.id);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        self.request(method, path, body).await.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.json(Method::GET, path, None).await
+    }
 }
 
 fn chromium() -> Option<PathBuf> {
