@@ -383,8 +383,22 @@ impl Error {
     }
 }
 
-/// An error and its sources, joined with `: `.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, joined with `: `: the whole story in one
+/// line, for messages and logs (`Display` of most errors shows only the
+/// outermost).
+///
+/// ```
+/// let error = integrations_core::Error::from(integrations_core::RuntimeError::Failed {
+///     integration: integrations_core::IntegrationId::new("inbox").unwrap(),
+///     operation: "tick",
+///     source: "connection reset".into(),
+/// });
+/// assert_eq!(
+///     integrations_core::error_chain(&error),
+///     "integration `inbox` failed in tick: connection reset"
+/// );
+/// ```
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

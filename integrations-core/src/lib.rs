@@ -77,7 +77,9 @@ pub use credentials::{
     KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshLease, RefreshRequest, TenantId, TokenManager,
     TokenManagerBuilder, TokenRefresher, TokenResponse, Versioned,
 };
-pub use error::{BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError};
+pub use error::{
+    BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError, error_chain,
+};
 pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};
 pub use health::{HealthMetrics, HealthSummary, Sample};
 #[cfg(test)]

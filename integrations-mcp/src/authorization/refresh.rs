@@ -166,15 +166,9 @@ fn token_error(error: &integrations_core::Error) -> HttpError {
         ) => StreamableHttpError::AuthRequired(AuthRequiredError::new(
             "Bearer error=\"invalid_token\", error_description=\"the connection needs to be authorised again\"".into(),
         )),
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(cause) = source {
-                text = format!("{text}: {cause}");
-                source = cause.source();
-            }
-            StreamableHttpError::Auth(AuthError::CredentialStoreError(text))
-        }
+        other => StreamableHttpError::Auth(AuthError::CredentialStoreError(
+            integrations_core::error_chain(other),
+        )),
     }
 }
 
