@@ -7,7 +7,7 @@ use lease::Leasing;
 pub use lease::PgTickLease;
 pub use lease::TickLease;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +68,9 @@ use crate::{
 pub struct Runtime {
     registry: Registry,
     hub: EventHub,
+    /// The host as the caller of each `integration.action`, made once at
+    /// start so a dispatch only clones one.
+    host_peers: HashMap<String, Arc<dyn ActionPeer>>,
     health: HealthMetrics,
     init_failures: Vec<InitFailure>,
     dispatch_timeout: Duration,
@@ -328,9 +331,28 @@ impl RuntimeBuilder {
             }));
         }
 
+        let host_peers = registry
+            .iter()
+            .flat_map(|(id, _)| {
+                let hub = &hub;
+                registry
+                    .capabilities(id.as_str())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(move |capability| {
+                        let peer: Arc<dyn ActionPeer> = Arc::new(HostPeer {
+                            hub: hub.clone(),
+                            integration: id.clone(),
+                            action: capability.name.clone(),
+                        });
+                        (format!("{id}.{}", capability.name), peer)
+                    })
+            })
+            .collect();
         Runtime {
             registry,
             hub,
+            host_peers,
             health: HealthMetrics::new(health_window),
             init_failures,
             dispatch_timeout,
@@ -398,22 +420,12 @@ impl Runtime {
     /// runtime's `progress` and `log` events; sampling and elicitation are
     /// not available (the caller is the host, not an MCP client).
     pub async fn dispatch(&self, target: &str, arguments: Value) -> Result<ActionResult, Error> {
-        let peer = self
-            .registry
-            .id(target.split_once('.').map_or(target, |(id, _)| id))
-            .map(|id| {
-                Arc::new(HostPeer {
-                    hub: self.hub.clone(),
-                    integration: id.clone(),
-                    action: target
-                        .split_once('.')
-                        .map_or("", |(_, action)| action)
-                        .to_owned(),
-                }) as Arc<dyn ActionPeer>
+        let context = self
+            .host_peers
+            .get(target)
+            .map_or_else(ActionContext::default, |peer| {
+                ActionContext::uncancellable(Arc::clone(peer))
             });
-        let context = peer.map_or_else(ActionContext::default, |peer| {
-            ActionContext::new(peer, CancellationToken::new())
-        });
         self.dispatch_with(target, arguments, context).await
     }
 

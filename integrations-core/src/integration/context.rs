@@ -166,14 +166,16 @@ pub trait ActionPeer: Send + Sync + fmt::Debug + 'static {
 #[derive(Clone, Default)]
 pub struct ActionContext {
     peer: Option<Arc<dyn ActionPeer>>,
-    cancelled: CancellationToken,
+    /// `None` for a caller that never cancels: no token is made for every
+    /// action (a token is an allocation, on the dispatch path).
+    cancelled: Option<CancellationToken>,
 }
 
 impl fmt::Debug for ActionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActionContext")
             .field("peer", &self.peer)
-            .field("cancelled", &self.cancelled.is_cancelled())
+            .field("cancelled", &self.is_cancelled())
             .finish()
     }
 }
@@ -190,7 +192,15 @@ impl ActionContext {
     pub fn new(peer: Arc<dyn ActionPeer>, cancelled: CancellationToken) -> Self {
         Self {
             peer: Some(peer),
-            cancelled,
+            cancelled: Some(cancelled),
+        }
+    }
+
+    /// A context reaching `peer`, for a caller that never cancels.
+    pub(crate) fn uncancellable(peer: Arc<dyn ActionPeer>) -> Self {
+        Self {
+            peer: Some(peer),
+            cancelled: None,
         }
     }
 
@@ -212,12 +222,18 @@ impl ActionContext {
 
     /// Whether the caller gave up on the action.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.is_cancelled()
+        self.cancelled
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
-    /// Completes when the caller gives up on the action (for `select!`).
+    /// Completes when the caller gives up on the action (for `select!`);
+    /// never, for a caller that cannot cancel.
     pub async fn cancelled(&self) {
-        self.cancelled.cancelled().await;
+        match &self.cancelled {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Asks the caller's model.
