@@ -367,7 +367,9 @@ async fn export(
         },
         (None, error) => EventKind::Error {
             operation: "export".into(),
-            message: error.clone().unwrap_or_else(|| record.status.to_string()),
+            message: error
+                .as_ref()
+                .map_or_else(|| record.status.to_string(), |error| error.message.clone()),
         },
     };
     app.log.push(&tenant, Event::now(provider, kind));
@@ -379,7 +381,9 @@ fn record_json(record: &integrations_export::ExportRecord) -> Value {
         "id": record.id, "status": record.status, "provider": record.request.provider,
         "destination": record.request.destination, "key": record.request.idempotency_key,
         "external_url": record.result.as_ref().and_then(|r| r.external_url.clone()),
-        "error": record.error, "attempts": record.attempts,
+        "error": record.error.as_ref().map(|error| &error.message),
+        "error_kind": record.error.as_ref().map(|error| error.kind),
+        "attempts": record.attempts,
     })
 }
 

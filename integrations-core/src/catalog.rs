@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ConfigError, Error, IntegrationId};
+use crate::error::{ConfigError, Error};
+use crate::id::IntegrationId;
 
 /// What an integration type is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -15,7 +15,8 @@ use toml::{Table, Value};
 pub use env::{ConfigString, Env};
 pub use mcp::{HttpServer, McpServerEntry, StdioServer};
 
-use crate::{ConfigError, Error, IntegrationId};
+use crate::error::{ConfigError, Error};
+use crate::id::IntegrationId;
 
 /// A host's configuration, loaded from TOML.
 ///
@@ -263,6 +264,35 @@ impl IntegrationConfig {
             key,
         )
         .map(Some)
+    }
+
+    /// Reads one top-level setting as a duration, written as
+    /// `tick_interval` is: a string such as `"500ms"`, `"2s"` or `"5m"`, or
+    /// a positive number of seconds. `Ok(None)` when it is absent; an error
+    /// naming the key when it is not a duration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use integrations_core::Config;
+    ///
+    /// let config = Config::from_toml_str(r#"
+    ///     [integrations]
+    ///     enabled = ["inbox"]
+    ///     [integrations.inbox]
+    ///     poll = "2s"
+    ///     backoff = 1.5
+    /// "#)?;
+    /// let inbox = config.integration("inbox").unwrap();
+    /// assert_eq!(inbox.duration("poll")?, Some(Duration::from_secs(2)));
+    /// assert_eq!(inbox.duration("backoff")?, Some(Duration::from_millis(1500)));
+    /// assert_eq!(inbox.duration("missing")?, None);
+    /// # Ok::<_, integrations_core::Error>(())
+    /// ```
+    pub fn duration(&self, key: &str) -> Result<Option<Duration>, Error> {
+        let Some(value) = self.get::<Value>(key)? else {
+            return Ok(None);
+        };
+        parse_interval(&format!("integrations.{}.{key}", self.id), &value).map(Some)
     }
 
     /// Deserialises the whole section (without `tick_interval`) into `T`,

@@ -17,13 +17,12 @@ mod token;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-pub use crypto::{EncryptionKey, KeyId, KeyRing};
+pub use crypto::{EncryptionKey, KeyRing};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
@@ -31,120 +30,8 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use token::{RefreshRequest, TokenManager, TokenManagerBuilder, TokenRefresher, TokenResponse};
 
-use crate::{Error, IntegrationId};
-
-/// The tenant (usually a user or a workspace) that owns credentials. Every
-/// store operation is scoped by one.
-///
-/// Tenant ids end up in database keys, file names and log lines, so they are
-/// restricted: 1 to 128 ASCII letters, digits and `.`, `_`, `-`, `@`, `+`,
-/// starting with a letter or a digit. A UUID, an e-mail address or
-/// `org_42` fits; `"bad tenant/.."` does not.
-///
-/// ```
-/// use integrations_core::TenantId;
-/// assert!(TenantId::new("ada@example.com").is_ok());
-/// assert!(TenantId::new("bad tenant/..").is_err());
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(Arc<str>);
-
-impl TenantId {
-    /// Checks and wraps a tenant id (see the type's documentation for the
-    /// characters allowed).
-    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
-        let id = id.as_ref();
-        check_id(id, 128)?;
-        Ok(Self(Arc::from(id)))
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-/// Checks a tenant id or connection name: 1 to `max` ASCII letters, digits
-/// and `._-@+`, starting with a letter or digit (so never `.`, `..`, a path,
-/// whitespace or a control character).
-fn check_id(id: &str, max: usize) -> Result<(), Error> {
-    let reason = if id.is_empty() {
-        Some("it is empty")
-    } else if id.len() > max {
-        Some("it is too long")
-    } else if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        Some("it must start with an ASCII letter or digit")
-    } else if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'))
-    {
-        Some("only ASCII letters, digits and `.`, `_`, `-`, `@`, `+` are allowed")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(Error::InvalidId {
-            id: id.chars().take(64).filter(|c| !c.is_control()).collect(),
-            reason,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// One connection of a tenant to a provider, e.g. `slack` / `acme-workspace`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectionId {
-    provider: IntegrationId,
-    name: Arc<str>,
-}
-
-impl ConnectionId {
-    /// A connection named `name` to `provider` (a valid [`IntegrationId`]).
-    /// Names follow the rules of [`TenantId`]: 1 to 128 ASCII letters,
-    /// digits and `._-@+`, starting with a letter or digit.
-    pub fn new(provider: impl AsRef<str>, name: impl AsRef<str>) -> Result<Self, Error> {
-        let name = name.as_ref();
-        check_id(name, 128)?;
-        Ok(Self {
-            provider: IntegrationId::new(provider)?,
-            name: Arc::from(name),
-        })
-    }
-
-    /// The provider, e.g. `slack`.
-    pub fn provider(&self) -> &IntegrationId {
-        &self.provider
-    }
-
-    /// The connection's name within the provider.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.provider, self.name)
-    }
-}
-
-impl fmt::Debug for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{self}\"")
-    }
-}
+use crate::error::Error;
+use crate::id::{ConnectionId, TenantId};
 
 /// An OAuth 2 token set.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{ConnectionId, IntegrationId, TenantId};
+use crate::id::{ConnectionId, IntegrationId, TenantId};
 
 /// A boxed error that integrations return from their methods.
 ///
@@ -361,6 +361,41 @@ pub enum CredentialError {
 }
 
 impl Error {
+    /// Whether trying again later may succeed: a timeout, a credential store
+    /// or token refresh that failed for a passing reason, an I/O error.
+    /// Refused input, a missing registration and a refused refresh token
+    /// are not. Every crate of the family answers this question the same
+    /// way, so a caller never matches another crate's variants.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Runtime(RuntimeError::Timeout { .. }) | Self::Io { .. } => true,
+            Self::Credentials(error) => matches!(
+                error,
+                CredentialError::Store { .. } | CredentialError::RefreshFailed { .. }
+            ),
+            _ => false,
+        }
+    }
+
+    /// How long to wait before trying again, when the failing party said.
+    /// Core talks to no vendor, so this is `None`; it is here so every
+    /// crate's error answers the same three questions.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Whether the user must connect the account again before this can
+    /// succeed ([`CredentialError::NeedsReauth`] or
+    /// [`CredentialError::InvalidGrant`]).
+    pub fn needs_reauth(&self) -> bool {
+        matches!(
+            self,
+            Self::Credentials(
+                CredentialError::NeedsReauth { .. } | CredentialError::InvalidGrant { .. }
+            )
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

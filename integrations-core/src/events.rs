@@ -12,7 +12,9 @@ use tokio::sync::broadcast;
 
 pub use jsonl::JsonlSink;
 
-use crate::{Error, IntegrationId, Notification};
+use crate::error::Error;
+use crate::id::IntegrationId;
+use crate::integration::Notification;
 
 /// Something that happened to an integration, with when and to which.
 ///

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::IntegrationId;
+use crate::id::IntegrationId;
 
 /// One observed call: how long it took and whether it worked.
 #[derive(Debug, Clone, PartialEq)]

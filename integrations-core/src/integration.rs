@@ -1,8 +1,5 @@
 //! The [`Integration`] trait and the values that cross it.
 
-use std::borrow::Borrow;
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{BoxError, Error, IntegrationConfig};
+use crate::config::IntegrationConfig;
+use crate::error::BoxError;
 
 mod content;
 mod context;
@@ -23,87 +21,6 @@ pub use context::{
     ActionContext, ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel,
     SamplingRequest, SamplingResponse,
 };
-
-/// The id of an integration: 1 to 64 ASCII letters, digits, `-` or `_`.
-///
-/// Cheap to clone. The dot is excluded because dispatch targets are written
-/// `integration.action`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IntegrationId(Arc<str>);
-
-impl IntegrationId {
-    /// Checks and wraps an id.
-    ///
-    /// ```
-    /// use integrations_core::IntegrationId;
-    /// assert!(IntegrationId::new("github").is_ok());
-    /// assert!(IntegrationId::new("git.hub").is_err());
-    /// ```
-    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
-        let id = id.as_ref();
-        let reason = if id.is_empty() {
-            Some("it is empty")
-        } else if id.len() > 64 {
-            Some("it is longer than 64 bytes")
-        } else if !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            Some("only ASCII letters, digits, `-` and `_` are allowed")
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(Error::InvalidId {
-                id: id.to_owned(),
-                reason,
-            }),
-            None => Ok(Self(Arc::from(id))),
-        }
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for IntegrationId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for IntegrationId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::new(s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for IntegrationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for IntegrationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Borrow<str> for IntegrationId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for IntegrationId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
 
 /// One action an integration offers: a name, a description for people and
 /// agents, and a JSON Schema for its arguments.
@@ -375,6 +292,12 @@ pub trait Integration: Send + Sync + 'static {
 
     /// How often to tick when the config sets no `tick_interval`; `None`
     /// (the default) means no tick loop unless the config asks for one.
+    ///
+    /// Read once, by [`Runtime`](crate::Runtime) start, right after this
+    /// integration's `init` succeeded, so it may return a value `init` read
+    /// from the config (say with
+    /// [`IntegrationConfig::duration`](crate::IntegrationConfig::duration)).
+    /// A change later has no effect until the runtime is started again.
     fn tick_interval(&self) -> Option<Duration> {
         None
     }

@@ -59,6 +59,7 @@ mod credentials;
 mod error;
 mod events;
 mod health;
+pub mod id;
 mod integration;
 mod registry;
 mod runtime;
@@ -73,21 +74,20 @@ pub use credentials::PgStore;
 #[cfg(feature = "sqlite")]
 pub use credentials::SqliteStore;
 pub use credentials::{
-    ConnectionId, CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey,
-    KeyId, KeyRing, MemoryStore, OAuth2Token, RefreshLease, RefreshRequest, TenantId, TokenManager,
-    TokenManagerBuilder, TokenRefresher, TokenResponse, Versioned,
+    CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey, KeyRing,
+    MemoryStore, OAuth2Token, RefreshLease, RefreshRequest, TokenManager, TokenManagerBuilder,
+    TokenRefresher, TokenResponse, Versioned,
 };
 pub use error::{
     BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError, error_chain,
 };
 pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};
 pub use health::{HealthMetrics, HealthSummary, Sample};
-#[cfg(test)]
-pub(crate) use integration::MockIntegration;
+pub use id::{ConnectionId, IntegrationId, KeyId, TenantId};
 pub use integration::{
     Action, ActionContext, ActionPeer, ActionResult, Capability, CompletionTarget, Content,
-    Elicitation, ElicitationAction, ElicitationResponse, Integration, IntegrationId, LogLevel,
-    Notification, Prompt, PromptArgument, PromptMessage, Resource, ResourceBody, ResourceContents,
+    Elicitation, ElicitationAction, ElicitationResponse, Integration, LogLevel, Notification,
+    Prompt, PromptArgument, PromptMessage, Resource, ResourceBody, ResourceContents,
     ResourceTemplate, Role, SamplingRequest, SamplingResponse, Serves,
 };
 pub use registry::Registry;

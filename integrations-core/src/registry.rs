@@ -9,9 +9,10 @@ use futures_util::FutureExt;
 use serde_json::Value;
 
 use crate::error::panic_message;
-use crate::{
-    Action, ActionContext, ActionResult, Capability, CompletionTarget, Error, Integration,
-    IntegrationId, RegistryError, RuntimeError,
+use crate::error::{Error, RegistryError, RuntimeError};
+use crate::id::IntegrationId;
+use crate::integration::{
+    Action, ActionContext, ActionResult, Capability, CompletionTarget, Integration,
 };
 
 /// Integrations by id, with their capabilities' schemas compiled once.
@@ -289,7 +290,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MockIntegration;
+    use crate::integration::MockIntegration;
     use serde_json::json;
 
     fn mock(id: &'static str, capabilities: Vec<Capability>) -> MockIntegration {

@@ -21,12 +21,14 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{Config, IntegrationConfig};
+use crate::error::{Error, RegistryError, RuntimeError};
 use crate::error::{error_chain, panic_message};
-use crate::{
-    ActionContext, ActionPeer, ActionResult, BroadcastSink, Config, Error, Event, EventKind,
-    EventSink, HealthMetrics, Integration, IntegrationConfig, IntegrationId, Registry,
-    RegistryError, RuntimeError, Sample,
-};
+use crate::events::{BroadcastSink, Event, EventKind, EventSink};
+use crate::health::{HealthMetrics, Sample};
+use crate::id::IntegrationId;
+use crate::integration::{ActionContext, ActionPeer, ActionResult, Integration};
+use crate::registry::Registry;
 
 /// Runs the enabled integrations of a [`Registry`]: `init` in order, one tick
 /// loop per integration, dispatch with health metrics, events to every sink,
@@ -462,7 +464,8 @@ impl Runtime {
             });
         let elapsed = started.elapsed();
         let sample = match &result {
-            Ok(output) if output.is_error => Sample::failure(elapsed, output.output.to_string()),
+            // An error result is the integration telling the caller of its
+            // mistake (docs/integrations.md): the integration worked.
             Ok(_) => Sample::success(elapsed),
             // Refused before the integration was called: the caller's fault.
             Err(Error::Registry(

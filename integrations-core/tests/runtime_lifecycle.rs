@@ -88,6 +88,10 @@ impl Integration for Probe {
         let n = action.arguments["n"]
             .as_i64()
             .ok_or("n must be an integer")?;
+        if n < 0 {
+            // The caller's mistake, told to the caller: not a fault.
+            return Ok(ActionResult::error("n must not be negative"));
+        }
         Ok(ActionResult::ok(json!(n * 2)))
     }
     async fn tick(&self) -> Result<Vec<Notification>, BoxError> {
@@ -479,6 +483,29 @@ async fn dispatch_validates_first_and_records_health() {
         "refused calls are the caller's fault, not the integration's"
     );
     assert_eq!(health.success_rate, 1.0);
+    assert!(runtime.shutdown(Duration::from_secs(1)).await.is_clean());
+}
+
+/// A user's trial: an `ActionResult::error` (the caller's mistake, which
+/// docs/integrations.md says is not a fault) counted as a failure, with a
+/// JSON-quoted `last_error`. Only `Err` is a fault.
+#[tokio::test]
+async fn an_error_result_is_the_callers_mistake_not_a_fault() {
+    let probe = Arc::new(Probe::new("calc"));
+    let runtime = start(
+        std::slice::from_ref(&probe),
+        "[integrations]\nenabled = [\"calc\"]",
+    )
+    .await;
+    let result = runtime
+        .dispatch("calc.double", json!({"n": -1}))
+        .await
+        .unwrap();
+    assert!(result.is_error);
+    let health = runtime.health().summary("calc").unwrap();
+    assert_eq!(health.count, 1);
+    assert_eq!(health.success_rate, 1.0, "{health:?}");
+    assert_eq!(health.last_error, None);
     assert!(runtime.shutdown(Duration::from_secs(1)).await.is_clean());
 }
 

@@ -1,5 +1,6 @@
 //! The crate's one error type.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ pub enum Error {
     },
 
     /// Writing the audit trail failed.
-    #[error("audit trail {}: {source}", path.display())]
+    #[error("audit trail {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -93,40 +94,63 @@ impl Error {
     /// How long the vendor asked to wait, when it rate limited us.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Vendor(integrations_vendor::Error::RateLimited { retry_after, .. }) => {
-                *retry_after
-            }
+            Self::Vendor(error) => error.retry_after(),
+            #[cfg(feature = "mcp")]
+            Self::Mcp(error) => error.retry_after(),
+            Self::Core(error) => error.retry_after(),
             _ => None,
         }
     }
 
     /// Whether trying again later may succeed: rate limits, timeouts,
-    /// unreachable servers, 5xx answers, I/O and store failures. Refused
-    /// credentials, invalid requests and 4xx answers are not.
+    /// unreachable servers, 5xx answers, I/O and store failures, as each
+    /// crate's own error answers it. Refused credentials, invalid requests
+    /// and 4xx answers are not.
     pub fn is_transient(&self) -> bool {
-        use integrations_vendor::Error as Vendor;
         match self {
-            Self::Vendor(error) => match error {
-                Vendor::RateLimited { .. } | Vendor::Timeout { .. } | Vendor::Network { .. } => {
-                    true
-                }
-                Vendor::Api { status, .. } => *status >= 500 || *status == 429,
-                _ => false,
-            },
+            Self::Vendor(error) => error.is_transient(),
             #[cfg(feature = "mcp")]
-            Self::Mcp(error) => matches!(
-                error,
-                integrations_mcp::Error::Spawn { .. }
-                    | integrations_mcp::Error::Exited { .. }
-                    | integrations_mcp::Error::HandshakeTimeout { .. }
-                    | integrations_mcp::Error::Handshake { .. }
-                    | integrations_mcp::Error::Timeout { .. }
-                    | integrations_mcp::Error::SessionClosed { .. }
-                    | integrations_mcp::Error::Io { .. }
-            ),
+            Self::Mcp(error) => error.is_transient(),
+            Self::Core(error) => error.is_transient(),
             Self::Webhook { status, .. } => *status >= 500 || *status == 429,
             Self::Io { .. } | Self::Store { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Whether the tenant must connect the account again before this export
+    /// can succeed.
+    pub fn needs_reauth(&self) -> bool {
+        match self {
+            Self::Vendor(error) => error.needs_reauth(),
+            #[cfg(feature = "mcp")]
+            Self::Mcp(error) => error.needs_reauth(),
+            Self::Core(error) => error.needs_reauth(),
+            _ => false,
+        }
+    }
+
+    /// What kind of failure this is, as the export log stores it beside the
+    /// message.
+    pub fn kind(&self) -> ErrorKind {
+        if self.needs_reauth() {
+            ErrorKind::NeedsReauth
+        } else if self.retry_after().is_some()
+            || matches!(
+                self,
+                Self::Vendor(integrations_vendor::Error::RateLimited { .. })
+            )
+        {
+            ErrorKind::RateLimited
+        } else if self.is_transient() {
+            ErrorKind::Transient
+        } else if matches!(
+            self,
+            Self::InvalidRequest { .. } | Self::UnknownProvider { .. }
+        ) {
+            ErrorKind::InvalidRequest
+        } else {
+            ErrorKind::Refused
         }
     }
 
@@ -152,5 +176,84 @@ impl Error {
             provider: provider.to_owned(),
             message: message.into(),
         }
+    }
+}
+
+/// What kind of failure ended (or paused) an export: stored in the export
+/// log beside the message, so a host can filter and act on it as a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The vendor rate limited the export.
+    RateLimited,
+    /// A passing failure: a timeout, an unreachable vendor, a 5xx answer.
+    Transient,
+    /// The tenant must connect the account again.
+    NeedsReauth,
+    /// The request cannot be exported as it is (destination, provider).
+    InvalidRequest,
+    /// The vendor refused the export for another reason (a 4xx answer, an
+    /// error body).
+    Refused,
+}
+
+impl ErrorKind {
+    /// The stored name, e.g. `rate_limited`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::Transient => "transient",
+            Self::NeedsReauth => "needs_reauth",
+            Self::InvalidRequest => "invalid_request",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// The kind of a stored name; `None` for a name this version does not
+    /// know.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::RateLimited,
+            Self::Transient,
+            Self::NeedsReauth,
+            Self::InvalidRequest,
+            Self::Refused,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// Why an attempt of an export failed, as the export log keeps it: the kind
+/// as a value and the message (with its causes) as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Failure {
+    /// What kind of failure it was.
+    pub kind: ErrorKind,
+    /// The error and its causes, joined with `: `.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<&Error> for Failure {
+    fn from(error: &Error) -> Self {
+        Self::new(error.kind(), integrations_core::error_chain(error))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }

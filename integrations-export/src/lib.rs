@@ -56,7 +56,7 @@ mod request;
 mod service;
 mod store;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind, Failure};
 pub use integrations_core as core;
 pub use markdown::{
     NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, SlackBlock, SlackLimits,

@@ -9,7 +9,7 @@ use integrations_core::{ConnectionId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::Error;
+use crate::error::Error;
 
 /// What to export: markdown, with an optional title and free-form metadata
 /// (a deliverable's id, its author, ...).
@@ -53,11 +53,22 @@ impl Content {
     }
 
     /// The markdown with the title as a first-level heading, for providers
-    /// with no title of their own.
+    /// with no title of their own; unchanged when the markdown already opens
+    /// with that heading.
     pub(crate) fn titled_markdown(&self) -> std::borrow::Cow<'_, str> {
+        let opens_with_title = |title: &str| {
+            self.markdown
+                .trim_start()
+                .lines()
+                .next()
+                .and_then(|line| line.strip_prefix("# "))
+                .is_some_and(|heading| heading.trim() == title.trim())
+        };
         match &self.title {
-            Some(title) => format!("# {title}\n\n{}", self.markdown).into(),
-            None => self.markdown.as_str().into(),
+            Some(title) if !opens_with_title(title) => {
+                format!("# {title}\n\n{}", self.markdown).into()
+            }
+            _ => self.markdown.as_str().into(),
         }
     }
 }
@@ -294,4 +305,23 @@ pub trait Provider: Send + Sync + fmt::Debug + 'static {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Content;
+
+    /// A user's trial: a document opening with the same `# H1` as its title
+    /// got two identical Slack headers.
+    #[test]
+    fn a_title_the_document_already_opens_with_is_not_repeated() {
+        let content = Content::new("# Weekly report\n\nAll good.").title("Weekly report");
+        assert_eq!(content.titled_markdown(), "# Weekly report\n\nAll good.");
+        let content = Content::new("# Details\n\nAll good.").title("Weekly report");
+        assert_eq!(
+            content.titled_markdown(),
+            "# Weekly report\n\n# Details\n\nAll good."
+        );
+        assert_eq!(Content::new("text").titled_markdown(), "text");
+    }
 }

@@ -22,9 +22,9 @@ pub use webhook::WebhookProvider;
 use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
-use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, SlackMessage, markdown_to_slack,
-};
+use crate::error::Error;
+use crate::markdown::{SlackMessage, markdown_to_slack};
+use crate::provider::{ConnectionCheck, Content, Destination, DestinationPage};
 
 /// Runs the vendor's connection test as a [`ConnectionCheck`].
 async fn check(connection: &VendorConnection) -> Result<ConnectionCheck, Error> {

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::Utc;
 use integrations_core::TenantId;
 
-use crate::{Content, Error, ExportContext};
+use crate::error::Error;
+use crate::provider::{Content, ExportContext};
 
 /// One export to do: whose, through which provider, where, what, and its
 /// idempotency key.

@@ -16,10 +16,10 @@ use tokio_util::task::TaskTracker;
 
 pub use fanout::{FanOut, Target, TargetOutcome};
 
-use crate::{
-    Claimed, Content, Error, ExportContext, ExportPreference, ExportRecord, ExportRequest,
-    ExportStore, PlannedRequest, Provider,
-};
+use crate::error::Error;
+use crate::provider::{Content, ExportContext, PlannedRequest, Provider};
+use crate::request::ExportRequest;
+use crate::store::{Claimed, ExportPreference, ExportRecord, ExportStore};
 
 /// How the outbox's workers behave.
 #[derive(Debug, Clone)]

@@ -19,7 +19,9 @@ pub use postgres::PgExportStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteExportStore;
 
-use crate::{Content, Error, ExportRequest, ExportResult};
+use crate::error::{Error, ErrorKind, Failure};
+use crate::provider::{Content, ExportResult};
+use crate::request::ExportRequest;
 
 /// Where an export stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,8 +85,8 @@ pub struct ExportRecord {
     pub attempts: u32,
     /// Where it went, once delivered.
     pub result: Option<ExportResult>,
-    /// The last error, if an attempt failed.
-    pub error: Option<String>,
+    /// The last error, if an attempt failed: its kind and message.
+    pub error: Option<Failure>,
     /// When it was accepted.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -113,12 +115,12 @@ pub enum Outcome {
         /// When to try again.
         at: DateTime<Utc>,
         /// What went wrong.
-        error: String,
+        error: Failure,
     },
     /// Failed for good.
     Failed {
         /// What went wrong.
-        error: String,
+        error: Failure,
     },
 }
 
@@ -244,6 +246,16 @@ pub(crate) fn request_from_parts(
     Ok(request)
 }
 
+/// The stored error of an export, from its `error` and `error_kind`
+/// columns (a kind this version does not know reads as `Refused`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn failure_from_parts(message: Option<String>, kind: Option<&str>) -> Option<Failure> {
+    let kind = kind
+        .and_then(ErrorKind::parse)
+        .unwrap_or(ErrorKind::Refused);
+    message.map(|message| Failure::new(kind, message))
+}
+
 /// An [`ExportRecord`] from a row of `integrations_exports` (SQLite or
 /// PostgreSQL); `$time` turns a time column into a `DateTime<Utc>`.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -284,7 +296,12 @@ macro_rules! record_from_row {
             status,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(0),
             result,
-            error: row.try_get("error").map_err(get)?,
+            error: $crate::store::failure_from_parts(
+                row.try_get("error").map_err(get)?,
+                row.try_get::<Option<String>, _>("error_kind")
+                    .map_err(get)?
+                    .as_deref(),
+            ),
             created_at: time(row.try_get("created_at").map_err(get)?),
             updated_at: time(row.try_get("updated_at").map_err(get)?),
         })

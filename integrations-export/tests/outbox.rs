@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use integrations_core::{BroadcastSink, EventKind, TenantId};
 use integrations_export::{
-    AuditProvider, Content, Error, ExportPreference, ExportRequest, ExportService, ExportStatus,
-    ExportStore, SqliteExportStore, Target,
+    AuditProvider, Content, Error, ErrorKind, ExportPreference, ExportRequest, ExportService,
+    ExportStatus, ExportStore, SqliteExportStore, Target,
 };
 use integrations_fakes::github::FakeGitHub;
 use integrations_fakes::slack::FakeSlack;
@@ -141,7 +141,9 @@ async fn rate_limits_are_honoured_and_failures_keep_their_reason() {
     let record = service.wait(&tenant(), "lost", WAIT).await.unwrap();
     assert_eq!(record.status, ExportStatus::Failed);
     assert_eq!(record.attempts, 1, "a permanent error is not tried again");
-    assert!(record.error.unwrap().contains("channel_not_found"));
+    let error = record.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Refused);
+    assert!(error.message.contains("channel_not_found"), "{error}");
 
     let unknown = service
         .enqueue(ExportRequest::new(tenant(), "fax", "x", Content::new("x")))
@@ -176,7 +178,9 @@ async fn transient_failures_end_after_the_attempts_allowed() {
     let record = service.wait(&tenant(), "doomed", WAIT).await.unwrap();
     assert_eq!(record.status, ExportStatus::Failed);
     assert_eq!(record.attempts, 3);
-    assert!(record.error.unwrap().contains("rate limited"));
+    let error = record.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::RateLimited, "stored as a value");
+    assert!(error.message.contains("rate limited"), "{error}");
     service.shutdown(Duration::from_secs(5)).await;
 }
 

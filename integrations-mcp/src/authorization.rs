@@ -16,7 +16,7 @@ use rmcp::transport::auth::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::Error;
+use crate::error::Error;
 
 mod refresh;
 mod sealed;

@@ -9,7 +9,8 @@ use rmcp::model::{JsonObject, Tool};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{Error, SEPARATOR};
+use crate::error::Error;
+use crate::toolbox::SEPARATOR;
 
 mod handler;
 mod peer;
@@ -191,7 +192,7 @@ impl Bridge {
             .await
             .map_err(|source| Error::Io {
                 path: address.map(|a| a.to_string()).unwrap_or_default().into(),
-                source,
+                source: Arc::new(source),
             })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rmcp::model::{CallToolResult, JsonObject};
 use tokio_util::sync::CancellationToken;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Options of one tool call. The defaults: the pool's call timeout, no
 /// cancellation.

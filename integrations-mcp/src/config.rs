@@ -5,11 +5,13 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use integrations_core::{ConfigString, Env, McpServerEntry};
 use serde_json::{Map, Value, json};
 use tempfile::TempPath;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Reads the servers of an `mcpServers` document, as Claude Code, Claude
 /// Desktop and Cursor write it (`{"mcpServers": {...}}`), or VS Code's
@@ -136,11 +138,11 @@ impl ClaudeConfigFile {
         .await
         .map_err(|e| Error::Io {
             path: std::env::temp_dir(),
-            source: std::io::Error::other(e),
+            source: Arc::new(std::io::Error::other(e)),
         })?
         .map_err(|source| Error::Io {
             path: std::env::temp_dir(),
-            source,
+            source: Arc::new(source),
         })?;
         Ok(Self { path, redacted })
     }

@@ -8,7 +8,12 @@ use integrations_core::{ConnectionId, TenantId};
 
 /// Everything that can go wrong in `integrations-mcp`. Messages name the
 /// server and say what to do; none carries a secret.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Clone` (sources are shared), so one failed connect can be handed to
+/// every caller that waited on it. Ask [`is_transient`](Self::is_transient),
+/// [`retry_after`](Self::retry_after) and [`needs_reauth`](Self::needs_reauth)
+/// rather than matching variants to decide what to do.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An error from `integrations-core` (a missing variable, a bad config
@@ -24,7 +29,7 @@ pub enum Error {
     },
 
     /// The server's command could not be started.
-    #[error("MCP server `{server}`: cannot start `{command}`: {source}")]
+    #[error("MCP server `{server}`: cannot start `{command}`")]
     Spawn {
         /// The server.
         server: String,
@@ -32,7 +37,7 @@ pub enum Error {
         command: String,
         /// Why (e.g. not found, permission denied).
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// The server process exited before or during the handshake.
@@ -177,19 +182,22 @@ pub enum Error {
         server: String,
     },
 
-    /// The server answered with a JSON-RPC error.
-    #[error("MCP server `{server}`: `{operation}` failed: {message}")]
+    /// The server answered with a JSON-RPC error (other than -32602,
+    /// invalid params, which is [`Error::InvalidArguments`]).
+    #[error("MCP server `{server}`: `{operation}` failed: {message}{}", code.map(|code| format!(" (JSON-RPC error {code})")).unwrap_or_default())]
     Server {
         /// The server.
         server: String,
         /// The tool or method.
         operation: String,
+        /// The JSON-RPC error code, when the server answered with one.
+        code: Option<i32>,
         /// The server's message.
         message: String,
     },
 
-    /// Tool arguments that MCP cannot carry (not a JSON object); nothing was
-    /// sent to the server.
+    /// Arguments refused: not a JSON object (nothing was sent), or refused
+    /// by the server with JSON-RPC error -32602 (invalid params).
     #[error("MCP server `{server}`: invalid arguments for `{tool}`: {message}")]
     InvalidArguments {
         /// The server.
@@ -225,7 +233,7 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 }
 
@@ -236,127 +244,46 @@ impl From<integrations_core::Error> for Error {
 }
 
 impl Error {
-    /// A copy of this error for each waiter of one shared connect. Every
-    /// variant keeps its type and fields, so a host can match
-    /// [`Error::NeedsReauth`] or [`Error::Unauthorized`] whoever started the
-    /// connect; an I/O error keeps its kind and message.
-    pub(crate) fn duplicate(&self) -> Self {
-        let io = |error: &std::io::Error| std::io::Error::new(error.kind(), error.to_string());
+    /// Whether trying again later may succeed: the server could not be
+    /// started or reached, closed the session, or did not answer in time.
+    /// Refused credentials, bad arguments, a server's own error answer and a
+    /// closed pool are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Spawn { .. }
+                | Self::Exited { .. }
+                | Self::HandshakeTimeout { .. }
+                | Self::Handshake { .. }
+                | Self::Timeout { .. }
+                | Self::SessionClosed { .. }
+                | Self::Io { .. }
+        )
+    }
+
+    /// How long to wait before trying again, when the server said. MCP
+    /// servers do not say today, so this is always `None`; it is here so
+    /// every crate of the family answers the same three questions.
+    pub fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether the user must authorise the connection (again) before calls
+    /// can succeed: [`Error::AuthorizationRequired`], [`Error::NeedsReauth`],
+    /// [`Error::Unauthorized`] and [`Error::InsufficientScope`], or a core
+    /// error that says so.
+    pub fn needs_reauth(&self) -> bool {
         match self {
-            Self::Core(error) => Self::Core(Arc::clone(error)),
-            Self::UnknownServer { server } => Self::UnknownServer {
-                server: server.clone(),
-            },
-            Self::Spawn {
-                server,
-                command,
-                source,
-            } => Self::Spawn {
-                server: server.clone(),
-                command: command.clone(),
-                source: io(source),
-            },
-            Self::Exited {
-                server,
-                status,
-                stderr,
-            } => Self::Exited {
-                server: server.clone(),
-                status: *status,
-                stderr: stderr.clone(),
-            },
-            Self::HandshakeTimeout { server, after } => Self::HandshakeTimeout {
-                server: server.clone(),
-                after: *after,
-            },
-            Self::Handshake { server, message } => Self::Handshake {
-                server: server.clone(),
-                message: message.clone(),
-            },
-            Self::Unauthorized { server, challenge } => Self::Unauthorized {
-                server: server.clone(),
-                challenge: challenge.clone(),
-            },
-            Self::Authorization { server, message } => Self::Authorization {
-                server: server.clone(),
-                message: message.clone(),
-            },
-            Self::InsufficientScope { server, challenge } => Self::InsufficientScope {
-                server: server.clone(),
-                challenge: challenge.clone(),
-            },
-            Self::AuthorizationRequired {
-                server,
-                tenant,
-                url,
-            } => Self::AuthorizationRequired {
-                server: server.clone(),
-                tenant: tenant.clone(),
-                url: url.clone(),
-            },
-            Self::NeedsReauth {
-                server,
-                tenant,
-                connection,
-            } => Self::NeedsReauth {
-                server: server.clone(),
-                tenant: tenant.clone(),
-                connection: connection.clone(),
-            },
-            Self::Credentials { server, source } => Self::Credentials {
-                server: server.clone(),
-                source: Arc::clone(source),
-            },
-            Self::Unsupported { server, message } => Self::Unsupported {
-                server: server.clone(),
-                message: message.clone(),
-            },
-            Self::Timeout {
-                server,
-                operation,
-                after,
-            } => Self::Timeout {
-                server: server.clone(),
-                operation: operation.clone(),
-                after: *after,
-            },
-            Self::Cancelled { server, operation } => Self::Cancelled {
-                server: server.clone(),
-                operation: operation.clone(),
-            },
-            Self::SessionClosed { server } => Self::SessionClosed {
-                server: server.clone(),
-            },
-            Self::Server {
-                server,
-                operation,
-                message,
-            } => Self::Server {
-                server: server.clone(),
-                operation: operation.clone(),
-                message: message.clone(),
-            },
-            Self::InvalidArguments {
-                server,
-                tool,
-                message,
-            } => Self::InvalidArguments {
-                server: server.clone(),
-                tool: tool.clone(),
-                message: message.clone(),
-            },
-            Self::UnknownTool { name } => Self::UnknownTool { name: name.clone() },
-            Self::PoolClosed => Self::PoolClosed,
-            Self::InvalidJson { message } => Self::InvalidJson {
-                message: message.clone(),
-            },
-            Self::Io { path, source } => Self::Io {
-                path: path.clone(),
-                source: io(source),
-            },
+            Self::AuthorizationRequired { .. }
+            | Self::NeedsReauth { .. }
+            | Self::Unauthorized { .. }
+            | Self::InsufficientScope { .. } => true,
+            Self::Core(error) | Self::Credentials { source: error, .. } => error.needs_reauth(),
+            _ => false,
         }
     }
 }
+
 /// A TokenManager error as the pool reports it: needs-reauth on its own, so
 /// a host can send the user to connect again.
 pub(crate) fn credential_error(server: &str, error: integrations_core::Error) -> Error {

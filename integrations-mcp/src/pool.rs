@@ -24,10 +24,12 @@ const MAX_STEP_UPS: u32 = 2;
 
 pub use builder::McpPoolBuilder;
 
+use crate::call::CallOptions;
 use crate::call::tool_arguments;
+use crate::error::Error;
 use crate::hooks::{ClientHooks, HookContext};
 use crate::session::Connect;
-use crate::{CallOptions, Error, Session};
+use crate::session::Session;
 
 /// Which session: a tenant's connection to a named server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -494,7 +496,7 @@ impl McpPool {
                     self.inner.connect_failures.fetch_add(1, Ordering::Relaxed);
                     *lock(&self.inner.failures).entry(key.clone()).or_default() += 1;
                 }
-                Err(error.duplicate())
+                Err(Error::clone(&error))
             }
         }
     }

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 use integrations_core::McpServerEntry;
 use tokio_util::task::TaskTracker;
 
+use crate::call::CallOptions;
+use crate::error::Error;
 use crate::session::Connect;
-use crate::{CallOptions, Error, Session};
+use crate::session::Session;
 
 /// The outcome of [`test_server`].
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use integrations_core::{McpServerEntry, StdioServer};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, CreateMessageRequestMethod,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
-    ElicitationAction, Implementation, JsonObject, ListRootsResult, ProtocolVersion,
+    ElicitationAction, ErrorCode, Implementation, JsonObject, ListRootsResult, ProtocolVersion,
     ServerPeerInfo, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
@@ -22,8 +22,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::Error;
 use crate::call::CallOptions;
+use crate::error::Error;
 use crate::hooks::{ClientHooks, HookContext};
 
 mod progress;
@@ -326,7 +326,7 @@ impl Session {
         let mut child = command.spawn().map_err(|source| Error::Spawn {
             server: server.to_owned(),
             command: config.command.expose().to_owned(),
-            source,
+            source: Arc::new(source),
         })?;
         let pgid = child.id();
         // Kills the group if this future is dropped before the handshake ends.
@@ -640,9 +640,17 @@ impl Session {
             };
         }
         match error {
+            ServiceError::McpError(error) if error.code == ErrorCode::INVALID_PARAMS => {
+                Error::InvalidArguments {
+                    server: self.server.clone(),
+                    tool: operation.to_owned(),
+                    message: error.message.to_string(),
+                }
+            }
             ServiceError::McpError(error) => Error::Server {
                 server: self.server.clone(),
                 operation: operation.to_owned(),
+                code: Some(error.code.0),
                 message: error.message.to_string(),
             },
             ServiceError::Timeout { timeout } => Error::Timeout {
@@ -664,6 +672,7 @@ impl Session {
             other => Error::Server {
                 server: self.server.clone(),
                 operation: operation.to_owned(),
+                code: None,
                 message: other.to_string(),
             },
         }

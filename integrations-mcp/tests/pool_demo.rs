@@ -711,3 +711,25 @@ async fn arguments_that_are_not_an_object_are_refused_locally() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }
+
+/// A user's trial: arguments the server refuses (JSON-RPC -32602) came back
+/// as `Error::Server`, without the code; they are invalid arguments, and
+/// the message says what the server said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_the_server_refuses_are_invalid_arguments() {
+    let tag = "pool-server-refuses";
+    let pool = McpPool::builder().server("demo", demo(tag, &[])).build();
+    let key = SessionKey::new(tenant(), "demo");
+    let err = pool
+        .call_tool(&key, "no_such_tool", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArguments { server, tool, message }
+            if server == "demo" && tool == "no_such_tool" && message.contains("unknown tool")),
+        "{err:?}"
+    );
+    assert!(!err.is_transient() && !err.needs_reauth());
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use integrations_core::{ConnectionId, CredentialKind, CredentialStore, TenantId, TokenManager};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::Error;
+use crate::error::Error;
 
 /// How requests authenticate. The secret itself always comes from the
 /// connection's stored credentials, never from a string in host code.

@@ -12,11 +12,14 @@ use integrations_core::{
     ConnectionId, CredentialStore, HealthMetrics, IntegrationId, Sample, TenantId, TokenManager,
 };
 
+use crate::auth::Auth;
 use crate::auth::{Applied, Source, credential};
+use crate::error::Error;
 use crate::request::{Plan, VendorRequest};
 use crate::response::{Outcome, VendorResponse, classify};
+use crate::retry::RetryPolicy;
 use crate::retry::parse_retry_after;
-use crate::{Auth, Error, RetryPolicy, Vendor};
+use crate::vendor::Vendor;
 
 /// One tenant's connection to a vendor's API.
 ///

@@ -137,8 +137,45 @@ pub enum Error {
     },
 
     /// A webhook request failed verification; it must not be processed.
-    #[error("webhook refused: {0}")]
+    #[error("webhook refused")]
     Webhook(#[from] WebhookError),
+}
+
+impl Error {
+    /// Whether trying again later may succeed: rate limited, no answer in
+    /// time, the vendor unreachable, a 5xx or 429 answer, or a credential
+    /// store that failed for a passing reason. Refused credentials, missing
+    /// permissions, 4xx answers and configuration mistakes are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Timeout { .. } | Self::Network { .. } => true,
+            Self::Api { status, .. } => *status >= 500 || *status == 429,
+            Self::Credentials { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// How long the vendor asked to wait (its last `Retry-After`), when it
+    /// rate limited us and the header was readable.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the user must connect the account again (or grant a
+    /// permission) before this can succeed: refused credentials, a missing
+    /// scope, a refused refresh token, an `invalid_grant` from the token
+    /// endpoint.
+    pub fn needs_reauth(&self) -> bool {
+        match self {
+            Self::Unauthorized { .. } | Self::MissingScope { .. } => true,
+            Self::Credentials { source, .. } => source.needs_reauth(),
+            Self::OAuth { code, .. } => code == "invalid_grant",
+            _ => false,
+        }
+    }
 }
 
 /// Why a webhook request was refused.

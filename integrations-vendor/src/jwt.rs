@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::auth::Auth;
 use crate::auth::{Applied, Source};
-use crate::{Auth, Error};
+use crate::error::Error;
 
 /// A token this connection made, and when to make a new one.
 #[derive(Default)]

@@ -22,7 +22,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use crate::Error;
+use crate::error::Error;
 use crate::error::innermost;
 
 /// An OAuth 2 provider's endpoints and habits, as data a host can extend.

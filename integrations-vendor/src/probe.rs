@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{Error, VendorConnection};
+use crate::connection::VendorConnection;
+use crate::error::Error;
 
 /// The outcome of [`VendorConnection::test_connection`].
 #[derive(Debug)]

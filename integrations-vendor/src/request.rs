@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::{Error, VendorConnection, VendorResponse};
+use crate::connection::VendorConnection;
+use crate::error::Error;
+use crate::response::VendorResponse;
 
 /// One request being built; sent with [`send`](Self::send).
 #[must_use = "a request does nothing until it is sent"]

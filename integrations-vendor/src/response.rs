@@ -8,7 +8,8 @@ use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Error, ErrorStyle, Vendor};
+use crate::error::Error;
+use crate::vendor::{ErrorStyle, Vendor};
 
 /// The longest piece of a body quoted in an error.
 const BODY_START: usize = 200;

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
-use crate::WebhookError;
+use crate::error::WebhookError;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{ConfigError, Error};
+use crate::error::{ConfigError, Error};
 
 /// Where `env:VAR` and `${VAR}` references are looked up: the process
 /// environment, or a fixed map (for tests, or a host with its own secret

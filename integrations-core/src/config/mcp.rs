@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use toml::{Table, Value};
 
 use super::{ConfigString, Env};
-use crate::Error;
+use crate::error::Error;
 
 /// How to reach one MCP server, as written under `[agents.mcp.NAME]`.
 ///

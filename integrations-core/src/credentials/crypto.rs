@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -12,38 +11,8 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use zeroize::Zeroizing;
 
-use super::{ConnectionId, TenantId, check_id};
-use crate::{CredentialError, Error};
-
-/// The name of an encryption key, stored beside every row it seals so keys
-/// can rotate: e.g. `2026-11`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(Arc<str>);
-
-impl KeyId {
-    /// Checks and wraps a key id: 1 to 64 bytes, no control characters.
-    pub fn new(id: impl AsRef<str>) -> Result<Self, Error> {
-        check_id(id.as_ref(), 64)?;
-        Ok(Self(Arc::from(id.as_ref())))
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
+use crate::error::{CredentialError, Error};
+use crate::id::{ConnectionId, KeyId, TenantId};
 
 /// A 256-bit key. `Debug` never shows it; it is zeroed when dropped.
 pub struct EncryptionKey(SecretBox<[u8; 32]>);

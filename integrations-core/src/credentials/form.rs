@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroizing;
 
 use super::{CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease};
-use crate::{CredentialError, Error};
+use crate::error::{CredentialError, Error};
 
 #[derive(Serialize, Deserialize)]
 struct Form {

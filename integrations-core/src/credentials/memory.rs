@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ConnectionId, CredentialStore, Credentials, TenantId, Versioned};
-use crate::Error;
+use super::{CredentialStore, Credentials, Versioned};
+use crate::error::Error;
+use crate::id::{ConnectionId, TenantId};
 
 /// Credentials in process memory: for tests, and for hosts that load
 /// secrets at start-up and persist nothing. Nothing is encrypted; secrets

@@ -9,8 +9,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
-use super::{ConnectionId, CredentialStore, Credentials, KeyId, KeyRing, TenantId, Versioned};
-use crate::{CredentialError, Error};
+use super::{CredentialStore, Credentials, KeyRing, Versioned};
+use crate::error::{CredentialError, Error};
+use crate::id::{ConnectionId, KeyId, TenantId};
 
 /// Credentials in PostgreSQL (feature `postgres`), for hosts that run
 /// several replicas: the same sealed rows, key ids and rotation as

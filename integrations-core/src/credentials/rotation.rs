@@ -3,8 +3,9 @@
 
 use super::crypto::Sealed;
 use super::form::from_plaintext;
-use super::{ConnectionId, CredentialStore, KeyRing, TenantId};
-use crate::Error;
+use super::{CredentialStore, KeyRing};
+use crate::error::Error;
+use crate::id::{ConnectionId, TenantId};
 
 /// A stored row as rotation sees it: whose, its version, its sealed bytes.
 pub(crate) type SealedRow = (TenantId, ConnectionId, u64, Sealed);

@@ -16,8 +16,9 @@ use sqlx::sqlite::{
 
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
-use super::{ConnectionId, CredentialStore, Credentials, KeyId, KeyRing, TenantId, Versioned};
-use crate::{CredentialError, Error};
+use super::{CredentialStore, Credentials, KeyRing, Versioned};
+use crate::error::{CredentialError, Error};
+use crate::id::{ConnectionId, KeyId, TenantId};
 
 /// Credentials in an SQLite file, each row sealed with the [`KeyRing`]'s
 /// active key (XChaCha20-Poly1305, a fresh nonce per write, the tenant,

@@ -12,9 +12,11 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::task::TaskTracker;
 
-use super::{ConnectionId, CredentialStore, TenantId};
+use super::CredentialStore;
 use crate::error::error_chain;
-use crate::{BoxError, CredentialError, Error, Event, EventKind, EventSink};
+use crate::error::{BoxError, CredentialError, Error};
+use crate::events::{Event, EventKind, EventSink};
+use crate::id::{ConnectionId, TenantId};
 
 mod refresh;
 
@@ -415,7 +417,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::{Credentials, MemoryStore, RefreshLease};
+    use crate::credentials::{Credentials, MemoryStore, RefreshLease};
 
     #[derive(Debug, Default)]
     struct Counting(AtomicUsize);

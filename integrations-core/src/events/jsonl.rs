@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{Event, EventSink};
-use crate::Error;
+use crate::error::Error;
 
 /// Writes each event as one JSON line to `{dir}/{event}-{YYYY-MM-DD}.jsonl`
 /// (the date of the event, in UTC): an audit trail that `grep` and `jq` read.
@@ -114,7 +114,9 @@ impl EventSink for JsonlSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventKind, IntegrationId, Notification};
+    use crate::events::EventKind;
+    use crate::id::IntegrationId;
+    use crate::integration::Notification;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writers_never_interleave_lines() {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Error, IntegrationId};
+use crate::error::Error;
+use crate::id::IntegrationId;
 
 /// Decides which of several replicas runs an integration's ticks: a lease
 /// per integration, held by one replica until it expires.
@@ -51,7 +52,8 @@ mod postgres {
     use sqlx::postgres::PgPool;
 
     use super::TickLease;
-    use crate::{Error, IntegrationId};
+    use crate::error::Error;
+    use crate::id::IntegrationId;
 
     /// Tick leases in PostgreSQL (feature `postgres`), in table
     /// `integrations_tick_leases`: one conditional upsert per tick, timed by

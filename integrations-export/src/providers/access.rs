@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use integrations_core::{ConnectionId, CredentialStore, TenantId, TokenManager};
 use integrations_vendor::{VendorConnection, VendorConnectionBuilder};
 
-use crate::{Error, ExportContext};
+use crate::error::Error;
+use crate::provider::ExportContext;
 
 /// A vendor provider's way to each tenant's [`VendorConnection`]: a
 /// template builder (vendor, auth, retries, timeouts) finished per tenant

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{content_json, require_destination};
-use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
+use crate::error::Error;
+use crate::provider::{
+    ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
     PlannedRequest, Provider,
 };
 

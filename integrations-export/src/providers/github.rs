@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{VendorAccess, check, require_destination};
-use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
+use crate::error::Error;
+use crate::provider::{
+    ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
     PlannedRequest, Provider,
 };
 

@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{VendorAccess, check, require_destination};
-use crate::{
-    ConnectionCheck, Content, Destination, DestinationPage, Error, ExportContext, ExportResult,
-    PlannedRequest, Provider, markdown_to_notion, notion_batches,
+use crate::error::Error;
+use crate::markdown::{markdown_to_notion, notion_batches};
+use crate::provider::{
+    ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
+    PlannedRequest, Provider,
 };
 
 /// Notion: each export is a new page, under a parent page (destination: the

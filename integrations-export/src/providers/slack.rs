@@ -6,9 +6,11 @@ use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
 use super::{VendorAccess, check, require_destination, slack_channels, slack_messages};
-use crate::{
-    ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
-    Provider, SlackMessage,
+use crate::error::Error;
+use crate::markdown::SlackMessage;
+use crate::provider::{
+    ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
+    Provider,
 };
 
 /// The `event_type` of the message metadata that marks our messages.

@@ -7,9 +7,11 @@ use integrations_mcp::{McpPool, SessionKey, ToolResultExt};
 use serde_json::{Value, json};
 
 use super::{require_destination, slack_channels, slack_messages};
-use crate::{
-    ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
-    Provider, SlackBlock, SlackMessage,
+use crate::error::Error;
+use crate::markdown::{SlackBlock, SlackMessage};
+use crate::provider::{
+    ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
+    Provider,
 };
 
 /// Which tools of a Slack MCP server post and list, and the names of their

@@ -9,8 +9,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::{content_json, require_destination};
-use crate::{
-    ConnectionCheck, Content, DestinationPage, Error, ExportContext, ExportResult, PlannedRequest,
+use crate::error::Error;
+use crate::provider::{
+    ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
     Provider,
 };
 

@@ -6,8 +6,10 @@ use futures_util::future::join_all;
 use integrations_core::TenantId;
 
 use super::ExportService;
-use crate::ExportRequest;
-use crate::{Content, Error, ExportStatus};
+use crate::error::Error;
+use crate::provider::Content;
+use crate::request::ExportRequest;
+use crate::store::ExportStatus;
 
 /// A provider and destination of a [`fan_out`](ExportService::fan_out).
 #[derive(Debug, Clone, PartialEq, Eq)]

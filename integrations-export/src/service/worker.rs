@@ -8,7 +8,8 @@ use chrono::Utc;
 use integrations_core::{Event, EventKind, IntegrationId};
 
 use super::Inner;
-use crate::{Claimed, Error, Outcome};
+use crate::error::{Error, Failure};
+use crate::store::{Claimed, Outcome};
 
 /// One worker: claims due exports one at a time and delivers them, until
 /// the service stops.
@@ -68,11 +69,11 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed) {
                 backoff(inner, record.attempts).max(error.retry_after().unwrap_or_default());
             Outcome::Retry {
                 at: Utc::now() + backoff,
-                error: error.to_string(),
+                error: Failure::from(&error),
             }
         }
         Err(error) => Outcome::Failed {
-            error: error.to_string(),
+            error: Failure::from(&error),
         },
     };
     match inner
@@ -123,7 +124,7 @@ async fn publish(inner: &Inner, claimed: &Claimed, outcome: &Outcome) {
         },
         Outcome::Retry { error, .. } | Outcome::Failed { error } => EventKind::Error {
             operation: "export".into(),
-            message: error.clone(),
+            message: error.message.clone(),
         },
     };
     if let Err(error) = events.record(&Event::now(integration, kind)).await {

@@ -9,7 +9,8 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use super::{Claimed, ExportPreference, ExportRecord, ExportStore, Outcome};
-use crate::{Error, ExportRequest};
+use crate::error::Error;
+use crate::request::ExportRequest;
 
 /// The export store on PostgreSQL (feature `postgres`), for hosts that run
 /// several replicas on one database: workers on every replica claim due
@@ -169,7 +170,7 @@ impl ExportStore for PgExportStore {
             Outcome::Delivered(result) => sqlx::query(
                 "UPDATE integrations_exports
                  SET status = 'delivered', external_id = $3, external_url = $4, requests = $5,
-                     error = NULL, lease_until = NULL, updated_at = now()
+                     error = NULL, error_kind = NULL, lease_until = NULL, updated_at = now()
                  WHERE id = $1 AND attempts = $2 AND status = 'sending'",
             )
             .bind(id)
@@ -179,22 +180,25 @@ impl ExportStore for PgExportStore {
             .bind(i64::try_from(result.requests).unwrap_or(i64::MAX)),
             Outcome::Retry { at, error } => sqlx::query(
                 "UPDATE integrations_exports
-                 SET status = 'pending', next_attempt_at = $3, error = $4, lease_until = NULL,
-                     updated_at = now()
+                 SET status = 'pending', next_attempt_at = $3, error = $4, error_kind = $5,
+                     lease_until = NULL, updated_at = now()
                  WHERE id = $1 AND attempts = $2 AND status = 'sending'",
             )
             .bind(id)
             .bind(i64::from(attempt))
             .bind(*at)
-            .bind(error.clone()),
+            .bind(error.message.clone())
+            .bind(error.kind.as_str()),
             Outcome::Failed { error } => sqlx::query(
                 "UPDATE integrations_exports
-                 SET status = 'failed', error = $3, lease_until = NULL, updated_at = now()
+                 SET status = 'failed', error = $3, error_kind = $4, lease_until = NULL,
+                     updated_at = now()
                  WHERE id = $1 AND attempts = $2 AND status = 'sending'",
             )
             .bind(id)
             .bind(i64::from(attempt))
-            .bind(error.clone()),
+            .bind(error.message.clone())
+            .bind(error.kind.as_str()),
         };
         let done = query
             .execute(&self.pool)

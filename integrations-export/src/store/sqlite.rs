@@ -17,7 +17,8 @@ use sqlx::sqlite::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Claimed, ExportPreference, ExportRecord, ExportStore, Outcome};
-use crate::{Error, ExportRequest};
+use crate::error::Error;
+use crate::request::ExportRequest;
 
 /// Most enqueues committed in one transaction.
 const GROUP: usize = 512;
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS integrations_exports (
     external_url TEXT,
     requests INTEGER,
     error TEXT,
+    error_kind TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     UNIQUE (tenant, idempotency_key)
@@ -302,7 +304,7 @@ impl ExportStore for SqliteExportStore {
             Outcome::Delivered(result) => sqlx::query(
                 "UPDATE integrations_exports
                  SET status = 'delivered', external_id = ?, external_url = ?, requests = ?,
-                     error = NULL, lease_until = NULL, updated_at = ?
+                     error = NULL, error_kind = NULL, lease_until = NULL, updated_at = ?
                  WHERE id = ? AND attempts = ? AND status = 'sending'",
             )
             .bind(result.external_id.clone())
@@ -310,18 +312,21 @@ impl ExportStore for SqliteExportStore {
             .bind(i64::try_from(result.requests).unwrap_or(i64::MAX)),
             Outcome::Retry { at, error } => sqlx::query(
                 "UPDATE integrations_exports
-                 SET status = 'pending', next_attempt_at = ?, error = ?, lease_until = NULL,
-                     updated_at = ?
+                 SET status = 'pending', next_attempt_at = ?, error = ?, error_kind = ?,
+                     lease_until = NULL, updated_at = ?
                  WHERE id = ? AND attempts = ? AND status = 'sending'",
             )
             .bind(millis(*at))
-            .bind(error.clone()),
+            .bind(error.message.clone())
+            .bind(error.kind.as_str()),
             Outcome::Failed { error } => sqlx::query(
                 "UPDATE integrations_exports
-                 SET status = 'failed', error = ?, lease_until = NULL, updated_at = ?
+                 SET status = 'failed', error = ?, error_kind = ?, lease_until = NULL,
+                     updated_at = ?
                  WHERE id = ? AND attempts = ? AND status = 'sending'",
             )
-            .bind(error.clone()),
+            .bind(error.message.clone())
+            .bind(error.kind.as_str()),
         };
         let done = query
             .bind(now)

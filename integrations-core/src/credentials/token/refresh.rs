@@ -6,11 +6,13 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{Inner, RefreshRequest, TokenResponse, same};
-use crate::error::error_chain;
-use crate::{
-    BoxError, ConnectionId, CredentialError, CredentialKind, CredentialStatus, Credentials, Error,
-    EventKind, OAuth2Token, RefreshLease, TenantId,
+use crate::credentials::{
+    CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease,
 };
+use crate::error::error_chain;
+use crate::error::{BoxError, CredentialError, Error};
+use crate::events::EventKind;
+use crate::id::{ConnectionId, TenantId};
 
 impl Inner {
     /// Reads the store, refreshing when needed, until a valid token or a
