@@ -17,11 +17,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use integrations_core::integration::content::{Resource, ResourceContents, Serves};
 use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Resource,
-    ResourceContents, Runtime, Serves, TenantId, async_trait,
+    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, TenantId,
+    async_trait,
 };
-use integrations_mcp::{Bridge, CallOptions, McpPool, SessionKey, ToolResultExt};
+use integrations_mcp::client::ToolResultExt;
+use integrations_mcp::{Bridge, CallOptions, McpPool, SessionKey};
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

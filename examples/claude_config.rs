@@ -12,7 +12,8 @@
 //!
 //! `RUST_LOG` sets what it logs to stderr (default `info`).
 
-use integrations_core::{Config, Env};
+use integrations_core::Config;
+use integrations_core::config::Env;
 use integrations_mcp::{Bridge, ClaudeConfigFile, servers_from_json};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
-use integrations_core::{ConnectionId, CredentialStore, Credentials, MemoryStore, TenantId};
-use integrations_export::{
-    Content, ExportRequest, ExportService, NotionProvider, SlackProvider, SqliteExportStore,
-    VendorAccess, markdown_to_notion, markdown_to_slack,
-};
+use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
+use integrations_core::{ConnectionId, TenantId};
+use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
+use integrations_export::providers::{NotionProvider, SlackProvider, VendorAccess};
+use integrations_export::{Content, ExportRequest, ExportService, SqliteExportStore};
 use integrations_fakes::notion::FakeNotion;
 use integrations_fakes::slack::FakeSlack;
 use integrations_vendor::{Auth, Vendor, VendorConnection};

@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
-use integrations_core::{ConnectionId, CredentialStore, Credentials, MemoryStore, TenantId};
-use integrations_export::{
-    AuditProvider, Content, ExportService, GitHubProvider, SlackProvider, SqliteExportStore,
-    Target, VendorAccess,
-};
+use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
+use integrations_core::{ConnectionId, TenantId};
+use integrations_export::providers::{GitHubProvider, SlackProvider, VendorAccess};
+use integrations_export::service::Target;
+use integrations_export::{AuditProvider, Content, ExportService, SqliteExportStore};
 use integrations_fakes::github::FakeGitHub;
 use integrations_fakes::slack::FakeSlack;
 use integrations_vendor::{Auth, Vendor, VendorConnection};

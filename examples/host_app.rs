@@ -36,18 +36,23 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use integrations_core::catalog::CatalogQuery;
+use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
+use integrations_core::events::{Event, EventKind};
+use integrations_core::health::HealthMetrics;
+use integrations_core::id::KeyId;
 use integrations_core::{
-    BoxError, CatalogQuery, Config, ConnectionId, CredentialStore, EncryptionKey, Event, EventKind,
-    HealthMetrics, Integration, IntegrationId, KeyId, KeyRing, Notification, Registry, Runtime,
-    SqliteStore, TenantId, async_trait,
+    BoxError, Config, ConnectionId, Integration, IntegrationId, Notification, Registry, Runtime,
+    TenantId, async_trait,
 };
+use integrations_export::providers::{ExportContext, SlackProvider, VendorAccess};
 use integrations_export::{
-    AuditProvider, Content, ExportContext, ExportRequest, ExportService, SlackProvider,
-    SqliteExportStore, VendorAccess,
+    AuditProvider, Content, ExportRequest, ExportService, SqliteExportStore,
 };
 use integrations_fakes::Reply;
 use integrations_fakes::slack::FakeSlack;
-use integrations_vendor::{Auth, OAuthClient, OAuthFlow, OAuthProvider, Vendor, VendorConnection};
+use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
+use integrations_vendor::{Auth, Vendor, VendorConnection};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -58,7 +63,7 @@ const SLACK_TOKEN: &str = "xoxb-host-app";
 
 /// Everything the routes share.
 struct App {
-    catalog: integrations_core::Catalog,
+    catalog: integrations_core::catalog::Catalog,
     store: Arc<dyn CredentialStore>,
     /// OAuth flows of the providers this host can connect.
     flows: HashMap<String, OAuthFlow>,

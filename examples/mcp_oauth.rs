@@ -27,11 +27,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
+use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
+use integrations_core::id::KeyId;
 use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, CredentialStore, EncryptionKey,
-    Integration, KeyId, KeyRing, Registry, Runtime, SqliteStore, TenantId, async_trait,
+    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, TenantId,
+    async_trait,
 };
-use integrations_mcp::{Bridge, Error, McpAuthorization, McpPool, SessionKey, ToolResultExt};
+use integrations_mcp::client::{McpAuthorization, ToolResultExt};
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use serde_json::{Value, json};
 use sha2::Digest;
 

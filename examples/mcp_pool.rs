@@ -18,9 +18,8 @@
 use std::time::Duration;
 
 use integrations_core::{Config, TenantId};
-use integrations_mcp::{
-    ClaudeConfigFile, McpPool, SessionKey, ToolResultExt, Toolbox, test_server,
-};
+use integrations_mcp::client::{ToolResultExt, test_server};
+use integrations_mcp::{ClaudeConfigFile, McpPool, SessionKey, Toolbox};
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

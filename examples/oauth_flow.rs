@@ -19,12 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use integrations_core::{
-    ConnectionId, CredentialStore, EncryptionKey, KeyId, KeyRing, SqliteStore, TenantId,
-    TokenManager,
+use integrations_core::credentials::{
+    CredentialStore, EncryptionKey, KeyRing, SqliteStore, TokenManager,
 };
+use integrations_core::id::KeyId;
+use integrations_core::{ConnectionId, TenantId};
 use integrations_fakes::{FakeServer, Recorded, Reply};
-use integrations_vendor::{Auth, OAuthClient, OAuthFlow, OAuthProvider, Vendor, VendorConnection};
+use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
+use integrations_vendor::{Auth, Vendor, VendorConnection};
 use serde_json::json;
 use sha2::Digest;
 

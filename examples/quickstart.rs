@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use integrations_core::events::EventKind;
 use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, EventKind, Integration, IntegrationConfig,
+    Action, ActionResult, BoxError, Capability, Config, Integration, IntegrationConfig,
     Notification, Registry, Runtime, async_trait,
 };
 use serde_json::json;

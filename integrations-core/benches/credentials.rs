@@ -17,11 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::Utc;
-use integrations_core::{
-    BoxError, ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing,
-    RefreshRequest, SqliteStore, TenantId, TokenManager, TokenRefresher, TokenResponse,
-    async_trait,
+use integrations_core::credentials::{
+    CredentialStore, Credentials, EncryptionKey, KeyRing, RefreshRequest, SqliteStore,
+    TokenManager, TokenRefresher, TokenResponse,
 };
+use integrations_core::id::KeyId;
+use integrations_core::{BoxError, ConnectionId, TenantId, async_trait};
 use secrecy::SecretString;
 
 #[derive(Debug)]

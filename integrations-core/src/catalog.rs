@@ -116,7 +116,7 @@ impl CatalogQuery {
 /// Integration types, loaded from TOML or JSON and searchable.
 ///
 /// ```
-/// use integrations_core::{Catalog, CatalogQuery, IntegrationKind};
+/// use integrations_core::catalog::{Catalog, CatalogQuery, IntegrationKind};
 ///
 /// let catalog = Catalog::from_toml_str(r#"
 ///     [[integrations]]

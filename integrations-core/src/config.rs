@@ -300,7 +300,8 @@ impl IntegrationConfig {
     /// [`SecretString`] so they stay redacted.
     ///
     /// ```
-    /// use integrations_core::{Config, Env};
+    /// use integrations_core::Config;
+    /// use integrations_core::config::Env;
     /// use secrecy::{ExposeSecret, SecretString};
     ///
     /// #[derive(serde::Deserialize)]

@@ -123,7 +123,7 @@ pub enum CredentialStatus {
 ///
 /// ```
 /// use chrono::{Duration, Utc};
-/// use integrations_core::Credentials;
+/// use integrations_core::credentials::Credentials;
 ///
 /// let credentials = Credentials::oauth2("access-123", Some("refresh-456".into()), Some(Utc::now() + Duration::hours(1)))
 ///     .with_metadata("team_id", "T024BE7LD");

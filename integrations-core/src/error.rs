@@ -14,7 +14,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// caller can match the area it can act on:
 ///
 /// ```
-/// use integrations_core::{CredentialError, Error};
+/// use integrations_core::Error;
+/// use integrations_core::error::CredentialError;
 ///
 /// fn advice(error: &Error) -> &'static str {
 ///     match error {
@@ -351,7 +352,7 @@ pub enum CredentialError {
         source: BoxError,
     },
 
-    /// Returned by a [`TokenRefresher`](crate::TokenRefresher) when the
+    /// Returned by a [`TokenRefresher`](crate::credentials::TokenRefresher) when the
     /// provider answers `invalid_grant`: the refresh token is no longer valid.
     #[error("the provider refused the refresh token (invalid_grant): {description}")]
     InvalidGrant {
@@ -423,13 +424,13 @@ impl Error {
 /// outermost).
 ///
 /// ```
-/// let error = integrations_core::Error::from(integrations_core::RuntimeError::Failed {
+/// let error = integrations_core::Error::from(integrations_core::error::RuntimeError::Failed {
 ///     integration: integrations_core::IntegrationId::new("inbox").unwrap(),
 ///     operation: "tick",
 ///     source: "connection reset".into(),
 /// });
 /// assert_eq!(
-///     integrations_core::error_chain(&error),
+///     integrations_core::error::error_chain(&error),
 ///     "integration `inbox` failed in tick: connection reset"
 /// );
 /// ```

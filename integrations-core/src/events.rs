@@ -130,7 +130,7 @@ pub enum EventKind {
         /// The action.
         action: String,
         /// The severity.
-        level: crate::LogLevel,
+        level: crate::integration::LogLevel,
         /// The message.
         message: String,
     },

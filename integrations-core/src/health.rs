@@ -70,7 +70,8 @@ pub struct HealthSummary {
 ///
 /// ```
 /// use std::time::Duration;
-/// use integrations_core::{HealthMetrics, IntegrationId, Sample};
+/// use integrations_core::IntegrationId;
+/// use integrations_core::health::{HealthMetrics, Sample};
 ///
 /// let health = HealthMetrics::new(100);
 /// let id = IntegrationId::new("slack").unwrap();

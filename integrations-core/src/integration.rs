@@ -10,12 +10,12 @@ use serde_json::Value;
 use crate::config::IntegrationConfig;
 use crate::error::BoxError;
 
-mod content;
+pub mod content;
 mod context;
 
-pub use content::{
-    CompletionTarget, Content, Prompt, PromptArgument, PromptMessage, Resource, ResourceBody,
-    ResourceContents, ResourceTemplate, Role, Serves,
+use content::{
+    CompletionTarget, ContentBlock, Prompt, PromptMessage, Resource, ResourceContents,
+    ResourceTemplate, Serves,
 };
 pub use context::{
     ActionContext, ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel,
@@ -135,7 +135,7 @@ pub struct ActionResult {
     /// Rich content for an MCP client (text, images, audio, resources),
     /// in order; empty for a plain result.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub content: Vec<Content>,
+    pub content: Vec<ContentBlock>,
     /// A JSON object matching the capability's
     /// [`output_schema`](Capability::output_schema), for clients that read
     /// structured results.
@@ -166,11 +166,11 @@ impl ActionResult {
 
     /// A successful result of rich content blocks; its
     /// [`output`](Self::output) is their text, joined by newlines.
-    pub fn content(content: Vec<Content>) -> Self {
+    pub fn content(content: Vec<ContentBlock>) -> Self {
         let text: Vec<&str> = content
             .iter()
             .filter_map(|block| match block {
-                Content::Text { text } => Some(text.as_str()),
+                ContentBlock::Text { text } => Some(text.as_str()),
                 _ => None,
             })
             .collect();
@@ -260,7 +260,7 @@ impl Notification {
 /// default, so a minimal integration is a few lines:
 ///
 /// ```
-/// use integrations_core::{async_trait, Integration};
+/// use integrations_core::{Integration, async_trait};
 ///
 /// struct Hello;
 ///
@@ -279,7 +279,7 @@ impl Notification {
 #[async_trait]
 pub trait Integration: Send + Sync + 'static {
     /// The stable id, used in config sections and dispatch targets; must be a
-    /// valid [`IntegrationId`].
+    /// valid [`IntegrationId`](crate::IntegrationId).
     fn id(&self) -> &str;
 
     /// A human-readable name.

@@ -1,10 +1,10 @@
 //! The core of `integrations`: the [`Integration`] trait, a [`Registry`] that
 //! validates and dispatches actions, a [`Runtime`] that drives the lifecycle
 //! (init, tick loops, shutdown with a deadline), TOML [`Config`] with secrets
-//! by reference, a [`Catalog`] of integration types, [`Event`]s with sinks,
-//! [`HealthMetrics`], and credentials: encrypted [`CredentialStore`]s
-//! ([`SqliteStore`] with the default `sqlite` feature, `PgStore` with
-//! `postgres`, [`MemoryStore`]) and a [`TokenManager`] that refreshes each
+//! by reference, a [`Catalog`](crate::catalog::Catalog) of integration types, [`Event`](crate::events::Event)s with sinks,
+//! [`HealthMetrics`](crate::health::HealthMetrics), and credentials: encrypted [`CredentialStore`](crate::credentials::CredentialStore)s
+//! ([`SqliteStore`](crate::credentials::SqliteStore) with the default `sqlite` feature, `PgStore` with
+//! `postgres`, [`MemoryStore`](crate::credentials::MemoryStore)) and a [`TokenManager`](crate::credentials::TokenManager) that refreshes each
 //! OAuth token exactly once, across replicas too; with `postgres`, a
 //! `PgTickLease` so that each integration ticks on one replica at a time.
 //! No network I/O lives here, but for the PostgreSQL client of the
@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
-//! use integrations_core::{async_trait, Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime};
+//! use integrations_core::{Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait};
 //! use serde_json::json;
 //!
 //! struct Greeter;
@@ -49,48 +49,25 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `sqlite` | yes | [`SqliteStore`]: credentials in an embedded SQLite file (sqlx, bundled SQLite) |
+//! | `sqlite` | yes | [`SqliteStore`](crate::credentials::SqliteStore): credentials in an embedded SQLite file (sqlx, bundled SQLite) |
 //! | `postgres` | no | `PgStore` and `PgTickLease`: credentials and tick leases on PostgreSQL, for several replicas |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod catalog;
-mod config;
-mod credentials;
-mod error;
-mod events;
-mod health;
+pub mod catalog;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod events;
+pub mod health;
 pub mod id;
-mod integration;
+pub mod integration;
 mod registry;
-mod runtime;
+pub mod runtime;
 
 pub use async_trait::async_trait;
-pub use catalog::{AuthMethod, Catalog, CatalogEntry, CatalogQuery, IntegrationKind};
-pub use config::{
-    Config, ConfigString, Env, HttpServer, IntegrationConfig, McpServerEntry, StdioServer,
-};
-#[cfg(feature = "postgres")]
-pub use credentials::PgStore;
-#[cfg(feature = "sqlite")]
-pub use credentials::SqliteStore;
-pub use credentials::{
-    CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey, KeyRing,
-    MemoryStore, OAuth2Token, RefreshLease, RefreshRequest, TokenManager, TokenManagerBuilder,
-    TokenRefresher, TokenResponse, Versioned,
-};
-pub use error::{
-    BoxError, ConfigError, CredentialError, Error, RegistryError, RuntimeError, error_chain,
-};
-pub use events::{BroadcastSink, Event, EventKind, EventSink, JsonlSink, TracingSink};
-pub use health::{HealthMetrics, HealthSummary, Sample};
-pub use id::{ConnectionId, IntegrationId, KeyId, TenantId};
-pub use integration::{
-    Action, ActionContext, ActionPeer, ActionResult, Capability, CompletionTarget, Content,
-    Elicitation, ElicitationAction, ElicitationResponse, Integration, LogLevel, Notification,
-    Prompt, PromptArgument, PromptMessage, Resource, ResourceBody, ResourceContents,
-    ResourceTemplate, Role, SamplingRequest, SamplingResponse, Serves,
-};
+pub use config::{Config, IntegrationConfig};
+pub use error::{BoxError, Error};
+pub use id::{ConnectionId, IntegrationId, TenantId};
+pub use integration::{Action, ActionResult, Capability, Integration, Notification};
 pub use registry::Registry;
-#[cfg(feature = "postgres")]
-pub use runtime::PgTickLease;
-pub use runtime::{InitFailure, Runtime, RuntimeBuilder, ShutdownReport, TickLease};
+pub use runtime::Runtime;

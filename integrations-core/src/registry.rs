@@ -8,12 +8,10 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde_json::Value;
 
-use crate::error::panic_message;
-use crate::error::{Error, RegistryError, RuntimeError};
+use crate::error::{Error, RegistryError, RuntimeError, panic_message};
 use crate::id::IntegrationId;
-use crate::integration::{
-    Action, ActionContext, ActionResult, Capability, CompletionTarget, Integration,
-};
+use crate::integration::content::CompletionTarget;
+use crate::integration::{Action, ActionContext, ActionResult, Capability, Integration};
 
 /// Integrations by id, with their capabilities' schemas compiled once.
 ///
@@ -23,7 +21,8 @@ use crate::integration::{
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use integrations_core::{async_trait, Action, ActionResult, BoxError, Capability, Error, Integration, Registry, RegistryError};
+/// # use integrations_core::{Action, ActionResult, BoxError, Capability, Error, Integration, Registry, async_trait};
+/// # use integrations_core::error::RegistryError;
 /// # use serde_json::json;
 /// struct Echo;
 ///

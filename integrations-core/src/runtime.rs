@@ -22,8 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, IntegrationConfig};
-use crate::error::{Error, RegistryError, RuntimeError};
-use crate::error::{error_chain, panic_message};
+use crate::error::{Error, RegistryError, RuntimeError, error_chain, panic_message};
 use crate::events::{BroadcastSink, Event, EventKind, EventSink};
 use crate::health::{HealthMetrics, Sample};
 use crate::id::IntegrationId;
@@ -36,7 +35,7 @@ use crate::registry::Registry;
 ///
 /// ```
 /// # use std::{sync::Arc, time::Duration};
-/// # use integrations_core::{async_trait, BoxError, Config, Integration, Notification, Registry, Runtime};
+/// # use integrations_core::{BoxError, Config, Integration, Notification, Registry, Runtime, async_trait};
 /// struct Clock;
 ///
 /// #[async_trait]
@@ -589,7 +588,7 @@ impl ActionPeer for HostPeer {
             .await;
     }
 
-    async fn log(&self, level: crate::LogLevel, message: String) {
+    async fn log(&self, level: crate::integration::LogLevel, message: String) {
         let kind = EventKind::Log {
             action: self.action.clone(),
             level,
@@ -600,7 +599,10 @@ impl ActionPeer for HostPeer {
             .await;
     }
 
-    async fn sample(&self, _: crate::SamplingRequest) -> Result<crate::SamplingResponse, Error> {
+    async fn sample(
+        &self,
+        _: crate::integration::SamplingRequest,
+    ) -> Result<crate::integration::SamplingResponse, Error> {
         Err(RuntimeError::NotAvailable {
             request: "sampling",
             reason: "the action was called by the host, not an MCP client".into(),
@@ -608,7 +610,10 @@ impl ActionPeer for HostPeer {
         .into())
     }
 
-    async fn elicit(&self, _: crate::Elicitation) -> Result<crate::ElicitationResponse, Error> {
+    async fn elicit(
+        &self,
+        _: crate::integration::Elicitation,
+    ) -> Result<crate::integration::ElicitationResponse, Error> {
         Err(RuntimeError::NotAvailable {
             request: "elicitation",
             reason: "the action was called by the host, not an MCP client".into(),

@@ -8,10 +8,12 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use integrations_core::{
-    CredentialError, CredentialStore, Credentials, EncryptionKey, Error, KeyId, KeyRing,
-    SqliteStore,
+use integrations_core::Error;
+use integrations_core::credentials::{
+    CredentialStore, Credentials, EncryptionKey, KeyRing, SqliteStore,
 };
+use integrations_core::error::CredentialError;
+use integrations_core::id::KeyId;
 use support::{connection, samples, secrets_of, tenant};
 
 struct Db {

@@ -10,8 +10,9 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use integrations_core::runtime::PgTickLease;
 use integrations_core::{
-    BoxError, Config, Integration, Notification, PgTickLease, Registry, Runtime, async_trait,
+    BoxError, Config, Integration, Notification, Registry, Runtime, async_trait,
 };
 use integrations_fakes::postgres::TestPostgres;
 use sqlx::postgres::PgPool;

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use integrations_core::config::Env;
+use integrations_core::error::{RegistryError, RuntimeError};
+use integrations_core::events::{EventKind, JsonlSink};
 use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, Env, Error, EventKind, Integration,
-    IntegrationConfig, JsonlSink, Notification, Registry, RegistryError, Runtime, RuntimeError,
-    async_trait,
+    Action, ActionResult, BoxError, Capability, Config, Error, Integration, IntegrationConfig,
+    Notification, Registry, Runtime, async_trait,
 };
 use serde_json::json;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -617,23 +619,29 @@ impl Integration for Reporter {
             context.progress(step, Some(100.0), Some("syncing")).await;
         }
         context
-            .log(integrations_core::LogLevel::Warning, "3 items skipped")
+            .log(
+                integrations_core::integration::LogLevel::Warning,
+                "3 items skipped",
+            )
             .await;
         let asked = context
-            .sample(integrations_core::SamplingRequest::new("Summarise", 50))
+            .sample(integrations_core::integration::SamplingRequest::new(
+                "Summarise",
+                50,
+            ))
             .await;
         Ok(ActionResult::ok(json!(asked.unwrap_err().to_string())))
     }
     async fn complete(
         &self,
-        target: &integrations_core::CompletionTarget,
+        target: &integrations_core::integration::content::CompletionTarget,
         argument: &str,
         value: &str,
     ) -> Result<Vec<String>, BoxError> {
         assert_eq!(
             (target, argument),
             (
-                &integrations_core::CompletionTarget::Action("sync".into()),
+                &integrations_core::integration::content::CompletionTarget::Action("sync".into()),
                 "scope"
             )
         );
@@ -678,7 +686,7 @@ async fn called_by_the_host_an_action_reports_through_events_cannot_ask_back_and
     assert_eq!(
         logs,
         [(
-            integrations_core::LogLevel::Warning,
+            integrations_core::integration::LogLevel::Warning,
             "3 items skipped".to_owned()
         )]
     );

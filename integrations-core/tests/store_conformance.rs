@@ -8,7 +8,8 @@ mod support;
 
 use std::sync::Arc;
 
-use integrations_core::{CredentialStore, EncryptionKey, KeyId, KeyRing, MemoryStore};
+use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, MemoryStore};
+use integrations_core::id::KeyId;
 
 fn keys() -> KeyRing {
     KeyRing::new(
@@ -28,10 +29,10 @@ async fn the_memory_store_keeps_the_contract() {
 async fn the_sqlite_store_keeps_the_contract_across_two_handles_on_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials.db");
-    let first = integrations_core::SqliteStore::open(&path, keys())
+    let first = integrations_core::credentials::SqliteStore::open(&path, keys())
         .await
         .unwrap();
-    let second = integrations_core::SqliteStore::open(&path, keys())
+    let second = integrations_core::credentials::SqliteStore::open(&path, keys())
         .await
         .unwrap();
     support::conformance(Arc::new(first), Arc::new(second)).await;
@@ -40,7 +41,7 @@ async fn the_sqlite_store_keeps_the_contract_across_two_handles_on_one_file() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_store_keeps_the_contract_across_two_pools() {
-    use integrations_core::PgStore;
+    use integrations_core::credentials::PgStore;
     let Some(server) =
         integrations_fakes::postgres::TestPostgres::start_or_skip("store conformance")
     else {
@@ -59,7 +60,7 @@ async fn the_postgres_store_keeps_the_contract_across_two_pools() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rotation_reseals_rows_and_the_table_holds_no_plaintext() {
-    use integrations_core::PgStore;
+    use integrations_core::credentials::PgStore;
     let Some(server) =
         integrations_fakes::postgres::TestPostgres::start_or_skip("postgres rotation")
     else {

@@ -9,12 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use integrations_core::{
-    BoxError, BroadcastSink, Config, ConnectionId, CredentialError, CredentialKind,
-    CredentialStatus, CredentialStore, Credentials, EncryptionKey, Env, Error, Event, EventKind,
-    KeyId, KeyRing, MemoryStore, RefreshRequest, SqliteStore, TenantId, TokenManager,
-    TokenRefresher, TokenResponse, async_trait,
+use integrations_core::config::Env;
+use integrations_core::credentials::{
+    CredentialKind, CredentialStatus, CredentialStore, Credentials, EncryptionKey, KeyRing,
+    MemoryStore, RefreshRequest, SqliteStore, TokenManager, TokenRefresher, TokenResponse,
 };
+use integrations_core::error::CredentialError;
+use integrations_core::events::{BroadcastSink, Event, EventKind};
+use integrations_core::id::KeyId;
+use integrations_core::{BoxError, Config, ConnectionId, Error, TenantId, async_trait};
 use secrecy::{ExposeSecret, SecretString};
 
 /// What the fake provider answers.
@@ -973,10 +976,9 @@ impl HostRow {
         let mut credentials =
             Credentials::oauth2(self.access.clone(), self.refresh.clone(), self.expires_at);
         credentials.status = self.status;
-        credentials.refresh_lease = self
-            .lease
-            .as_ref()
-            .map(|(owner, until)| integrations_core::RefreshLease::new(owner.clone(), *until));
+        credentials.refresh_lease = self.lease.as_ref().map(|(owner, until)| {
+            integrations_core::credentials::RefreshLease::new(owner.clone(), *until)
+        });
         credentials
     }
 }
@@ -996,11 +998,11 @@ impl CredentialStore for HostStore {
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-    ) -> Result<Option<integrations_core::Versioned<Credentials>>, Error> {
+    ) -> Result<Option<integrations_core::credentials::Versioned<Credentials>>, Error> {
         let rows = self.rows.lock().unwrap();
-        Ok(rows
-            .get(&Self::key(tenant, connection))
-            .map(|row| integrations_core::Versioned::new(row.credentials(), row.version)))
+        Ok(rows.get(&Self::key(tenant, connection)).map(|row| {
+            integrations_core::credentials::Versioned::new(row.credentials(), row.version)
+        }))
     }
     async fn put(
         &self,

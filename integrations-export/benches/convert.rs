@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use integrations_export::{markdown_to_notion, markdown_to_slack};
+use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
 use pulldown_cmark::{Options, Parser, html};
 
 const DOCS: [&str; 6] = [

@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use integrations_core::TenantId;
-use integrations_export::{Content, ExportRequest, ExportStore, SqliteExportStore};
+use integrations_export::store::ExportStore;
+use integrations_export::{Content, ExportRequest, SqliteExportStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 const PRODUCERS: usize = 16;

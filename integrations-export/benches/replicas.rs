@@ -17,17 +17,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use integrations_core::{
-    ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing, PgStore, TenantId,
-    TokenManager,
+use integrations_core::credentials::{
+    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager,
 };
-use integrations_export::{
-    Content, ExportRequest, ExportService, ExportStore, PgExportStore, SlackProvider, VendorAccess,
-};
+use integrations_core::id::KeyId;
+use integrations_core::{ConnectionId, TenantId};
+use integrations_export::providers::{SlackProvider, VendorAccess};
+use integrations_export::store::{ExportStore, PgExportStore};
+use integrations_export::{Content, ExportRequest, ExportService};
 use integrations_fakes::postgres::TestPostgres;
 use integrations_fakes::slack::FakeSlack;
 use integrations_fakes::{FakeServer, Reply};
-use integrations_vendor::{Auth, OAuthClient, OAuthProvider, Vendor, VendorConnection};
+use integrations_vendor::oauth::{OAuthClient, OAuthProvider};
+use integrations_vendor::{Auth, Vendor, VendorConnection};
 
 const CONNECTIONS: usize = 400;
 const EXPORTS: usize = 4000;
@@ -97,7 +99,8 @@ async fn refreshes(url: &str, replicas: usize) -> (f64, usize) {
 
 async fn deliveries(url: &str, replicas: usize) -> f64 {
     let fake = FakeSlack::start("xoxb-bench").await;
-    let credentials: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let credentials: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
     let tenant = TenantId::new(format!("bench-{replicas}")).unwrap();
     credentials
         .put(

@@ -248,7 +248,7 @@ impl Failure {
 
 impl From<&Error> for Failure {
     fn from(error: &Error) -> Self {
-        Self::new(error.kind(), integrations_core::error_chain(error))
+        Self::new(error.kind(), integrations_core::error::error_chain(error))
     }
 }
 

@@ -3,12 +3,12 @@
 //!
 //! - [`Provider`]: where content goes: list destinations, validate the
 //!   connection, format, plan (a dry run) and export. Shipped:
-//!   [`SlackProvider`] (Web API), [`McpSlackProvider`] (a Slack MCP server,
-//!   feature `mcp`), [`NotionProvider`], [`GitHubProvider`],
-//!   [`WebhookProvider`] (Standard Webhooks signatures) and
+//!   [`SlackProvider`](crate::providers::SlackProvider) (Web API), [`McpSlackProvider`](crate::providers::McpSlackProvider) (a Slack MCP server,
+//!   feature `mcp`), [`NotionProvider`](crate::providers::NotionProvider), [`GitHubProvider`](crate::providers::GitHubProvider),
+//!   [`WebhookProvider`](crate::providers::WebhookProvider) (Standard Webhooks signatures) and
 //!   [`AuditProvider`] (JSONL files).
-//! - Markdown converters on `pulldown-cmark`: [`markdown_to_slack`] (Block
-//!   Kit and mrkdwn) and [`markdown_to_notion`], split so that no message
+//! - Markdown converters on `pulldown-cmark`: [`markdown_to_slack`](crate::markdown::markdown_to_slack) (Block
+//!   Kit and mrkdwn) and [`markdown_to_notion`](crate::markdown::markdown_to_notion), split so that no message
 //!   or request breaks a platform limit and nothing the user wrote is
 //!   dropped.
 //! - [`ExportService`]: direct exports with an export log per tenant, a
@@ -49,33 +49,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
-mod markdown;
+pub mod markdown;
 mod provider;
-mod providers;
+pub mod providers;
 mod request;
-mod service;
-mod store;
+pub mod service;
+pub mod store;
 
 pub use error::{Error, ErrorKind, Failure};
 pub use integrations_core as core;
-pub use markdown::{
-    NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, SlackBlock, SlackLimits,
-    SlackMessage, TextObject, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
-    notion_batches,
-};
-pub use provider::{
-    ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
-    PlannedRequest, Provider,
-};
-pub use providers::{
-    AuditProvider, GitHubProvider, NotionProvider, SlackProvider, VendorAccess, WebhookProvider,
-};
-#[cfg(feature = "mcp")]
-pub use providers::{McpSlackProvider, SlackToolMapping};
+pub use provider::Content;
+pub use providers::{AuditProvider, Provider};
 pub use request::ExportRequest;
-pub use service::{ExportService, ExportServiceBuilder, FanOut, Target, TargetOutcome};
-#[cfg(feature = "postgres")]
-pub use store::PgExportStore;
+pub use service::ExportService;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteExportStore;
-pub use store::{Claimed, ExportPreference, ExportRecord, ExportStatus, ExportStore, Outcome};
+pub use store::{ExportRecord, ExportStatus};

@@ -1,5 +1,6 @@
-//! The providers this crate ships: Slack (Web API and through an MCP
-//! server), Notion, GitHub issues, a signed webhook and a JSONL audit trail.
+//! The [`Provider`] trait and the values it works with, and the providers
+//! this crate ships: Slack (Web API and through an MCP server), Notion,
+//! GitHub issues, a signed webhook and a JSONL audit trail.
 
 mod access;
 mod audit;
@@ -10,6 +11,10 @@ mod slack;
 mod slack_mcp;
 mod webhook;
 
+pub use crate::provider::{
+    ConnectionCheck, Destination, DestinationPage, ExportContext, ExportResult, PlannedRequest,
+    Provider,
+};
 pub use access::VendorAccess;
 pub use audit::AuditProvider;
 pub use github::GitHubProvider;
@@ -24,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::markdown::{SlackMessage, markdown_to_slack};
-use crate::provider::{ConnectionCheck, Content, Destination, DestinationPage};
+use crate::provider::Content;
 
 /// Runs the vendor's connection test as a [`ConnectionCheck`].
 async fn check(connection: &VendorConnection) -> Result<ConnectionCheck, Error> {

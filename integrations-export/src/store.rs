@@ -263,7 +263,7 @@ macro_rules! record_from_row {
     ($row:expr, $time:expr) => {{
         use sqlx::Row as _;
         let row = $row;
-        let get = |error: sqlx::Error| $crate::Error::store("read an export", error);
+        let get = |error: sqlx::Error| $crate::error::Error::store("read an export", error);
         let status: String = row.try_get("status").map_err(get)?;
         let request = $crate::store::request_from_parts(
             row.try_get("tenant").map_err(get)?,
@@ -273,12 +273,14 @@ macro_rules! record_from_row {
             row.try_get("idempotency_key").map_err(get)?,
             row.try_get("content").map_err(get)?,
         )?;
-        let status = $crate::ExportStatus::parse(&status).ok_or_else(|| $crate::Error::Store {
-            message: format!("an export has the unknown status {status:?}"),
-            source: None,
+        let status = $crate::store::ExportStatus::parse(&status).ok_or_else(|| {
+            $crate::error::Error::Store {
+                message: format!("an export has the unknown status {status:?}"),
+                source: None,
+            }
         })?;
-        let result = (status == $crate::ExportStatus::Delivered).then(|| {
-            let mut result = $crate::ExportResult::new(request.provider.clone());
+        let result = (status == $crate::store::ExportStatus::Delivered).then(|| {
+            let mut result = $crate::providers::ExportResult::new(request.provider.clone());
             result.external_id = row.try_get("external_id").ok().flatten();
             result.external_url = row.try_get("external_url").ok().flatten();
             result.requests = row
@@ -290,7 +292,7 @@ macro_rules! record_from_row {
             result
         });
         let time = $time;
-        Ok($crate::ExportRecord {
+        Ok($crate::store::ExportRecord {
             id: row.try_get("id").map_err(get)?,
             request,
             status,
@@ -317,8 +319,8 @@ macro_rules! preference_from_row {
     ($row:expr) => {{
         use sqlx::Row as _;
         let row = $row;
-        let get = |error| $crate::Error::store("read an export preference", error);
-        Ok($crate::ExportPreference {
+        let get = |error| $crate::error::Error::store("read an export preference", error);
+        Ok($crate::store::ExportPreference {
             deliverable: row.try_get("deliverable").map_err(get)?,
             provider: row.try_get("provider").map_err(get)?,
             destination: row.try_get("destination").map_err(get)?,

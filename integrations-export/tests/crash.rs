@@ -11,9 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use integrations_export::{
-    Content, ExportRequest, ExportService, ExportStatus, ExportStore, SqliteExportStore,
-};
+use integrations_export::store::ExportStore;
+use integrations_export::{Content, ExportRequest, ExportService, ExportStatus, SqliteExportStore};
 use integrations_fakes::slack::FakeSlack;
 
 use fixtures::{SLACK_TOKEN, slack, store, tenant};

@@ -2,7 +2,8 @@
 
 mod fixtures;
 
-use integrations_export::{Content, Error, ExportContext, Provider};
+use integrations_export::providers::ExportContext;
+use integrations_export::{Content, Error, Provider};
 use integrations_fakes::github::FakeGitHub;
 
 use fixtures::{GITHUB_TOKEN, github, store, tenant};

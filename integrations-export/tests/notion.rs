@@ -3,7 +3,8 @@
 
 mod fixtures;
 
-use integrations_export::{Content, Error, ExportContext, Provider};
+use integrations_export::providers::ExportContext;
+use integrations_export::{Content, Error, Provider};
 use integrations_fakes::notion::FakeNotion;
 
 use fixtures::{NOTION_TOKEN, document, notion, store, tenant};

@@ -5,7 +5,7 @@
 
 mod support;
 
-use integrations_export::{
+use integrations_export::markdown::{
     NOTION_BLOCKS_PER_REQUEST, NOTION_NESTING, NOTION_RICH_TEXT_CHARS, markdown_to_notion,
     notion_batches,
 };

@@ -6,10 +6,13 @@ mod fixtures;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::{BroadcastSink, EventKind, TenantId};
+use integrations_core::TenantId;
+use integrations_core::events::{BroadcastSink, EventKind};
+use integrations_export::service::Target;
+use integrations_export::store::{ExportPreference, ExportStore};
 use integrations_export::{
-    AuditProvider, Content, Error, ErrorKind, ExportPreference, ExportRequest, ExportService,
-    ExportStatus, ExportStore, SqliteExportStore, Target,
+    AuditProvider, Content, Error, ErrorKind, ExportRequest, ExportService, ExportStatus,
+    SqliteExportStore,
 };
 use integrations_fakes::github::FakeGitHub;
 use integrations_fakes::slack::FakeSlack;
@@ -436,8 +439,9 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
         second.resumed_since.is_some(),
         "the second attempt is told to look for the first's work"
     );
-    let delivered =
-        integrations_export::Outcome::Delivered(integrations_export::ExportResult::new("slack"));
+    let delivered = integrations_export::store::Outcome::Delivered(
+        integrations_export::providers::ExportResult::new("slack"),
+    );
     assert!(
         !one.finish(stale, first.record.attempts, &delivered)
             .await

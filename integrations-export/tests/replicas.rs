@@ -10,7 +10,8 @@ mod fixtures;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use integrations_export::{Content, ExportRequest, ExportService, ExportStore, PgExportStore};
+use integrations_export::store::{ExportStore, PgExportStore};
+use integrations_export::{Content, ExportRequest, ExportService};
 use integrations_fakes::postgres::TestPostgres;
 use integrations_fakes::slack::FakeSlack;
 

@@ -4,8 +4,10 @@
 mod fixtures;
 
 use chrono::Utc;
-use integrations_core::{ConnectionId, Credentials};
-use integrations_export::{Content, Error, ExportContext, Provider};
+use integrations_core::ConnectionId;
+use integrations_core::credentials::Credentials;
+use integrations_export::providers::ExportContext;
+use integrations_export::{Content, Error, Provider};
 use integrations_fakes::slack::FakeSlack;
 
 use fixtures::{SLACK_TOKEN, document, slack, store, tenant};

@@ -9,10 +9,9 @@ mod fixtures;
 
 use std::time::Duration;
 
-use integrations_core::{ConfigString, McpServerEntry, StdioServer};
-use integrations_export::{
-    Content, Error, ExportContext, McpSlackProvider, Provider, SlackToolMapping,
-};
+use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
+use integrations_export::providers::{ExportContext, McpSlackProvider, SlackToolMapping};
+use integrations_export::{Content, Error, Provider};
 use integrations_fakes::slack::FakeSlack;
 use integrations_mcp::McpPool;
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use integrations_export::{SlackLimits, markdown_to_slack};
+use integrations_export::markdown::{SlackLimits, markdown_to_slack};
 use proptest::prelude::*;
 use support::{document, input_words, unescape, words_of};
 
@@ -41,7 +41,7 @@ proptest! {
         let output: Vec<String> = markdown_to_slack(&markdown)
             .iter()
             .flat_map(|message| message.blocks.iter())
-            .filter_map(integrations_export::SlackBlock::text)
+            .filter_map(integrations_export::markdown::SlackBlock::text)
             .flat_map(|text| words_of(&unescape(text)))
             .collect();
         let mut rest = output.iter();

@@ -2,7 +2,7 @@
 //! Slack Block Kit and Notion blocks of a status report, release notes and
 //! an agent's answer with code, and a webhook's dry run.
 
-use integrations_export::{markdown_to_notion, markdown_to_slack};
+use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
 
 const STATUS_REPORT: &str = "\
 # Weekly status

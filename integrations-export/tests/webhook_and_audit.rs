@@ -2,11 +2,10 @@
 
 mod fixtures;
 
-use integrations_export::{
-    AuditProvider, Content, Error, ExportContext, Provider, WebhookProvider,
-};
+use integrations_export::providers::{ExportContext, WebhookProvider};
+use integrations_export::{AuditProvider, Content, Error, Provider};
 use integrations_fakes::{FakeServer, Reply};
-use integrations_vendor::WebhookVerifier;
+use integrations_vendor::webhook::WebhookVerifier;
 use secrecy::SecretString;
 
 use fixtures::tenant;

@@ -21,7 +21,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integrations_core::{ConfigString, McpServerEntry, StdioServer, TenantId};
+use integrations_core::TenantId;
+use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
 use integrations_mcp::{McpPool, SessionKey};
 use rmcp::ClientLifecycleMode;
 use rmcp::model::CallToolRequestParams;
@@ -250,7 +251,7 @@ async fn get_hit(n: u32) {
     let pool = pool();
     let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
     let session = pool.get(&key).await.unwrap();
-    let map: Mutex<HashMap<SessionKey, Arc<integrations_mcp::Session>>> =
+    let map: Mutex<HashMap<SessionKey, Arc<integrations_mcp::client::Session>>> =
         Mutex::new(HashMap::from([(key.clone(), session)]));
     let started = Instant::now();
     for _ in 0..n {

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use integrations_core::{ConfigString, Env, McpServerEntry};
+use integrations_core::config::{ConfigString, Env};
 use serde_json::{Map, Value, json};
 use tempfile::TempPath;
+
+pub use integrations_core::config::{HttpServer, McpServerEntry, StdioServer};
 
 use crate::error::Error;
 
@@ -19,7 +21,7 @@ use crate::error::Error;
 /// resolved from `env`; a missing variable is an error naming the entry.
 ///
 /// ```
-/// use integrations_core::{Env, McpServerEntry};
+/// use integrations_core::config::{Env, McpServerEntry};
 /// let servers = integrations_mcp::servers_from_json(r#"{"mcpServers": {
 ///     "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
 ///     "search": {"type": "http", "url": "https://mcp.example.com/mcp"}

@@ -289,7 +289,7 @@ impl Error {
 pub(crate) fn credential_error(server: &str, error: integrations_core::Error) -> Error {
     match error {
         integrations_core::Error::Credentials(
-            integrations_core::CredentialError::NeedsReauth { tenant, connection },
+            integrations_core::error::CredentialError::NeedsReauth { tenant, connection },
         ) => Error::NeedsReauth {
             server: server.to_owned(),
             tenant,

@@ -7,7 +7,7 @@
 //! JSON that agents such as Claude Code read.
 //!
 //! ```
-//! use integrations_core::Env;
+//! use integrations_core::config::Env;
 //! use integrations_mcp::{ClaudeConfigFile, servers_from_json};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -54,15 +54,6 @@
 //!
 //! # Features
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `http` | streamable HTTP: the pool connects to `url` servers (with OAuth: `McpAuthorization`), the bridge serves over HTTP |
-//! | `demo` | `demo` and the `integrations-mcp-demo` binary: an MCP server for tests and examples that can echo, sleep, change its tool list, crash and print garbage on request |
-//!
-//! Neither is on by default.
-//!
-//! # Features
-//!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | no | streamable HTTP: the pool reaches `url` servers (reqwest, rustls) and the [`Bridge`] serves over HTTP (axum) |
@@ -71,45 +62,17 @@
 //! Stdio servers need no feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "http")]
-mod authorization;
-mod bridge;
-mod call;
-mod config;
+pub mod client;
+pub mod config;
 #[cfg(feature = "demo")]
 #[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
 pub mod demo;
 mod error;
-// Sampling and roots, deprecated by SEP-2577 after the 2025-11-25 revision
-// this crate speaks, are still what that revision's servers send.
-#[allow(deprecated)]
-mod hooks;
-#[cfg(feature = "http")]
-mod http_words;
-mod pool;
-mod probe;
-mod session;
-mod toolbox;
+pub mod server;
 
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use authorization::{IdTokenSource, IdentityProvider, JwtAlgorithm, McpAuthorization};
-pub use bridge::Bridge;
-pub use call::{CallOptions, Progress, ToolResultExt};
+pub use client::{CallOptions, McpPool, SessionKey, Toolbox};
 pub use config::{ClaudeConfigFile, servers_from_json};
 pub use error::Error;
-pub use hooks::{ClientHooks, HookCapabilities, HookContext};
 pub use integrations_core as core;
-pub use integrations_core::{Config, HttpServer, McpServerEntry, StdioServer};
-pub use pool::{McpPool, McpPoolBuilder, PoolMetrics, SessionKey};
-pub use probe::{ConnectionTest, test_server};
-pub use rmcp::ErrorData;
-pub use rmcp::model::{CallToolResult, Tool};
-#[allow(deprecated)]
-pub use rmcp::model::{
-    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
-    ElicitationAction, Root,
-};
-pub use session::Session;
-pub use tokio_util::sync::CancellationToken;
-pub use toolbox::{NamespacedTool, SEPARATOR, ToolList, Toolbox};
+pub use rmcp;
+pub use server::Bridge;

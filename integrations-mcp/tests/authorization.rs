@@ -16,12 +16,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
-use integrations_core::{
-    Action, ActionResult, BoxError, BroadcastSink, Capability, Config, ConnectionId,
-    CredentialKind, CredentialStatus, CredentialStore, EncryptionKey, EventKind, Integration,
-    KeyId, KeyRing, Registry, Runtime, SqliteStore, TenantId, async_trait,
+use integrations_core::credentials::{
+    CredentialKind, CredentialStatus, CredentialStore, EncryptionKey, KeyRing, SqliteStore,
 };
-use integrations_mcp::{Bridge, Error, McpAuthorization, McpPool, SessionKey, ToolResultExt};
+use integrations_core::events::{BroadcastSink, EventKind};
+use integrations_core::id::KeyId;
+use integrations_core::{
+    Action, ActionResult, BoxError, Capability, Config, ConnectionId, Integration, Registry,
+    Runtime, TenantId, async_trait,
+};
+use integrations_mcp::client::{McpAuthorization, ToolResultExt};
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
@@ -318,7 +323,10 @@ async fn latest(pool: &McpPool, key: &SessionKey) -> Result<String, Error> {
         .text())
 }
 
-async fn sealed(store: &dyn CredentialStore, key: &SessionKey) -> integrations_core::Credentials {
+async fn sealed(
+    store: &dyn CredentialStore,
+    key: &SessionKey,
+) -> integrations_core::credentials::Credentials {
     store
         .get(&key.tenant, &ConnectionId::new("mcp", "notes").unwrap())
         .await
@@ -390,7 +398,8 @@ async fn the_code_flow_seals_tokens_in_sqlite_and_a_restarted_pool_reuses_them()
 async fn an_expiring_token_is_refreshed_once_for_50_concurrent_calls() {
     // The pool refreshes 30 s before expiry: a 33 s token is good for 3 s.
     let (auth, stop) = protected_server(33).await;
-    let store: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
     let key = ada();
     let pool = Arc::new(pool(&auth.base, Arc::clone(&store), None));
     authorise(&pool, &key).await;
@@ -441,7 +450,8 @@ async fn an_expiring_token_is_refreshed_once_for_50_concurrent_calls() {
 async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_event() {
     let (auth, stop) = protected_server(3600).await;
     auth.refuse_refresh.store(true, Ordering::SeqCst);
-    let store: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
     let events = BroadcastSink::new(64);
     let mut seen = events.subscribe();
     let key = ada();

@@ -9,7 +9,8 @@ use std::time::Duration;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
 };
-use integrations_mcp::{Bridge, ClaudeConfigFile, McpPool, SessionKey, ToolResultExt, Toolbox};
+use integrations_mcp::client::ToolResultExt;
+use integrations_mcp::{Bridge, ClaudeConfigFile, McpPool, SessionKey, Toolbox};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
@@ -162,11 +163,11 @@ impl Integration for Chatty {
     fn capabilities(&self) -> Vec<Capability> {
         vec![Capability::new("work", "Works, and says so")]
     }
-    fn serves(&self) -> integrations_core::Serves {
-        integrations_core::Serves::nothing().logging()
+    fn serves(&self) -> integrations_core::integration::content::Serves {
+        integrations_core::integration::content::Serves::nothing().logging()
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
-        use integrations_core::LogLevel;
+        use integrations_core::integration::LogLevel;
         for (level, text) in [
             (LogLevel::Debug, "d"),
             (LogLevel::Info, "i"),

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, ToolResultExt, test_server};
+use integrations_mcp::client::{ToolResultExt, test_server};
+use integrations_mcp::{CallOptions, Error, McpPool, SessionKey};
 use serde_json::json;
 use support::{assert_no_process, everything, tenant};
 
@@ -108,15 +109,17 @@ async fn an_npx_started_server_leaves_no_process_behind() {
         return;
     }
     let npm_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testing/npm");
-    let config = integrations_core::StdioServer::new(integrations_core::ConfigString::plain("npx"))
-        .args([
-            "--no-install",
-            "mcp-server-everything",
-            "stdio",
-            "--tag",
-            tag,
-        ])
-        .cwd(npm_dir);
+    let config = integrations_core::config::StdioServer::new(
+        integrations_core::config::ConfigString::plain("npx"),
+    )
+    .args([
+        "--no-install",
+        "mcp-server-everything",
+        "stdio",
+        "--tag",
+        tag,
+    ])
+    .cwd(npm_dir);
     let pool = McpPool::builder()
         .server("everything", config.into())
         .handshake_timeout(Duration::from_secs(60))

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use integrations_core::TenantId;
-use integrations_mcp::{
-    ClientHooks, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, ElicitationAction, HookCapabilities, HookContext, McpPool, Root, SessionKey,
-    ToolResultExt,
+use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
+use integrations_mcp::rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Root,
 };
+use integrations_mcp::{McpPool, SessionKey};
 use rmcp::ErrorData;
 use serde_json::{Value, json};
 use support::{demo, tenant};

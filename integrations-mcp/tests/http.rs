@@ -11,13 +11,18 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, ConfigString, ConnectionId,
-    CredentialError, CredentialStatus, CredentialStore, Credentials, Error as CoreError,
-    HttpServer, Integration, McpServerEntry, MemoryStore, RefreshRequest, Registry, Runtime,
-    TokenManager, TokenRefresher, TokenResponse, async_trait,
+use integrations_core::config::{ConfigString, HttpServer, McpServerEntry};
+use integrations_core::credentials::{
+    CredentialStatus, CredentialStore, Credentials, MemoryStore, RefreshRequest, TokenManager,
+    TokenRefresher, TokenResponse,
 };
-use integrations_mcp::{Bridge, Error, McpPool, SessionKey, ToolResultExt, Toolbox};
+use integrations_core::error::CredentialError;
+use integrations_core::{
+    Action, ActionResult, BoxError, Capability, Config, ConnectionId, Error as CoreError,
+    Integration, Registry, Runtime, async_trait,
+};
+use integrations_mcp::client::ToolResultExt;
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey, Toolbox};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -421,8 +426,8 @@ impl Integration for Inbox {
             Capability::new("connect", "Sends the user to a page to connect"),
         ]
     }
-    fn serves(&self) -> integrations_core::Serves {
-        integrations_core::Serves::nothing().subscriptions()
+    fn serves(&self) -> integrations_core::integration::content::Serves {
+        integrations_core::integration::content::Serves::nothing().subscriptions()
     }
     fn tick_interval(&self) -> Option<Duration> {
         Some(Duration::from_millis(100))
@@ -437,7 +442,7 @@ impl Integration for Inbox {
                 ActionResult::ok(json!("synced"))
             }
             "connect" => {
-                let request = integrations_core::Elicitation::Url {
+                let request = integrations_core::integration::Elicitation::Url {
                     message: "Connect your mailbox".into(),
                     url: "https://mail.example.com/connect".into(),
                     id: "connect-1".into(),
@@ -456,7 +461,10 @@ impl Integration for Inbox {
                 ActionResult::ok(json!("waited"))
             }
             _ => {
-                let request = integrations_core::SamplingRequest::new("Summarise: 3 messages", 50);
+                let request = integrations_core::integration::SamplingRequest::new(
+                    "Summarise: 3 messages",
+                    50,
+                );
                 match context.sample(request).await {
                     Ok(answer) => ActionResult::ok(json!(answer.text)),
                     Err(error) => ActionResult::error(error.to_string()),
@@ -464,21 +472,24 @@ impl Integration for Inbox {
             }
         })
     }
-    async fn list_resources(&self) -> Result<Vec<integrations_core::Resource>, BoxError> {
-        Ok(vec![integrations_core::Resource::new(
-            "inbox://messages",
-            "Messages",
-        )])
+    async fn list_resources(
+        &self,
+    ) -> Result<Vec<integrations_core::integration::content::Resource>, BoxError> {
+        Ok(vec![
+            integrations_core::integration::content::Resource::new("inbox://messages", "Messages"),
+        ])
     }
     async fn read_resource(
         &self,
         uri: &str,
-    ) -> Result<Vec<integrations_core::ResourceContents>, BoxError> {
-        Ok(vec![integrations_core::ResourceContents::text(
-            uri,
-            "text/plain",
-            "3 messages",
-        )])
+    ) -> Result<Vec<integrations_core::integration::content::ResourceContents>, BoxError> {
+        Ok(vec![
+            integrations_core::integration::content::ResourceContents::text(
+                uri,
+                "text/plain",
+                "3 messages",
+            ),
+        ])
     }
     async fn tick(&self) -> Result<Vec<integrations_core::Notification>, BoxError> {
         Ok(vec![integrations_core::Notification::resource_updated(
@@ -493,42 +504,44 @@ struct Host(tokio::sync::mpsc::UnboundedSender<String>);
 
 #[async_trait]
 #[allow(deprecated)] // sampling, deprecated by rmcp for a later protocol
-impl integrations_mcp::ClientHooks for Host {
-    fn capabilities(&self) -> integrations_mcp::HookCapabilities {
-        integrations_mcp::HookCapabilities::none()
+impl integrations_mcp::client::ClientHooks for Host {
+    fn capabilities(&self) -> integrations_mcp::client::HookCapabilities {
+        integrations_mcp::client::HookCapabilities::none()
             .sampling()
             .elicitation(true)
     }
     async fn elicit(
         &self,
-        _context: &integrations_mcp::HookContext,
-        request: integrations_mcp::ElicitRequestParams,
-    ) -> Result<integrations_mcp::ElicitResult, integrations_mcp::ErrorData> {
+        _context: &integrations_mcp::client::HookContext,
+        request: integrations_mcp::rmcp::model::ElicitRequestParams,
+    ) -> Result<integrations_mcp::rmcp::model::ElicitResult, integrations_mcp::rmcp::ErrorData>
+    {
         let asked = serde_json::to_value(&request).unwrap();
         assert_eq!(asked["mode"], "url");
         assert_eq!(asked["url"], "https://mail.example.com/connect");
-        Ok(integrations_mcp::ElicitResult::new(
-            integrations_mcp::ElicitationAction::Accept,
+        Ok(integrations_mcp::rmcp::model::ElicitResult::new(
+            integrations_mcp::rmcp::model::ElicitationAction::Accept,
         ))
     }
     async fn create_message(
         &self,
-        _context: &integrations_mcp::HookContext,
-        request: integrations_mcp::CreateMessageRequestParams,
-    ) -> Result<integrations_mcp::CreateMessageResult, integrations_mcp::ErrorData> {
+        _context: &integrations_mcp::client::HookContext,
+        request: integrations_mcp::rmcp::model::CreateMessageRequestParams,
+    ) -> Result<integrations_mcp::rmcp::model::CreateMessageResult, integrations_mcp::rmcp::ErrorData>
+    {
         let asked = serde_json::to_value(&request.messages[0]).unwrap()["content"]["text"].clone();
         let answer = json!({"model": "host-model", "role": "assistant",
             "content": {"type": "text", "text": format!("model says: {}", asked.as_str().unwrap())}});
         Ok(serde_json::from_value(answer).unwrap())
     }
-    async fn resource_updated(&self, _context: &integrations_mcp::HookContext, uri: &str) {
+    async fn resource_updated(&self, _context: &integrations_mcp::client::HookContext, uri: &str) {
         let _ = self.0.send(uri.to_owned());
     }
 }
 
 /// The inbox bridge over HTTP on loopback, and a pool with `hooks`.
 async fn inbox(
-    hooks: Option<impl integrations_mcp::ClientHooks>,
+    hooks: Option<impl integrations_mcp::client::ClientHooks>,
 ) -> (McpPool, SessionKey, CancellationToken) {
     let mut registry = Registry::new();
     registry.register(Arc::new(Inbox)).unwrap();
@@ -689,9 +702,9 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     // Forms only: the URL mode is not available.
     #[derive(Debug)]
     struct FormsOnly;
-    impl integrations_mcp::ClientHooks for FormsOnly {
-        fn capabilities(&self) -> integrations_mcp::HookCapabilities {
-            integrations_mcp::HookCapabilities::none().elicitation(false)
+    impl integrations_mcp::client::ClientHooks for FormsOnly {
+        fn capabilities(&self) -> integrations_mcp::client::HookCapabilities {
+            integrations_mcp::client::HookCapabilities::none().elicitation(false)
         }
     }
     let (pool, key, stop) = inbox(Some(FormsOnly)).await;

@@ -7,9 +7,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_mcp::{
-    CallOptions, Error, McpPool, SessionKey, ToolResultExt, Toolbox, test_server,
-};
+use integrations_mcp::client::{ToolResultExt, test_server};
+use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox};
 use serde_json::json;
 use support::{assert_no_process, demo, processes_tagged, tenant};
 use tokio_util::sync::CancellationToken;
@@ -319,9 +318,9 @@ async fn start_failures_are_reported_so_a_person_can_act() {
     );
 
     // No such command.
-    let missing = integrations_core::StdioServer::new(integrations_core::ConfigString::plain(
-        "/nonexistent/mcp-server",
-    ));
+    let missing = integrations_core::config::StdioServer::new(
+        integrations_core::config::ConfigString::plain("/nonexistent/mcp-server"),
+    );
     let missing = test_server("missing", &missing.into(), Duration::from_secs(5)).await;
     let Some(Error::Spawn { source, .. }) = &missing.error else {
         panic!("{:?}", missing.error)
@@ -658,8 +657,10 @@ fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
 /// input first), after the timeout plus half a second.
 #[tokio::test(start_paused = true)]
 async fn a_server_that_never_answers_is_a_handshake_timeout_on_time() {
-    let silent = integrations_core::StdioServer::new(integrations_core::ConfigString::plain("sh"))
-        .args(["-c", "cat > /dev/null # pool-silent"]);
+    let silent = integrations_core::config::StdioServer::new(
+        integrations_core::config::ConfigString::plain("sh"),
+    )
+    .args(["-c", "cat > /dev/null # pool-silent"]);
     let limit = Duration::from_secs(30);
     let pool = McpPool::builder()
         .server("silent", silent.into())

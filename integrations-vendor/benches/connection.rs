@@ -12,10 +12,11 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integrations_core::{
-    BoxError, ConnectionId, CredentialStore, Credentials, MemoryStore, RefreshRequest, TenantId,
-    TokenManager, TokenRefresher, TokenResponse, async_trait,
+use integrations_core::credentials::{
+    CredentialStore, Credentials, MemoryStore, RefreshRequest, TokenManager, TokenRefresher,
+    TokenResponse,
 };
+use integrations_core::{BoxError, ConnectionId, TenantId, async_trait};
 use integrations_fakes::{FakeServer, Reply};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
 

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::{ConnectionId, CredentialKind, CredentialStore, TenantId, TokenManager};
+use integrations_core::credentials::{CredentialKind, CredentialStore, TokenManager};
+use integrations_core::{ConnectionId, TenantId};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
@@ -33,7 +34,7 @@ pub enum Auth {
     /// The stored user name and password, as HTTP basic authentication.
     Basic,
     /// The OAuth 2 access token from the connection's
-    /// [`TokenManager`](integrations_core::TokenManager), refreshed before
+    /// [`TokenManager`](integrations_core::credentials::TokenManager), refreshed before
     /// it expires; a 401 refreshes it once and the request is sent again.
     OAuth2,
     /// A JWT signed with the stored private key (RS256 for RSA, ES256 for
@@ -171,7 +172,7 @@ impl Source {
             .ok_or_else(|| {
                 Self::credentials_error(
                     vendor,
-                    integrations_core::CredentialError::NotFound {
+                    integrations_core::error::CredentialError::NotFound {
                         tenant: self.tenant.clone(),
                         connection: self.connection.clone(),
                     }

@@ -8,17 +8,15 @@ use std::time::Duration;
 
 use crate::rate::{Limiter, wait_for};
 use http::{HeaderMap, Method};
-use integrations_core::{
-    ConnectionId, CredentialStore, HealthMetrics, IntegrationId, Sample, TenantId, TokenManager,
-};
+use integrations_core::credentials::{CredentialStore, TokenManager};
+use integrations_core::health::{HealthMetrics, Sample};
+use integrations_core::{ConnectionId, IntegrationId, TenantId};
 
-use crate::auth::Auth;
-use crate::auth::{Applied, Source, credential};
+use crate::auth::{Applied, Auth, Source, credential};
 use crate::error::Error;
 use crate::request::{Plan, VendorRequest};
 use crate::response::{Outcome, VendorResponse, classify};
-use crate::retry::RetryPolicy;
-use crate::retry::parse_retry_after;
+use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::vendor::Vendor;
 
 /// One tenant's connection to a vendor's API.
@@ -41,7 +39,8 @@ use crate::vendor::Vendor;
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use integrations_core::{ConnectionId, Credentials, CredentialStore, MemoryStore, TenantId};
+/// use integrations_core::{ConnectionId, TenantId};
+/// use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
 /// use integrations_vendor::{Auth, Vendor, VendorConnection};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -409,7 +408,7 @@ impl VendorConnection {
                     self.config("a client certificate needs credentials: give the connection a store with `credentials`".into())
                 })?;
                 let (certificate, private_key) = match source.stored(vendor).await? {
-                    integrations_core::CredentialKind::ClientCertificate {
+                    integrations_core::credentials::CredentialKind::ClientCertificate {
                         certificate,
                         private_key,
                     } => (certificate, private_key),

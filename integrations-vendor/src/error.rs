@@ -133,7 +133,7 @@ pub enum Error {
         /// The provider.
         vendor: String,
         /// Why.
-        reason: crate::StateRefusal,
+        reason: crate::oauth::StateRefusal,
     },
 
     /// A webhook request failed verification; it must not be processed.

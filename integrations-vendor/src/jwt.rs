@@ -6,14 +6,13 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use integrations_core::CredentialKind;
+use integrations_core::credentials::CredentialKind;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::auth::Auth;
-use crate::auth::{Applied, Source};
+use crate::auth::{Applied, Auth, Source};
 use crate::error::Error;
 
 /// A token this connection made, and when to make a new one.

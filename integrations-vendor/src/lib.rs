@@ -10,17 +10,18 @@
 //!   `ok: false`, Notion's `object: error`) as typed [`Error`]s; a tracing
 //!   span and a health sample per request; [`test_connection`](VendorConnection::test_connection).
 //! - [`Vendor`]: what the crate knows of a vendor, as data a host extends.
-//! - OAuth 2 ([`OAuthFlow`], [`OAuthClient`], [`OAuthProvider`]): the code
+//! - OAuth 2 ([`OAuthFlow`](crate::oauth::OAuthFlow), [`OAuthClient`](crate::oauth::OAuthClient), [`OAuthProvider`](crate::oauth::OAuthProvider)): the code
 //!   flow with PKCE and one-time states, client credentials, and the refresh
 //!   grant as the core's `TokenRefresher`; Slack, Notion, GitHub, Google and
 //!   Linear defined as data.
-//! - [`WebhookVerifier`]: Slack v0 signatures, GitHub `X-Hub-Signature-256`
+//! - [`WebhookVerifier`](crate::webhook::WebhookVerifier): Slack v0 signatures, GitHub `X-Hub-Signature-256`
 //!   and Standard Webhooks, compared in constant time, stale timestamps and
 //!   replayed ids refused.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use integrations_core::{ConnectionId, Credentials, CredentialStore, MemoryStore, TenantId};
+//! use integrations_core::{ConnectionId, TenantId};
+//! use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
 //! use integrations_vendor::{Auth, Error, Vendor, VendorConnection};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -64,23 +65,21 @@ mod auth;
 mod connection;
 mod error;
 mod jwt;
-mod oauth;
+pub mod oauth;
 mod probe;
 mod rate;
 mod request;
 mod response;
 mod retry;
 mod vendor;
-mod webhook;
+pub mod webhook;
 
 pub use auth::Auth;
 pub use connection::{VendorConnection, VendorConnectionBuilder};
-pub use error::{Error, WebhookError};
+pub use error::Error;
 pub use integrations_core as core;
-pub use oauth::{Authorization, OAuthClient, OAuthFlow, OAuthProvider, StateRefusal};
 pub use probe::ConnectionTest;
 pub use request::VendorRequest;
 pub use response::VendorResponse;
 pub use retry::RetryPolicy;
 pub use vendor::{ErrorStyle, TestEndpoint, Vendor};
-pub use webhook::{Verified, WebhookScheme, WebhookVerifier, sign_standard_webhook};

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use integrations_core::{
-    BoxError, Catalog, ConnectionId, CredentialError, CredentialStore, Credentials, RefreshRequest,
-    TenantId, TokenRefresher, TokenResponse,
+use integrations_core::catalog::Catalog;
+use integrations_core::credentials::{
+    CredentialStore, Credentials, RefreshRequest, TokenRefresher, TokenResponse,
 };
+use integrations_core::error::CredentialError;
+use integrations_core::{BoxError, ConnectionId, TenantId};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
@@ -22,8 +24,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use crate::error::Error;
-use crate::error::innermost;
+use crate::error::{Error, innermost};
 
 /// An OAuth 2 provider's endpoints and habits, as data a host can extend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +142,7 @@ impl OAuthProvider {
     /// method `oauth2`), for a host's integration list.
     ///
     /// ```
-    /// use integrations_vendor::OAuthProvider;
+    /// use integrations_vendor::oauth::OAuthProvider;
     /// let catalog = OAuthProvider::catalog(&OAuthProvider::builtin())?;
     /// assert_eq!(catalog.get("linear").unwrap().name, "Linear");
     /// # Ok::<_, integrations_core::Error>(())
@@ -344,7 +345,7 @@ impl OAuthClient {
                 .map(|lifetime| chrono::Utc::now() + lifetime),
         )
         .with_metadata("oauth_provider", self.provider.id.clone());
-        if let (integrations_core::CredentialKind::OAuth2(token), Some(scopes)) =
+        if let (integrations_core::credentials::CredentialKind::OAuth2(token), Some(scopes)) =
             (&mut credentials.kind, response.scopes())
         {
             token.scopes = scopes.iter().map(|scope| scope.to_string()).collect();

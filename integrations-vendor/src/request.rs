@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Method;
-use integrations_core::Sample;
+use integrations_core::health::Sample;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;

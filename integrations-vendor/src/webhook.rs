@@ -14,7 +14,7 @@ use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
-use crate::error::WebhookError;
+pub use crate::error::WebhookError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -53,7 +53,7 @@ pub struct Verified {
 /// window.
 ///
 /// ```
-/// use integrations_vendor::WebhookVerifier;
+/// use integrations_vendor::webhook::WebhookVerifier;
 ///
 /// let verifier = WebhookVerifier::standard(&"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned().into())?;
 /// let mut headers = http::HeaderMap::new();
@@ -245,11 +245,11 @@ impl WebhookVerifier {
 ///
 /// ```
 /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned().into();
-/// let signature = integrations_vendor::sign_standard_webhook(
+/// let signature = integrations_vendor::webhook::sign_standard_webhook(
 ///     &secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#,
 /// )?;
 /// assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-/// # Ok::<_, integrations_vendor::WebhookError>(())
+/// # Ok::<_, integrations_vendor::webhook::WebhookError>(())
 /// ```
 pub fn sign_standard_webhook(
     secret: &SecretString,

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use integrations_core::{
-    ConnectionId, CredentialKind, CredentialStore, Credentials, MemoryStore, TenantId,
-};
+use integrations_core::credentials::{CredentialKind, CredentialStore, Credentials, MemoryStore};
+use integrations_core::{ConnectionId, TenantId};
 use integrations_vendor::{Auth, Error, RetryPolicy, Vendor, VendorConnection};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::{
-    ConnectionId, CredentialKind, CredentialStore, Credentials, MemoryStore, TenantId,
-};
+use integrations_core::credentials::{CredentialKind, CredentialStore, Credentials, MemoryStore};
+use integrations_core::{ConnectionId, TenantId};
 use integrations_fakes::{FakeServer, Recorded, Reply};
 use integrations_vendor::{Auth, Error, Vendor, VendorConnection};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -6,14 +6,14 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use integrations_core::{
-    BoxError, ConnectionId, CredentialKind, CredentialStore, Credentials, MemoryStore,
-    RefreshRequest, TenantId, TokenManager, TokenRefresher, TokenResponse, async_trait,
+use integrations_core::credentials::{
+    CredentialKind, CredentialStore, Credentials, MemoryStore, RefreshRequest, TokenManager,
+    TokenRefresher, TokenResponse,
 };
+use integrations_core::{BoxError, ConnectionId, TenantId, async_trait};
 use integrations_fakes::{FakeServer, Reply};
-use integrations_vendor::{
-    Auth, OAuthClient, OAuthFlow, OAuthProvider, RetryPolicy, Vendor, VendorConnection,
-};
+use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
+use integrations_vendor::{Auth, RetryPolicy, Vendor, VendorConnection};
 use serde_json::json;
 
 #[derive(Clone, Default)]

@@ -9,12 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use integrations_core::{
-    BroadcastSink, ConnectionId, CredentialError, CredentialKind, CredentialStore, EncryptionKey,
-    KeyId, KeyRing, SqliteStore, TenantId, TokenManager,
+use integrations_core::credentials::{
+    CredentialKind, CredentialStore, EncryptionKey, KeyRing, SqliteStore, TokenManager,
 };
+use integrations_core::error::CredentialError;
+use integrations_core::events::BroadcastSink;
+use integrations_core::id::KeyId;
+use integrations_core::{ConnectionId, TenantId};
 use integrations_fakes::{FakeServer, Recorded, Reply};
-use integrations_vendor::{Error, OAuthClient, OAuthFlow, OAuthProvider, StateRefusal};
+use integrations_vendor::Error;
+use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider, StateRefusal};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::Digest;
@@ -281,7 +285,8 @@ async fn the_code_flow_end_to_end_with_pkce_sealed_storage_refresh_and_invalid_g
 async fn client_credentials_and_token_endpoint_errors() {
     let fake = FakeServer::start().await;
     token_endpoint(&fake, Arc::default());
-    let store: Arc<dyn CredentialStore> = Arc::new(integrations_core::MemoryStore::new());
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
     let provider = OAuthProvider::new(
         "acme",
         "Acme",

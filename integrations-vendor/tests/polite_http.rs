@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use integrations_core::{
-    BoxError, ConnectionId, CredentialStore, Credentials, MemoryStore, RefreshRequest, TenantId,
-    TokenManager, TokenRefresher, TokenResponse, async_trait,
+use integrations_core::credentials::{
+    CredentialStore, Credentials, MemoryStore, RefreshRequest, TokenManager, TokenRefresher,
+    TokenResponse,
 };
+use integrations_core::{BoxError, ConnectionId, TenantId, async_trait};
 use integrations_fakes::{FakeServer, Reply};
 use integrations_vendor::{Auth, Error, RetryPolicy, Vendor, VendorConnection};
 use serde_json::json;
@@ -355,10 +356,12 @@ async fn api_keys_in_headers_and_queries_and_basic_auth_come_from_the_store() {
             _ => assert_eq!(last.header("authorization"), Some("Bearer key-123")),
         }
     }
-    let basic = store_with(Credentials::new(integrations_core::CredentialKind::Basic {
-        username: "ada".into(),
-        password: "pw".to_owned().into(),
-    }))
+    let basic = store_with(Credentials::new(
+        integrations_core::credentials::CredentialKind::Basic {
+            username: "ada".into(),
+            password: "pw".to_owned().into(),
+        },
+    ))
     .await;
     let api = VendorConnection::builder(vendor())
         .auth(Auth::Basic)

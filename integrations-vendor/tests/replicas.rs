@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use integrations_core::{
-    ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing, PgStore, TenantId,
-    TokenManager,
+use integrations_core::credentials::{
+    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager,
 };
+use integrations_core::id::KeyId;
+use integrations_core::{ConnectionId, TenantId};
 use integrations_fakes::postgres::TestPostgres;
 use integrations_fakes::{FakeServer, Reply};
-use integrations_vendor::{OAuthClient, OAuthProvider};
+use integrations_vendor::oauth::{OAuthClient, OAuthProvider};
 use secrecy::ExposeSecret;
 
 fn keys() -> KeyRing {

@@ -3,7 +3,7 @@
 //! vector; tampered bodies, stale timestamps and replays refused.
 
 use http::HeaderMap;
-use integrations_vendor::{WebhookError, WebhookVerifier, sign_standard_webhook};
+use integrations_vendor::webhook::{WebhookError, WebhookVerifier, sign_standard_webhook};
 use secrecy::SecretString;
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -13,7 +13,7 @@ use crate::error::{ConfigError, Error};
 /// source).
 ///
 /// ```
-/// use integrations_core::Env;
+/// use integrations_core::config::Env;
 /// let env = Env::from_vars([("TOKEN", "s3cret")]);
 /// let value = env.expand("slack.token", "Bearer ${TOKEN}").unwrap();
 /// assert_eq!(value.expose(), "Bearer s3cret");

@@ -51,7 +51,7 @@ impl StdioServer {
     /// A server run as `command` with no arguments.
     ///
     /// ```
-    /// use integrations_core::{ConfigString, McpServerEntry, StdioServer};
+    /// use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
     /// let server: McpServerEntry = StdioServer::new(ConfigString::plain("npx"))
     ///     .args(["-y", "@modelcontextprotocol/server-github"])
     ///     .env("GITHUB_TOKEN", ConfigString::secret("ghp_example"))
@@ -144,7 +144,7 @@ impl McpServerEntry {
     /// `${VAR:-default}` from `env`; `key` names the entry in errors.
     ///
     /// ```
-    /// use integrations_core::{Env, McpServerEntry};
+    /// use integrations_core::config::{Env, McpServerEntry};
     /// let entry = serde_json::json!({"type": "http", "url": "https://mcp.example.com/mcp",
     ///     "headers": {"Authorization": "Bearer ${TOKEN}"}});
     /// let env = Env::from_vars([("TOKEN", "t0k3n")]);

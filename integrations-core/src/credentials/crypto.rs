@@ -103,7 +103,8 @@ impl EncryptionKey {
 /// rows sealed before a rotation.
 ///
 /// ```
-/// use integrations_core::{EncryptionKey, KeyId, KeyRing};
+/// use integrations_core::credentials::{EncryptionKey, KeyRing};
+/// use integrations_core::id::KeyId;
 ///
 /// let old = EncryptionKey::generate()?;
 /// let new = EncryptionKey::generate()?;

@@ -15,15 +15,16 @@ use crate::id::{ConnectionId, KeyId, TenantId};
 
 /// Credentials in PostgreSQL (feature `postgres`), for hosts that run
 /// several replicas: the same sealed rows, key ids and rotation as
-/// [`SqliteStore`](crate::SqliteStore), in table `integrations_credentials`.
+/// [`SqliteStore`](crate::credentials::SqliteStore), in table `integrations_credentials`.
 ///
 /// Compare-and-swap is a single conditional `UPDATE`, atomic across
-/// replicas, so a [`TokenManager`](crate::TokenManager) on each replica
+/// replicas, so a [`TokenManager`](crate::credentials::TokenManager) on each replica
 /// refreshes a connection once in all (see its refresh lease). The same
-/// pool can serve a [`PgTickLease`](crate::PgTickLease).
+/// pool can serve a [`PgTickLease`](crate::runtime::PgTickLease).
 ///
 /// ```no_run
-/// use integrations_core::{EncryptionKey, KeyId, KeyRing, PgStore};
+/// use integrations_core::credentials::{EncryptionKey, KeyRing, PgStore};
+/// use integrations_core::id::KeyId;
 /// # async fn run() -> Result<(), integrations_core::Error> {
 /// let keys = KeyRing::new(KeyId::new("k1")?, EncryptionKey::generate()?);
 /// let store = PgStore::connect("postgres://app@db.internal/app", keys).await?;

@@ -29,7 +29,9 @@ use crate::id::{ConnectionId, KeyId, TenantId};
 /// across processes.
 ///
 /// ```
-/// use integrations_core::{ConnectionId, CredentialStore, Credentials, EncryptionKey, KeyId, KeyRing, SqliteStore, TenantId};
+/// use integrations_core::{ConnectionId, TenantId};
+/// use integrations_core::credentials::{CredentialStore, Credentials, EncryptionKey, KeyRing, SqliteStore};
+/// use integrations_core::id::KeyId;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let keys = KeyRing::new(KeyId::new("k1")?, EncryptionKey::generate()?);

@@ -13,8 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_util::task::TaskTracker;
 
 use super::CredentialStore;
-use crate::error::error_chain;
-use crate::error::{BoxError, CredentialError, Error};
+use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::{Event, EventKind, EventSink};
 use crate::id::{ConnectionId, TenantId};
 
@@ -99,7 +98,7 @@ pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
 /// - A response without a refresh token keeps the old one.
 /// - On `invalid_grant` the store is read again: if another writer stored a
 ///   new refresh token meanwhile, that one is used; otherwise the connection
-///   is marked [`CredentialStatus::NeedsReauth`](crate::CredentialStatus::NeedsReauth) and
+///   is marked [`CredentialStatus::NeedsReauth`](crate::credentials::CredentialStatus::NeedsReauth) and
 ///   [`CredentialError::NeedsReauth`] returned, now and on later calls.
 /// - If a refresh fails otherwise while the current token has not yet
 ///   expired, the current token is returned.

@@ -20,7 +20,8 @@ use crate::error::Error;
 /// pool.
 ///
 /// ```
-/// # use integrations_core::{Event, EventKind, EventSink, IntegrationId, JsonlSink};
+/// # use integrations_core::IntegrationId;
+/// # use integrations_core::events::{Event, EventKind, EventSink, JsonlSink};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let sink = JsonlSink::open(dir.path()).await?;

@@ -13,7 +13,7 @@ fn base64(bytes: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Content {
+pub enum ContentBlock {
     /// Text.
     Text {
         /// The text.
@@ -45,7 +45,7 @@ pub enum Content {
     },
 }
 
-impl Content {
+impl ContentBlock {
     /// A text block.
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text { text: text.into() }
@@ -310,12 +310,12 @@ pub struct PromptMessage {
     /// Who says it.
     pub role: Role,
     /// What is said.
-    pub content: Content,
+    pub content: ContentBlock,
 }
 
 impl PromptMessage {
     /// A message.
-    pub fn new(role: Role, content: Content) -> Self {
+    pub fn new(role: Role, content: ContentBlock) -> Self {
         Self { role, content }
     }
 }

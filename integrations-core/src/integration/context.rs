@@ -40,7 +40,7 @@ pub enum LogLevel {
 #[non_exhaustive]
 pub struct SamplingRequest {
     /// The conversation so far: who said what.
-    pub messages: Vec<(crate::Role, String)>,
+    pub messages: Vec<(crate::integration::content::Role, String)>,
     /// A system prompt.
     pub system_prompt: Option<String>,
     /// The most tokens to generate.
@@ -51,7 +51,7 @@ impl SamplingRequest {
     /// One user message, answered in at most `max_tokens`.
     pub fn new(prompt: impl Into<String>, max_tokens: u32) -> Self {
         Self {
-            messages: vec![(crate::Role::User, prompt.into())],
+            messages: vec![(crate::integration::content::Role::User, prompt.into())],
             system_prompt: None,
             max_tokens,
         }

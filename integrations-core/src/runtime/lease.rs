@@ -11,11 +11,11 @@ use crate::id::IntegrationId;
 /// Decides which of several replicas runs an integration's ticks: a lease
 /// per integration, held by one replica until it expires.
 ///
-/// With a lease on its [`RuntimeBuilder`](crate::RuntimeBuilder), a
+/// With a lease on its [`RuntimeBuilder`](crate::runtime::RuntimeBuilder), a
 /// runtime's tick loop asks for the lease before each tick and ticks only
 /// while it holds it, renewing it with each tick. Other replicas skip
 /// their ticks; when the holder dies, its lease expires after its TTL and
-/// the next replica to ask takes over. [`PgTickLease`](crate::PgTickLease)
+/// the next replica to ask takes over. [`PgTickLease`](crate::runtime::PgTickLease)
 /// keeps the leases in PostgreSQL.
 #[async_trait]
 pub trait TickLease: Send + Sync + fmt::Debug + 'static {
@@ -66,7 +66,7 @@ mod postgres {
 
     impl PgTickLease {
         /// Leases on `pool`'s database; applies the migrations (the same as
-        /// [`PgStore`](crate::PgStore)'s).
+        /// [`PgStore`](crate::credentials::PgStore)'s).
         pub async fn new(pool: PgPool) -> Result<Self, Error> {
             crate::credentials::postgres::migrate(&pool).await?;
             Ok(Self { pool })

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use integrations_core::{
-    ConnectionId, CredentialKind, CredentialStore, Credentials, OAuth2Token, RefreshLease, TenantId,
+use integrations_core::credentials::{
+    CredentialKind, CredentialStore, Credentials, OAuth2Token, RefreshLease,
 };
+use integrations_core::{ConnectionId, TenantId};
 use secrecy::{ExposeSecret, SecretString};
 
 pub fn tenant(id: &str) -> TenantId {

@@ -24,7 +24,7 @@ pub const NOTION_NESTING: usize = 2;
 /// `children`, the rest appended in order.
 ///
 /// ```
-/// use integrations_export::markdown_to_notion;
+/// use integrations_export::markdown::markdown_to_notion;
 ///
 /// let blocks = markdown_to_notion("## Notes\n\nShip **today**, see [the plan](https://example.com).");
 /// assert_eq!(blocks[0]["type"], "heading_2");

@@ -153,7 +153,7 @@ impl Block {
 ///   further messages.
 ///
 /// ```
-/// use integrations_export::markdown_to_slack;
+/// use integrations_export::markdown::markdown_to_slack;
 ///
 /// let messages = markdown_to_slack("# Release\n\nShipped **v2** to <@U024BE7LH>: see [notes](https://example.com/n).");
 /// let post = messages[0].to_post("C024BE91L");

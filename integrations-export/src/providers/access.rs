@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use integrations_core::{ConnectionId, CredentialStore, TenantId, TokenManager};
+use integrations_core::credentials::{CredentialStore, TokenManager};
+use integrations_core::{ConnectionId, TenantId};
 use integrations_vendor::{VendorConnection, VendorConnectionBuilder};
 
 use crate::error::Error;

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
-use integrations_mcp::{McpPool, SessionKey, ToolResultExt};
+use integrations_mcp::client::ToolResultExt;
+use integrations_mcp::{McpPool, SessionKey};
 use serde_json::{Value, json};
 
 use super::{require_destination, slack_channels, slack_messages};
@@ -92,7 +93,7 @@ impl SlackToolMapping {
 }
 
 /// Slack through a Slack MCP server in an [`McpPool`]: the same messages
-/// as [`SlackProvider`](crate::SlackProvider) (markdown split past Slack's
+/// as [`SlackProvider`](crate::providers::SlackProvider) (markdown split past Slack's
 /// limits, the second and later messages in the first one's thread), sent
 /// as mrkdwn text through the server's tools, for hosts whose Slack access
 /// is an MCP server.

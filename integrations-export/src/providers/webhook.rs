@@ -36,7 +36,7 @@ impl WebhookProvider {
     /// Standard Webhooks secrets are written).
     pub fn new(secret: SecretString) -> Result<Self, Error> {
         // Signing once checks the secret's form now, not at the first export.
-        integrations_vendor::sign_standard_webhook(&secret, "check", 0, b"")
+        integrations_vendor::webhook::sign_standard_webhook(&secret, "check", 0, b"")
             .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -141,11 +141,13 @@ impl Provider for WebhookProvider {
             .map_err(|error| Error::unexpected("webhook", error.to_string()))?;
         let id = self.message_id(context);
         let timestamp = Utc::now().timestamp();
-        let signature =
-            integrations_vendor::sign_standard_webhook(&self.secret, &id, timestamp, &body)
-                .map_err(|error| {
-                    Error::invalid("webhook", format!("the signing secret: {error}"))
-                })?;
+        let signature = integrations_vendor::webhook::sign_standard_webhook(
+            &self.secret,
+            &id,
+            timestamp,
+            &body,
+        )
+        .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))?;
         let started = Instant::now();
         let answer = self
             .client

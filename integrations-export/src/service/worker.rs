@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::Utc;
-use integrations_core::{Event, EventKind, IntegrationId};
+use integrations_core::IntegrationId;
+use integrations_core::events::{Event, EventKind};
 
 use super::Inner;
 use crate::error::{Error, Failure};

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use integrations_core::{ConfigString, McpServerEntry, StdioServer, TenantId};
+use integrations_core::TenantId;
+use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
 
 /// The demo server built by this crate.
 pub const DEMO: &str = env!("CARGO_BIN_EXE_integrations-mcp-demo");

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use integrations_core::{
-    Action, ActionResult, BoxError, Capability, CompletionTarget, Content, Elicitation,
-    Integration, LogLevel, Prompt, PromptMessage, Resource, ResourceContents, ResourceTemplate,
-    Role, SamplingRequest, Serves, async_trait,
+use integrations_core::integration::content::{
+    CompletionTarget, ContentBlock, Prompt, PromptMessage, Resource, ResourceContents,
+    ResourceTemplate, Role, Serves,
 };
+use integrations_core::integration::{Elicitation, LogLevel, SamplingRequest};
+use integrations_core::{Action, ActionResult, BoxError, Capability, Integration, async_trait};
 use serde_json::{Map, Value, json};
 
 /// A 1×1 red PNG.
@@ -50,10 +51,13 @@ fn text_argument(action: &Action, name: &str) -> String {
         .to_owned()
 }
 
-fn elicitation_answer(prefix: &str, answer: &integrations_core::ElicitationResponse) -> String {
+fn elicitation_answer(
+    prefix: &str,
+    answer: &integrations_core::integration::ElicitationResponse,
+) -> String {
     let action = match answer.action {
-        integrations_core::ElicitationAction::Accept => "accept",
-        integrations_core::ElicitationAction::Decline => "decline",
+        integrations_core::integration::ElicitationAction::Accept => "accept",
+        integrations_core::integration::ElicitationAction::Decline => "decline",
         _ => "cancel",
     };
     let content = answer.content.clone().unwrap_or(json!({}));
@@ -130,21 +134,23 @@ impl Integration for Fixture {
             "test_error_handling" => {
                 ActionResult::error("This tool intentionally returns an error for testing")
             }
-            "test_image_content" => ActionResult::content(vec![Content::image(&PNG, "image/png")]),
+            "test_image_content" => {
+                ActionResult::content(vec![ContentBlock::image(&PNG, "image/png")])
+            }
             "test_audio_content" => {
-                ActionResult::content(vec![Content::audio(&wav(), "audio/wav")])
+                ActionResult::content(vec![ContentBlock::audio(&wav(), "audio/wav")])
             }
             "test_embedded_resource" => {
-                ActionResult::content(vec![Content::resource(ResourceContents::text(
+                ActionResult::content(vec![ContentBlock::resource(ResourceContents::text(
                     "test://embedded-resource",
                     "text/plain",
                     "This is an embedded resource content.",
                 ))])
             }
             "test_multiple_content_types" => ActionResult::content(vec![
-                Content::text("Multiple content types test:"),
-                Content::image(&PNG, "image/png"),
-                Content::resource(ResourceContents::text(
+                ContentBlock::text("Multiple content types test:"),
+                ContentBlock::image(&PNG, "image/png"),
+                ContentBlock::resource(ResourceContents::text(
                     "test://mixed-content-resource",
                     "application/json",
                     json!({"test": "data", "value": 123}).to_string(),
@@ -309,24 +315,28 @@ impl Integration for Fixture {
         let user = |content| PromptMessage::new(Role::User, content);
         Ok(match name {
             "test_simple_prompt" => {
-                vec![user(Content::text("This is a simple prompt for testing."))]
+                vec![user(ContentBlock::text(
+                    "This is a simple prompt for testing.",
+                ))]
             }
-            "test_prompt_with_arguments" => vec![user(Content::text(format!(
+            "test_prompt_with_arguments" => vec![user(ContentBlock::text(format!(
                 "Prompt with arguments: arg1='{}', arg2='{}'",
                 argument("arg1"),
                 argument("arg2")
             )))],
             "test_prompt_with_embedded_resource" => vec![
-                user(Content::resource(ResourceContents::text(
+                user(ContentBlock::resource(ResourceContents::text(
                     argument("resourceUri"),
                     "text/plain",
                     "Embedded resource content for testing.",
                 ))),
-                user(Content::text("Please process the embedded resource above.")),
+                user(ContentBlock::text(
+                    "Please process the embedded resource above.",
+                )),
             ],
             "test_prompt_with_image" => vec![
-                user(Content::image(&PNG, "image/png")),
-                user(Content::text("Please analyze the image above.")),
+                user(ContentBlock::image(&PNG, "image/png")),
+                user(ContentBlock::text("Please analyze the image above.")),
             ],
             other => return Err(format!("no prompt `{other}`").into()),
         })
@@ -348,7 +358,7 @@ impl Integration for Fixture {
 
 /// A form elicitation whose answer the tool reports.
 async fn ask(
-    context: &integrations_core::ActionContext,
+    context: &integrations_core::integration::ActionContext,
     message: &str,
     schema: Value,
 ) -> ActionResult {

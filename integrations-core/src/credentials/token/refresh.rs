@@ -9,8 +9,7 @@ use super::{Inner, RefreshRequest, TokenResponse, same};
 use crate::credentials::{
     CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease,
 };
-use crate::error::error_chain;
-use crate::error::{BoxError, CredentialError, Error};
+use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::EventKind;
 use crate::id::{ConnectionId, TenantId};
 

@@ -7,12 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integrations_core::{MemoryStore, TenantId};
-use integrations_mcp::{
-    Bridge, ClientHooks, ElicitRequestParams, ElicitResult, ElicitationAction, HookCapabilities,
-    HookContext, IdTokenSource, IdentityProvider, JwtAlgorithm, McpAuthorization, McpPool,
-    SessionKey,
+use integrations_core::TenantId;
+use integrations_core::credentials::MemoryStore;
+use integrations_mcp::client::{
+    ClientHooks, HookCapabilities, HookContext, IdTokenSource, IdentityProvider, JwtAlgorithm,
+    McpAuthorization,
 };
+use integrations_mcp::rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
+use integrations_mcp::{Bridge, McpPool, SessionKey};
 use serde_json::json;
 
 /// Accepts every form as it comes, defaults and all.
@@ -29,7 +31,7 @@ impl ClientHooks for AcceptDefaults {
         &self,
         _context: &HookContext,
         _request: ElicitRequestParams,
-    ) -> Result<ElicitResult, integrations_mcp::ErrorData> {
+    ) -> Result<ElicitResult, integrations_mcp::rmcp::ErrorData> {
         Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({})))
     }
 }

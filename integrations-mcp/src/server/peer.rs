@@ -9,10 +9,12 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use integrations_core::{
-    ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, Error as CoreError, LogLevel,
-    RuntimeError, SamplingRequest, SamplingResponse, async_trait,
+use integrations_core::error::RuntimeError;
+use integrations_core::integration::{
+    ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel, SamplingRequest,
+    SamplingResponse,
 };
+use integrations_core::{Error as CoreError, async_trait};
 use rmcp::model::ProgressToken;
 use rmcp::{Peer, RoleServer};
 use serde_json::{Value, json};

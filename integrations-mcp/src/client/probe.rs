@@ -2,18 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use integrations_core::McpServerEntry;
+use integrations_core::config::McpServerEntry;
 use tokio_util::task::TaskTracker;
 
-use crate::call::CallOptions;
+use crate::client::call::CallOptions;
+use crate::client::session::{Connect, Session};
 use crate::error::Error;
-use crate::session::Connect;
-use crate::session::Session;
 
 /// The outcome of [`test_server`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct ConnectionTest {
+pub struct ServerTest {
     /// How long the whole test took (spawn, handshake, tool list).
     pub response_time: Duration,
     /// The server's name and version from the handshake.
@@ -26,7 +25,7 @@ pub struct ConnectionTest {
     pub error: Option<Error>,
 }
 
-impl ConnectionTest {
+impl ServerTest {
     /// Whether the server started, shook hands and listed its tools.
     pub fn success(&self) -> bool {
         self.error.is_none()
@@ -36,14 +35,14 @@ impl ConnectionTest {
 /// Starts or connects to a server, completes the handshake, lists its tools
 /// and closes it again, all within `timeout`.
 ///
-/// Failures come back in [`ConnectionTest::error`] as something a person can
+/// Failures come back in [`ServerTest::error`] as something a person can
 /// act on: [`Error::Spawn`] (command not found), [`Error::Exited`] (with
 /// the exit status and the last stderr lines), [`Error::HandshakeTimeout`],
 /// [`Error::Handshake`].
-pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration) -> ConnectionTest {
+pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration) -> ServerTest {
     let started = Instant::now();
     let tasks = TaskTracker::new();
-    let mut test = ConnectionTest {
+    let mut test = ServerTest {
         response_time: Duration::ZERO,
         server: None,
         capabilities: serde_json::Value::Null,

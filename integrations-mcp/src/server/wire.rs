@@ -2,9 +2,9 @@
 //! rmcp's types through serde (which keeps this independent of rmcp's
 //! constructors).
 
-use integrations_core::{
-    Content, Prompt, PromptMessage, Resource, ResourceBody, ResourceContents, ResourceTemplate,
-    Role,
+use integrations_core::integration::content::{
+    ContentBlock, Prompt, PromptMessage, Resource, ResourceBody, ResourceContents,
+    ResourceTemplate, Role,
 };
 use rmcp::ErrorData;
 use serde::de::DeserializeOwned;
@@ -53,19 +53,19 @@ pub(super) fn template(template: &ResourceTemplate) -> Value {
     Value::Object(object)
 }
 
-pub(super) fn content(content: &Content) -> Value {
+pub(super) fn content(content: &ContentBlock) -> Value {
     match content {
-        Content::Text { text } => json!({"type": "text", "text": text}),
-        Content::Image { data, mime_type } => {
+        ContentBlock::Text { text } => json!({"type": "text", "text": text}),
+        ContentBlock::Image { data, mime_type } => {
             json!({"type": "image", "data": data, "mimeType": mime_type})
         }
-        Content::Audio { data, mime_type } => {
+        ContentBlock::Audio { data, mime_type } => {
             json!({"type": "audio", "data": data, "mimeType": mime_type})
         }
-        Content::Resource { resource } => {
+        ContentBlock::Resource { resource } => {
             json!({"type": "resource", "resource": contents(resource)})
         }
-        Content::ResourceLink { resource: link } => {
+        ContentBlock::ResourceLink { resource: link } => {
             let mut object = resource(link);
             object["type"] = json!("resource_link");
             object
@@ -106,12 +106,12 @@ pub(super) fn message(message: &PromptMessage) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use integrations_core::{
-        Content, Prompt, PromptMessage, Resource, ResourceContents, ResourceTemplate, Role,
+    use integrations_core::integration::content::{
+        ContentBlock, Prompt, PromptMessage, Resource, ResourceContents, ResourceTemplate, Role,
     };
     use rmcp::model::{
-        ContentBlock, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-        PromptMessage as McpMessage,
+        ContentBlock as McpBlock, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, PromptMessage as McpMessage,
     };
     use serde_json::json;
 
@@ -121,16 +121,16 @@ mod tests {
             .with_description("The first")
             .with_mime_type("text/plain");
         let blocks = [
-            Content::text("hi"),
-            Content::image(&[1, 2, 3], "image/png"),
-            Content::audio(&[4, 5], "audio/wav"),
-            Content::resource(ResourceContents::text("a://b", "text/plain", "body")),
-            Content::resource(ResourceContents::blob("a://c", "image/png", &[9])),
-            Content::link(link.clone()),
+            ContentBlock::text("hi"),
+            ContentBlock::image(&[1, 2, 3], "image/png"),
+            ContentBlock::audio(&[4, 5], "audio/wav"),
+            ContentBlock::resource(ResourceContents::text("a://b", "text/plain", "body")),
+            ContentBlock::resource(ResourceContents::blob("a://c", "image/png", &[9])),
+            ContentBlock::link(link.clone()),
         ];
         for block in &blocks {
             let wire = super::content(block);
-            let read: ContentBlock = super::parse(wire.clone()).unwrap();
+            let read: McpBlock = super::parse(wire.clone()).unwrap();
             assert_eq!(serde_json::to_value(&read).unwrap(), wire, "{block:?}");
         }
         let image = super::content(&blocks[1]);
@@ -157,7 +157,7 @@ mod tests {
         );
         let message: McpMessage = super::parse(super::message(&PromptMessage::new(
             Role::Assistant,
-            Content::text("ok"),
+            ContentBlock::text("ok"),
         )))
         .unwrap();
         assert_eq!(serde_json::to_value(&message).unwrap()["role"], "assistant");

@@ -9,10 +9,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use integrations_core::{
-    ActionContext, ActionResult, CompletionTarget, Error as CoreError, EventKind, Integration,
-    IntegrationId, LogLevel, Prompt, Serves,
-};
+use integrations_core::events::EventKind;
+use integrations_core::integration::content::{CompletionTarget, Prompt, Serves};
+use integrations_core::integration::{ActionContext, LogLevel};
+use integrations_core::{ActionResult, Error as CoreError, Integration, IntegrationId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integrations_core::{McpServerEntry, StdioServer};
+use integrations_core::config::{McpServerEntry, StdioServer};
 #[allow(deprecated)]
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, CreateMessageRequestMethod,
@@ -22,9 +22,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::call::CallOptions;
+use crate::client::call::CallOptions;
+use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
-use crate::hooks::{ClientHooks, HookContext};
 
 mod progress;
 
@@ -50,7 +50,7 @@ const STDERR_LINES: usize = 20;
 /// its status and last stderr lines (never past the handshake's deadline).
 const EXIT_REPORT: Duration = Duration::from_millis(500);
 
-/// How to connect: set by the pool (or [`test_server`](crate::test_server)).
+/// How to connect: set by the pool (or [`test_server`](crate::client::test_server)).
 pub(crate) struct Connect<'a> {
     /// Sent as `Authorization: Bearer` to HTTP servers.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -65,7 +65,7 @@ pub(crate) struct Connect<'a> {
     pub(crate) hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
     /// How to authorise to an HTTP server that requires it.
     #[cfg(feature = "http")]
-    pub(crate) oauth: Option<crate::authorization::OAuthContext>,
+    pub(crate) oauth: Option<crate::client::authorization::OAuthContext>,
 }
 
 /// The client side of a session: answers the server (through the host's
@@ -117,7 +117,7 @@ impl ClientHandler for Client {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         };
         let mut result = hooks.elicit(context, request.clone()).await?;
-        crate::hooks::apply_defaults(&request, &mut result);
+        crate::client::hooks::apply_defaults(&request, &mut result);
         Ok(result)
     }
 
@@ -441,7 +441,7 @@ impl Session {
     #[cfg(feature = "http")]
     async fn connect_http(
         server: &str,
-        config: &integrations_core::HttpServer,
+        config: &integrations_core::config::HttpServer,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
         use rmcp::transport::StreamableHttpClientTransport;
@@ -493,14 +493,14 @@ impl Session {
             Some(oauth) => {
                 let authorized = tokio::time::timeout(
                     options.handshake,
-                    crate::authorization::authorize(server, config.url.expose(), oauth),
+                    crate::client::authorization::authorize(server, config.url.expose(), oauth),
                 )
                 .await
                 .map_err(|_| Error::HandshakeTimeout {
                     server: server.to_owned(),
                     after: options.handshake,
                 })??;
-                use crate::authorization::Authorized;
+                use crate::client::authorization::Authorized;
                 match authorized {
                     Authorized::Grant(grant) => Box::pin(rmcp::serve_client_with_lifecycle(
                         client,
@@ -549,7 +549,7 @@ impl Session {
             Ok(Err(error)) => {
                 return Err(Error::Handshake {
                     server: server.to_owned(),
-                    message: crate::http_words::describe(config.url.expose(), &error),
+                    message: crate::client::http_words::describe(config.url.expose(), &error),
                 });
             }
             Err(_) => {
@@ -734,7 +734,7 @@ impl Session {
         arguments: serde_json::Value,
         options: &CallOptions,
     ) -> Result<CallToolResult, Error> {
-        let arguments = crate::call::tool_arguments(&self.server, name, arguments)?;
+        let arguments = crate::client::call::tool_arguments(&self.server, name, arguments)?;
         self.call_tool_object(name, arguments, options).await
     }
 
@@ -789,7 +789,7 @@ impl Session {
     }
 
     /// Asks the server to notify changes of the resource at `uri`; they
-    /// reach [`ClientHooks::resource_updated`](crate::ClientHooks::resource_updated).
+    /// reach [`ClientHooks::resource_updated`](crate::client::ClientHooks::resource_updated).
     pub async fn subscribe(&self, uri: &str, options: &CallOptions) -> Result<(), Error> {
         let params = rmcp::model::SubscribeRequestParams::new(uri);
         #[allow(deprecated)] // legacy-only from protocol 2026-07-28; ours is 2025-11-25

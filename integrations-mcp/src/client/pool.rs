@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
-use integrations_core::{
-    ConnectionId, HealthMetrics, HealthSummary, IntegrationId, McpServerEntry, Sample, TenantId,
-    TokenManager,
-};
+use integrations_core::config::McpServerEntry;
+use integrations_core::credentials::TokenManager;
+use integrations_core::health::{HealthMetrics, HealthSummary, Sample};
+use integrations_core::{ConnectionId, IntegrationId, TenantId};
 use rmcp::model::{CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,12 +24,10 @@ const MAX_STEP_UPS: u32 = 2;
 
 pub use builder::McpPoolBuilder;
 
-use crate::call::CallOptions;
-use crate::call::tool_arguments;
+use crate::client::call::{CallOptions, tool_arguments};
+use crate::client::hooks::{ClientHooks, HookContext};
+use crate::client::session::{Connect, Session};
 use crate::error::Error;
-use crate::hooks::{ClientHooks, HookContext};
-use crate::session::Connect;
-use crate::session::Session;
 
 /// Which session: a tenant's connection to a named server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,11 +89,11 @@ struct Inner {
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
-    authorizations: HashMap<String, crate::McpAuthorization>,
+    authorizations: HashMap<String, crate::client::McpAuthorization>,
     /// Where the authorization code flow seals tokens and what refreshes
     /// them, or why there is none.
     #[cfg(feature = "http")]
-    oauth_tokens: Result<crate::authorization::Tokens, &'static str>,
+    oauth_tokens: Result<crate::client::authorization::Tokens, &'static str>,
     /// Step-ups per session: how many so far, and the challenge the next
     /// connect authorises for.
     #[cfg(feature = "http")]
@@ -248,7 +246,7 @@ impl Inner {
             hooks,
             #[cfg(feature = "http")]
             oauth: self.authorizations.get(&key.server).map(|authorization| {
-                crate::authorization::OAuthContext {
+                crate::client::authorization::OAuthContext {
                     authorization: authorization.clone(),
                     tenant: key.tenant.clone(),
                     tokens: self.oauth_tokens.clone(),
@@ -400,7 +398,7 @@ impl McpPool {
                 server: "(callback)".into(),
                 message: (*why).to_owned(),
             })?;
-        let server = crate::authorization::complete(
+        let server = crate::client::authorization::complete(
             tokens,
             &self.inner.authorizations,
             tenant,
@@ -587,7 +585,7 @@ impl McpPool {
     fn is_interactive(&self, key: &SessionKey) -> bool {
         matches!(
             self.inner.authorizations.get(&key.server),
-            Some(crate::McpAuthorization::AuthorizationCode { .. })
+            Some(crate::client::McpAuthorization::AuthorizationCode { .. })
         )
     }
 
@@ -605,7 +603,7 @@ impl McpPool {
 
     /// Subscribes the tenant's session to changes of the resource at
     /// `uri`: each one reaches the pool's (or the tenant's)
-    /// [`ClientHooks::resource_updated`](crate::ClientHooks::resource_updated).
+    /// [`ClientHooks::resource_updated`](crate::client::ClientHooks::resource_updated).
     /// A session replaced after a failure starts without subscriptions.
     pub async fn subscribe(&self, key: &SessionKey, uri: &str) -> Result<(), Error> {
         self.get(key)

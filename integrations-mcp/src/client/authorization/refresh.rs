@@ -8,10 +8,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
-use integrations_core::{
-    BoxError, ConnectionId, CredentialError, RefreshRequest, TenantId, TokenManager,
-    TokenRefresher, TokenResponse,
-};
+use integrations_core::credentials::{RefreshRequest, TokenManager, TokenRefresher, TokenResponse};
+use integrations_core::error::CredentialError;
+use integrations_core::{BoxError, ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthError, AuthorizationManager, CredentialStore, InMemoryCredentialStore, OAuthClientConfig,
     StoredCredentials,
@@ -37,7 +36,7 @@ pub(crate) struct McpRefresher {
     /// secret authenticates the refresh.
     pub(crate) authorizations: HashMap<String, McpAuthorization>,
     /// Where dynamically registered clients are sealed.
-    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
 }
 
 #[async_trait]
@@ -167,7 +166,7 @@ fn token_error(error: &integrations_core::Error) -> HttpError {
             "Bearer error=\"invalid_token\", error_description=\"the connection needs to be authorised again\"".into(),
         )),
         other => StreamableHttpError::Auth(AuthError::CredentialStoreError(
-            integrations_core::error_chain(other),
+            integrations_core::error::error_chain(other),
         )),
     }
 }

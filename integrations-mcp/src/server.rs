@@ -3,14 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use integrations_core::{ConfigString, McpServerEntry, Runtime, StdioServer};
+use integrations_core::Runtime;
+use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
 use rmcp::ServiceExt;
 use rmcp::model::{JsonObject, Tool};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::client::SEPARATOR;
 use crate::error::Error;
-use crate::toolbox::SEPARATOR;
 
 mod handler;
 mod peer;
@@ -219,6 +220,8 @@ impl Bridge {
     /// The `mcpServers` entry for a bridge served at `url` (e.g.
     /// `http://127.0.0.1:7345/mcp`).
     pub fn http_entry(url: impl Into<String>) -> McpServerEntry {
-        McpServerEntry::Http(integrations_core::HttpServer::new(ConfigString::plain(url)))
+        McpServerEntry::Http(integrations_core::config::HttpServer::new(
+            ConfigString::plain(url),
+        ))
     }
 }

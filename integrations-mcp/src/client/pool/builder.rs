@@ -5,14 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use integrations_core::{
-    ConnectionId, EventSink, HealthMetrics, IntegrationId, McpServerEntry, TenantId, TokenManager,
-};
+use integrations_core::config::McpServerEntry;
+use integrations_core::credentials::TokenManager;
+use integrations_core::events::EventSink;
+use integrations_core::health::HealthMetrics;
+use integrations_core::{ConnectionId, IntegrationId, TenantId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Inner, McpPool};
-use crate::hooks::ClientHooks;
+use crate::client::hooks::ClientHooks;
 
 /// Options of an [`McpPool`]; made by [`McpPool::builder`].
 #[derive(Debug)]
@@ -30,9 +32,9 @@ pub struct McpPoolBuilder {
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
-    authorizations: HashMap<String, crate::McpAuthorization>,
+    authorizations: HashMap<String, crate::client::McpAuthorization>,
     #[cfg(feature = "http")]
-    oauth_tokens: Option<Arc<dyn integrations_core::CredentialStore>>,
+    oauth_tokens: Option<Arc<dyn integrations_core::credentials::CredentialStore>>,
     #[cfg(feature = "http")]
     events: Option<Arc<dyn EventSink>>,
 }
@@ -145,14 +147,14 @@ impl McpPoolBuilder {
     pub fn authorization(
         mut self,
         server: impl Into<String>,
-        authorization: crate::McpAuthorization,
+        authorization: crate::client::McpAuthorization,
     ) -> Self {
         self.authorizations.insert(server.into(), authorization);
         self
     }
 
     /// Where the authorization code flow
-    /// ([`McpAuthorization::authorization_code`](crate::McpAuthorization::authorization_code))
+    /// ([`McpAuthorization::authorization_code`](crate::client::McpAuthorization::authorization_code))
     /// seals each tenant's tokens, as connection `mcp/{server}`: they
     /// survive a restart of the host. The pool refreshes them through a
     /// [`TokenManager`] of its own over this store: 30 s before they
@@ -165,7 +167,10 @@ impl McpPoolBuilder {
     /// [`Error::AuthorizationRequired`](crate::Error::AuthorizationRequired).
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn credential_store(mut self, store: Arc<dyn integrations_core::CredentialStore>) -> Self {
+    pub fn credential_store(
+        mut self,
+        store: Arc<dyn integrations_core::credentials::CredentialStore>,
+    ) -> Self {
         self.oauth_tokens = Some(store);
         self
     }
@@ -193,7 +198,7 @@ impl McpPoolBuilder {
         let oauth_tokens = self.oauth_tokens.map_or(
             Err("the authorization code flow needs a credential store: give the pool one with `credential_store`"),
             |store| {
-                let refresher = crate::authorization::McpRefresher {
+                let refresher = crate::client::authorization::McpRefresher {
                     authorizations: self.authorizations.clone(),
                     store: Arc::clone(&store),
                 };
@@ -204,7 +209,7 @@ impl McpPoolBuilder {
                 }
                 manager
                     .build()
-                    .map(|manager| crate::authorization::Tokens { store, manager })
+                    .map(|manager| crate::client::authorization::Tokens { store, manager })
                     .map_err(|_| "the pool's token manager could not be made (no randomness for its id)")
             },
         );

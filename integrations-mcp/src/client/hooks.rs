@@ -92,9 +92,9 @@ impl HookCapabilities {
 /// Every method has a polite default (decline, "not supported", no roots),
 /// and [`capabilities`](Self::capabilities) says which ones the host
 /// answers; the pool declares exactly those to servers. Give hooks to the
-/// whole pool with [`McpPoolBuilder::hooks`](crate::McpPoolBuilder::hooks),
+/// whole pool with [`McpPoolBuilder::hooks`](crate::client::McpPoolBuilder::hooks),
 /// or to one tenant with
-/// [`McpPoolBuilder::tenant_hooks`](crate::McpPoolBuilder::tenant_hooks).
+/// [`McpPoolBuilder::tenant_hooks`](crate::client::McpPoolBuilder::tenant_hooks).
 ///
 /// An accepted form elicitation gets the schema's `default` for every field
 /// the answer leaves out (SEP-1034), so a hook can accept with `{}`.

@@ -13,7 +13,8 @@ use crate::error::Error;
 ///
 /// ```
 /// use std::time::Duration;
-/// use integrations_mcp::{CallOptions, CancellationToken};
+/// use integrations_mcp::CallOptions;
+/// use integrations_mcp::client::CancellationToken;
 ///
 /// let cancel = CancellationToken::new();
 /// let options = CallOptions::new().timeout(Duration::from_secs(5)).cancel(cancel.clone());
@@ -110,7 +111,8 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 /// Reading a [`CallToolResult`] without taking its content blocks apart.
 ///
 /// ```
-/// use integrations_mcp::{CallToolResult, ToolResultExt};
+/// use integrations_mcp::client::ToolResultExt;
+/// use integrations_mcp::rmcp::model::CallToolResult;
 /// use rmcp::model::ContentBlock;
 ///
 /// let result = CallToolResult::success(vec![ContentBlock::text("line one"), ContentBlock::text("line two")]);

@@ -1,12 +1,13 @@
 //! rmcp's token store over the core's encrypted
-//! [`CredentialStore`](integrations_core::CredentialStore).
+//! [`CredentialStore`](integrations_core::credentials::CredentialStore).
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use integrations_core::{ConnectionId, CredentialKind, Credentials, TenantId};
+use integrations_core::credentials::{CredentialKind, Credentials};
+use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthError, CredentialStore, StateStore, StoredAuthorizationState, StoredCredentials,
 };
@@ -22,10 +23,10 @@ const TOKEN_TYPE: &str = "token_type";
 
 /// One tenant's tokens for one server, sealed as connection `mcp/{server}`:
 /// what rmcp stores after a code exchange, and what the pool's
-/// [`TokenManager`](integrations_core::TokenManager) refreshes.
+/// [`TokenManager`](integrations_core::credentials::TokenManager) refreshes.
 #[derive(Clone)]
 pub(crate) struct SealedTokens {
-    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
     pub(crate) tenant: TenantId,
     pub(crate) connection: ConnectionId,
     /// The server's URL, kept with the tokens for their refresh.
@@ -144,8 +145,8 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_are_sealed_per_tenant_and_read_back_whole() {
-        let store: Arc<dyn integrations_core::CredentialStore> =
-            Arc::new(integrations_core::MemoryStore::new());
+        let store: Arc<dyn integrations_core::credentials::CredentialStore> =
+            Arc::new(integrations_core::credentials::MemoryStore::new());
         let sealed = |tenant: &str| SealedTokens {
             store: Arc::clone(&store),
             tenant: TenantId::new(tenant).unwrap(),
@@ -223,7 +224,7 @@ pub(crate) fn state_connection(state: &str) -> Option<ConnectionId> {
 /// within [`PENDING_FOR`].
 #[derive(Clone)]
 pub(crate) struct SealedStates {
-    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
     pub(crate) tenant: TenantId,
     pub(crate) server: String,
     pub(crate) resource: String,
@@ -309,7 +310,7 @@ fn client_connection(server: &str) -> Result<ConnectionId, integrations_core::Er
 impl RegisteredClient {
     /// The tenant's registration at `server`'s authorization server, if any.
     pub(crate) async fn load(
-        store: &dyn integrations_core::CredentialStore,
+        store: &dyn integrations_core::credentials::CredentialStore,
         tenant: &TenantId,
         server: &str,
     ) -> Result<Option<Self>, integrations_core::Error> {
@@ -326,7 +327,7 @@ impl RegisteredClient {
     /// Seals the registration.
     pub(crate) async fn save(
         &self,
-        store: &dyn integrations_core::CredentialStore,
+        store: &dyn integrations_core::credentials::CredentialStore,
         tenant: &TenantId,
         server: &str,
     ) -> Result<(), integrations_core::Error> {

@@ -18,11 +18,11 @@ pub(crate) struct ProgressRoutes {
 
 #[derive(Default)]
 struct Route {
-    sender: Option<tokio::sync::mpsc::UnboundedSender<crate::Progress>>,
+    sender: Option<tokio::sync::mpsc::UnboundedSender<crate::client::Progress>>,
     /// The last progress delivered.
     last: Option<f64>,
     /// Reports received before the route was made.
-    early: Vec<crate::Progress>,
+    early: Vec<crate::client::Progress>,
 }
 
 /// Routes kept for reports that arrived first; beyond this they are
@@ -36,7 +36,7 @@ fn token_key(token: &rmcp::model::ProgressToken) -> String {
 impl Route {
     /// Sends `report` unless an equal or later one went already: progress
     /// only increases, so a report overtaken by a later one is stale.
-    fn send(&mut self, report: crate::Progress) -> bool {
+    fn send(&mut self, report: crate::client::Progress) -> bool {
         let Some(sender) = &self.sender else {
             self.early.push(report);
             return true;
@@ -54,7 +54,7 @@ impl ProgressRoutes {
     pub(super) fn route(
         &self,
         token: &rmcp::model::ProgressToken,
-        sender: tokio::sync::mpsc::UnboundedSender<crate::Progress>,
+        sender: tokio::sync::mpsc::UnboundedSender<crate::client::Progress>,
     ) {
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         routes.retain(|_, route| route.sender.as_ref().is_none_or(|s| !s.is_closed()));
@@ -72,7 +72,7 @@ impl ProgressRoutes {
             return;
         }
         let route = routes.entry(key.clone()).or_default();
-        let report = crate::Progress {
+        let report = crate::client::Progress {
             progress: params.progress,
             total: params.total,
             message: params.message.clone(),

@@ -3,8 +3,8 @@
 use integrations_core::TenantId;
 use rmcp::model::{CallToolResult, Tool};
 
+use crate::client::pool::{McpPool, SessionKey};
 use crate::error::Error;
-use crate::pool::{McpPool, SessionKey};
 
 /// The separator between server and tool in namespaced names.
 pub const SEPARATOR: &str = "__";

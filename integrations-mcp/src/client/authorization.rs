@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use integrations_core::{BoxError, ConnectionId, CredentialError, TenantId, TokenManager};
+use integrations_core::credentials::TokenManager;
+use integrations_core::error::CredentialError;
+use integrations_core::{BoxError, ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
     AuthorizationRequest, AuthorizationSession, ClientCredentialsConfig, JwtSigningAlgorithm,
@@ -34,7 +36,7 @@ use sealed::{
 /// new session gets a new token.
 ///
 /// Give it to the pool with
-/// [`McpPoolBuilder::authorization`](crate::McpPoolBuilder::authorization).
+/// [`McpPoolBuilder::authorization`](crate::client::McpPoolBuilder::authorization).
 /// `Debug` never shows the secret or the key.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -68,7 +70,7 @@ pub enum McpAuthorization {
     /// hands the code back with
     /// [`McpPool::complete_authorization`](crate::McpPool::complete_authorization),
     /// and the tokens are sealed in the pool's credential store
-    /// ([`McpPoolBuilder::credential_store`](crate::McpPoolBuilder::credential_store))
+    /// ([`McpPoolBuilder::credential_store`](crate::client::McpPoolBuilder::credential_store))
     /// per tenant, as connection `mcp/{server}`. The client registers
     /// itself dynamically (RFC 7591) unless a client id is given.
     AuthorizationCode {
@@ -425,7 +427,7 @@ pub(crate) struct OAuthContext {
 /// hands them out and refreshes them.
 #[derive(Clone)]
 pub(crate) struct Tokens {
-    pub(crate) store: Arc<dyn integrations_core::CredentialStore>,
+    pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
     pub(crate) manager: TokenManager,
 }
 
