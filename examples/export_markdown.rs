@@ -89,8 +89,8 @@ async fn main() -> Result<(), Error> {
             .provider(SlackProvider::new(VendorAccess::new(
                 slack,
                 Arc::clone(&store),
-            )))
-            .provider(NotionProvider::new(VendorAccess::new(notion, store)))
+            )?))
+            .provider(NotionProvider::new(VendorAccess::new(notion, store)?))
             .build();
 
     let content = Content::new(DOCUMENT).title("The integrations guide");

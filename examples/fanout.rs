@@ -58,8 +58,8 @@ async fn main() -> Result<(), Error> {
             .provider(SlackProvider::new(VendorAccess::new(
                 slack,
                 Arc::clone(&store),
-            )))
-            .provider(GitHubProvider::new(VendorAccess::new(github, store)))
+            )?))
+            .provider(GitHubProvider::new(VendorAccess::new(github, store)?))
             .provider(AuditProvider::new(dir.path().join("audit")))
             .build();
 

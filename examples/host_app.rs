@@ -462,7 +462,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         VendorConnection::builder(Vendor::slack().with_base_url(slack.api_url()))
             .auth(Auth::Bearer),
         store.clone(),
-    );
+    )?;
     let log = Arc::new(EventLog::default());
     let exports = ExportService::builder(SqliteExportStore::open(dir.join("app.db")).await?)
         .provider(SlackProvider::new(slack_access))

@@ -127,7 +127,8 @@ async fn deliveries(url: &str, replicas: usize) -> f64 {
             VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
                 .auth(Auth::Bearer),
             credentials.clone(),
-        );
+        )
+        .unwrap();
         services.push(
             ExportService::builder(PgExportStore::connect(url).await.unwrap())
                 .provider(SlackProvider::new(access))

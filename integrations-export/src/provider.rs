@@ -90,6 +90,11 @@ pub struct ExportContext {
     /// that can look for what it sent then does so, instead of sending
     /// it twice.
     pub resumed_since: Option<DateTime<Utc>>,
+    /// Whether the provider's requests may be retried on their own (true by
+    /// default). The outbox's workers set it to false: they retry the whole
+    /// export, with backoff and `Retry-After`, so a request is not retried
+    /// inside each of their attempts too.
+    pub retry_requests: bool,
 }
 
 impl ExportContext {
@@ -100,6 +105,7 @@ impl ExportContext {
             connection: "default".to_owned(),
             idempotency_key: None,
             resumed_since: None,
+            retry_requests: true,
         }
     }
 

@@ -229,7 +229,8 @@ impl ExportService {
                 )
                 .await;
         };
-        worker::deliver(&self.inner, claimed).await;
+        // A direct export may retry its requests: nothing else is waiting.
+        worker::deliver(&self.inner, claimed, true).await;
         self.record(&request.tenant, &request.idempotency_key).await
     }
 
@@ -365,9 +366,10 @@ impl ExportService {
 }
 
 impl Inner {
-    fn context(claimed: &Claimed) -> ExportContext {
+    fn context(claimed: &Claimed, retry_requests: bool) -> ExportContext {
         let mut context = claimed.record.request.context();
         context.resumed_since = claimed.resumed_since;
+        context.retry_requests = retry_requests;
         context
     }
 }

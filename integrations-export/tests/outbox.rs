@@ -232,7 +232,8 @@ async fn direct_exports_are_logged_per_tenant_and_never_sent_twice() {
     );
 
     let planned = service.plan(&request("C0GENERAL", "dry")).unwrap();
-    assert_eq!(planned.len(), 1);
+    let methods: Vec<&str> = planned.iter().map(|p| p.method.as_str()).collect();
+    assert_eq!(methods, ["POST", "GET"], "one message, then its permalink");
     assert_eq!(fake.posts().len(), 1, "a plan sends nothing");
     assert!(
         service

@@ -31,7 +31,8 @@ async fn a_readme_sized_document_lands_as_one_thread_within_every_limit() {
         "a 32 KB document needs several messages, got {}",
         posts.len()
     );
-    assert_eq!(posts.len(), planned.len(), "the dry run plans what is sent");
+    let planned_posts = planned.iter().filter(|p| p.method == "POST").count();
+    assert_eq!(posts.len(), planned_posts, "the dry run plans what is sent");
     assert_eq!(result.requests, posts.len());
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     let first = &posts[0];

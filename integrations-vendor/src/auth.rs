@@ -88,6 +88,9 @@ pub(crate) struct Source {
     pub(crate) connection: ConnectionId,
     pub(crate) store: Option<Arc<dyn CredentialStore>>,
     pub(crate) tokens: Option<TokenManager>,
+    /// Whether `tokens` can refresh OAuth 2 tokens (a host's manager, not
+    /// the cache over a store).
+    pub(crate) refreshes: bool,
 }
 
 impl fmt::Debug for Source {
@@ -125,11 +128,20 @@ impl Applied {
         }
     }
 
-    /// The OAuth token, to report if the vendor refuses it.
-    pub(crate) fn bearer(&self) -> Option<&SecretString> {
+    /// The token or key it carries, to report if the vendor refuses it.
+    fn secret(&self) -> Option<&SecretString> {
         match self {
-            Self::Bearer(token) => Some(token),
-            _ => None,
+            Self::Header(_, token) | Self::Query(_, token) | Self::Bearer(token) => Some(token),
+            Self::None | Self::Basic(..) => None,
+        }
+    }
+
+    /// The same credential with another token or key.
+    fn with_secret(&self, secret: SecretString) -> Self {
+        match self {
+            Self::Header(name, _) => Self::Header(name.clone(), secret),
+            Self::Query(name, _) => Self::Query(name.clone(), secret),
+            _ => Self::Bearer(secret),
         }
     }
 }
@@ -149,7 +161,12 @@ impl Source {
             return tokens
                 .access_token(&self.tenant, &self.connection)
                 .await
-                .map_err(|e| Self::credentials_error(vendor, e));
+                .map_err(|e| match e {
+                    integrations_core::Error::Credentials(
+                        integrations_core::error::CredentialError::NoAccessToken { kind, .. },
+                    ) => wrong_kind(vendor, kind, "a token or API key"),
+                    e => Self::credentials_error(vendor, e),
+                });
         }
         match self.stored(vendor).await? {
             CredentialKind::ApiKey { key: token } | CredentialKind::Bearer { token } => Ok(token),
@@ -182,26 +199,24 @@ impl Source {
         Ok(stored.value.kind)
     }
 
-    /// The OAuth token after the vendor refused `rejected`: refreshed once,
-    /// however many requests report it.
-    pub(crate) async fn refresh(
+    /// The credential to send again after the vendor refused `rejected`:
+    /// the token read again from the store (OAuth 2: refreshed once,
+    /// however many requests report it); `None` when nothing changed, so
+    /// sending again is pointless.
+    pub(crate) async fn renew(
         &self,
         vendor: &str,
-        rejected: &SecretString,
-    ) -> Result<Applied, Error> {
-        let Some(tokens) = &self.tokens else {
-            return Err(Error::Config {
-                vendor: vendor.to_owned(),
-                message:
-                    "OAuth 2 needs a TokenManager: give the connection one with `token_manager`"
-                        .into(),
-            });
+        rejected: &Applied,
+    ) -> Result<Option<Applied>, Error> {
+        let (Some(tokens), Some(secret)) = (&self.tokens, rejected.secret()) else {
+            return Ok(None);
         };
-        tokens
-            .refresh_rejected(&self.tenant, &self.connection, rejected)
+        let renewed = tokens
+            .refresh_rejected(&self.tenant, &self.connection, secret)
             .await
-            .map(Applied::Bearer)
-            .map_err(|e| Self::credentials_error(vendor, e))
+            .map_err(|e| Self::credentials_error(vendor, e))?;
+        let changed = renewed.expose_secret() != secret.expose_secret();
+        Ok(changed.then(|| rejected.with_secret(renewed)))
     }
 }
 
@@ -230,7 +245,7 @@ pub(crate) async fn credential(
         Auth::ApiKeyQuery { param } => Applied::Query(param.clone(), source.token(vendor).await?),
         Auth::Bearer => Applied::Bearer(source.token(vendor).await?),
         Auth::OAuth2 => {
-            if source.tokens.is_none() {
+            if !source.refreshes {
                 return Err(Error::Config {
                     vendor: vendor.to_owned(),
                     message:

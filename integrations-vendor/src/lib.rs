@@ -9,6 +9,9 @@
 //!   OAuth token refreshed once on a 401; the vendor's error bodies (Slack's
 //!   `ok: false`, Notion's `object: error`) as typed [`Error`]s; a tracing
 //!   span and a health sample per request; [`test_connection`](VendorConnection::test_connection).
+//! - [`VendorClient`]: one vendor's HTTP client, rate limiter, retry policy
+//!   and token cache, shared by every tenant's connection (each a cheap
+//!   view): what a host serving many tenants builds once per vendor.
 //! - [`Vendor`]: what the crate knows of a vendor, as data a host extends.
 //! - OAuth 2 ([`OAuthFlow`](crate::oauth::OAuthFlow), [`OAuthClient`](crate::oauth::OAuthClient), [`OAuthProvider`](crate::oauth::OAuthProvider)): the code
 //!   flow with PKCE and one-time states, client credentials, and the refresh
@@ -62,6 +65,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+mod client;
 mod connection;
 mod error;
 mod jwt;
@@ -75,7 +79,8 @@ mod vendor;
 pub mod webhook;
 
 pub use auth::Auth;
-pub use connection::{VendorConnection, VendorConnectionBuilder};
+pub use client::{VendorClient, VendorConnectionBuilder};
+pub use connection::VendorConnection;
 pub use error::Error;
 pub use integrations_core as core;
 pub use probe::ConnectionTest;

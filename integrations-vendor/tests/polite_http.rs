@@ -512,3 +512,50 @@ async fn google_and_linear_connection_tests() {
         assert_eq!(test.identity.as_deref(), Some(identity));
     }
 }
+
+/// Keys and tokens are cached (one store read per connection, not one per
+/// request); a key rotated in the store is read again when the vendor
+/// refuses the cached one, and the request goes once more. A refused key
+/// with nothing new in the store is not sent again.
+#[tokio::test]
+async fn a_cached_key_is_read_again_only_when_the_vendor_refuses_it() {
+    let fake = FakeServer::start().await;
+    let accepted = Arc::new(std::sync::Mutex::new("key-1".to_owned()));
+    let current = Arc::clone(&accepted);
+    fake.route("GET", "/v2/items", move |request| {
+        if request.header("x-api-key") == Some(current.lock().unwrap().as_str()) {
+            Reply::json(200, json!([]))
+        } else {
+            Reply::json(401, json!({"error": "invalid key"}))
+        }
+    });
+    let store = store_with(Credentials::api_key("key-1")).await;
+    let api = VendorConnection::builder(Vendor::new("acme", fake.url("")))
+        .auth(Auth::api_key_header("X-API-Key"))
+        .credentials(store.clone(), tenant(), connection())
+        .build()
+        .unwrap();
+    api.get("/v2/items").send().await.unwrap();
+    api.get("/v2/items").send().await.unwrap();
+
+    // Rotated: the vendor takes only the new key, the store holds it.
+    *accepted.lock().unwrap() = "key-2".to_owned();
+    store
+        .put(&tenant(), &connection(), &Credentials::api_key("key-2"))
+        .await
+        .unwrap();
+    api.get("/v2/items").send().await.unwrap();
+    let keys: Vec<_> = fake
+        .requests("/v2/items")
+        .iter()
+        .map(|r| r.header("x-api-key").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(keys, ["key-1", "key-1", "key-1", "key-2"]);
+
+    // Revoked, nothing new stored: refused once, not sent again.
+    *accepted.lock().unwrap() = "key-3".to_owned();
+    let err = api.get("/v2/items").send().await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert!(err.needs_reauth());
+    assert_eq!(fake.requests("/v2/items").len(), 5);
+}

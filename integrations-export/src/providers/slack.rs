@@ -43,20 +43,39 @@ impl SlackProvider {
     fn post_body(
         message: &SlackMessage,
         channel: &str,
-        thread: Option<&str>,
         key: Option<&str>,
         part: usize,
         parts: usize,
     ) -> Value {
         let mut body = message.to_post(channel);
-        if let Some(thread) = thread {
-            body["thread_ts"] = json!(thread);
-        }
         body["metadata"] = json!({
             "event_type": EVENT_TYPE,
             "event_payload": {"key": key.unwrap_or_default(), "part": part, "parts": parts},
         });
         body
+    }
+
+    /// The export's result, with the permalink of the message `ts` when
+    /// Slack gives it: the messages are out, so a failing lookup must not
+    /// make the export fail (and be sent again).
+    async fn permalink(slack: &VendorConnection, channel: &str, ts: &str) -> ExportResult {
+        let result = ExportResult::new("slack").external_id(ts);
+        let permalink: Result<Value, _> = slack
+            .get("/chat.getPermalink")
+            .query("channel", channel)
+            .query("message_ts", ts)
+            .send_json()
+            .await;
+        match permalink {
+            Ok(answer) => match answer["permalink"].as_str() {
+                Some(url) => result.external_url(url),
+                None => result,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "slack: no permalink for an exported message");
+                result
+            }
+        }
     }
 
     /// Looks for the parts of export `key` that Slack already has, in
@@ -118,6 +137,42 @@ impl SlackProvider {
     }
 }
 
+/// In a dry run, the `ts` and channel of the first message, known once it
+/// is posted.
+const FIRST_TS: &str = "{{ts of request 1}}";
+const FIRST_CHANNEL: &str = "{{channel of request 1}}";
+
+/// One request of an export: [`Provider::plan`] lists them, and
+/// [`Provider::export`] sends them, so the dry run is the code that sends.
+enum Step {
+    /// A message; the second and later ones reply in the first one's
+    /// thread.
+    Post { part: usize, body: Value },
+    /// The first message's permalink, for the export's URL.
+    Permalink,
+}
+
+/// The requests that export `content` to `destination`.
+fn steps(
+    context: &ExportContext,
+    content: &Content,
+    destination: &str,
+) -> Result<Vec<Step>, Error> {
+    require_destination("slack", destination, "a channel id such as C024BE91L")?;
+    let messages = slack_messages("slack", content)?;
+    let key = context.idempotency_key.as_deref();
+    let mut steps: Vec<Step> = messages
+        .iter()
+        .enumerate()
+        .map(|(part, message)| Step::Post {
+            part,
+            body: SlackProvider::post_body(message, destination, key, part, messages.len()),
+        })
+        .collect();
+    steps.push(Step::Permalink);
+    Ok(steps)
+}
+
 /// The part number of export `key` that `message` carries, if it is ours.
 fn part_of(message: &Value, key: &str) -> Option<usize> {
     let metadata = &message["metadata"];
@@ -165,17 +220,23 @@ impl Provider for SlackProvider {
         content: &Content,
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
-        require_destination("slack", destination, "a channel id such as C024BE91L")?;
-        let messages = slack_messages("slack", content)?;
-        let url = format!("{}/chat.postMessage", self.access.base_url());
-        let key = context.idempotency_key.as_deref();
-        Ok(messages
-            .iter()
-            .enumerate()
-            .map(|(part, message)| {
-                let thread = (part > 0).then_some("{{ts of request 1}}");
-                let body = Self::post_body(message, destination, thread, key, part, messages.len());
-                PlannedRequest::new("POST", url.clone(), body)
+        let base = self.access.base_url();
+        Ok(steps(context, content, destination)?
+            .into_iter()
+            .map(|step| match step {
+                Step::Post { part, mut body } => {
+                    if part > 0 {
+                        body["thread_ts"] = json!(FIRST_TS);
+                    }
+                    PlannedRequest::new("POST", format!("{base}/chat.postMessage"), body)
+                }
+                Step::Permalink => PlannedRequest::new(
+                    "GET",
+                    format!(
+                        "{base}/chat.getPermalink?channel={FIRST_CHANNEL}&message_ts={FIRST_TS}"
+                    ),
+                    Value::Null,
+                ),
             })
             .collect())
     }
@@ -186,67 +247,49 @@ impl Provider for SlackProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        require_destination("slack", destination, "a channel id such as C024BE91L")?;
-        let messages = slack_messages("slack", content)?;
+        let steps = steps(context, content, destination)?;
         let slack = self.access.connection(context)?;
-        let key = context.idempotency_key.as_deref();
         let (mut thread, mut sent) = (None, Vec::new());
-        if let (Some(since), Some(key)) = (context.resumed_since, key)
+        if let (Some(since), Some(key)) = (context.resumed_since, &context.idempotency_key)
             && let Some((ts, parts)) = Self::find_sent(&slack, destination, key, since).await?
         {
             thread = Some(ts);
             sent = parts;
         }
         let mut channel = destination.to_owned();
-        let mut requests = 0;
-        for (part, message) in messages.iter().enumerate() {
-            if sent.contains(&part) {
-                continue;
-            }
-            let body = Self::post_body(
-                message,
-                &channel,
-                thread.as_deref(),
-                key,
-                part,
-                messages.len(),
-            );
-            let posted: Value = slack
-                .post("/chat.postMessage")
-                .json(&body)
-                .send_json()
-                .await?;
-            requests += 1;
-            if thread.is_none() {
-                let ts = posted["ts"].as_str().ok_or_else(|| {
-                    Error::unexpected("slack", "chat.postMessage answered without a `ts`")
-                })?;
-                thread = Some(ts.to_owned());
-                if let Some(id) = posted["channel"].as_str() {
-                    channel = id.to_owned();
+        let (mut requests, mut result) = (0, None);
+        for step in steps {
+            match step {
+                Step::Post { part, .. } if sent.contains(&part) => {}
+                Step::Post { mut body, .. } => {
+                    if let Some(thread) = &thread {
+                        body["thread_ts"] = json!(thread);
+                        body["channel"] = json!(channel);
+                    }
+                    let posted: Value = slack
+                        .post("/chat.postMessage")
+                        .json(&body)
+                        .send_json()
+                        .await?;
+                    requests += 1;
+                    if thread.is_none() {
+                        let ts = posted["ts"].as_str().ok_or_else(|| {
+                            Error::unexpected("slack", "chat.postMessage answered without a `ts`")
+                        })?;
+                        thread = Some(ts.to_owned());
+                        if let Some(id) = posted["channel"].as_str() {
+                            channel = id.to_owned();
+                        }
+                    }
+                }
+                Step::Permalink => {
+                    let ts = thread.clone().unwrap_or_default();
+                    result = Some(Self::permalink(&slack, &channel, &ts).await);
                 }
             }
         }
-        let ts = thread.unwrap_or_default();
-        let mut result = ExportResult::new("slack")
-            .external_id(&ts)
-            .requests(requests);
-        // The messages are out: a failing permalink lookup must not make the
-        // export fail (and be sent again).
-        let permalink: Result<Value, _> = slack
-            .get("/chat.getPermalink")
-            .query("channel", &channel)
-            .query("message_ts", &ts)
-            .send_json()
-            .await;
-        match permalink {
-            Ok(answer) => {
-                if let Some(url) = answer["permalink"].as_str() {
-                    result = result.external_url(url);
-                }
-            }
-            Err(error) => tracing::warn!(%error, "slack: no permalink for an exported message"),
-        }
-        Ok(result)
+        Ok(result
+            .unwrap_or_else(|| ExportResult::new("slack"))
+            .requests(requests))
     }
 }

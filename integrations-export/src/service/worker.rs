@@ -24,7 +24,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
             Ok(claimed) if !claimed.is_empty() => {
                 for export in claimed {
                     tokio::select! {
-                        () = deliver(&inner, export) => {}
+                        () = deliver(&inner, export, false) => {}
                         () = inner.abort.cancelled() => return,
                     }
                 }
@@ -48,11 +48,13 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
-/// Sends one claimed export and records the outcome.
-pub(super) async fn deliver(inner: &Inner, claimed: Claimed) {
+/// Sends one claimed export and records the outcome. `retry_requests`:
+/// whether the provider may retry a request itself; the workers say no,
+/// since they retry the whole export.
+pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: bool) {
     let record = &claimed.record;
     let request = &record.request;
-    let context = Inner::context(&claimed);
+    let context = Inner::context(&claimed, retry_requests);
     let result = match inner.providers.get(&request.provider) {
         Some(provider) => {
             provider

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -47,6 +47,9 @@ pub struct Recorded {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// The client's address: two requests from one port came over one
+    /// TCP connection, so from one HTTP client's pool.
+    pub peer: SocketAddr,
 }
 
 impl Recorded {
@@ -152,7 +155,11 @@ impl Drop for FakeServer {
     }
 }
 
-async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
@@ -163,6 +170,7 @@ async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
+        peer,
     };
     lock(&shared.log).push(recorded.clone());
     let handler = {
@@ -222,9 +230,12 @@ impl FakeServer {
             .with_state(Arc::clone(&shared));
         let stopped = stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(stopped.cancelled_owned())
-                .await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped.cancelled_owned())
+            .await;
         });
         Self {
             address,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use integrations_core::config::McpServerEntry;
 use integrations_core::credentials::TokenManager;
+#[cfg(feature = "http")]
 use integrations_core::events::EventSink;
 use integrations_core::health::HealthMetrics;
 use integrations_core::{ConnectionId, IntegrationId, TenantId};
