@@ -46,9 +46,12 @@ const EXAMPLES: [&str; 9] = [
 /// here (it happened: three were left out for a while).
 #[test]
 fn every_example_of_the_manifest_is_run() {
-    let manifest =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
-    let mut declared: Vec<&str> = manifest
+    let manifests = [
+        include_str!("../Cargo.toml"),
+        include_str!("../quickstart/Cargo.toml"),
+    ]
+    .concat();
+    let mut declared: Vec<&str> = manifests
         .split("[[example]]")
         .skip(1)
         .filter_map(|section| {

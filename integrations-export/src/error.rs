@@ -154,6 +154,7 @@ impl Error {
         }
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn store(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -19,8 +19,12 @@ pub use postgres::PgExportStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteExportStore;
 
-use crate::error::{Error, ErrorKind, Failure};
-use crate::provider::{Content, ExportResult};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::error::ErrorKind;
+use crate::error::{Error, Failure};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::provider::Content;
+use crate::provider::ExportResult;
 use crate::request::ExportRequest;
 
 /// Where an export stands.
@@ -54,6 +58,7 @@ impl ExportStatus {
         matches!(self, Self::Delivered | Self::Failed)
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "pending" => Self::Pending,
@@ -229,6 +234,7 @@ pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Rebuilds a record's request from stored columns.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn request_from_parts(
     tenant: &str,
     provider: String,

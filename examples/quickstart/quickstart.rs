@@ -12,8 +12,10 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! `RUST_LOG` sets what it logs to stderr (default `info`; try
-//! `RUST_LOG=debug` to watch the machinery, `RUST_LOG=off` for silence).
+//! It lives in a package of its own that depends on `integrations-core`
+//! alone, so this first command compiles nothing else; it prints what
+//! happens itself (the other examples log through `tracing-subscriber` and
+//! honour `RUST_LOG`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,8 +126,6 @@ impl Integration for Calculator {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    integrations_examples::init_tracing();
-
     let config = Config::from_toml_str(CONFIG)?;
     let mut registry = Registry::new();
     registry.register(Arc::new(Heartbeat::default()))?;
