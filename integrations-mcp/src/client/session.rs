@@ -2,12 +2,11 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integrations_core::config::{McpServerEntry, StdioServer};
+use integrations_core::config::McpServerEntry;
 #[allow(deprecated)]
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, CreateMessageRequestMethod,
@@ -16,9 +15,8 @@ use rmcp::model::{
     ServerPeerInfo, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
-use rmcp::{ClientHandler, ClientLifecycleMode, ErrorData, Peer, RoleClient, ServiceError};
+use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, ServiceError};
 use secrecy::SecretString;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
@@ -26,9 +24,12 @@ use crate::client::call::CallOptions;
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
 
+#[cfg(feature = "http")]
+mod http;
 mod progress;
+mod stdio;
 
-use progress::{Abandoned, ProgressRoutes, ordered};
+use progress::{Abandoned, ProgressRoutes};
 
 /// Environment variables passed to every stdio server besides those its
 /// config names; everything else of the host's environment (its secrets
@@ -293,283 +294,6 @@ impl Session {
                 message: "unknown transport".into(),
             }),
         }
-    }
-
-    async fn connect_stdio(
-        server: &str,
-        config: &StdioServer,
-        options: &Connect<'_>,
-    ) -> Result<Self, Error> {
-        let deadline = tokio::time::Instant::now() + options.handshake;
-        let tasks = options.tasks;
-        let mut command = tokio::process::Command::new(config.command.expose());
-        command
-            .args(config.args.iter().map(|arg| arg.expose()))
-            .env_clear()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for name in SAFE_VARIABLES {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        for (name, value) in &config.env {
-            command.env(name, value.expose());
-        }
-        if let Some(cwd) = &config.cwd {
-            command.current_dir(cwd);
-        }
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = command.spawn().map_err(|source| Error::Spawn {
-            server: server.to_owned(),
-            command: config.command.expose().to_owned(),
-            source: Arc::new(source),
-        })?;
-        let pgid = child.id();
-        // Kills the group if this future is dropped before the handshake ends.
-        let mut guard = KillGuard(pgid);
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            kill_group(pgid);
-            return Err(Error::Handshake {
-                server: server.to_owned(),
-                message: "the child's stdio pipes were not available".into(),
-            });
-        };
-
-        let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
-        let tail = Arc::clone(&lines);
-        let name = server.to_owned();
-        let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
-        tasks.spawn(async move {
-            let _open = stderr_open;
-            let mut reader = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                tracing::debug!(server = %name, "stderr: {line}");
-                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if tail.len() == STDERR_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        });
-        let (exited, exit) = watch::channel(None);
-        tasks.spawn(async move {
-            let status = child.wait().await.ok().and_then(|status| status.code());
-            let _ = exited.send(Some(status));
-        });
-
-        let tools_generation = Arc::new(AtomicU64::new(0));
-        let progress: Arc<ProgressRoutes> = Arc::default();
-        let client = Client {
-            tools_generation: Arc::clone(&tools_generation),
-            hooks: options.hooks.clone(),
-            progress: Arc::clone(&progress),
-        };
-        let started = rmcp::serve_client_with_lifecycle(
-            client,
-            ordered((stdout, stdin), Arc::clone(&progress)),
-            ClientLifecycleMode::Initialize,
-        );
-        let mut exit_watch = exit.clone();
-        let failure = tokio::select! {
-            result = tokio::time::timeout_at(deadline, started) => match result {
-                Ok(Ok(service)) => {
-                    guard.0 = None;
-                    // The process's exit ends the session: rmcp then fails
-                    // the calls in flight with `TransportClosed` at once
-                    // (one watcher per session, none per call).
-                    let stop = service.cancellation_token();
-                    let mut exited = exit.clone();
-                    tasks.spawn(async move {
-                        let _ = exited.wait_for(Option::is_some).await;
-                        stop.cancel();
-                    });
-                    return Ok(Self::new(
-                        server,
-                        service,
-                        tools_generation,
-                        (exit, None),
-                        pgid,
-                        lines,
-                        options,
-                    ));
-                }
-                Ok(Err(error)) => error.to_string(),
-                // The server never answered: that, not what closing its
-                // input makes it do afterwards, is the error.
-                Err(_) => {
-                    kill_group(pgid);
-                    return Err(Error::HandshakeTimeout {
-                        server: server.to_owned(),
-                        after: options.handshake,
-                    });
-                }
-            },
-            _ = exit_watch.wait_for(Option::is_some) => "the server exited".to_owned(),
-        };
-        // An exiting server explains the failure with its status and last
-        // stderr lines; it gets a moment for that, within the deadline.
-        let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
-        // `Some(code)` once it exited; the code is `None` for a signal.
-        let exited: Option<Option<i32>> =
-            tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
-                .await
-                .ok()
-                .and_then(|status| status.ok().and_then(|status| *status));
-        if exited.is_some() {
-            let _ = tokio::time::timeout_at(report_by, stderr_closed).await;
-        }
-        kill_group(pgid);
-        Err(match exited {
-            Some(status) => Error::Exited {
-                server: server.to_owned(),
-                status,
-                stderr: stderr_tail(&lines),
-            },
-            None => Error::Handshake {
-                server: server.to_owned(),
-                message: failure,
-            },
-        })
-    }
-
-    #[cfg(feature = "http")]
-    async fn connect_http(
-        server: &str,
-        config: &integrations_core::config::HttpServer,
-        options: Connect<'_>,
-    ) -> Result<Self, Error> {
-        use rmcp::transport::StreamableHttpClientTransport;
-        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-        use secrecy::ExposeSecret;
-
-        let invalid = |message: String| Error::Unsupported {
-            server: server.to_owned(),
-            message,
-        };
-        let mut transport =
-            StreamableHttpClientTransportConfig::with_uri(config.url.expose().to_owned());
-        let mut headers = std::collections::HashMap::new();
-        for (name, value) in &config.headers {
-            if name.eq_ignore_ascii_case("authorization") {
-                // rmcp sends the token itself, as `Authorization: Bearer`.
-                let token = value.expose().strip_prefix("Bearer ").ok_or_else(|| {
-                    invalid("only `Authorization: Bearer <token>` headers are supported".into())
-                })?;
-                transport = transport.auth_header(token);
-                continue;
-            }
-            let header = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
-            let value = http::HeaderValue::from_str(value.expose())
-                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
-            headers.insert(header, value);
-        }
-        if let Some(token) = &options.bearer {
-            transport = transport.auth_header(token.expose_secret());
-        }
-        let transport = transport.custom_headers(headers);
-        let tools_generation = Arc::new(AtomicU64::new(0));
-        let progress: Arc<ProgressRoutes> = Arc::default();
-        let client = Client {
-            tools_generation: Arc::clone(&tools_generation),
-            hooks: options.hooks.clone(),
-            progress: Arc::clone(&progress),
-        };
-        let started: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match &options.oauth {
-            None => Box::pin(rmcp::serve_client_with_lifecycle(
-                client,
-                ordered(
-                    StreamableHttpClientTransport::from_config(transport),
-                    Arc::clone(&progress),
-                ),
-                ClientLifecycleMode::Initialize,
-            )),
-            Some(oauth) => {
-                let authorized = tokio::time::timeout(
-                    options.handshake,
-                    crate::client::authorization::authorize(server, config.url.expose(), oauth),
-                )
-                .await
-                .map_err(|_| Error::HandshakeTimeout {
-                    server: server.to_owned(),
-                    after: options.handshake,
-                })??;
-                use crate::client::authorization::Authorized;
-                match authorized {
-                    Authorized::Grant(grant) => Box::pin(rmcp::serve_client_with_lifecycle(
-                        client,
-                        ordered(
-                            StreamableHttpClientTransport::with_client(grant, transport),
-                            Arc::clone(&progress),
-                        ),
-                        ClientLifecycleMode::Initialize,
-                    )),
-                    Authorized::Tokens(tokens) => Box::pin(rmcp::serve_client_with_lifecycle(
-                        client,
-                        ordered(
-                            StreamableHttpClientTransport::with_client(tokens, transport),
-                            Arc::clone(&progress),
-                        ),
-                        ClientLifecycleMode::Initialize,
-                    )),
-                    Authorized::Bearer(token) => Box::pin(rmcp::serve_client_with_lifecycle(
-                        client,
-                        ordered(
-                            StreamableHttpClientTransport::from_config(
-                                transport.auth_header(token.expose_secret()),
-                            ),
-                            Arc::clone(&progress),
-                        ),
-                        ClientLifecycleMode::Initialize,
-                    )),
-                }
-            }
-        };
-        let service = match tokio::time::timeout(options.handshake, started).await {
-            Ok(Ok(service)) => service,
-            // rmcp recognises a 401 that carries `WWW-Authenticate`; some
-            // servers omit it, and then only its message says so.
-            Ok(Err(error))
-                if error.is_authorization_required()
-                    || ["HTTP 401", "HTTP 403"]
-                        .iter()
-                        .any(|status| error.to_string().contains(status)) =>
-            {
-                return Err(Error::Unauthorized {
-                    server: server.to_owned(),
-                    challenge: error.auth_challenge().map(str::to_owned),
-                });
-            }
-            Ok(Err(error)) => {
-                return Err(Error::Handshake {
-                    server: server.to_owned(),
-                    message: crate::client::http_words::describe(config.url.expose(), &error),
-                });
-            }
-            Err(_) => {
-                return Err(Error::HandshakeTimeout {
-                    server: server.to_owned(),
-                    after: options.handshake,
-                });
-            }
-        };
-        let (sender, exit) = watch::channel(None);
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        Ok(Self::new(
-            server,
-            service,
-            tools_generation,
-            (exit, Some(sender)),
-            None,
-            stderr,
-            &options,
-        ))
     }
 
     /// The server's name in the pool.

@@ -1,0 +1,164 @@
+//! The stdio transport: a child process in its own process group, with an
+//! allow-listed environment, its stderr tail kept for error reports.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use integrations_core::config::StdioServer;
+use rmcp::ClientLifecycleMode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+
+use super::progress::{ProgressRoutes, ordered};
+use super::{
+    Client, Connect, EXIT_REPORT, KillGuard, SAFE_VARIABLES, STDERR_LINES, Session, kill_group,
+    stderr_tail,
+};
+use crate::error::Error;
+
+impl Session {
+    pub(super) async fn connect_stdio(
+        server: &str,
+        config: &StdioServer,
+        options: &Connect<'_>,
+    ) -> Result<Self, Error> {
+        let deadline = tokio::time::Instant::now() + options.handshake;
+        let tasks = options.tasks;
+        let mut command = tokio::process::Command::new(config.command.expose());
+        command
+            .args(config.args.iter().map(|arg| arg.expose()))
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for name in SAFE_VARIABLES {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        for (name, value) in &config.env {
+            command.env(name, value.expose());
+        }
+        if let Some(cwd) = &config.cwd {
+            command.current_dir(cwd);
+        }
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().map_err(|source| Error::Spawn {
+            server: server.to_owned(),
+            command: config.command.expose().to_owned(),
+            source: Arc::new(source),
+        })?;
+        let pgid = child.id();
+        // Kills the group if this future is dropped before the handshake ends.
+        let mut guard = KillGuard(pgid);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            kill_group(pgid);
+            return Err(Error::Handshake {
+                server: server.to_owned(),
+                message: "the child's stdio pipes were not available".into(),
+            });
+        };
+
+        let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
+        let tail = Arc::clone(&lines);
+        let name = server.to_owned();
+        let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
+        tasks.spawn(async move {
+            let _open = stderr_open;
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                tracing::debug!(server = %name, "stderr: {line}");
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if tail.len() == STDERR_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let (exited, exit) = watch::channel(None);
+        tasks.spawn(async move {
+            let status = child.wait().await.ok().and_then(|status| status.code());
+            let _ = exited.send(Some(status));
+        });
+
+        let tools_generation = Arc::new(AtomicU64::new(0));
+        let progress: Arc<ProgressRoutes> = Arc::default();
+        let client = Client {
+            tools_generation: Arc::clone(&tools_generation),
+            hooks: options.hooks.clone(),
+            progress: Arc::clone(&progress),
+        };
+        let started = rmcp::serve_client_with_lifecycle(
+            client,
+            ordered((stdout, stdin), Arc::clone(&progress)),
+            ClientLifecycleMode::Initialize,
+        );
+        let mut exit_watch = exit.clone();
+        let failure = tokio::select! {
+            result = tokio::time::timeout_at(deadline, started) => match result {
+                Ok(Ok(service)) => {
+                    guard.0 = None;
+                    // The process's exit ends the session: rmcp then fails
+                    // the calls in flight with `TransportClosed` at once
+                    // (one watcher per session, none per call).
+                    let stop = service.cancellation_token();
+                    let mut exited = exit.clone();
+                    tasks.spawn(async move {
+                        let _ = exited.wait_for(Option::is_some).await;
+                        stop.cancel();
+                    });
+                    return Ok(Self::new(
+                        server,
+                        service,
+                        tools_generation,
+                        (exit, None),
+                        pgid,
+                        lines,
+                        options,
+                    ));
+                }
+                Ok(Err(error)) => error.to_string(),
+                // The server never answered: that, not what closing its
+                // input makes it do afterwards, is the error.
+                Err(_) => {
+                    kill_group(pgid);
+                    return Err(Error::HandshakeTimeout {
+                        server: server.to_owned(),
+                        after: options.handshake,
+                    });
+                }
+            },
+            _ = exit_watch.wait_for(Option::is_some) => "the server exited".to_owned(),
+        };
+        // An exiting server explains the failure with its status and last
+        // stderr lines; it gets a moment for that, within the deadline.
+        let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
+        // `Some(code)` once it exited; the code is `None` for a signal.
+        let exited: Option<Option<i32>> =
+            tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
+                .await
+                .ok()
+                .and_then(|status| status.ok().and_then(|status| *status));
+        if exited.is_some() {
+            let _ = tokio::time::timeout_at(report_by, stderr_closed).await;
+        }
+        kill_group(pgid);
+        Err(match exited {
+            Some(status) => Error::Exited {
+                server: server.to_owned(),
+                status,
+                stderr: stderr_tail(&lines),
+            },
+            None => Error::Handshake {
+                server: server.to_owned(),
+                message: failure,
+            },
+        })
+    }
+}
