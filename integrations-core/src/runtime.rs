@@ -1,11 +1,15 @@
 //! The [`Runtime`]: init, tick loops, dispatch and shutdown.
 
+mod hub;
 mod lease;
+mod tick;
 
+use hub::{EventHub, HostPeer};
 use lease::Leasing;
 #[cfg(feature = "postgres")]
 pub use lease::PgTickLease;
 pub use lease::TickLease;
+use tick::{TickLoop, error_event, tick_loop};
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -16,17 +20,17 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, IntegrationConfig};
 use crate::error::{Error, RegistryError, RuntimeError, error_chain, panic_message};
-use crate::events::{BroadcastSink, Event, EventKind, EventSink};
+use crate::events::{Event, EventKind, EventSink};
 use crate::health::{HealthMetrics, Sample};
 use crate::id::IntegrationId;
-use crate::integration::{ActionContext, ActionPeer, ActionResult, Integration};
+use crate::integration::{ActionContext, ActionPeer, ActionResult};
 use crate::registry::Registry;
 
 /// Runs the enabled integrations of a [`Registry`]: `init` in order, one tick
@@ -555,258 +559,4 @@ impl Runtime {
         report.elapsed = started.elapsed();
         report
     }
-}
-
-/// The host as an action's caller: progress and logs become events;
-/// requests back are not available.
-struct HostPeer {
-    hub: EventHub,
-    integration: IntegrationId,
-    action: String,
-}
-
-impl fmt::Debug for HostPeer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostPeer")
-            .field("integration", &self.integration)
-            .field("action", &self.action)
-            .finish_non_exhaustive()
-    }
-}
-
-#[async_trait::async_trait]
-impl ActionPeer for HostPeer {
-    async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        let kind = EventKind::Progress {
-            action: self.action.clone(),
-            progress,
-            total,
-            message,
-        };
-        self.hub
-            .publish(Event::now(self.integration.clone(), kind))
-            .await;
-    }
-
-    async fn log(&self, level: crate::integration::LogLevel, message: String) {
-        let kind = EventKind::Log {
-            action: self.action.clone(),
-            level,
-            message,
-        };
-        self.hub
-            .publish(Event::now(self.integration.clone(), kind))
-            .await;
-    }
-
-    async fn sample(
-        &self,
-        _: crate::integration::SamplingRequest,
-    ) -> Result<crate::integration::SamplingResponse, Error> {
-        Err(RuntimeError::NotAvailable {
-            request: "sampling",
-            reason: "the action was called by the host, not an MCP client".into(),
-        }
-        .into())
-    }
-
-    async fn elicit(
-        &self,
-        _: crate::integration::Elicitation,
-    ) -> Result<crate::integration::ElicitationResponse, Error> {
-        Err(RuntimeError::NotAvailable {
-            request: "elicitation",
-            reason: "the action was called by the host, not an MCP client".into(),
-        }
-        .into())
-    }
-}
-
-/// Fans events out to the broadcast subscribers and, through a bounded
-/// queue, to the sinks' writer task.
-#[derive(Clone)]
-struct EventHub {
-    broadcast: BroadcastSink,
-    sinks: Option<mpsc::Sender<Event>>,
-}
-
-/// Events queued for the sinks before publishers wait.
-const SINK_QUEUE: usize = 4096;
-
-impl EventHub {
-    fn new(
-        capacity: usize,
-        sinks: Vec<Arc<dyn EventSink>>,
-    ) -> (Self, Option<(JoinHandle<()>, CancellationToken)>) {
-        let broadcast = BroadcastSink::new(capacity);
-        if sinks.is_empty() {
-            return (
-                Self {
-                    broadcast,
-                    sinks: None,
-                },
-                None,
-            );
-        }
-        let (sender, mut receiver) = mpsc::channel::<Event>(SINK_QUEUE);
-        let close = CancellationToken::new();
-        let closing = close.clone();
-        let writer = tokio::spawn(async move {
-            let record = |event: Event| {
-                let sinks = &sinks;
-                async move {
-                    for sink in sinks {
-                        if let Err(error) = sink.record(&event).await {
-                            tracing::warn!(?sink, error = %error_chain(&error), "event sink failed");
-                        }
-                    }
-                }
-            };
-            loop {
-                tokio::select! {
-                    event = receiver.recv() => match event {
-                        Some(event) => record(event).await,
-                        None => return,
-                    },
-                    () = closing.cancelled() => break,
-                }
-            }
-            receiver.close();
-            while let Some(event) = receiver.recv().await {
-                record(event).await;
-            }
-        });
-        (
-            Self {
-                broadcast,
-                sinks: Some(sender),
-            },
-            Some((writer, close)),
-        )
-    }
-
-    async fn publish(&self, event: Event) {
-        match &self.sinks {
-            Some(sinks) => {
-                self.broadcast.send(event.clone());
-                // Closed only after shutdown; the event then has nowhere to go.
-                let _ = sinks.send(event).await;
-            }
-            None => self.broadcast.send(event),
-        }
-    }
-}
-
-struct TickLoop {
-    id: IntegrationId,
-    integration: Arc<dyn Integration>,
-    interval: Duration,
-    max_backoff: Duration,
-    hub: EventHub,
-    cancel: CancellationToken,
-    leasing: Option<Leasing>,
-}
-
-/// Ticks until cancelled. A tick that errors or panics is logged, published
-/// as an error event, and followed by a growing pause; the loop survives.
-async fn tick_loop(this: TickLoop) -> IntegrationId {
-    let TickLoop {
-        id,
-        integration,
-        interval,
-        max_backoff,
-        hub,
-        cancel,
-        leasing,
-    } = this;
-    let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
-    // A tick that overruns its interval delays the next one; no burst.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failures: u32 = 0;
-    // One waiter for the whole loop rather than a new one per select.
-    let cancelled = cancel.cancelled();
-    tokio::pin!(cancelled);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut cancelled => return release(id, leasing.as_ref()).await,
-            _ = ticker.tick() => {}
-        }
-        if let Some(leasing) = &leasing {
-            match leasing
-                .lease
-                .acquire(&id, &leasing.holder, leasing.ttl)
-                .await
-            {
-                Ok(true) => {}
-                // Another replica ticks it.
-                Ok(false) => continue,
-                // Unsure who holds it: skipping risks a missed tick, ticking
-                // a double one; a missed one is the lesser harm.
-                Err(error) => {
-                    tracing::warn!(integration = %id, %error, "tick skipped: cannot take the tick lease");
-                    continue;
-                }
-            }
-        }
-        let outcome = tokio::select! {
-            biased;
-            () = &mut cancelled => return release(id, leasing.as_ref()).await,
-            outcome = AssertUnwindSafe(integration.tick()).catch_unwind() => outcome,
-        };
-        let failure = match outcome {
-            Ok(Ok(notifications)) => {
-                for notification in notifications {
-                    hub.publish(Event::now(
-                        id.clone(),
-                        EventKind::Notification { notification },
-                    ))
-                    .await;
-                }
-                None
-            }
-            Ok(Err(error)) => Some(error_chain(&*error)),
-            Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
-        };
-        match failure {
-            None => failures = 0,
-            Some(message) => {
-                failures = failures.saturating_add(1);
-                let pause = interval
-                    .saturating_mul(2u32.saturating_pow(failures.min(31)))
-                    .min(max_backoff);
-                tracing::warn!(integration = %id, failures, ?pause, "tick failed: {message}");
-                hub.publish(Event::now(
-                    id.clone(),
-                    EventKind::Error {
-                        operation: "tick".into(),
-                        message,
-                    },
-                ))
-                .await;
-                ticker.reset_at(Instant::now() + pause);
-            }
-        }
-    }
-}
-
-/// Gives the tick lease up, if the loop had one, so another replica ticks
-/// at once.
-async fn release(id: IntegrationId, leasing: Option<&Leasing>) -> IntegrationId {
-    if let Some(leasing) = leasing
-        && let Err(error) = leasing.lease.release(&id, &leasing.holder).await
-    {
-        tracing::warn!(integration = %id, %error, "cannot release the tick lease");
-    }
-    id
-}
-
-fn error_event(id: &IntegrationId, operation: &str, error: &Error) -> Event {
-    Event::now(
-        id.clone(),
-        EventKind::Error {
-            operation: operation.into(),
-            message: error_chain(error),
-        },
-    )
 }

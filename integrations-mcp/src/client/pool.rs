@@ -16,7 +16,10 @@ use rmcp::model::{CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+#[cfg(feature = "http")]
+mod auth;
 mod builder;
+mod idle;
 
 /// Step-ups in a row for one session before `InsufficientScope` is final.
 #[cfg(feature = "http")]
@@ -177,31 +180,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Starts the task that closes idle sessions, once, from inside the
-    /// runtime that uses the pool.
-    fn start_reaper(self: &Arc<Self>) {
-        if self.reaper_started.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let reaper = Arc::downgrade(self);
-        let stop = self.stop.clone();
-        let every =
-            (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
-        self.tasks.spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                let Some(inner) = reaper.upgrade() else {
-                    return;
-                };
-                inner.close_idle().await;
-            }
-        });
-    }
-
     fn config(&self, key: &SessionKey) -> Result<McpServerEntry, Error> {
         if let Some(config) =
             lock(&self.tenant_servers).get(&(key.tenant.clone(), key.server.clone()))
@@ -305,111 +283,12 @@ impl Inner {
             .saturating_mul(2u32.saturating_pow(failures.min(20) - 1))
             .min(self.max_backoff)
     }
-
-    /// Closes a session in a task the pool owns.
-    fn close_later(self: &Arc<Self>, session: Arc<Session>) {
-        let grace = self.close_grace;
-        self.tasks.spawn(async move { session.close(grace).await });
-    }
-
-    async fn close_idle(self: &Arc<Self>) {
-        let idle: Vec<Arc<Session>> = {
-            let mut slots = lock(&self.slots);
-            let keys: Vec<SessionKey> = slots
-                .iter()
-                .filter_map(|(key, slot)| match slot {
-                    Slot::Ready(session)
-                        if session
-                            .idle_for()
-                            .is_some_and(|idle| idle >= self.idle_timeout) =>
-                    {
-                        Some(key.clone())
-                    }
-                    _ => None,
-                })
-                .collect();
-            keys.iter()
-                .filter_map(|key| match slots.remove(key) {
-                    Some(Slot::Ready(session)) => Some(session),
-                    _ => None,
-                })
-                .collect()
-        };
-        for session in idle {
-            tracing::debug!(server = session.server(), "closing idle MCP session");
-            self.idle_closed.fetch_add(1, Ordering::Relaxed);
-            self.close_later(session);
-        }
-    }
-
-    /// Closes the least recently used sessions beyond the maximum.
-    fn evict(self: &Arc<Self>, slots: &mut HashMap<SessionKey, Slot>) {
-        loop {
-            let ready: Vec<(&SessionKey, Instant)> = slots
-                .iter()
-                .filter_map(|(key, slot)| match slot {
-                    Slot::Ready(session) => Some((key, session.last_used())),
-                    Slot::Connecting { .. } => None,
-                })
-                .collect();
-            if ready.len() <= self.max_sessions {
-                return;
-            }
-            let Some(oldest) = ready
-                .iter()
-                .min_by_key(|(_, used)| *used)
-                .map(|(key, _)| (*key).clone())
-            else {
-                return;
-            };
-            if let Some(Slot::Ready(session)) = slots.remove(&oldest) {
-                self.evicted.fetch_add(1, Ordering::Relaxed);
-                self.close_later(session);
-            }
-        }
-    }
 }
 
 impl McpPool {
     /// Starts building a pool.
     pub fn builder() -> McpPoolBuilder {
         McpPoolBuilder::new()
-    }
-
-    /// Completes an authorization code flow that
-    /// [`Error::AuthorizationRequired`] started: the host's callback hands
-    /// the URL the user came back to (its `code`, `state` and, where the
-    /// server sends one, `iss`); the tokens are sealed for `tenant`, and the
-    /// next call to the server connects with them. Returns the server's
-    /// name. An unknown, expired (10 minutes), reused or other tenant's
-    /// state is refused with [`Error::Authorization`].
-    #[cfg(feature = "http")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub async fn complete_authorization(
-        &self,
-        tenant: &TenantId,
-        callback_url: &str,
-    ) -> Result<String, Error> {
-        let tokens = self
-            .inner
-            .oauth_tokens
-            .as_ref()
-            .map_err(|why| Error::Authorization {
-                server: "(callback)".into(),
-                message: (*why).to_owned(),
-            })?;
-        let server = crate::client::authorization::complete(
-            tokens,
-            &self.inner.authorizations,
-            tenant,
-            callback_url,
-        )
-        .await?;
-        if let Ok(connection) = ConnectionId::new("mcp", &server) {
-            // The manager may hold the token these replace.
-            tokens.manager.invalidate(tenant, &connection);
-        }
-        Ok(server)
     }
 
     /// Sets a server for one tenant only (e.g. with that user's token in its
@@ -555,38 +434,6 @@ impl McpPool {
             lock(&self.inner.step_ups).remove(key);
         }
         result
-    }
-
-    /// After a 403 `insufficient_scope`, for a server with the
-    /// authorization code flow: authorises again with the scopes the
-    /// challenge names, at most [`MAX_STEP_UPS`] times in a row per
-    /// session, and returns the [`Error::AuthorizationRequired`] that
-    /// sends the user to approve them.
-    #[cfg(feature = "http")]
-    async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
-        if !self.is_interactive(key) {
-            return None;
-        }
-        {
-            let mut step_ups = lock(&self.inner.step_ups);
-            let (count, next) = step_ups.entry(key.clone()).or_default();
-            if *count >= MAX_STEP_UPS {
-                return None;
-            }
-            *count += 1;
-            *next = Some(challenge.to_owned());
-        }
-        // The session is broken: this connects anew, for the new scopes.
-        self.get(key).await.err()
-    }
-
-    /// Whether the server authorises with the authorization code flow.
-    #[cfg(feature = "http")]
-    fn is_interactive(&self, key: &SessionKey) -> bool {
-        matches!(
-            self.inner.authorizations.get(&key.server),
-            Some(crate::client::McpAuthorization::AuthorizationCode { .. })
-        )
     }
 
     /// Reads the resource at `uri` of the server.

@@ -1,0 +1,532 @@
+//! The flows: discovery, the client credentials grant, the authorization
+//! code flow (start, callback, stored tokens), the enterprise-managed
+//! exchange and the 2025-03-26 metadata layout.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use integrations_core::credentials::TokenManager;
+use integrations_core::error::CredentialError;
+use integrations_core::{ConnectionId, TenantId};
+use rmcp::transport::auth::{
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
+    AuthorizationSession, OAuthClientConfig, OAuthState, default_oauth_http_client,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::refresh::TokenClient;
+use super::sealed::{
+    CHALLENGE, CLIENT_ID, RESOURCE, RegisteredClient, SERVER, SealedStates, SealedTokens,
+};
+use super::{IdentityProvider, McpAuthorization};
+use crate::error::Error;
+
+/// What a session's connect needs to authorise.
+#[derive(Clone)]
+pub(crate) struct OAuthContext {
+    pub(crate) authorization: McpAuthorization,
+    pub(crate) tenant: TenantId,
+    /// Where the authorization code flow keeps its tokens, or why there
+    /// is nowhere.
+    pub(crate) tokens: Result<Tokens, &'static str>,
+    /// A 403's challenge to authorise again for: the stored tokens lack
+    /// its scope.
+    pub(crate) step_up: Option<String>,
+}
+
+/// The sealed tokens of the authorization code flow, and the manager that
+/// hands them out and refreshes them.
+#[derive(Clone)]
+pub(crate) struct Tokens {
+    pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
+    pub(crate) manager: TokenManager,
+}
+
+/// How a session sends its token.
+pub(crate) enum Authorized {
+    /// rmcp's client of the client credentials grant.
+    Grant(AuthClient<reqwest::Client>),
+    /// The tenant's sealed tokens, through the pool's token manager.
+    Tokens(TokenClient),
+    /// An access token for this session (enterprise-managed).
+    Bearer(SecretString),
+}
+
+fn failed(server: &str, error: impl fmt::Display) -> Error {
+    Error::Authorization {
+        server: server.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// Runs a future that is not `Send` (rmcp's OAuth futures hold a form
+/// serializer across an await) to completion on a blocking thread, with
+/// that thread's logging off: rmcp logs the authorization code it
+/// exchanges, and no secret may reach the host's logs.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            runtime.block_on(work())
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// How the session sends its token: the client credentials grant's client,
+/// or the tenant's stored tokens. With the authorization code flow and no
+/// stored tokens (or tokens the authorization server no longer honours),
+/// starts the flow and fails with [`Error::AuthorizationRequired`].
+pub(crate) async fn authorize(
+    server: &str,
+    url: &str,
+    oauth: &OAuthContext,
+) -> Result<Authorized, Error> {
+    if let Some(grant) = oauth.authorization.grant(url) {
+        let url = url.to_owned();
+        let client = off_runtime(move || {
+            Box::pin(async move {
+                let mut state = OAuthState::new(url.as_str(), None).await?;
+                state.authenticate_client_credentials(grant).await?;
+                let manager = state.into_authorization_manager().ok_or_else(|| {
+                    AuthError::InternalError("the grant ended without a token".into())
+                })?;
+                Ok::<_, AuthError>(AuthClient::new(reqwest::Client::default(), manager))
+            })
+        })
+        .await
+        .map_err(|e| failed(server, e))?
+        .map_err(|e| failed(server, e))?;
+        return Ok(Authorized::Grant(client));
+    }
+    if let McpAuthorization::EnterpriseManaged {
+        identity_provider,
+        client_id,
+        client_secret,
+        id_tokens,
+        scopes,
+    } = &oauth.authorization
+    {
+        let id_token = id_tokens.id_token(&oauth.tenant).await.map_err(|e| {
+            failed(
+                server,
+                format!("no ID token for tenant `{}`: {e}", oauth.tenant),
+            )
+        })?;
+        let (idp, client) = (
+            identity_provider.clone(),
+            (client_id.clone(), client_secret.clone()),
+        );
+        let (url, scopes) = (url.to_owned(), scopes.clone());
+        let token =
+            off_runtime(move || Box::pin(enterprise_token(url, idp, client, id_token, scopes)))
+                .await
+                .map_err(|e| failed(server, e))?
+                .map_err(|e| failed(server, e))?;
+        return Ok(Authorized::Bearer(token));
+    }
+    let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
+    let connection = ConnectionId::new("mcp", server).map_err(|e| failed(server, e))?;
+    if oauth.step_up.is_none() {
+        match tokens
+            .manager
+            .access_token(&oauth.tenant, &connection)
+            .await
+        {
+            Ok(_) => {
+                return Ok(Authorized::Tokens(TokenClient {
+                    http: reqwest::Client::default(),
+                    tokens: tokens.manager,
+                    tenant: oauth.tenant.clone(),
+                    connection,
+                }));
+            }
+            Err(integrations_core::Error::Credentials(
+                CredentialError::NotFound { .. } | CredentialError::NeedsReauth { .. },
+            )) => {}
+            Err(other) => return Err(crate::error::credential_error(server, other)),
+        }
+    }
+    let sealed = SealedTokens {
+        store: Arc::clone(&tokens.store),
+        tenant: oauth.tenant.clone(),
+        connection,
+        resource: url.to_owned(),
+    };
+    let mut states = SealedStates {
+        store: tokens.store,
+        tenant: oauth.tenant.clone(),
+        server: server.to_owned(),
+        resource: url.to_owned(),
+        challenge: None,
+        client_id: String::new(),
+    };
+    let (url, request, step_up) = (
+        url.to_owned(),
+        oauth.authorization.authorization_request(),
+        oauth.step_up.clone(),
+    );
+    let address = off_runtime(move || {
+        Box::pin(async move {
+            let mut request = request
+                .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
+            let mut manager = AuthorizationManager::new(url.as_str()).await?;
+            manager.set_credential_store(sealed);
+            let challenge = match step_up {
+                Some(step_up) => Some(step_up),
+                None => challenge(&url).await,
+            };
+            let metadata = discover(&manager, &url, challenge.as_deref()).await?;
+            let cimd = metadata
+                .additional_fields
+                .get("client_id_metadata_document_supported")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+                && request.client_metadata_url.is_some();
+            manager.set_metadata(metadata);
+            if request.client_id.is_none() && !cimd {
+                // Dynamic registration, once per tenant and server: the
+                // registration (a secret included) is sealed for the code
+                // exchange and the refreshes.
+                let store = states.store.as_ref();
+                let stored = RegisteredClient::load(store, &states.tenant, &states.server)
+                    .await
+                    .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
+                let client = match stored {
+                    Some(client) => client,
+                    None => {
+                        let scopes: Vec<&str> = request.scopes.iter().map(String::as_str).collect();
+                        let name = request.client_name.as_deref().unwrap_or("integrations");
+                        let config = manager
+                            .register_client(name, &request.redirect_uri, &scopes)
+                            .await?;
+                        let client = RegisteredClient {
+                            client_id: config.client_id,
+                            client_secret: config.client_secret.map(SecretString::from),
+                        };
+                        client
+                            .save(store, &states.tenant, &states.server)
+                            .await
+                            .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
+                        client
+                    }
+                };
+                request = request.with_preregistered_client(client.client_id);
+                if let Some(secret) = client.client_secret {
+                    request = request.with_client_secret(secret.expose_secret());
+                }
+            }
+            // The client the flow authorises as, for the exchange at the
+            // callback: pre-registered, registered above, or the metadata
+            // document's URL.
+            states.client_id = match (&request.client_id, &request.client_metadata_url) {
+                (Some(id), _) => id.clone(),
+                (None, Some(url)) => url.clone(),
+                (None, None) => String::new(),
+            };
+            states.challenge.clone_from(&challenge);
+            // The flow's PKCE state is sealed as it is made.
+            manager.set_state_store(states);
+            if let Some(challenge) = challenge {
+                request = request.with_challenge(challenge);
+            }
+            let session = AuthorizationSession::new(manager, request)
+                .await
+                .map_err(|(_, error)| error)?;
+            Ok::<_, AuthError>(session.auth_url)
+        })
+    })
+    .await
+    .map_err(|e| failed(server, e))?
+    .map_err(|e| failed(server, e))?;
+    Err(Error::AuthorizationRequired {
+        server: server.to_owned(),
+        tenant: oauth.tenant.to_string(),
+        url: address,
+    })
+}
+
+/// The server's authorization server, from its `WWW-Authenticate`
+/// challenge or its URL.
+async fn discover(
+    manager: &AuthorizationManager,
+    url: &str,
+    challenge: Option<&str>,
+) -> Result<AuthorizationMetadata, AuthError> {
+    match manager.resolve_metadata_from_challenge(challenge).await {
+        Ok(resolution) => Ok(resolution.metadata),
+        Err(AuthError::AuthorizationServerMismatch {
+            expected_issuer,
+            received_issuer,
+        }) => legacy_metadata(url, &expected_issuer, &received_issuer).await,
+        Err(error) => Err(error),
+    }
+}
+
+/// The 2025-03-26 layout: no protected-resource metadata, so the metadata
+/// is read at the root of the MCP server's origin, and names an issuer with
+/// a path there (`https://mcp.example.com/oauth`). rmcp refuses the mismatch
+/// (RFC 8414 §3.3 wants the issuer the metadata was looked up for). An
+/// issuer on the MCP server's own origin is the server's own authorization
+/// server, which is what the 2025-03-26 spec says to use: its metadata is
+/// taken as served. Any other mismatch stays an error.
+async fn legacy_metadata(
+    url: &str,
+    expected_issuer: &str,
+    received_issuer: &str,
+) -> Result<AuthorizationMetadata, AuthError> {
+    let mismatch = || AuthError::AuthorizationServerMismatch {
+        expected_issuer: expected_issuer.to_owned(),
+        received_issuer: received_issuer.to_owned(),
+    };
+    let origin = |text: &str| reqwest::Url::parse(text).ok().map(|u| u.origin());
+    let server = reqwest::Url::parse(url).map_err(|_| mismatch())?;
+    let root_lookup = reqwest::Url::parse(expected_issuer)
+        .is_ok_and(|issuer| issuer.path() == "/" && issuer.origin() == server.origin());
+    if !root_lookup || origin(received_issuer) != Some(server.origin()) {
+        return Err(mismatch());
+    }
+    let address = server
+        .join("/.well-known/oauth-authorization-server")
+        .map_err(|_| mismatch())?;
+    let metadata: AuthorizationMetadata = reqwest::Client::default()
+        .get(address)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    if metadata.issuer.as_deref() != Some(received_issuer) {
+        return Err(mismatch());
+    }
+    Ok(metadata)
+}
+
+/// The two exchanges of enterprise-managed authorization, with the server's
+/// authorization server discovered from its URL.
+async fn enterprise_token(
+    url: String,
+    idp: IdentityProvider,
+    (client_id, client_secret): (String, Option<SecretString>),
+    id_token: SecretString,
+    scopes: Vec<String>,
+) -> Result<SecretString, String> {
+    use rmcp::transport::auth::enterprise::{
+        EmaAuthorizationServer, EmaClientAuthentication, EmaExchangeRequest,
+    };
+    let authentication = |secret: Option<SecretString>| {
+        secret.map_or(EmaClientAuthentication::None, |secret| {
+            EmaClientAuthentication::ClientSecretBasic(oauth2::ClientSecret::new(
+                secret.expose_secret().to_owned(),
+            ))
+        })
+    };
+    let manager = AuthorizationManager::new(url.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let metadata = manager
+        .resolve_metadata()
+        .await
+        .map_err(|e| e.to_string())?
+        .metadata;
+    let issuer = metadata
+        .issuer
+        .ok_or("the authorization server's metadata names no issuer")?;
+    let identity = EmaAuthorizationServer::new(idp.issuer, idp.token_endpoint, idp.client_id)
+        .with_client_authentication(authentication(idp.client_secret));
+    let resource = EmaAuthorizationServer::new(issuer, metadata.token_endpoint, client_id)
+        .with_client_authentication(authentication(client_secret));
+    let http = default_oauth_http_client().map_err(|e| e.to_string())?;
+    let token =
+        EmaExchangeRequest::new_with_id_token(identity, resource, &url, id_token.expose_secret())
+            .with_scopes(scopes)
+            .exchange(&http, &http)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(SecretString::from(token.access_token.secret().to_owned()))
+}
+
+/// The server's `WWW-Authenticate` challenge to an unauthenticated
+/// handshake: it names the resource metadata and the scopes wanted.
+async fn challenge(url: &str) -> Option<String> {
+    use rmcp::transport::StreamableHttpClientTransport;
+    match rmcp::serve_client_with_lifecycle(
+        (),
+        StreamableHttpClientTransport::from_uri(url),
+        rmcp::ClientLifecycleMode::Initialize,
+    )
+    .await
+    {
+        Ok(client) => {
+            let _ = client.cancel().await;
+            None
+        }
+        Err(error) => error.auth_challenge().map(str::to_owned),
+    }
+}
+
+/// Completes an authorization the user came back from: takes `code`,
+/// `state` and the issuer (RFC 9207) from the callback URL, finds the flow
+/// sealed for the tenant under that state (on whichever replica started
+/// it, before or after a restart), exchanges the code with its PKCE
+/// verifier, and seals the tokens. The state is used once.
+pub(crate) async fn complete(
+    tokens: &Tokens,
+    authorizations: &HashMap<String, McpAuthorization>,
+    tenant: &TenantId,
+    callback_url: &str,
+) -> Result<String, Error> {
+    let refused = |why: &str| Error::Authorization {
+        server: "(callback)".into(),
+        message: format!("authorization state refused: {why}"),
+    };
+    let callback = AuthorizationCallback::from_redirect_url(callback_url).map_err(|e| {
+        Error::Authorization {
+            server: "(callback)".into(),
+            message: format!("the callback URL: {e}"),
+        }
+    })?;
+    let unknown = "unknown to this tenant, or already used";
+    let pending =
+        super::sealed::state_connection(&callback.csrf_token).ok_or_else(|| refused(unknown))?;
+    let record = tokens
+        .store
+        .get(tenant, &pending)
+        .await
+        .map_err(|e| refused(&e.to_string()))?
+        .ok_or_else(|| refused(unknown))?
+        .value;
+    if record
+        .expires_at
+        .is_none_or(|until| until <= chrono::Utc::now())
+    {
+        let _ = tokens.store.delete(tenant, &pending).await;
+        return Err(refused("expired"));
+    }
+    let meta = |key: &str| record.metadata.get(key).cloned().unwrap_or_default();
+    let (server, resource) = (meta(SERVER), meta(RESOURCE));
+    let Some(McpAuthorization::AuthorizationCode {
+        redirect_uri,
+        client,
+        ..
+    }) = authorizations.get(&server)
+    else {
+        return Err(refused(
+            "its server no longer authorises with the code flow",
+        ));
+    };
+    let registered = RegisteredClient::load(tokens.store.as_ref(), tenant, &server)
+        .await
+        .map_err(|e| refused(&e.to_string()))?
+        .filter(|registered| registered.client_id == meta(CLIENT_ID));
+    let mut client_config = OAuthClientConfig::new(meta(CLIENT_ID), redirect_uri.clone());
+    let secret = match (client, registered) {
+        (Some((_, Some(secret))), _) => Some(secret.clone()),
+        (_, Some(registered)) => registered.client_secret,
+        _ => None,
+    };
+    if let Some(secret) = secret {
+        client_config = client_config.with_client_secret(secret.expose_secret());
+    }
+    let challenge = record.metadata.get(CHALLENGE).cloned();
+    let states = SealedStates {
+        store: Arc::clone(&tokens.store),
+        tenant: tenant.clone(),
+        server: server.clone(),
+        resource: resource.clone(),
+        challenge: challenge.clone(),
+        client_id: meta(CLIENT_ID),
+    };
+    let sealed = SealedTokens {
+        store: Arc::clone(&tokens.store),
+        tenant: tenant.clone(),
+        connection: ConnectionId::new("mcp", &server).map_err(|e| failed(&server, e))?,
+        resource: resource.clone(),
+    };
+    off_runtime(move || {
+        Box::pin(async move {
+            let mut manager = AuthorizationManager::new(resource.as_str()).await?;
+            manager.set_metadata(discover(&manager, &resource, challenge.as_deref()).await?);
+            manager.set_state_store(states);
+            manager.set_credential_store(sealed);
+            manager.configure_client(client_config)?;
+            // Checks the issuer, consumes the state, exchanges the code
+            // and seals the tokens.
+            manager
+                .exchange_code_for_token_with_issuer(
+                    &callback.code,
+                    &callback.csrf_token,
+                    callback.issuer.as_deref(),
+                )
+                .await
+        })
+    })
+    .await
+    .map_err(|e| failed(&server, e))?
+    .map_err(|e| failed(&server, e))?;
+    Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::authorization::JwtAlgorithm;
+    use rmcp::transport::auth::ClientCredentialsConfig;
+
+    #[tokio::test]
+    async fn only_an_issuer_on_the_servers_own_origin_is_taken_for_the_2025_03_26_layout() {
+        let refused = [
+            // Another origin's issuer: a mix-up, whatever the layout.
+            ("http://127.0.0.1:9/", "http://evil.example/oauth"),
+            // Metadata found through protected-resource metadata (not the
+            // server's root): RFC 8414's check stands.
+            ("http://auth.example/tenant", "http://127.0.0.1:9/oauth"),
+        ];
+        for (expected, received) in refused {
+            let error = legacy_metadata("http://127.0.0.1:9/mcp", expected, received)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, AuthError::AuthorizationServerMismatch { .. }),
+                "{expected} / {received}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_secret_and_the_grant_names_the_resource() {
+        let secret =
+            McpAuthorization::client_secret("machine-1", "SECRET-s3cr3t".to_owned().into())
+                .scopes(["mcp:read"]);
+        let key = McpAuthorization::private_key_jwt(
+            "machine-2",
+            "-----BEGIN PRIVATE KEY-----SECRET".to_owned().into(),
+            JwtAlgorithm::Es256,
+        );
+        for authorization in [&secret, &key] {
+            let shown = format!("{authorization:?}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(shown.contains("machine-"), "{shown}");
+            let grant = format!(
+                "{:?}",
+                authorization.grant("https://mcp.example.com/mcp").unwrap()
+            );
+            assert!(
+                !grant.contains("SECRET"),
+                "rmcp's Debug redacts too: {grant}"
+            );
+        }
+        let ClientCredentialsConfig::ClientSecret {
+            resource, scopes, ..
+        } = secret.grant("https://mcp.example.com/mcp").unwrap()
+        else {
+            panic!("a client secret grant")
+        };
+        assert_eq!(resource.as_deref(), Some("https://mcp.example.com/mcp"));
+        assert_eq!(scopes, ["mcp:read"]);
+    }
+}

@@ -1,0 +1,75 @@
+//! The pool's side of OAuth: completing an authorization code flow, and
+//! what a 403 `insufficient_scope` means for a call.
+
+use integrations_core::{ConnectionId, TenantId};
+
+use super::{MAX_STEP_UPS, McpPool, SessionKey, lock};
+use crate::error::Error;
+
+impl McpPool {
+    /// Completes an authorization code flow that
+    /// [`Error::AuthorizationRequired`] started: the host's callback hands
+    /// the URL the user came back to (its `code`, `state` and, where the
+    /// server sends one, `iss`); the tokens are sealed for `tenant`, and the
+    /// next call to the server connects with them. Returns the server's
+    /// name. An unknown, expired (10 minutes), reused or other tenant's
+    /// state is refused with [`Error::Authorization`].
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub async fn complete_authorization(
+        &self,
+        tenant: &TenantId,
+        callback_url: &str,
+    ) -> Result<String, Error> {
+        let tokens = self
+            .inner
+            .oauth_tokens
+            .as_ref()
+            .map_err(|why| Error::Authorization {
+                server: "(callback)".into(),
+                message: (*why).to_owned(),
+            })?;
+        let server = crate::client::authorization::complete(
+            tokens,
+            &self.inner.authorizations,
+            tenant,
+            callback_url,
+        )
+        .await?;
+        if let Ok(connection) = ConnectionId::new("mcp", &server) {
+            // The manager may hold the token these replace.
+            tokens.manager.invalidate(tenant, &connection);
+        }
+        Ok(server)
+    }
+
+    /// After a 403 `insufficient_scope`, for a server with the
+    /// authorization code flow: authorises again with the scopes the
+    /// challenge names, at most [`MAX_STEP_UPS`] times in a row per
+    /// session, and returns the [`Error::AuthorizationRequired`] that
+    /// sends the user to approve them.
+    pub(super) async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
+        if !self.is_interactive(key) {
+            return None;
+        }
+        {
+            let mut step_ups = lock(&self.inner.step_ups);
+            let (count, next) = step_ups.entry(key.clone()).or_default();
+            if *count >= MAX_STEP_UPS {
+                return None;
+            }
+            *count += 1;
+            *next = Some(challenge.to_owned());
+        }
+        // The session is broken: this connects anew, for the new scopes.
+        self.get(key).await.err()
+    }
+
+    /// Whether the server authorises with the authorization code flow.
+    pub(super) fn is_interactive(&self, key: &SessionKey) -> bool {
+        matches!(
+            self.inner.authorizations.get(&key.server),
+            Some(crate::client::McpAuthorization::AuthorizationCode { .. })
+        )
+    }
+}
