@@ -51,6 +51,9 @@ struct Auth {
     /// The tokens the MCP endpoint was called with, in order.
     presented: Mutex<Vec<String>>,
     issued: AtomicU64,
+    /// A scope every request needs beyond what tokens carry: a valid token
+    /// then gets 403 `insufficient_scope` naming it.
+    require_scope: Mutex<Option<String>>,
 }
 
 impl Auth {
@@ -192,6 +195,14 @@ async fn bearer_check(State(auth): State<Arc<Auth>>, request: Request, next: Nex
             .unwrap()
             .get(&token)
             .is_some_and(|until| *until > Instant::now());
+        let wanted = auth.require_scope.lock().unwrap().clone();
+        if let (true, Some(scope)) = (valid, wanted) {
+            let challenge = format!(
+                "Bearer error=\"insufficient_scope\", scope=\"notes {scope}\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+                auth.base
+            );
+            return (StatusCode::FORBIDDEN, [("www-authenticate", challenge)]).into_response();
+        }
         if valid {
             auth.presented.lock().unwrap().push(token);
             return next.run(request).await;
@@ -590,5 +601,43 @@ async fn a_started_authorization_completes_after_a_restart_once_and_for_its_tena
         .unwrap_err();
     assert!(expired.to_string().contains("expired"), "{expired}");
     second.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+/// Issue 17: after a 403 `insufficient_scope` the pool connected again only
+/// to learn from the failed handshake that the user must authorise; the
+/// step-up now starts the authorization for the new scope at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_up_returns_authorization_required_without_a_second_connect() {
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, store, None);
+    let key = ada();
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    let before = pool.metrics();
+
+    *auth.require_scope.lock().unwrap() = Some("admin".into());
+    let error = latest(&pool, &key).await.unwrap_err();
+    let Error::AuthorizationRequired { url, server, .. } = &error else {
+        panic!("expected AuthorizationRequired, got {error:?}")
+    };
+    assert_eq!(server, "notes");
+    let scopes: String = reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "scope")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    assert!(scopes.contains("admin"), "the new scope is asked: {url}");
+    let after = pool.metrics();
+    assert_eq!(
+        (after.connects, after.connect_failures),
+        (before.connects, before.connect_failures),
+        "no connect to learn what the 403 meant"
+    );
+    assert!(error.needs_reauth());
+    pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }

@@ -14,7 +14,9 @@ mod flow;
 mod refresh;
 mod sealed;
 
-pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, off_runtime};
+pub(crate) use flow::{
+    Authorized, OAuthContext, Tokens, authorize, complete, off_runtime, step_up,
+};
 pub(crate) use refresh::McpRefresher;
 
 /// How the pool authorises to a remote MCP server that follows the MCP

@@ -100,7 +100,7 @@ struct Inner {
     /// Step-ups per session: how many so far, and the challenge the next
     /// connect authorises for.
     #[cfg(feature = "http")]
-    step_ups: Mutex<HashMap<SessionKey, (u32, Option<String>)>>,
+    step_ups: Mutex<HashMap<SessionKey, u32>>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
@@ -228,9 +228,7 @@ impl Inner {
                     authorization: authorization.clone(),
                     tenant: key.tenant.clone(),
                     tokens: self.oauth_tokens.clone(),
-                    step_up: lock(&self.step_ups)
-                        .get_mut(key)
-                        .and_then(|(_, challenge)| challenge.take()),
+                    step_up: None,
                 }
             }),
         };

@@ -151,6 +151,34 @@ pub(crate) async fn authorize(
             Err(other) => return Err(crate::error::credential_error(server, other)),
         }
     }
+    Err(start_code_flow(server, url, oauth, tokens, connection).await)
+}
+
+/// After a 403 `insufficient_scope`: starts the authorization that grants
+/// the scopes `oauth.step_up` names, without a new session, and returns the
+/// [`Error::AuthorizationRequired`] that sends the user to approve them.
+pub(crate) async fn step_up(server: &str, url: &str, oauth: &OAuthContext) -> Error {
+    let tokens = match oauth.tokens.clone() {
+        Ok(tokens) => tokens,
+        Err(why) => return failed(server, why),
+    };
+    match ConnectionId::new("mcp", server) {
+        Ok(connection) => start_code_flow(server, url, oauth, tokens, connection).await,
+        Err(error) => failed(server, error),
+    }
+}
+
+/// Starts the authorization code flow for `oauth`'s tenant (with the scopes
+/// of a step-up challenge, if any): the PKCE state sealed, the client
+/// registered once if need be; returns the [`Error::AuthorizationRequired`]
+/// that sends the user to approve, or what failed.
+async fn start_code_flow(
+    server: &str,
+    url: &str,
+    oauth: &OAuthContext,
+    tokens: Tokens,
+    connection: ConnectionId,
+) -> Error {
     let sealed = SealedTokens {
         store: Arc::clone(&tokens.store),
         tenant: oauth.tenant.clone(),
@@ -240,14 +268,16 @@ pub(crate) async fn authorize(
             Ok::<_, AuthError>(session.auth_url)
         })
     })
-    .await
-    .map_err(|e| failed(server, e))?
-    .map_err(|e| failed(server, e))?;
-    Err(Error::AuthorizationRequired {
-        server: server.to_owned(),
-        tenant: oauth.tenant.to_string(),
-        url: address,
-    })
+    .await;
+    match address {
+        Ok(Ok(address)) => Error::AuthorizationRequired {
+            server: server.to_owned(),
+            tenant: oauth.tenant.to_string(),
+            url: address,
+        },
+        Ok(Err(error)) => failed(server, error),
+        Err(error) => failed(server, error),
+    }
 }
 
 /// The server's authorization server, from its `WWW-Authenticate`

@@ -1,9 +1,11 @@
 //! The pool's side of OAuth: completing an authorization code flow, and
 //! what a 403 `insufficient_scope` means for a call.
 
+use integrations_core::config::McpServerEntry;
 use integrations_core::{ConnectionId, TenantId};
 
 use super::{MAX_STEP_UPS, McpPool, SessionKey, lock};
+use crate::client::authorization::{self, OAuthContext};
 use crate::error::Error;
 
 impl McpPool {
@@ -48,21 +50,32 @@ impl McpPool {
     /// challenge names, at most [`MAX_STEP_UPS`] times in a row per
     /// session, and returns the [`Error::AuthorizationRequired`] that
     /// sends the user to approve them.
+    ///
+    /// The flow starts at once, with no new session: the next call after
+    /// the user approved connects with the new tokens.
     pub(super) async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
+        let authorization = self.inner.authorizations.get(&key.server)?;
         if !self.is_interactive(key) {
             return None;
         }
+        let McpServerEntry::Http(http) = self.inner.config(key).ok()? else {
+            return None;
+        };
         {
             let mut step_ups = lock(&self.inner.step_ups);
-            let (count, next) = step_ups.entry(key.clone()).or_default();
+            let count = step_ups.entry(key.clone()).or_default();
             if *count >= MAX_STEP_UPS {
                 return None;
             }
             *count += 1;
-            *next = Some(challenge.to_owned());
         }
-        // The session is broken: this connects anew, for the new scopes.
-        self.get(key).await.err()
+        let oauth = OAuthContext {
+            authorization: authorization.clone(),
+            tenant: key.tenant.clone(),
+            tokens: self.inner.oauth_tokens.clone(),
+            step_up: Some(challenge.to_owned()),
+        };
+        Some(authorization::step_up(&key.server, http.url.expose(), &oauth).await)
     }
 
     /// Whether the server authorises with the authorization code flow.
