@@ -30,7 +30,7 @@ use crate::error::{Error, RegistryError, RuntimeError, error_chain, panic_messag
 use crate::events::{Event, EventKind, EventSink};
 use crate::health::{HealthMetrics, Sample};
 use crate::id::IntegrationId;
-use crate::integration::{ActionContext, ActionPeer, ActionResult};
+use crate::integration::{ActionContext, ActionPeer, ActionResult, Integration};
 use crate::registry::Registry;
 
 /// Runs the enabled integrations of a [`Registry`]: `init` in order, one tick
@@ -251,35 +251,7 @@ impl RuntimeBuilder {
                 .integration(id.as_str())
                 .cloned()
                 .unwrap_or_else(|| IntegrationConfig::new(id.clone()));
-            let init = AssertUnwindSafe(integration.init(&section)).catch_unwind();
-            let error = match tokio::time::timeout(init_timeout, init).await {
-                Ok(Ok(Ok(()))) => None,
-                Ok(Ok(Err(source))) => Some(
-                    RuntimeError::Failed {
-                        integration: id.clone(),
-                        operation: "init",
-                        source,
-                    }
-                    .into(),
-                ),
-                Ok(Err(panic)) => Some(
-                    RuntimeError::Panicked {
-                        integration: id.clone(),
-                        operation: "init",
-                        message: panic_message(&*panic),
-                    }
-                    .into(),
-                ),
-                Err(_) => Some(
-                    RuntimeError::Timeout {
-                        integration: id.clone(),
-                        operation: "init",
-                        limit: init_timeout,
-                    }
-                    .into(),
-                ),
-            };
-            match error {
+            match init(id, &*integration, &section, init_timeout).await {
                 None => {
                     hub.publish(Event::now(id.clone(), EventKind::Connected))
                         .await;
@@ -336,24 +308,7 @@ impl RuntimeBuilder {
             }));
         }
 
-        let host_peers = registry
-            .iter()
-            .flat_map(|(id, _)| {
-                let hub = &hub;
-                registry
-                    .capabilities(id.as_str())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(move |capability| {
-                        let peer: Arc<dyn ActionPeer> = Arc::new(HostPeer {
-                            hub: hub.clone(),
-                            integration: id.clone(),
-                            action: capability.name.clone(),
-                        });
-                        (format!("{id}.{}", capability.name), peer)
-                    })
-            })
-            .collect();
+        let host_peers = host_peers(&registry, &hub);
         Runtime {
             registry,
             hub,
@@ -370,6 +325,57 @@ impl RuntimeBuilder {
             })),
         }
     }
+}
+
+/// Runs one integration's `init` within `limit`; a failure, a panic or a
+/// timeout is the error.
+async fn init(
+    id: &IntegrationId,
+    integration: &dyn Integration,
+    section: &IntegrationConfig,
+    limit: Duration,
+) -> Option<Error> {
+    let init = AssertUnwindSafe(integration.init(section)).catch_unwind();
+    let error = match tokio::time::timeout(limit, init).await {
+        Ok(Ok(Ok(()))) => return None,
+        Ok(Ok(Err(source))) => RuntimeError::Failed {
+            integration: id.clone(),
+            operation: "init",
+            source,
+        },
+        Ok(Err(panic)) => RuntimeError::Panicked {
+            integration: id.clone(),
+            operation: "init",
+            message: panic_message(&*panic),
+        },
+        Err(_) => RuntimeError::Timeout {
+            integration: id.clone(),
+            operation: "init",
+            limit,
+        },
+    };
+    Some(error.into())
+}
+
+/// The host as the caller of each action: one peer per action, made once.
+fn host_peers(registry: &Registry, hub: &EventHub) -> HashMap<String, Arc<dyn ActionPeer>> {
+    registry
+        .iter()
+        .flat_map(|(id, _)| {
+            registry
+                .capabilities(id.as_str())
+                .unwrap_or_default()
+                .iter()
+                .map(move |capability| {
+                    let peer: Arc<dyn ActionPeer> = Arc::new(HostPeer {
+                        hub: hub.clone(),
+                        integration: id.clone(),
+                        action: capability.name.clone(),
+                    });
+                    (format!("{id}.{}", capability.name), peer)
+                })
+        })
+        .collect()
 }
 
 impl Runtime {

@@ -27,32 +27,7 @@ impl Session {
     ) -> Result<Self, Error> {
         use secrecy::ExposeSecret;
 
-        let invalid = |message: String| Error::Unsupported {
-            server: server.to_owned(),
-            message,
-        };
-        let mut transport =
-            StreamableHttpClientTransportConfig::with_uri(config.url.expose().to_owned());
-        let mut headers = std::collections::HashMap::new();
-        for (name, value) in &config.headers {
-            if name.eq_ignore_ascii_case("authorization") {
-                // rmcp sends the token itself, as `Authorization: Bearer`.
-                let token = value.expose().strip_prefix("Bearer ").ok_or_else(|| {
-                    invalid("only `Authorization: Bearer <token>` headers are supported".into())
-                })?;
-                transport = transport.auth_header(token);
-                continue;
-            }
-            let header = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
-            let value = http::HeaderValue::from_str(value.expose())
-                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
-            headers.insert(header, value);
-        }
-        if let Some(token) = &options.bearer {
-            transport = transport.auth_header(token.expose_secret());
-        }
-        let transport = transport.custom_headers(headers);
+        let transport = transport_config(server, config, options.bearer.as_ref())?;
         let tools_generation = Arc::new(AtomicU64::new(0));
         let progress: Arc<ProgressRoutes> = Arc::default();
         let client = Client {
@@ -153,4 +128,41 @@ where
         ),
         ClientLifecycleMode::Initialize,
     ))
+}
+
+/// The transport's config: the URL, the config's headers, and the bearer
+/// token (an `Authorization: Bearer` header of the config, or the pool's).
+fn transport_config(
+    server: &str,
+    config: &integrations_core::config::HttpServer,
+    bearer: Option<&secrecy::SecretString>,
+) -> Result<StreamableHttpClientTransportConfig, Error> {
+    use secrecy::ExposeSecret;
+
+    let invalid = |message: String| Error::Unsupported {
+        server: server.to_owned(),
+        message,
+    };
+    let mut transport =
+        StreamableHttpClientTransportConfig::with_uri(config.url.expose().to_owned());
+    let mut headers = std::collections::HashMap::new();
+    for (name, value) in &config.headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            // rmcp sends the token itself, as `Authorization: Bearer`.
+            let token = value.expose().strip_prefix("Bearer ").ok_or_else(|| {
+                invalid("only `Authorization: Bearer <token>` headers are supported".into())
+            })?;
+            transport = transport.auth_header(token);
+            continue;
+        }
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
+        let value = http::HeaderValue::from_str(value.expose())
+            .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+        headers.insert(header, value);
+    }
+    if let Some(token) = bearer {
+        transport = transport.auth_header(token.expose_secret());
+    }
+    Ok(transport.custom_headers(headers))
 }

@@ -26,32 +26,7 @@ impl Session {
     ) -> Result<Self, Error> {
         let deadline = tokio::time::Instant::now() + options.handshake;
         let tasks = options.tasks;
-        let mut command = tokio::process::Command::new(config.command.expose());
-        command
-            .args(config.args.iter().map(|arg| arg.expose()))
-            .env_clear()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for name in SAFE_VARIABLES {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        for (name, value) in &config.env {
-            command.env(name, value.expose());
-        }
-        if let Some(cwd) = &config.cwd {
-            command.current_dir(cwd);
-        }
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = command.spawn().map_err(|source| Error::Spawn {
-            server: server.to_owned(),
-            command: config.command.expose().to_owned(),
-            source: Arc::new(source),
-        })?;
+        let mut child = spawn(server, config)?;
         let pgid = child.id();
         // Kills the group if this future is dropped before the handshake ends.
         let mut guard = KillGuard(pgid);
@@ -66,21 +41,13 @@ impl Session {
         };
 
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
-        let tail = Arc::clone(&lines);
-        let name = server.to_owned();
         let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
-        tasks.spawn(async move {
-            let _open = stderr_open;
-            let mut reader = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                tracing::debug!(server = %name, "stderr: {line}");
-                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if tail.len() == STDERR_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        });
+        tasks.spawn(keep_stderr(
+            server.to_owned(),
+            stderr,
+            Arc::clone(&lines),
+            stderr_open,
+        ));
         let (exited, exit) = watch::channel(None);
         tasks.spawn(async move {
             let status = child.wait().await.ok().and_then(|status| status.code());
@@ -160,5 +127,56 @@ impl Session {
                 message: failure,
             },
         })
+    }
+}
+
+/// Starts the server's process: in its own process group, with only the
+/// allow-listed variables of the host's environment and the config's own.
+fn spawn(server: &str, config: &StdioServer) -> Result<tokio::process::Child, Error> {
+    let mut command = tokio::process::Command::new(config.command.expose());
+    command
+        .args(config.args.iter().map(|arg| arg.expose()))
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in SAFE_VARIABLES {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    for (name, value) in &config.env {
+        command.env(name, value.expose());
+    }
+    if let Some(cwd) = &config.cwd {
+        command.current_dir(cwd);
+    }
+    #[cfg(unix)]
+    command.process_group(0);
+    command.spawn().map_err(|source| Error::Spawn {
+        server: server.to_owned(),
+        command: config.command.expose().to_owned(),
+        source: Arc::new(source),
+    })
+}
+
+/// Logs the server's stderr and keeps its last lines for error reports;
+/// `open` is dropped when stderr closes.
+async fn keep_stderr(
+    server: String,
+    stderr: tokio::process::ChildStderr,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    open: tokio::sync::oneshot::Sender<()>,
+) {
+    let _open = open;
+    let mut reader = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = reader.next_line().await {
+        tracing::debug!(%server, "stderr: {line}");
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.len() == STDERR_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
     }
 }
