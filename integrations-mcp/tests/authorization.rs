@@ -472,7 +472,19 @@ async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_eve
 
     // The server revokes the token; the refresh is refused.
     auth.tokens.lock().unwrap().clear();
-    for _ in 0..3 {
+    let before = pool.metrics();
+    let error = latest(&pool, &key).await.unwrap_err();
+    assert!(
+        matches!(error, Error::AuthorizationRequired { .. }),
+        "the user is asked again: {error:?}"
+    );
+    let after = pool.metrics();
+    assert_eq!(
+        (after.connects, after.connect_failures),
+        (before.connects, before.connect_failures),
+        "the 401 is answered without connecting again"
+    );
+    for _ in 0..2 {
         let error = latest(&pool, &key).await.unwrap_err();
         assert!(
             matches!(error, Error::AuthorizationRequired { .. }),

@@ -14,9 +14,7 @@ mod flow;
 mod refresh;
 mod sealed;
 
-pub(crate) use flow::{
-    Authorized, OAuthContext, Tokens, authorize, complete, off_runtime, step_up,
-};
+pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, off_runtime, start};
 pub(crate) use refresh::McpRefresher;
 
 /// How the pool authorises to a remote MCP server that follows the MCP

@@ -413,23 +413,15 @@ impl McpPool {
         };
         self.inner.latency.record(&self.inner.latency_key, sample);
         #[cfg(feature = "http")]
-        if let Err(Error::InsufficientScope { challenge, .. }) = &result
-            && let Some(step_up) = self.step_up(key, challenge).await
-        {
-            return Err(step_up);
-        }
-        #[cfg(feature = "http")]
-        if let Err(Error::Unauthorized { .. }) = &result
-            && self.is_interactive(key)
-            && let Err(reconnect) = self.get(key).await
-        {
-            // The tenant's tokens are no longer honoured (the refresh token
-            // was refused): the connect starts a new authorization.
-            return Err(reconnect);
-        }
-        #[cfg(feature = "http")]
-        if result.is_ok() {
-            lock(&self.inner.step_ups).remove(key);
+        match &result {
+            Ok(_) => {
+                lock(&self.inner.step_ups).remove(key);
+            }
+            Err(error) => {
+                if let Some(authorize) = self.after_refusal(key, error).await {
+                    return Err(authorize);
+                }
+            }
         }
         result
     }

@@ -78,6 +78,16 @@ pub(crate) struct Client {
     progress: Arc<ProgressRoutes>,
 }
 
+impl Client {
+    fn new(hooks: Option<(Arc<dyn ClientHooks>, HookContext)>) -> Self {
+        Self {
+            tools_generation: Arc::default(),
+            hooks,
+            progress: Arc::default(),
+        }
+    }
+}
+
 #[allow(deprecated)] // sampling and roots: see `hooks`
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
@@ -243,7 +253,6 @@ impl Session {
     fn new(
         server: &str,
         service: RunningService<RoleClient, Client>,
-        tools_generation: Arc<AtomicU64>,
         (exit, no_process): (ExitWatch, Option<watch::Sender<Option<Option<i32>>>>),
         pgid: Option<u32>,
         stderr: Arc<Mutex<VecDeque<String>>>,
@@ -253,8 +262,8 @@ impl Session {
             server: server.to_owned(),
             peer: service.peer().clone(),
             progress: Arc::clone(&service.service().progress),
+            tools_generation: Arc::clone(&service.service().tools_generation),
             service: tokio::sync::Mutex::new(Some(service)),
-            tools_generation,
             tools: Mutex::new(None),
             exit,
             _no_process: no_process,

@@ -154,10 +154,11 @@ pub(crate) async fn authorize(
     Err(start_code_flow(server, url, oauth, tokens, connection).await)
 }
 
-/// After a 403 `insufficient_scope`: starts the authorization that grants
-/// the scopes `oauth.step_up` names, without a new session, and returns the
-/// [`Error::AuthorizationRequired`] that sends the user to approve them.
-pub(crate) async fn step_up(server: &str, url: &str, oauth: &OAuthContext) -> Error {
+/// Starts the authorization code flow without a new session: after a 401
+/// (the tenant's tokens are no longer honoured) or a 403
+/// `insufficient_scope` (for the scopes `oauth.step_up` names). Returns the
+/// [`Error::AuthorizationRequired`] that sends the user to approve.
+pub(crate) async fn start(server: &str, url: &str, oauth: &OAuthContext) -> Error {
     let tokens = match oauth.tokens.clone() {
         Ok(tokens) => tokens,
         Err(why) => return failed(server, why),

@@ -45,6 +45,20 @@ impl McpPool {
         Ok(server)
     }
 
+    /// What a call's refusal means for a server with the authorization code
+    /// flow, decided here rather than by connecting again: a 401 (the
+    /// tenant's tokens were refused, a refresh included) starts a new
+    /// authorization; a 403 `insufficient_scope` starts a step-up. Either
+    /// way the [`Error::AuthorizationRequired`] that sends the user to
+    /// approve; `None` when the error stands as it is.
+    pub(super) async fn after_refusal(&self, key: &SessionKey, error: &Error) -> Option<Error> {
+        match error {
+            Error::InsufficientScope { challenge, .. } => self.step_up(key, challenge).await,
+            Error::Unauthorized { .. } => self.start_authorization(key, None).await,
+            _ => None,
+        }
+    }
+
     /// After a 403 `insufficient_scope`, for a server with the
     /// authorization code flow: authorises again with the scopes the
     /// challenge names, at most [`MAX_STEP_UPS`] times in a row per
@@ -53,14 +67,10 @@ impl McpPool {
     ///
     /// The flow starts at once, with no new session: the next call after
     /// the user approved connects with the new tokens.
-    pub(super) async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
-        let authorization = self.inner.authorizations.get(&key.server)?;
+    async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
         if !self.is_interactive(key) {
             return None;
         }
-        let McpServerEntry::Http(http) = self.inner.config(key).ok()? else {
-            return None;
-        };
         {
             let mut step_ups = lock(&self.inner.step_ups);
             let count = step_ups.entry(key.clone()).or_default();
@@ -69,17 +79,34 @@ impl McpPool {
             }
             *count += 1;
         }
+        self.start_authorization(key, Some(challenge)).await
+    }
+
+    /// Starts the authorization code flow for `key`'s tenant (for the
+    /// scopes of `challenge`, when a step-up), without a new session.
+    async fn start_authorization(
+        &self,
+        key: &SessionKey,
+        challenge: Option<&str>,
+    ) -> Option<Error> {
+        if !self.is_interactive(key) {
+            return None;
+        }
+        let authorization = self.inner.authorizations.get(&key.server)?;
+        let McpServerEntry::Http(http) = self.inner.config(key).ok()? else {
+            return None;
+        };
         let oauth = OAuthContext {
             authorization: authorization.clone(),
             tenant: key.tenant.clone(),
             tokens: self.inner.oauth_tokens.clone(),
-            step_up: Some(challenge.to_owned()),
+            step_up: challenge.map(str::to_owned),
         };
-        Some(authorization::step_up(&key.server, http.url.expose(), &oauth).await)
+        Some(authorization::start(&key.server, http.url.expose(), &oauth).await)
     }
 
     /// Whether the server authorises with the authorization code flow.
-    pub(super) fn is_interactive(&self, key: &SessionKey) -> bool {
+    fn is_interactive(&self, key: &SessionKey) -> bool {
         matches!(
             self.inner.authorizations.get(&key.server),
             Some(crate::client::McpAuthorization::AuthorizationCode { .. })

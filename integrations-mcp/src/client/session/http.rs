@@ -2,7 +2,6 @@
 //! headers, a bearer token, or the server's OAuth authorization.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use std::pin::Pin;
@@ -28,13 +27,8 @@ impl Session {
         use secrecy::ExposeSecret;
 
         let transport = transport_config(server, config, options.bearer.as_ref())?;
-        let tools_generation = Arc::new(AtomicU64::new(0));
-        let progress: Arc<ProgressRoutes> = Arc::default();
-        let client = Client {
-            tools_generation: Arc::clone(&tools_generation),
-            hooks: options.hooks.clone(),
-            progress: Arc::clone(&progress),
-        };
+        let client = Client::new(options.hooks.clone());
+        let progress = Arc::clone(&client.progress);
         let started = match &options.oauth {
             None => handshake(client, reqwest::Client::default(), transport, &progress),
             Some(oauth) => {
@@ -93,7 +87,6 @@ impl Session {
         Ok(Self::new(
             server,
             service,
-            tools_generation,
             (exit, Some(sender)),
             None,
             stderr,

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::process::Stdio;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::config::StdioServer;
@@ -11,7 +10,7 @@ use rmcp::ClientLifecycleMode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
-use super::progress::{ProgressRoutes, ordered};
+use super::progress::ordered;
 use super::{
     Client, Connect, EXIT_REPORT, KillGuard, SAFE_VARIABLES, STDERR_LINES, Session, kill_group,
     stderr_tail,
@@ -54,13 +53,8 @@ impl Session {
             let _ = exited.send(Some(status));
         });
 
-        let tools_generation = Arc::new(AtomicU64::new(0));
-        let progress: Arc<ProgressRoutes> = Arc::default();
-        let client = Client {
-            tools_generation: Arc::clone(&tools_generation),
-            hooks: options.hooks.clone(),
-            progress: Arc::clone(&progress),
-        };
+        let client = Client::new(options.hooks.clone());
+        let progress = Arc::clone(&client.progress);
         let started = rmcp::serve_client_with_lifecycle(
             client,
             ordered((stdout, stdin), Arc::clone(&progress)),
@@ -83,7 +77,6 @@ impl Session {
                     return Ok(Self::new(
                         server,
                         service,
-                        tools_generation,
                         (exit, None),
                         pgid,
                         lines,
