@@ -51,6 +51,27 @@
 //! |---|---|---|
 //! | `sqlite` | yes | [`SqliteStore`](crate::credentials::SqliteStore): credentials in an embedded SQLite file (sqlx, bundled SQLite) |
 //! | `postgres` | no | `PgStore` and `PgTickLease`: credentials and tick leases on PostgreSQL, for several replicas |
+//!
+//! # Modules
+//!
+//! The root holds what writing and running an integration takes; the rest is
+//! by topic: [`config`], [`catalog`], [`credentials`] (stores, keys, the
+//! `TokenManager`), [`events`], [`health`], [`id`], [`integration`] (the
+//! action context, and MCP-shaped content in [`integration::content`]),
+//! [`runtime`] (builder, reports, tick leases) and [`error`].
+//!
+//! # Related crates and guides
+//!
+//! [`integrations-mcp`](https://docs.rs/integrations-mcp) (MCP client pool
+//! and bridge), [`integrations-vendor`](https://docs.rs/integrations-vendor)
+//! (vendor REST APIs, OAuth 2, webhooks),
+//! [`integrations-export`](https://docs.rs/integrations-export) (exports to
+//! Slack, Notion, GitHub). Guides: [getting started](https://github.com/integrations-rs/integrations/blob/main/docs/getting-started.md),
+//! [writing an integration](https://github.com/integrations-rs/integrations/blob/main/docs/integrations.md),
+//! [credentials](https://github.com/integrations-rs/integrations/blob/main/docs/credentials.md), [several replicas](https://github.com/integrations-rs/integrations/blob/main/docs/scaling.md),
+//! [troubleshooting](https://github.com/integrations-rs/integrations/blob/main/docs/troubleshooting.md).
+//!
+//! Minimum supported Rust version: 1.94.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod catalog;

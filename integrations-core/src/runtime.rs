@@ -268,23 +268,7 @@ impl RuntimeBuilder {
             }
         }
         let keep: BTreeSet<&IntegrationId> = started.iter().map(|(id, ..)| id).collect();
-        let drop: Vec<IntegrationId> = registry
-            .ids()
-            .iter()
-            .filter(|id| !keep.contains(id))
-            .cloned()
-            .collect();
-        for id in drop {
-            registry.remove(id.as_str());
-            if !config.enabled().contains(&id) {
-                let message = format!(
-                    "integration `{id}` is registered but not listed in `[integrations] enabled`, so it does not run; add it there to run it"
-                );
-                tracing::warn!(integration = %id, "{message}");
-                hub.publish(Event::now(id, EventKind::Warning { message }))
-                    .await;
-            }
-        }
+        drop_unstarted(&mut registry, &keep, config, &hub).await;
 
         let cancel = CancellationToken::new();
         let mut loops = JoinSet::new();
@@ -355,6 +339,33 @@ async fn init(
         },
     };
     Some(error.into())
+}
+
+/// Removes the registered integrations that did not start; one that is not
+/// enabled at all gets a warning that says how to run it.
+async fn drop_unstarted(
+    registry: &mut Registry,
+    keep: &BTreeSet<&IntegrationId>,
+    config: &Config,
+    hub: &EventHub,
+) {
+    let unstarted: Vec<IntegrationId> = registry
+        .ids()
+        .iter()
+        .filter(|id| !keep.contains(id))
+        .cloned()
+        .collect();
+    for id in unstarted {
+        registry.remove(id.as_str());
+        if !config.enabled().contains(&id) {
+            let message = format!(
+                "integration `{id}` is registered but not listed in `[integrations] enabled`, so it does not run; add it there to run it"
+            );
+            tracing::warn!(integration = %id, "{message}");
+            hub.publish(Event::now(id, EventKind::Warning { message }))
+                .await;
+        }
+    }
 }
 
 /// The host as the caller of each action: one peer per action, made once.

@@ -46,6 +46,14 @@
 //! | `sqlite` | yes | [`SqliteExportStore`]: the outbox, export log and preferences in an SQLite file |
 //! | `postgres` | no | `PgExportStore`: the same on PostgreSQL, for several replicas |
 //! | `mcp` | no | `McpSlackProvider`: Slack through a Slack MCP server's tools in an `McpPool` |
+//!
+//! # Related crates and guides
+//!
+//! [`integrations-vendor`](https://docs.rs/integrations-vendor) (the HTTP
+//! client each provider uses), [`integrations-core`](https://docs.rs/integrations-core)
+//! (tenants, credentials). Guide: [exporting](https://github.com/integrations-rs/integrations/blob/main/docs/export.md).
+//!
+//! Minimum supported Rust version: 1.94.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;

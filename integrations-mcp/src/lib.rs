@@ -60,6 +60,16 @@
 //! | `demo` | no | the demo MCP server (`demo` module, `integrations-mcp-demo` binary) for tests and examples; not for production |
 //!
 //! Stdio servers need no feature.
+//!
+//! # Related crates and guides
+//!
+//! [`integrations-core`](https://docs.rs/integrations-core) (config,
+//! credentials, the runtime the bridge serves),
+//! [`integrations-export`](https://docs.rs/integrations-export) (exports
+//! through an MCP server's tools). Guide: [MCP servers](https://github.com/integrations-rs/integrations/blob/main/docs/mcp.md);
+//! conformance: [CONFORMANCE.md](https://github.com/integrations-rs/integrations/blob/main/docs/CONFORMANCE.md).
+//!
+//! Minimum supported Rust version: 1.94.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;

@@ -62,6 +62,16 @@
 //! None: HTTP (reqwest with rustls), OAuth 2 and webhooks are the crate's
 //! job. Credentials come from whichever `integrations-core` store the host
 //! enables.
+//!
+//! # Related crates and guides
+//!
+//! [`integrations-core`](https://docs.rs/integrations-core) (credential
+//! stores and the `TokenManager`),
+//! [`integrations-export`](https://docs.rs/integrations-export) (exports
+//! over these connections). Guides: [vendor APIs](https://github.com/integrations-rs/integrations/blob/main/docs/vendor.md),
+//! [credentials and tokens](https://github.com/integrations-rs/integrations/blob/main/docs/credentials.md).
+//!
+//! Minimum supported Rust version: 1.94.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;

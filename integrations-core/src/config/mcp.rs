@@ -171,64 +171,24 @@ impl McpServerEntry {
 
     /// Parses one entry; `key` is its dotted TOML key, for error messages.
     pub(crate) fn from_table(key: &str, table: &Table, env: &Env) -> Result<Self, Error> {
-        for field in table.keys() {
-            if !["type", "command", "args", "env", "cwd", "url", "headers"]
-                .contains(&field.as_str())
-            {
-                return Err(Error::invalid_config(
-                    format!("{key}.{field}"),
-                    "unknown field; expected one of type, command, args, env, cwd, url, headers",
-                ));
-            }
-        }
+        let fields = Fields { key, table, env };
+        fields.only(
+            &["type", "command", "args", "env", "cwd", "url", "headers"],
+            "unknown field; expected one of type, command, args, env, cwd, url, headers",
+        )?;
         let kind = match table.get("type") {
             None => None,
             Some(Value::String(kind)) => Some(kind.as_str()),
-            Some(_) => {
-                return Err(Error::invalid_config(
-                    format!("{key}.type"),
-                    "expected a string",
-                ));
-            }
+            Some(_) => return Err(fields.invalid("type", "expected a string")),
         };
-        let string = |field: &str| -> Result<Option<ConfigString>, Error> {
-            let field_key = format!("{key}.{field}");
-            match table.get(field) {
-                None => Ok(None),
-                Some(Value::String(s)) => env.expand(&field_key, s).map(Some),
-                Some(_) => Err(Error::invalid_config(field_key, "expected a string")),
-            }
-        };
-        let map = |field: &str| -> Result<BTreeMap<String, ConfigString>, Error> {
-            let field_key = format!("{key}.{field}");
-            match table.get(field) {
-                None => Ok(BTreeMap::new()),
-                Some(Value::Table(entries)) => entries
-                    .iter()
-                    .map(|(name, value)| {
-                        let entry_key = format!("{field_key}.{name}");
-                        match value {
-                            Value::String(s) => Ok((name.clone(), env.expand(&entry_key, s)?)),
-                            _ => Err(Error::invalid_config(entry_key, "expected a string")),
-                        }
-                    })
-                    .collect(),
-                Some(_) => Err(Error::invalid_config(
-                    field_key,
-                    "expected a table of strings",
-                )),
-            }
-        };
-        let command = string("command")?;
-        let url = string("url")?;
-        match (kind, command, url) {
-            (Some("sse"), _, _) => Err(Error::invalid_config(
-                format!("{key}.type"),
+        match (kind, fields.string("command")?, fields.string("url")?) {
+            (Some("sse"), _, _) => Err(fields.invalid(
+                "type",
                 "the legacy SSE transport is not supported; use streamable HTTP (type = \"http\")",
             )),
             (Some(other), _, _) if !["stdio", "http", "streamable-http"].contains(&other) => {
-                Err(Error::invalid_config(
-                    format!("{key}.type"),
+                Err(fields.invalid(
+                    "type",
                     format!("unknown transport {other:?}; expected \"stdio\" or \"http\""),
                 ))
             }
@@ -240,38 +200,15 @@ impl McpServerEntry {
                 Error::invalid_config(key, "needs `command` (stdio) or `url` (HTTP)"),
             ),
             (_, Some(command), None) => {
-                if table.contains_key("headers") {
-                    return Err(Error::invalid_config(
-                        format!("{key}.headers"),
-                        "only HTTP servers (with `url`) take this field",
-                    ));
-                }
-                let args = match table.get("args") {
-                    None => Vec::new(),
-                    Some(Value::Array(items)) => items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, item)| {
-                            let item_key = format!("{key}.args[{i}]");
-                            match item {
-                                Value::String(s) => env.expand(&item_key, s),
-                                _ => Err(Error::invalid_config(item_key, "expected a string")),
-                            }
-                        })
-                        .collect::<Result<_, _>>()?,
-                    Some(_) => {
-                        return Err(Error::invalid_config(
-                            format!("{key}.args"),
-                            "expected an array of strings",
-                        ));
-                    }
-                };
-                let cwd = string("cwd")?.map(|cwd| PathBuf::from(cwd.expose()));
+                fields.none_of(
+                    &["headers"],
+                    "only HTTP servers (with `url`) take this field",
+                )?;
                 Ok(Self::Stdio(StdioServer {
                     command,
-                    args,
-                    env: map("env")?,
-                    cwd,
+                    args: fields.args()?,
+                    env: fields.map("env")?,
+                    cwd: fields.string("cwd")?.map(|cwd| PathBuf::from(cwd.expose())),
                 }))
             }
             (kind, None, Some(url)) => {
@@ -281,19 +218,97 @@ impl McpServerEntry {
                         "type is \"stdio\" but there is no `command`",
                     ));
                 }
-                for field in ["args", "env", "cwd"] {
-                    if table.contains_key(field) {
-                        return Err(Error::invalid_config(
-                            format!("{key}.{field}"),
-                            "only stdio servers (with `command`) take this field",
-                        ));
-                    }
-                }
+                fields.none_of(
+                    &["args", "env", "cwd"],
+                    "only stdio servers (with `command`) take this field",
+                )?;
                 Ok(Self::Http(HttpServer {
                     url,
-                    headers: map("headers")?,
+                    headers: fields.map("headers")?,
                 }))
             }
+        }
+    }
+}
+
+/// The fields of one server entry, read with references resolved and errors
+/// that name the dotted key.
+struct Fields<'a> {
+    key: &'a str,
+    table: &'a Table,
+    env: &'a Env,
+}
+
+impl Fields<'_> {
+    fn invalid(&self, field: &str, message: impl Into<String>) -> Error {
+        Error::invalid_config(format!("{}.{field}", self.key), message)
+    }
+
+    /// Refuses any field not in `allowed`.
+    fn only(&self, allowed: &[&str], message: &str) -> Result<(), Error> {
+        match self
+            .table
+            .keys()
+            .find(|field| !allowed.contains(&field.as_str()))
+        {
+            Some(field) => Err(self.invalid(field, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses any of `fields` that is present.
+    fn none_of(&self, fields: &[&str], message: &str) -> Result<(), Error> {
+        match fields.iter().find(|field| self.table.contains_key(**field)) {
+            Some(field) => Err(self.invalid(field, message)),
+            None => Ok(()),
+        }
+    }
+
+    fn string(&self, field: &str) -> Result<Option<ConfigString>, Error> {
+        let field_key = format!("{}.{field}", self.key);
+        match self.table.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => self.env.expand(&field_key, s).map(Some),
+            Some(_) => Err(Error::invalid_config(field_key, "expected a string")),
+        }
+    }
+
+    fn map(&self, field: &str) -> Result<BTreeMap<String, ConfigString>, Error> {
+        let field_key = format!("{}.{field}", self.key);
+        match self.table.get(field) {
+            None => Ok(BTreeMap::new()),
+            Some(Value::Table(entries)) => entries
+                .iter()
+                .map(|(name, value)| {
+                    let entry_key = format!("{field_key}.{name}");
+                    match value {
+                        Value::String(s) => Ok((name.clone(), self.env.expand(&entry_key, s)?)),
+                        _ => Err(Error::invalid_config(entry_key, "expected a string")),
+                    }
+                })
+                .collect(),
+            Some(_) => Err(Error::invalid_config(
+                field_key,
+                "expected a table of strings",
+            )),
+        }
+    }
+
+    fn args(&self) -> Result<Vec<ConfigString>, Error> {
+        match self.table.get("args") {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let item_key = format!("{}.args[{i}]", self.key);
+                    match item {
+                        Value::String(s) => self.env.expand(&item_key, s),
+                        _ => Err(Error::invalid_config(item_key, "expected a string")),
+                    }
+                })
+                .collect(),
+            Some(_) => Err(self.invalid("args", "expected an array of strings")),
         }
     }
 }

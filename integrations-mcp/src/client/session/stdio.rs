@@ -12,8 +12,8 @@ use tokio::sync::watch;
 
 use super::progress::ordered;
 use super::{
-    Client, Connect, EXIT_REPORT, KillGuard, SAFE_VARIABLES, STDERR_LINES, Session, kill_group,
-    stderr_tail,
+    Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINES, Session,
+    kill_group, stderr_tail,
 };
 use crate::error::Error;
 
@@ -49,8 +49,7 @@ impl Session {
         ));
         let (exited, exit) = watch::channel(None);
         tasks.spawn(async move {
-            let status = child.wait().await.ok().and_then(|status| status.code());
-            let _ = exited.send(Some(status));
+            let _ = exited.send(Some(child.wait().await.ok().and_then(|s| s.code())));
         });
 
         let client = Client::new(options.hooks.clone());
@@ -99,15 +98,7 @@ impl Session {
         // An exiting server explains the failure with its status and last
         // stderr lines; it gets a moment for that, within the deadline.
         let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
-        // `Some(code)` once it exited; the code is `None` for a signal.
-        let exited: Option<Option<i32>> =
-            tokio::time::timeout_at(report_by, exit_watch.wait_for(Option::is_some))
-                .await
-                .ok()
-                .and_then(|status| status.ok().and_then(|status| *status));
-        if exited.is_some() {
-            let _ = tokio::time::timeout_at(report_by, stderr_closed).await;
-        }
+        let exited = exit_status(&mut exit_watch, stderr_closed, report_by).await;
         kill_group(pgid);
         Err(match exited {
             Some(status) => Error::Exited {
@@ -121,6 +112,23 @@ impl Session {
             },
         })
     }
+}
+
+/// The server's exit status if it exits by `by` (`Some(code)`, the code
+/// `None` for a signal), its stderr then read to the end.
+async fn exit_status(
+    exit: &mut ExitWatch,
+    stderr_closed: tokio::sync::oneshot::Receiver<()>,
+    by: tokio::time::Instant,
+) -> Option<Option<i32>> {
+    let exited = tokio::time::timeout_at(by, exit.wait_for(Option::is_some))
+        .await
+        .ok()
+        .and_then(|status| status.ok().and_then(|status| *status));
+    if exited.is_some() {
+        let _ = tokio::time::timeout_at(by, stderr_closed).await;
+    }
+    exited
 }
 
 /// Starts the server's process: in its own process group, with only the
