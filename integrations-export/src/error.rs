@@ -135,12 +135,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         if self.needs_reauth() {
             ErrorKind::NeedsReauth
-        } else if self.retry_after().is_some()
-            || matches!(
-                self,
-                Self::Vendor(integrations_vendor::Error::RateLimited { .. })
-            )
-        {
+        } else if matches!(
+            self,
+            Self::Vendor(integrations_vendor::Error::RateLimited { .. })
+        ) {
             ErrorKind::RateLimited
         } else if self.is_transient() {
             ErrorKind::Transient

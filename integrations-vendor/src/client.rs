@@ -2,9 +2,10 @@
 //! health and credential cache, shared by every tenant's
 //! [`VendorConnection`]; and the builder both are made with.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use integrations_core::health::HealthMetrics;
 use integrations_core::{BoxError, ConnectionId, IntegrationId, TenantId};
 
 use crate::auth::{Auth, Source};
-use crate::connection::VendorConnection;
+use crate::connection::{Own, VendorConnection};
 use crate::error::Error;
 use crate::rate::Limiter;
 use crate::retry::RetryPolicy;
@@ -71,7 +72,13 @@ pub(crate) struct Shared {
     pub(crate) tokens: Option<TokenManager>,
     /// Whether `tokens` is the host's (it refreshes OAuth 2 tokens).
     pub(crate) refreshes: bool,
+    /// What each recently used connection alone keeps.
+    connections: Mutex<HashMap<(TenantId, ConnectionId), Arc<Own>>>,
 }
+
+/// How many connections' own state (signed JWTs, certificate clients) a
+/// [`VendorClient`] keeps; past it, the ones no view holds are forgotten.
+const KEPT_CONNECTIONS: usize = 4096;
 
 impl fmt::Debug for VendorClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,21 +104,48 @@ impl VendorClient {
 
     /// The connection `connection` of `tenant`: a cheap view that shares
     /// this client's HTTP client, limiter, health and credential cache.
+    ///
+    /// Views of one (tenant, connection) share what it alone keeps: a signed
+    /// JWT or the access token it was exchanged for, the client that presents
+    /// a client certificate. The client keeps that for the 4,096 connections
+    /// used last.
     pub fn connection(&self, tenant: TenantId, connection: ConnectionId) -> VendorConnection {
-        let source =
-            (self.shared.store.is_some() || self.shared.tokens.is_some()).then(|| Source {
-                tenant,
-                connection,
-                store: self.shared.store.clone(),
-                tokens: self.shared.tokens.clone(),
-                refreshes: self.shared.refreshes,
-            });
-        VendorConnection::view(Arc::clone(&self.shared), source)
+        let key = (tenant, connection);
+        let mut kept = self
+            .shared
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let own = match kept.get(&key) {
+            Some(own) => Arc::clone(own),
+            None => {
+                if kept.len() >= KEPT_CONNECTIONS {
+                    kept.retain(|_, own| Arc::strong_count(own) > 1);
+                    if kept.len() >= KEPT_CONNECTIONS {
+                        kept.clear();
+                    }
+                }
+                let (tenant, connection) = key.clone();
+                let source =
+                    (self.shared.store.is_some() || self.shared.tokens.is_some()).then(|| Source {
+                        tenant,
+                        connection,
+                        store: self.shared.store.clone(),
+                        tokens: self.shared.tokens.clone(),
+                        refreshes: self.shared.refreshes,
+                    });
+                let own = Arc::new(Own::new(source));
+                kept.insert(key, Arc::clone(&own));
+                own
+            }
+        };
+        drop(kept);
+        VendorConnection::view(Arc::clone(&self.shared), own)
     }
 
     /// A connection that carries no credentials (for [`Auth::None`]).
     pub fn anonymous(&self) -> VendorConnection {
-        VendorConnection::view(Arc::clone(&self.shared), None)
+        VendorConnection::view(Arc::clone(&self.shared), Arc::new(Own::new(None)))
     }
 }
 
@@ -372,7 +406,10 @@ impl VendorConnectionBuilder {
         let tokens = match (self.tokens, &self.store) {
             (Some(tokens), _) => Some(tokens),
             (None, Some(store)) => Some(
+                // No margin: nothing is refreshed here, so a token is used
+                // until it expires, without lease writes before that.
                 TokenManager::builder(Arc::clone(store), Arc::new(NoRefresh))
+                    .margin(Duration::ZERO)
                     .build()
                     .map_err(|e| config(e.to_string()))?,
             ),
@@ -395,6 +432,7 @@ impl VendorConnectionBuilder {
                 store: self.store,
                 tokens,
                 refreshes,
+                connections: Mutex::default(),
             }),
         })
     }

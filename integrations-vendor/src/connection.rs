@@ -64,13 +64,24 @@ pub struct VendorConnection {
     retry: RetryPolicy,
 }
 
-/// What is this connection's alone.
-struct Own {
+/// What is one (tenant, connection)'s alone; its client keeps it, so every
+/// view of the connection shares the signed JWT and the certificate's client.
+pub(crate) struct Own {
     source: Option<Source>,
     /// With a client certificate, the client that presents it: built at the
     /// first request, from the stored certificate.
     tls_client: tokio::sync::OnceCell<reqwest::Client>,
     jwt: crate::jwt::JwtCache,
+}
+
+impl Own {
+    pub(crate) fn new(source: Option<Source>) -> Self {
+        Self {
+            source,
+            tls_client: tokio::sync::OnceCell::new(),
+            jwt: crate::jwt::JwtCache::default(),
+        }
+    }
 }
 
 impl fmt::Debug for VendorConnection {
@@ -85,15 +96,11 @@ impl fmt::Debug for VendorConnection {
 }
 
 impl VendorConnection {
-    pub(crate) fn view(shared: Arc<Shared>, source: Option<Source>) -> Self {
+    pub(crate) fn view(shared: Arc<Shared>, own: Arc<Own>) -> Self {
         Self {
             retry: shared.retry.clone(),
             shared,
-            own: Arc::new(Own {
-                source,
-                tls_client: tokio::sync::OnceCell::new(),
-                jwt: crate::jwt::JwtCache::default(),
-            }),
+            own,
         }
     }
 

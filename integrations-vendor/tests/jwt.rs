@@ -154,6 +154,31 @@ async fn a_service_account_jwt_is_exchanged_for_an_access_token() {
         "one exchange, then the cached token"
     );
 
+    // A client shared by every tenant: each view of the connection (one per
+    // export, say) uses the token its first view exchanged.
+    let google = VendorConnection::builder(Vendor::new("google", fake.url("")))
+        .auth(Auth::JwtGrant {
+            token_url: token_url.clone(),
+            issuer: "robot@project.iam.gserviceaccount.com".into(),
+            scope: "https://www.googleapis.com/auth/drive.readonly".into(),
+        })
+        .store(store.clone())
+        .client()
+        .unwrap();
+    for _ in 0..3 {
+        google
+            .connection(tenant.clone(), connection.clone())
+            .get("/drive/v3/files")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        fake.requests("/token").len(),
+        2,
+        "one exchange for the client's views of the connection"
+    );
+
     // A key the token endpoint does not accept: its error, typed.
     let wrong = VendorConnection::builder(Vendor::new("google", fake.url("")))
         .auth(Auth::JwtGrant {

@@ -52,6 +52,9 @@ impl McpPool {
     /// way the [`Error::AuthorizationRequired`] that sends the user to
     /// approve; `None` when the error stands as it is.
     pub(super) async fn after_refusal(&self, key: &SessionKey, error: &Error) -> Option<Error> {
+        if !self.is_interactive(key) {
+            return None;
+        }
         match error {
             Error::InsufficientScope { challenge, .. } => self.step_up(key, challenge).await,
             Error::Unauthorized { .. } => self.start_authorization(key, None).await,
@@ -68,9 +71,6 @@ impl McpPool {
     /// The flow starts at once, with no new session: the next call after
     /// the user approved connects with the new tokens.
     async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
-        if !self.is_interactive(key) {
-            return None;
-        }
         {
             let mut step_ups = lock(&self.inner.step_ups);
             let count = step_ups.entry(key.clone()).or_default();
@@ -89,9 +89,6 @@ impl McpPool {
         key: &SessionKey,
         challenge: Option<&str>,
     ) -> Option<Error> {
-        if !self.is_interactive(key) {
-            return None;
-        }
         let authorization = self.inner.authorizations.get(&key.server)?;
         let McpServerEntry::Http(http) = self.inner.config(key).ok()? else {
             return None;
