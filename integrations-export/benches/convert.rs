@@ -1,7 +1,11 @@
 //! Markdown conversion throughput: `markdown_to_slack` and
 //! `markdown_to_notion` against pulldown-cmark's own HTML renderer (the
 //! baseline) on the same input, this repository's guides (about 60 KB of
-//! real markdown), in alternating rounds of one invocation.
+//! real markdown), in alternating rounds of one invocation; then both
+//! converters on documents written to hurt (deep nesting, runs of `<`,
+//! sparse tables) at 8, 16, 32 and 64 KB, with the time of each doubling
+//! (linear work: about 2x; the review's quadratic converters took 4x to
+//! 20x).
 //!
 //! ```sh
 //! cargo bench -p integrations-export --bench convert
@@ -33,7 +37,109 @@ fn html_baseline(markdown: &str) -> String {
 /// A converter's name and its run over the input.
 type Converter = (&'static str, fn(&str));
 
+/// The adversarial shapes, `size` bytes or so each.
+fn hostile(size: usize) -> [(&'static str, String); 6] {
+    let half = size / 2;
+    [
+        (
+            "nested quotes, lazy lines",
+            format!("{}a\\\n{}", ">".repeat(half / 2), "b\\\n".repeat(half / 6)),
+        ),
+        (
+            "a list nested on one line",
+            format!("{}x", "- ".repeat(half)),
+        ),
+        (
+            "a deep list, lazy lines",
+            format!("{}a\\\n{}", "- ".repeat(half / 4), "b\\\n".repeat(half / 6)),
+        ),
+        (
+            "a list nested line by line",
+            (0..)
+                .map(|depth| format!("{}- item\n", "  ".repeat(depth)))
+                .scan(0, |total, line| {
+                    *total += line.len();
+                    (*total <= size).then_some(line)
+                })
+                .collect(),
+        ),
+        ("a run of `<`", "<".repeat(size)),
+        (
+            "a wide header over short rows",
+            format!(
+                "{}|\n{}|\n{}",
+                "|h".repeat(half / 4),
+                "|-".repeat(half / 4),
+                "|x|\n".repeat(half / 4)
+            ),
+        ),
+    ]
+}
+
+/// The least time of a few runs of `convert` over `input`.
+fn least(input: &str, convert: fn(&str)) -> Duration {
+    (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            convert(input);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn adversarial() {
+    let converters: [Converter; 3] = [
+        ("html", |m| {
+            black_box(html_baseline(m));
+        }),
+        ("slack", |m| {
+            black_box(markdown_to_slack(m));
+        }),
+        ("notion", |m| {
+            black_box(markdown_to_notion(m));
+        }),
+    ];
+    println!(
+        "\nadversarial documents: least of 5 runs, and the time of each doubling\n  (html: pulldown-cmark's renderer, the parser both converters share)"
+    );
+    let sizes = [8 * 1024, 16 * 1024, 32 * 1024, 64 * 1024];
+    let mut worst: f64 = 0.0;
+    for (name, convert) in converters {
+        for shape in 0..hostile(0).len() {
+            let times: Vec<Duration> = sizes
+                .iter()
+                .map(|size| least(&hostile(*size)[shape].1, convert))
+                .collect();
+            let ratios: Vec<f64> = times
+                .windows(2)
+                .map(|pair| pair[1].as_secs_f64() / pair[0].as_secs_f64().max(1e-9))
+                .collect();
+            if name != "html" {
+                worst = ratios.iter().copied().fold(worst, f64::max);
+            }
+            println!(
+                "  {name:<6} {:<30} {:>9.2?} {:>9.2?} {:>9.2?} {:>9.2?}   x{:.2} x{:.2} x{:.2}",
+                hostile(0)[shape].0,
+                times[0],
+                times[1],
+                times[2],
+                times[3],
+                ratios[0],
+                ratios[1],
+                ratios[2]
+            );
+        }
+    }
+    println!("  the slowest doubling: x{worst:.2} (linear: about 2)");
+}
+
 fn main() {
+    throughput();
+    adversarial();
+}
+
+fn throughput() {
     let input = DOCS.join("\n\n");
     let bytes = input.len() as f64;
     let converters: [Converter; 3] = [

@@ -46,6 +46,14 @@ pub enum Error {
         message: String,
     },
 
+    /// The provider panicked while exporting (a bug in it); the outbox
+    /// does not send the export again.
+    #[error("{provider}: the provider panicked while exporting; the export is not sent again")]
+    Panicked {
+        /// The provider.
+        provider: String,
+    },
+
     /// The provider answered something this crate cannot read (an MCP tool
     /// whose result is not the JSON the mapping expects, say).
     #[error("{provider}: unexpected answer: {message}")]
@@ -147,6 +155,8 @@ impl Error {
             Self::InvalidRequest { .. } | Self::UnknownProvider { .. }
         ) {
             ErrorKind::InvalidRequest
+        } else if matches!(self, Self::Panicked { .. }) {
+            ErrorKind::Abandoned
         } else {
             ErrorKind::Refused
         }
@@ -195,6 +205,10 @@ pub enum ErrorKind {
     /// The vendor refused the export for another reason (a 4xx answer, an
     /// error body).
     Refused,
+    /// The outbox gave the export up without an answer from the vendor:
+    /// its provider panicked, or every delivery began and never finished
+    /// (the process delivering it stopped each time).
+    Abandoned,
 }
 
 impl ErrorKind {
@@ -206,6 +220,7 @@ impl ErrorKind {
             Self::NeedsReauth => "needs_reauth",
             Self::InvalidRequest => "invalid_request",
             Self::Refused => "refused",
+            Self::Abandoned => "abandoned",
         }
     }
 
@@ -218,6 +233,7 @@ impl ErrorKind {
             Self::NeedsReauth,
             Self::InvalidRequest,
             Self::Refused,
+            Self::Abandoned,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)

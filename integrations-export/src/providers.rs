@@ -31,6 +31,31 @@ use crate::error::Error;
 use crate::markdown::{SlackMessage, markdown_to_slack};
 use crate::provider::Content;
 
+/// Documents up to this size are converted on the async worker that
+/// exports them; longer ones on tokio's blocking pool.
+const CONVERT_INLINE: usize = 16 * 1024;
+
+/// `convert(content)`, on the blocking pool for a long document, so that
+/// converting it (linear, but a megabyte is milliseconds) does not hold an
+/// async worker and the host's other tasks.
+async fn converted<T, F>(provider: &str, content: &Content, convert: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce(&Content) -> Result<T, Error> + Send + 'static,
+{
+    if content.markdown.len() <= CONVERT_INLINE {
+        return convert(content);
+    }
+    let content = content.clone();
+    tokio::task::spawn_blocking(move || convert(&content))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Panicked {
+                provider: provider.to_owned(),
+            })
+        })
+}
+
 /// Runs the vendor's connection test as a [`ConnectionCheck`].
 async fn check(connection: &VendorConnection) -> Result<ConnectionCheck, Error> {
     let test = connection.test_connection().await;

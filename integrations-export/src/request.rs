@@ -78,7 +78,19 @@ impl ExportRequest {
             .idempotency_key(self.idempotency_key.clone())
     }
 
-    pub(crate) fn check(&self) -> Result<(), Error> {
+    /// Checks the key, and that the content (markdown and title) is at most
+    /// `max_content` bytes.
+    pub(crate) fn check(&self, max_content: usize) -> Result<(), Error> {
+        let size = self.content.markdown.len() + self.content.title.as_ref().map_or(0, String::len);
+        if size > max_content {
+            return Err(Error::invalid(
+                &self.provider,
+                format!(
+                    "the content is {size} bytes; this service takes at most {max_content} \
+                     (`ExportService::builder().max_content_bytes(..)`)"
+                ),
+            ));
+        }
         let key = &self.idempotency_key;
         if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
             return Err(Error::invalid(

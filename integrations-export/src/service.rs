@@ -31,6 +31,7 @@ struct OutboxOptions {
     min_backoff: Duration,
     max_backoff: Duration,
     poll: Duration,
+    max_content: usize,
 }
 
 /// Options of an [`ExportService`]; made by [`ExportService::builder`].
@@ -85,6 +86,15 @@ impl ExportServiceBuilder {
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.options.min_backoff = min;
         self.options.max_backoff = max.max(min);
+        self
+    }
+
+    /// The largest content (markdown and title, in bytes) the service
+    /// accepts; larger requests are refused with
+    /// [`Error::InvalidRequest`] before they are stored. Default 1 MiB:
+    /// more than Slack takes in 50 messages or Notion in 1,000 blocks.
+    pub fn max_content_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_content = bytes;
         self
     }
 
@@ -160,6 +170,7 @@ impl ExportService {
                 max_attempts: 8,
                 min_backoff: Duration::from_secs(1),
                 max_backoff: Duration::from_secs(300),
+                max_content: 1024 * 1024,
                 poll: Duration::from_secs(1),
             },
         }
@@ -189,7 +200,7 @@ impl ExportService {
 
     /// The requests `request` would send, without sending them.
     pub fn plan(&self, request: &ExportRequest) -> Result<Vec<PlannedRequest>, Error> {
-        request.check()?;
+        request.check(self.inner.options.max_content)?;
         self.provider(&request.provider)?.plan(
             &request.context(),
             &request.content,
@@ -203,7 +214,7 @@ impl ExportService {
     /// A transient failure leaves the export pending, so the workers (if
     /// started) try again; the returned record says so.
     pub async fn export(&self, request: ExportRequest) -> Result<ExportRecord, Error> {
-        request.check()?;
+        request.check(self.inner.options.max_content)?;
         self.provider(&request.provider)?;
         let logged = self
             .inner
@@ -237,7 +248,7 @@ impl ExportService {
     /// Durably accepts an export for the workers; returns once it is
     /// committed. Enqueueing a key again returns the existing export's id.
     pub async fn enqueue(&self, request: ExportRequest) -> Result<i64, Error> {
-        request.check()?;
+        request.check(self.inner.options.max_content)?;
         self.provider(&request.provider)?;
         if self.inner.stop.is_cancelled() {
             return Err(Error::Stopped);

@@ -458,3 +458,181 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
         ExportStatus::Delivered
     );
 }
+
+/// One worker, the fake Slack and an audit provider beside it.
+async fn one_worker(fake: &FakeSlack, dir: &std::path::Path, max_attempts: u32) -> ExportService {
+    ExportService::builder(
+        SqliteExportStore::open(dir.join("exports.db"))
+            .await
+            .unwrap(),
+    )
+    .provider(slack(fake.api_url(), store().await))
+    .provider(AuditProvider::new(dir.join("audit")))
+    .provider(Panics)
+    .workers(1)
+    .max_attempts(max_attempts)
+    .backoff(Duration::from_millis(10), Duration::from_millis(20))
+    .build()
+}
+
+fn audit(key: &str) -> ExportRequest {
+    ExportRequest::new(tenant(), "audit", "trail", Content::new("victim")).idempotency_key(key)
+}
+
+/// A provider with a bug: it panics.
+#[derive(Debug)]
+struct Panics;
+
+#[integrations_core::async_trait]
+impl integrations_export::Provider for Panics {
+    fn id(&self) -> &str {
+        "panics"
+    }
+    async fn list_destinations(
+        &self,
+        _: &integrations_export::providers::ExportContext,
+        _: Option<&str>,
+    ) -> Result<integrations_export::providers::DestinationPage, Error> {
+        unreachable!()
+    }
+    async fn validate_connection(
+        &self,
+        _: &integrations_export::providers::ExportContext,
+    ) -> Result<integrations_export::providers::ConnectionCheck, Error> {
+        unreachable!()
+    }
+    fn format_content(&self, _: &Content) -> Result<serde_json::Value, Error> {
+        Ok(serde_json::Value::Null)
+    }
+    fn plan(
+        &self,
+        _: &integrations_export::providers::ExportContext,
+        _: &Content,
+        _: &str,
+    ) -> Result<Vec<integrations_export::providers::PlannedRequest>, Error> {
+        Ok(Vec::new())
+    }
+    async fn export(
+        &self,
+        _: &integrations_export::providers::ExportContext,
+        _: &Content,
+        _: &str,
+    ) -> Result<integrations_export::providers::ExportResult, Error> {
+        panic!("a bug in a provider")
+    }
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_parks_one_export_and_the_worker_goes_on() {
+    // Security review, finding 9: `Retry-After: u64::MAX` overflowed the
+    // next attempt's time and killed the worker; nothing else was sent.
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = one_worker(&fake, dir.path(), 8).await;
+    fake.rate_limit_next(1, u64::MAX);
+    service.start();
+    service
+        .enqueue(request("C0GENERAL", "poison"))
+        .await
+        .unwrap();
+    service.enqueue(audit("victim")).await.unwrap();
+    let victim = service
+        .wait(&tenant(), "victim", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(victim.status, ExportStatus::Delivered, "{victim:?}");
+    let poison = service
+        .store()
+        .get(&tenant(), "poison")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(poison.status, ExportStatus::Pending, "{poison:?}");
+    assert_eq!(poison.error.unwrap().kind, ErrorKind::RateLimited);
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_provider_that_panics_fails_its_export_and_the_worker_goes_on() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = one_worker(&fake, dir.path(), 8).await;
+    service.start();
+    let bug = ExportRequest::new(tenant(), "panics", "x", Content::new("x")).idempotency_key("bug");
+    service.enqueue(bug).await.unwrap();
+    service.enqueue(audit("after-the-bug")).await.unwrap();
+    let after = service
+        .wait(&tenant(), "after-the-bug", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(after.status, ExportStatus::Delivered, "{after:?}");
+    let bug = service
+        .store()
+        .get(&tenant(), "bug")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bug.status, ExportStatus::Failed, "{bug:?}");
+    assert!(bug.error.unwrap().message.contains("panicked"));
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_export_whose_deliveries_never_finish_ends_failed() {
+    // Security review, finding 2: an export that kills the process
+    // delivering it was claimed again after every lease, for ever.
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = one_worker(&fake, dir.path(), 2).await;
+    service
+        .enqueue(request("C0GENERAL", "crasher"))
+        .await
+        .unwrap();
+    // Two deliveries that began and never finished (their process died).
+    for _ in 0..2 {
+        let claimed = service.store().claim(1, Duration::ZERO).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+    service.start();
+    let record = service
+        .wait(&tenant(), "crasher", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(record.status, ExportStatus::Failed, "{record:?}");
+    let error = record.error.unwrap();
+    assert!(error.message.contains("did not finish"), "{error}");
+    assert!(fake.posts().is_empty(), "not sent a third time");
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn content_past_the_size_limit_is_refused_before_it_is_stored() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = one_worker(&fake, dir.path(), 8).await;
+    let huge = ExportRequest::new(
+        tenant(),
+        "slack",
+        "C0GENERAL",
+        Content::new("x".repeat(1024 * 1024 + 1)),
+    )
+    .idempotency_key("huge");
+    let error = service.enqueue(huge.clone()).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidRequest { message, .. } if message.contains("at most 1048576")),
+        "{error}"
+    );
+    assert!(matches!(
+        service.export(huge).await,
+        Err(Error::InvalidRequest { .. })
+    ));
+    assert!(
+        service
+            .store()
+            .get(&tenant(), "huge")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was stored"
+    );
+}

@@ -291,7 +291,7 @@ impl VendorConnection {
                 break Err(error);
             };
             let pause = retry_after.map_or(pause, |asked| asked.max(pause));
-            if waited + pause > self.retry.budget {
+            if waited.saturating_add(pause) > self.retry.budget {
                 break Err(error);
             }
             tracing::debug!(
@@ -300,7 +300,7 @@ impl VendorConnection {
                 "retrying: {error}"
             );
             tokio::time::sleep(pause).await;
-            waited += pause;
+            waited = waited.saturating_add(pause);
         };
         span.record("attempts", attempts);
         span.record("wait_ms", waited.as_millis() as u64);

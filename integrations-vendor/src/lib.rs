@@ -96,5 +96,5 @@ pub use integrations_core as core;
 pub use probe::ConnectionTest;
 pub use request::VendorRequest;
 pub use response::VendorResponse;
-pub use retry::RetryPolicy;
+pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
 pub use vendor::{ErrorStyle, TestEndpoint, Vendor};

@@ -90,20 +90,26 @@ impl RetryPolicy {
     }
 }
 
+/// The longest `Retry-After` read from a vendor: a day. A longer one (or
+/// `18446744073709551615`) is read as this, so no wait computed from it
+/// overflows, and an export is not parked for centuries.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A `Retry-After` value: delay-seconds, or an HTTP date (as seen from
-/// `now`). `None` when it is neither, so the backoff decides.
+/// `now`), at most [`MAX_RETRY_AFTER`]. `None` when it is neither, so the
+/// backoff decides.
 pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") reads as RFC 2822.
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
+    let after = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") reads as RFC 2822.
+        let at = DateTime::parse_from_rfc2822(value).ok()?;
         (at.with_timezone(&Utc) - now)
             .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(after.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -128,6 +134,14 @@ mod tests {
             parse_retry_after("Tue, 24 Nov 2026 11:59:00 GMT", now),
             Some(Duration::ZERO),
             "a date in the past means now"
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_RETRY_AFTER)
         );
         for malformed in [
             "",

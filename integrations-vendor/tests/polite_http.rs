@@ -119,6 +119,44 @@ async fn a_retry_after_beyond_the_budget_is_a_rate_limit_error_at_once() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_is_a_rate_limit_error_not_a_panic() {
+    // Waits earlier in the same request, then a Retry-After of u64::MAX
+    // seconds: adding it to the time waited overflowed (security review,
+    // finding 9).
+    let fake = FakeServer::start().await;
+    fake.script(
+        "GET",
+        "/api/users.list",
+        vec![
+            Reply::json(503, json!({"ok": false})),
+            Reply::json(503, json!({"ok": false})),
+            Reply::json(503, json!({"ok": false})),
+            Reply::json(429, json!({"ok": false})).header("Retry-After", &u64::MAX.to_string()),
+        ],
+    );
+    let slack = slack(
+        &fake,
+        RetryPolicy::default().min_delay(Duration::from_secs(1)),
+    )
+    .await;
+    let err = tokio::spawn(async move { slack.get("/users.list").send().await })
+        .await
+        .expect("the request does not panic")
+        .unwrap_err();
+    let Error::RateLimited {
+        retry_after: Some(after),
+        ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        after <= integrations_vendor::MAX_RETRY_AFTER,
+        "a Retry-After is read as at most a day: {after:?}"
+    );
+}
+
 #[tokio::test]
 async fn slack_ok_false_bodies_become_typed_errors_naming_the_slack_error() {
     let fake = FakeServer::start().await;

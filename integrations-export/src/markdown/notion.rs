@@ -36,7 +36,8 @@ pub fn markdown_to_notion(markdown: &str) -> Vec<Value> {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut builder = Builder::default();
-    for event in Parser::new_ext(markdown, options) {
+    let markdown = super::with_bounded_nesting(markdown);
+    for event in Parser::new_ext(&markdown, options) {
         builder.event(event);
     }
     builder.finish_block();
@@ -72,6 +73,16 @@ impl Node {
         }
     }
 
+    /// A slot kept for a block nested past [`NOTION_NESTING`] until it
+    /// closes; one left empty (an empty paragraph) is dropped.
+    fn slot() -> Self {
+        Self::new("")
+    }
+
+    fn is_slot(&self) -> bool {
+        self.kind.is_empty()
+    }
+
     fn into_json(self) -> Value {
         let mut body = self.extra;
         if self.kind != "divider" && self.kind != "table" && self.kind != "table_row" {
@@ -80,7 +91,13 @@ impl Node {
         if !self.children.is_empty() {
             body.insert(
                 "children".into(),
-                Value::Array(self.children.into_iter().map(Self::into_json).collect()),
+                Value::Array(
+                    self.children
+                        .into_iter()
+                        .filter(|child| !child.is_slot())
+                        .map(Self::into_json)
+                        .collect(),
+                ),
             );
         }
         let mut block = Map::new();
@@ -89,14 +106,6 @@ impl Node {
         block.insert(self.kind.into(), Value::Object(body));
         Value::Object(block)
     }
-}
-
-/// A node and its descendants as a flat list, in document order.
-fn flatten(mut node: Node) -> Vec<Node> {
-    let children = std::mem::take(&mut node.children);
-    let mut flat = vec![node];
-    flat.extend(children.into_iter().flat_map(flatten));
-    flat
 }
 
 /// A run of text with one set of annotations.
@@ -152,8 +161,10 @@ fn rich_text(spans: &[Span]) -> Value {
 #[derive(Default)]
 struct Builder {
     blocks: Vec<Node>,
-    /// The block being filled, with the blocks it is nested in.
-    stack: Vec<Node>,
+    /// The block being filled, with the blocks it is nested in; each with
+    /// its slot among the deepest children Notion takes, if it is nested
+    /// that deep or deeper.
+    stack: Vec<(Node, Option<usize>)>,
     style: Span,
     /// Bullet (`None`) or numbered, per open list.
     lists: Vec<Option<u64>>,
@@ -174,9 +185,9 @@ impl Builder {
             return;
         }
         if self.stack.is_empty() {
-            self.stack.push(Node::new("paragraph"));
+            self.open("paragraph");
         }
-        let Some(node) = self.stack.last_mut() else {
+        let Some((node, _)) = self.stack.last_mut() else {
             return;
         };
         match node.rich.last_mut() {
@@ -190,29 +201,23 @@ impl Builder {
     }
 
     /// Closes the innermost open block into its parent (or the document).
-    /// A block at the deepest level Notion takes in one request keeps no
-    /// children: they follow it as its siblings, in order.
+    /// Blocks at the deepest level Notion takes in one request, and deeper,
+    /// are all children of the block above that level, in document order:
+    /// each fills the slot it took when it opened, so closing is constant
+    /// work whatever the nesting.
     fn close(&mut self) {
-        let Some(mut node) = self.stack.pop() else {
+        let Some((node, slot)) = self.stack.pop() else {
             return;
         };
         if node.rich.is_empty() && node.children.is_empty() && node.kind == "paragraph" {
             return;
         }
-        // `stack.len()` is now the node's depth below the top level.
-        let depth = self.stack.len();
-        let Some(parent) = self.stack.last_mut() else {
-            self.blocks.push(node);
-            return;
-        };
-        if depth >= NOTION_NESTING {
-            let children = std::mem::take(&mut node.children);
-            parent.children.push(node);
-            parent
-                .children
-                .extend(children.into_iter().flat_map(flatten));
-        } else {
-            parent.children.push(node);
+        match slot {
+            Some(slot) => self.stack[NOTION_NESTING - 1].0.children[slot] = node,
+            None => match self.stack.last_mut() {
+                Some((parent, _)) => parent.children.push(node),
+                None => self.blocks.push(node),
+            },
         }
     }
 
@@ -223,7 +228,16 @@ impl Builder {
     }
 
     fn open(&mut self, kind: &'static str) {
-        self.stack.push(Node::new(kind));
+        self.push(Node::new(kind));
+    }
+
+    fn push(&mut self, node: Node) {
+        let slot = (self.stack.len() >= NOTION_NESTING).then(|| {
+            let anchor = &mut self.stack[NOTION_NESTING - 1].0.children;
+            anchor.push(Node::slot());
+            anchor.len() - 1
+        });
+        self.stack.push((node, slot));
     }
 
     fn event(&mut self, event: Event<'_>) {
@@ -243,7 +257,7 @@ impl Builder {
                 self.blocks.push(Node::new("divider"));
             }
             Event::TaskListMarker(done) => {
-                if let Some(node) = self.stack.last_mut() {
+                if let Some((node, _)) = self.stack.last_mut() {
                     node.kind = "to_do";
                     node.extra.insert("checked".into(), json!(done));
                 }
@@ -257,13 +271,13 @@ impl Builder {
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
             Tag::Paragraph => {
-                let inside = self.stack.last().is_some_and(|node| {
+                let inside = self.stack.last().is_some_and(|(node, _)| {
                     matches!(
                         node.kind,
                         "bulleted_list_item" | "numbered_list_item" | "to_do" | "quote"
                     )
                 });
-                if inside && self.stack.last().is_some_and(|n| !n.rich.is_empty()) {
+                if inside && self.stack.last().is_some_and(|(n, _)| !n.rich.is_empty()) {
                     self.push_text("\n");
                 } else if !inside {
                     self.finish_block();
@@ -304,7 +318,7 @@ impl Builder {
                         language
                     }),
                 );
-                self.stack.push(node);
+                self.push(node);
             }
             Tag::List(start) => {
                 if self.lists.is_empty() && self.quote_depth == 0 {
@@ -350,7 +364,7 @@ impl Builder {
                 let inside = self
                     .stack
                     .last()
-                    .is_some_and(|node| node.kind != "paragraph");
+                    .is_some_and(|(node, _)| node.kind != "paragraph");
                 if !inside {
                     self.close();
                 }
@@ -363,7 +377,7 @@ impl Builder {
                 }
             }
             TagEnd::CodeBlock => {
-                if let Some(node) = self.stack.last_mut()
+                if let Some((node, _)) = self.stack.last_mut()
                     && let Some(last) = node.rich.last_mut()
                 {
                     let trimmed = last.text.trim_end_matches('\n').len();
@@ -373,7 +387,7 @@ impl Builder {
             }
             TagEnd::Item => {
                 // Close the item (and a paragraph left open inside it).
-                while let Some(node) = self.stack.last() {
+                while let Some((node, _)) = self.stack.last() {
                     let item = matches!(
                         node.kind,
                         "bulleted_list_item" | "numbered_list_item" | "to_do"
@@ -403,25 +417,59 @@ impl Builder {
                 }
             }
             TagEnd::Table => {
-                if let Some(mut table) = self.table.take() {
-                    let width = table
-                        .children
-                        .iter()
-                        .filter_map(|row| {
-                            row.extra
-                                .get("cells")
-                                .and_then(Value::as_array)
-                                .map(Vec::len)
-                        })
-                        .max()
-                        .unwrap_or(1);
-                    table.extra.insert("table_width".into(), json!(width));
-                    self.blocks.push(table);
+                if let Some(table) = self.table.take() {
+                    self.blocks.push(table_block(table));
                 }
             }
             _ => {}
         }
     }
+}
+
+/// A table's cells as text, row by row.
+fn cell_texts(table: &Node) -> Vec<Vec<String>> {
+    let text = |cell: &Value| -> String {
+        cell.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["text"]["content"].as_str())
+            .collect()
+    };
+    table
+        .children
+        .iter()
+        .map(|row| match row.extra.get("cells") {
+            Some(Value::Array(cells)) => cells.iter().map(text).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// A `table` block with its width, or, for a table whose cells are mostly
+/// the empty ones markdown fills in (a wide header over short rows), a
+/// `code` block of its text: Notion wants every row as wide as the table,
+/// and those empty cells would grow the request with the square of the
+/// markdown.
+fn table_block(mut table: Node) -> Node {
+    let rows = table.children.len();
+    let (mut width, mut filled) = (1, 0);
+    for row in &table.children {
+        if let Some(Value::Array(cells)) = row.extra.get("cells") {
+            width = width.max(cells.len());
+            filled += cells.iter().filter(|cell| cell != &&json!([])).count();
+        }
+    }
+    if rows.saturating_mul(width) > 4 * (filled + rows) + 1024 {
+        let mut code = Node::new("code");
+        code.extra.insert("language".into(), json!("plain text"));
+        code.rich.push(Span {
+            text: super::table::aligned(&cell_texts(&table)),
+            ..Span::default()
+        });
+        return code;
+    }
+    table.extra.insert("table_width".into(), json!(width));
+    table
 }
 
 #[cfg(test)]

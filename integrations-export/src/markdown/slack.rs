@@ -8,6 +8,8 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::MAX_NESTING;
+use super::table::aligned;
 use escape::{escape, escape_into};
 use split::{pack, split};
 
@@ -169,7 +171,8 @@ pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackM
     let mut renderer = Renderer::default();
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    for event in Parser::new_ext(markdown, options) {
+    let markdown = super::with_bounded_nesting(markdown);
+    for event in Parser::new_ext(&markdown, options) {
         renderer.event(event);
     }
     renderer.flush_section();
@@ -217,8 +220,6 @@ impl Renderer {
         &mut self.current
     }
 
-    /// Writes `text` (already mrkdwn) to the current place, opening quoted
-    /// lines with `> `.
     /// Whether text goes to quoted lines of the current section.
     fn quotes_lines(&self) -> bool {
         self.link.is_none()
@@ -228,6 +229,8 @@ impl Renderer {
             && self.quote_depth > 0
     }
 
+    /// Writes `text` (already mrkdwn) to the current place, opening quoted
+    /// lines with `> ` per level (at most [`MAX_NESTING`]).
     fn write(&mut self, text: &str) {
         if self.quotes_lines() {
             for (i, line) in text.split('\n').enumerate() {
@@ -235,7 +238,8 @@ impl Renderer {
                     self.current.push('\n');
                 }
                 if (self.current.is_empty() || self.current.ends_with('\n')) && !line.is_empty() {
-                    self.current.push_str(&"> ".repeat(self.quote_depth));
+                    self.current
+                        .push_str(&"> ".repeat(self.quote_depth.min(MAX_NESTING)));
                 }
                 self.current.push_str(line);
             }
@@ -338,7 +342,7 @@ impl Renderer {
                 if !self.current.is_empty() && !self.current.ends_with('\n') {
                     self.current.push('\n');
                 }
-                let depth = self.lists.len().saturating_sub(1);
+                let depth = self.lists.len().saturating_sub(1).min(MAX_NESTING);
                 let marker = match self.lists.last_mut() {
                     Some(Some(number)) => {
                         let marker = format!("{number}. ");
@@ -459,36 +463,7 @@ fn heading_block(text: &str, level: HeadingLevel) -> Block {
 
 /// A table as aligned columns in a code block.
 fn render_table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut lines = Vec::with_capacity(rows.len() + 1);
-    for (i, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = (0..columns)
-            .map(|c| {
-                let cell = row.get(c).map(String::as_str).unwrap_or_default();
-                format!("{cell}{}", " ".repeat(widths[c] - cell.chars().count()))
-            })
-            .collect();
-        lines.push(cells.join(" | ").trim_end().to_owned());
-        if i == 0 {
-            lines.push(
-                widths
-                    .iter()
-                    .map(|w| "-".repeat((*w).max(1)))
-                    .collect::<Vec<_>>()
-                    .join("-+-"),
-            );
-        }
-    }
-    format!("```\n{}\n```", lines.join("\n"))
+    format!("```\n{}\n```", aligned(rows))
 }
 
 #[cfg(test)]

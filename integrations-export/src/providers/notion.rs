@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{VendorAccess, check, require_destination};
+use super::{VendorAccess, check, converted, require_destination};
 use crate::error::Error;
 use crate::markdown::{markdown_to_notion, notion_batches};
 use crate::provider::{
@@ -152,7 +152,11 @@ impl Provider for NotionProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        let (page, rest) = Self::requests(content, destination)?;
+        let to = destination.to_owned();
+        let (page, rest) = converted("notion", content, move |content| {
+            Self::requests(content, &to)
+        })
+        .await?;
         let notion = self.access.connection(context)?;
         let created: Value = notion.post("/v1/pages").json(&page).send_json().await?;
         let id = created["id"]

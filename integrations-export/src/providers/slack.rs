@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
-use super::{VendorAccess, check, require_destination, slack_channels, slack_messages};
+use super::{VendorAccess, check, converted, require_destination, slack_channels, slack_messages};
 use crate::error::Error;
 use crate::markdown::SlackMessage;
 use crate::provider::{
@@ -247,7 +247,8 @@ impl Provider for SlackProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        let steps = steps(context, content, destination)?;
+        let (owned, to) = (context.clone(), destination.to_owned());
+        let steps = converted("slack", content, move |content| steps(&owned, content, &to)).await?;
         let slack = self.access.connection(context)?;
         let (mut thread, mut sent) = (None, Vec::new());
         if let (Some(since), Some(key)) = (context.resumed_since, &context.idempotency_key)

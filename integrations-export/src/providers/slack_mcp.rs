@@ -7,7 +7,7 @@ use integrations_mcp::client::ToolResultExt;
 use integrations_mcp::{McpPool, SessionKey};
 use serde_json::{Value, json};
 
-use super::{require_destination, slack_channels, slack_messages};
+use super::{converted, require_destination, slack_channels, slack_messages};
 use crate::error::Error;
 use crate::markdown::{SlackBlock, SlackMessage};
 use crate::provider::{
@@ -272,7 +272,10 @@ impl Provider for McpSlackProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         require_destination("slack-mcp", destination, "a channel id such as C024BE91L")?;
-        let messages = slack_messages("slack-mcp", content)?;
+        let messages = converted("slack-mcp", content, |content| {
+            slack_messages("slack-mcp", content)
+        })
+        .await?;
         let (mut channel, mut thread) = (destination.to_owned(), None::<String>);
         for message in &messages {
             let (tool, arguments) = self.call(message, &channel, thread.as_deref());

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
 use backon::{BackoffBuilder, ExponentialBuilder};
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::FutureExt;
 use integrations_core::IntegrationId;
 use integrations_core::events::{Event, EventKind};
 
 use super::Inner;
-use crate::error::{Error, Failure};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::store::{Claimed, Outcome};
 
 /// One worker: claims due exports one at a time and delivers them, until
@@ -55,29 +58,49 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: boo
     let record = &claimed.record;
     let request = &record.request;
     let context = Inner::context(&claimed, retry_requests);
-    let result = match inner.providers.get(&request.provider) {
-        Some(provider) => {
-            provider
-                .export(&context, &request.content, &request.destination)
-                .await
+    let max_attempts = inner.options.max_attempts;
+    let outcome = if record.attempts > max_attempts {
+        // Claimed again after every lease: each delivery began and never
+        // finished (its process died, perhaps because of this export).
+        Outcome::Failed {
+            error: Failure::new(
+                ErrorKind::Abandoned,
+                format!(
+                    "{} deliveries began and did not finish (their process stopped); not sent again",
+                    record.attempts - 1
+                ),
+            ),
         }
-        None => Err(Error::UnknownProvider {
-            provider: request.provider.clone(),
-        }),
-    };
-    let outcome = match result {
-        Ok(result) => Outcome::Delivered(result),
-        Err(error) if error.is_transient() && record.attempts < inner.options.max_attempts => {
-            let backoff =
-                backoff(inner, record.attempts).max(error.retry_after().unwrap_or_default());
-            Outcome::Retry {
-                at: Utc::now() + backoff,
-                error: Failure::from(&error),
+    } else {
+        let sent = match inner.providers.get(&request.provider) {
+            Some(provider) => {
+                AssertUnwindSafe(provider.export(&context, &request.content, &request.destination))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::Panicked {
+                            provider: request.provider.clone(),
+                        })
+                    })
             }
+            None => Err(Error::UnknownProvider {
+                provider: request.provider.clone(),
+            }),
+        };
+        match sent {
+            Ok(result) => Outcome::Delivered(result),
+            Err(error) if error.is_transient() && record.attempts < max_attempts => {
+                let wait =
+                    backoff(inner, record.attempts).max(error.retry_after().unwrap_or_default());
+                Outcome::Retry {
+                    at: later(wait),
+                    error: Failure::from(&error),
+                }
+            }
+            Err(error) => Outcome::Failed {
+                error: Failure::from(&error),
+            },
         }
-        Err(error) => Outcome::Failed {
-            error: Failure::from(&error),
-        },
     };
     match inner
         .store
@@ -95,6 +118,14 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: boo
     }
     publish(inner, &claimed, &outcome).await;
     inner.finished.notify_waiters();
+}
+
+/// `wait` from now, at most a day (a vendor's `Retry-After` may ask for
+/// centuries).
+fn later(wait: Duration) -> DateTime<Utc> {
+    const DAY: TimeDelta = TimeDelta::days(1);
+    let wait = TimeDelta::from_std(wait).map_or(DAY, |wait| wait.min(DAY));
+    Utc::now() + wait
 }
 
 /// The wait before attempt `attempts + 1`.

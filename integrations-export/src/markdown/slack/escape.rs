@@ -31,11 +31,15 @@ pub(super) fn escape_into(out: &mut String, text: &str) {
 }
 
 /// A Slack form at the start of `text`: `<@U..>`, `<#C..|name>`,
-/// `<!here>`, `<https://..|label>`, `<mailto:..>`.
+/// `<!here>`, `<https://..|label>`, `<mailto:..>`. Looks no further than
+/// the next `<` or newline, so escaping stays linear in the text.
 fn slack_form(text: &str) -> Option<&str> {
-    let end = text.find('>')?;
+    let end = 1 + memchr::memchr3(b'>', b'<', b'\n', &text.as_bytes()[1..])?;
+    if text.as_bytes()[end] != b'>' {
+        return None;
+    }
     let inner = &text[1..end];
-    if inner.is_empty() || inner.contains(['<', '\n']) {
+    if inner.is_empty() {
         return None;
     }
     let (target, _label) = inner.split_once('|').unwrap_or((inner, ""));

@@ -39,10 +39,13 @@ fn split_section(text: &str, max: usize) -> Vec<String> {
     split_text(text, max, false)
 }
 
+/// Linear in `text`: each piece is found by looking at most `max`
+/// characters ahead, and the characters left are counted down, not again.
 fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut rest = text;
-    while rest.chars().count() > max {
+    let mut left = text.chars().count();
+    while left > max {
         let limit = rest
             .char_indices()
             .nth(max)
@@ -51,11 +54,14 @@ fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
         let cut = safe_cut(window, code).unwrap_or(limit);
         let (piece, tail) = rest.split_at(cut);
         pieces.push(piece.trim_end_matches('\n').to_owned());
-        rest = if code {
+        let next = if code {
             tail.strip_prefix('\n').unwrap_or(tail)
         } else {
             tail.trim_start_matches(['\n', ' '])
         };
+        // Newlines and spaces trimmed are one byte a character.
+        left -= piece.chars().count() + (tail.len() - next.len());
+        rest = next;
     }
     if !rest.is_empty() || pieces.is_empty() {
         pieces.push(rest.to_owned());

@@ -1,0 +1,121 @@
+//! Documents written to hurt: deep nesting, runs of `<`, wide tables. What
+//! a host relies on is that the converters' output (and so their work) is
+//! at most a constant times the input, whatever the input; the benchmark
+//! `cargo bench -p integrations-export --bench convert` shows the time.
+
+use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
+
+/// A few kilobytes of each shape that used to grow the output
+/// quadratically (security review, finding 2).
+fn hostile(size: usize) -> Vec<(&'static str, String)> {
+    let half = size / 2;
+    vec![
+        // D nested quotes, then M lazy continuation lines ending in hard breaks.
+        (
+            "nested quotes with lazy lines",
+            format!("{}a\\\n{}", ">".repeat(half / 2), "b\\\n".repeat(half / 6)),
+        ),
+        (
+            "a list nested on one line",
+            format!("{}x", "- ".repeat(half)),
+        ),
+        (
+            "a deep list, lazy lines",
+            format!("{}a\\\n{}", "- ".repeat(half / 4), "b\\\n".repeat(half / 6)),
+        ),
+        (
+            "a list nested line by line",
+            (0..size / 40)
+                .map(|depth| format!("{}- item\n", "  ".repeat(depth)))
+                .collect(),
+        ),
+        ("a run of `<` with no `>`", "<".repeat(size)),
+        (
+            "a wide header over many short rows",
+            format!(
+                "{}|\n{}|\n{}",
+                "|h".repeat(half / 4),
+                "|-".repeat(half / 4),
+                "|x|\n".repeat(half / 4)
+            ),
+        ),
+        (
+            "one wide cell padding many rows",
+            format!(
+                "|{}|b|\n|-|-|\n{}",
+                "w".repeat(half / 2),
+                "|x|y|\n".repeat(half / 6)
+            ),
+        ),
+    ]
+}
+
+fn slack_chars(markdown: &str) -> usize {
+    markdown_to_slack(markdown)
+        .iter()
+        .map(|message| message.to_post("C1").to_string().len())
+        .sum()
+}
+
+fn notion_bytes(markdown: &str) -> usize {
+    markdown_to_notion(markdown)
+        .iter()
+        .map(|block| block.to_string().len())
+        .sum()
+}
+
+/// Output per byte of input, for both converters: every block, every
+/// message and the JSON around them included.
+const AT_MOST_PER_BYTE: usize = 80;
+
+#[test]
+fn slack_output_is_at_most_a_constant_times_the_input() {
+    for (shape, markdown) in hostile(4096) {
+        let out = slack_chars(&markdown);
+        assert!(
+            out <= AT_MOST_PER_BYTE * markdown.len() + 4096,
+            "{shape}: {} bytes of markdown gave {out} bytes of Slack messages",
+            markdown.len()
+        );
+    }
+}
+
+#[test]
+fn notion_output_is_at_most_a_constant_times_the_input() {
+    for (shape, markdown) in hostile(4096) {
+        let out = notion_bytes(&markdown);
+        assert!(
+            out <= AT_MOST_PER_BYTE * markdown.len() + 4096,
+            "{shape}: {} bytes of markdown gave {out} bytes of Notion blocks",
+            markdown.len()
+        );
+    }
+}
+
+#[test]
+fn text_under_deep_nesting_is_kept() {
+    // Past the honoured depth, levels are flat, but no word is dropped.
+    let markdown = format!("{}deep words here", "> ".repeat(40));
+    let text: String = markdown_to_slack(&markdown)
+        .iter()
+        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(str::to_owned)))
+        .collect();
+    assert!(text.contains("deep words here"), "{text}");
+    let list: String = (0..30)
+        .map(|depth| format!("{}- level{depth}\n", "  ".repeat(depth)))
+        .collect();
+    let text: String = markdown_to_slack(&list)
+        .iter()
+        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(str::to_owned)))
+        .collect();
+    for depth in 0..30 {
+        assert!(text.contains(&format!("level{depth}")), "level{depth}");
+    }
+    let notion = serde_json::to_string(&markdown_to_notion(&list)).unwrap();
+    for depth in 0..30 {
+        assert!(
+            notion.contains(&format!("\"level{depth}\"")),
+            "level{depth}"
+        );
+    }
+}
