@@ -11,6 +11,8 @@ mod call;
 #[allow(deprecated)]
 mod hooks;
 #[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "http")]
 mod http_words;
 mod pool;
 mod probe;

@@ -54,6 +54,9 @@ struct Auth {
     /// A scope every request needs beyond what tokens carry: a valid token
     /// then gets 403 `insufficient_scope` naming it.
     require_scope: Mutex<Option<String>>,
+    /// Where a request with a valid token is sent instead (a 307), as an
+    /// open redirect on the server would.
+    redirect_to: Mutex<Option<String>>,
 }
 
 impl Auth {
@@ -202,6 +205,10 @@ async fn bearer_check(State(auth): State<Arc<Auth>>, request: Request, next: Nex
                 auth.base
             );
             return (StatusCode::FORBIDDEN, [("www-authenticate", challenge)]).into_response();
+        }
+        let elsewhere = auth.redirect_to.lock().unwrap().clone();
+        if let (true, Some(elsewhere)) = (valid, elsewhere) {
+            return (StatusCode::TEMPORARY_REDIRECT, [("location", elsewhere)]).into_response();
         }
         if valid {
             auth.presented.lock().unwrap().push(token);
@@ -650,6 +657,40 @@ async fn a_step_up_returns_authorization_required_without_a_second_connect() {
         "no connect to learn what the 403 meant"
     );
     assert!(error.needs_reauth());
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorized_session_does_not_follow_a_redirect_to_another_origin() {
+    // Security review, finding 3: authorized sessions followed any
+    // redirect, replaying the JSON-RPC body, the session id and the
+    // config's headers to the other origin.
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/collect", collector.local_addr().unwrap());
+    let reached = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = collector.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, store, None);
+    let key = ada();
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    *auth.redirect_to.lock().unwrap() = Some(elsewhere);
+    assert!(latest(&pool, &key).await.is_err());
+    assert!(latest(&pool, &key).await.is_err(), "and again");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "nothing reached the other origin"
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }

@@ -14,7 +14,9 @@ mod flow;
 mod refresh;
 mod sealed;
 
-pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, off_runtime, start};
+pub(crate) use flow::{
+    Authorized, OAUTH_WORK_LIMIT, OAuthContext, Tokens, authorize, complete, off_runtime, start,
+};
 pub(crate) use refresh::McpRefresher;
 
 /// How the pool authorises to a remote MCP server that follows the MCP

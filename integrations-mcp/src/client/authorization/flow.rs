@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use integrations_core::credentials::TokenManager;
 use integrations_core::error::CredentialError;
@@ -14,6 +15,7 @@ use rmcp::transport::auth::{
     AuthorizationSession, OAuthClientConfig, OAuthState, default_oauth_http_client,
 };
 use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 
 use super::refresh::TokenClient;
 use super::sealed::{
@@ -60,21 +62,61 @@ fn failed(server: &str, error: impl fmt::Display) -> Error {
     }
 }
 
+/// How long OAuth work no session waits for may take (completing an
+/// authorization at the callback, a refresh): rmcp gives each of its
+/// requests 30 s, and there are a few.
+pub(crate) const OAUTH_WORK_LIMIT: Duration = Duration::from_secs(60);
+
 /// Runs a future that is not `Send` (rmcp's OAuth futures hold a form
-/// serializer across an await) to completion on a blocking thread, with
-/// that thread's logging off: rmcp logs the authorization code it
-/// exchanges, and no secret may reach the host's logs.
+/// serializer across an await) on a blocking thread, with that thread's
+/// logging off (rmcp logs the authorization code it exchanges, and no
+/// secret may reach the host's logs), until `deadline` at the latest: the
+/// thread is back in tokio's blocking pool by then whatever the server
+/// does, and the work's connections are closed.
 pub(crate) async fn off_runtime<T: Send + 'static>(
+    deadline: Instant,
     work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
-) -> Result<T, String> {
-    let runtime = tokio::runtime::Handle::current();
+) -> Result<T, Offloaded> {
+    let (runtime, started) = (tokio::runtime::Handle::current(), Instant::now());
     tokio::task::spawn_blocking(move || {
         tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            runtime.block_on(work())
+            runtime.block_on(tokio::time::timeout_at(deadline, work()))
         })
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| Offloaded::Failed(e.to_string()))?
+    .map_err(|_| Offloaded::TimedOut(deadline.saturating_duration_since(started)))
+}
+
+/// Why [`off_runtime`] has no result.
+#[derive(Debug)]
+pub(crate) enum Offloaded {
+    /// The deadline passed; the work was dropped.
+    TimedOut(Duration),
+    /// The work panicked.
+    Failed(String),
+}
+
+impl Offloaded {
+    /// The error of a connect to `server`: a timeout is the handshake's.
+    fn into_error(self, server: &str) -> Error {
+        match self {
+            Self::TimedOut(after) => Error::HandshakeTimeout {
+                server: server.to_owned(),
+                after,
+            },
+            Self::Failed(why) => failed(server, why),
+        }
+    }
+}
+
+impl fmt::Display for Offloaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TimedOut(after) => write!(f, "no answer within {after:?}"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
 }
 
 /// How the session sends its token: the client credentials grant's client,
@@ -85,21 +127,22 @@ pub(crate) async fn authorize(
     server: &str,
     url: &str,
     oauth: &OAuthContext,
+    deadline: Instant,
 ) -> Result<Authorized, Error> {
     if let Some(grant) = oauth.authorization.grant(url) {
         let url = url.to_owned();
-        let client = off_runtime(move || {
+        let client = off_runtime(deadline, move || {
             Box::pin(async move {
                 let mut state = OAuthState::new(url.as_str(), None).await?;
                 state.authenticate_client_credentials(grant).await?;
                 let manager = state.into_authorization_manager().ok_or_else(|| {
                     AuthError::InternalError("the grant ended without a token".into())
                 })?;
-                Ok::<_, AuthError>(AuthClient::new(reqwest::Client::default(), manager))
+                Ok::<_, AuthError>(AuthClient::new(crate::client::http::client(None), manager))
             })
         })
         .await
-        .map_err(|e| failed(server, e))?
+        .map_err(|e| e.into_error(server))?
         .map_err(|e| failed(server, e))?;
         return Ok(Authorized::Grant(client));
     }
@@ -122,11 +165,12 @@ pub(crate) async fn authorize(
             (client_id.clone(), client_secret.clone()),
         );
         let (url, scopes) = (url.to_owned(), scopes.clone());
-        let token =
-            off_runtime(move || Box::pin(enterprise_token(url, idp, client, id_token, scopes)))
-                .await
-                .map_err(|e| failed(server, e))?
-                .map_err(|e| failed(server, e))?;
+        let token = off_runtime(deadline, move || {
+            Box::pin(enterprise_token(url, idp, client, id_token, scopes))
+        })
+        .await
+        .map_err(|e| e.into_error(server))?
+        .map_err(|e| failed(server, e))?;
         return Ok(Authorized::Bearer(token));
     }
     let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
@@ -139,7 +183,7 @@ pub(crate) async fn authorize(
         {
             Ok(_) => {
                 return Ok(Authorized::Tokens(TokenClient {
-                    http: reqwest::Client::default(),
+                    http: crate::client::http::client(None),
                     tokens: tokens.manager,
                     tenant: oauth.tenant.clone(),
                     connection,
@@ -151,20 +195,25 @@ pub(crate) async fn authorize(
             Err(other) => return Err(crate::error::credential_error(server, other)),
         }
     }
-    Err(start_code_flow(server, url, oauth, tokens, connection).await)
+    Err(start_code_flow(server, url, oauth, tokens, connection, deadline).await)
 }
 
 /// Starts the authorization code flow without a new session: after a 401
 /// (the tenant's tokens are no longer honoured) or a 403
 /// `insufficient_scope` (for the scopes `oauth.step_up` names). Returns the
 /// [`Error::AuthorizationRequired`] that sends the user to approve.
-pub(crate) async fn start(server: &str, url: &str, oauth: &OAuthContext) -> Error {
+pub(crate) async fn start(
+    server: &str,
+    url: &str,
+    oauth: &OAuthContext,
+    deadline: Instant,
+) -> Error {
     let tokens = match oauth.tokens.clone() {
         Ok(tokens) => tokens,
         Err(why) => return failed(server, why),
     };
     match ConnectionId::new("mcp", server) {
-        Ok(connection) => start_code_flow(server, url, oauth, tokens, connection).await,
+        Ok(connection) => start_code_flow(server, url, oauth, tokens, connection, deadline).await,
         Err(error) => failed(server, error),
     }
 }
@@ -179,6 +228,7 @@ async fn start_code_flow(
     oauth: &OAuthContext,
     tokens: Tokens,
     connection: ConnectionId,
+    deadline: Instant,
 ) -> Error {
     let sealed = SealedTokens {
         store: Arc::clone(&tokens.store),
@@ -199,7 +249,7 @@ async fn start_code_flow(
         oauth.authorization.authorization_request(),
         oauth.step_up.clone(),
     );
-    let address = off_runtime(move || {
+    let address = off_runtime(deadline, move || {
         Box::pin(async move {
             let mut request = request
                 .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
@@ -207,7 +257,7 @@ async fn start_code_flow(
             manager.set_credential_store(sealed);
             let challenge = match step_up {
                 Some(step_up) => Some(step_up),
-                None => challenge(&url).await,
+                None => challenge(&url, deadline).await,
             };
             let metadata = discover(&manager, &url, challenge.as_deref()).await?;
             let cimd = metadata
@@ -277,7 +327,7 @@ async fn start_code_flow(
             url: address,
         },
         Ok(Err(error)) => failed(server, error),
-        Err(error) => failed(server, error),
+        Err(error) => error.into_error(server),
     }
 }
 
@@ -324,13 +374,11 @@ async fn legacy_metadata(
     let address = server
         .join("/.well-known/oauth-authorization-server")
         .map_err(|_| mismatch())?;
-    let metadata: AuthorizationMetadata = reqwest::Client::default()
-        .get(address)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let body = crate::client::http::get_document(address)
+        .await
+        .map_err(|why| AuthError::InternalError(format!("authorization server metadata: {why}")))?;
+    let metadata: AuthorizationMetadata = serde_json::from_slice(&body)
+        .map_err(|e| AuthError::InternalError(format!("authorization server metadata: {e}")))?;
     if metadata.issuer.as_deref() != Some(received_issuer) {
         return Err(mismatch());
     }
@@ -382,12 +430,20 @@ async fn enterprise_token(
 }
 
 /// The server's `WWW-Authenticate` challenge to an unauthenticated
-/// handshake: it names the resource metadata and the scopes wanted.
-async fn challenge(url: &str) -> Option<String> {
+/// handshake: it names the resource metadata and the scopes wanted. Every
+/// request of it ends by `deadline` (rmcp's transport runs them on a task
+/// of its own, which dropping the handshake does not stop).
+async fn challenge(url: &str, deadline: Instant) -> Option<String> {
     use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let http =
+        crate::client::http::client(Some(deadline.saturating_duration_since(Instant::now())));
     match rmcp::serve_client_with_lifecycle(
         (),
-        StreamableHttpClientTransport::from_uri(url),
+        StreamableHttpClientTransport::with_client(
+            http,
+            StreamableHttpClientTransportConfig::with_uri(url),
+        ),
         rmcp::ClientLifecycleMode::Initialize,
     )
     .await
@@ -478,7 +534,7 @@ pub(crate) async fn complete(
         connection: ConnectionId::new("mcp", &server).map_err(|e| failed(&server, e))?,
         resource: resource.clone(),
     };
-    off_runtime(move || {
+    off_runtime(Instant::now() + OAUTH_WORK_LIMIT, move || {
         Box::pin(async move {
             let mut manager = AuthorizationManager::new(resource.as_str()).await?;
             manager.set_metadata(discover(&manager, &resource, challenge.as_deref()).await?);
@@ -526,6 +582,67 @@ mod tests {
                 "{expected} / {received}: {error}"
             );
         }
+    }
+
+    /// A server on 127.0.0.1 that answers every request with what
+    /// `answer` makes of its base URL; returns the base URL and how many
+    /// requests reached it.
+    async fn answering(
+        answer: impl FnOnce(&str) -> String,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (answer, counter) = (Arc::new(answer(&base)), Arc::clone(&hits));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let answer = Arc::clone(&answer);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (base, hits)
+    }
+
+    async fn legacy_at(server: &str) -> Result<AuthorizationMetadata, AuthError> {
+        let issuer = format!("{server}/oauth");
+        legacy_metadata(&format!("{server}/mcp"), &format!("{server}/"), &issuer).await
+    }
+
+    #[tokio::test]
+    async fn the_2025_03_26_metadata_fetch_follows_no_redirect_and_reads_at_most_a_mib() {
+        // Security review, finding 5: the refetch followed redirects to any
+        // address and read a body of any size.
+        let (elsewhere, hits) =
+            answering(|_| "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
+        let (server, _) = answering(|_| {
+            format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}/latest/meta-data/iam\r\ncontent-length: 0\r\n\r\n"
+            )
+        })
+        .await;
+        assert!(legacy_at(&server).await.is_err());
+        let followed = hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(followed, 0, "the redirect is not followed");
+
+        let (server, _) = answering(|server| {
+            let padding = "x".repeat(2 * 1024 * 1024);
+            let body = format!(
+                r#"{{"issuer":"{server}/oauth","authorization_endpoint":"{server}/a","token_endpoint":"{server}/t","pad":"{padding}"}}"#
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        })
+        .await;
+        let error = legacy_at(&server).await.unwrap_err();
+        assert!(error.to_string().contains("1 MiB"), "{error}");
     }
 
     #[test]

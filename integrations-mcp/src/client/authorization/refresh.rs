@@ -24,7 +24,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::sealed::{CLIENT_ID, RESOURCE, RegisteredClient};
-use super::{McpAuthorization, off_runtime};
+use super::{McpAuthorization, OAUTH_WORK_LIMIT, off_runtime};
 
 /// Refreshes the sealed tokens of the authorization code flow at the
 /// server's authorization server, with rmcp's OAuth client: discovery from
@@ -91,7 +91,8 @@ impl TokenRefresher for McpRefresher {
         }))?;
         let seed = StoredCredentials::new(client_id, Some(token), request.scopes.to_vec(), None)
             .with_issuer(request.metadata.get("issuer").cloned());
-        let outcome = off_runtime(move || {
+        let deadline = tokio::time::Instant::now() + OAUTH_WORK_LIMIT;
+        let outcome = off_runtime(deadline, move || {
             Box::pin(async move {
                 let mut manager = AuthorizationManager::new(resource.as_str()).await?;
                 let copy = InMemoryCredentialStore::new();
@@ -107,7 +108,8 @@ impl TokenRefresher for McpRefresher {
                 manager.refresh_token().await
             })
         })
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
         match outcome {
             Ok(response) => {
                 let response = serde_json::to_value(&response)?;

@@ -99,7 +99,8 @@ impl McpPool {
             tokens: self.inner.oauth_tokens.clone(),
             step_up: challenge.map(str::to_owned),
         };
-        Some(authorization::start(&key.server, http.url.expose(), &oauth).await)
+        let deadline = tokio::time::Instant::now() + self.inner.handshake_timeout;
+        Some(authorization::start(&key.server, http.url.expose(), &oauth, deadline).await)
     }
 
     /// Whether the server authorises with the authorization code flow.

@@ -30,11 +30,22 @@ impl Session {
         let client = Client::new(options.hooks.clone());
         let progress = Arc::clone(&client.progress);
         let started = match &options.oauth {
-            None => handshake(client, reqwest::Client::default(), transport, &progress),
+            None => handshake(
+                client,
+                crate::client::http::client(None),
+                transport,
+                &progress,
+            ),
             Some(oauth) => {
-                let authorized = tokio::time::timeout(
-                    options.handshake,
-                    crate::client::authorization::authorize(server, config.url.expose(), oauth),
+                let deadline = tokio::time::Instant::now() + options.handshake;
+                let authorized = tokio::time::timeout_at(
+                    deadline,
+                    crate::client::authorization::authorize(
+                        server,
+                        config.url.expose(),
+                        oauth,
+                        deadline,
+                    ),
                 )
                 .await
                 .map_err(|_| Error::HandshakeTimeout {
@@ -47,7 +58,7 @@ impl Session {
                     Authorized::Tokens(tokens) => handshake(client, tokens, transport, &progress),
                     Authorized::Bearer(token) => handshake(
                         client,
-                        reqwest::Client::default(),
+                        crate::client::http::client(None),
                         transport.auth_header(token.expose_secret()),
                         &progress,
                     ),

@@ -1,0 +1,106 @@
+//! MCP servers that misbehave on purpose, over real sockets on 127.0.0.1:
+//! what the host relies on is that nothing of the pool's outlives its
+//! timeout and that nothing of the host's leaks to another origin.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use integrations_core::TenantId;
+use integrations_core::credentials::MemoryStore;
+use integrations_mcp::client::McpAuthorization;
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+/// A server that accepts connections and never answers; counts the
+/// connections still open (the client has not closed them).
+async fn silent_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let open = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&open);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut sink = [0u8; 1024];
+                while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+                counter.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, open)
+}
+
+/// Security review, finding 1: each code-flow connect to a server that
+/// never answers left a blocking thread waiting on it for ever; with the
+/// blocking pool full, `spawn_blocking` and DNS stopped host-wide.
+#[test]
+fn a_code_flow_server_that_never_answers_holds_no_thread_past_the_timeout() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome: Result<(), String> = runtime.block_on(async {
+        let (url, open) = silent_server().await;
+        let pool = McpPool::builder()
+            .server("silent", Bridge::http_entry(&url))
+            .authorization(
+                "silent",
+                McpAuthorization::authorization_code("http://127.0.0.1:9/callback"),
+            )
+            .credential_store(Arc::new(MemoryStore::new()))
+            .handshake_timeout(Duration::from_millis(200))
+            .build();
+        for batch in 0..10 {
+            let connects = (0..10).map(|n| {
+                let pool = pool.clone();
+                let key =
+                    SessionKey::new(TenantId::new(format!("t{batch}-{n}")).unwrap(), "silent");
+                tokio::spawn(async move { pool.list_tools(&key).await })
+            });
+            let connects: Vec<_> = connects.collect();
+            for connect in connects {
+                match connect.await.unwrap() {
+                    Err(Error::HandshakeTimeout { .. }) => {}
+                    other => return Err(format!("expected HandshakeTimeout, got {other:?}")),
+                }
+            }
+        }
+        // Every connection the pool opened is closed soon after its timeout.
+        let mut still_open = open.load(Ordering::SeqCst);
+        for _ in 0..50 {
+            if still_open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            still_open = open.load(Ordering::SeqCst);
+        }
+        if still_open > 0 {
+            return Err(format!(
+                "{still_open} connections to the silent server still open"
+            ));
+        }
+        let blocking =
+            tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(|| 42)).await;
+        if !matches!(blocking, Ok(Ok(42))) {
+            return Err("spawn_blocking work did not run: the blocking pool is full".into());
+        }
+        let lookup = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::lookup_host("localhost:80"),
+        )
+        .await;
+        if lookup.is_err() {
+            return Err("a DNS lookup did not complete".into());
+        }
+        pool.shutdown(Duration::from_secs(1)).await;
+        Ok(())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome.unwrap();
+}
