@@ -158,12 +158,37 @@ pub(crate) struct ClientSettings {
     roots: Vec<reqwest::Certificate>,
 }
 
+/// Redirects one request may follow.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows a redirect to the same origin (scheme, host, port) only; one
+/// to another origin comes back to the caller as the 3xx it is, since an
+/// API key header, the vendor's headers and (through the URL) a query key
+/// would go with it.
+fn same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same = attempt
+        .previous()
+        .first()
+        .is_some_and(|first| first.origin() == attempt.url().origin());
+    if !same {
+        attempt.stop()
+    } else if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+    } else {
+        attempt.follow()
+    }
+}
+
 impl ClientSettings {
+    /// Same-origin redirects only, no `Referer`, the connect timeout; each
+    /// request sets its own total timeout.
     pub(crate) fn builder(&self) -> reqwest::ClientBuilder {
         let mut builder = reqwest::Client::builder()
             .user_agent(self.user_agent.clone())
             .default_headers(self.headers.clone())
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.connect_timeout)
+            .redirect(reqwest::redirect::Policy::custom(same_origin))
+            .referer(false);
         for root in &self.roots {
             builder = builder.add_root_certificate(root.clone());
         }

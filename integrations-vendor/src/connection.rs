@@ -30,6 +30,10 @@ use crate::vendor::Vendor;
 ///   idempotency key; a refused token is read again (with OAuth 2,
 ///   refreshed once, however many requests see it) and the request sent
 ///   again once.
+/// - **Contained**: redirects are followed only to the same origin (scheme,
+///   host and port), with no `Referer`; a redirect to another origin (a
+///   download on a CDN, say) comes back to the caller as the 3xx it is, so
+///   that no key or vendor header travels with it.
 /// - **Observable**: one `vendor.request` tracing span per request (vendor,
 ///   method, host, path template, status, attempts, wait; never headers,
 ///   tokens or bodies), and one health sample per request in

@@ -422,6 +422,49 @@ async fn api_keys_in_headers_and_queries_and_basic_auth_come_from_the_store() {
 }
 
 #[tokio::test]
+async fn keys_and_vendor_headers_never_follow_a_redirect_to_another_origin() {
+    // Security review, finding 6: a header key was sent to the redirect's
+    // host, and a query key leaked there in `Referer`.
+    let elsewhere = FakeServer::start().await;
+    elsewhere.route("GET", "/download", |_| Reply::json(200, json!({})));
+    let fake = FakeServer::start().await;
+    let target = elsewhere.url("/download");
+    fake.route("GET", "/v1/files/1", move |_| {
+        Reply::json(302, json!({})).header("Location", &target)
+    });
+    fake.route("GET", "/v1/moved", |_| {
+        Reply::json(307, json!({})).header("Location", "/v1/here")
+    });
+    fake.route("GET", "/v1/here", |_| Reply::json(200, json!({"here": true})));
+    let store = store_with(Credentials::api_key("sk-VENDOR-SECRET")).await;
+    for auth in [
+        Auth::api_key_header("X-API-Key"),
+        Auth::api_key_query("api_key"),
+        Auth::Bearer,
+    ] {
+        let api = VendorConnection::builder(
+            Vendor::new("acme", fake.url("")).with_header("X-Workspace", "ws-SECRET"),
+        )
+        .auth(auth)
+        .credentials(store.clone(), tenant(), connection())
+        .build()
+        .unwrap();
+        let answer = api.get("/v1/files/1").send().await;
+        assert!(answer.is_err(), "the redirect is the caller's to follow");
+        let here: serde_json::Value = api.get("/v1/moved").send_json().await.unwrap();
+        assert_eq!(here["here"], true, "a same-origin redirect is followed");
+    }
+    assert!(
+        elsewhere.requests("/download").is_empty(),
+        "nothing reached the other origin"
+    );
+    assert!(
+        fake.requests("/v1/here").iter().all(|r| r.header("referer").is_none()),
+        "no Referer"
+    );
+}
+
+#[tokio::test]
 async fn path_parameters_are_encoded_and_a_missing_one_is_refused() {
     let fake = FakeServer::start().await;
     fake.route("GET", "/v1/blocks/a%2Fb%20c/children", |_| {
