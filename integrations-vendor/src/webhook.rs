@@ -49,8 +49,17 @@ pub struct Verified {
 ///
 /// A request is accepted only if a signature matches the raw body (compared
 /// in constant time), its timestamp is within the window (default 5
-/// minutes, either way), and its id was not accepted before within the
-/// window.
+/// minutes, either way), and the same message was not accepted before
+/// within the window.
+///
+/// "The same message" is told by what is signed, never by header text
+/// another spelling could change: the MAC's bytes for Slack and GitHub
+/// (whatever the hex case, whatever `X-GitHub-Delivery` says), the signed
+/// `webhook-id` for Standard Webhooks. Two limits a host must know:
+/// GitHub signs no timestamp, so a captured delivery is refused as a
+/// replay only within the window (keep delivery ids in durable storage to
+/// refuse it later); and the cache is this process's own, not shared by
+/// replicas.
 ///
 /// ```
 /// use integrations_vendor::webhook::WebhookVerifier;
@@ -70,7 +79,8 @@ pub struct WebhookVerifier {
     scheme: WebhookScheme,
     key: SecretBox<Vec<u8>>,
     window: Duration,
-    /// Accepted ids and when they were signed, pruned past the window.
+    /// What accepted messages signed (their replay keys) and when, pruned
+    /// past the window.
     seen: Mutex<HashMap<String, i64>>,
 }
 
@@ -144,7 +154,10 @@ impl WebhookVerifier {
         body: &[u8],
         now: i64,
     ) -> Result<Verified, WebhookError> {
-        let verified = match self.scheme {
+        // What the replay cache keeps: the bytes of the MAC that matched
+        // (never header text, which has other spellings), and for Standard
+        // Webhooks the signed id.
+        let (verified, replay) = match self.scheme {
             WebhookScheme::Slack => {
                 let timestamp = header(headers, "x-slack-request-timestamp")?;
                 let signature = header(headers, "x-slack-signature")?;
@@ -156,10 +169,11 @@ impl WebhookVerifier {
                 mac.update(body);
                 mac.verify_slice(&expected)
                     .map_err(|_| WebhookError::BadSignature)?;
-                Verified {
+                let verified = Verified {
                     id: Some(signature.to_owned()),
                     timestamp: Some(at),
-                }
+                };
+                (verified, format!("slack:{}", hex::encode(&expected)))
             }
             WebhookScheme::GitHub => {
                 let signature = header(headers, "x-hub-signature-256")?;
@@ -168,13 +182,14 @@ impl WebhookVerifier {
                 mac.update(body);
                 mac.verify_slice(&expected)
                     .map_err(|_| WebhookError::BadSignature)?;
-                Verified {
+                let verified = Verified {
                     id: headers
                         .get("x-github-delivery")
                         .and_then(|id| id.to_str().ok())
                         .map(str::to_owned),
                     timestamp: None,
-                }
+                };
+                (verified, format!("github:{}", hex::encode(&expected)))
             }
             WebhookScheme::Standard => {
                 let id = header(headers, "webhook-id")?;
@@ -193,13 +208,14 @@ impl WebhookVerifier {
                 if !matched {
                     return Err(WebhookError::BadSignature);
                 }
-                Verified {
+                let verified = Verified {
                     id: Some(id.to_owned()),
                     timestamp: Some(at),
-                }
+                };
+                (verified, format!("standard:{id}"))
             }
         };
-        self.remember(&verified, now)?;
+        self.remember(&verified, replay, now)?;
         Ok(verified)
     }
 
@@ -224,18 +240,18 @@ impl WebhookVerifier {
         Ok(())
     }
 
-    /// Refuses an id already accepted within the window; keeps this one.
-    fn remember(&self, verified: &Verified, now: i64) -> Result<(), WebhookError> {
-        let Some(id) = &verified.id else {
-            return Ok(());
-        };
+    /// Refuses a message already accepted within the window (by its
+    /// `replay` key); keeps this one.
+    fn remember(&self, verified: &Verified, replay: String, now: i64) -> Result<(), WebhookError> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let horizon = now.saturating_sub(self.window_secs());
         seen.retain(|_, at| *at >= horizon);
-        if seen.contains_key(id) {
-            return Err(WebhookError::Replayed(id.clone()));
+        if seen.contains_key(&replay) {
+            return Err(WebhookError::Replayed(
+                verified.id.clone().unwrap_or(replay),
+            ));
         }
-        seen.insert(id.clone(), verified.timestamp.unwrap_or(now).max(now));
+        seen.insert(replay, verified.timestamp.unwrap_or(now).max(now));
         Ok(())
     }
 }

@@ -435,7 +435,9 @@ async fn keys_and_vendor_headers_never_follow_a_redirect_to_another_origin() {
     fake.route("GET", "/v1/moved", |_| {
         Reply::json(307, json!({})).header("Location", "/v1/here")
     });
-    fake.route("GET", "/v1/here", |_| Reply::json(200, json!({"here": true})));
+    fake.route("GET", "/v1/here", |_| {
+        Reply::json(200, json!({"here": true}))
+    });
     let store = store_with(Credentials::api_key("sk-VENDOR-SECRET")).await;
     for auth in [
         Auth::api_key_header("X-API-Key"),
@@ -459,7 +461,9 @@ async fn keys_and_vendor_headers_never_follow_a_redirect_to_another_origin() {
         "nothing reached the other origin"
     );
     assert!(
-        fake.requests("/v1/here").iter().all(|r| r.header("referer").is_none()),
+        fake.requests("/v1/here")
+            .iter()
+            .all(|r| r.header("referer").is_none()),
         "no Referer"
     );
 }

@@ -189,3 +189,53 @@ fn a_verifier_shows_no_secret() {
     let shown = format!("{:?}", WebhookVerifier::slack(&secret(SLACK_SECRET)));
     assert!(!shown.contains(SLACK_SECRET), "{shown}");
 }
+
+#[test]
+fn a_replay_is_refused_however_its_unsigned_parts_are_respelt() {
+    // Security review, finding 7: the replay cache keyed on header text,
+    // so Slack's hex in upper case and GitHub's delivery id changed or
+    // dropped passed as new.
+    let ts: i64 = SLACK_TS.parse().unwrap();
+    let slack = WebhookVerifier::slack(&secret(SLACK_SECRET));
+    let signed = |signature: &str| {
+        headers(&[
+            ("x-slack-request-timestamp", SLACK_TS),
+            ("x-slack-signature", signature),
+        ])
+    };
+    slack
+        .verify_at(&signed(SLACK_SIG), SLACK_BODY.as_bytes(), ts)
+        .unwrap();
+    let upper = format!("v0={}", SLACK_SIG[3..].to_uppercase());
+    assert!(matches!(
+        slack.verify_at(&signed(&upper), SLACK_BODY.as_bytes(), ts),
+        Err(WebhookError::Replayed(_))
+    ));
+
+    let github = WebhookVerifier::github(&secret("It's a Secret to Everybody"));
+    let delivery = |id: Option<&str>| {
+        let mut pairs = vec![(
+            "x-hub-signature-256",
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+        )];
+        if let Some(id) = id {
+            pairs.push(("x-github-delivery", id));
+        }
+        headers(&pairs)
+    };
+    github
+        .verify(
+            &delivery(Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")),
+            b"Hello, World!",
+        )
+        .unwrap();
+    for respelt in [Some("attacker-chosen"), None, None] {
+        assert!(
+            matches!(
+                github.verify(&delivery(respelt), b"Hello, World!"),
+                Err(WebhookError::Replayed(_))
+            ),
+            "{respelt:?}"
+        );
+    }
+}
