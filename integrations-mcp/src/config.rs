@@ -52,18 +52,35 @@ pub fn servers_from_json(text: &str, env: &Env) -> Result<BTreeMap<String, McpSe
         .collect()
 }
 
-/// Renders servers as an `mcpServers` document. With `expose`, secrets are
-/// written as they are; without, as `[redacted]`.
+/// Renders servers as an `mcpServers` document, every `${` written as
+/// `$${` so that a reader (this crate's, Claude Code's) takes it literally
+/// instead of expanding it from its own environment. With `expose`, secrets
+/// are written as they are; without, as `[redacted]`: the values marked
+/// secret, and every `env` and header value, which hold tokens written
+/// literally as often as `${VAR}`.
 fn to_json(servers: &BTreeMap<String, McpServerEntry>, expose: bool) -> Value {
+    const REDACTED: &str = "[redacted]";
     let text = |value: &ConfigString| {
         Value::String(if expose || !value.is_secret() {
-            value.expose().to_owned()
+            value.expose().replace("${", "$${")
         } else {
-            "[redacted]".to_owned()
+            REDACTED.to_owned()
         })
     };
     let table = |entries: &BTreeMap<String, ConfigString>| {
-        Value::Object(entries.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let value = if expose {
+                        text(v)
+                    } else {
+                        Value::String(REDACTED.into())
+                    };
+                    (k.clone(), value)
+                })
+                .collect(),
+        )
     };
     let mut out = Map::new();
     for (name, entry) in servers {
@@ -201,6 +218,38 @@ mod tests {
         assert_eq!(plain.args[0].expose(), "fallback");
         drop(file);
         assert!(!path.exists(), "the guard removes the file");
+    }
+
+    #[tokio::test]
+    async fn an_escaped_dollar_brace_is_written_escaped_and_literal_values_are_redacted() {
+        // Security review, findings 15 and 10: `$${X}` was written as
+        // `${X}`, which the reader expands from its own environment; and
+        // literal tokens showed in the "redacted" text.
+        let env = Env::from_vars([("HOST_ONLY_SECRET", "hunter2")]);
+        let servers = servers_from_json(
+            r#"{"mcpServers": {
+                "x": {"command": "c", "args": ["$${HOST_ONLY_SECRET}"],
+                      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_LITERAL_SECRET"}},
+                "r": {"type": "http", "url": "https://h/mcp",
+                      "headers": {"Authorization": "Bearer LITERAL_BEARER_SECRET"}}
+            }}"#,
+            &env,
+        )
+        .unwrap();
+        let file = ClaudeConfigFile::write(&servers).await.unwrap();
+        let written = std::fs::read_to_string(file.path()).unwrap();
+        let again = servers_from_json(&written, &env).unwrap();
+        let McpServerEntry::Stdio(x) = &again["x"] else {
+            panic!()
+        };
+        assert_eq!(
+            x.args[0].expose(),
+            "${HOST_ONLY_SECRET}",
+            "read back literally"
+        );
+        for secret in ["ghp_LITERAL_SECRET", "LITERAL_BEARER_SECRET"] {
+            assert!(!file.redacted().contains(secret), "{}", file.redacted());
+        }
     }
 
     #[test]
