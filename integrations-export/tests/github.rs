@@ -60,6 +60,18 @@ async fn bad_destinations_and_refusals_are_clear() {
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("owner/repo"), "{bad}");
+    // Security review, finding 17: dot segments would move the request
+    // out of /repos/{owner}/{repo}.
+    for escaping in ["../..", "x/..", "../user", "octocat/.", ".hidden/repo"] {
+        let refused = provider
+            .export(&context, &content, escaping)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::InvalidRequest { .. }),
+            "{escaping}: {refused}"
+        );
+    }
     let missing = provider
         .export(&context, &content, "octocat/missing")
         .await

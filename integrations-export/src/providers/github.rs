@@ -37,9 +37,12 @@ impl GitHubProvider {
 
     fn repository(destination: &str) -> Result<&str, Error> {
         require_destination("github", destination, "a repository as `owner/repo`")?;
+        // No part may be or begin with a dot: `..` would move the request
+        // path out of `/repos/{owner}/{repo}` on the vendor's host.
         let valid = destination.split('/').count() == 2
             && destination.split('/').all(|part| {
                 !part.is_empty()
+                    && !part.starts_with('.')
                     && part
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
