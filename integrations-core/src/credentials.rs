@@ -33,6 +33,23 @@ pub use token::{RefreshRequest, TokenManager, TokenManagerBuilder, TokenRefreshe
 use crate::error::Error;
 use crate::id::{ConnectionId, TenantId};
 
+/// Creates the file at `path`, readable and writable by its owner only
+/// (0600 on Unix), unless it exists (an existing file keeps its mode).
+/// Every data file of this crate family is created so: SQLite databases
+/// (their `-wal` and `-shm` files take the database's mode), JSONL event
+/// logs and audit trails, whatever the process's umask.
+pub async fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// An OAuth 2 token set.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -636,3 +636,38 @@ async fn content_past_the_size_limit_is_refused_before_it_is_stored() {
         "nothing was stored"
     );
 }
+
+/// Security review, finding 18: the export database and the audit trail
+/// (every tenant's markdown) were created with the umask's 0644.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_export_database_and_the_audit_trail_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = one_worker(&fake, dir.path(), 8).await;
+    let record = service.export(audit("private")).await.unwrap();
+    assert_eq!(record.status, ExportStatus::Delivered, "{record:?}");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("exports.db")), 0o600);
+    let trail = walk(&dir.path().join("audit"));
+    assert!(!trail.is_empty(), "the audit trail was written");
+    for entry in trail {
+        assert_eq!(mode(&entry), 0o600, "{}", entry.display());
+    }
+}
+
+#[cfg(unix)]
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

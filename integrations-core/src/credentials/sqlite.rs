@@ -66,7 +66,13 @@ fn store_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies the
     /// migrations.
+    /// A new file is readable by its owner only ([`create_private`]).
+    ///
+    /// [`create_private`]: crate::credentials::create_private
     pub async fn open(path: impl AsRef<Path>, keys: KeyRing) -> Result<Self, Error> {
+        crate::credentials::create_private(path.as_ref())
+            .await
+            .map_err(|e| Error::store("create the database file", e))?;
         let options = SqliteConnectOptions::new()
             .filename(path.as_ref())
             .create_if_missing(true)

@@ -87,7 +87,11 @@ impl Inner {
                     if files.len() >= OPEN_FILES {
                         files.clear();
                     }
-                    let file = Arc::new(OpenOptions::new().create(true).append(true).open(path)?);
+                    let mut options = OpenOptions::new();
+                    options.create(true).append(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                    let file = Arc::new(options.open(path)?);
                     files.insert(path.to_owned(), Arc::clone(&file));
                     file
                 }

@@ -88,10 +88,12 @@ async fn blocking<T: Send + 'static>(
 
 fn append(dir: &Path, path: &Path, line: &[u8]) -> std::io::Result<u64> {
     std::fs::create_dir_all(dir)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // Every tenant's exported markdown: the owner's only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
     file.write_all(line)?;
     file.sync_data()?;
     file.metadata().map(|metadata| metadata.len())

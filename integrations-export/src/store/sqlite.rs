@@ -115,8 +115,12 @@ fn lease_millis(lease: Duration) -> i64 {
 }
 
 impl SqliteExportStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`; a new file is
+    /// readable by its owner only (it holds what tenants export).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        integrations_core::credentials::create_private(path.as_ref())
+            .await
+            .map_err(|e| Error::store("create the database file", e))?;
         let options = SqliteConnectOptions::new()
             .filename(path.as_ref())
             .create_if_missing(true)
