@@ -104,3 +104,29 @@ fn a_code_flow_server_that_never_answers_holds_no_thread_past_the_timeout() {
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome.unwrap();
 }
+
+/// Security review, finding 8: stderr without a newline was kept whole,
+/// and quoted whole in the error; escape sequences reached the host's logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_writing_stderr_without_newlines_is_clipped_and_made_printable() {
+    let flood = integrations_core::config::StdioServer::new(
+        integrations_core::config::ConfigString::plain("sh"),
+    )
+    .args([
+        "-c",
+        "printf '\\033[31mred\\033[0m\\n' >&2; head -c 4000000 /dev/zero | tr '\\0' x >&2; exit 3",
+    ]);
+    let pool = McpPool::builder()
+        .server("flood", flood.into())
+        .handshake_timeout(Duration::from_secs(20))
+        .build();
+    let key = SessionKey::new(TenantId::new("t").unwrap(), "flood");
+    let error = pool.get(&key).await.unwrap_err().to_string();
+    assert!(error.len() < 64 * 1024, "an error of {} bytes", error.len());
+    assert!(
+        error.contains("[31mred") && !error.contains('\u{1b}'),
+        "{error}"
+    );
+    assert!(error.contains("xxxx"), "{error}");
+    pool.shutdown(Duration::from_secs(1)).await;
+}

@@ -46,6 +46,9 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many stderr lines of a server are kept for error reports.
 const STDERR_LINES: usize = 20;
+/// Bytes of one stderr line kept; the rest of a longer line is dropped
+/// (a server writing without newlines cannot grow the host's memory).
+const STDERR_LINE_BYTES: usize = 4096;
 
 /// After a failed handshake, how long an exiting server is given to report
 /// its status and last stderr lines (never past the handshake's deadline).

@@ -28,6 +28,10 @@ struct Route {
 /// Routes kept for reports that arrived first; beyond this they are
 /// dropped (a server reporting progress nobody asked for).
 const EARLY_ROUTES: usize = 64;
+/// Reports kept per route before its call takes them: the latest ones.
+const EARLY_REPORTS: usize = 16;
+/// Characters of a progress message kept.
+const MESSAGE_CHARS: usize = 1024;
 
 fn token_key(token: &rmcp::model::ProgressToken) -> String {
     serde_json::to_string(token).unwrap_or_default()
@@ -38,6 +42,9 @@ impl Route {
     /// only increases, so a report overtaken by a later one is stale.
     fn send(&mut self, report: crate::client::Progress) -> bool {
         let Some(sender) = &self.sender else {
+            if self.early.len() == EARLY_REPORTS {
+                self.early.remove(0);
+            }
             self.early.push(report);
             return true;
         };
@@ -75,7 +82,10 @@ impl ProgressRoutes {
         let report = crate::client::Progress {
             progress: params.progress,
             total: params.total,
-            message: params.message.clone(),
+            message: params
+                .message
+                .as_ref()
+                .map(|message| message.chars().take(MESSAGE_CHARS).collect()),
         };
         if !route.send(report) {
             routes.remove(&key);
@@ -161,5 +171,35 @@ impl Drop for Abandoned {
                 let _ = peer.notify_cancelled(param).await;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_for_a_token_no_call_holds_are_bounded() {
+        // Security review, finding 8: they were kept, all of them.
+        let routes = ProgressRoutes::default();
+        for n in 0..10_000 {
+            let token = rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7));
+            let mut report = rmcp::model::ProgressNotificationParam::new(token, f64::from(n));
+            report.message = Some("m".repeat(100_000));
+            routes.deliver(&report);
+        }
+        let routes = routes.routes.lock().unwrap();
+        let early = &routes.values().next().unwrap().early;
+        assert_eq!(early.len(), EARLY_REPORTS);
+        assert_eq!(
+            early.last().unwrap().progress,
+            9999.0,
+            "the latest are kept"
+        );
+        assert!(
+            early
+                .iter()
+                .all(|r| r.message.as_ref().unwrap().len() <= MESSAGE_CHARS)
+        );
     }
 }

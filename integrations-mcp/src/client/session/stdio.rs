@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use integrations_core::config::StdioServer;
 use rmcp::ClientLifecycleMode;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use super::progress::ordered;
 use super::{
-    Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINES, Session,
-    kill_group, stderr_tail,
+    Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINE_BYTES,
+    STDERR_LINES, Session, kill_group, stderr_tail,
 };
 use crate::error::Error;
 
@@ -166,18 +166,52 @@ fn spawn(server: &str, config: &StdioServer) -> Result<tokio::process::Child, Er
 /// `open` is dropped when stderr closes.
 async fn keep_stderr(
     server: String,
-    stderr: tokio::process::ChildStderr,
+    mut stderr: tokio::process::ChildStderr,
     tail: Arc<Mutex<VecDeque<String>>>,
     open: tokio::sync::oneshot::Sender<()>,
 ) {
     let _open = open;
-    let mut reader = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = reader.next_line().await {
+    let keep = |line: &[u8], clipped: bool| {
+        let mut line = printable(line);
+        if clipped {
+            line.push_str(" [...]");
+        }
         tracing::debug!(%server, "stderr: {line}");
         let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
         if tail.len() == STDERR_LINES {
             tail.pop_front();
         }
         tail.push_back(line);
+    };
+    let (mut chunk, mut line, mut clipped) = (vec![0u8; 8192], Vec::new(), false);
+    while let Ok(read) = stderr.read(&mut chunk).await {
+        if read == 0 {
+            break;
+        }
+        for piece in chunk[..read].split_inclusive(|b| *b == b'\n') {
+            let (text, ends) = match piece.strip_suffix(b"\n") {
+                Some(text) => (text, true),
+                None => (piece, false),
+            };
+            let room = STDERR_LINE_BYTES.saturating_sub(line.len());
+            clipped |= text.len() > room;
+            line.extend_from_slice(&text[..text.len().min(room)]);
+            if ends {
+                keep(&line, clipped);
+                (line, clipped) = (Vec::new(), false);
+            }
+        }
     }
+    if !line.is_empty() {
+        keep(&line, clipped);
+    }
+}
+
+/// A line of a server's stderr as the host may print it: UTF-8 (lossy),
+/// without control characters (a terminal's escape sequences included).
+fn printable(line: &[u8]) -> String {
+    String::from_utf8_lossy(line)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
 }
