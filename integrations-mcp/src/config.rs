@@ -19,6 +19,9 @@ use crate::error::Error;
 /// Desktop and Cursor write it (`{"mcpServers": {...}}`), or VS Code's
 /// `mcp.json` (`{"servers": {...}}`). `${VAR}` and `${VAR:-default}` are
 /// resolved from `env`; a missing variable is an error naming the entry.
+/// `Env::process()` is for documents the host wrote; give a document a
+/// tenant supplied [`Env::none()`](integrations_core::config::Env::none),
+/// so it cannot read the host's environment.
 ///
 /// ```
 /// use integrations_core::config::{Env, McpServerEntry};

@@ -130,3 +130,25 @@ async fn a_server_writing_stderr_without_newlines_is_clipped_and_made_printable(
     assert!(error.contains("xxxx"), "{error}");
     pool.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Security review, finding 10: a URL with a key in its query was printed
+/// whole in handshake errors, which reach agents, logs and health records.
+#[tokio::test]
+async fn a_key_in_a_server_url_is_not_in_its_errors() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://user:pw-SECRET@{}/mcp?api_key=sk-URL-SECRET",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let pool = McpPool::builder()
+        .server("search", Bridge::http_entry(&url))
+        .handshake_timeout(Duration::from_secs(10))
+        .build();
+    let key = SessionKey::new(TenantId::new("t").unwrap(), "search");
+    let error = pool.get(&key).await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains("SECRET"), "{text}");
+    assert!(text.contains("/mcp?[redacted]"), "{text}");
+    pool.shutdown(Duration::from_secs(1)).await;
+}

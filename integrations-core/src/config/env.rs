@@ -44,6 +44,22 @@ impl Env {
         Self { vars: None }
     }
 
+    /// No variables: a reference without a default (`${VAR}`, `env:VAR`)
+    /// is an error naming it, and nothing is read from the process. For
+    /// config a tenant supplies (an `mcpServers` document pasted in a
+    /// form): with [`Env::process`] it could pull any of the host's
+    /// environment variables into a URL, header or argument sent to a
+    /// server of its choosing.
+    ///
+    /// ```
+    /// use integrations_core::config::Env;
+    /// assert!(Env::none().expand("servers.x.url", "https://h/?k=${AWS_SECRET_ACCESS_KEY}").is_err());
+    /// assert_eq!(Env::none().expand("k", "${MODE:-plain}").unwrap().expose(), "plain");
+    /// ```
+    pub fn none() -> Self {
+        Self::from_vars(std::iter::empty::<(String, String)>())
+    }
+
     /// A fixed set of variables; nothing is read from the process.
     pub fn from_vars<I, K, V>(vars: I) -> Self
     where

@@ -11,8 +11,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpError;
 /// The longest piece of a response body quoted in a message.
 const BODY_START: usize = 200;
 
-/// Why the handshake with the HTTP server at `url` failed.
+/// Why the handshake with the HTTP server at `url` failed. The URL is
+/// shown without its userinfo and its query, which may carry a key.
 pub(crate) fn describe(url: &str, error: &ClientInitializeError) -> String {
+    let url = &shown(url);
     match error {
         ClientInitializeError::TransportError { error, .. } => transport(url, &*error.error),
         ClientInitializeError::ConnectionClosed(_) => {
@@ -20,6 +22,25 @@ pub(crate) fn describe(url: &str, error: &ClientInitializeError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// `url` as a message may show it: no user or password, and a query
+/// (an `api_key=...`, say) replaced by `?[redacted]`.
+pub(crate) fn shown(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "the configured URL".to_owned();
+    };
+    let had_query = parsed.query().is_some();
+    // Only URLs that cannot have them refuse these.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    let mut text = parsed.to_string();
+    if had_query {
+        text.push_str("?[redacted]");
+    }
+    text
 }
 
 fn transport(url: &str, error: &(dyn StdError + 'static)) -> String {
