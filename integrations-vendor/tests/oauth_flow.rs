@@ -350,3 +350,53 @@ fn the_builtin_providers_are_in_the_catalog() {
     );
     assert!(OAuthProvider::notion().basic_auth);
 }
+
+#[tokio::test]
+async fn a_tenant_keeps_at_most_16_started_authorizations_and_others_keep_theirs() {
+    // Security review, finding 12: pending states had no bound, and every
+    // start scanned them all under one lock.
+    let fake = FakeServer::start().await;
+    let authority = Arc::new(Mutex::new(Authority::default()));
+    token_endpoint(&fake, authority.clone());
+    let provider = OAuthProvider::linear()
+        .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token"));
+    let client = OAuthClient::new(
+        provider,
+        "app-1",
+        Some("SECRET-client".to_owned().into()),
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let flow = OAuthFlow::new(client, store);
+    let connection = ConnectionId::new("linear", "default").unwrap();
+    let (mallory, bob) = (tenant("mallory"), tenant("bob"));
+    let bobs = flow.start(&bob, &connection);
+    let started: Vec<_> = (0..20).map(|_| flow.start(&mallory, &connection)).collect();
+    for old in &started[..4] {
+        let refused = flow
+            .callback(&mallory, &old.state, "code")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                integrations_vendor::Error::OAuthState {
+                    reason: StateRefusal::Unknown,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+    }
+    approve(&authority, &bobs.url, "code-bob");
+    flow.callback(&bob, &bobs.state, "code-bob")
+        .await
+        .expect("another tenant's flow is untouched");
+    let newest = started.last().unwrap();
+    approve(&authority, &newest.url, "code-m");
+    flow.callback(&mallory, &newest.state, "code-m")
+        .await
+        .unwrap();
+}

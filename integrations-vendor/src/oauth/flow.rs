@@ -2,6 +2,7 @@
 //! states, for a person connecting an account.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +65,10 @@ struct Pending {
 /// accepted once; [`callback`] checks the state, exchanges the code and
 /// stores the tokens, sealed, in the credential store.
 ///
+/// A tenant keeps at most 16 started authorizations (a 17th replaces its
+/// oldest), and the flow 100,000 in all; starting one costs the same
+/// however many are pending.
+///
 /// States live in this process's memory: with several replicas behind a
 /// load balancer, route the callback to the replica that started the flow
 /// (or keep one `OAuthFlow` behind a shared store, a later addition).
@@ -74,7 +79,61 @@ pub struct OAuthFlow {
     client: OAuthClient,
     store: Arc<dyn CredentialStore>,
     ttl: Duration,
-    pending: Mutex<HashMap<String, Pending>>,
+    pending: Mutex<States>,
+}
+
+/// Started authorizations a tenant keeps; a new one past this replaces the
+/// tenant's oldest.
+const PER_TENANT: usize = 16;
+/// Started authorizations kept in all; past this the oldest give way.
+const IN_ALL: usize = 100_000;
+
+/// The started authorizations: by state, in the order they started (which
+/// is the order they expire in), and per tenant. Starting one is constant
+/// work, whatever is pending.
+#[derive(Default)]
+struct States {
+    flows: HashMap<String, Pending>,
+    order: VecDeque<String>,
+    tenants: HashMap<TenantId, VecDeque<String>>,
+}
+
+impl States {
+    /// Keeps `flow` under `state`, after the expired and the over-limit
+    /// flows are gone.
+    fn insert(&mut self, state: String, flow: Pending, now: Instant) {
+        while let Some(oldest) = self.order.front() {
+            let gone = self.flows.get(oldest).is_none_or(|f| f.expires <= now);
+            // `order` also holds states a tenant's newer ones replaced.
+            if !gone && self.flows.len() < IN_ALL && self.order.len() < 2 * IN_ALL {
+                break;
+            }
+            if let Some(oldest) = self.order.pop_front() {
+                self.remove(&oldest);
+            }
+        }
+        let mine = self.tenants.entry(flow.tenant.clone()).or_default();
+        mine.retain(|kept| self.flows.contains_key(kept));
+        if mine.len() >= PER_TENANT
+            && let Some(oldest) = mine.pop_front()
+        {
+            self.flows.remove(&oldest);
+        }
+        mine.push_back(state.clone());
+        self.order.push_back(state.clone());
+        self.flows.insert(state, flow);
+    }
+
+    fn remove(&mut self, state: &str) {
+        if let Some(flow) = self.flows.remove(state)
+            && let Some(mine) = self.tenants.get_mut(&flow.tenant)
+        {
+            mine.retain(|kept| kept != state);
+            if mine.is_empty() {
+                self.tenants.remove(&flow.tenant);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for OAuthFlow {
@@ -94,7 +153,7 @@ impl OAuthFlow {
             client,
             store,
             ttl: Duration::from_secs(600),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(States::default()),
         }
     }
 
@@ -110,7 +169,7 @@ impl OAuthFlow {
         &self.client
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, States> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -130,9 +189,7 @@ impl OAuthFlow {
         }
         let (url, state) = request.url();
         let now = Instant::now();
-        let mut pending = self.pending();
-        pending.retain(|_, flow| flow.expires > now);
-        pending.insert(
+        self.pending().insert(
             state.secret().clone(),
             Pending {
                 tenant: tenant.clone(),
@@ -141,6 +198,7 @@ impl OAuthFlow {
                 expires: now + self.ttl,
                 used: false,
             },
+            now,
         );
         Authorization {
             url: url.to_string(),
@@ -165,6 +223,7 @@ impl OAuthFlow {
                 reason,
             };
             let flow = pending
+                .flows
                 .get_mut(state)
                 .ok_or_else(|| refused(StateRefusal::Unknown))?;
             if flow.used {
