@@ -57,6 +57,8 @@ struct Auth {
     /// Where a request with a valid token is sent instead (a 307), as an
     /// open redirect on the server would.
     redirect_to: Mutex<Option<String>>,
+    /// Every bearer token the MCP endpoint received, valid or not.
+    received: Mutex<Vec<String>>,
 }
 
 impl Auth {
@@ -192,6 +194,7 @@ async fn bearer_check(State(auth): State<Arc<Auth>>, request: Request, next: Nex
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     if let Some(token) = presented {
+        auth.received.lock().unwrap().push(token.clone());
         let valid = auth
             .tokens
             .lock()
@@ -693,4 +696,36 @@ async fn an_authorized_session_does_not_follow_a_redirect_to_another_origin() {
     );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_sent_only_to_the_resource_it_was_issued_for() {
+    // Security review, finding 4: tokens were found by server name, so a
+    // name whose URL changed sent its token to the new URL.
+    let (auth, stop) = protected_server(3600).await;
+    let (impostor, stop_impostor) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, Arc::clone(&store), None);
+    let key = ada();
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    pool.shutdown(Duration::from_secs(5)).await;
+
+    // The same server name, now at another URL.
+    let moved = self::pool(&impostor.base, store, None);
+    let error = latest(&moved, &key).await.unwrap_err();
+    assert!(
+        matches!(error, Error::AuthorizationRequired { .. }),
+        "a new authorization for the new resource: {error:?}"
+    );
+    assert!(
+        impostor.received.lock().unwrap().is_empty(),
+        "the token issued for {} reached {}",
+        auth.base,
+        impostor.base
+    );
+    moved.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    stop_impostor.cancel();
 }

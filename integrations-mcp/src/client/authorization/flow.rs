@@ -175,7 +175,7 @@ pub(crate) async fn authorize(
     }
     let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
     let connection = ConnectionId::new("mcp", server).map_err(|e| failed(server, e))?;
-    if oauth.step_up.is_none() {
+    if oauth.step_up.is_none() && issued_for(&tokens, &oauth.tenant, &connection, url).await? {
         match tokens
             .manager
             .access_token(&oauth.tenant, &connection)
@@ -196,6 +196,41 @@ pub(crate) async fn authorize(
         }
     }
     Err(start_code_flow(server, url, oauth, tokens, connection, deadline).await)
+}
+
+/// Whether the tenant's sealed tokens for `connection` (if any) were issued
+/// for the resource at `url` (RFC 8707): the same scheme, host, port and
+/// path. Tokens sealed for another URL (the server's config moved it) are
+/// never sent: the flow starts again for the new resource.
+async fn issued_for(
+    tokens: &Tokens,
+    tenant: &TenantId,
+    connection: &ConnectionId,
+    url: &str,
+) -> Result<bool, Error> {
+    let stored = tokens
+        .store
+        .get(tenant, connection)
+        .await
+        .map_err(|e| crate::error::credential_error(connection.name(), e))?;
+    let Some(stored) = stored else {
+        return Ok(true);
+    };
+    let resource = |text: &str| {
+        reqwest::Url::parse(text).ok().map(|url| {
+            let path = url.path().trim_end_matches('/').to_owned();
+            (
+                url.scheme().to_owned(),
+                url.host_str().map(str::to_owned),
+                url.port_or_known_default(),
+                path,
+            )
+        })
+    };
+    Ok(match stored.value.metadata.get(RESOURCE) {
+        Some(issued) => resource(issued).is_some() && resource(issued) == resource(url),
+        None => true,
+    })
 }
 
 /// Starts the authorization code flow without a new session: after a 401
