@@ -45,6 +45,7 @@ pub struct Bridge {
     name: String,
     flat: bool,
     session: Arc<SessionState>,
+    header_read_timeout: std::time::Duration,
 }
 
 impl fmt::Debug for Bridge {
@@ -63,7 +64,17 @@ impl Bridge {
             name: "integrations-bridge".into(),
             flat: false,
             session: Arc::default(),
+            header_read_timeout: std::time::Duration::from_secs(10),
         }
+    }
+
+    /// How long [`serve_http`](Self::serve_http) waits for a request's
+    /// headers before it closes the connection (a client that sends them a
+    /// byte at a time holds a connection only this long); default 10 s.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
     }
 
     /// Sets the server name announced in the handshake.
@@ -178,7 +189,12 @@ impl Bridge {
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Bridge {
     /// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is
-    /// cancelled. Only loopback `Host`s are accepted, against DNS rebinding.
+    /// cancelled, then waits for the connections it holds to finish. Only
+    /// loopback `Host`s are accepted, against DNS rebinding; a connection
+    /// whose headers do not arrive within
+    /// [`header_read_timeout`](Self::header_read_timeout) is closed. There
+    /// is no authentication: serve [`router`](Self::router) behind your own
+    /// to expose it further than this machine's own processes.
     ///
     /// Point an agent at it with [`http_entry`](Self::http_entry).
     pub async fn serve_http(
@@ -186,15 +202,47 @@ impl Bridge {
         listener: tokio::net::TcpListener,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), Error> {
-        let address = listener.local_addr().ok();
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        use hyper_util::service::TowerToHyperService;
+
+        let header_read_timeout = self.header_read_timeout;
         let router = self.router(&shutdown);
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(|source| Error::Io {
-                path: address.map(|a| a.to_string()).unwrap_or_default().into(),
-                source: Arc::new(source),
-            })
+        let connections = tokio_util::task::TaskTracker::new();
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait, as axum does.
+                        tracing::warn!(%error, "bridge: cannot accept a connection");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = shutdown.cancelled() => break,
+            };
+            let service = TowerToHyperService::new(router.clone());
+            let stop = shutdown.clone();
+            connections.spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout);
+                let connection = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                let mut connection = std::pin::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = stop.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+            });
+        }
+        connections.close();
+        connections.wait().await;
+        Ok(())
     }
 
     /// The bridge as an axum router serving streamable HTTP at `/mcp`, for

@@ -152,3 +152,41 @@ async fn a_key_in_a_server_url_is_not_in_its_errors() {
     assert!(text.contains("/mcp?[redacted]"), "{text}");
     pool.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Security review, finding 16: the bridge's HTTP server kept connections
+/// that never finish their headers open for ever (slowloris).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_closes_connections_that_never_finish_their_headers() {
+    use tokio::io::AsyncWriteExt;
+    let config = integrations_core::Config::from_toml_str("").unwrap();
+    let runtime = Arc::new(
+        integrations_core::Runtime::builder(integrations_core::Registry::new())
+            .start(&config)
+            .await,
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let bridge = Bridge::new(runtime).header_read_timeout(Duration::from_millis(500));
+    let serving = tokio::spawn(bridge.serve_http(listener, stop.clone()));
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+        socket
+            .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(socket);
+    }
+    for mut socket in slow {
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "a connection without its headers stayed open"
+        );
+    }
+    stop.cancel();
+    serving.await.unwrap().unwrap();
+}
