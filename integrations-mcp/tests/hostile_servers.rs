@@ -190,3 +190,33 @@ async fn the_bridge_closes_connections_that_never_finish_their_headers() {
     stop.cancel();
     serving.await.unwrap().unwrap();
 }
+
+/// Security review, finding 21: a server that printed a configured secret
+/// on stderr had it quoted in errors and logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_a_server_prints_on_stderr_are_masked_where_it_is_quoted() {
+    let env = integrations_core::config::Env::from_vars([("GH", "ghp_FROM_THE_ENV_1234")]);
+    let servers = integrations_mcp::servers_from_json(
+        r#"{"mcpServers": {"leaky": {"command": "sh",
+            "args": ["-c", "echo token=$GITHUB_TOKEN key=$OTHER_API_KEY mode=$MODE >&2; exit 4"],
+            "env": {"GITHUB_TOKEN": "${GH}", "OTHER_API_KEY": "literal-SECRET-5678",
+                    "MODE": "production"}}}}"#,
+        &env,
+    )
+    .unwrap();
+    let pool = McpPool::builder()
+        .server("leaky", servers["leaky"].clone())
+        .handshake_timeout(Duration::from_secs(20))
+        .build();
+    let key = SessionKey::new(TenantId::new("t").unwrap(), "leaky");
+    let error = pool.get(&key).await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(text.contains("token=[redacted]"), "{text}");
+    assert!(!text.contains("ghp_FROM_THE_ENV_1234"), "{text}");
+    assert!(!text.contains("literal-SECRET-5678"), "{text}");
+    assert!(
+        text.contains("mode=production"),
+        "ordinary values stay: {text}"
+    );
+    pool.shutdown(Duration::from_secs(1)).await;
+}

@@ -42,7 +42,7 @@ impl Session {
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
         tasks.spawn(keep_stderr(
-            server.to_owned(),
+            (server.to_owned(), known_secrets(config)),
             stderr,
             Arc::clone(&lines),
             stderr_open,
@@ -164,8 +164,34 @@ fn spawn(server: &str, config: &StdioServer) -> Result<tokio::process::Child, Er
 
 /// Logs the server's stderr and keeps its last lines for error reports;
 /// `open` is dropped when stderr closes.
+/// Values of `config` a server may print and no one may read: `env` values
+/// and arguments marked secret (from `${VAR}` or `env:VAR`), and `env`
+/// values whose name says they are (`*TOKEN*`, `*KEY*`, `*SECRET*`,
+/// `*PASSWORD*`, `*AUTH*`, `*CREDENTIAL*`: tokens are written literally as
+/// often as not), at least 6 characters long (a `1` or `true` would mask
+/// ordinary text).
+fn known_secrets(config: &StdioServer) -> Vec<String> {
+    const NAMES: [&str; 6] = ["TOKEN", "KEY", "SECRET", "PASSWORD", "AUTH", "CREDENTIAL"];
+    let named = |name: &str| {
+        let name = name.to_ascii_uppercase();
+        NAMES.iter().any(|word| name.contains(word))
+    };
+    let mut secrets: Vec<String> = config
+        .env
+        .iter()
+        .filter(|(name, value)| value.is_secret() || named(name))
+        .map(|(_, value)| value)
+        .chain(config.args.iter().filter(|arg| arg.is_secret()))
+        .map(|value| value.expose().to_owned())
+        .filter(|value| value.chars().count() >= 6)
+        .collect();
+    // The longest first, so a secret inside another is masked with it.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets
+}
+
 async fn keep_stderr(
-    server: String,
+    (server, secrets): (String, Vec<String>),
     mut stderr: tokio::process::ChildStderr,
     tail: Arc<Mutex<VecDeque<String>>>,
     open: tokio::sync::oneshot::Sender<()>,
@@ -173,6 +199,11 @@ async fn keep_stderr(
     let _open = open;
     let keep = |line: &[u8], clipped: bool| {
         let mut line = printable(line);
+        for secret in &secrets {
+            if line.contains(secret.as_str()) {
+                line = line.replace(secret.as_str(), "[redacted]");
+            }
+        }
         if clipped {
             line.push_str(" [...]");
         }
