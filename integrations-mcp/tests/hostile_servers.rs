@@ -220,3 +220,49 @@ async fn secrets_a_server_prints_on_stderr_are_masked_where_it_is_quoted() {
     );
     pool.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A server that completes the handshake and exits at once.
+fn exits_after_the_handshake() -> integrations_core::config::McpServerEntry {
+    const SCRIPT: &str = r#"
+const lines = require("readline").createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  const message = JSON.parse(line);
+  if (message.method === "initialize") {
+    process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: {
+      protocolVersion: message.params.protocolVersion, capabilities: { tools: {} },
+      serverInfo: { name: "brief", version: "1" } } }) + "\n");
+  } else if (message.method === "notifications/initialized") {
+    process.exit(0);
+  }
+});
+"#;
+    integrations_core::config::StdioServer::new(integrations_core::config::ConfigString::plain(
+        "node",
+    ))
+    .args(["-e", SCRIPT])
+    .into()
+}
+
+/// Reliability probe, finding 19: a call made after its server died waited
+/// its whole timeout on rmcp and came back as a `Timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_server_that_has_exited_is_session_closed_at_once() {
+    let pool = McpPool::builder()
+        .server("brief", exits_after_the_handshake())
+        .call_timeout(Duration::from_secs(20))
+        .build();
+    let key = SessionKey::new(TenantId::new("t").unwrap(), "brief");
+    let session = pool.get(&key).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let error = session
+        .list_tools(&integrations_mcp::CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::SessionClosed { .. }),
+        "{error:?} after {:?}",
+        started.elapsed()
+    );
+    pool.shutdown(Duration::from_secs(1)).await;
+}

@@ -415,7 +415,11 @@ impl Session {
     }
 
     /// Runs `call` with the options' timeout and cancellation; a call that
-    /// is abandoned is cancelled at the server by rmcp.
+    /// is abandoned is cancelled at the server by rmcp. A call whose server
+    /// process exits gets its answer if the server wrote one before it
+    /// went (within [`EXIT_REPORT`]), else [`Error::SessionClosed`]: rmcp
+    /// may have taken the request after its loop stopped, and would leave
+    /// it waiting for the whole timeout.
     async fn run<T>(
         &self,
         operation: &str,
@@ -430,16 +434,37 @@ impl Session {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            result = tokio::time::timeout(timeout, call) => match result {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(error)) => Err(self.error(operation, error)),
+        let mut exit = self.exit.clone();
+        let exited = async move {
+            if exit.wait_for(Option::is_some).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let call = tokio::time::timeout(timeout, call);
+        tokio::pin!(call);
+        let answered = tokio::select! {
+            biased;
+            result = &mut call => result,
+            () = cancelled => return Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
+            () = exited => match tokio::time::timeout(EXIT_REPORT, &mut call).await {
+                Ok(result) => result,
                 Err(_) => {
-                    self.probe_after_timeout();
-                    Err(Error::Timeout { server: self.server.clone(), operation: operation.to_owned(), after: timeout })
+                    self.broken.store(true, Ordering::SeqCst);
+                    return Err(Error::SessionClosed { server: self.server.clone() });
                 }
             },
-            () = cancelled => Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
+        };
+        match answered {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.error(operation, error)),
+            Err(_) => {
+                self.probe_after_timeout();
+                Err(Error::Timeout {
+                    server: self.server.clone(),
+                    operation: operation.to_owned(),
+                    after: timeout,
+                })
+            }
         }
     }
 
