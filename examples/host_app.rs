@@ -1,8 +1,12 @@
 //! A host app: a small axum server wired the way a real host wires the
 //! crates, with a page to try it in a browser, all offline.
 //!
-//! Routes (the tenant comes from an `x-tenant` header, `demo` without one;
-//! a real host puts its own authentication in front):
+//! Routes (the tenant comes from an `x-tenant` header, `demo` without one:
+//! a stand-in for the tenant of a session; a real host derives it from its
+//! own authentication, in a layer in front of these routes). Requests other
+//! than `GET` must send JSON (`content-type: application/json`), so no page
+//! on another site can post to them. The page shows every server-provided
+//! string as text, never as HTML.
 //!
 //! - `GET /integrations/available?q=&kind=&category=`: the catalog, searched
 //! - `GET /integrations/connected`: the tenant's connections, with health
@@ -69,9 +73,22 @@ struct App {
     flows: HashMap<String, OAuthFlow>,
     slack_api: String,
     exports: ExportService,
-    health: Arc<HealthMetrics>,
+    /// Each tenant's health records: one tenant's errors are not another's.
+    health: Mutex<HashMap<TenantId, Arc<HealthMetrics>>>,
     log: Arc<EventLog>,
     runtime: Arc<Runtime>,
+}
+
+impl App {
+    /// `tenant`'s health records.
+    fn health(&self, tenant: &TenantId) -> Arc<HealthMetrics> {
+        let mut health = self.health.lock().unwrap();
+        Arc::clone(
+            health
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(HealthMetrics::new(256))),
+        )
+    }
 }
 
 /// The event log: every event, with the tenant it concerns.
@@ -84,8 +101,12 @@ impl EventLog {
     }
 }
 
-/// A built-in integration whose tick the page shows live.
-struct Heartbeat;
+/// A built-in integration whose tick the page shows live. Its message ends
+/// with `HOST_APP_NOTE`, a stand-in for the third-party text notifications
+/// carry (a vendor's message, an issue title): the page shows it as text.
+struct Heartbeat {
+    note: String,
+}
 
 #[async_trait]
 impl Integration for Heartbeat {
@@ -102,7 +123,7 @@ impl Integration for Heartbeat {
         let at = chrono::Utc::now().format("%H:%M:%S");
         Ok(vec![Notification::new(
             "heartbeat",
-            format!("all integrations running at {at}"),
+            format!("all integrations running at {at}{}", self.note),
         )])
     }
 }
@@ -188,7 +209,7 @@ async fn connected(
             .map(|id| json!({
                 "provider": id.provider().as_str(),
                 "connection": id.to_string(),
-                "health": app.health.summary(id.provider().as_str()),
+                "health": app.health(&tenant).summary(id.provider().as_str()),
             }))
             .collect::<Vec<_>>()
     )))
@@ -261,7 +282,7 @@ fn slack_connection(app: &App, tenant: &TenantId) -> Result<VendorConnection, Fa
         VendorConnection::builder(Vendor::slack().with_base_url(&app.slack_api))
             .auth(Auth::Bearer)
             .credentials(app.store.clone(), tenant.clone(), connection("slack")?)
-            .health(app.health.clone())
+            .health(app.health(tenant))
             .build()?,
     )
 }
@@ -328,8 +349,33 @@ async fn events(
     Ok(Json(json!(events)))
 }
 
-async fn health(State(app): State<Arc<App>>, Path(provider): Path<String>) -> Json<Value> {
-    Json(json!(app.health.summary(&provider)))
+async fn health(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    Ok(Json(json!(
+        app.health(&tenant(&headers)?).summary(&provider)
+    )))
+}
+
+/// Refuses a request that changes something unless its body is JSON: a
+/// page on another site can send a form post (with the user's cookies, once
+/// the tenant comes from a session) but not a JSON one without CORS.
+async fn json_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let json = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if request.method() != axum::http::Method::GET && !json {
+        return Failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send `content-type: application/json`".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 #[derive(Deserialize)]
@@ -470,7 +516,9 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         .build();
     exports.start();
     let mut registry = Registry::new();
-    registry.register(Arc::new(Heartbeat))?;
+    let note =
+        std::env::var("HOST_APP_NOTE").map_or_else(|_| String::new(), |note| format!(": {note}"));
+    registry.register(Arc::new(Heartbeat { note }))?;
     let config = Config::from_toml_str("[integrations]\nenabled = [\"heartbeat\"]")?;
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
     Ok(Arc::new(App {
@@ -479,7 +527,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         flows,
         slack_api: slack.api_url(),
         exports,
-        health: Arc::new(HealthMetrics::new(256)),
+        health: Mutex::default(),
         log,
         runtime,
     }))
@@ -507,6 +555,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/integrations/{provider}/destinations", get(destinations))
         .route("/integrations/{provider}/events", get(events))
         .route("/integrations/{provider}/health", get(health))
+        .layer(axum::middleware::from_fn(json_only))
         .with_state(app)
 }
 
@@ -550,6 +599,7 @@ async fn demo(base: &str) -> Result<(), Error> {
     let test: Value = http
         .post(format!("{base}/integrations/slack/test"))
         .header("x-tenant", "ada")
+        .header("content-type", "application/json")
         .send()
         .await?
         .json()

@@ -11,6 +11,10 @@ use std::process::{Child, Command, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// Third-party text in the heartbeat's notifications (security review,
+/// finding 11: such text went into `innerHTML`, and this script ran).
+const NOTE: &str = r#"<img src=x onerror="window.__xss = 1">"#;
+
 /// The running example; killed when dropped.
 struct HostApp {
     child: Child,
@@ -34,6 +38,7 @@ fn host_app() -> HostApp {
     let mut child = Command::new(binary)
         .arg("--serve")
         .env("RUST_LOG", "warn")
+        .env("HOST_APP_NOTE", NOTE)
         .stdout(Stdio::piped())
         .spawn()
         .expect("host_app is built by `cargo test`");
@@ -124,6 +129,20 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
     assert_eq!(theirs, json!([]), "one tenant's events are not another's");
     let health = grace.get("/integrations/slack/health").await;
     assert_eq!(health["success_rate"], 1.0);
+    // Security review, finding 11: health (with its last error) was one
+    // record for every tenant, and state-changing routes took cross-site
+    // form posts.
+    let theirs = someone_else.get("/integrations/slack/health").await;
+    assert_eq!(theirs, Value::Null, "one tenant's health is not another's");
+    let cross_site = http
+        .post(format!("{base}/integrations/slack/test"))
+        .header("x-tenant", "grace")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 415, "a form post is refused");
     let gone = grace
         .json(Method::DELETE, "/integrations/slack", None)
         .await;
@@ -144,12 +163,17 @@ impl Tenant<'_> {
     }
 
     async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let changes = method != Method::GET;
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header("x-tenant", self.id);
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(body) => request = request.json(body),
+            None if changes => {
+                request = request.header("content-type", "application/json");
+            }
+            None => {}
         }
         request.send().await.unwrap()
     }
@@ -193,6 +217,7 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
         .arg(root.join("testing/browser/connect.mjs"))
         .arg(&app.base)
         .env("CHROMIUM", chromium)
+        .env("EXPECT_NOTE", NOTE)
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -205,4 +230,5 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     );
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
+    assert!(stdout.contains("notification shown as text"), "{stdout}");
 }

@@ -32,7 +32,15 @@ try {
   await page.locator('#connected li[data-provider="slack"] .health', { hasText: "100% ok" }).waitFor();
   console.log(`health: ${await connected.locator(".health").textContent()}`);
   await page.locator("#notifications li").first().waitFor();
-  console.log(`notification: ${await page.locator("#notifications li").first().textContent()}`);
+  const shown = await page.locator("#notifications li").first().textContent();
+  console.log(`notification: ${shown}`);
+  if (process.env.EXPECT_NOTE) {
+    await page.waitForTimeout(300);
+    const ran = await page.evaluate(() => window.__xss);
+    if (ran !== undefined) throw new Error("a notification's markup ran as a script");
+    if (!shown.includes(process.env.EXPECT_NOTE)) throw new Error(`the note is not shown as text: ${shown}`);
+    console.log("notification shown as text");
+  }
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
