@@ -16,7 +16,9 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 async fn a_webhook_is_a_standard_webhooks_signed_post_the_receiver_can_verify() {
     let receiver = FakeServer::start().await;
     receiver.script("POST", "/hooks/export", vec![Reply::text(204, "")]);
-    let provider = WebhookProvider::new(SecretString::from(SECRET)).unwrap();
+    let provider = WebhookProvider::new(SecretString::from(SECRET))
+        .unwrap()
+        .allow_internal_destinations();
     let context = ExportContext::new(tenant()).idempotency_key("msg_export_1");
     let content = Content::new("Done.")
         .title("Session end")
@@ -26,13 +28,18 @@ async fn a_webhook_is_a_standard_webhooks_signed_post_the_receiver_can_verify() 
         .export(&context, &content, &receiver.url("/hooks/export"))
         .await
         .unwrap();
-    assert_eq!(result.external_id.as_deref(), Some("msg_export_1"));
-
     let sent = &receiver.requests("/hooks/export")[0];
+    let id = sent.header("webhook-id").unwrap();
+    assert!(id.starts_with("msg_"), "{id}");
+    assert_eq!(result.external_id.as_deref(), Some(id));
+    let _ = provider
+        .export(&context, &content, &receiver.url("/hooks/export"))
+        .await;
+    let repeat = &receiver.requests("/hooks/export")[1];
     assert_eq!(
-        sent.header("webhook-id"),
-        Some("msg_export_1"),
-        "the key lets the receiver drop a repeat"
+        repeat.header("webhook-id"),
+        Some(id),
+        "the same export, the same id: the receiver drops a repeat"
     );
     let verified = WebhookVerifier::standard(&SecretString::from(SECRET))
         .unwrap()
@@ -55,7 +62,9 @@ async fn webhook_failures_say_whether_to_try_again() {
         "/moved",
         vec![Reply::text(307, "").header("location", "http://127.0.0.1:1/elsewhere")],
     );
-    let provider = WebhookProvider::new(SecretString::from(SECRET)).unwrap();
+    let provider = WebhookProvider::new(SecretString::from(SECRET))
+        .unwrap()
+        .allow_internal_destinations();
     let context = ExportContext::new(tenant());
     let content = Content::new("x");
 
@@ -91,6 +100,78 @@ async fn webhook_failures_say_whether_to_try_again() {
         !refused.to_string().contains("not base64!"),
         "no secret in errors"
     );
+}
+
+/// Security review, finding 14: a tenant chose where the host POSTs
+/// signed JSON (internal addresses too), got the host's one signature for
+/// every tenant, and chose the `webhook-id` another tenant's delivery would
+/// carry.
+#[tokio::test]
+async fn a_tenant_cannot_steer_the_webhook_inside_nor_into_another_tenants_deliveries() {
+    let receiver = FakeServer::start().await;
+    receiver.route("POST", "/hook", |_| Reply::text(204, ""));
+    receiver.route("POST", "/hooks/T0/B0/XXXX-SECRET", |_| Reply::text(500, ""));
+    let content = Content::new("x");
+    let strict = WebhookProvider::new(SecretString::from(SECRET)).unwrap();
+    let context = ExportContext::new(tenant()).idempotency_key("k");
+    for internal in [
+        receiver.url("/hook"),
+        "http://localhost:9/hook".to_owned(),
+        "http://10.0.0.5/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://[::1]:9/hook".to_owned(),
+    ] {
+        let refused = strict
+            .export(&context, &content, &internal)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::InvalidRequest { .. })
+                && refused.to_string().contains("internal"),
+            "{internal}: {refused}"
+        );
+    }
+    assert!(receiver.requests("/hook").is_empty(), "nothing was sent");
+
+    const OTHER_SECRET: &str = "whsec_dGhlIG90aGVyIHRlbmFudCdzIHNlY3JldA==";
+    let other = integrations_core::TenantId::new("tenant-2").unwrap();
+    let open = WebhookProvider::new(SecretString::from(SECRET))
+        .unwrap()
+        .allow_internal_destinations()
+        .tenant_secret(other.clone(), SecretString::from(OTHER_SECRET))
+        .unwrap();
+    let theirs = ExportContext::new(other).idempotency_key("k");
+    open.export(&context, &content, &receiver.url("/hook"))
+        .await
+        .unwrap();
+    open.export(&theirs, &content, &receiver.url("/hook"))
+        .await
+        .unwrap();
+    let sent = receiver.requests("/hook");
+    let ids: Vec<_> = sent
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_ne!(ids[0], ids[1], "one key, two tenants: two message ids");
+    let verify = |secret: &str, i: usize| {
+        WebhookVerifier::standard(&SecretString::from(secret.to_owned()))
+            .unwrap()
+            .verify(&sent[i].headers, &sent[i].body)
+            .is_ok()
+    };
+    assert!(
+        verify(OTHER_SECRET, 1) && !verify(SECRET, 1),
+        "signed with its tenant's secret"
+    );
+    let failed = open
+        .export(
+            &context,
+            &content,
+            &receiver.url("/hooks/T0/B0/XXXX-SECRET"),
+        )
+        .await
+        .unwrap_err();
+    assert!(!failed.to_string().contains("XXXX-SECRET"), "{failed}");
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
 //! A generic webhook, signed as Standard Webhooks.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use integrations_core::TenantId;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::{content_json, require_destination};
 use crate::error::Error;
@@ -15,45 +20,127 @@ use crate::provider::{
     Provider,
 };
 
-/// A JSON POST to any URL (the destination), signed as
-/// [Standard Webhooks](https://www.standardwebhooks.com/) with the
-/// provider's secret: `webhook-id` (the idempotency key, which receivers
-/// use to drop a delivery they already have), `webhook-timestamp` and
-/// `webhook-signature` headers. The body is
+/// A JSON POST to a URL (the destination), signed as
+/// [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`,
+/// `webhook-timestamp` and `webhook-signature` headers. The body is
 /// `{"type": "export.created", "timestamp": ..., "data": {"tenant", "title", "markdown", "metadata"}}`.
 ///
+/// Destinations are often chosen by tenants, so by default:
+/// - only public addresses are reached: a URL naming, or a host name
+///   resolving to, a loopback, private, link-local or other internal
+///   address is refused before anything is sent
+///   ([`allow_internal_destinations`](Self::allow_internal_destinations)
+///   lifts this for receivers inside your network);
+/// - each tenant's deliveries can be signed with its own secret
+///   ([`tenant_secret`](Self::tenant_secret)), so a signature one tenant
+///   obtains verifies at no other tenant's receiver;
+/// - the `webhook-id` is derived from the tenant and the idempotency key
+///   (stable, so receivers drop a delivery they already have, and no
+///   tenant can choose the id another tenant's delivery carries);
+/// - errors name the receiver's origin only (incoming-webhook URLs hold
+///   their secret in the path).
+///
 /// Any 2xx answer is a delivery; 429 and 5xx are transient, other statuses
-/// are not. Redirects are not followed.
+/// are not. Redirects are not followed; 30 s at most a delivery.
 #[derive(Debug)]
 pub struct WebhookProvider {
     secret: SecretString,
+    tenant_secrets: HashMap<TenantId, SecretString>,
     client: reqwest::Client,
+    internal: bool,
     sequence: AtomicU64,
+}
+
+/// Resolves host names to their public addresses only.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|address| is_public(address.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!(
+                    "{} resolves to no public address (an internal receiver needs `allow_internal_destinations`)",
+                    name.as_str()
+                )
+                .into());
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether `ip` is an address on the public internet: not loopback,
+/// private, link-local, shared (CGNAT), unspecified, multicast or
+/// documentation space, nor an IPv6 unique-local or mapped one of those.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
 }
 
 impl WebhookProvider {
     /// A provider that signs with `secret` (`whsec_` and base64, as
     /// Standard Webhooks secrets are written).
     pub fn new(secret: SecretString) -> Result<Self, Error> {
-        // Signing once checks the secret's form now, not at the first export.
-        integrations_vendor::webhook::sign_standard_webhook(&secret, "check", 0, b"")
-            .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| {
-                Error::invalid("webhook", format!("cannot build the HTTP client: {error}"))
-            })?;
+        check_secret(&secret)?;
         Ok(Self {
             secret,
-            client,
+            tenant_secrets: HashMap::new(),
+            client: client(false)?,
+            internal: false,
             sequence: AtomicU64::new(0),
         })
     }
 
-    fn url(destination: &str) -> Result<reqwest::Url, Error> {
+    /// Signs `tenant`'s deliveries with `secret` instead of the provider's.
+    pub fn tenant_secret(mut self, tenant: TenantId, secret: SecretString) -> Result<Self, Error> {
+        check_secret(&secret)?;
+        self.tenant_secrets.insert(tenant, secret);
+        Ok(self)
+    }
+
+    /// Lets destinations be internal addresses (loopback, private,
+    /// link-local): for receivers inside your own network, where tenants
+    /// do not choose the destination.
+    #[must_use]
+    pub fn allow_internal_destinations(mut self) -> Self {
+        self.internal = true;
+        // Building a client without a resolver cannot fail where building
+        // one with it did not.
+        if let Ok(client) = client(true) {
+            self.client = client;
+        }
+        self
+    }
+
+    fn url(&self, destination: &str) -> Result<reqwest::Url, Error> {
         require_destination("webhook", destination, "the receiver's URL")?;
         let url = reqwest::Url::parse(destination).map_err(|error| {
             Error::invalid("webhook", format!("{destination:?} is not a URL: {error}"))
@@ -62,6 +149,28 @@ impl WebhookProvider {
             return Err(Error::invalid(
                 "webhook",
                 "the receiver's URL must be http or https",
+            ));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let internal = match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            Ok(ip) => !is_public(ip),
+            Err(_) => {
+                host.is_empty()
+                    || host.eq_ignore_ascii_case("localhost")
+                    || host.to_ascii_lowercase().ends_with(".localhost")
+            }
+        };
+        if internal && !self.internal {
+            return Err(Error::invalid(
+                "webhook",
+                format!(
+                    "{} is an internal address; webhooks go to public receivers unless the provider has `allow_internal_destinations`",
+                    origin(&url)
+                ),
             ));
         }
         Ok(url)
@@ -80,12 +189,50 @@ impl WebhookProvider {
         })
     }
 
+    /// `msg_` and a digest of the tenant and the idempotency key: the same
+    /// for every attempt of one export, different across tenants.
     fn message_id(&self, context: &ExportContext) -> String {
-        context.idempotency_key.clone().unwrap_or_else(|| {
-            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-            format!("msg_{}_{sequence}", Utc::now().timestamp_micros())
-        })
+        match &context.idempotency_key {
+            Some(key) => {
+                let mut digest = Sha256::new();
+                digest.update(context.tenant.as_str().as_bytes());
+                digest.update([0]);
+                digest.update(key.as_bytes());
+                format!("msg_{}", hex::encode(&digest.finalize()[..16]))
+            }
+            None => {
+                let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+                format!("msg_{}_{sequence}", Utc::now().timestamp_micros())
+            }
+        }
     }
+}
+
+fn check_secret(secret: &SecretString) -> Result<(), Error> {
+    // Signing once checks the secret's form now, not at the first export.
+    integrations_vendor::webhook::sign_standard_webhook(secret, "check", 0, b"")
+        .map(|_| ())
+        .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))
+}
+
+/// The client: no redirects, 30 s a delivery, and (unless `internal`) a
+/// resolver that keeps to public addresses.
+fn client(internal: bool) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10));
+    if !internal {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder.build().map_err(|error| {
+        Error::invalid("webhook", format!("cannot build the HTTP client: {error}"))
+    })
+}
+
+/// The URL's origin (scheme, host, port): what errors show of a receiver.
+fn origin(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 #[async_trait]
@@ -122,7 +269,7 @@ impl Provider for WebhookProvider {
         content: &Content,
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
-        let url = Self::url(destination)?;
+        let url = self.url(destination)?;
         Ok(vec![PlannedRequest::new(
             "POST",
             url.as_str(),
@@ -136,18 +283,20 @@ impl Provider for WebhookProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        let url = Self::url(destination)?;
+        let url = self.url(destination)?;
         let body = serde_json::to_vec(&Self::body(context, content))
             .map_err(|error| Error::unexpected("webhook", error.to_string()))?;
         let id = self.message_id(context);
         let timestamp = Utc::now().timestamp();
-        let signature = integrations_vendor::webhook::sign_standard_webhook(
-            &self.secret,
-            &id,
-            timestamp,
-            &body,
-        )
-        .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))?;
+        let secret = self
+            .tenant_secrets
+            .get(&context.tenant)
+            .unwrap_or(&self.secret);
+        let signature =
+            integrations_vendor::webhook::sign_standard_webhook(secret, &id, timestamp, &body)
+                .map_err(|error| {
+                    Error::invalid("webhook", format!("the signing secret: {error}"))
+                })?;
         let started = Instant::now();
         let answer = self
             .client
@@ -159,7 +308,7 @@ impl Provider for WebhookProvider {
             .body(body)
             .send()
             .await;
-        let display = url.as_str().to_owned();
+        let display = origin(&url);
         let answer = answer.map_err(|error| {
             let vendor = "webhook".to_owned();
             Error::Vendor(if error.is_timeout() {
