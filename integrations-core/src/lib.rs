@@ -82,6 +82,7 @@ pub mod events;
 pub mod health;
 pub mod id;
 pub mod integration;
+pub mod net;
 mod registry;
 pub mod runtime;
 

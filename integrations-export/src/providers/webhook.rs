@@ -1,7 +1,7 @@
 //! A generic webhook, signed as Standard Webhooks.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::Utc;
 use integrations_core::TenantId;
+use integrations_core::net::Reach;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -60,7 +61,7 @@ impl reqwest::dns::Resolve for PublicOnly {
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await?
-                .filter(|address| is_public(address.ip()))
+                .filter(|address| Reach::of(address.ip()) == Reach::Public)
                 .collect();
             if found.is_empty() {
                 return Err(format!(
@@ -71,37 +72,6 @@ impl reqwest::dns::Resolve for PublicOnly {
             }
             Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
         })
-    }
-}
-
-/// Whether `ip` is an address on the public internet: not loopback,
-/// private, link-local, shared (CGNAT), unspecified, multicast or
-/// documentation space, nor an IPv6 unique-local or mapped one of those.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80)
-            }
-        },
     }
 }
 
@@ -151,19 +121,9 @@ impl WebhookProvider {
                 "the receiver's URL must be http or https",
             ));
         }
-        let host = url.host_str().unwrap_or_default();
-        let internal = match host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
-            Ok(ip) => !is_public(ip),
-            Err(_) => {
-                host.is_empty()
-                    || host.eq_ignore_ascii_case("localhost")
-                    || host.to_ascii_lowercase().ends_with(".localhost")
-            }
-        };
+        let internal = url
+            .host_str()
+            .is_none_or(|host| Reach::of_host(host).is_some_and(|reach| reach != Reach::Public));
         if internal && !self.internal {
             return Err(Error::invalid(
                 "webhook",

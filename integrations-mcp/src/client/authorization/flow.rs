@@ -12,7 +12,7 @@ use integrations_core::error::CredentialError;
 use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
-    AuthorizationSession, OAuthClientConfig, OAuthState, default_oauth_http_client,
+    AuthorizationSession, OAuthClientConfig, OAuthState,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
@@ -454,7 +454,7 @@ async fn enterprise_token(
         .with_client_authentication(authentication(idp.client_secret));
     let resource = EmaAuthorizationServer::new(issuer, metadata.token_endpoint, client_id)
         .with_client_authentication(authentication(client_secret));
-    let http = default_oauth_http_client().map_err(|e| e.to_string())?;
+    let http = crate::client::http::GuardedOAuth::for_server(&url)?;
     let token =
         EmaExchangeRequest::new_with_id_token(identity, resource, &url, id_token.expose_secret())
             .with_scopes(scopes)
