@@ -59,6 +59,8 @@ struct Auth {
     redirect_to: Mutex<Option<String>>,
     /// Every bearer token the MCP endpoint received, valid or not.
     received: Mutex<Vec<String>>,
+    /// A token endpoint the metadata names instead of its own.
+    token_endpoint: Mutex<Option<String>>,
 }
 
 impl Auth {
@@ -80,7 +82,7 @@ async fn authorization_server_metadata(State(auth): State<Arc<Auth>>) -> Json<Va
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{base}/token"),
+        "token_endpoint": auth.token_endpoint.lock().unwrap().clone().unwrap_or(format!("{base}/token")),
         "registration_endpoint": format!("{base}/register"),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -728,4 +730,36 @@ async fn a_token_is_sent_only_to_the_resource_it_was_issued_for() {
     moved.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
     stop_impostor.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_swaps_its_token_endpoint_mid_flow_gets_no_code() {
+    // Security review, observation: the completion discovered the metadata
+    // again and sent the code (and the client's secret) where it now said.
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/token", collector.local_addr().unwrap());
+    let reached = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = collector.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, store, None);
+    let key = ada();
+    let url = authorization_url(&pool, &key).await;
+    let callback = approve(&url).await;
+    *auth.token_endpoint.lock().unwrap() = Some(elsewhere);
+    let refused = pool
+        .complete_authorization(&key.tenant, &callback)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("changed"), "{refused}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "the code went nowhere");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
 }

@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use super::refresh::TokenClient;
 use super::sealed::{
-    CHALLENGE, CLIENT_ID, RESOURCE, RegisteredClient, SERVER, SealedStates, SealedTokens,
+    CHALLENGE, CLIENT_ID, PINNED_ISSUER, PINNED_TOKEN_ENDPOINT, RESOURCE, RegisteredClient, SERVER,
+    SealedStates, SealedTokens,
 };
 use super::{IdentityProvider, McpAuthorization};
 use crate::error::Error;
@@ -278,6 +279,7 @@ async fn start_code_flow(
         resource: url.to_owned(),
         challenge: None,
         client_id: String::new(),
+        pinned: None,
     };
     let (url, request, step_up) = (
         url.to_owned(),
@@ -301,6 +303,10 @@ async fn start_code_flow(
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(false)
                 && request.client_metadata_url.is_some();
+            states.pinned = Some((
+                metadata.issuer.clone().unwrap_or_default(),
+                metadata.token_endpoint.clone(),
+            ));
             manager.set_metadata(metadata);
             if request.client_id.is_none() && !cimd {
                 // Dynamic registration, once per tenant and server: the
@@ -555,6 +561,11 @@ pub(crate) async fn complete(
         client_config = client_config.with_client_secret(secret.expose_secret());
     }
     let challenge = record.metadata.get(CHALLENGE).cloned();
+    let pinned = record
+        .metadata
+        .get(PINNED_ISSUER)
+        .zip(record.metadata.get(PINNED_TOKEN_ENDPOINT))
+        .map(|(issuer, endpoint)| (issuer.clone(), endpoint.clone()));
     let states = SealedStates {
         store: Arc::clone(&tokens.store),
         tenant: tenant.clone(),
@@ -562,6 +573,7 @@ pub(crate) async fn complete(
         resource: resource.clone(),
         challenge: challenge.clone(),
         client_id: meta(CLIENT_ID),
+        pinned: pinned.clone(),
     };
     let sealed = SealedTokens {
         store: Arc::clone(&tokens.store),
@@ -572,7 +584,18 @@ pub(crate) async fn complete(
     off_runtime(Instant::now() + OAUTH_WORK_LIMIT, move || {
         Box::pin(async move {
             let mut manager = AuthorizationManager::new(resource.as_str()).await?;
-            manager.set_metadata(discover(&manager, &resource, challenge.as_deref()).await?);
+            let metadata = discover(&manager, &resource, challenge.as_deref()).await?;
+            // A server that swapped its metadata since the flow started
+            // gets neither the code nor the client's secret.
+            if let Some((issuer, token_endpoint)) = &pinned
+                && (metadata.issuer.as_deref().unwrap_or_default() != issuer
+                    || &metadata.token_endpoint != token_endpoint)
+            {
+                return Err(AuthError::InternalError(
+                    "the authorization server's metadata changed since the authorization started; start it again".into(),
+                ));
+            }
+            manager.set_metadata(metadata);
             manager.set_state_store(states);
             manager.set_credential_store(sealed);
             manager.configure_client(client_config)?;

@@ -211,6 +211,10 @@ pub(crate) const PENDING_FOR: std::time::Duration = std::time::Duration::from_se
 /// The metadata keys of a pending authorization beside its PKCE state.
 pub(crate) const SERVER: &str = "server";
 pub(crate) const CHALLENGE: &str = "challenge";
+/// The authorization server the flow started with (its issuer and token
+/// endpoint): the code goes to no other.
+pub(crate) const PINNED_ISSUER: &str = "as_issuer";
+pub(crate) const PINNED_TOKEN_ENDPOINT: &str = "as_token_endpoint";
 
 /// The connection a pending authorization is sealed as: `mcp-state/s{state}`.
 /// `None` for a state no authorization of ours could have issued.
@@ -233,6 +237,8 @@ pub(crate) struct SealedStates {
     pub(crate) challenge: Option<String>,
     /// The client id the flow authorises as.
     pub(crate) client_id: String,
+    /// The issuer and token endpoint the flow started with.
+    pub(crate) pinned: Option<(String, String)>,
 }
 
 pub(crate) fn connection_of(state: &str) -> Result<ConnectionId, AuthError> {
@@ -252,6 +258,11 @@ impl StateStore for SealedStates {
             .with_expires_at(until);
         if let Some(challenge) = &self.challenge {
             sealed = sealed.with_metadata(CHALLENGE, challenge.clone());
+        }
+        if let Some((issuer, token_endpoint)) = &self.pinned {
+            sealed = sealed
+                .with_metadata(PINNED_ISSUER, issuer.clone())
+                .with_metadata(PINNED_TOKEN_ENDPOINT, token_endpoint.clone());
         }
         self.store
             .put(&self.tenant, &connection_of(state)?, &sealed)
