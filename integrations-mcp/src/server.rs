@@ -46,6 +46,7 @@ pub struct Bridge {
     flat: bool,
     session: Arc<SessionState>,
     header_read_timeout: std::time::Duration,
+    allowed_origins: Vec<String>,
 }
 
 impl fmt::Debug for Bridge {
@@ -65,7 +66,19 @@ impl Bridge {
             flat: false,
             session: Arc::default(),
             header_read_timeout: std::time::Duration::from_secs(10),
+            allowed_origins: Vec::new(),
         }
+    }
+
+    /// Browser origins whose pages may call the bridge over HTTP (e.g.
+    /// `https://app.example.com:443`, `http://localhost:*`). By default a
+    /// request that carries an `Origin` header is refused, whatever it
+    /// says: agents send none, and a page in the user's browser must not
+    /// reach the host's integrations.
+    #[must_use]
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
     }
 
     /// How long [`serve_http`](Self::serve_http) waits for a request's
@@ -248,14 +261,17 @@ impl Bridge {
     /// The bridge as an axum router serving streamable HTTP at `/mcp`, for
     /// a host that serves it from its own server, behind its own layers
     /// (authentication, say); its sessions end when `shutdown` is
-    /// cancelled.
+    /// cancelled. Loopback `Host`s only, and no `Origin` but the
+    /// [`allowed_origins`](Self::allowed_origins).
     pub fn router(self, shutdown: &tokio_util::sync::CancellationToken) -> axum::Router {
         use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
         use rmcp::transport::streamable_http_server::{
             StreamableHttpServerConfig, StreamableHttpService,
         };
 
-        let mut config = StreamableHttpServerConfig::default();
+        let mut config = StreamableHttpServerConfig::default()
+            .with_allowed_origins(self.allowed_origins.clone())
+            .enforce_origin_validation();
         config.cancellation_token = shutdown.child_token();
         let service = StreamableHttpService::new(
             move || Ok(self.for_session()),

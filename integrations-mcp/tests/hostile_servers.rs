@@ -266,3 +266,53 @@ async fn a_call_to_a_server_that_has_exited_is_session_closed_at_once() {
     );
     pool.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Security review, observation: the bridge over HTTP checked no `Origin`,
+/// so a page in the user's browser could reach the host's integrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_refuses_a_browser_origin_it_was_not_told_of() {
+    let config = integrations_core::Config::from_toml_str("").unwrap();
+    let runtime = Arc::new(
+        integrations_core::Runtime::builder(integrations_core::Registry::new())
+            .start(&config)
+            .await,
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(
+        Bridge::new(runtime)
+            .allowed_origins(["http://localhost:3000"])
+            .serve_http(listener, stop.clone()),
+    );
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}}});
+    let post = |origin: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    assert_eq!(
+        post(Some("https://evil.example")).await.unwrap().status(),
+        403
+    );
+    assert!(
+        post(Some("http://localhost:3000"))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    assert!(
+        post(None).await.unwrap().status().is_success(),
+        "agents send no Origin"
+    );
+    stop.cancel();
+    serving.await.unwrap().unwrap();
+}
