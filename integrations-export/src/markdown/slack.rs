@@ -26,6 +26,10 @@ pub struct SlackLimits {
     /// Characters of all the blocks of one message together; Slack refuses
     /// a message near 13,000 (`msg_blocks_too_long`), so 12,000.
     pub message_chars: usize,
+    /// Whether `<!here>`, `<!channel>` and `<!everyone>` written in the
+    /// text notify the channel. Off by default: exported text is often a
+    /// model's or a third party's, and is shown as text (`&lt;!here&gt;`).
+    pub broadcasts: bool,
 }
 
 impl Default for SlackLimits {
@@ -35,6 +39,7 @@ impl Default for SlackLimits {
             section_chars: 3000,
             header_chars: 150,
             message_chars: 12_000,
+            broadcasts: false,
         }
     }
 }
@@ -168,7 +173,10 @@ pub fn markdown_to_slack(markdown: &str) -> Vec<SlackMessage> {
 
 /// [`markdown_to_slack`] with other limits.
 pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackMessage> {
-    let mut renderer = Renderer::default();
+    let mut renderer = Renderer {
+        broadcasts: limits.broadcasts,
+        ..Renderer::default()
+    };
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let markdown = super::with_bounded_nesting(markdown);
@@ -194,6 +202,8 @@ struct Renderer {
     /// An open link or image: its destination and its label so far.
     link: Option<(String, String)>,
     table: Option<Table>,
+    /// Whether `<!here>` and the like stay Slack forms.
+    broadcasts: bool,
 }
 
 #[derive(Default)]
@@ -258,9 +268,10 @@ impl Renderer {
         if self.heading.is_some() && self.link.is_none() {
             self.write(&raw);
         } else if self.quotes_lines() {
-            self.write(&escape(&raw));
+            self.write(&escape(&raw, self.broadcasts));
         } else {
-            escape_into(self.target(), &raw);
+            let broadcasts = self.broadcasts;
+            escape_into(self.target(), &raw, broadcasts);
         }
         // Keep the buffer's capacity for the next run of text.
         self.pending = raw;
@@ -292,7 +303,7 @@ impl Renderer {
             Event::Code(code) => {
                 let mut span = String::with_capacity(code.len() + 2);
                 span.push('`');
-                escape_into(&mut span, &code);
+                escape_into(&mut span, &code, self.broadcasts);
                 span.push('`');
                 self.write(&span);
             }
@@ -390,7 +401,8 @@ impl Renderer {
                 let text = self.heading.take().unwrap_or_default();
                 let text = text.trim();
                 if !text.is_empty() {
-                    self.blocks.push(heading_block(text, level));
+                    self.blocks
+                        .push(heading_block(text, level, self.broadcasts));
                 }
             }
             TagEnd::BlockQuote(_) => {
@@ -453,11 +465,11 @@ impl Renderer {
 
 /// H1 and H2 become headers (`split` turns one past the header limit into
 /// a bold section); smaller headings are bold sections.
-fn heading_block(text: &str, level: HeadingLevel) -> Block {
+fn heading_block(text: &str, level: HeadingLevel, broadcasts: bool) -> Block {
     if level <= HeadingLevel::H2 {
         Block::Header(text.to_owned())
     } else {
-        Block::Section(format!("*{}*", escape(text)))
+        Block::Section(format!("*{}*", escape(text, broadcasts)))
     }
 }
 
@@ -487,12 +499,32 @@ mod tests {
             ["Some _em_, *strong*, ~gone~, `a &lt; b` and <https://x.test/a?b=1&c=2|a link>."]
         );
         assert_eq!(
-            texts("Tom & Jerry <3 > 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!here>"),
-            ["Tom &amp; Jerry &lt;3 &gt; 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!here>"]
+            texts("Tom & Jerry <3 > 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!subteam^S1>"),
+            ["Tom &amp; Jerry &lt;3 &gt; 2, cc <@U024BE7LH> in <#C024BE7LR|general> <!subteam^S1>"]
         );
         assert_eq!(
             texts("<https://autolink.test>"),
             ["<https://autolink.test>"]
+        );
+    }
+
+    #[test]
+    fn broadcasts_notify_only_when_allowed() {
+        // Security review, observation: `<!channel>` in model-written text
+        // notified the whole channel.
+        let markdown = "Ping <!here>, <!channel> and <!everyone|all>";
+        assert_eq!(
+            texts(markdown),
+            ["Ping &lt;!here&gt;, &lt;!channel&gt; and &lt;!everyone|all&gt;"]
+        );
+        let allowed = SlackLimits {
+            broadcasts: true,
+            ..SlackLimits::default()
+        };
+        let messages = markdown_to_slack_with(markdown, allowed);
+        assert_eq!(
+            messages[0].blocks[0].text(),
+            Some("Ping <!here>, <!channel> and <!everyone|all>")
         );
     }
 

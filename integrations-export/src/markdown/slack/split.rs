@@ -17,7 +17,10 @@ pub(super) fn split(blocks: Vec<Block>, limits: SlackLimits) -> Vec<Block> {
                 );
             }
             Block::Header(text) if text.chars().count() > limits.header_chars => {
-                out.push(Block::Section(format!("*{}*", escape(&text))));
+                out.push(Block::Section(format!(
+                    "*{}*",
+                    escape(&text, limits.broadcasts)
+                )));
             }
             other => out.push(other),
         }
