@@ -19,6 +19,16 @@ mod wire;
 
 use handler::SessionState;
 
+/// The origins a bridge accepts by default: this machine's.
+const LOOPBACK_ORIGINS: [&str; 6] = [
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "https://[::1]:*",
+];
+
 /// Serves the integrations of a [`Runtime`] over MCP: one tool per
 /// capability, named `integration__action`, with the capability's JSON
 /// Schema; calls go through [`Runtime::dispatch`], so arguments are
@@ -66,15 +76,16 @@ impl Bridge {
             flat: false,
             session: Arc::default(),
             header_read_timeout: std::time::Duration::from_secs(10),
-            allowed_origins: Vec::new(),
+            allowed_origins: LOOPBACK_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
         }
     }
 
     /// Browser origins whose pages may call the bridge over HTTP (e.g.
-    /// `https://app.example.com:443`, `http://localhost:*`). By default a
-    /// request that carries an `Origin` header is refused, whatever it
-    /// says: agents send none, and a page in the user's browser must not
-    /// reach the host's integrations.
+    /// `https://app.example.com:443`), replacing the default: loopback
+    /// origins only (`http://localhost:*`, `http://127.0.0.1:*`,
+    /// `http://[::1]:*` and their `https`). A request whose `Origin` is not
+    /// among them is refused; agents send none, and a page of another site
+    /// in the user's browser must not reach the host's integrations.
     #[must_use]
     pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.allowed_origins = origins.into_iter().map(Into::into).collect();
