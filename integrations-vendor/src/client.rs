@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) retry: RetryPolicy,
     pub(crate) limiter: Option<Limiter>,
     pub(crate) timeout: Duration,
+    /// The most bytes of an answer read.
+    pub(crate) max_body: usize,
     pub(crate) health: Arc<HealthMetrics>,
     pub(crate) store: Option<Arc<dyn CredentialStore>>,
     pub(crate) tokens: Option<TokenManager>,
@@ -230,6 +232,7 @@ pub struct VendorConnectionBuilder {
     rate_limit: Option<NonZeroU32>,
     timeout: Duration,
     connect_timeout: Duration,
+    max_body: usize,
     user_agent: String,
     health: Option<Arc<HealthMetrics>>,
     roots: Vec<String>,
@@ -258,6 +261,7 @@ impl VendorConnection {
             rate_limit: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            max_body: 32 * 1024 * 1024,
             user_agent: concat!("integrations-vendor/", env!("CARGO_PKG_VERSION")).to_owned(),
             health: None,
             roots: Vec::new(),
@@ -334,6 +338,14 @@ impl VendorConnectionBuilder {
     /// The time limit of one attempt (connect, send, read); default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The most bytes of an answer read; past it the request fails with
+    /// [`Error::Decode`](crate::Error::Decode) and the rest is not read;
+    /// default 32 MiB.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -450,6 +462,7 @@ impl VendorConnectionBuilder {
                 retry: self.retry,
                 limiter: self.rate_limit.map(crate::rate::limiter),
                 timeout: self.timeout,
+                max_body: self.max_body,
                 health: self
                     .health
                     .unwrap_or_else(|| Arc::new(HealthMetrics::new(1024))),

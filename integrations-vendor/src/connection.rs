@@ -33,7 +33,9 @@ use crate::vendor::Vendor;
 /// - **Contained**: redirects are followed only to the same origin (scheme,
 ///   host and port), with no `Referer`; a redirect to another origin (a
 ///   download on a CDN, say) comes back to the caller as the 3xx it is, so
-///   that no key or vendor header travels with it.
+///   that no key or vendor header travels with it. Each attempt has a time
+///   limit (30 s by default) and an answer a size limit (32 MiB,
+///   `max_body_bytes`; 1 MiB from token endpoints).
 /// - **Observable**: one `vendor.request` tracing span per request (vendor,
 ///   method, host, path template, status, attempts, wait; never headers,
 ///   tokens or bodies), and one health sample per request in
@@ -343,8 +345,17 @@ impl VendorConnection {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(body) => body,
+        let body = match body_within(response, inner.max_body).await {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                return Outcome::Fail(Error::Decode {
+                    vendor: vendor.to_owned(),
+                    message: format!(
+                        "the answer to {} {} is longer than {} bytes (`max_body_bytes`)",
+                        plan.method, plan.template, inner.max_body
+                    ),
+                });
+            }
             Err(error) => return self.transport_failure(plan, error),
         };
         let retry_after = headers
@@ -431,4 +442,28 @@ fn url_encode_segment(value: &str) -> String {
         }
     }
     out
+}
+
+/// Bytes a token endpoint's answer may take.
+pub(crate) const TOKEN_ANSWER_LIMIT: usize = 1024 * 1024;
+
+/// The body of `response`, or `None` past `limit` bytes (the rest unread).
+pub(crate) async fn body_within(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }

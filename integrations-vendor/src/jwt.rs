@@ -152,10 +152,13 @@ pub(crate) async fn credential(
                     "the token endpoint answered HTTP {status} (a redirect); the assertion is not sent on: give the final token URL"
                 )));
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| failed(e.without_url().to_string()))?;
+            let body =
+                crate::connection::body_within(response, crate::connection::TOKEN_ANSWER_LIMIT)
+                    .await
+                    .map_err(|e| failed(e.without_url().to_string()))?
+                    .ok_or_else(|| {
+                        failed("the token endpoint's answer is longer than 1 MiB".into())
+                    })?;
             if !status.is_success() {
                 let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 return Err(Error::OAuth {

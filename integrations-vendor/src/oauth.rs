@@ -275,10 +275,10 @@ async fn send(
     for (name, value) in response.headers() {
         builder = builder.header(name, value);
     }
-    let body = response
-        .bytes()
+    let body = crate::connection::body_within(response, crate::connection::TOKEN_ANSWER_LIMIT)
         .await
-        .map_err(|e| HttpError(innermost(&e.without_url())))?;
+        .map_err(|e| HttpError(innermost(&e.without_url())))?
+        .ok_or_else(|| HttpError("the token endpoint's answer is longer than 1 MiB".into()))?;
     builder
         .body(body.to_vec())
         .map_err(|e| HttpError(e.to_string()))

@@ -469,6 +469,33 @@ async fn keys_and_vendor_headers_never_follow_a_redirect_to_another_origin() {
 }
 
 #[tokio::test]
+async fn an_answer_past_the_body_limit_is_a_typed_error_not_a_memory_spike() {
+    // Every HTTP client we build states its body limit: a vendor (or
+    // anything at its base URL) answering gigabytes is read no further
+    // than the limit.
+    let fake = FakeServer::start().await;
+    fake.route("GET", "/v1/huge", |_| {
+        Reply::text(200, &"x".repeat(3 * 1024 * 1024))
+    });
+    fake.route("GET", "/v1/small", |_| {
+        Reply::json(200, json!({"ok": true}))
+    });
+    let store = store_with(Credentials::api_key("k")).await;
+    let api = VendorConnection::builder(Vendor::new("acme", fake.url("")))
+        .auth(Auth::Bearer)
+        .max_body_bytes(1024 * 1024)
+        .credentials(store, tenant(), connection())
+        .build()
+        .unwrap();
+    let error = api.get("/v1/huge").send().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Decode { message, .. } if message.contains("1048576")),
+        "{error:?}"
+    );
+    assert!(api.get("/v1/small").send().await.is_ok());
+}
+
+#[tokio::test]
 async fn path_parameters_are_encoded_and_a_missing_one_is_refused() {
     let fake = FakeServer::start().await;
     fake.route("GET", "/v1/blocks/a%2Fb%20c/children", |_| {
