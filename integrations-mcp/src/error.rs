@@ -162,6 +162,21 @@ pub enum Error {
         after: Duration,
     },
 
+    /// The server's answer was longer than the pool takes
+    /// ([`McpPoolBuilder::max_message_bytes`](crate::client::McpPoolBuilder::max_message_bytes));
+    /// it was dropped unread, and the session lives on.
+    #[error(
+        "MCP server `{server}`: the answer to `{operation}` is longer than {limit} bytes; it was dropped (raise `max_message_bytes`, or ask for less)"
+    )]
+    MessageTooLarge {
+        /// The server.
+        server: String,
+        /// The tool or method.
+        operation: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+
     /// The caller cancelled the call; the server was sent
     /// `notifications/cancelled`.
     #[error("MCP server `{server}`: `{operation}` was cancelled")]

@@ -316,3 +316,61 @@ async fn the_bridge_refuses_a_browser_origin_it_was_not_told_of() {
     stop.cancel();
     serving.await.unwrap().unwrap();
 }
+
+/// A server that answers `tools/call` with a result of `bytes` characters.
+fn answers_at_length(bytes: usize) -> integrations_core::config::McpServerEntry {
+    let script = format!(
+        r#"
+const lines = require("readline").createInterface({{ input: process.stdin }});
+const send = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+lines.on("line", (line) => {{
+  const message = JSON.parse(line);
+  if (message.method === "initialize") {{
+    send({{ jsonrpc: "2.0", id: message.id, result: {{
+      protocolVersion: message.params.protocolVersion, capabilities: {{ tools: {{}} }},
+      serverInfo: {{ name: "big", version: "1" }} }} }});
+  }} else if (message.method === "tools/call") {{
+    send({{ jsonrpc: "2.0", id: message.id, result: {{
+      content: [{{ type: "text", text: "x".repeat({bytes}) }}] }} }});
+  }}
+}});
+"#
+    );
+    integrations_core::config::StdioServer::new(integrations_core::config::ConfigString::plain(
+        "node",
+    ))
+    .args(["-e", &script])
+    .into()
+}
+
+/// Reliability probe, finding 20: a result over the line limit was dropped
+/// by rmcp, and the call waited its whole timeout to report a `Timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_over_the_message_limit_is_a_typed_error_and_the_session_lives() {
+    let pool = McpPool::builder()
+        .server("big", answers_at_length(2 * 1024 * 1024))
+        .max_message_bytes(1024 * 1024)
+        .call_timeout(Duration::from_secs(5))
+        .build();
+    let key = SessionKey::new(TenantId::new("t").unwrap(), "big");
+    let error = pool
+        .call_tool(&key, "any", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::MessageTooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        !error.is_transient(),
+        "the same call would fail the same way"
+    );
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(1)).await;
+}

@@ -105,6 +105,7 @@ struct Inner {
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
     call_timeout: Duration,
+    max_message: usize,
     handshake_timeout: Duration,
     idle_timeout: Duration,
     max_sessions: usize,
@@ -220,6 +221,7 @@ impl Inner {
             bearer,
             handshake: self.handshake_timeout,
             call_timeout: self.call_timeout,
+            max_message: self.max_message,
             tasks: &self.tasks,
             hooks,
             #[cfg(feature = "http")]

@@ -53,6 +53,7 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
         bearer: None,
         handshake: timeout,
         call_timeout: timeout,
+        max_message: crate::client::session::MAX_MESSAGE,
         tasks: &tasks,
         hooks: None,
         #[cfg(feature = "http")]

@@ -50,6 +50,10 @@ const STDERR_LINES: usize = 20;
 /// (a server writing without newlines cannot grow the host's memory).
 const STDERR_LINE_BYTES: usize = 4096;
 
+/// The longest message a stdio server may send by default: rmcp's own
+/// line limit.
+pub(crate) const MAX_MESSAGE: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
+
 /// After a failed handshake, how long an exiting server is given to report
 /// its status and last stderr lines (never past the handshake's deadline).
 const EXIT_REPORT: Duration = Duration::from_millis(500);
@@ -63,6 +67,8 @@ pub(crate) struct Connect<'a> {
     pub(crate) handshake: Duration,
     /// The default time limit of a call on the session.
     pub(crate) call_timeout: Duration,
+    /// The longest line a stdio server may write.
+    pub(crate) max_message: usize,
     /// Owns the session's background tasks.
     pub(crate) tasks: &'a TaskTracker,
     /// Answers to the server's requests, and whose session it is.
@@ -175,6 +181,10 @@ pub struct Session {
     broken: Arc<AtomicBool>,
     in_flight: AtomicUsize,
     call_timeout: Duration,
+    /// Counts the server's messages over `max_message` (stdio; rmcp drops
+    /// them); the sender is gone for sessions that cannot have them.
+    oversized: watch::Receiver<u64>,
+    max_message: usize,
     tasks: TaskTracker,
     /// When the session was made; `last_used` counts from it.
     created: Instant,
@@ -257,8 +267,11 @@ impl Session {
         server: &str,
         service: RunningService<RoleClient, Client>,
         (exit, no_process): (ExitWatch, Option<watch::Sender<Option<Option<i32>>>>),
-        pgid: Option<u32>,
-        stderr: Arc<Mutex<VecDeque<String>>>,
+        (pgid, stderr, oversized): (
+            Option<u32>,
+            Arc<Mutex<VecDeque<String>>>,
+            watch::Receiver<u64>,
+        ),
         options: &Connect<'_>,
     ) -> Self {
         Self {
@@ -275,6 +288,8 @@ impl Session {
             broken: Arc::new(AtomicBool::new(false)),
             in_flight: AtomicUsize::new(0),
             call_timeout: options.call_timeout,
+            oversized,
+            max_message: options.max_message,
             tasks: options.tasks.clone(),
             created: Instant::now(),
             last_used: AtomicU64::new(0),
@@ -440,12 +455,27 @@ impl Session {
                 std::future::pending::<()>().await;
             }
         };
+        // A message over the limit, while this is the only call in flight:
+        // it was this call's answer, which rmcp dropped.
+        let mut oversized = self.oversized.clone();
+        oversized.borrow_and_update();
+        let too_large = async {
+            loop {
+                if oversized.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                if self.in_flight.load(Ordering::SeqCst) == 1 {
+                    return;
+                }
+            }
+        };
         let call = tokio::time::timeout(timeout, call);
         tokio::pin!(call);
         let answered = tokio::select! {
             biased;
             result = &mut call => result,
             () = cancelled => return Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
+            () = too_large => return Err(Error::MessageTooLarge { server: self.server.clone(), operation: operation.to_owned(), limit: self.max_message }),
             () = exited => match tokio::time::timeout(EXIT_REPORT, &mut call).await {
                 Ok(result) => result,
                 Err(_) => {

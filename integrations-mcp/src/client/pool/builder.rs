@@ -25,6 +25,7 @@ pub struct McpPoolBuilder {
     tokens: Option<TokenManager>,
     oauth: HashMap<String, ConnectionId>,
     call_timeout: Duration,
+    max_message: usize,
     handshake_timeout: Duration,
     idle_timeout: Duration,
     max_sessions: usize,
@@ -47,6 +48,7 @@ impl McpPoolBuilder {
             tokens: None,
             oauth: HashMap::new(),
             call_timeout: Duration::from_secs(30),
+            max_message: crate::client::session::MAX_MESSAGE,
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             max_sessions: 64,
@@ -94,6 +96,16 @@ impl McpPoolBuilder {
     /// The default time limit of a call; default 30 s.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// The longest message a stdio server may send (a line of its
+    /// output); default 16 MiB. A longer one is dropped unread, and the
+    /// call it answered fails at once with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge)
+    /// (when it is the session's only call in flight; otherwise each call
+    /// ends at its timeout). The session lives on.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message = bytes.max(1);
         self
     }
 
@@ -230,6 +242,7 @@ impl McpPoolBuilder {
             slots: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             call_timeout: self.call_timeout,
+            max_message: self.max_message,
             handshake_timeout: self.handshake_timeout,
             idle_timeout: self.idle_timeout,
             max_sessions: self.max_sessions,

@@ -95,12 +95,13 @@ impl Session {
         };
         let (sender, exit) = watch::channel(None);
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        // rmcp bounds HTTP answers itself.
+        let (_, oversized) = watch::channel(0);
         Ok(Self::new(
             server,
             service,
             (exit, Some(sender)),
-            None,
-            stderr,
+            (None, stderr, oversized),
             &options,
         ))
     }
