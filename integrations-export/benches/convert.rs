@@ -76,13 +76,22 @@ fn hostile(size: usize) -> [(&'static str, String); 6] {
     ]
 }
 
-/// The least time of a few runs of `convert` over `input`.
+/// The time of one run of `convert` over `input`: runs are batched to at
+/// least 20 ms each, and the least of 7 batches' averages is kept (the
+/// machine is shared: the least is the least disturbed).
 fn least(input: &str, convert: fn(&str)) -> Duration {
-    (0..5)
+    let started = Instant::now();
+    convert(input);
+    let once = started.elapsed().max(Duration::from_micros(1));
+    let per_batch =
+        (Duration::from_millis(20).as_nanos() / once.as_nanos()).clamp(1, 10_000) as u32;
+    (0..7)
         .map(|_| {
             let started = Instant::now();
-            convert(input);
-            started.elapsed()
+            for _ in 0..per_batch {
+                convert(input);
+            }
+            started.elapsed() / per_batch
         })
         .min()
         .unwrap_or_default()
@@ -101,7 +110,7 @@ fn adversarial() {
         }),
     ];
     println!(
-        "\nadversarial documents: least of 5 runs, and the time of each doubling\n  (html: pulldown-cmark's renderer, the parser both converters share)"
+        "\nadversarial documents: time of one conversion (least of 7 batches), and of each doubling\n  (html: pulldown-cmark's renderer, the parser both converters share)"
     );
     let sizes = [8 * 1024, 16 * 1024, 32 * 1024, 64 * 1024];
     let mut worst: f64 = 0.0;
