@@ -37,44 +37,10 @@ fn html_baseline(markdown: &str) -> String {
 /// A converter's name and its run over the input.
 type Converter = (&'static str, fn(&str));
 
-/// The adversarial shapes, `size` bytes or so each.
-fn hostile(size: usize) -> [(&'static str, String); 6] {
-    let half = size / 2;
-    [
-        (
-            "nested quotes, lazy lines",
-            format!("{}a\\\n{}", ">".repeat(half / 2), "b\\\n".repeat(half / 6)),
-        ),
-        (
-            "a list nested on one line",
-            format!("{}x", "- ".repeat(half)),
-        ),
-        (
-            "a deep list, lazy lines",
-            format!("{}a\\\n{}", "- ".repeat(half / 4), "b\\\n".repeat(half / 6)),
-        ),
-        (
-            "a list nested line by line",
-            (0..)
-                .map(|depth| format!("{}- item\n", "  ".repeat(depth)))
-                .scan(0, |total, line| {
-                    *total += line.len();
-                    (*total <= size).then_some(line)
-                })
-                .collect(),
-        ),
-        ("a run of `<`", "<".repeat(size)),
-        (
-            "a wide header over short rows",
-            format!(
-                "{}|\n{}|\n{}",
-                "|h".repeat(half / 4),
-                "|-".repeat(half / 4),
-                "|x|\n".repeat(half / 4)
-            ),
-        ),
-    ]
-}
+#[path = "../tests/support/hostile.rs"]
+mod hostile;
+
+use hostile::hostile;
 
 /// The time of one run of `convert` over `input`: runs are batched to at
 /// least 20 ms each, and the least of 7 batches' averages is kept (the

@@ -5,50 +5,10 @@
 
 use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
 
-/// A few kilobytes of each shape that used to grow the output
-/// quadratically (security review, finding 2).
-fn hostile(size: usize) -> Vec<(&'static str, String)> {
-    let half = size / 2;
-    vec![
-        // D nested quotes, then M lazy continuation lines ending in hard breaks.
-        (
-            "nested quotes with lazy lines",
-            format!("{}a\\\n{}", ">".repeat(half / 2), "b\\\n".repeat(half / 6)),
-        ),
-        (
-            "a list nested on one line",
-            format!("{}x", "- ".repeat(half)),
-        ),
-        (
-            "a deep list, lazy lines",
-            format!("{}a\\\n{}", "- ".repeat(half / 4), "b\\\n".repeat(half / 6)),
-        ),
-        (
-            "a list nested line by line",
-            (0..size / 40)
-                .map(|depth| format!("{}- item\n", "  ".repeat(depth)))
-                .collect(),
-        ),
-        ("a run of `<` with no `>`", "<".repeat(size)),
-        (
-            "a wide header over many short rows",
-            format!(
-                "{}|\n{}|\n{}",
-                "|h".repeat(half / 4),
-                "|-".repeat(half / 4),
-                "|x|\n".repeat(half / 4)
-            ),
-        ),
-        (
-            "one wide cell padding many rows",
-            format!(
-                "|{}|b|\n|-|-|\n{}",
-                "w".repeat(half / 2),
-                "|x|y|\n".repeat(half / 6)
-            ),
-        ),
-    ]
-}
+#[path = "support/hostile.rs"]
+mod hostile;
+
+use hostile::hostile;
 
 fn slack_chars(markdown: &str) -> usize {
     markdown_to_slack(markdown)
@@ -68,28 +28,27 @@ fn notion_bytes(markdown: &str) -> usize {
 /// message and the JSON around them included.
 const AT_MOST_PER_BYTE: usize = 80;
 
-#[test]
-fn slack_output_is_at_most_a_constant_times_the_input() {
+/// Asserts that `converter`'s output is at most a constant times the
+/// input for every shape.
+fn linear(converter: &str, output_bytes: fn(&str) -> usize) {
     for (shape, markdown) in hostile(4096) {
-        let out = slack_chars(&markdown);
+        let out = output_bytes(&markdown);
         assert!(
             out <= AT_MOST_PER_BYTE * markdown.len() + 4096,
-            "{shape}: {} bytes of markdown gave {out} bytes of Slack messages",
+            "{converter}, {shape}: {} bytes of markdown gave {out} bytes",
             markdown.len()
         );
     }
 }
 
 #[test]
+fn slack_output_is_at_most_a_constant_times_the_input() {
+    linear("slack", slack_chars);
+}
+
+#[test]
 fn notion_output_is_at_most_a_constant_times_the_input() {
-    for (shape, markdown) in hostile(4096) {
-        let out = notion_bytes(&markdown);
-        assert!(
-            out <= AT_MOST_PER_BYTE * markdown.len() + 4096,
-            "{shape}: {} bytes of markdown gave {out} bytes of Notion blocks",
-            markdown.len()
-        );
-    }
+    linear("notion", notion_bytes);
 }
 
 #[test]

@@ -666,26 +666,38 @@ async fn a_step_up_returns_authorization_required_without_a_second_connect() {
     stop.cancel();
 }
 
+/// A listener on 127.0.0.1 that counts the connections reaching it: a URL
+/// of it at `path`, and the count.
+async fn collector(path: &str) -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    let reached = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, reached)
+}
+
+/// A protected server, and a pool keeping Ada's tokens in memory.
+async fn in_memory() -> (Arc<Auth>, CancellationToken, McpPool, SessionKey) {
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, store, None);
+    (auth, stop, pool, ada())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorized_session_does_not_follow_a_redirect_to_another_origin() {
     // Security review, finding 3: authorized sessions followed any
     // redirect, replaying the JSON-RPC body, the session id and the
     // config's headers to the other origin.
-    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let elsewhere = format!("http://{}/collect", collector.local_addr().unwrap());
-    let reached = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&reached);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = collector.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    let (auth, stop) = protected_server(3600).await;
-    let store: Arc<dyn CredentialStore> =
-        Arc::new(integrations_core::credentials::MemoryStore::new());
-    let pool = pool(&auth.base, store, None);
-    let key = ada();
+    let (elsewhere, reached) = collector("/collect").await;
+    let (auth, stop, pool, key) = in_memory().await;
     authorise(&pool, &key).await;
     assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
     *auth.redirect_to.lock().unwrap() = Some(elsewhere);
@@ -736,21 +748,8 @@ async fn a_token_is_sent_only_to_the_resource_it_was_issued_for() {
 async fn a_server_that_swaps_its_token_endpoint_mid_flow_gets_no_code() {
     // Security review, observation: the completion discovered the metadata
     // again and sent the code (and the client's secret) where it now said.
-    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let elsewhere = format!("http://{}/token", collector.local_addr().unwrap());
-    let reached = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&reached);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = collector.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    let (auth, stop) = protected_server(3600).await;
-    let store: Arc<dyn CredentialStore> =
-        Arc::new(integrations_core::credentials::MemoryStore::new());
-    let pool = pool(&auth.base, store, None);
-    let key = ada();
+    let (elsewhere, reached) = collector("/token").await;
+    let (auth, stop, pool, key) = in_memory().await;
     let url = authorization_url(&pool, &key).await;
     let callback = approve(&url).await;
     *auth.token_endpoint.lock().unwrap() = Some(elsewhere);

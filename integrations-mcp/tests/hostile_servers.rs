@@ -153,18 +153,23 @@ async fn a_key_in_a_server_url_is_not_in_its_errors() {
     pool.shutdown(Duration::from_secs(1)).await;
 }
 
+/// A runtime with no integrations, and a listener on 127.0.0.1 to serve
+/// its bridge on.
+async fn bridge_parts() -> (Arc<integrations_core::Runtime>, TcpListener) {
+    let config = integrations_core::Config::from_toml_str("").unwrap();
+    let runtime = integrations_core::Runtime::builder(integrations_core::Registry::new())
+        .start(&config)
+        .await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (Arc::new(runtime), listener)
+}
+
 /// Security review, finding 16: the bridge's HTTP server kept connections
 /// that never finish their headers open for ever (slowloris).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_closes_connections_that_never_finish_their_headers() {
     use tokio::io::AsyncWriteExt;
-    let config = integrations_core::Config::from_toml_str("").unwrap();
-    let runtime = Arc::new(
-        integrations_core::Runtime::builder(integrations_core::Registry::new())
-            .start(&config)
-            .await,
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (runtime, listener) = bridge_parts().await;
     let address = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let bridge = Bridge::new(runtime).header_read_timeout(Duration::from_millis(500));
@@ -271,13 +276,7 @@ async fn a_call_to_a_server_that_has_exited_is_session_closed_at_once() {
 /// so a page in the user's browser could reach the host's integrations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_refuses_a_browser_origin_it_was_not_told_of() {
-    let config = integrations_core::Config::from_toml_str("").unwrap();
-    let runtime = Arc::new(
-        integrations_core::Runtime::builder(integrations_core::Registry::new())
-            .start(&config)
-            .await,
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (runtime, listener) = bridge_parts().await;
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(
