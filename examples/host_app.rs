@@ -101,11 +101,13 @@ impl EventLog {
     }
 }
 
-/// A built-in integration whose tick the page shows live. Its message ends
-/// with `HOST_APP_NOTE`, a stand-in for the third-party text notifications
-/// carry (a vendor's message, an issue title): the page shows it as text.
+/// A built-in integration whose tick the page shows live: a notification
+/// for every tenant, and, with `HOST_APP_NOTE` set, that text as a
+/// notification for tenant `demo` alone: a stand-in for the third-party
+/// text notifications carry (a vendor's message, an issue title), which the
+/// page shows as text and `/events` sends to its tenant only.
 struct Heartbeat {
-    note: String,
+    note: Option<String>,
 }
 
 #[async_trait]
@@ -121,10 +123,14 @@ impl Integration for Heartbeat {
     }
     async fn tick(&self) -> Result<Vec<Notification>, BoxError> {
         let at = chrono::Utc::now().format("%H:%M:%S");
-        Ok(vec![Notification::new(
+        let mut notifications = vec![Notification::new(
             "heartbeat",
-            format!("all integrations running at {at}{}", self.note),
-        )])
+            format!("all integrations running at {at}"),
+        )];
+        if let Some(note) = &self.note {
+            notifications.push(Notification::new("note", note).for_tenant(TenantId::new("demo")?));
+        }
+        Ok(notifications)
     }
 }
 
@@ -444,25 +450,32 @@ async fn exports(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json
     Ok(Json(json!(log.iter().map(record_json).collect::<Vec<_>>())))
 }
 
+/// The runtime's notifications for the caller's tenant: those for every
+/// tenant and its own, never another tenant's.
 async fn notifications(
     State(app): State<Arc<App>>,
-) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    headers: HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, Failure> {
+    let tenant = tenant(&headers)?;
     let events = app.runtime.subscribe();
-    let stream = futures_util::stream::unfold(events, |mut events| async move {
-        loop {
-            match events.recv().await {
-                Ok(Event {
-                    kind: EventKind::Notification { notification },
-                    ..
-                }) => {
-                    return Some((Ok(SseEvent::default().data(notification.message)), events));
+    let stream = futures_util::stream::unfold(events, move |mut events| {
+        let tenant = tenant.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(Event {
+                        kind: EventKind::Notification { notification },
+                        ..
+                    }) if notification.is_for(&tenant) => {
+                        return Some((Ok(SseEvent::default().data(notification.message)), events));
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// The fake Slack, with an OAuth endpoint pair beside its Web API.
@@ -516,8 +529,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         .build();
     exports.start();
     let mut registry = Registry::new();
-    let note =
-        std::env::var("HOST_APP_NOTE").map_or_else(|_| String::new(), |note| format!(": {note}"));
+    let note = std::env::var("HOST_APP_NOTE").ok();
     registry.register(Arc::new(Heartbeat { note }))?;
     let config = Config::from_toml_str("[integrations]\nenabled = [\"heartbeat\"]")?;
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);

@@ -147,6 +147,23 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .json(Method::DELETE, "/integrations/slack", None)
         .await;
     assert_eq!(gone["removed"], true);
+
+    // Security review, finding 11: `/events` sent every tenant's
+    // notifications to everyone. The note is tenant `demo`'s.
+    let demo = Tenant {
+        id: "demo",
+        ..grace
+    };
+    let (mine, theirs) = tokio::join!(demo.events_for(3), grace.events_for(3));
+    assert!(
+        mine.contains("onerror") && mine.contains("all integrations running"),
+        "{mine}"
+    );
+    assert!(theirs.contains("all integrations running"), "{theirs}");
+    assert!(
+        !theirs.contains("onerror"),
+        "another tenant's note reached grace: {theirs}"
+    );
 }
 
 /// The app's API as one tenant calls it (the `x-tenant` header).
@@ -176,6 +193,18 @@ impl Tenant<'_> {
             None => {}
         }
         request.send().await.unwrap()
+    }
+
+    /// What `/events` sends this tenant in `seconds` (heartbeats come every
+    /// 500 ms).
+    async fn events_for(&self, seconds: u64) -> String {
+        let mut stream = self.send(Method::GET, "/events").await;
+        let mut text = String::new();
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(until, stream.chunk()).await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
     }
 
     async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {

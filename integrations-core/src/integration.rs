@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::config::IntegrationConfig;
 use crate::error::BoxError;
+use crate::id::TenantId;
 
 pub mod content;
 mod context;
@@ -212,16 +213,42 @@ pub struct Notification {
     /// Structured details; `null` when there are none.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub data: Value,
+    /// The tenant it concerns, if it concerns one: a host shows it to that
+    /// tenant only. `None`: it is about the host's integrations as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
 }
 
 impl Notification {
-    /// A notification without structured details.
+    /// A notification without structured details, for every tenant.
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             kind: kind.into(),
             message: message.into(),
             data: Value::Null,
+            tenant: None,
         }
+    }
+
+    /// Makes it `tenant`'s alone: what a tenant's data says (a vendor's
+    /// message, an issue title) is not shown to other tenants.
+    #[must_use]
+    pub fn for_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
+
+    /// Whether `tenant` may see it: it is for every tenant, or for this one.
+    ///
+    /// ```
+    /// use integrations_core::{Notification, TenantId};
+    /// let (ada, bob) = (TenantId::new("ada").unwrap(), TenantId::new("bob").unwrap());
+    /// let note = Notification::new("new_message", "from a vendor").for_tenant(ada.clone());
+    /// assert!(note.is_for(&ada) && !note.is_for(&bob));
+    /// assert!(Notification::new("heartbeat", "all running").is_for(&bob));
+    /// ```
+    pub fn is_for(&self, tenant: &TenantId) -> bool {
+        self.tenant.as_ref().is_none_or(|own| own == tenant)
     }
 
     /// Attaches structured details.
