@@ -675,11 +675,9 @@ async fn main() -> Result<(), Error> {
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn({
         let (app, stop) = (app.clone(), stop.clone());
-        async move {
-            axum::serve(listener, router(app))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
+        // Not `axum::serve`: it sets no header-read timeout, so a client
+        // sending its headers a byte at a time would hold a connection.
+        integrations_mcp::server::serve_router(listener, router(app), Duration::from_secs(10), stop)
     });
     println!("host_app listening on {base}");
     if serve {

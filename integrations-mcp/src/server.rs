@@ -213,7 +213,7 @@ impl Bridge {
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Bridge {
     /// Serves streamable HTTP at `/mcp` on `listener` until `shutdown` is
-    /// cancelled, then waits for the connections it holds to finish. Only
+    /// cancelled, then lets its connections finish (5 s at most). Only
     /// loopback `Host`s are accepted, against DNS rebinding; a connection
     /// whose headers do not arrive within
     /// [`header_read_timeout`](Self::header_read_timeout) is closed. There
@@ -225,48 +225,10 @@ impl Bridge {
         self,
         listener: tokio::net::TcpListener,
         shutdown: tokio_util::sync::CancellationToken,
-    ) -> Result<(), Error> {
-        use hyper_util::rt::{TokioIo, TokioTimer};
-        use hyper_util::service::TowerToHyperService;
-
+    ) {
         let header_read_timeout = self.header_read_timeout;
         let router = self.router(&shutdown);
-        let connections = tokio_util::task::TaskTracker::new();
-        loop {
-            let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        // Out of file descriptors, say: wait, as axum does.
-                        tracing::warn!(%error, "bridge: cannot accept a connection");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-                () = shutdown.cancelled() => break,
-            };
-            let service = TowerToHyperService::new(router.clone());
-            let stop = shutdown.clone();
-            connections.spawn(async move {
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(TokioTimer::new())
-                    .header_read_timeout(header_read_timeout);
-                let connection = http
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                let mut connection = std::pin::pin!(connection);
-                tokio::select! {
-                    _ = connection.as_mut() => {}
-                    () = stop.cancelled() => {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = connection.await;
-                    }
-                }
-            });
-        }
-        connections.close();
-        connections.wait().await;
-        Ok(())
+        serve_router(listener, router, header_read_timeout, shutdown).await;
     }
 
     /// The bridge as an axum router serving streamable HTTP at `/mcp`, for
@@ -299,4 +261,65 @@ impl Bridge {
             ConfigString::plain(url),
         ))
     }
+}
+
+/// How long [`serve_router`] lets its connections finish after shutdown.
+#[cfg(feature = "http")]
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves `router` on `listener` over HTTP/1.1 until `shutdown` is
+/// cancelled, then gives its connections 5 s to finish and closes the
+/// rest (a server-sent events stream, say): what
+/// [`Bridge::serve_http`] does, for a host's own routes. A connection
+/// whose request headers have not all arrived within `header_read_timeout`
+/// is closed (`axum::serve` sets no such limit, so a client sending them a
+/// byte at a time holds a connection for ever).
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_read_timeout: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait, as axum does.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let stop = shutdown.clone();
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection = http
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stop.cancelled() => {
+                    // A stream that never ends (server-sent events) is
+                    // dropped after the grace.
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+                }
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
 }

@@ -193,7 +193,7 @@ async fn the_bridge_closes_connections_that_never_finish_their_headers() {
         );
     }
     stop.cancel();
-    serving.await.unwrap().unwrap();
+    serving.await.unwrap();
 }
 
 /// Security review, finding 21: a server that printed a configured secret
@@ -313,7 +313,7 @@ async fn the_bridge_refuses_a_browser_origin_it_was_not_told_of() {
         "agents send no Origin"
     );
     stop.cancel();
-    serving.await.unwrap().unwrap();
+    serving.await.unwrap();
 }
 
 /// A server that answers `tools/call` with a result of `bytes` characters.
@@ -372,4 +372,33 @@ async fn a_result_over_the_message_limit_is_a_typed_error_and_the_session_lives(
     );
     assert_eq!(pool.metrics().connects, 1);
     pool.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A host's own routes through `serve_router`: a response that never ends
+/// (server-sent events) does not keep the server from stopping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_stops_even_with_a_stream_that_never_ends() {
+    let router = axum::Router::new().route(
+        "/forever",
+        axum::routing::get(|| async {
+            axum::body::Body::from_stream(futures_util::stream::pending::<
+                Result<String, std::io::Error>,
+            >())
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/forever", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(integrations_mcp::server::serve_router(
+        listener,
+        router,
+        Duration::from_secs(10),
+        stop.clone(),
+    ));
+    let response = reqwest::get(&url).await.unwrap();
+    assert!(response.status().is_success());
+    stop.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), serving).await;
+    assert!(stopped.is_ok(), "the server did not stop");
+    drop(response);
 }

@@ -108,7 +108,7 @@ async fn serve(
         })
     } else {
         let stop = stop.clone();
-        tokio::spawn(async move { bridge.serve_http(listener, stop).await.unwrap() })
+        tokio::spawn(async move { bridge.serve_http(listener, stop).await })
     };
     (url, stop, task)
 }

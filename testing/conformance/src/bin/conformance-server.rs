@@ -24,6 +24,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .with_flat_names();
     bridge
         .serve_http(listener, tokio_util::sync::CancellationToken::new())
-        .await?;
+        .await;
     Ok(())
 }
