@@ -10,13 +10,15 @@ use integrations_core::{BoxError, TenantId};
 use rmcp::transport::auth::{AuthorizationRequest, ClientCredentialsConfig, JwtSigningAlgorithm};
 use secrecy::{ExposeSecret, SecretString};
 
+mod discovery;
+mod enterprise;
 mod flow;
+mod offload;
 mod refresh;
 mod sealed;
 
-pub(crate) use flow::{
-    Authorized, OAUTH_WORK_LIMIT, OAuthContext, Tokens, authorize, complete, off_runtime, start,
-};
+pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, start};
+pub(crate) use offload::{OAUTH_WORK_LIMIT, off_runtime};
 pub(crate) use refresh::McpRefresher;
 
 /// How the pool authorises to a remote MCP server that follows the MCP

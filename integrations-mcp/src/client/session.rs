@@ -7,15 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integrations_core::config::McpServerEntry;
-#[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, CreateMessageRequestMethod,
-    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ErrorCode, Implementation, JsonObject, ListRootsResult, ProtocolVersion,
-    ServerPeerInfo, Tool,
+    CallToolRequestParams, CallToolResult, ClientRequest, JsonObject, ServerPeerInfo, Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
-use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, ServiceError};
+use rmcp::service::RunningService;
+use rmcp::{Peer, RoleClient, ServiceError};
 use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -24,10 +20,14 @@ use crate::client::call::CallOptions;
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
 
+mod calls;
+mod client;
 #[cfg(feature = "http")]
 mod http;
 mod progress;
 mod stdio;
+
+pub(crate) use client::Client;
 
 use progress::{Abandoned, ProgressRoutes};
 
@@ -78,92 +78,6 @@ pub(crate) struct Connect<'a> {
     pub(crate) oauth: Option<crate::client::authorization::OAuthContext>,
 }
 
-/// The client side of a session: answers the server (through the host's
-/// hooks, if any) and notices tool list changes.
-#[derive(Clone)]
-pub(crate) struct Client {
-    tools_generation: Arc<AtomicU64>,
-    hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
-    progress: Arc<ProgressRoutes>,
-}
-
-impl Client {
-    fn new(hooks: Option<(Arc<dyn ClientHooks>, HookContext)>) -> Self {
-        Self {
-            tools_generation: Arc::default(),
-            hooks,
-            progress: Arc::default(),
-        }
-    }
-}
-
-#[allow(deprecated)] // sampling and roots: see `hooks`
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities = self
-            .hooks
-            .as_ref()
-            .map(|(hooks, _)| hooks.capabilities().client_capabilities())
-            .unwrap_or_default();
-        ClientConfig::new(
-            capabilities,
-            Implementation::new("integrations-mcp", env!("CARGO_PKG_VERSION")),
-        )
-        // The newest revision with the initialize handshake: what deployed
-        // servers and the conformance suite speak, and unscoped list changes.
-        .with_protocol_version(ProtocolVersion::V_2025_11_25)
-    }
-
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    async fn on_resource_updated(
-        &self,
-        params: rmcp::model::ResourceUpdatedNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        if let Some((hooks, context)) = &self.hooks {
-            hooks.resource_updated(context, &params.uri).await;
-        }
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        let Some((hooks, context)) = &self.hooks else {
-            return Ok(ElicitResult::new(ElicitationAction::Decline));
-        };
-        let mut result = hooks.elicit(context, request.clone()).await?;
-        crate::client::hooks::apply_defaults(&request, &mut result);
-        Ok(result)
-    }
-
-    async fn create_message(
-        &self,
-        request: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<CreateMessageResult, ErrorData> {
-        match &self.hooks {
-            Some((hooks, context)) => hooks.create_message(context, request).await,
-            None => Err(ErrorData::method_not_found::<CreateMessageRequestMethod>()),
-        }
-    }
-
-    async fn list_roots(
-        &self,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ListRootsResult, ErrorData> {
-        let roots = match &self.hooks {
-            Some((hooks, context)) => hooks.roots(context).await?,
-            None => Vec::new(),
-        };
-        Ok(ListRootsResult::new(roots))
-    }
-}
-
 /// A shared handle to a live session with one MCP server. Calls on it run
 /// concurrently.
 pub struct Session {
@@ -199,24 +113,6 @@ impl Drop for Session {
         if self.exit.borrow().is_none() {
             kill_group(self.pgid);
         }
-    }
-}
-
-/// Counts a call in flight for as long as it lives, so a call whose caller
-/// gave up (its future dropped) stops counting at once.
-struct InFlight<'a>(&'a Session);
-
-impl<'a> InFlight<'a> {
-    fn start(session: &'a Session) -> Self {
-        session.in_flight.fetch_add(1, Ordering::SeqCst);
-        Self(session)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.touch();
     }
 }
 
@@ -370,150 +266,6 @@ impl Session {
 
     pub(crate) fn last_used(&self) -> Instant {
         self.created + Duration::from_nanos(self.last_used.load(Ordering::Relaxed))
-    }
-
-    fn error(&self, operation: &str, error: ServiceError) -> Error {
-        #[cfg(feature = "http")]
-        if let Some(challenge) = error.auth_challenge() {
-            // The token no longer suffices: this session is done.
-            self.broken.store(true, Ordering::SeqCst);
-            let challenge = challenge.to_owned();
-            return if challenge.contains("insufficient_scope") {
-                Error::InsufficientScope {
-                    server: self.server.clone(),
-                    challenge,
-                }
-            } else {
-                Error::Unauthorized {
-                    server: self.server.clone(),
-                    challenge: Some(challenge),
-                }
-            };
-        }
-        match error {
-            ServiceError::McpError(error) if error.code == ErrorCode::INVALID_PARAMS => {
-                Error::InvalidArguments {
-                    server: self.server.clone(),
-                    tool: operation.to_owned(),
-                    message: error.message.to_string(),
-                }
-            }
-            ServiceError::McpError(error) => Error::Server {
-                server: self.server.clone(),
-                operation: operation.to_owned(),
-                code: Some(error.code.0),
-                message: error.message.to_string(),
-            },
-            ServiceError::Timeout { timeout } => Error::Timeout {
-                server: self.server.clone(),
-                operation: operation.to_owned(),
-                after: timeout,
-            },
-            ServiceError::Cancelled { .. } => Error::Cancelled {
-                server: self.server.clone(),
-                operation: operation.to_owned(),
-            },
-            ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
-                // Fatal to the session (rmcp does not always say so itself).
-                self.broken.store(true, Ordering::SeqCst);
-                Error::SessionClosed {
-                    server: self.server.clone(),
-                }
-            }
-            other => Error::Server {
-                server: self.server.clone(),
-                operation: operation.to_owned(),
-                code: None,
-                message: other.to_string(),
-            },
-        }
-    }
-
-    /// Runs `call` with the options' timeout and cancellation; a call that
-    /// is abandoned is cancelled at the server by rmcp. A call whose server
-    /// process exits gets its answer if the server wrote one before it
-    /// went (within [`EXIT_REPORT`]), else [`Error::SessionClosed`]: rmcp
-    /// may have taken the request after its loop stopped, and would leave
-    /// it waiting for the whole timeout.
-    async fn run<T>(
-        &self,
-        operation: &str,
-        options: &CallOptions,
-        call: impl Future<Output = Result<T, ServiceError>>,
-    ) -> Result<T, Error> {
-        let _in_flight = InFlight::start(self);
-        let timeout = options.timeout.unwrap_or(self.call_timeout);
-        let cancelled = async {
-            match &options.cancel {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        let mut exit = self.exit.clone();
-        let exited = async move {
-            if exit.wait_for(Option::is_some).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        // A message over the limit, while this is the only call in flight:
-        // it was this call's answer, which rmcp dropped.
-        let mut oversized = self.oversized.clone();
-        oversized.borrow_and_update();
-        let too_large = async {
-            loop {
-                if oversized.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-                if self.in_flight.load(Ordering::SeqCst) == 1 {
-                    return;
-                }
-            }
-        };
-        let call = tokio::time::timeout(timeout, call);
-        tokio::pin!(call);
-        let answered = tokio::select! {
-            biased;
-            result = &mut call => result,
-            () = cancelled => return Err(Error::Cancelled { server: self.server.clone(), operation: operation.to_owned() }),
-            () = too_large => return Err(Error::MessageTooLarge { server: self.server.clone(), operation: operation.to_owned(), limit: self.max_message }),
-            () = exited => match tokio::time::timeout(EXIT_REPORT, &mut call).await {
-                Ok(result) => result,
-                Err(_) => {
-                    self.broken.store(true, Ordering::SeqCst);
-                    return Err(Error::SessionClosed { server: self.server.clone() });
-                }
-            },
-        };
-        match answered {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.error(operation, error)),
-            Err(_) => {
-                self.probe_after_timeout();
-                Err(Error::Timeout {
-                    server: self.server.clone(),
-                    operation: operation.to_owned(),
-                    after: timeout,
-                })
-            }
-        }
-    }
-
-    /// After a call timed out: is the server still answering? A server that
-    /// does not answer a ping within 5 s (hung, or a restarted HTTP server
-    /// that answers the old session id with 400, which leaves rmcp waiting)
-    /// has its session marked dead, so the next `get` replaces it. The probe
-    /// runs in a task of the pool's, so the caller gets its timeout at once.
-    fn probe_after_timeout(&self) {
-        let peer = self.peer.clone();
-        let broken = Arc::clone(&self.broken);
-        let server = self.server.clone();
-        self.tasks.spawn(async move {
-            let ping = peer.send_request(ClientRequest::PingRequest(Default::default()));
-            if !matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_))) {
-                tracing::warn!(server = %server, "no answer to a ping after a timeout; the session will be replaced");
-                broken.store(true, Ordering::SeqCst);
-            }
-        });
     }
 
     /// Calls a tool. `arguments` must be a JSON object (or `null` for

@@ -1,28 +1,30 @@
-//! The flows: discovery, the client credentials grant, the authorization
-//! code flow (start, callback, stored tokens), the enterprise-managed
-//! exchange and the 2025-03-26 metadata layout.
+//! The flows: the client credentials grant, the authorization code flow
+//! (start, callback, stored tokens bound to their resource) and the
+//! enterprise-managed exchange, each run off the async workers.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use integrations_core::credentials::TokenManager;
 use integrations_core::error::CredentialError;
 use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationMetadata,
-    AuthorizationSession, OAuthClientConfig, OAuthState,
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationSession,
+    OAuthClientConfig, OAuthState,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+use super::McpAuthorization;
+use super::discovery::{challenge, discover};
+use super::enterprise::enterprise_token;
+use super::offload::{OAUTH_WORK_LIMIT, off_runtime};
 use super::refresh::TokenClient;
 use super::sealed::{
     CHALLENGE, CLIENT_ID, PINNED_ISSUER, PINNED_TOKEN_ENDPOINT, RESOURCE, RegisteredClient, SERVER,
     SealedStates, SealedTokens,
 };
-use super::{IdentityProvider, McpAuthorization};
 use crate::error::Error;
 
 /// What a session's connect needs to authorise.
@@ -56,67 +58,10 @@ pub(crate) enum Authorized {
     Bearer(SecretString),
 }
 
-fn failed(server: &str, error: impl fmt::Display) -> Error {
+pub(super) fn failed(server: &str, error: impl fmt::Display) -> Error {
     Error::Authorization {
         server: server.to_owned(),
         message: error.to_string(),
-    }
-}
-
-/// How long OAuth work no session waits for may take (completing an
-/// authorization at the callback, a refresh): rmcp gives each of its
-/// requests 30 s, and there are a few.
-pub(crate) const OAUTH_WORK_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs a future that is not `Send` (rmcp's OAuth futures hold a form
-/// serializer across an await) on a blocking thread, with that thread's
-/// logging off (rmcp logs the authorization code it exchanges, and no
-/// secret may reach the host's logs), until `deadline` at the latest: the
-/// thread is back in tokio's blocking pool by then whatever the server
-/// does, and the work's connections are closed.
-pub(crate) async fn off_runtime<T: Send + 'static>(
-    deadline: Instant,
-    work: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
-) -> Result<T, Offloaded> {
-    let (runtime, started) = (tokio::runtime::Handle::current(), Instant::now());
-    tokio::task::spawn_blocking(move || {
-        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            runtime.block_on(tokio::time::timeout_at(deadline, work()))
-        })
-    })
-    .await
-    .map_err(|e| Offloaded::Failed(e.to_string()))?
-    .map_err(|_| Offloaded::TimedOut(deadline.saturating_duration_since(started)))
-}
-
-/// Why [`off_runtime`] has no result.
-#[derive(Debug)]
-pub(crate) enum Offloaded {
-    /// The deadline passed; the work was dropped.
-    TimedOut(Duration),
-    /// The work panicked.
-    Failed(String),
-}
-
-impl Offloaded {
-    /// The error of a connect to `server`: a timeout is the handshake's.
-    fn into_error(self, server: &str) -> Error {
-        match self {
-            Self::TimedOut(after) => Error::HandshakeTimeout {
-                server: server.to_owned(),
-                after,
-            },
-            Self::Failed(why) => failed(server, why),
-        }
-    }
-}
-
-impl fmt::Display for Offloaded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TimedOut(after) => write!(f, "no answer within {after:?}"),
-            Self::Failed(why) => f.write_str(why),
-        }
     }
 }
 
@@ -372,131 +317,6 @@ async fn start_code_flow(
     }
 }
 
-/// The server's authorization server, from its `WWW-Authenticate`
-/// challenge or its URL.
-async fn discover(
-    manager: &AuthorizationManager,
-    url: &str,
-    challenge: Option<&str>,
-) -> Result<AuthorizationMetadata, AuthError> {
-    match manager.resolve_metadata_from_challenge(challenge).await {
-        Ok(resolution) => Ok(resolution.metadata),
-        Err(AuthError::AuthorizationServerMismatch {
-            expected_issuer,
-            received_issuer,
-        }) => legacy_metadata(url, &expected_issuer, &received_issuer).await,
-        Err(error) => Err(error),
-    }
-}
-
-/// The 2025-03-26 layout: no protected-resource metadata, so the metadata
-/// is read at the root of the MCP server's origin, and names an issuer with
-/// a path there (`https://mcp.example.com/oauth`). rmcp refuses the mismatch
-/// (RFC 8414 §3.3 wants the issuer the metadata was looked up for). An
-/// issuer on the MCP server's own origin is the server's own authorization
-/// server, which is what the 2025-03-26 spec says to use: its metadata is
-/// taken as served. Any other mismatch stays an error.
-async fn legacy_metadata(
-    url: &str,
-    expected_issuer: &str,
-    received_issuer: &str,
-) -> Result<AuthorizationMetadata, AuthError> {
-    let mismatch = || AuthError::AuthorizationServerMismatch {
-        expected_issuer: expected_issuer.to_owned(),
-        received_issuer: received_issuer.to_owned(),
-    };
-    let origin = |text: &str| reqwest::Url::parse(text).ok().map(|u| u.origin());
-    let server = reqwest::Url::parse(url).map_err(|_| mismatch())?;
-    let root_lookup = reqwest::Url::parse(expected_issuer)
-        .is_ok_and(|issuer| issuer.path() == "/" && issuer.origin() == server.origin());
-    if !root_lookup || origin(received_issuer) != Some(server.origin()) {
-        return Err(mismatch());
-    }
-    let address = server
-        .join("/.well-known/oauth-authorization-server")
-        .map_err(|_| mismatch())?;
-    let body = crate::client::http::get_document(address)
-        .await
-        .map_err(|why| AuthError::InternalError(format!("authorization server metadata: {why}")))?;
-    let metadata: AuthorizationMetadata = serde_json::from_slice(&body)
-        .map_err(|e| AuthError::InternalError(format!("authorization server metadata: {e}")))?;
-    if metadata.issuer.as_deref() != Some(received_issuer) {
-        return Err(mismatch());
-    }
-    Ok(metadata)
-}
-
-/// The two exchanges of enterprise-managed authorization, with the server's
-/// authorization server discovered from its URL.
-async fn enterprise_token(
-    url: String,
-    idp: IdentityProvider,
-    (client_id, client_secret): (String, Option<SecretString>),
-    id_token: SecretString,
-    scopes: Vec<String>,
-) -> Result<SecretString, String> {
-    use rmcp::transport::auth::enterprise::{
-        EmaAuthorizationServer, EmaClientAuthentication, EmaExchangeRequest,
-    };
-    let authentication = |secret: Option<SecretString>| {
-        secret.map_or(EmaClientAuthentication::None, |secret| {
-            EmaClientAuthentication::ClientSecretBasic(oauth2::ClientSecret::new(
-                secret.expose_secret().to_owned(),
-            ))
-        })
-    };
-    let manager = AuthorizationManager::new(url.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
-    let metadata = manager
-        .resolve_metadata()
-        .await
-        .map_err(|e| e.to_string())?
-        .metadata;
-    let issuer = metadata
-        .issuer
-        .ok_or("the authorization server's metadata names no issuer")?;
-    let identity = EmaAuthorizationServer::new(idp.issuer, idp.token_endpoint, idp.client_id)
-        .with_client_authentication(authentication(idp.client_secret));
-    let resource = EmaAuthorizationServer::new(issuer, metadata.token_endpoint, client_id)
-        .with_client_authentication(authentication(client_secret));
-    let http = crate::client::http::GuardedOAuth::for_server(&url)?;
-    let token =
-        EmaExchangeRequest::new_with_id_token(identity, resource, &url, id_token.expose_secret())
-            .with_scopes(scopes)
-            .exchange(&http, &http)
-            .await
-            .map_err(|e| e.to_string())?;
-    Ok(SecretString::from(token.access_token.secret().to_owned()))
-}
-
-/// The server's `WWW-Authenticate` challenge to an unauthenticated
-/// handshake: it names the resource metadata and the scopes wanted. Every
-/// request of it ends by `deadline` (rmcp's transport runs them on a task
-/// of its own, which dropping the handshake does not stop).
-async fn challenge(url: &str, deadline: Instant) -> Option<String> {
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-    let http =
-        crate::client::http::client(Some(deadline.saturating_duration_since(Instant::now())));
-    match rmcp::serve_client_with_lifecycle(
-        (),
-        StreamableHttpClientTransport::with_client(
-            http,
-            StreamableHttpClientTransportConfig::with_uri(url),
-        ),
-        rmcp::ClientLifecycleMode::Initialize,
-    )
-    .await
-    {
-        Ok(client) => {
-            let _ = client.cancel().await;
-            None
-        }
-        Err(error) => error.auth_challenge().map(str::to_owned),
-    }
-}
-
 /// Completes an authorization the user came back from: takes `code`,
 /// `state` and the issuer (RFC 9207) from the callback URL, finds the flow
 /// sealed for the tenant under that state (on whichever replica started
@@ -621,87 +441,6 @@ mod tests {
     use super::*;
     use crate::client::authorization::JwtAlgorithm;
     use rmcp::transport::auth::ClientCredentialsConfig;
-
-    #[tokio::test]
-    async fn only_an_issuer_on_the_servers_own_origin_is_taken_for_the_2025_03_26_layout() {
-        let refused = [
-            // Another origin's issuer: a mix-up, whatever the layout.
-            ("http://127.0.0.1:9/", "http://evil.example/oauth"),
-            // Metadata found through protected-resource metadata (not the
-            // server's root): RFC 8414's check stands.
-            ("http://auth.example/tenant", "http://127.0.0.1:9/oauth"),
-        ];
-        for (expected, received) in refused {
-            let error = legacy_metadata("http://127.0.0.1:9/mcp", expected, received)
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(error, AuthError::AuthorizationServerMismatch { .. }),
-                "{expected} / {received}: {error}"
-            );
-        }
-    }
-
-    /// A server on 127.0.0.1 that answers every request with what
-    /// `answer` makes of its base URL; returns the base URL and how many
-    /// requests reached it.
-    async fn answering(
-        answer: impl FnOnce(&str) -> String,
-    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (answer, counter) = (Arc::new(answer(&base)), Arc::clone(&hits));
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let answer = Arc::clone(&answer);
-                tokio::spawn(async move {
-                    let mut request = [0u8; 4096];
-                    let _ = socket.read(&mut request).await;
-                    let _ = socket.write_all(answer.as_bytes()).await;
-                });
-            }
-        });
-        (base, hits)
-    }
-
-    async fn legacy_at(server: &str) -> Result<AuthorizationMetadata, AuthError> {
-        let issuer = format!("{server}/oauth");
-        legacy_metadata(&format!("{server}/mcp"), &format!("{server}/"), &issuer).await
-    }
-
-    #[tokio::test]
-    async fn the_2025_03_26_metadata_fetch_follows_no_redirect_and_reads_at_most_a_mib() {
-        // Security review, finding 5: the refetch followed redirects to any
-        // address and read a body of any size.
-        let (elsewhere, hits) =
-            answering(|_| "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()).await;
-        let (server, _) = answering(|_| {
-            format!(
-                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}/latest/meta-data/iam\r\ncontent-length: 0\r\n\r\n"
-            )
-        })
-        .await;
-        assert!(legacy_at(&server).await.is_err());
-        let followed = hits.load(std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(followed, 0, "the redirect is not followed");
-
-        let (server, _) = answering(|server| {
-            let padding = "x".repeat(2 * 1024 * 1024);
-            let body = format!(
-                r#"{{"issuer":"{server}/oauth","authorization_endpoint":"{server}/a","token_endpoint":"{server}/t","pad":"{padding}"}}"#
-            );
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            )
-        })
-        .await;
-        let error = legacy_at(&server).await.unwrap_err();
-        assert!(error.to_string().contains("1 MiB"), "{error}");
-    }
 
     #[test]
     fn debug_shows_no_secret_and_the_grant_names_the_resource() {

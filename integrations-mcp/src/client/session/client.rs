@@ -1,0 +1,104 @@
+//! The client side of a session: what rmcp calls when the server sends
+//! something (tool list changes, resource updates, elicitation, sampling,
+//! roots), answered through the host's hooks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[allow(deprecated)]
+use rmcp::model::{
+    ClientConfig, CreateMessageRequestMethod, CreateMessageRequestParams, CreateMessageResult,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, ListRootsResult,
+    ProtocolVersion,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+
+use super::progress::ProgressRoutes;
+use crate::client::hooks::{ClientHooks, HookContext};
+
+/// The client side of a session: answers the server (through the host's
+/// hooks, if any) and notices tool list changes.
+#[derive(Clone)]
+pub(crate) struct Client {
+    pub(super) tools_generation: Arc<AtomicU64>,
+    hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
+    pub(super) progress: Arc<ProgressRoutes>,
+}
+
+impl Client {
+    pub(super) fn new(hooks: Option<(Arc<dyn ClientHooks>, HookContext)>) -> Self {
+        Self {
+            tools_generation: Arc::default(),
+            hooks,
+            progress: Arc::default(),
+        }
+    }
+}
+
+#[allow(deprecated)] // sampling and roots: see `hooks`
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = self
+            .hooks
+            .as_ref()
+            .map(|(hooks, _)| hooks.capabilities().client_capabilities())
+            .unwrap_or_default();
+        ClientConfig::new(
+            capabilities,
+            Implementation::new("integrations-mcp", env!("CARGO_PKG_VERSION")),
+        )
+        // The newest revision with the initialize handshake: what deployed
+        // servers and the conformance suite speak, and unscoped list changes.
+        .with_protocol_version(ProtocolVersion::V_2025_11_25)
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some((hooks, context)) = &self.hooks {
+            hooks.resource_updated(context, &params.uri).await;
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let Some((hooks, context)) = &self.hooks else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let mut result = hooks.elicit(context, request.clone()).await?;
+        crate::client::hooks::apply_defaults(&request, &mut result);
+        Ok(result)
+    }
+
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        match &self.hooks {
+            Some((hooks, context)) => hooks.create_message(context, request).await,
+            None => Err(ErrorData::method_not_found::<CreateMessageRequestMethod>()),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let roots = match &self.hooks {
+            Some((hooks, context)) => hooks.roots(context).await?,
+            None => Vec::new(),
+        };
+        Ok(ListRootsResult::new(roots))
+    }
+}
