@@ -120,12 +120,11 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: boo
     inner.finished.notify_waiters();
 }
 
-/// `wait` from now, at most a day (a vendor's `Retry-After` may ask for
-/// centuries).
+/// `wait` from now, at most the longest `Retry-After` a vendor is taken
+/// at (an MCP server's or a host provider's error may ask for centuries).
 fn later(wait: Duration) -> DateTime<Utc> {
-    const DAY: TimeDelta = TimeDelta::days(1);
-    let wait = TimeDelta::from_std(wait).map_or(DAY, |wait| wait.min(DAY));
-    Utc::now() + wait
+    let wait = wait.min(integrations_vendor::MAX_RETRY_AFTER);
+    Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::days(1))
 }
 
 /// The wait before attempt `attempts + 1`.

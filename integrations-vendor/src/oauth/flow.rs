@@ -66,8 +66,8 @@ struct Pending {
 /// stores the tokens, sealed, in the credential store.
 ///
 /// A tenant keeps at most 16 started authorizations (a 17th replaces its
-/// oldest), and the flow 100,000 in all; starting one costs the same
-/// however many are pending.
+/// oldest), and the flow 100,000 in all; a start prunes expired states
+/// from the front of a start-ordered queue, not by scanning them all.
 ///
 /// States live in this process's memory: with several replicas behind a
 /// load balancer, route the callback to the replica that started the flow
@@ -89,8 +89,8 @@ const PER_TENANT: usize = 16;
 const IN_ALL: usize = 100_000;
 
 /// The started authorizations: by state, in the order they started (which
-/// is the order they expire in), and per tenant. Starting one is constant
-/// work, whatever is pending.
+/// is the order they expire in), and per tenant. Starting one prunes only
+/// what has expired (or is over a limit), from the front.
 #[derive(Default)]
 struct States {
     flows: HashMap<String, Pending>,
