@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ServerCapabilities, Tool,
+    InitializeResult, InputRequest, InputRequiredResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ServerCapabilities, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -128,6 +128,75 @@ fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
 
 fn text(value: impl Into<String>) -> Result<CallToolResponse, ErrorData> {
     Ok(CallToolResult::success(vec![ContentBlock::text(value)]).into())
+}
+
+/// Whether a request came in on MCP 2026-07-28 (no session: the revision
+/// and the client's capabilities ride in its `_meta`).
+fn is_modern(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .meta
+        .protocol_version()
+        .is_some_and(|version| !version.has_initialize())
+}
+
+/// Asks the client (`method` with `params`) and answers the call with the
+/// client's answer as JSON text, or `... failed: why`. On a 2025-11-25
+/// session that is a request of the server's own; on 2026-07-28 the call
+/// is answered with an `InputRequiredResult` (asked only if the client
+/// declared it can answer), and the retry carries the answer.
+#[allow(deprecated)] // sampling and roots: see `hooks`
+async fn ask_client(
+    request: &CallToolRequestParams,
+    context: &RequestContext<RoleServer>,
+    method: &str,
+    params: Value,
+) -> Result<CallToolResponse, ErrorData> {
+    let invalid = |e: serde_json::Error| ErrorData::internal_error(e.to_string(), None);
+    let declared = context.meta.client_capabilities().unwrap_or_default();
+    let (kind, can) = match method {
+        "elicitation/create" => ("elicitation", declared.elicitation.is_some()),
+        "sampling/createMessage" => ("sampling", declared.sampling.is_some()),
+        _ => ("roots", declared.roots.is_some()),
+    };
+    let answer: Result<Value, String> = if is_modern(context) {
+        if let Some(answer) = request
+            .input_responses
+            .as_ref()
+            .and_then(|answers| answers.get("answer"))
+        {
+            Ok(answer.clone())
+        } else {
+            if !can {
+                return text(format!("{kind} failed: the client declared no {kind}"));
+            }
+            let asked: InputRequest =
+                serde_json::from_value(json!({"method": method, "params": params}))
+                    .map_err(invalid)?;
+            let asked = [("answer".to_owned(), asked)].into_iter().collect();
+            return Ok(InputRequiredResult::new(Some(asked), None).into());
+        }
+    } else {
+        let peer = &context.peer;
+        let answered = match method {
+            "elicitation/create" => peer
+                .create_elicitation(serde_json::from_value(params).map_err(invalid)?)
+                .await
+                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
+            "sampling/createMessage" => peer
+                .create_message(serde_json::from_value(params).map_err(invalid)?)
+                .await
+                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
+            _ => peer
+                .list_roots()
+                .await
+                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
+        };
+        answered.map_err(|error| error.to_string())
+    };
+    match answer {
+        Ok(answer) => text(answer.to_string()),
+        Err(error) => text(format!("{kind} failed: {error}")),
+    }
 }
 
 fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
@@ -338,45 +407,41 @@ impl ServerHandler for Demo {
             }
             "pid" => text(std::process::id().to_string()),
             "ask" => {
-                let params = serde_json::from_value(json!({
+                let message = string("message").unwrap_or_else(|| "Confirm the details".into());
+                let params = json!({
                     "mode": "form",
-                    "message": string("message").unwrap_or_else(|| "Confirm the details".into()),
+                    "message": message,
                     "requestedSchema": {"type": "object", "properties": {
                         "name": {"type": "string", "default": "Ada"},
                         "count": {"type": "integer", "default": 3},
                         "confirmed": {"type": "boolean", "default": true},
                     }},
-                }))
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                match context.peer.create_elicitation(params).await {
-                    Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
-                    Err(error) => text(format!("elicitation failed: {error}")),
-                }
+                });
+                ask_client(&request, &context, "elicitation/create", params).await
             }
-            #[allow(deprecated)] // sampling: see `hooks`
             "sample" => {
-                let params = serde_json::from_value(json!({
+                let params = json!({
                     "messages": [{"role": "user", "content": {"type": "text", "text": string("prompt").unwrap_or_default()}}],
                     "maxTokens": 100,
-                }))
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                match context.peer.create_message(params).await {
-                    Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
-                    Err(error) => text(format!("sampling failed: {error}")),
-                }
+                });
+                ask_client(&request, &context, "sampling/createMessage", params).await
             }
-            #[allow(deprecated)] // roots: see `hooks`
-            "roots" => match context.peer.list_roots().await {
-                Ok(answer) => text(serde_json::to_string(&answer).unwrap_or_default()),
-                Err(error) => text(format!("roots failed: {error}")),
-            },
-            "client_capabilities" => text(
-                context
-                    .peer
-                    .peer_info()
-                    .map(|info| serde_json::to_string(&info.capabilities).unwrap_or_default())
-                    .unwrap_or_default(),
-            ),
+            "roots" => ask_client(&request, &context, "roots/list", json!({})).await,
+            "client_capabilities" => {
+                let declared = if is_modern(&context) {
+                    context.meta.client_capabilities()
+                } else {
+                    context
+                        .peer
+                        .peer_info()
+                        .map(|info| info.capabilities.clone())
+                };
+                text(
+                    declared
+                        .map(|declared| serde_json::to_string(&declared).unwrap_or_default())
+                        .unwrap_or_default(),
+                )
+            }
             "slack_post_message" | "slack_reply_to_thread" | "slack_list_channels"
                 if self.slack.is_some() =>
             {

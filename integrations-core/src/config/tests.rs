@@ -186,6 +186,14 @@ fn bad_values_name_their_key() {
             "[agents.mcp.x]\ncommand = \"a\"\nheaders = {}",
             "agents.mcp.x.headers",
         ),
+        (
+            "[agents.mcp.x]\ncommand = \"a\"\nprotocol = \"2025-11-25\"",
+            "agents.mcp.x.protocol",
+        ),
+        (
+            "[agents.mcp.x]\nurl = \"http://h\"\nprotocol = 2026",
+            "agents.mcp.x.protocol",
+        ),
     ];
     for (text, expected_key) in cases {
         let err =
@@ -200,6 +208,29 @@ fn bad_values_name_their_key() {
         Config::from_toml_str("[integrations"),
         Err(Error::Config(ConfigError::Syntax { line: 1, .. }))
     ));
+}
+
+#[test]
+fn an_entry_names_its_protocol_revision_or_leaves_it_to_the_pool() {
+    use crate::config::{McpProtocol, McpServerEntry};
+    let config = Config::from_toml_str(
+        "[agents.mcp.a]\ncommand = \"a\"\nprotocol = \"legacy\"\n\
+         [agents.mcp.b]\nurl = \"http://h/mcp\"\nprotocol = \"2026-07-28\"\n\
+         [agents.mcp.c]\ncommand = \"c\"\n",
+    )
+    .unwrap();
+    let servers = config.mcp_servers();
+    assert_eq!(servers["a"].protocol(), Some(McpProtocol::Legacy));
+    assert_eq!(servers["b"].protocol(), Some(McpProtocol::Modern));
+    assert_eq!(servers["c"].protocol(), None);
+    let json = serde_json::json!({"url": "http://h/mcp", "protocol": "auto"});
+    let entry = McpServerEntry::from_json("mcpServers.d", &json, &Env::none()).unwrap();
+    assert_eq!(entry.protocol(), Some(McpProtocol::Auto));
+    let err = "2025".parse::<McpProtocol>().unwrap_err().to_string();
+    assert!(
+        err.contains("\"auto\", \"legacy\" or \"2026-07-28\""),
+        "{err}"
+    );
 }
 
 /// Item 15 of the review: a syntax error used to carry the whole text

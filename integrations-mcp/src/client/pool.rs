@@ -107,6 +107,10 @@ struct Inner {
     call_timeout: Duration,
     max_message: usize,
     handshake_timeout: Duration,
+    /// The revision spoken to servers whose config names none.
+    protocol: integrations_core::config::McpProtocol,
+    /// The revisions servers spoke.
+    eras: crate::client::session::era::Eras,
     idle_timeout: Duration,
     max_sessions: usize,
     close_grace: Duration,
@@ -217,9 +221,16 @@ impl Inner {
                 };
                 (Arc::clone(hooks), context)
             });
+        // The tenant's own authorization may reach another deployment.
+        #[cfg(feature = "http")]
+        let own_auth = oauth.is_some() || self.authorizations.contains_key(&key.server);
+        #[cfg(not(feature = "http"))]
+        let own_auth = oauth.is_some();
         let options = Connect {
             bearer,
             handshake: self.handshake_timeout,
+            protocol: config.protocol().unwrap_or(self.protocol),
+            era: Some(self.eras.slot(config, own_auth.then_some(&key.tenant))),
             call_timeout: self.call_timeout,
             max_message: self.max_message,
             tasks: &self.tasks,

@@ -52,6 +52,8 @@ pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration)
     let options = Connect {
         bearer: None,
         handshake: timeout,
+        protocol: config.protocol().unwrap_or_default(),
+        era: None,
         call_timeout: timeout,
         max_message: crate::client::session::MAX_MESSAGE,
         tasks: &tasks,

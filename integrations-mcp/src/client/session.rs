@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use integrations_core::config::McpServerEntry;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, JsonObject, ServerPeerInfo, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, JsonObject,
+    ReadResourceResponse, ServerPeerInfo, ServerResult, Tool,
 };
 use rmcp::service::RunningService;
 use rmcp::{Peer, RoleClient, ServiceError};
@@ -19,12 +20,15 @@ use tokio_util::task::TaskTracker;
 use crate::client::call::CallOptions;
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
+use era::{Era, EraSlot, Start};
 
 mod calls;
 mod client;
+pub(crate) mod era;
 #[cfg(feature = "http")]
 mod http;
 mod progress;
+mod rounds;
 mod stdio;
 
 pub(crate) use client::Client;
@@ -65,6 +69,10 @@ pub(crate) struct Connect<'a> {
     pub(crate) bearer: Option<SecretString>,
     /// The time limit of start-up and handshake together.
     pub(crate) handshake: Duration,
+    /// The protocol revision to speak.
+    pub(crate) protocol: integrations_core::config::McpProtocol,
+    /// Where the pool remembers the revision the server spoke.
+    pub(crate) era: Option<EraSlot<'a>>,
     /// The default time limit of a call on the session.
     pub(crate) call_timeout: Duration,
     /// The longest line a stdio server may write.
@@ -78,11 +86,32 @@ pub(crate) struct Connect<'a> {
     pub(crate) oauth: Option<crate::client::authorization::OAuthContext>,
 }
 
+/// Why one handshake attempt failed.
+enum Attempt {
+    /// A probe found a legacy server (why, for the log): `initialize`
+    /// follows on a fresh transport.
+    Legacy(String),
+    /// The connect failed.
+    Failed(Error),
+}
+
+/// One handshake attempt under way.
+type AttemptFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Session, Attempt>> + Send + 'a>>;
+
+impl From<Error> for Attempt {
+    fn from(error: Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
 /// A shared handle to a live session with one MCP server. Calls on it run
 /// concurrently.
 pub struct Session {
     server: String,
     peer: Peer<RoleClient>,
+    /// Answers the server's input requests (MRTR).
+    client: Client,
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, Client>>>,
     progress: Arc<ProgressRoutes>,
     tools_generation: Arc<AtomicU64>,
@@ -173,6 +202,7 @@ impl Session {
         Self {
             server: server.to_owned(),
             peer: service.peer().clone(),
+            client: service.service().clone(),
             progress: Arc::clone(&service.service().progress),
             tools_generation: Arc::clone(&service.service().tools_generation),
             service: tokio::sync::Mutex::new(Some(service)),
@@ -216,6 +246,57 @@ impl Session {
                 server: server.to_owned(),
                 message: "unknown transport".into(),
             }),
+        }
+    }
+
+    /// Connects in the revision `options` call for: where `auto` knows
+    /// nothing of the server yet, `server/discover` first (within half the
+    /// handshake time), then `initialize` on a fresh transport if the server
+    /// is legacy. `attempt(era, by, probing)` makes one handshake on a new
+    /// transport; the revision that worked is remembered, a failure forgets.
+    async fn in_era<'f>(
+        server: &str,
+        options: &Connect<'_>,
+        mut attempt: impl FnMut(Era, tokio::time::Instant, bool) -> AttemptFuture<'f>,
+    ) -> Result<Self, Error> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + options.handshake;
+        let remembered = options.era.as_ref().and_then(EraSlot::get);
+        let result = match era::start(options.protocol, remembered) {
+            Start::Only(era) => attempt(era, deadline, false).await.map(|s| (s, era)),
+            Start::Probe => {
+                let probe_by = started + era::probe_time(options.handshake);
+                match attempt(Era::Modern, probe_by, true).await {
+                    Err(Attempt::Legacy(why)) => {
+                        tracing::debug!(%server, %why, "not a 2026-07-28 server: initialize");
+                        attempt(Era::Legacy, deadline, false)
+                            .await
+                            .map(|s| (s, Era::Legacy))
+                    }
+                    other => other.map(|s| (s, Era::Modern)),
+                }
+            }
+        };
+        match result {
+            Ok((session, era)) => {
+                if let Some(slot) = &options.era {
+                    slot.remember(era);
+                }
+                Ok(session)
+            }
+            Err(failed) => {
+                if let Some(slot) = &options.era {
+                    slot.forget();
+                }
+                Err(match failed {
+                    Attempt::Failed(error) => error,
+                    // Only a probe says legacy, and a fallback is no probe.
+                    Attempt::Legacy(why) => Error::Handshake {
+                        server: server.to_owned(),
+                        message: why,
+                    },
+                })
+            }
         }
     }
 
@@ -291,33 +372,55 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        let Some(reports) = &options.progress else {
-            return self.run(name, options, self.peer.call_tool(params)).await;
-        };
-        // rmcp gives each request its own progress token: the call's
-        // reports are routed by it.
         let call = async {
-            let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
-            let handle = self
-                .peer
-                .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
-                .await?;
-            self.progress.route(&handle.progress_token, reports.clone());
-            // A call given up on (timeout, cancel) is cancelled at the
-            // server, as rmcp does for calls without progress.
-            let abandoned = Abandoned {
-                peer: self.peer.clone(),
-                id: Some(handle.id.clone()),
-                tasks: self.tasks.clone(),
-            };
-            let response = handle.await_response().await;
-            abandoned.disarm();
-            match response? {
-                rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
-                _ => Err(ServiceError::UnexpectedResponse),
+            let mut waits = 0;
+            for _ in 0..rounds::MAX_ROUNDS {
+                let asked = match &options.progress {
+                    None => match self.peer.call_tool_once(params.clone()).await? {
+                        CallToolResponse::Complete(result) => return Ok(result),
+                        CallToolResponse::InputRequired(asked) => asked,
+                        _ => return Err(ServiceError::UnexpectedResponse),
+                    },
+                    Some(reports) => match self.call_with_progress(&params, reports).await? {
+                        ServerResult::CallToolResult(result) => return Ok(result),
+                        ServerResult::InputRequiredResult(asked) => asked,
+                        _ => return Err(ServiceError::UnexpectedResponse),
+                    },
+                };
+                (params.input_responses, params.request_state) =
+                    self.next_round(asked, &mut waits).await?;
             }
+            Err(ServiceError::InputRequiredRoundsExceeded {
+                max_rounds: rounds::MAX_ROUNDS,
+            })
         };
         self.run(name, options, call).await
+    }
+
+    /// One round of a call whose progress reports go to `reports`: rmcp
+    /// gives each request its own progress token, and the reports are
+    /// routed by it.
+    async fn call_with_progress(
+        &self,
+        params: &CallToolRequestParams,
+        reports: &tokio::sync::mpsc::UnboundedSender<crate::client::call::Progress>,
+    ) -> Result<ServerResult, ServiceError> {
+        let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params.clone()));
+        let handle = self
+            .peer
+            .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+            .await?;
+        self.progress.route(&handle.progress_token, reports.clone());
+        // A call given up on (timeout, cancel) is cancelled at the server,
+        // as rmcp does for calls without progress.
+        let abandoned = Abandoned {
+            peer: self.peer.clone(),
+            id: Some(handle.id.clone()),
+            tasks: self.tasks.clone(),
+        };
+        let response = handle.await_response().await;
+        abandoned.disarm();
+        response
     }
 
     /// Reads the resource at `uri`.
@@ -326,9 +429,24 @@ impl Session {
         uri: &str,
         options: &CallOptions,
     ) -> Result<rmcp::model::ReadResourceResult, Error> {
-        let params = rmcp::model::ReadResourceRequestParams::new(uri);
-        self.run("resources/read", options, self.peer.read_resource(params))
-            .await
+        let mut params = rmcp::model::ReadResourceRequestParams::new(uri);
+        let read = async {
+            let mut waits = 0;
+            for _ in 0..rounds::MAX_ROUNDS {
+                match self.peer.read_resource_once(params.clone()).await? {
+                    ReadResourceResponse::Complete(result) => return Ok(result),
+                    ReadResourceResponse::InputRequired(asked) => {
+                        (params.input_responses, params.request_state) =
+                            self.next_round(asked, &mut waits).await?;
+                    }
+                    _ => return Err(ServiceError::UnexpectedResponse),
+                }
+            }
+            Err(ServiceError::InputRequiredRoundsExceeded {
+                max_rounds: rounds::MAX_ROUNDS,
+            })
+        };
+        self.run("resources/read", options, read).await
     }
 
     /// Asks the server to notify changes of the resource at `uri`; they

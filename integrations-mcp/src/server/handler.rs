@@ -6,6 +6,7 @@
 // speaks (2025-11-25) has them, and clients use them.
 #![allow(deprecated)]
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -357,6 +358,16 @@ impl ServerHandler for Bridge {
             .map(|prompt| wire::prompt(&prompt))
             .collect();
         wire::parse(json!({ "prompts": prompts }))
+    }
+
+    /// 2025-11-25 and before: the bridge does not serve MCP 2026-07-28 yet
+    /// (an integration's elicitation, sampling and roots are requests of
+    /// the server's own, subscriptions are `resources/subscribe`), so a
+    /// client that probes with `server/discover` is answered -32022 naming
+    /// these revisions, and falls back to `initialize`.
+    fn supported_protocol_versions(&self) -> Cow<'static, [rmcp::model::ProtocolVersion]> {
+        use rmcp::model::ProtocolVersion;
+        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
     }
 
     async fn get_prompt(

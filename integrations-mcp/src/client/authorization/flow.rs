@@ -49,6 +49,7 @@ pub(crate) struct Tokens {
 }
 
 /// How a session sends its token.
+#[derive(Clone)]
 pub(crate) enum Authorized {
     /// rmcp's client of the client credentials grant.
     Grant(AuthClient<reqwest::Client>),

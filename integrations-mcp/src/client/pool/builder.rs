@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use integrations_core::config::McpServerEntry;
+use integrations_core::config::{McpProtocol, McpServerEntry};
 use integrations_core::credentials::TokenManager;
 #[cfg(feature = "http")]
 use integrations_core::events::EventSink;
@@ -27,6 +27,7 @@ pub struct McpPoolBuilder {
     call_timeout: Duration,
     max_message: usize,
     handshake_timeout: Duration,
+    protocol: McpProtocol,
     idle_timeout: Duration,
     max_sessions: usize,
     close_grace: Duration,
@@ -50,6 +51,7 @@ impl McpPoolBuilder {
             call_timeout: Duration::from_secs(30),
             max_message: crate::client::session::MAX_MESSAGE,
             handshake_timeout: Duration::from_secs(30),
+            protocol: McpProtocol::Auto,
             idle_timeout: Duration::from_secs(600),
             max_sessions: 64,
             close_grace: Duration::from_secs(2),
@@ -112,6 +114,17 @@ impl McpPoolBuilder {
     /// The time limit of starting a server and its handshake; default 30 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The protocol revision spoken to servers whose config names none;
+    /// default [`McpProtocol::Auto`]: `server/discover` first, within half
+    /// the handshake time, and `initialize` for a server that does not
+    /// answer it. What each server spoke is remembered per config (per
+    /// tenant too where the tenant's authorization is its own), so
+    /// reconnects do not probe again; a failed connect forgets it.
+    pub fn protocol(mut self, protocol: McpProtocol) -> Self {
+        self.protocol = protocol;
         self
     }
 
@@ -244,6 +257,8 @@ impl McpPoolBuilder {
             call_timeout: self.call_timeout,
             max_message: self.max_message,
             handshake_timeout: self.handshake_timeout,
+            protocol: self.protocol,
+            eras: crate::client::session::era::Eras::default(),
             idle_timeout: self.idle_timeout,
             max_sessions: self.max_sessions,
             close_grace: self.close_grace,

@@ -78,6 +78,11 @@ impl Session {
                     server: self.server.clone(),
                 }
             }
+            ServiceError::InputRequiredRoundsExceeded { max_rounds } => Error::InputRounds {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+                rounds: max_rounds,
+            },
             other => Error::Server {
                 server: self.server.clone(),
                 operation: operation.to_owned(),

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[allow(deprecated)]
 use rmcp::model::{
     ClientConfig, CreateMessageRequestMethod, CreateMessageRequestParams, CreateMessageResult,
-    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, ListRootsResult,
-    ProtocolVersion,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, InputRequest,
+    InputRequests, InputResponses, ListRootsResult, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
@@ -72,6 +72,30 @@ impl ClientHandler for Client {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
+        self.elicit(request).await
+    }
+
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.sample(request).await
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        self.roots().await
+    }
+}
+
+/// The answers to the server: as requests of its own on a 2025-11-25
+/// session (above), as the `inputRequests` of a 2026-07-28 result (MRTR).
+#[allow(deprecated)] // sampling and roots: see `hooks`
+impl Client {
+    async fn elicit(&self, request: ElicitRequestParams) -> Result<ElicitResult, ErrorData> {
         let Some((hooks, context)) = &self.hooks else {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         };
@@ -80,10 +104,9 @@ impl ClientHandler for Client {
         Ok(result)
     }
 
-    async fn create_message(
+    async fn sample(
         &self,
         request: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
         match &self.hooks {
             Some((hooks, context)) => hooks.create_message(context, request).await,
@@ -91,14 +114,37 @@ impl ClientHandler for Client {
         }
     }
 
-    async fn list_roots(
-        &self,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ListRootsResult, ErrorData> {
+    async fn roots(&self) -> Result<ListRootsResult, ErrorData> {
         let roots = match &self.hooks {
             Some((hooks, context)) => hooks.roots(context).await?,
             None => Vec::new(),
         };
         Ok(ListRootsResult::new(roots))
     }
+
+    /// Answers the `inputRequests` of an `InputRequiredResult`, all at once.
+    pub(super) async fn answer(
+        &self,
+        requests: InputRequests,
+    ) -> Result<InputResponses, ErrorData> {
+        let answers = requests.into_iter().map(|(key, request)| async move {
+            let answer = match request {
+                InputRequest::Elicitation(request) => json(self.elicit(request.params).await?),
+                InputRequest::CreateMessage(request) => json(self.sample(request.params).await?),
+                InputRequest::ListRoots(_) => json(self.roots().await?),
+                _ => Err(ErrorData::invalid_params(
+                    format!("input request `{key}` is of a kind this client does not know"),
+                    None,
+                )),
+            }?;
+            Ok::<_, ErrorData>((key, answer))
+        });
+        futures_util::future::try_join_all(answers)
+            .await
+            .map(|answers| answers.into_iter().collect())
+    }
+}
+
+fn json(value: impl serde::Serialize) -> Result<serde_json::Value, ErrorData> {
+    serde_json::to_value(value).map_err(|error| ErrorData::internal_error(error.to_string(), None))
 }

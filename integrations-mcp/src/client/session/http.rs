@@ -6,16 +6,17 @@ use std::sync::{Arc, Mutex};
 
 use std::pin::Pin;
 
+use rmcp::RoleClient;
 use rmcp::service::{ClientInitializeError, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig,
 };
-use rmcp::{ClientLifecycleMode, RoleClient};
 use tokio::sync::watch;
 
+use super::era::{self, Era};
 use super::progress::{ProgressRoutes, ordered};
-use super::{Client, Connect, Session};
+use super::{Attempt, Client, Connect, Session};
 use crate::error::Error;
 
 impl Session {
@@ -24,18 +25,9 @@ impl Session {
         config: &integrations_core::config::HttpServer,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
-        use secrecy::ExposeSecret;
-
         let transport = transport_config(server, config, options.bearer.as_ref())?;
-        let client = Client::new(options.hooks.clone());
-        let progress = Arc::clone(&client.progress);
-        let started = match &options.oauth {
-            None => handshake(
-                client,
-                crate::client::http::client(None),
-                transport,
-                &progress,
-            ),
+        let authorized = match &options.oauth {
+            None => None,
             Some(oauth) => {
                 let deadline = tokio::time::Instant::now() + options.handshake;
                 let authorized = tokio::time::timeout_at(
@@ -52,59 +44,115 @@ impl Session {
                     server: server.to_owned(),
                     after: options.handshake,
                 })??;
-                use crate::client::authorization::Authorized;
-                match authorized {
-                    Authorized::Grant(grant) => handshake(client, grant, transport, &progress),
-                    Authorized::Tokens(tokens) => handshake(client, tokens, transport, &progress),
-                    Authorized::Bearer(token) => handshake(
-                        client,
-                        crate::client::http::client(None),
-                        transport.auth_header(token.expose_secret()),
-                        &progress,
-                    ),
-                }
+                Some(authorized)
             }
         };
-        let service = match tokio::time::timeout(options.handshake, started).await {
-            Ok(Ok(service)) => service,
+        let (transport, authorized) = (&transport, authorized.as_ref());
+        Self::in_era(server, &options, |era, by, probing| {
+            Box::pin(Self::start_http(
+                server,
+                config,
+                &options,
+                (transport, authorized),
+                (era, by, probing),
+            ))
+        })
+        .await
+    }
+
+    /// One handshake in `era` by `by` on a new transport; when `probing`,
+    /// an answer that says the server is legacy is [`Attempt::Legacy`].
+    async fn start_http(
+        server: &str,
+        config: &integrations_core::config::HttpServer,
+        options: &Connect<'_>,
+        (transport, authorized): (
+            &StreamableHttpClientTransportConfig,
+            Option<&crate::client::authorization::Authorized>,
+        ),
+        (era, by, probing): (Era, tokio::time::Instant, bool),
+    ) -> Result<Self, Attempt> {
+        use crate::client::authorization::Authorized;
+        use secrecy::ExposeSecret;
+        {
+            let client = Client::new(options.hooks.clone());
+            let progress = Arc::clone(&client.progress);
+            let transport = transport.clone();
+            let started = match authorized.cloned() {
+                None => handshake(client, http_client(), transport, &progress, era),
+                Some(Authorized::Grant(grant)) => {
+                    handshake(client, grant, transport, &progress, era)
+                }
+                Some(Authorized::Tokens(tokens)) => {
+                    handshake(client, tokens, transport, &progress, era)
+                }
+                Some(Authorized::Bearer(token)) => handshake(
+                    client,
+                    http_client(),
+                    transport.auth_header(token.expose_secret()),
+                    &progress,
+                    era,
+                ),
+            };
+            let error = match tokio::time::timeout_at(by, started).await {
+                Ok(Ok(service)) => return Ok(Self::over_http(server, service, options)),
+                Ok(Err(error)) => error,
+                Err(_) if probing => {
+                    return Err(Attempt::Legacy("no answer to server/discover".into()));
+                }
+                Err(_) => {
+                    return Err(Attempt::Failed(Error::HandshakeTimeout {
+                        server: server.to_owned(),
+                        after: options.handshake,
+                    }));
+                }
+            };
             // rmcp recognises a 401 that carries `WWW-Authenticate`; some
             // servers omit it, and then only its message says so.
-            Ok(Err(error))
-                if error.is_authorization_required()
-                    || ["HTTP 401", "HTTP 403"]
-                        .iter()
-                        .any(|status| error.to_string().contains(status)) =>
+            if error.is_authorization_required()
+                || ["HTTP 401", "HTTP 403"]
+                    .iter()
+                    .any(|status| error.to_string().contains(status))
             {
-                return Err(Error::Unauthorized {
+                return Err(Attempt::Failed(Error::Unauthorized {
                     server: server.to_owned(),
                     challenge: error.auth_challenge().map(str::to_owned),
-                });
+                }));
             }
-            Ok(Err(error)) => {
-                return Err(Error::Handshake {
+            if probing && era::is_legacy_answer(&error) {
+                return Err(Attempt::Legacy(error.to_string()));
+            }
+            Err(Attempt::Failed(
+                era::answered(server, era, &error).unwrap_or_else(|| Error::Handshake {
                     server: server.to_owned(),
                     message: crate::client::http_words::describe(config.url.expose(), &error),
-                });
-            }
-            Err(_) => {
-                return Err(Error::HandshakeTimeout {
-                    server: server.to_owned(),
-                    after: options.handshake,
-                });
-            }
-        };
+                }),
+            ))
+        }
+    }
+
+    fn over_http(
+        server: &str,
+        service: RunningService<RoleClient, Client>,
+        options: &Connect<'_>,
+    ) -> Self {
         let (sender, exit) = watch::channel(None);
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         // rmcp bounds HTTP answers itself.
         let (_, oversized) = watch::channel(0);
-        Ok(Self::new(
+        Self::new(
             server,
             service,
             (exit, Some(sender)),
             (None, stderr, oversized),
-            &options,
-        ))
+            options,
+        )
     }
+}
+
+/// The client of an MCP server's requests without OAuth of the pool's.
+fn http_client() -> reqwest::Client {
+    crate::client::http::client(None)
 }
 
 type Handshake = Pin<
@@ -121,6 +169,7 @@ fn handshake<C>(
     http: C,
     transport: StreamableHttpClientTransportConfig,
     progress: &Arc<ProgressRoutes>,
+    era: Era,
 ) -> Handshake
 where
     C: StreamableHttpClient + Send + Sync + 'static,
@@ -131,7 +180,7 @@ where
             StreamableHttpClientTransport::with_client(http, transport),
             Arc::clone(progress),
         ),
-        ClientLifecycleMode::Initialize,
+        era.lifecycle(),
     ))
 }
 

@@ -6,14 +6,15 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::config::StdioServer;
-use rmcp::ClientLifecycleMode;
+use rmcp::service::ClientInitializeError;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
+use super::era::{self, Era};
 use super::progress::ordered;
 use super::{
-    Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINE_BYTES,
-    STDERR_LINES, Session, kill_group, stderr_tail,
+    Attempt, Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINE_BYTES,
+    STDERR_LINES, Session, stderr_tail,
 };
 use crate::error::Error;
 
@@ -23,7 +24,23 @@ impl Session {
         config: &StdioServer,
         options: &Connect<'_>,
     ) -> Result<Self, Error> {
-        let deadline = tokio::time::Instant::now() + options.handshake;
+        Self::in_era(server, options, |era, by, probing| {
+            Box::pin(Self::start_stdio(server, config, options, era, by, probing))
+        })
+        .await
+    }
+
+    /// Starts the server and makes one handshake in `era` by `by`; when
+    /// `probing`, an answer that says the server is legacy is
+    /// [`Attempt::Legacy`]. The process is killed unless the handshake works.
+    async fn start_stdio(
+        server: &str,
+        config: &StdioServer,
+        options: &Connect<'_>,
+        era: Era,
+        by: tokio::time::Instant,
+        probing: bool,
+    ) -> Result<Self, Attempt> {
         let tasks = options.tasks;
         let mut child = spawn(server, config)?;
         let pgid = child.id();
@@ -32,11 +49,10 @@ impl Session {
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            kill_group(pgid);
-            return Err(Error::Handshake {
+            return Err(Attempt::Failed(Error::Handshake {
                 server: server.to_owned(),
                 message: "the child's stdio pipes were not available".into(),
-            });
+            }));
         };
 
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
@@ -66,49 +82,71 @@ impl Session {
         let started = rmcp::serve_client_with_lifecycle(
             client,
             ordered(transport, Arc::clone(&progress)),
-            ClientLifecycleMode::Initialize,
+            era.lifecycle(),
         );
+        let mut started = std::pin::pin!(tokio::time::timeout_at(by, started));
         let mut exit_watch = exit.clone();
-        let failure = tokio::select! {
-            result = tokio::time::timeout_at(deadline, started) => match result {
-                Ok(Ok(service)) => {
-                    guard.0 = None;
-                    // The process's exit ends the session: rmcp then fails
-                    // the calls in flight with `TransportClosed` at once
-                    // (one watcher per session, none per call).
-                    let stop = service.cancellation_token();
-                    let mut exited = exit.clone();
-                    tasks.spawn(async move {
-                        let _ = exited.wait_for(Option::is_some).await;
-                        stop.cancel();
-                    });
-                    return Ok(Self::new(
-                        server,
-                        service,
-                        (exit, None),
-                        (pgid, lines, oversized),
-                        options,
-                    ));
-                }
-                Ok(Err(error)) => error.to_string(),
-                // The server never answered: that, not what closing its
-                // input makes it do afterwards, is the error.
-                Err(_) => {
-                    kill_group(pgid);
-                    return Err(Error::HandshakeTimeout {
-                        server: server.to_owned(),
-                        after: options.handshake,
-                    });
-                }
-            },
-            _ = exit_watch.wait_for(Option::is_some) => "the server exited".to_owned(),
+        let outcome = tokio::select! {
+            outcome = &mut started => Some(outcome),
+            _ = exit_watch.wait_for(Option::is_some) => None,
         };
+        // A server that exits may have answered first (a refusal, say): its
+        // last message is read before the exit is the error.
+        let report_by = by.min(tokio::time::Instant::now() + EXIT_REPORT);
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None => tokio::time::timeout_at(report_by, &mut started)
+                .await
+                .unwrap_or_else(|_| {
+                    Ok(Err(ClientInitializeError::ConnectionClosed(
+                        "the server exited".into(),
+                    )))
+                }),
+        };
+        let error = match outcome {
+            Ok(Ok(service)) => {
+                guard.0 = None;
+                // The process's exit ends the session: rmcp then fails the
+                // calls in flight with `TransportClosed` at once (one
+                // watcher per session, none per call).
+                let stop = service.cancellation_token();
+                let mut exited = exit.clone();
+                tasks.spawn(async move {
+                    let _ = exited.wait_for(Option::is_some).await;
+                    stop.cancel();
+                });
+                return Ok(Self::new(
+                    server,
+                    service,
+                    (exit, None),
+                    (pgid, lines, oversized),
+                    options,
+                ));
+            }
+            Ok(Err(error)) => error,
+            // The server never answered: that, not what closing its input
+            // makes it do afterwards, is the error.
+            Err(_) if probing => {
+                return Err(Attempt::Legacy("no answer to server/discover".into()));
+            }
+            Err(_) => {
+                return Err(Attempt::Failed(Error::HandshakeTimeout {
+                    server: server.to_owned(),
+                    after: options.handshake,
+                }));
+            }
+        };
+        if probing && era::is_legacy_answer(&error) {
+            return Err(Attempt::Legacy(error.to_string()));
+        }
+        if let Some(refused) = era::answered(server, era, &error) {
+            return Err(Attempt::Failed(refused));
+        }
         // An exiting server explains the failure with its status and last
         // stderr lines; it gets a moment for that, within the deadline.
-        let report_by = deadline.min(tokio::time::Instant::now() + EXIT_REPORT);
+        let report_by = by.min(tokio::time::Instant::now() + EXIT_REPORT);
         let exited = exit_status(&mut exit_watch, stderr_closed, report_by).await;
-        kill_group(pgid);
-        Err(match exited {
+        Err(Attempt::Failed(match exited {
             Some(status) => Error::Exited {
                 server: server.to_owned(),
                 status,
@@ -116,9 +154,9 @@ impl Session {
             },
             None => Error::Handshake {
                 server: server.to_owned(),
-                message: failure,
+                message: error.to_string(),
             },
-        })
+        }))
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
+use integrations_core::config::McpProtocol;
 use integrations_core::credentials::MemoryStore;
 use integrations_mcp::client::{
     ClientHooks, HookCapabilities, HookContext, IdTokenSource, IdentityProvider, JwtAlgorithm,
@@ -72,8 +73,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .ok_or("usage: conformance-client URL")?;
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     eprintln!("scenario {scenario}: connecting to {url}");
+    // "Clients under test derive the lifecycle from the protocol version"
+    // (the suite's README): 2026-07-28 without `initialize`, older with it.
+    let protocol = match std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").as_deref() {
+        Ok("2026-07-28") => McpProtocol::Modern,
+        _ => McpProtocol::Legacy,
+    };
     let mut pool = McpPool::builder()
         .server("server", Bridge::http_entry(url))
+        .protocol(protocol)
         .call_timeout(Duration::from_secs(10))
         .hooks(AcceptDefaults);
     // Machine-to-machine scenarios hand the client its credentials.
