@@ -170,8 +170,17 @@ impl Session {
         let peer = self.peer.clone();
         let broken = Arc::clone(&self.broken);
         let server = self.server.clone();
+        // 2026-07-28 has no `ping`: `server/discover` asks as little.
+        let modern = peer
+            .peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize());
         self.tasks.spawn(async move {
-            let ping = peer.send_request(ClientRequest::PingRequest(Default::default()));
+            let ping = if modern {
+                let discover = rmcp::model::DiscoverRequest::new(Default::default());
+                peer.send_request(ClientRequest::DiscoverRequest(discover))
+            } else {
+                peer.send_request(ClientRequest::PingRequest(Default::default()))
+            };
             if !matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(_))) {
                 tracing::warn!(server = %server, "no answer to a ping after a timeout; the session will be replaced");
                 broken.store(true, Ordering::SeqCst);
