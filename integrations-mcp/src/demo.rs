@@ -44,6 +44,8 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
+    /// The `subscriptions/listen` streams of 2026-07-28 clients.
+    listeners: Arc<Mutex<Vec<rmcp::service::SubscriptionSink>>>,
     stats: Arc<Mutex<Stats>>,
     slack: Option<Arc<SlackApi>>,
 }
@@ -299,6 +301,29 @@ impl Demo {
 }
 
 impl ServerHandler for Demo {
+    /// Tool list changes, to 2026-07-28 clients that listen.
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(
+            rmcp::model::SubscriptionFilter::builder()
+                .tools_list_changed()
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        self.listeners.lock().unwrap().push(context.sink().clone());
+        context.cancelled().await;
+        let id = context.sink().id().clone();
+        self.listeners
+            .lock()
+            .unwrap()
+            .retain(|sink| *sink.id() != id);
+        Ok(())
+    }
+
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(
             ServerCapabilities::builder()
@@ -381,7 +406,15 @@ impl ServerHandler for Demo {
             "add_tool" => {
                 let name = string("name").unwrap_or_else(|| "extra".into());
                 self.extra_tools.lock().unwrap().push(name.clone());
-                let _ = context.peer.notify_tool_list_changed().await;
+                if is_modern(&context) {
+                    let listeners = self.listeners.lock().unwrap().clone();
+                    for sink in listeners {
+                        let changed = rmcp::model::ToolListChangedNotification::default();
+                        let _ = sink.send(changed.into()).await;
+                    }
+                } else {
+                    let _ = context.peer.notify_tool_list_changed().await;
+                }
                 text(format!("added {name}"))
             }
             "crash" => {

@@ -184,10 +184,18 @@ async fn timeouts_and_cancellation(protocol: McpProtocol) {
     assert_no_process(tag).await;
 }
 
+/// In both revisions: on 2026-07-28 the change arrives on the session's
+/// `subscriptions/listen` stream (the demo server sends it nowhere else).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
+    for protocol in [McpProtocol::Legacy, McpProtocol::Modern] {
+        tool_list_changes(protocol).await;
+    }
+}
+
+async fn tool_list_changes(protocol: McpProtocol) {
     let tag = "pool-list-changed";
-    let pool = pool("demo", tag, &[]);
+    let pool = pool_speaking("demo", tag, &[], protocol);
     let key = SessionKey::new(tenant(), "demo");
     let before = pool.list_tools(&key).await.unwrap();
     let again = pool.list_tools(&key).await.unwrap();

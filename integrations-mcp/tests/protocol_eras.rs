@@ -300,3 +300,52 @@ async fn a_python_servers_questions_mid_call_are_answered_by_the_hooks() {
     );
     pool.shutdown(Duration::from_secs(2)).await;
 }
+
+/// Hooks that keep the resource updates they hear of.
+#[derive(Debug, Default, Clone)]
+struct Updates(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[async_trait::async_trait]
+impl integrations_mcp::client::ClientHooks for Updates {
+    fn capabilities(&self) -> integrations_mcp::client::HookCapabilities {
+        integrations_mcp::client::HookCapabilities::none()
+    }
+
+    async fn resource_updated(&self, _context: &integrations_mcp::client::HookContext, uri: &str) {
+        self.0.lock().unwrap().push(uri.to_owned());
+    }
+}
+
+/// On 2026-07-28 a subscription is the session's `subscriptions/listen`
+/// stream (no `resources/subscribe`, which a modern server refuses): the
+/// Python server's update reaches the hooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribed_resource_update_arrives_on_the_listen_stream() {
+    let Some((python, script)) = python("modern_server.py") else {
+        return;
+    };
+    let updates = Updates::default();
+    let pool = McpPool::builder()
+        .server("py", stdio(&python, &[&script, "stdio"]).into())
+        .hooks(updates.clone())
+        .build();
+    let key = SessionKey::new(tenant(), "py");
+    assert_eq!(protocol_of(&pool, &key).await, "2026-07-28");
+    pool.subscribe(&key, "note://greeting").await.unwrap();
+    pool.call_tool(&key, "touch", json!({"uri": "note://greeting"}))
+        .await
+        .unwrap();
+    // Not subscribed: not delivered.
+    pool.call_tool(&key, "touch", json!({"uri": "note://other"}))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if !updates.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*updates.0.lock().unwrap(), ["note://greeting"]);
+    pool.shutdown(Duration::from_secs(2)).await;
+}

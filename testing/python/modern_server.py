@@ -80,6 +80,19 @@ async def summarize(text: str, ctx: Context) -> str | InputRequiredResult:
     return f"summary={content.get('text')} model={answer.get('model')}"
 
 
+@server.resource("note://greeting")
+def greeting() -> str:
+    """A note whose changes `touch` announces."""
+    return "hello"
+
+
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Announces that the resource at `uri` changed (to listeners)."""
+    await ctx.notify_resource_updated(uri)
+    return f"touched {uri}"
+
+
 @server.tool()
 async def forever(ctx: Context) -> InputRequiredResult:
     """Asks again on every round: a client must stop at its cap."""

@@ -15,6 +15,7 @@ use rmcp::service::RunningService;
 use rmcp::{Peer, RoleClient, ServiceError};
 use secrecy::SecretString;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::client::call::CallOptions;
@@ -27,6 +28,7 @@ mod client;
 pub(crate) mod era;
 #[cfg(feature = "http")]
 mod http;
+mod listen;
 mod progress;
 mod rounds;
 mod stdio;
@@ -112,6 +114,12 @@ pub struct Session {
     peer: Peer<RoleClient>,
     /// Answers the server's input requests (MRTR).
     client: Client,
+    /// The resources a 2026-07-28 session listens for; `None` on a
+    /// 2025-11-25 session, where `resources/subscribe` asks.
+    listening: Option<Arc<listen::Listening>>,
+    /// Stops the session's own tasks (its `subscriptions/listen`) when it
+    /// closes or is dropped.
+    stop: CancellationToken,
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, Client>>>,
     progress: Arc<ProgressRoutes>,
     tools_generation: Arc<AtomicU64>,
@@ -139,6 +147,7 @@ impl Drop for Session {
     /// A session dropped without being closed (say, one whose connect
     /// finished after the pool shut down) takes its server with it.
     fn drop(&mut self) {
+        self.stop.cancel();
         if self.exit.borrow().is_none() {
             kill_group(self.pgid);
         }
@@ -199,7 +208,31 @@ impl Session {
         ),
         options: &Connect<'_>,
     ) -> Self {
+        let stop = CancellationToken::new();
+        let info = service.peer().peer_info();
+        let modern = info
+            .as_ref()
+            .is_some_and(|info| !info.protocol_version.has_initialize());
+        let listening = modern.then(|| {
+            let listening = Arc::new(listen::Listening::default());
+            let tools = info.as_ref().is_some_and(|info| {
+                info.capabilities
+                    .tools
+                    .as_ref()
+                    .is_some_and(|tools| tools.list_changed == Some(true))
+            });
+            options.tasks.spawn(listen::keep_listening(
+                service.peer().clone(),
+                service.service().clone(),
+                Arc::clone(&listening),
+                tools,
+                stop.clone(),
+            ));
+            listening
+        });
         Self {
+            listening,
+            stop,
             server: server.to_owned(),
             peer: service.peer().clone(),
             client: service.service().clone(),
@@ -322,8 +355,9 @@ impl Session {
             && !self.peer.is_transport_closed()
     }
 
-    /// How many `notifications/tools/list_changed` the server has sent; each
-    /// one invalidates the cached tool list.
+    /// How many `notifications/tools/list_changed` the server has sent (on
+    /// 2026-07-28, on the session's `subscriptions/listen` stream); each one
+    /// invalidates the cached tool list.
     pub fn tool_list_changes(&self) -> u64 {
         self.tools_generation.load(Ordering::SeqCst)
     }
@@ -451,9 +485,19 @@ impl Session {
 
     /// Asks the server to notify changes of the resource at `uri`; they
     /// reach [`ClientHooks::resource_updated`](crate::client::ClientHooks::resource_updated).
+    /// On a 2026-07-28 session the session's `subscriptions/listen` stream
+    /// is opened again with `uri` in its filter; this returns once the
+    /// server acknowledged it.
     pub async fn subscribe(&self, uri: &str, options: &CallOptions) -> Result<(), Error> {
+        if let Some(listening) = &self.listening {
+            let listened = async {
+                listening.add(uri).await;
+                Ok(())
+            };
+            return self.run("subscriptions/listen", options, listened).await;
+        }
         let params = rmcp::model::SubscribeRequestParams::new(uri);
-        #[allow(deprecated)] // legacy-only from protocol 2026-07-28; ours is 2025-11-25
+        #[allow(deprecated)] // legacy-only: 2026-07-28 listens (above)
         let subscribing = self.peer.subscribe(params);
         self.run("resources/subscribe", options, subscribing).await
     }
@@ -477,6 +521,7 @@ impl Session {
 
     /// Marks the session dead and kills its server's process group now.
     pub(crate) fn kill(&self) {
+        self.stop.cancel();
         self.broken.store(true, Ordering::SeqCst);
         kill_group(self.pgid);
     }
@@ -484,6 +529,7 @@ impl Session {
     /// Closes the session: cancels the client, lets the server exit for
     /// `grace`, then kills its process group.
     pub(crate) async fn close(&self, grace: Duration) {
+        self.stop.cancel();
         self.broken.store(true, Ordering::SeqCst);
         if let Some(service) = self.service.lock().await.take() {
             // Dropping the running service cancels it and closes stdin (for

@@ -62,9 +62,7 @@ impl ClientHandler for Client {
         params: rmcp::model::ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        if let Some((hooks, context)) = &self.hooks {
-            hooks.resource_updated(context, &params.uri).await;
-        }
+        self.resource_updated(&params.uri).await;
     }
 
     async fn create_elicitation(
@@ -95,6 +93,13 @@ impl ClientHandler for Client {
 /// session (above), as the `inputRequests` of a 2026-07-28 result (MRTR).
 #[allow(deprecated)] // sampling and roots: see `hooks`
 impl Client {
+    /// Tells the host's hooks that the resource at `uri` changed.
+    pub(super) async fn resource_updated(&self, uri: &str) {
+        if let Some((hooks, context)) = &self.hooks {
+            hooks.resource_updated(context, uri).await;
+        }
+    }
+
     async fn elicit(&self, request: ElicitRequestParams) -> Result<ElicitResult, ErrorData> {
         let Some((hooks, context)) = &self.hooks else {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
