@@ -4,8 +4,12 @@
 #   - client scenarios: the pool's client (testing/conformance, conformance-client)
 #   - server scenarios: the bridge over streamable HTTP, loaded with the
 #     conformance fixture integration (conformance-server)
-# against the strict baseline testing/conformance/expected-failures.yml: an
-# unlisted failure fails the run, and so does a listed scenario that passes.
+# client scenarios at protocol revisions 2025-11-25 and 2026-07-28 and the
+# extension scenarios, server scenarios at 2025-11-25 (the bridge does not
+# serve 2026-07-28 yet), each against its strict baseline in
+# testing/conformance/expected-failures-*.yml: an unlisted failure fails the
+# run, and so does a listed scenario that passes, and so does a run that
+# executed no check.
 # Results (checks.json per scenario) go to target/conformance/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +20,7 @@ suite="$npm_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 if [ ! -x "$node" ] || [ ! -f "$suite" ]; then
     npm ci --prefix "$npm_dir" --no-audit --no-fund
 fi
-baseline=testing/conformance/expected-failures.yml
+baselines=testing/conformance
 out=target/conformance
 rm -rf "$out"
 mkdir -p "$out"
@@ -26,23 +30,49 @@ client=target/debug/conformance-client
 server=target/debug/conformance-server
 
 status=0
-echo "== client scenarios (the pool's client)"
-if ! "$node" "$suite" client --command "$client" --suite all \
-    --expected-failures "$baseline" -o "$out/client" | tee "$out/client.log"; then
-    # Some client checks are timings (`sse-retry` allows 200 ms of lateness
-    # on a reconnect), which a busy 2-core machine can miss: a scenario
-    # that failed is run once more on its own, and the run passes only if
-    # every one of them then does. Each rerun is printed.
-    failed=$(sed -n 's/^✗ \([^:]*\):.*/\1/p' "$out/client.log")
-    [ -n "$failed" ] || status=1
-    for scenario in $failed; do
-        echo "== rerun of client scenario $scenario"
-        "$node" "$suite" client --command "$client" --scenario "$scenario" \
-            --expected-failures "$baseline" -o "$out/client-rerun" || status=1
-    done
-fi
 
-echo "== server scenarios (the bridge over streamable HTTP)"
+# A run that executed no check passes vacuously ("Passed: 0/0"): each run
+# must report at least one passed check.
+checked() {
+    local log=$1
+    if ! grep -Eq "^Total: [1-9][0-9]* passed" "$log"; then
+        echo "conformance: $log shows no check that ran" >&2
+        status=1
+    fi
+}
+
+# client NAME BASELINE ARGS...: the client suite against the pool; a
+# scenario that failed is run once more on its own (some client checks are
+# timings, `sse-retry` allows 200 ms of lateness on a reconnect, which a
+# busy 2-core machine can miss), and the run passes only if every rerun
+# does. Each rerun is printed.
+client_suite() {
+    local name=$1 baseline=$2
+    shift 2
+    echo "== client scenarios, $name (the pool's client)"
+    if ! "$node" "$suite" client --command "$client" "$@" \
+        --expected-failures "$baseline" -o "$out/$name" | tee "$out/$name.log"; then
+        failed=$(sed -n 's/^✗ \([^:]*\):.*/\1/p' "$out/$name.log" | grep -vxFf <(sed -n 's/^  - //p' "$baseline") || true)
+        [ -n "$failed" ] || status=1
+        for scenario in $failed; do
+            echo "== rerun of client scenario $scenario ($name)"
+            "$node" "$suite" client --command "$client" --scenario "$scenario" "$@" \
+                --expected-failures "$baseline" -o "$out/$name-rerun" || status=1
+        done
+    fi
+    checked "$out/$name.log"
+}
+
+# The conformance client picks its lifecycle from
+# MCP_CONFORMANCE_PROTOCOL_VERSION, which the suite sets from --spec-version.
+client_suite client-2025-11-25 "$baselines/expected-failures-2025-11-25.yml" \
+    --suite all --spec-version 2025-11-25
+client_suite client-2026-07-28 "$baselines/expected-failures-2026-07-28.yml" \
+    --suite all --spec-version 2026-07-28
+client_suite client-extensions "$baselines/expected-failures-extensions.yml" \
+    --suite extensions
+
+echo "== server scenarios, 2025-11-25 (the bridge over streamable HTTP)"
 "$server" 0 > "$out/server-url.txt" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
@@ -52,12 +82,14 @@ for _ in $(seq 1 100); do
 done
 url=$(head -n 1 "$out/server-url.txt")
 [ -n "$url" ] || { echo "conformance-server did not start" >&2; exit 1; }
-"$node" "$suite" server --url "$url" --suite all \
-    --expected-failures "$baseline" -o "$out/server" || status=1
+"$node" "$suite" server --url "$url" --suite all --spec-version 2025-11-25 \
+    --expected-failures "$baselines/expected-failures-2025-11-25.yml" \
+    -o "$out/server-2025-11-25" | tee "$out/server-2025-11-25.log" || status=1
+checked "$out/server-2025-11-25.log"
 
 if [ "$status" -eq 0 ]; then
-    echo "conformance: every scenario matches the baseline"
+    echo "conformance: every scenario matches its baseline"
 else
-    echo "conformance: results differ from $baseline (see above)" >&2
+    echo "conformance: results differ from the baselines in $baselines (see above)" >&2
 fi
 exit "$status"

@@ -149,10 +149,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }
             other => other?,
         };
+        // Scenarios may name the calls to make (`toolCalls`); the schema
+        // echo gets the schema of the tool it asks about, as the pool kept it.
+        let named: Vec<(String, serde_json::Value)> = context["toolCalls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|call| Some((call["name"].as_str()?.to_owned(), call["arguments"].clone())))
+            .collect();
+        let schema_of = |name: &str| {
+            tools
+                .iter()
+                .find(|tool| tool.name == name)
+                .map(|tool| serde_json::Value::Object((*tool.input_schema).clone()))
+        };
         for tool in tools.iter() {
             let arguments = match &*tool.name {
                 "add_numbers" => json!({"a": 5, "b": 3}),
-                _ => json!({}),
+                "json_schema_echo" => json!({"schema": schema_of("json_schema_2020_12_tool")}),
+                name => named
+                    .iter()
+                    .find(|(called, _)| called == name)
+                    .map_or_else(|| json!({}), |(_, arguments)| arguments.clone()),
             };
             let mut outcome = pool.call_tool(&key, &tool.name, arguments.clone()).await;
             // A step-up: the pool asks the user to approve more scope.
