@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 pub use env::{ConfigString, Env};
-pub use mcp::{HttpServer, McpProtocol, McpServerEntry, StdioServer};
+pub use mcp::{HttpServer, HttpTransport, McpProtocol, McpServerEntry, StdioServer};
 
 use crate::error::{ConfigError, Error};
 use crate::id::IntegrationId;

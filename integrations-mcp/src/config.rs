@@ -101,7 +101,7 @@ fn to_json(servers: &BTreeMap<String, McpServerEntry>, expose: bool) -> Value {
                 value
             }
             McpServerEntry::Http(http) => json!({
-                "type": "http",
+                "type": if http.transport == integrations_core::config::HttpTransport::Sse { "sse" } else { "http" },
                 "url": text(&http.url),
                 "headers": table(&http.headers),
             }),
@@ -262,8 +262,8 @@ mod tests {
             ("[]", "mcpServers"),
             (r#"{"mcpServers": []}"#, "object"),
             (
-                r#"{"mcpServers": {"x": {"type": "sse", "url": "http://h"}}}"#,
-                "SSE",
+                r#"{"mcpServers": {"x": {"type": "ws", "url": "http://h"}}}"#,
+                "unknown transport",
             ),
             (
                 r#"{"mcpServers": {"x": {"command": "c", "env": {"K": "${NOPE}"}}}}"#,

@@ -70,13 +70,18 @@ impl Drop for HttpFixture {
 }
 
 async fn python_over_http(python: &str, script: &str) -> HttpFixture {
+    python_over(python, script, "http").await
+}
+
+/// The Python server on `transport` (`http` or `sse`) on a free port.
+async fn python_over(python: &str, script: &str, transport: &str) -> HttpFixture {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = std::process::Command::new(python)
-        .args([script, "http", &port.to_string()])
+        .args([script, transport, &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -348,4 +353,87 @@ async fn a_subscribed_resource_update_arrives_on_the_listen_stream() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(*updates.0.lock().unwrap(), ["note://greeting"]);
     pool.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The HTTP+SSE transport of 2024-11-05, against the Python SDK's server
+/// of it: named in the config (`type = "sse"`), and as the last fallback
+/// of a plain `url` entry (its POST to the stream's URL is refused, so
+/// `server/discover` and `initialize` over streamable HTTP fail first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_sse_server_is_reached_named_or_by_fallback() {
+    let Some((python, script)) = python("modern_server.py") else {
+        return;
+    };
+    let fixture = python_over(&python, &script, "sse").await;
+    let url = fixture.url.replace("/mcp", "/sse");
+    let named = McpServerEntry::from_json(
+        "mcpServers.old",
+        &json!({"type": "sse", "url": url}),
+        &integrations_core::config::Env::none(),
+    )
+    .unwrap();
+    let plain: McpServerEntry = HttpServer::new(ConfigString::plain(&url)).into();
+    for config in [named, plain] {
+        let pool = McpPool::builder()
+            .server("old", config)
+            .handshake_timeout(Duration::from_secs(10))
+            .build();
+        let key = SessionKey::new(tenant(), "old");
+        assert_eq!(protocol_of(&pool, &key).await, "2025-11-25");
+        let tools = pool.list_tools(&key).await.unwrap();
+        assert!(tools.iter().any(|tool| tool.name == "echo"), "{tools:?}");
+        let echoed = pool
+            .call_tool(&key, "echo", json!({"text": "over sse"}))
+            .await
+            .unwrap();
+        assert_eq!(echoed.text(), "echo: over sse");
+        // The server's own record of the revision, on the session's call.
+        let said = pool.call_tool(&key, "protocol", json!({})).await.unwrap();
+        assert_eq!(said.text(), "2025-11-25");
+        // Another tenant: the remembered transport, straight away.
+        let other = SessionKey::new(TenantId::new("tenant-2").unwrap(), "old");
+        assert_eq!(protocol_of(&pool, &other).await, "2025-11-25");
+        pool.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+/// An HTTP+SSE server whose `endpoint` event names another origin is
+/// refused: the pool's requests (and headers) go nowhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_endpoint_on_another_origin_is_refused() {
+    use axum::response::IntoResponse;
+    let posted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&posted);
+    let app = axum::Router::new()
+        .route(
+            "/sse",
+            axum::routing::get(|| async {
+                (
+                    [("content-type", "text/event-stream")],
+                    "event: endpoint\ndata: http://127.0.0.2:9/messages\n\n",
+                )
+                    .into_response()
+            }),
+        )
+        .fallback(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { axum::http::StatusCode::METHOD_NOT_ALLOWED }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sse", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config: McpServerEntry = HttpServer::new(ConfigString::plain(&url))
+        .transport(integrations_core::config::HttpTransport::Sse)
+        .into();
+    let pool = McpPool::builder().server("sse", config).build();
+    let error = pool
+        .get(&SessionKey::new(tenant(), "sse"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Handshake { message, .. } if message.contains("another origin")),
+        "{error:?}"
+    );
+    assert_eq!(posted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    pool.shutdown(Duration::from_secs(1)).await;
 }

@@ -1,7 +1,8 @@
 """An MCP server on the official Python SDK (`mcp` 2.3.0), speaking
 2026-07-28 to a client that probes with `server/discover` (2025-11-25 to one
 that sends `initialize`). The integrations-mcp tests start it over stdio
-(`modern_server.py stdio`) and streamable HTTP (`modern_server.py http PORT`).
+(`modern_server.py stdio`) and streamable HTTP (`modern_server.py http PORT`), and the HTTP+SSE transport of
+2024-11-05 (`modern_server.py sse PORT`, stream at `/sse`).
 
 Its `confirm` and `summarize` tools ask the client for input mid-call: on
 2026-07-28 as an `InputRequiredResult` (MRTR), answered by a retry that
@@ -104,5 +105,9 @@ if __name__ == "__main__":
     transport = sys.argv[1] if len(sys.argv) > 1 else "stdio"
     if transport == "stdio":
         server.run("stdio")
+    elif transport == "sse":
+        # The deprecated HTTP+SSE transport of 2024-11-05: GET /sse, then
+        # POST where its `endpoint` event says.
+        server.run("sse", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), json_response=True)

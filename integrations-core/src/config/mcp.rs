@@ -23,7 +23,8 @@ use crate::error::Error;
 ///
 /// An entry with `command` is [`Stdio`](Self::Stdio); one with `url` is
 /// [`Http`](Self::Http) (streamable HTTP). `type` may say `"stdio"` or
-/// `"http"` explicitly; the legacy `"sse"` transport is refused. Either may
+/// `"http"` explicitly, or `"sse"` for the HTTP+SSE transport of 2024-11-05
+/// (see [`HttpTransport`]). Either may
 /// say which protocol revision to speak, `protocol = "auto"` (the default),
 /// `"legacy"` or `"2026-07-28"` (see [`McpProtocol`]).
 #[derive(Debug, Clone)]
@@ -132,6 +133,22 @@ pub struct HttpServer {
     pub headers: BTreeMap<String, ConfigString>,
     /// The protocol revision to speak; `None` leaves it to the pool.
     pub protocol: Option<McpProtocol>,
+    /// How requests travel.
+    pub transport: HttpTransport,
+}
+
+/// How an MCP server over HTTP is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum HttpTransport {
+    /// Streamable HTTP (`type = "http"`); a server that refuses it is tried
+    /// once more over the HTTP+SSE transport of 2024-11-05, as the
+    /// specification's backward-compatibility section says.
+    #[default]
+    Streamable,
+    /// The deprecated HTTP+SSE transport of 2024-11-05 only (`type =
+    /// "sse"`): a GET stream whose `endpoint` event names where to POST.
+    Sse,
 }
 
 impl HttpServer {
@@ -141,7 +158,15 @@ impl HttpServer {
             url,
             headers: BTreeMap::new(),
             protocol: None,
+            transport: HttpTransport::Streamable,
         }
+    }
+
+    /// Speaks `transport` to this server.
+    #[must_use]
+    pub fn transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Speaks `protocol` to this server, whatever the pool's default.
@@ -288,21 +313,19 @@ impl McpServerEntry {
             Some(_) => return Err(fields.invalid("type", "expected a string")),
         };
         match (kind, fields.string("command")?, fields.string("url")?) {
-            (Some("sse"), _, _) => Err(fields.invalid(
-                "type",
-                "the legacy SSE transport is not supported; use streamable HTTP (type = \"http\")",
-            )),
-            (Some(other), _, _) if !["stdio", "http", "streamable-http"].contains(&other) => {
+            (Some(other), _, _)
+                if !["stdio", "http", "streamable-http", "sse"].contains(&other) =>
+            {
                 Err(fields.invalid(
                     "type",
-                    format!("unknown transport {other:?}; expected \"stdio\" or \"http\""),
+                    format!("unknown transport {other:?}; expected \"stdio\", \"http\" or \"sse\""),
                 ))
             }
             (_, Some(_), Some(_)) => Err(Error::invalid_config(
                 key,
                 "has both `command` and `url`; a server is either stdio or HTTP",
             )),
-            (Some("http" | "streamable-http"), Some(_), None) | (_, None, None) => Err(
+            (Some("http" | "streamable-http" | "sse"), Some(_), None) | (_, None, None) => Err(
                 Error::invalid_config(key, "needs `command` (stdio) or `url` (HTTP)"),
             ),
             (_, Some(command), None) => {
@@ -333,6 +356,11 @@ impl McpServerEntry {
                     url,
                     headers: fields.map("headers")?,
                     protocol,
+                    transport: if kind == Some("sse") {
+                        HttpTransport::Sse
+                    } else {
+                        HttpTransport::Streamable
+                    },
                 }))
             }
         }

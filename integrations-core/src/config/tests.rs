@@ -167,7 +167,7 @@ fn bad_values_name_their_key() {
         ),
         ("[agents.mcp.x]\nargs = []", "agents.mcp.x"),
         (
-            "[agents.mcp.x]\ntype = \"sse\"\nurl = \"http://h\"",
+            "[agents.mcp.x]\ntype = \"websocket\"\nurl = \"http://h\"",
             "agents.mcp.x.type",
         ),
         (
@@ -226,6 +226,13 @@ fn an_entry_names_its_protocol_revision_or_leaves_it_to_the_pool() {
     let json = serde_json::json!({"url": "http://h/mcp", "protocol": "auto"});
     let entry = McpServerEntry::from_json("mcpServers.d", &json, &Env::none()).unwrap();
     assert_eq!(entry.protocol(), Some(McpProtocol::Auto));
+    let sse = serde_json::json!({"type": "sse", "url": "http://h/sse"});
+    let McpServerEntry::Http(sse) =
+        McpServerEntry::from_json("mcpServers.e", &sse, &Env::none()).unwrap()
+    else {
+        panic!("an HTTP entry")
+    };
+    assert_eq!(sse.transport, crate::config::HttpTransport::Sse);
     let err = "2025".parse::<McpProtocol>().unwrap_err().to_string();
     assert!(
         err.contains("\"auto\", \"legacy\" or \"2026-07-28\""),

@@ -31,6 +31,8 @@ mod http;
 mod listen;
 mod progress;
 mod rounds;
+#[cfg(feature = "http")]
+mod sse;
 mod stdio;
 
 pub(crate) use client::Client;
@@ -287,15 +289,28 @@ impl Session {
     /// handshake time), then `initialize` on a fresh transport if the server
     /// is legacy. `attempt(era, by, probing)` makes one handshake on a new
     /// transport; the revision that worked is remembered, a failure forgets.
+    ///
+    /// `sse` is `None` for stdio; for HTTP it says whether the server is
+    /// spoken to over 2024-11-05's HTTP+SSE only, or tried over it when the
+    /// legacy handshake over streamable HTTP failed.
     async fn in_era<'f>(
         server: &str,
         options: &Connect<'_>,
+        sse: Option<integrations_core::config::HttpTransport>,
         mut attempt: impl FnMut(Era, tokio::time::Instant, bool) -> AttemptFuture<'f>,
     ) -> Result<Self, Error> {
+        use integrations_core::config::{HttpTransport, McpProtocol};
+
         let started = tokio::time::Instant::now();
         let deadline = started + options.handshake;
         let remembered = options.era.as_ref().and_then(EraSlot::get);
-        let result = match era::start(options.protocol, remembered) {
+        let start = match sse {
+            Some(HttpTransport::Sse) if options.protocol != McpProtocol::Modern => {
+                Start::Only(Era::Sse)
+            }
+            _ => era::start(options.protocol, remembered),
+        };
+        let result = match start {
             Start::Only(era) => attempt(era, deadline, false).await.map(|s| (s, era)),
             Start::Probe => {
                 let probe_by = started + era::probe_time(options.handshake);
@@ -309,6 +324,25 @@ impl Session {
                     other => other.map(|s| (s, Era::Modern)),
                 }
             }
+        };
+        // A server that refuses streamable HTTP may be an HTTP+SSE one.
+        let result = match result {
+            Err(Attempt::Failed(failed @ Error::Handshake { .. }))
+                if sse == Some(HttpTransport::Streamable)
+                    && options.protocol != McpProtocol::Modern
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                match attempt(Era::Sse, deadline, false).await {
+                    Ok(session) => Ok((session, Era::Sse)),
+                    Err(sse) => {
+                        if let Attempt::Failed(error) = sse {
+                            tracing::debug!(%server, %error, "not an HTTP+SSE server either");
+                        }
+                        Err(Attempt::Failed(failed))
+                    }
+                }
+            }
+            other => other,
         };
         match result {
             Ok((session, era)) => {

@@ -32,12 +32,14 @@ pub(crate) enum Era {
     Legacy,
     /// 2026-07-28: `server/discover` and `_meta` on every request.
     Modern,
+    /// 2024-11-05's HTTP+SSE transport, `initialize` (HTTP servers only).
+    Sse,
 }
 
 impl Era {
     pub(super) fn lifecycle(self) -> ClientLifecycleMode {
         match self {
-            Self::Legacy => ClientLifecycleMode::Initialize,
+            Self::Legacy | Self::Sse => ClientLifecycleMode::Initialize,
             Self::Modern => ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
@@ -135,8 +137,9 @@ impl EraSlot<'_> {
 /// How a connect starts, given the protocol asked for and what is remembered.
 pub(super) fn start(protocol: McpProtocol, remembered: Option<Era>) -> Start {
     match (protocol, remembered) {
-        (McpProtocol::Legacy, _) => Start::Only(Era::Legacy),
         (McpProtocol::Modern, _) => Start::Only(Era::Modern),
+        (_, Some(Era::Sse)) => Start::Only(Era::Sse),
+        (McpProtocol::Legacy, _) => Start::Only(Era::Legacy),
         (_, Some(era)) => Start::Only(era),
         (_, None) => Start::Probe,
     }

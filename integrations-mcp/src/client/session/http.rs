@@ -48,15 +48,20 @@ impl Session {
             }
         };
         let (transport, authorized) = (&transport, authorized.as_ref());
-        Self::in_era(server, &options, |era, by, probing| {
-            Box::pin(Self::start_http(
-                server,
-                config,
-                &options,
-                (transport, authorized),
-                (era, by, probing),
-            ))
-        })
+        Self::in_era(
+            server,
+            &options,
+            Some(config.transport),
+            |era, by, probing| {
+                Box::pin(Self::start_http(
+                    server,
+                    config,
+                    &options,
+                    (transport, authorized),
+                    (era, by, probing),
+                ))
+            },
+        )
         .await
     }
 
@@ -74,6 +79,9 @@ impl Session {
     ) -> Result<Self, Attempt> {
         use crate::client::authorization::Authorized;
         use secrecy::ExposeSecret;
+        if era == Era::Sse {
+            return Self::start_sse(server, config, options, authorized, by).await;
+        }
         {
             let client = Client::new(options.hooks.clone());
             let progress = Arc::clone(&client.progress);
@@ -128,6 +136,82 @@ impl Session {
                     message: crate::client::http_words::describe(config.url.expose(), &error),
                 }),
             ))
+        }
+    }
+
+    /// One `initialize` over 2024-11-05's HTTP+SSE transport by `by`.
+    async fn start_sse(
+        server: &str,
+        config: &integrations_core::config::HttpServer,
+        options: &Connect<'_>,
+        authorized: Option<&crate::client::authorization::Authorized>,
+        by: tokio::time::Instant,
+    ) -> Result<Self, Attempt> {
+        use crate::client::authorization::Authorized;
+        use secrecy::ExposeSecret;
+
+        let failed = |message: String| {
+            Attempt::Failed(Error::Handshake {
+                server: server.to_owned(),
+                message,
+            })
+        };
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &config.headers {
+            let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value.expose()),
+            ) else {
+                return Err(failed(format!("header `{name}` is not valid")));
+            };
+            headers.insert(name, value);
+        }
+        let token = match authorized {
+            None => options.bearer.clone(),
+            Some(Authorized::Bearer(token)) => Some(token.clone()),
+            Some(_) => {
+                return Err(failed(
+                    "OAuth grants of the pool's are not supported over HTTP+SSE".into(),
+                ));
+            }
+        };
+        if let Some(token) = token {
+            let mut value =
+                http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| failed("the token is not a valid header value".into()))?;
+            value.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        let handshake = async {
+            let transport = super::sse::SseTransport::open(
+                http_client(),
+                config.url.expose(),
+                headers,
+                options.max_message,
+                options.tasks,
+            )
+            .await
+            .map_err(|error| failed(format!("HTTP+SSE: {error}")))?;
+            let client = Client::new(options.hooks.clone());
+            let progress = Arc::clone(&client.progress);
+            rmcp::serve_client_with_lifecycle(
+                client,
+                ordered(transport, progress),
+                Era::Sse.lifecycle(),
+            )
+            .await
+            .map_err(|error| {
+                era::answered(server, Era::Sse, &error)
+                    .map_or_else(|| failed(format!("HTTP+SSE: {error}")), Attempt::Failed)
+            })
+        };
+        match tokio::time::timeout_at(by, handshake).await {
+            Ok(Ok(service)) => Ok(Self::over_http(server, service, options)),
+            Ok(Err(attempt)) => Err(attempt),
+            Err(_) => Err(Attempt::Failed(Error::HandshakeTimeout {
+                server: server.to_owned(),
+                after: options.handshake,
+            })),
         }
     }
 

@@ -24,7 +24,7 @@ impl Session {
         config: &StdioServer,
         options: &Connect<'_>,
     ) -> Result<Self, Error> {
-        Self::in_era(server, options, |era, by, probing| {
+        Self::in_era(server, options, None, |era, by, probing| {
             Box::pin(Self::start_stdio(server, config, options, era, by, probing))
         })
         .await
