@@ -57,6 +57,17 @@ pub struct Bridge {
     session: Arc<SessionState>,
     header_read_timeout: std::time::Duration,
     allowed_origins: Vec<String>,
+    /// Seals the `requestState` of 2026-07-28 rounds (MRTR); `None` only
+    /// when the system gave no randomness for a key and none was set.
+    states: Option<Arc<rmcp::model::RequestStateCodec>>,
+}
+
+/// 32 bytes from the operating system: a key no one else knows (`None`
+/// if the system has no randomness to give; a fixed key would be worse).
+fn random_key() -> Option<Vec<u8>> {
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).ok()?;
+    Some(key)
 }
 
 impl fmt::Debug for Bridge {
@@ -77,7 +88,26 @@ impl Bridge {
             session: Arc::default(),
             header_read_timeout: std::time::Duration::from_secs(10),
             allowed_origins: LOOPBACK_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
+            states: random_key()
+                .and_then(|key| rmcp::model::RequestStateCodec::try_new(key).ok())
+                .map(Arc::new),
         }
+    }
+
+    /// The key that seals the `requestState` of a 2026-07-28 call whose
+    /// action asks the client (elicitation, sampling): the state carries
+    /// the answers so far, HMAC-SHA256-sealed to the tool and its
+    /// arguments, for 10 minutes. By default each bridge draws its own, so
+    /// a round must come back to the bridge that sealed it; bridges behind
+    /// one load balancer share one key, and any of them takes any round.
+    #[must_use]
+    pub fn request_state_key(mut self, key: &secrecy::SecretBox<[u8; 32]>) -> Self {
+        use secrecy::ExposeSecret;
+        // 32 bytes: the codec's minimum, so it cannot refuse them.
+        self.states = rmcp::model::RequestStateCodec::try_new(key.expose_secret().to_vec())
+            .ok()
+            .map(Arc::new);
+        self
     }
 
     /// Browser origins whose pages may call the bridge over HTTP (e.g.

@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use integrations_core::config::{ConfigString, HttpServer, McpServerEntry};
+use integrations_core::config::{ConfigString, HttpServer, McpProtocol, McpServerEntry};
 use integrations_core::credentials::{
     CredentialStatus, CredentialStore, Credentials, MemoryStore, RefreshRequest, TokenManager,
     TokenRefresher, TokenResponse,
@@ -142,15 +142,14 @@ async fn the_bridge_over_http_through_the_pool() {
     assert_eq!(names, ["host__clock__now"]);
     let now = toolbox.call("host__clock__now", json!({})).await.unwrap();
     assert_eq!(now.text(), "1700000000");
-    // The bridge does not serve 2026-07-28 yet: it answers the probe with
-    // -32022 naming 2025-11-25 and older, and the pool falls back.
+    // The bridge serves both revisions: `auto` finds 2026-07-28.
     let session = pool
         .get(&integrations_mcp::SessionKey::new(tenant(), "host"))
         .await
         .unwrap();
     assert_eq!(
         session.server_info().unwrap().protocol_version.as_str(),
-        "2025-11-25"
+        "2026-07-28"
     );
 
     // Concurrent calls over one HTTP session.
@@ -552,6 +551,7 @@ impl integrations_mcp::client::ClientHooks for Host {
 /// The inbox bridge over HTTP on loopback, and a pool with `hooks`.
 async fn inbox(
     hooks: Option<impl integrations_mcp::client::ClientHooks>,
+    protocol: McpProtocol,
 ) -> (McpPool, SessionKey, CancellationToken) {
     let mut registry = Registry::new();
     registry.register(Arc::new(Inbox)).unwrap();
@@ -561,7 +561,9 @@ async fn inbox(
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
     tokio::spawn(Bridge::new(runtime).serve_http(listener, stop.clone()));
-    let builder = McpPool::builder().server("inbox", Bridge::http_entry(&url));
+    let builder = McpPool::builder()
+        .server("inbox", Bridge::http_entry(&url))
+        .protocol(protocol);
     let pool = match hooks {
         Some(hooks) => builder.hooks(hooks),
         None => builder,
@@ -572,7 +574,7 @@ async fn inbox(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_from_handle_reaches_the_pool_in_order() {
-    let (pool, key, stop) = inbox(None::<Host>).await;
+    let (pool, key, stop) = inbox(None::<Host>, McpProtocol::Auto).await;
     let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
     let options = integrations_mcp::CallOptions::new().progress(reports);
     let result = pool
@@ -594,10 +596,21 @@ async fn progress_from_handle_reaches_the_pool_in_order() {
     stop.cancel();
 }
 
+/// In both revisions: on 2026-07-28 through MRTR (the action runs again
+/// with the answer), on 2025-11-25 through a request of the bridge's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_one() {
+    for protocol in [McpProtocol::Legacy, McpProtocol::Modern] {
+        sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_one_in(protocol)
+            .await;
+    }
+}
+
+async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_one_in(
+    protocol: McpProtocol,
+) {
     let (events, _updates) = tokio::sync::mpsc::unbounded_channel();
-    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let (pool, key, stop) = inbox(Some(Host(events)), protocol).await;
     let answer = pool
         .call_tool(&key, "inbox__summarise", json!({}))
         .await
@@ -606,7 +619,7 @@ async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 
-    let (pool, key, stop) = inbox(None::<Host>).await;
+    let (pool, key, stop) = inbox(None::<Host>, protocol).await;
     let refused = pool
         .call_tool(&key, "inbox__summarise", json!({}))
         .await
@@ -620,10 +633,18 @@ async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_
     stop.cancel();
 }
 
+/// In both revisions: on 2026-07-28 through MRTR (the action runs again
+/// with the answer), on 2025-11-25 through a request of the bridge's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
+    for protocol in [McpProtocol::Legacy, McpProtocol::Modern] {
+        a_resource_update_from_tick_reaches_a_subscribed_pool_in(protocol).await;
+    }
+}
+
+async fn a_resource_update_from_tick_reaches_a_subscribed_pool_in(protocol: McpProtocol) {
     let (events, mut updates) = tokio::sync::mpsc::unbounded_channel();
-    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let (pool, key, stop) = inbox(Some(Host(events)), protocol).await;
     let read = pool.read_resource(&key, "inbox://messages").await.unwrap();
     assert_eq!(
         serde_json::to_value(&read).unwrap()["contents"][0]["text"],
@@ -641,7 +662,7 @@ async fn a_resource_update_from_tick_reaches_a_subscribed_pool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
-    let (pool, key, stop) = inbox(None::<Host>).await;
+    let (pool, key, stop) = inbox(None::<Host>, McpProtocol::Auto).await;
     // Without and with progress reports (sent another way, see `progress`).
     for with_progress in [false, true] {
         WAIT_STARTED.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -684,10 +705,20 @@ async fn a_call_the_pool_gives_up_on_is_cancelled_in_handle() {
     stop.cancel();
 }
 
+/// In both revisions: on 2026-07-28 through MRTR (the action runs again
+/// with the answer), on 2025-11-25 through a request of the bridge's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode() {
+    for protocol in [McpProtocol::Legacy, McpProtocol::Modern] {
+        a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode_in(protocol).await;
+    }
+}
+
+async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode_in(
+    protocol: McpProtocol,
+) {
     let (events, _updates) = tokio::sync::mpsc::unbounded_channel();
-    let (pool, key, stop) = inbox(Some(Host(events))).await;
+    let (pool, key, stop) = inbox(Some(Host(events)), protocol).await;
     let answer = pool
         .call_tool(&key, "inbox__connect", json!({}))
         .await
@@ -696,7 +727,7 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 
-    let (pool, key, stop) = inbox(None::<Host>).await;
+    let (pool, key, stop) = inbox(None::<Host>, protocol).await;
     let refused = pool
         .call_tool(&key, "inbox__connect", json!({}))
         .await
@@ -717,7 +748,7 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
             integrations_mcp::client::HookCapabilities::none().elicitation(false)
         }
     }
-    let (pool, key, stop) = inbox(Some(FormsOnly)).await;
+    let (pool, key, stop) = inbox(Some(FormsOnly), protocol).await;
     let refused = pool
         .call_tool(&key, "inbox__connect", json!({}))
         .await

@@ -2,11 +2,10 @@
 //! does with the runtime's integrations.
 
 // rmcp 3.11 marks logging, sampling and elicitation from servers as
-// deprecated (SEP-2577, for protocol 2026-07-28); the protocol this bridge
-// speaks (2025-11-25) has them, and clients use them.
+// deprecated (SEP-2577, for protocol 2026-07-28); both revisions have them
+// (2026-07-28 as input requests), and clients use them.
 #![allow(deprecated)]
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -17,16 +16,17 @@ use integrations_core::{ActionResult, Error as CoreError, Integration, Integrati
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
+    InputRequest, InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Reference, ResourceUpdatedNotification, SealOptions,
+    ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
     UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use super::peer::BridgePeer;
+use super::peer::{BridgePeer, Rounds};
 use super::{Bridge, wire};
 
 fn render(output: &Value) -> String {
@@ -145,6 +145,65 @@ impl Bridge {
             })
     }
 
+    /// The rounds of a 2026-07-28 call so far: the answers sealed in its
+    /// `requestState` (refused with -32602 when tampered with, expired or
+    /// sealed for another call), and this round's answer to the question
+    /// that ended the last one.
+    fn rounds_of(&self, request: &CallToolRequestParams) -> Result<Rounds, ErrorData> {
+        let mut answers: Vec<Value> = match &request.request_state {
+            None => Vec::new(),
+            Some(state) => {
+                let states = self.states.as_ref().ok_or_else(no_state_key)?;
+                states
+                    .open_json_with(state, &round_binding(request))
+                    .map_err(|_| {
+                        ErrorData::invalid_params(
+                            "requestState is not one this bridge sealed for this call, or it expired",
+                            None,
+                        )
+                    })?
+            }
+        };
+        let next = format!("q{}", answers.len());
+        if let Some(answer) = request
+            .input_responses
+            .as_ref()
+            .and_then(|answers| answers.get(&next))
+        {
+            answers.push(answer.clone());
+        }
+        if answers.len() > MAX_ROUNDS {
+            return Err(ErrorData::invalid_params(
+                format!("a call may ask its client at most {MAX_ROUNDS} times"),
+                None,
+            ));
+        }
+        Ok(Rounds::new(answers))
+    }
+
+    /// The `InputRequiredResult` that asks question `index` and carries the
+    /// answers so far, sealed.
+    fn next_round(
+        &self,
+        request: &CallToolRequestParams,
+        answers: &[Value],
+        index: usize,
+        asked: Value,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let states = self.states.as_ref().ok_or_else(no_state_key)?;
+        let binding = round_binding(request);
+        let options = SealOptions::new()
+            .associated_data(&binding)
+            .ttl(ROUND_STATE_TTL);
+        let state = states
+            .seal_json_with(&answers, &options)
+            .map_err(|e| failed("the request state could not be sealed", e))?;
+        let asked: InputRequest = serde_json::from_value(asked)
+            .map_err(|e| failed("the question could not be encoded", e))?;
+        let asked = [(format!("q{index}"), asked)].into_iter().collect();
+        Ok(InputRequiredResult::new(Some(asked), Some(state)).into())
+    }
+
     /// Starts forwarding resource updates to this session's client.
     fn forward_updates(&self, peer: rmcp::Peer<RoleServer>) {
         let mut forwarder = lock(&self.session.forwarder);
@@ -178,6 +237,26 @@ impl Bridge {
             }
         }));
     }
+}
+
+/// Questions one call may ask its client (2026-07-28 rounds).
+const MAX_ROUNDS: usize = 16;
+
+/// How long the state of a round stays good.
+const ROUND_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What a round's state is sealed to: the tool and its arguments (JSON
+/// objects serialise with sorted keys, so a retry binds the same).
+fn round_binding(request: &CallToolRequestParams) -> Vec<u8> {
+    let arguments = serde_json::to_vec(&request.arguments).unwrap_or_default();
+    [request.name.as_bytes(), b"\0", &arguments].concat()
+}
+
+fn no_state_key() -> ErrorData {
+    ErrorData::internal_error(
+        "the bridge has no key for request state: give it one with `request_state_key`",
+        None,
+    )
 }
 
 fn failed(what: &str, error: impl std::fmt::Display) -> ErrorData {
@@ -236,11 +315,30 @@ impl ServerHandler for Bridge {
             ));
         };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let modern = context
+            .meta
+            .protocol_version()
+            .is_some_and(|version| !version.has_initialize());
+        let rounds = if modern {
+            Some(Arc::new(self.rounds_of(&request)?))
+        } else {
+            None
+        };
+        let level = if modern {
+            context
+                .meta
+                .log_level()
+                .map(|level| Arc::new(Mutex::new(logging_level(&level))))
+        } else {
+            Some(Arc::clone(&self.session.level))
+        };
         let peer = BridgePeer {
             peer: context.peer.clone(),
             progress: context.meta.get_progress_token(),
-            level: Arc::clone(&self.session.level),
+            level,
             logger: target.split('.').next().unwrap_or_default().to_owned(),
+            capabilities: super::peer::declared(&context.peer, &context.meta),
+            rounds: rounds.clone(),
         };
         let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
         let result = match self
@@ -256,6 +354,10 @@ impl ServerHandler for Bridge {
             // ...the integration's failures are tool errors the agent sees.
             Err(error) => ActionResult::error(error.to_string()),
         };
+        if let Some((index, asked)) = rounds.as_ref().and_then(|rounds| rounds.asked()) {
+            let rounds = rounds.as_deref().unwrap_or_else(|| unreachable!("asked"));
+            return self.next_round(&request, rounds.answers(), index, asked);
+        }
         let content: Vec<Value> = if result.content.is_empty() {
             vec![json!({"type": "text", "text": render(&result.output)})]
         } else {
@@ -360,14 +462,56 @@ impl ServerHandler for Bridge {
         wire::parse(json!({ "prompts": prompts }))
     }
 
-    /// 2025-11-25 and before: the bridge does not serve MCP 2026-07-28 yet
-    /// (an integration's elicitation, sampling and roots are requests of
-    /// the server's own, subscriptions are `resources/subscribe`), so a
-    /// client that probes with `server/discover` is answered -32022 naming
-    /// these revisions, and falls back to `initialize`.
-    fn supported_protocol_versions(&self) -> Cow<'static, [rmcp::model::ProtocolVersion]> {
-        use rmcp::model::ProtocolVersion;
-        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    /// Resource updates, to 2026-07-28 clients that listen for the
+    /// resources they name (when an integration serves subscriptions).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let uris = requested.resource_subscriptions.clone()?;
+        self.serves().subscriptions.then(|| {
+            SubscriptionFilter::builder()
+                .resource_subscriptions(uris)
+                .build()
+        })
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let uris: HashSet<String> = context
+            .accepted()
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let mut events = self.runtime.subscribe();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = context.cancelled() => return Ok(()),
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            };
+            let EventKind::Notification { notification } = &event.kind else {
+                continue;
+            };
+            let Some(uri) = notification
+                .updated_resource()
+                .filter(|uri| uris.contains(*uri))
+            else {
+                continue;
+            };
+            let Ok(param) = wire::parse(json!({ "uri": uri })) else {
+                continue;
+            };
+            let updated = ResourceUpdatedNotification::new(param);
+            if context.sink().send(updated.into()).await.is_err() {
+                return Ok(());
+            }
+        }
     }
 
     async fn get_prompt(

@@ -26,10 +26,67 @@ pub(super) struct BridgePeer {
     pub(super) peer: Peer<RoleServer>,
     /// The call's `_meta.progressToken`: progress is sent only with one.
     pub(super) progress: Option<ProgressToken>,
-    /// The session's `logging/setLevel`.
-    pub(super) level: Arc<Mutex<LogLevel>>,
+    /// The session's `logging/setLevel`; on 2026-07-28 the request's
+    /// `_meta` log level, and `None` (no logs) when it names none.
+    pub(super) level: Option<Arc<Mutex<LogLevel>>>,
     /// Names the integration in log messages.
     pub(super) logger: String,
+    /// The client's declared capabilities, as MCP JSON.
+    pub(super) capabilities: Value,
+    /// On 2026-07-28, where questions go (the call is answered with an
+    /// `InputRequiredResult`); `None` on a 2025-11-25 session, where they
+    /// are requests of the server's own.
+    pub(super) rounds: Option<Arc<Rounds>>,
+}
+
+/// The rounds of one 2026-07-28 call (MRTR): the answers the client gave
+/// in earlier rounds (from the sealed `requestState`) and in this one, in
+/// the order the action asked; the action runs again from the start each
+/// round, and its first unanswered question ends the round.
+#[derive(Debug, Default)]
+pub(super) struct Rounds {
+    answers: Vec<Value>,
+    next: std::sync::atomic::AtomicUsize,
+    asked: Mutex<Option<(usize, Value)>>,
+}
+
+impl Rounds {
+    pub(super) fn new(answers: Vec<Value>) -> Self {
+        Self {
+            answers,
+            ..Self::default()
+        }
+    }
+
+    /// The answers given so far.
+    pub(super) fn answers(&self) -> &[Value] {
+        &self.answers
+    }
+
+    /// The first question this round could not answer: its index and the
+    /// input request (`{"method", "params"}`).
+    pub(super) fn asked(&self) -> Option<(usize, Value)> {
+        self.asked.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn ask(&self, request: &'static str, method: &str, params: Value) -> Result<Value, CoreError> {
+        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(answer) = self.answers.get(index) {
+            return Ok(answer.clone());
+        }
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        if asked.is_none() {
+            let mut request = serde_json::Map::new();
+            request.insert("method".into(), Value::String(method.to_owned()));
+            request.insert("params".into(), params);
+            *asked = Some((index, Value::Object(request)));
+        }
+        Err(RuntimeError::NotAvailable {
+            request,
+            reason: "the MCP client answers on the call's next round (MCP 2026-07-28)".into(),
+        }
+        .into())
+    }
 }
 
 impl fmt::Debug for BridgePeer {
@@ -40,15 +97,19 @@ impl fmt::Debug for BridgePeer {
     }
 }
 
-impl BridgePeer {
-    /// The client's declared capabilities, as MCP JSON.
-    fn capabilities(&self) -> Value {
-        self.peer
+/// What a client declared, as MCP JSON: in the handshake (2025-11-25), or
+/// in the request's `_meta` (2026-07-28).
+pub(super) fn declared(peer: &Peer<RoleServer>, meta: &rmcp::model::RequestMetaObject) -> Value {
+    let declared = match meta.client_capabilities() {
+        Some(capabilities) => serde_json::to_value(&capabilities).ok(),
+        None => peer
             .peer_info()
-            .and_then(|info| serde_json::to_value(&info.capabilities).ok())
-            .unwrap_or_default()
-    }
+            .and_then(|info| serde_json::to_value(&info.capabilities).ok()),
+    };
+    declared.unwrap_or_default()
+}
 
+impl BridgePeer {
     fn unavailable(request: &'static str, reason: &str) -> CoreError {
         RuntimeError::NotAvailable {
             request,
@@ -99,7 +160,10 @@ impl ActionPeer for BridgePeer {
     }
 
     async fn log(&self, at: LogLevel, message: String) {
-        let minimum = *self.level.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(minimum) = &self.level else {
+            return;
+        };
+        let minimum = *minimum.lock().unwrap_or_else(|e| e.into_inner());
         if at < minimum {
             return;
         }
@@ -110,7 +174,7 @@ impl ActionPeer for BridgePeer {
     }
 
     async fn sample(&self, request: SamplingRequest) -> Result<SamplingResponse, CoreError> {
-        if self.capabilities().get("sampling").is_none() {
+        if self.capabilities.get("sampling").is_none() {
             return Err(Self::unavailable(
                 "sampling",
                 "the MCP client did not declare the sampling capability",
@@ -127,13 +191,19 @@ impl ActionPeer for BridgePeer {
         if let Some(system) = &request.system_prompt {
             params["systemPrompt"] = json!(system);
         }
-        let params = wire::parse(params).map_err(|e| Self::failed("sampling", e.message))?;
-        let result = self
-            .peer
-            .create_message(params)
-            .await
-            .map_err(|e| Self::failed("sampling", e))?;
-        let result = serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?;
+        let result = match &self.rounds {
+            Some(rounds) => rounds.ask("sampling", "sampling/createMessage", params)?,
+            None => {
+                let params =
+                    wire::parse(params).map_err(|e| Self::failed("sampling", e.message))?;
+                let result = self
+                    .peer
+                    .create_message(params)
+                    .await
+                    .map_err(|e| Self::failed("sampling", e))?;
+                serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?
+            }
+        };
         // rmcp flattens the message beside `model`.
         let text = match &result["content"] {
             Value::Array(blocks) => blocks
@@ -150,8 +220,7 @@ impl ActionPeer for BridgePeer {
     }
 
     async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, CoreError> {
-        let capabilities = self.capabilities();
-        let Some(modes) = capabilities.get("elicitation") else {
+        let Some(modes) = self.capabilities.get("elicitation") else {
             return Err(Self::unavailable(
                 "elicitation",
                 "the MCP client did not declare the elicitation capability",
@@ -178,13 +247,19 @@ impl ActionPeer for BridgePeer {
                 ));
             }
         };
-        let params = wire::parse(params).map_err(|e| Self::failed("elicitation", e.message))?;
-        let result = self
-            .peer
-            .create_elicitation(params)
-            .await
-            .map_err(|e| Self::failed("elicitation", e))?;
-        let result = serde_json::to_value(&result).map_err(|e| Self::failed("elicitation", e))?;
+        let result = match &self.rounds {
+            Some(rounds) => rounds.ask("elicitation", "elicitation/create", params)?,
+            None => {
+                let params =
+                    wire::parse(params).map_err(|e| Self::failed("elicitation", e.message))?;
+                let result = self
+                    .peer
+                    .create_elicitation(params)
+                    .await
+                    .map_err(|e| Self::failed("elicitation", e))?;
+                serde_json::to_value(&result).map_err(|e| Self::failed("elicitation", e))?
+            }
+        };
         let action = match result["action"].as_str() {
             Some("accept") => ElicitationAction::Accept,
             Some("decline") => ElicitationAction::Decline,

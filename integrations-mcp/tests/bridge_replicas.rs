@@ -1,0 +1,238 @@
+//! Bridges without sticky sessions: on MCP 2026-07-28 every request stands
+//! alone, and the state of a call that asks its client (MRTR) travels
+//! sealed in `requestState`, so replicas that share a key take any round.
+//! Three bridges behind a round-robin TCP proxy on 127.0.0.1 (a connection
+//! per request: the pool keeps none idle), a pool pinned to 2026-07-28.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use integrations_core::config::{McpProtocol, McpServerEntry};
+use integrations_core::integration::Elicitation;
+use integrations_core::{
+    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
+};
+use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
+use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
+use rmcp::ErrorData;
+use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
+use secrecy::SecretBox;
+use serde_json::json;
+use support::tenant;
+use tokio_util::sync::CancellationToken;
+
+/// A desk: `ping`, and `confirm`, which asks the user two questions.
+struct Desk;
+
+#[async_trait]
+impl Integration for Desk {
+    fn id(&self) -> &str {
+        "desk"
+    }
+    fn name(&self) -> &str {
+        "Desk"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("ping", "Answers pong"),
+            Capability::new("confirm", "Asks the user twice"),
+        ]
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        if action.name == "ping" {
+            return Ok(ActionResult::ok(json!("pong")));
+        }
+        let context = action.context();
+        let mut answers = Vec::new();
+        for question in ["Who?", "How many?"] {
+            let form = Elicitation::Form {
+                message: question.into(),
+                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
+            };
+            let answer = context.elicit(form).await?;
+            answers.push(answer.content.unwrap_or_default()["answer"].clone());
+        }
+        Ok(ActionResult::ok(json!(answers)))
+    }
+}
+
+/// The user: answers each question with its own text, reversed.
+#[derive(Debug)]
+struct User;
+
+#[async_trait]
+impl ClientHooks for User {
+    fn capabilities(&self) -> HookCapabilities {
+        HookCapabilities::none().elicitation(false)
+    }
+    async fn elicit(
+        &self,
+        _context: &HookContext,
+        request: ElicitRequestParams,
+    ) -> Result<ElicitResult, ErrorData> {
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let answer: String = message.chars().rev().collect();
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"answer": answer})))
+    }
+}
+
+/// Three bridges (sharing `key`, or each with its own when `None`) behind
+/// a round-robin proxy; the proxy's URL and the connections each bridge
+/// took.
+async fn replicas(
+    key: Option<&SecretBox<[u8; 32]>>,
+    stop: &CancellationToken,
+) -> (String, Arc<[AtomicUsize; 3]>) {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Desk)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"desk\"]").unwrap();
+    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let mut backends = Vec::new();
+    for _ in 0..3 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        backends.push(listener.local_addr().unwrap());
+        let mut bridge = Bridge::new(Arc::clone(&runtime));
+        if let Some(key) = key {
+            bridge = bridge.request_state_key(key);
+        }
+        tokio::spawn(bridge.serve_http(listener, stop.clone()));
+    }
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", proxy.local_addr().unwrap());
+    let taken: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+    let counted = Arc::clone(&taken);
+    let stopped = stop.clone();
+    tokio::spawn(async move {
+        for turn in 0usize.. {
+            let accepted = tokio::select! {
+                accepted = proxy.accept() => accepted,
+                () = stopped.cancelled() => return,
+            };
+            let Ok((mut inbound, _)) = accepted else {
+                continue;
+            };
+            let backend = backends[turn % 3];
+            counted[turn % 3].fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (url, taken)
+}
+
+fn pool(url: &str) -> McpPool {
+    let entry: McpServerEntry = Bridge::http_entry(url);
+    McpPool::builder()
+        .server("desk", entry)
+        .protocol(McpProtocol::Modern)
+        .hooks(User)
+        .call_timeout(Duration::from_secs(20))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([7u8; 32]));
+    let (url, taken) = replicas(Some(&key), &stop).await;
+    let pool = pool(&url);
+    let key_of = SessionKey::new(tenant(), "desk");
+    let session = pool.get(&key_of).await.unwrap();
+    assert_eq!(
+        session.server_info().unwrap().protocol_version.as_str(),
+        "2026-07-28"
+    );
+
+    // 1,000 calls, 32 at a time: every one answered.
+    use futures_util::StreamExt;
+    let calls = futures_util::stream::iter(0..1000)
+        .map(|_| {
+            let (pool, key) = (pool.clone(), key_of.clone());
+            async move { pool.call_tool(&key, "desk__ping", json!({})).await }
+        })
+        .buffer_unordered(32);
+    let answers: Vec<_> = calls.collect().await;
+    assert_eq!(answers.len(), 1000);
+    for answer in answers {
+        assert_eq!(answer.unwrap().text(), "pong");
+    }
+    let spread: Vec<usize> = taken.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+    assert!(spread.iter().all(|n| *n >= 300), "{spread:?}");
+
+    // Three rounds (two questions), each on the next replica.
+    let before: usize = spread.iter().sum();
+    let confirmed = pool
+        .call_tool(&key_of, "desk__confirm", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(confirmed.text(), r#"["?ohW","?ynam woH"]"#);
+    let after: usize = taken.iter().map(|n| n.load(Ordering::SeqCst)).sum();
+    assert!(after - before >= 3, "three requests: {before} -> {after}");
+    pool.shutdown(Duration::from_secs(2)).await;
+    stop.cancel();
+}
+
+/// Without a shared key each replica refuses the state another sealed:
+/// the call fails (-32602) rather than trusting what the client sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_on_a_replica_with_another_key_is_refused() {
+    let stop = CancellationToken::new();
+    let (url, _) = replicas(None, &stop).await;
+    let pool = pool(&url);
+    let key = SessionKey::new(tenant(), "desk");
+    let error = pool
+        .call_tool(&key, "desk__confirm", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidArguments { message, .. } if message.contains("requestState")),
+        "{error:?}"
+    );
+    pool.shutdown(Duration::from_secs(2)).await;
+    stop.cancel();
+}
+
+/// A `requestState` the client made up, or one sealed for another call,
+/// is refused with -32602 before the action runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_request_state_is_refused() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([9u8; 32]));
+    let (url, _) = replicas(Some(&key), &stop).await;
+    let call = |state: &str| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "desk__confirm", "arguments": {},
+        "requestState": state,
+        "inputResponses": {"q0": {"action": "accept", "content": {"answer": "x"}}},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        }}})
+    };
+    let http = reqwest::Client::new();
+    for state in ["made-up", "rs1.e30.AAAA"] {
+        let answer = http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "desk__confirm")
+            .json(&call(state))
+            .send()
+            .await
+            .unwrap();
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("-32602"), "{state}: {body}");
+        assert!(body.contains("requestState"), "{state}: {body}");
+    }
+    stop.cancel();
+}
