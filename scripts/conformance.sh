@@ -5,8 +5,8 @@
 #   - server scenarios: the bridge over streamable HTTP, loaded with the
 #     conformance fixture integration (conformance-server)
 # client scenarios at protocol revisions 2025-11-25 and 2026-07-28 and the
-# extension scenarios, server scenarios at 2025-11-25 (the bridge does not
-# serve 2026-07-28 yet), each against its strict baseline in
+# extension scenarios, server scenarios at both revisions, each against its
+# strict baseline in
 # testing/conformance/expected-failures-*.yml: an unlisted failure fails the
 # run, and so does a listed scenario that passes, and so does a run that
 # executed no check.
@@ -72,7 +72,7 @@ client_suite client-2026-07-28 "$baselines/expected-failures-2026-07-28.yml" \
 client_suite client-extensions "$baselines/expected-failures-extensions.yml" \
     --suite extensions
 
-echo "== server scenarios, 2025-11-25 (the bridge over streamable HTTP)"
+echo "== server scenarios (the bridge over streamable HTTP)"
 "$server" 0 > "$out/server-url.txt" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
@@ -82,10 +82,14 @@ for _ in $(seq 1 100); do
 done
 url=$(head -n 1 "$out/server-url.txt")
 [ -n "$url" ] || { echo "conformance-server did not start" >&2; exit 1; }
-"$node" "$suite" server --url "$url" --suite all --spec-version 2025-11-25 \
-    --expected-failures "$baselines/expected-failures-2025-11-25.yml" \
-    -o "$out/server-2025-11-25" | tee "$out/server-2025-11-25.log" || status=1
-checked "$out/server-2025-11-25.log"
+# One bridge serves both revisions, as a deployed one would.
+for revision in 2025-11-25 2026-07-28; do
+    echo "== server scenarios, $revision"
+    "$node" "$suite" server --url "$url" --suite all --spec-version "$revision" \
+        --expected-failures "$baselines/expected-failures-$revision.yml" \
+        -o "$out/server-$revision" | tee "$out/server-$revision.log" || status=1
+    checked "$out/server-$revision.log"
+done
 
 if [ "$status" -eq 0 ]; then
     echo "conformance: every scenario matches its baseline"

@@ -367,7 +367,7 @@ impl ServerHandler for Bridge {
         if let Some(structured) = result.structured {
             reply["structuredContent"] = structured;
         }
-        Ok(wire::parse::<CallToolResult>(reply)?.into())
+        Ok(wire::result::<CallToolResult>(reply)?.into())
     }
 
     async fn list_resources(
@@ -383,7 +383,7 @@ impl ServerHandler for Bridge {
                 .map_err(|e| failed(&format!("`{id}` could not list its resources"), e))?;
             resources.extend(listed.iter().map(wire::resource));
         }
-        wire::parse(json!({ "resources": resources }))
+        wire::result(json!({ "resources": resources }))
     }
 
     async fn list_resource_templates(
@@ -397,7 +397,7 @@ impl ServerHandler for Bridge {
             .flat_map(|(_, integration)| integration.resource_templates())
             .map(|template| wire::template(&template))
             .collect();
-        wire::parse(json!({ "resourceTemplates": templates }))
+        wire::result(json!({ "resourceTemplates": templates }))
     }
 
     async fn read_resource(
@@ -420,7 +420,7 @@ impl ServerHandler for Bridge {
             .await
             .map_err(|e| failed(&format!("reading `{}`", request.uri), e))?;
         let contents: Vec<Value> = contents.iter().map(wire::contents).collect();
-        Ok(wire::parse::<ReadResourceResult>(json!({ "contents": contents }))?.into())
+        Ok(wire::result::<ReadResourceResult>(json!({ "contents": contents }))?.into())
     }
 
     async fn subscribe(
@@ -459,7 +459,7 @@ impl ServerHandler for Bridge {
             .flat_map(|(_, integration)| integration.prompts())
             .map(|prompt| wire::prompt(&prompt))
             .collect();
-        wire::parse(json!({ "prompts": prompts }))
+        wire::result(json!({ "prompts": prompts }))
     }
 
     /// Resource updates, to 2026-07-28 clients that listen for the
@@ -468,12 +468,15 @@ impl ServerHandler for Bridge {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        let uris = requested.resource_subscriptions.clone()?;
-        self.serves().subscriptions.then(|| {
-            SubscriptionFilter::builder()
-                .resource_subscriptions(uris)
-                .build()
-        })
+        // rmcp narrows this to what the bridge declared; a filter of
+        // nothing is an acknowledged stream that stays quiet.
+        let mut accepted = SubscriptionFilter::builder();
+        if let Some(uris) = requested.resource_subscriptions.clone()
+            && self.serves().subscriptions
+        {
+            accepted = accepted.resource_subscriptions(uris);
+        }
+        Some(accepted.build())
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
@@ -542,7 +545,7 @@ impl ServerHandler for Bridge {
         if let Some(description) = prompt.description {
             result["description"] = json!(description);
         }
-        Ok(wire::parse::<GetPromptResult>(result)?.into())
+        Ok(wire::result::<GetPromptResult>(result)?.into())
     }
 
     async fn complete(
@@ -578,7 +581,7 @@ impl ServerHandler for Bridge {
         };
         let total = values.len();
         values.truncate(100);
-        wire::parse(json!({
+        wire::result(json!({
             "completion": { "values": values, "total": total, "hasMore": total > 100 }
         }))
     }

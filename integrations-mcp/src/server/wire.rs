@@ -17,6 +17,18 @@ pub(super) fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
     })
 }
 
+/// Reads a result the bridge built: marked `"resultType": "complete"`, as
+/// 2026-07-28 requires of every result and rmcp's own constructors do in
+/// both revisions.
+pub(super) fn result<T: DeserializeOwned>(mut value: Value) -> Result<T, ErrorData> {
+    if let Value::Object(object) = &mut value {
+        object
+            .entry("resultType")
+            .or_insert_with(|| Value::String("complete".into()));
+    }
+    parse(value)
+}
+
 fn insert_some(object: &mut Map<String, Value>, key: &str, value: Option<&String>) {
     if let Some(value) = value {
         object.insert(key.to_owned(), json!(value));

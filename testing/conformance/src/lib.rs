@@ -112,6 +112,7 @@ impl Integration for Fixture {
                 "type": "object",
                 "$defs": {
                     "address": {
+                        "$anchor": "address",
                         "type": "object",
                         "properties": { "street": { "type": "string" }, "city": { "type": "string" } }
                     }
@@ -120,6 +121,10 @@ impl Integration for Fixture {
                     "name": { "type": "string" },
                     "address": { "$ref": "#/$defs/address" }
                 },
+                "allOf": [{ "anyOf": [{ "required": ["name"] }, { "required": ["address"] }] }],
+                "if": { "properties": { "name": { "const": "home" } } },
+                "then": { "required": ["address"] },
+                "else": {},
                 "additionalProperties": false
             })),
         ]
