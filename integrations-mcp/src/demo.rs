@@ -20,7 +20,8 @@
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
 //! handshake only after MS milliseconds), `--garbage-at-start` (prints
-//! garbage before the handshake).
+//! garbage before the handshake). `--tools-ttl-ms MS` sets how long its tool
+//! list stays fresh for 2026-07-28 clients (`ttlMs`; default 60 s).
 //!
 //! The binary `integrations-mcp-demo` runs it:
 //!
@@ -44,6 +45,8 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
+    /// How long its tool list stays fresh (`ttlMs`, 2026-07-28 clients).
+    tools_ttl_ms: u64,
     /// The `subscriptions/listen` streams of 2026-07-28 clients.
     listeners: Arc<Mutex<Vec<rmcp::service::SubscriptionSink>>>,
     stats: Arc<Mutex<Stats>>,
@@ -343,9 +346,13 @@ impl ServerHandler for Demo {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools()))
+        let mut listed = ListToolsResult::with_all_items(self.tools());
+        if is_modern(&context) {
+            listed.ttl_ms = Some(self.tools_ttl_ms);
+        }
+        Ok(listed)
     }
 
     async fn call_tool(
@@ -618,7 +625,13 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
     if flag("--bridge").is_some() {
         return bridge().await;
     }
-    let mut demo = Demo::default();
+    let mut demo = Demo {
+        tools_ttl_ms: 60_000,
+        ..Demo::default()
+    };
+    if let Some(at) = flag("--tools-ttl-ms") {
+        demo.tools_ttl_ms = args.get(at + 1).and_then(|ms| ms.parse().ok()).unwrap_or(0);
+    }
     if let Some(at) = flag("--slack-api") {
         demo.slack = Some(Arc::new(SlackApi {
             url: args.get(at + 1).cloned().unwrap_or_default(),

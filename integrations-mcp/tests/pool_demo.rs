@@ -184,6 +184,32 @@ async fn timeouts_and_cancellation(protocol: McpProtocol) {
     assert_no_process(tag).await;
 }
 
+/// A 2026-07-28 list says how long it stays fresh (`ttlMs`): with 0 the
+/// pool asks again every time; a 2025-11-25 list (no `ttlMs`) is kept
+/// until a change, as the 60 s one is within its minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_list_is_kept_as_long_as_its_ttl_says() {
+    for (protocol, ttl, kept) in [
+        (McpProtocol::Modern, "0", false),
+        (McpProtocol::Modern, "60000", true),
+        (McpProtocol::Legacy, "0", true),
+    ] {
+        let tag = "pool-ttl";
+        let pool = pool_speaking("demo", tag, &["--tools-ttl-ms", ttl], protocol);
+        let key = SessionKey::new(tenant(), "demo");
+        let first = pool.list_tools(&key).await.unwrap();
+        let second = pool.list_tools(&key).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(
+            Arc::ptr_eq(&first, &second),
+            kept,
+            "{protocol}, ttlMs {ttl}"
+        );
+        pool.shutdown(Duration::from_secs(2)).await;
+        assert_no_process(tag).await;
+    }
+}
+
 /// In both revisions: on 2026-07-28 the change arrives on the session's
 /// `subscriptions/listen` stream (the demo server sends it nowhere else).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

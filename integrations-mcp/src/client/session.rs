@@ -90,6 +90,15 @@ pub(crate) struct Connect<'a> {
     pub(crate) oauth: Option<crate::client::authorization::OAuthContext>,
 }
 
+/// A session's tool list, as long as it may be served again: until the
+/// server announces a change, and (on 2026-07-28) no longer than its
+/// `ttlMs` says.
+struct CachedTools {
+    generation: u64,
+    fresh_until: Option<Instant>,
+    tools: Arc<Vec<Tool>>,
+}
+
 /// Why one handshake attempt failed.
 enum Attempt {
     /// A probe found a legacy server (why, for the log): `initialize`
@@ -125,7 +134,7 @@ pub struct Session {
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, Client>>>,
     progress: Arc<ProgressRoutes>,
     tools_generation: Arc<AtomicU64>,
-    tools: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
+    tools: Mutex<Option<CachedTools>>,
     exit: watch::Receiver<Option<Option<i32>>>,
     /// Held for sessions without a process, whose exit never comes.
     _no_process: Option<watch::Sender<Option<Option<i32>>>>,
@@ -536,20 +545,35 @@ impl Session {
         self.run("resources/subscribe", options, subscribing).await
     }
 
-    /// The server's tools, cached until it announces a change.
+    /// The server's tools, cached until it announces a change and, where
+    /// the list says how long it stays fresh (`ttlMs`, MCP 2026-07-28),
+    /// no longer (`0`: not kept). A session serves one tenant, so a list
+    /// the server marks `private` is never seen by another.
     pub async fn list_tools(&self, options: &CallOptions) -> Result<Arc<Vec<Tool>>, Error> {
         let generation = self.tools_generation.load(Ordering::SeqCst);
-        if let Some((cached, tools)) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
-            && *cached == generation
+        if let Some(cached) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
+            && cached.generation == generation
+            && cached
+                .fresh_until
+                .is_none_or(|until| Instant::now() < until)
         {
-            return Ok(Arc::clone(tools));
+            return Ok(Arc::clone(&cached.tools));
         }
-        let tools = Arc::new(
-            self.run("tools/list", options, self.peer.list_all_tools())
-                .await?,
-        );
-        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((generation, Arc::clone(&tools)));
+        let listed = self
+            .run(
+                "tools/list",
+                options,
+                self.peer.list_all_tools_with_cache_hint(),
+            )
+            .await?;
+        let tools = Arc::new(listed.items);
+        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedTools {
+            generation,
+            fresh_until: listed
+                .ttl_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms)),
+            tools: Arc::clone(&tools),
+        });
         Ok(tools)
     }
 
