@@ -46,10 +46,11 @@ fn summary(label: &str, mut times: Vec<Duration>, baseline_p50: Option<Duration>
     p50
 }
 
-/// A bare rmcp client that says what the pool's client says in the
-/// handshake (protocol 2025-11-25), so the server does the same work for
-/// both; its calls go through `Peer::call_tool`, as the pool's do
-/// (`RunningService::call_tool` takes rmcp's multi-round-trip path).
+/// A bare rmcp client with the pool's lifecycle against the demo server
+/// (MCP 2026-07-28: `server/discover`, `_meta` on every request), so the
+/// server does the same work for both; its calls go through
+/// `Peer::call_tool_once`, one round, as the pool's do when the server asks
+/// nothing back.
 #[derive(Clone)]
 struct BareClient;
 
@@ -59,8 +60,12 @@ impl rmcp::ClientHandler for BareClient {
             rmcp::model::ClientCapabilities::default(),
             rmcp::model::Implementation::new("bare", "1"),
         )
-        .with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
     }
+}
+
+/// What the bare client's calls do: one `tools/call` round.
+async fn bare_call(peer: &rmcp::Peer<rmcp::RoleClient>) -> rmcp::model::CallToolResponse {
+    peer.call_tool_once(echo()).await.unwrap()
 }
 
 async fn bare_client() -> (
@@ -83,7 +88,9 @@ async fn bare_client() -> (
     let client = rmcp::serve_client_with_lifecycle(
         BareClient,
         (stdout, stdin),
-        ClientLifecycleMode::Initialize,
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+        },
     )
     .await
     .unwrap();
@@ -119,7 +126,7 @@ async fn latency(flavor: &str, rounds: usize, per_round: usize) {
         }
         let (bare, mut child) = bare_client().await;
         for _ in 0..200 {
-            bare.peer().call_tool(echo()).await.unwrap();
+            bare_call(bare.peer()).await;
             pool.call_tool(&key, "echo", json!({"text": "ping"}))
                 .await
                 .unwrap();
@@ -137,7 +144,7 @@ async fn latency(flavor: &str, rounds: usize, per_round: usize) {
                         );
                         pool_times.push(started.elapsed());
                     } else {
-                        black_box(bare.peer().call_tool(echo()).await.unwrap());
+                        black_box(bare_call(bare.peer()).await);
                         bare_times.push(started.elapsed());
                     }
                 }
@@ -194,7 +201,7 @@ async fn throughput(rounds: usize, n: usize) {
     let bare_call = move || {
         let peer = peer.clone();
         async move {
-            black_box(peer.call_tool(echo()).await.unwrap());
+            black_box(bare_call(&peer).await);
         }
     };
     let pool_call = {
@@ -282,7 +289,7 @@ async fn profile(which: &str, n: usize) {
     if which == "bare" {
         let (bare, mut child) = bare_client().await;
         for _ in 0..n {
-            black_box(bare.peer().call_tool(echo()).await.unwrap());
+            black_box(bare_call(bare.peer()).await);
         }
         bare.cancel().await.unwrap();
         child.kill().await.unwrap();
