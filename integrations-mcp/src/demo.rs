@@ -45,6 +45,8 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
+    /// Tasks (`long` for clients of the tasks extension), by id.
+    tasks: Arc<Mutex<std::collections::HashMap<String, Work>>>,
     /// How long its tool list stays fresh (`ttlMs`, 2026-07-28 clients).
     tools_ttl_ms: u64,
     /// The `subscriptions/listen` streams of 2026-07-28 clients.
@@ -118,6 +120,17 @@ struct Stats {
     in_flight: u64,
     max_in_flight: u64,
     cancelled: u64,
+    tasks_cancelled: u64,
+}
+
+/// A task of the tasks extension: still working, or its result.
+#[derive(Clone)]
+enum Work {
+    /// Waits for the client to answer "Go on?" before working `ms`.
+    Asking(u64),
+    Working,
+    Done(CallToolResult),
+    Cancelled,
 }
 
 fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
@@ -204,6 +217,11 @@ async fn ask_client(
     }
 }
 
+/// Now, as the tasks extension writes times (RFC 3339).
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
 fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
     request
         .arguments
@@ -212,6 +230,20 @@ fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Va
 }
 
 impl Demo {
+    /// Works task `id` for `ms`, then stores its result.
+    fn work(&self, id: &str, ms: u64, note: String) {
+        let tasks = Arc::clone(&self.tasks);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let mut tasks = tasks.lock().unwrap();
+            if let Some(work @ Work::Working) = tasks.get_mut(&id) {
+                let done = format!("worked {ms} ms, as {id}{note}");
+                *work = Work::Done(CallToolResult::success(vec![ContentBlock::text(done)]));
+            }
+        });
+    }
+
     fn tools(&self) -> Vec<Tool> {
         let mut tools = vec![
             Tool::new(
@@ -223,6 +255,15 @@ impl Demo {
                 "sleep",
                 "Sleeps `ms` milliseconds, then answers",
                 schema(&json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]),
+            ),
+            Tool::new(
+                "long",
+                "Works `ms` milliseconds; to a client of the tasks extension, as a task \
+                 (that first asks \"Go on?\" with `ask`)",
+                schema(
+                    &json!({"ms": {"type": "integer", "minimum": 0}, "ask": {"type": "boolean"}}),
+                    &["ms"],
+                ),
             ),
             Tool::new(
                 "progress",
@@ -316,6 +357,84 @@ impl ServerHandler for Demo {
         )
     }
 
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        use rmcp::model::{DetailedTask, GetTaskResult, Task, TaskPayload, TaskStatus};
+        let work = self.tasks.lock().unwrap().get(&request.task_id).cloned();
+        let (status, payload) = match work {
+            None => return Err(ErrorData::invalid_params("no such task", None)),
+            Some(Work::Working) => (TaskStatus::Working, TaskPayload::Working),
+            Some(Work::Asking(_)) => {
+                let asked = json!({"go": {"method": "elicitation/create", "params": {
+                    "mode": "form",
+                    "message": "Go on?",
+                    "requestedSchema": {"type": "object", "properties": {}},
+                }}});
+                let input_requests = serde_json::from_value(asked)
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                (
+                    TaskStatus::InputRequired,
+                    TaskPayload::InputRequired { input_requests },
+                )
+            }
+            Some(Work::Cancelled) => (TaskStatus::Cancelled, TaskPayload::Cancelled),
+            Some(Work::Done(result)) => (
+                TaskStatus::Completed,
+                TaskPayload::Completed {
+                    result: serde_json::to_value(result)
+                        .ok()
+                        .and_then(|result| result.as_object().cloned())
+                        .unwrap_or_default(),
+                },
+            ),
+        };
+        let task = Task::new(request.task_id, status, now(), now()).with_poll_interval_ms(50);
+        Ok(GetTaskResult::new(DetailedTask::new(task, payload)))
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(answer) = request.input_responses.get("go") else {
+            return Err(ErrorData::invalid_params("answer `go`", None));
+        };
+        let action = answer
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        let ms = match self.tasks.lock().unwrap().get_mut(&request.task_id) {
+            Some(work) => match *work {
+                Work::Asking(ms) => {
+                    *work = Work::Working;
+                    ms
+                }
+                _ => return Err(ErrorData::invalid_params("the task asks nothing", None)),
+            },
+            None => return Err(ErrorData::invalid_params("no such task", None)),
+        };
+        self.work(&request.task_id, ms, format!(", answered {action}"));
+        Ok(())
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let mut tasks = self.tasks.lock().unwrap();
+        if let Some(work @ (Work::Working | Work::Asking(_))) = tasks.get_mut(&request.task_id) {
+            *work = Work::Cancelled;
+            self.stats.lock().unwrap().tasks_cancelled += 1;
+        }
+        Ok(())
+    }
+
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
         self.listeners.lock().unwrap().push(context.sink().clone());
         context.cancelled().await;
@@ -332,6 +451,7 @@ impl ServerHandler for Demo {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -387,9 +507,35 @@ impl ServerHandler for Demo {
             "stats" => {
                 let stats = self.stats.lock().unwrap();
                 text(
-                    json!({"max_in_flight": stats.max_in_flight, "cancelled": stats.cancelled})
-                        .to_string(),
+                    json!({"max_in_flight": stats.max_in_flight, "cancelled": stats.cancelled,
+                        "tasks_cancelled": stats.tasks_cancelled})
+                    .to_string(),
                 )
+            }
+            "long" => {
+                let ms = number("ms").unwrap_or(0);
+                let tasked = context
+                    .meta
+                    .client_capabilities()
+                    .is_some_and(|declared| declared.supports_tasks());
+                if !tasked {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    return text(format!("worked {ms} ms"));
+                }
+                let id = format!("task-{}", self.tasks.lock().unwrap().len() + 1);
+                let ask = argument(&request, "ask").and_then(Value::as_bool) == Some(true);
+                let (status, work) = if ask {
+                    (rmcp::model::TaskStatus::InputRequired, Work::Asking(ms))
+                } else {
+                    (rmcp::model::TaskStatus::Working, Work::Working)
+                };
+                self.tasks.lock().unwrap().insert(id.clone(), work);
+                if !ask {
+                    self.work(&id, ms, String::new());
+                }
+                let task =
+                    rmcp::model::Task::new(id, status, now(), now()).with_poll_interval_ms(50);
+                Ok(rmcp::model::CreateTaskResult::new(task).into())
             }
             "progress" => {
                 let steps = number("steps").unwrap_or(3);

@@ -1,8 +1,8 @@
 //! Client hooks through the pool: the demo server asks the client for
 //! elicitation, sampling and roots (on 2025-11-25 as requests of its own, on
 //! 2026-07-28 as an `InputRequiredResult` the pool answers and retries);
-//! without hooks nothing is declared and nothing answered, with hooks the
-//! host answers (accepted forms get the schema's defaults), the
+//! without hooks nothing is declared (but the tasks extension) and nothing
+//! answered, with hooks the host answers (accepted forms get the schema's defaults), the
 //! capabilities declared follow the hooks, and a tenant's own hooks take
 //! precedence over the pool's. Every test runs in both revisions.
 #![allow(deprecated)] // sampling and roots: still what 2025-11-25 servers send
@@ -93,8 +93,8 @@ async fn without_hooks_requests_are_declined_and_nothing_is_declared() {
         let key = SessionKey::new(tenant(), "demo");
         assert_eq!(
             call(&pool, &key, "client_capabilities", json!({})).await,
-            json!({}),
-            "{protocol}"
+            json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
+            "{protocol}: the tasks extension (polled by the pool) and nothing else"
         );
         let asked = call(&pool, &key, "ask", json!({})).await;
         let sampled = call(&pool, &key, "sample", json!({"prompt": "hi"})).await;
@@ -160,6 +160,13 @@ async fn hooks_answer(protocol: McpProtocol) {
         *host.asked.lock().unwrap(),
         [("tenant-1".to_owned(), "demo".to_owned())]
     );
+
+    if protocol == McpProtocol::Modern {
+        // A task's input requests are answered through the same hooks.
+        let worked = call(&pool, &key, "long", json!({"ms": 10, "ask": true})).await;
+        assert_eq!(worked, "worked 10 ms, as task-1, answered accept");
+        assert_eq!(host.asked.lock().unwrap().len(), 2);
+    }
 
     let sampled = call(&pool, &key, "sample", json!({"prompt": "2+2"})).await;
     assert_eq!(sampled["model"], "test-model");

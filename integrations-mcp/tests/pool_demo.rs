@@ -785,3 +785,56 @@ async fn arguments_the_server_refuses_are_invalid_arguments() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }
+
+/// A 2026-07-28 server may answer a call with a task (the tasks
+/// extension): the pool polls it to its result, and cancels it at the
+/// server when the call times out. A 2025-11-25 session gets the plain
+/// result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_with_a_task_is_polled_to_its_result_or_cancelled() {
+    let tag = "pool-tasks";
+    let pool = pool_speaking("demo", tag, &[], McpProtocol::Modern);
+    let key = SessionKey::new(tenant(), "demo");
+    let result = pool
+        .call_tool(&key, "long", json!({"ms": 300}))
+        .await
+        .unwrap();
+    assert_eq!(result.text(), "worked 300 ms, as task-1");
+
+    let err = pool
+        .call_tool_with(
+            &key,
+            "long",
+            json!({"ms": 60_000}),
+            CallOptions::new().timeout(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let mut cancelled = 0;
+    for _ in 0..100 {
+        cancelled = stats(&pool, &key).await["tasks_cancelled"]
+            .as_u64()
+            .unwrap();
+        if cancelled == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cancelled, 1,
+        "the abandoned task was cancelled at the server"
+    );
+    assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+
+    let pool = pool_speaking("demo", tag, &[], McpProtocol::Legacy);
+    let result = pool
+        .call_tool(&key, "long", json!({"ms": 10}))
+        .await
+        .unwrap();
+    assert_eq!(result.text(), "worked 10 ms");
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}

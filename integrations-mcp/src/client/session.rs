@@ -34,6 +34,7 @@ mod rounds;
 #[cfg(feature = "http")]
 mod sse;
 mod stdio;
+mod tasks;
 
 pub(crate) use client::Client;
 
@@ -456,11 +457,15 @@ impl Session {
                     None => match self.peer.call_tool_once(params.clone()).await? {
                         CallToolResponse::Complete(result) => return Ok(result),
                         CallToolResponse::InputRequired(asked) => asked,
+                        CallToolResponse::Task(task) => return self.task_result(task).await,
                         _ => return Err(ServiceError::UnexpectedResponse),
                     },
                     Some(reports) => match self.call_with_progress(&params, reports).await? {
                         ServerResult::CallToolResult(result) => return Ok(result),
                         ServerResult::InputRequiredResult(asked) => asked,
+                        ServerResult::CreateTaskResult(task) => {
+                            return self.task_result(task).await;
+                        }
                         _ => return Err(ServiceError::UnexpectedResponse),
                     },
                 };

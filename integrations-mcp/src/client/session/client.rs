@@ -39,11 +39,16 @@ impl Client {
 #[allow(deprecated)] // sampling and roots: see `hooks`
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = self
+        let mut capabilities: rmcp::model::ClientCapabilities = self
             .hooks
             .as_ref()
             .map(|(hooks, _)| hooks.capabilities().client_capabilities())
             .unwrap_or_default();
+        // The session polls tasks a server makes of a call (`tasks.rs`).
+        capabilities
+            .extensions
+            .get_or_insert_default()
+            .insert(rmcp::model::TASKS_EXTENSION_ID.into(), Default::default());
         ClientConfig::new(
             capabilities,
             Implementation::new("integrations-mcp", env!("CARGO_PKG_VERSION")),
