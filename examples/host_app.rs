@@ -10,7 +10,12 @@
 //!
 //! - `GET /integrations/available?q=&kind=&category=`: the catalog, searched
 //! - `GET /integrations/connected`: the tenant's connections, with health
-//! - `DELETE /integrations/{provider}`: disconnect
+//! - `DELETE /integrations/{provider}`: disconnect: deletes the credentials
+//!   and closes the tenant's MCP session with the provider's server
+//! - `GET /integrations/{provider}/tools`: the tools of the tenant's MCP
+//!   server for a connected provider (the demo server's Slack tools, run
+//!   with the tenant's token), through the host's `McpPool`
+//! - `GET /integrations/mcp/metrics`: the pool's live sessions
 //! - `GET /integrations/{provider}/oauth/start` and `/oauth/callback`: the
 //!   OAuth code flow (against a local fake Slack with an OAuth endpoint)
 //! - `POST /integrations/{provider}/test`: a connection test
@@ -41,8 +46,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use integrations_core::catalog::CatalogQuery;
+use integrations_core::config::{ConfigString, StdioServer, ToolPolicy};
+use integrations_core::credentials::CredentialKind;
 use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
-use integrations_core::events::{Event, EventKind};
+use integrations_core::events::{Event, EventKind, EventSink};
 use integrations_core::health::HealthMetrics;
 use integrations_core::id::KeyId;
 use integrations_core::{
@@ -55,8 +62,10 @@ use integrations_export::{
 };
 use integrations_fakes::Reply;
 use integrations_fakes::slack::FakeSlack;
+use integrations_mcp::{McpPool, SessionKey};
 use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -77,9 +86,38 @@ struct App {
     health: Mutex<HashMap<TenantId, Arc<HealthMetrics>>>,
     log: Arc<EventLog>,
     runtime: Arc<Runtime>,
+    /// The tenants' MCP sessions: one server per connected provider.
+    mcp: McpPool,
 }
 
 impl App {
+    /// Gives `tenant` its own MCP server for a connected Slack: the demo
+    /// server's Slack tools (this binary with `--demo-server`), with the
+    /// tenant's token in its environment. A new token replaces the
+    /// session at the tenant's next call.
+    async fn connect_mcp(&self, tenant: &TenantId, provider: &str) -> Result<(), Failure> {
+        if provider != "slack" {
+            return Ok(());
+        }
+        let credentials = self.store.get(tenant, &connection(provider)?).await?;
+        let Some(CredentialKind::OAuth2(token)) = credentials.map(|c| c.value.kind) else {
+            return Ok(());
+        };
+        let me = std::env::current_exe()
+            .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let server = StdioServer::new(ConfigString::plain(me.to_string_lossy()))
+            .args(["--demo-server", "--slack-api", &self.slack_api])
+            // Of the demo server's tools, the agent gets Slack's.
+            .tools(ToolPolicy::new(["slack_*"], Vec::<String>::new())?)
+            .env(
+                "SLACK_BOT_TOKEN",
+                ConfigString::secret(token.access_token.expose_secret()),
+            );
+        self.mcp
+            .set_tenant_server(tenant.clone(), provider, server.into());
+        Ok(())
+    }
+
     /// `tenant`'s health records.
     fn health(&self, tenant: &TenantId) -> Arc<HealthMetrics> {
         let mut health = self.health.lock().unwrap();
@@ -98,6 +136,25 @@ struct EventLog(Mutex<Vec<(String, Event)>>);
 impl EventLog {
     fn push(&self, tenant: &TenantId, event: Event) {
         self.0.lock().unwrap().push((tenant.to_string(), event));
+    }
+}
+
+/// The pool's events (sessions closed, health changes) in the log of the
+/// tenant they concern.
+#[derive(Debug)]
+struct PoolEvents(Arc<EventLog>);
+
+#[async_trait]
+impl EventSink for PoolEvents {
+    async fn record(&self, event: &Event) -> Result<(), integrations_core::Error> {
+        let tenant = match &event.kind {
+            EventKind::SessionClosed { tenant, .. } | EventKind::HealthChanged { tenant, .. } => {
+                tenant.clone()
+            }
+            _ => return Ok(()),
+        };
+        self.0.0.lock().unwrap().push((tenant, event.clone()));
+        Ok(())
     }
 }
 
@@ -228,11 +285,38 @@ async fn disconnect(
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
     let removed = app.store.delete(&tenant, &connection(&provider)?).await?;
+    // The provider's MCP server ran with the token just deleted: its
+    // session closes (after its calls in flight), its process with it.
+    let closed = app.mcp.remove_tenant_server(&tenant, &provider).await;
     app.log.push(
         &tenant,
         Event::now(IntegrationId::new(&provider)?, EventKind::Disconnected),
     );
-    Ok(Json(json!({"removed": removed})))
+    Ok(Json(
+        json!({"removed": removed, "mcp_server_removed": closed}),
+    ))
+}
+
+async fn mcp_tools(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let key = SessionKey::new(tenant, provider);
+    let tools = app
+        .mcp
+        .list_tools(&key)
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let names: Vec<&str> = tools.iter().map(|tool| &*tool.name).collect();
+    Ok(Json(
+        json!({"tools": names, "health": app.mcp.health(&key).state}),
+    ))
+}
+
+async fn mcp_metrics(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"sessions": app.mcp.metrics().sessions}))
 }
 
 async fn oauth_start(
@@ -273,6 +357,7 @@ async fn oauth_callback(
         .callback(&tenant, &back.state, &back.code)
         .await
         .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    app.connect_mcp(&tenant, &provider).await?;
     app.log.push(
         &tenant,
         Event::now(
@@ -533,6 +618,10 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
     registry.register(Arc::new(Heartbeat { note }))?;
     let config = Config::from_toml_str("[integrations]\nenabled = [\"heartbeat\"]")?;
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    let mcp = McpPool::builder()
+        .events(PoolEvents(Arc::clone(&log)))
+        .call_timeout(Duration::from_secs(10))
+        .build();
     Ok(Arc::new(App {
         catalog: OAuthProvider::catalog(&OAuthProvider::builtin())?,
         store,
@@ -542,6 +631,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         health: Mutex::default(),
         log,
         runtime,
+        mcp,
     }))
 }
 
@@ -558,6 +648,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/integrations/export", post(export))
         .route("/integrations/exports", get(exports))
         .route("/integrations/{provider}", delete(disconnect))
+        .route("/integrations/{provider}/tools", get(mcp_tools))
+        .route("/integrations/mcp/metrics", get(mcp_metrics))
         .route("/integrations/{provider}/oauth/start", get(oauth_start))
         .route(
             "/integrations/{provider}/oauth/callback",
@@ -660,11 +752,38 @@ async fn demo(base: &str) -> Result<(), Error> {
         "10. live notification: {}",
         String::from_utf8_lossy(&chunk).trim()
     );
+    let tools: Value = get("/integrations/slack/tools").await?.json().await?;
+    let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
+    println!(
+        "11. the tenant's Slack MCP server: tools {}, {} session(s) live",
+        tools["tools"], sessions["sessions"]
+    );
+    let gone: Value = http
+        .delete(format!("{base}/integrations/slack"))
+        .header("x-tenant", "ada")
+        .header("content-type", "application/json")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
+    println!(
+        "12. disconnect: credentials removed={}, MCP sessions live: {}",
+        gone["removed"], sessions["sessions"]
+    );
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--demo-server") {
+        // The MCP server of a tenant's connected Slack (see `connect_mcp`).
+        // Exits at once when the client goes (the runtime would wait for
+        // its blocked stdin reader).
+        let served = integrations_mcp::demo::run(&args[1..]).await;
+        std::process::exit(i32::from(served.is_err()));
+    }
     integrations_examples::init_tracing();
     let serve = std::env::args().any(|arg| arg == "--serve");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -688,6 +807,7 @@ async fn main() -> Result<(), Error> {
     stop.cancel();
     let _ = server.await;
     app.exports.shutdown(Duration::from_secs(5)).await;
+    app.mcp.shutdown(Duration::from_secs(5)).await;
     app.runtime.shutdown(Duration::from_secs(5)).await;
     Ok(())
 }

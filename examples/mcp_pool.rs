@@ -66,8 +66,8 @@ async fn main() -> Result<(), Error> {
     let key = SessionKey::new(TenantId::new("alice")?, "demo");
     let toolbox = Toolbox::new(pool.clone(), key.tenant.clone())?;
     let list = toolbox.tools().await;
-    if let Some((server, error)) = list.unavailable.first() {
-        return Err(format!("{server} is unavailable: {error}").into());
+    if let Some(down) = list.unavailable.first() {
+        return Err(format!("{} is {}: {}", down.server, down.health.state, down.error).into());
     }
     let names: Vec<String> = list.tools.into_iter().map(|tool| tool.name).collect();
     println!("tools for the agent: {}", names.join(", "));

@@ -143,10 +143,35 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
         .await
         .unwrap();
     assert_eq!(cross_site.status(), 415, "a form post is refused");
+    // The connected Slack has an MCP server of its own for the tenant,
+    // run with its token; the tool policy leaves Slack's tools only.
+    let tools = grace.get("/integrations/slack/tools").await;
+    assert_eq!(
+        tools["tools"],
+        json!([
+            "slack_post_message",
+            "slack_reply_to_thread",
+            "slack_list_channels"
+        ])
+    );
+    assert_eq!(tools["health"], "ok");
+    assert_eq!(grace.get("/integrations/mcp/metrics").await["sessions"], 1);
     let gone = grace
         .json(Method::DELETE, "/integrations/slack", None)
         .await;
     assert_eq!(gone["removed"], true);
+    // Issue 20: disconnecting deleted the credentials and left the MCP
+    // server running with the deleted token.
+    assert_eq!(gone["mcp_server_removed"], true);
+    assert_eq!(grace.get("/integrations/mcp/metrics").await["sessions"], 0);
+    let refused = grace.get("/integrations/slack/tools").await;
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("no MCP server `slack`"),
+        "{refused}"
+    );
 
     // Security review, finding 11: `/events` sent every tenant's
     // notifications to everyone. The note is tenant `demo`'s.

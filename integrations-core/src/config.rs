@@ -2,6 +2,7 @@
 
 mod env;
 mod mcp;
+mod tools;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use toml::{Table, Value};
 
 pub use env::{ConfigString, Env};
 pub use mcp::{HttpServer, HttpTransport, McpProtocol, McpServerEntry, StdioServer};
+pub use tools::ToolPolicy;
 
 use crate::error::{ConfigError, Error};
 use crate::id::IntegrationId;

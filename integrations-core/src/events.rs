@@ -125,6 +125,30 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// A pooled MCP session was closed by the host or replaced (its calls
+    /// in flight were let finish first).
+    SessionClosed {
+        /// The tenant.
+        tenant: String,
+        /// The server, as configured.
+        server: String,
+        /// Why.
+        reason: SessionCloseReason,
+    },
+    /// A connection's health changed state; sent on transitions only.
+    HealthChanged {
+        /// The tenant.
+        tenant: String,
+        /// The server or connection.
+        server: String,
+        /// The state before.
+        from: crate::health::HealthState,
+        /// The state now.
+        to: crate::health::HealthState,
+        /// Why, when not ok.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// An action logged through its context (called by the host).
     Log {
         /// The action.
@@ -153,9 +177,26 @@ impl EventKind {
             Self::TokenRefreshFailed { .. } => "token_refresh_failed",
             Self::NeedsReauth { .. } => "needs_reauth",
             Self::Progress { .. } => "progress",
+            Self::SessionClosed { .. } => "session_closed",
+            Self::HealthChanged { .. } => "health_changed",
             Self::Log { .. } => "log",
         }
     }
+}
+
+/// Why a pooled session was closed ([`EventKind::SessionClosed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionCloseReason {
+    /// The host closed this one session.
+    Closed,
+    /// The host closed all of the tenant's sessions.
+    TenantClosed,
+    /// The tenant's server was removed.
+    ServerRemoved,
+    /// The server's config changed; the next call starts a new session.
+    ConfigChanged,
 }
 
 /// Somewhere events go.

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::id::IntegrationId;
 
@@ -43,6 +43,42 @@ impl Sample {
     /// Whether the call succeeded.
     pub fn is_success(&self) -> bool {
         self.error.is_none()
+    }
+}
+
+/// How a connection is doing, as a person looking at it would say.
+///
+/// Serialised in snake case: `"ok"`, `"degraded"`, `"needs_reauth"`,
+/// `"down"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthState {
+    /// Working.
+    Ok,
+    /// Working, but failing or slow more often than the host accepts.
+    Degraded,
+    /// Refused until the user authorises the connection again.
+    NeedsReauth,
+    /// Not working: it fails again and again, and retries are backing off.
+    Down,
+}
+
+impl HealthState {
+    /// How it is serialised, e.g. `needs_reauth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for HealthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

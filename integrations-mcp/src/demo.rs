@@ -4,8 +4,9 @@
 //! Tools: `echo {text}`, `sleep {ms}`, `progress {steps}`, `add_tool {name}`
 //! (adds a tool and sends `notifications/tools/list_changed`), `crash {code}`
 //! (exits mid-call), `garbage` (prints a non-JSON line on stdout), `env
-//! {name}` (reads an environment variable of the server), `pid` and `stats`
-//! (`{max_in_flight, cancelled}` of `sleep` calls).
+//! {name}` (reads an environment variable of the server), `pid`, `stats`
+//! (`{max_in_flight, cancelled, tasks_cancelled}`), and `long {ms, ask}`
+//! (a task, for clients of the tasks extension).
 //!
 //! With `--slack-api URL` it also serves the tools of the reference Slack
 //! MCP server (`slack_post_message {channel_id, text}`,
@@ -20,8 +21,10 @@
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
 //! handshake only after MS milliseconds), `--garbage-at-start` (prints
-//! garbage before the handshake). `--tools-ttl-ms MS` sets how long its tool
-//! list stays fresh for 2026-07-28 clients (`ttlMs`; default 60 s).
+//! garbage before the handshake), `--exit-while PATH` (exits with 3 while
+//! PATH exists). `--tools-ttl-ms MS` sets how long its tool list stays
+//! fresh for 2026-07-28 clients (`ttlMs`; default 60 s); `--call-log PATH`
+//! appends the name of each tool called to PATH.
 //!
 //! The binary `integrations-mcp-demo` runs it:
 //!
@@ -45,6 +48,8 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
+    /// A file each called tool's name is appended to (`--call-log`).
+    call_log: Option<std::path::PathBuf>,
     /// Tasks (`long` for clients of the tasks extension), by id.
     tasks: Arc<Mutex<std::collections::HashMap<String, Work>>>,
     /// How long its tool list stays fresh (`ttlMs`, 2026-07-28 clients).
@@ -486,6 +491,19 @@ impl ServerHandler for Demo {
                 .map(str::to_owned)
         };
         let number = |name: &str| argument(&request, name).and_then(Value::as_u64);
+        if let Some(path) = &self.call_log {
+            use tokio::io::AsyncWriteExt;
+            let file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .await;
+            if let Ok(mut file) = file {
+                let _ = file
+                    .write_all(format!("{}\n", request.name).as_bytes())
+                    .await;
+            }
+        }
         match &*request.name {
             "echo" => text(string("text").unwrap_or_default()),
             "sleep" => {
@@ -755,6 +773,13 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
         eprintln!("demo server: cannot start: missing configuration (asked to exit with {code})");
         std::process::exit(code);
     }
+    if let Some(at) = flag("--exit-while") {
+        let path = args.get(at + 1).map(String::as_str).unwrap_or_default();
+        if std::path::Path::new(path).exists() {
+            eprintln!("demo server: cannot start while {path} exists");
+            std::process::exit(3);
+        }
+    }
     if let Some(at) = flag("--start-delay") {
         let ms = args
             .get(at + 1)
@@ -775,6 +800,7 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
         tools_ttl_ms: 60_000,
         ..Demo::default()
     };
+    demo.call_log = flag("--call-log").and_then(|at| args.get(at + 1).map(Into::into));
     if let Some(at) = flag("--tools-ttl-ms") {
         demo.tools_ttl_ms = args.get(at + 1).and_then(|ms| ms.parse().ok()).unwrap_or(0);
     }

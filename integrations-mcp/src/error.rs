@@ -258,6 +258,16 @@ pub enum Error {
         name: String,
     },
 
+    /// A tool policy (the server config's or the tenant's) denies this
+    /// tool; nothing was sent.
+    #[error("MCP server `{server}`: tool `{tool}` is not allowed by its tool policy")]
+    ToolDenied {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+    },
+
     /// The pool has been shut down.
     #[error("the MCP pool has been shut down")]
     PoolClosed,

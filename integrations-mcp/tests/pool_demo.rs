@@ -660,8 +660,9 @@ async fn a_toolbox_lists_the_tools_of_the_servers_that_answer() {
     assert!(list.tools.iter().any(|tool| tool.name == "demo__echo"));
     assert!(list.tools.iter().all(|tool| tool.server == "demo"));
     assert_eq!(list.unavailable.len(), 1);
-    let (server, error) = &list.unavailable[0];
-    assert_eq!(server, "broken");
+    let broken = &list.unavailable[0];
+    assert_eq!(broken.server, "broken");
+    let error = &broken.error;
     assert!(
         matches!(
             error,

@@ -178,6 +178,14 @@ pub struct ConfigString {
     secret: bool,
 }
 
+/// Equal when the texts and their secrecy are (say, to tell whether a
+/// server's config changed); not in constant time.
+impl PartialEq for ConfigString {
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret && self.expose() == other.expose()
+    }
+}
+
 impl ConfigString {
     /// A string that is not secret.
     pub fn plain(value: impl Into<String>) -> Self {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use super::{ConfigString, Env};
+use super::{ConfigString, Env, ToolPolicy};
 use crate::error::Error;
 
 /// How to reach one MCP server, as written under `[agents.mcp.NAME]`.
@@ -26,8 +26,10 @@ use crate::error::Error;
 /// `"http"` explicitly, or `"sse"` for the HTTP+SSE transport of 2024-11-05
 /// (see [`HttpTransport`]). Either may
 /// say which protocol revision to speak, `protocol = "auto"` (the default),
-/// `"legacy"` or `"2026-07-28"` (see [`McpProtocol`]).
-#[derive(Debug, Clone)]
+/// `"legacy"` or `"2026-07-28"` (see [`McpProtocol`]), and which of its
+/// tools may be listed and called, `tools = { allow = [...], deny = [...] }`
+/// (see [`ToolPolicy`]).
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum McpServerEntry {
     /// A server started as a child process, speaking MCP on stdin/stdout.
@@ -37,7 +39,7 @@ pub enum McpServerEntry {
 }
 
 /// A child-process MCP server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StdioServer {
     /// The program to run.
@@ -50,6 +52,8 @@ pub struct StdioServer {
     pub cwd: Option<PathBuf>,
     /// The protocol revision to speak; `None` leaves it to the pool.
     pub protocol: Option<McpProtocol>,
+    /// Which of its tools may be listed and called.
+    pub tools: ToolPolicy,
 }
 
 impl StdioServer {
@@ -70,7 +74,15 @@ impl StdioServer {
             env: BTreeMap::new(),
             cwd: None,
             protocol: None,
+            tools: ToolPolicy::default(),
         }
+    }
+
+    /// Lists and calls only the tools `policy` allows.
+    #[must_use]
+    pub fn tools(mut self, policy: ToolPolicy) -> Self {
+        self.tools = policy;
+        self
     }
 
     /// Speaks `protocol` to this server, whatever the pool's default.
@@ -124,7 +136,7 @@ impl From<HttpServer> for McpServerEntry {
 }
 
 /// A streamable HTTP MCP server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HttpServer {
     /// The endpoint.
@@ -135,6 +147,8 @@ pub struct HttpServer {
     pub protocol: Option<McpProtocol>,
     /// How requests travel.
     pub transport: HttpTransport,
+    /// Which of its tools may be listed and called.
+    pub tools: ToolPolicy,
 }
 
 /// How an MCP server over HTTP is spoken to.
@@ -159,7 +173,15 @@ impl HttpServer {
             headers: BTreeMap::new(),
             protocol: None,
             transport: HttpTransport::Streamable,
+            tools: ToolPolicy::default(),
         }
+    }
+
+    /// Lists and calls only the tools `policy` allows.
+    #[must_use]
+    pub fn tools(mut self, policy: ToolPolicy) -> Self {
+        self.tools = policy;
+        self
     }
 
     /// Speaks `transport` to this server.
@@ -260,6 +282,14 @@ impl McpServerEntry {
         }
     }
 
+    /// Which of its tools may be listed and called.
+    pub fn tools(&self) -> &ToolPolicy {
+        match self {
+            Self::Stdio(stdio) => &stdio.tools,
+            Self::Http(http) => &http.tools,
+        }
+    }
+
     /// Parses one entry of an `mcpServers` JSON object (as Claude Code,
     /// Claude Desktop and Cursor write them), resolving `${VAR}` and
     /// `${VAR:-default}` from `env`; `key` names the entry in errors.
@@ -295,10 +325,15 @@ impl McpServerEntry {
         let fields = Fields { key, table, env };
         fields.only(
             &[
-                "type", "command", "args", "env", "cwd", "url", "headers", "protocol",
+                "type", "command", "args", "env", "cwd", "url", "headers", "protocol", "tools",
             ],
-            "unknown field; expected one of type, command, args, env, cwd, url, headers, protocol",
+            "unknown field; expected one of type, command, args, env, cwd, url, headers, \
+             protocol, tools",
         )?;
+        let tools = match table.get("tools") {
+            None => ToolPolicy::default(),
+            Some(tools) => ToolPolicy::from_value(key, tools)?,
+        };
         let protocol = match table.get("protocol") {
             None => None,
             Some(Value::String(protocol)) => Some(
@@ -339,6 +374,7 @@ impl McpServerEntry {
                     env: fields.map("env")?,
                     cwd: fields.string("cwd")?.map(|cwd| PathBuf::from(cwd.expose())),
                     protocol,
+                    tools,
                 }))
             }
             (kind, None, Some(url)) => {
@@ -361,6 +397,7 @@ impl McpServerEntry {
                     } else {
                         HttpTransport::Streamable
                     },
+                    tools,
                 }))
             }
         }

@@ -194,6 +194,18 @@ fn bad_values_name_their_key() {
             "[agents.mcp.x]\nurl = \"http://h\"\nprotocol = 2026",
             "agents.mcp.x.protocol",
         ),
+        (
+            "[agents.mcp.x]\ncommand = \"a\"\ntools = [\"get_*\"]",
+            "agents.mcp.x.tools",
+        ),
+        (
+            "[agents.mcp.x]\ncommand = \"a\"\ntools = { allow = [\"get *\"] }",
+            "agents.mcp.x.tools.allow",
+        ),
+        (
+            "[agents.mcp.x]\ncommand = \"a\"\ntools = { block = [] }",
+            "agents.mcp.x.tools.block",
+        ),
     ];
     for (text, expected_key) in cases {
         let err =
@@ -238,6 +250,27 @@ fn an_entry_names_its_protocol_revision_or_leaves_it_to_the_pool() {
         err.contains("\"auto\", \"legacy\" or \"2026-07-28\""),
         "{err}"
     );
+}
+
+#[test]
+fn an_entry_says_which_tools_may_be_listed_and_called() {
+    use crate::config::{McpServerEntry, ToolPolicy};
+    let config = Config::from_toml_str(
+        "[agents.mcp.a]\ncommand = \"a\"\ntools = { allow = [\"get_*\"], deny = [\"get_secret\"] }\n\
+         [agents.mcp.b]\nurl = \"http://h/mcp\"\n",
+    )
+    .unwrap();
+    let servers = config.mcp_servers();
+    assert_eq!(
+        *servers["a"].tools(),
+        ToolPolicy::new(["get_*"], ["get_secret"]).unwrap()
+    );
+    assert!(servers["a"].tools().allows("get_issue"));
+    assert!(!servers["a"].tools().allows("get_secret"));
+    assert!(servers["b"].tools().is_unrestricted());
+    let json = serde_json::json!({"url": "http://h/mcp", "tools": {"deny": ["delete_*"]}});
+    let entry = McpServerEntry::from_json("mcpServers.d", &json, &Env::none()).unwrap();
+    assert!(!entry.tools().allows("delete_repo"));
 }
 
 /// Item 15 of the review: a syntax error used to carry the whole text

@@ -10,6 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use integrations_core::config::McpServerEntry;
 use integrations_core::credentials::TokenManager;
+use integrations_core::events::{Event, EventSink};
 use integrations_core::health::{HealthMetrics, HealthSummary, Sample};
 use integrations_core::{ConnectionId, IntegrationId, TenantId};
 use rmcp::model::{CallToolResult, Tool};
@@ -19,13 +20,17 @@ use tokio_util::task::TaskTracker;
 #[cfg(feature = "http")]
 mod auth;
 mod builder;
+mod health;
 mod idle;
+mod lifecycle;
 
 /// Step-ups in a row for one session before `InsufficientScope` is final.
 #[cfg(feature = "http")]
 const MAX_STEP_UPS: u32 = 2;
 
 pub use builder::McpPoolBuilder;
+use health::Outcome;
+pub use health::{HealthThresholds, ServerHealth};
 
 use crate::client::call::{CallOptions, tool_arguments};
 use crate::client::hooks::{ClientHooks, HookContext};
@@ -83,8 +88,8 @@ enum Slot {
 }
 
 /// Lock order: `slots` may be held while `failures`, `servers` or
-/// `tenant_servers` is taken; none of those three is held while another
-/// lock is taken.
+/// `tenant_servers` is taken; `tenant_servers` while `servers` is; none of
+/// the others is held while another lock is taken.
 struct Inner {
     servers: Mutex<BTreeMap<String, McpServerEntry>>,
     tokens: Option<TokenManager>,
@@ -102,6 +107,19 @@ struct Inner {
     #[cfg(feature = "http")]
     step_ups: Mutex<HashMap<SessionKey, u32>>,
     tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
+    /// Tenants' own narrowing of servers' tool policies.
+    tenant_policies: Mutex<HashMap<(TenantId, String), integrations_core::config::ToolPolicy>>,
+    /// Whether any config or tenant has a tool policy (else none is looked up).
+    has_policies: AtomicBool,
+    health: Mutex<health::HealthMap>,
+    thresholds: HealthThresholds,
+    /// Where events go, through a queue of 4096 that one task of the pool's
+    /// empties into `events`.
+    events: Option<Arc<dyn EventSink>>,
+    event_queue: Option<tokio::sync::mpsc::Sender<Event>>,
+    event_receiver: Mutex<Option<tokio::sync::mpsc::Receiver<Event>>>,
+    /// The integration id of the pool's events (`mcp`).
+    events_id: IntegrationId,
     slots: Mutex<HashMap<SessionKey, Slot>>,
     failures: Mutex<HashMap<SessionKey, u32>>,
     call_timeout: Duration,
@@ -302,18 +320,6 @@ impl McpPool {
         McpPoolBuilder::new()
     }
 
-    /// Sets a server for one tenant only (e.g. with that user's token in its
-    /// environment), overriding a shared server of the same name. A live
-    /// session keeps its old config until it is replaced.
-    pub fn set_tenant_server(
-        &self,
-        tenant: TenantId,
-        name: impl Into<String>,
-        config: McpServerEntry,
-    ) {
-        lock(&self.inner.tenant_servers).insert((tenant, name.into()), config);
-    }
-
     /// The live session for `key`, connecting if there is none.
     ///
     /// Concurrent calls for a cold key share one connect, and all get its
@@ -383,6 +389,8 @@ impl McpPool {
                     slots.remove(key);
                     self.inner.connect_failures.fetch_add(1, Ordering::Relaxed);
                     *lock(&self.inner.failures).entry(key.clone()).or_default() += 1;
+                    drop(slots);
+                    self.inner.observe(key, &Outcome::Failed(&error));
                 }
                 Err(Error::clone(&error))
             }
@@ -403,7 +411,8 @@ impl McpPool {
     /// Calls a tool with its own timeout or a cancellation token.
     ///
     /// `arguments` must be a JSON object (or `null` for none); anything else
-    /// is [`Error::InvalidArguments`] before any server is started.
+    /// is [`Error::InvalidArguments`], and a tool the policies deny is
+    /// [`Error::ToolDenied`], before any server is started.
     pub async fn call_tool_with(
         &self,
         key: &SessionKey,
@@ -412,15 +421,20 @@ impl McpPool {
         options: CallOptions,
     ) -> Result<CallToolResult, Error> {
         let arguments = tool_arguments(&key.server, tool, arguments)?;
+        self.check_allowed(key, tool)?;
         let session = self.get(key).await?;
         let started = Instant::now();
         let result = session.call_tool_object(tool, arguments, &options).await;
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let elapsed = started.elapsed();
         let sample = match &result {
-            Ok(_) => Sample::success(elapsed),
+            Ok(_) => {
+                self.inner.observe(key, &Outcome::Answered(elapsed));
+                Sample::success(elapsed)
+            }
             Err(error) => {
                 self.inner.errors.fetch_add(1, Ordering::Relaxed);
+                self.inner.observe(key, &Outcome::Failed(error));
                 Sample::failure(elapsed, error.to_string())
             }
         };
@@ -462,10 +476,32 @@ impl McpPool {
             .await
     }
 
-    /// The server's tools, cached per session until the server announces a
-    /// change.
+    /// The server's tools that the tool policies allow, cached per session
+    /// until the server announces a change (or, on 2026-07-28, its list's
+    /// `ttlMs` runs out).
     pub async fn list_tools(&self, key: &SessionKey) -> Result<Arc<Vec<Tool>>, Error> {
-        self.get(key).await?.list_tools(&CallOptions::new()).await
+        self.list_tools_with(key, &CallOptions::new()).await
+    }
+
+    /// [`list_tools`](Self::list_tools) with a timeout or cancellation.
+    pub async fn list_tools_with(
+        &self,
+        key: &SessionKey,
+        options: &CallOptions,
+    ) -> Result<Arc<Vec<Tool>>, Error> {
+        let session = self.get(key).await?;
+        let started = Instant::now();
+        match session.list_tools(options).await {
+            Ok(tools) => {
+                self.inner
+                    .observe(key, &Outcome::Answered(started.elapsed()));
+                Ok(self.visible(key, tools))
+            }
+            Err(error) => {
+                self.inner.observe(key, &Outcome::Failed(&error));
+                Err(error)
+            }
+        }
     }
 
     /// The servers a tenant can use: shared ones and its own.

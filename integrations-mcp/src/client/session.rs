@@ -143,6 +143,11 @@ pub struct Session {
     stderr: Arc<Mutex<VecDeque<String>>>,
     broken: Arc<AtomicBool>,
     in_flight: AtomicUsize,
+    /// Nanoseconds from `created` to the end of the longest call timeout
+    /// of the calls started so far.
+    busy_until: AtomicU64,
+    /// Told when the last call in flight ends.
+    idle: tokio::sync::Notify,
     call_timeout: Duration,
     /// Counts the server's messages over `max_message` (stdio; rmcp drops
     /// them); the sender is gone for sessions that cannot have them.
@@ -258,6 +263,8 @@ impl Session {
             stderr,
             broken: Arc::new(AtomicBool::new(false)),
             in_flight: AtomicUsize::new(0),
+            busy_until: AtomicU64::new(0),
+            idle: tokio::sync::Notify::new(),
             call_timeout: options.call_timeout,
             oversized,
             max_message: options.max_message,
@@ -587,6 +594,30 @@ impl Session {
         self.stop.cancel();
         self.broken.store(true, Ordering::SeqCst);
         kill_group(self.pgid);
+    }
+
+    /// Returns once no call is in flight: each ends by its timeout at the
+    /// latest (1 s more is allowed for its answer to be handed back).
+    pub(crate) async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            let busy_until = Duration::from_nanos(self.busy_until.load(Ordering::Relaxed));
+            let until = tokio::time::Instant::from_std(self.created)
+                .checked_add(busy_until.saturating_add(Duration::from_secs(1)));
+            match until {
+                Some(until) => {
+                    if tokio::time::timeout_at(until, idle).await.is_err() {
+                        return;
+                    }
+                }
+                None => idle.await,
+            }
+        }
     }
 
     /// Closes the session: cancels the client, lets the server exit for

@@ -3,7 +3,8 @@
 use integrations_core::TenantId;
 use rmcp::model::{CallToolResult, Tool};
 
-use crate::client::pool::{McpPool, SessionKey};
+use crate::client::call::CallOptions;
+use crate::client::pool::{McpPool, ServerHealth, SessionKey};
 use crate::error::Error;
 
 /// The separator between server and tool in namespaced names.
@@ -28,8 +29,21 @@ pub struct NamespacedTool {
 pub struct ToolList {
     /// The tools, namespaced, in server order.
     pub tools: Vec<NamespacedTool>,
-    /// The servers whose tools could not be listed, each with its error.
-    pub unavailable: Vec<(String, Error)>,
+    /// The servers whose tools could not be listed.
+    pub unavailable: Vec<UnavailableServer>,
+}
+
+/// A server whose tools could not be listed: why, and how it has been
+/// doing (down in a crash loop, waiting for re-authorization, ...).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct UnavailableServer {
+    /// The server.
+    pub server: String,
+    /// Why this listing failed.
+    pub error: Error,
+    /// Its health, this failure included.
+    pub health: ServerHealth,
 }
 
 impl ToolList {
@@ -48,8 +62,8 @@ impl ToolList {
 /// # async fn run(pool: McpPool) -> Result<(), integrations_mcp::Error> {
 /// let toolbox = Toolbox::with_servers(pool, TenantId::new("user-1")?, ["github", "slack"])?;
 /// let list = toolbox.tools().await;
-/// for (server, error) in &list.unavailable {
-///     eprintln!("{server} is unavailable: {error}");
+/// for unavailable in &list.unavailable {
+///     eprintln!("{} is {}: {}", unavailable.server, unavailable.health.state, unavailable.error);
 /// }
 /// let reply = toolbox.call("github__search_issues", serde_json::json!({"q": "bug"})).await?;
 /// # Ok(()) }
@@ -110,17 +124,35 @@ impl Toolbox {
                     server: server.clone(),
                     tool: tool.clone(),
                 })),
-                Err(error) => list.unavailable.push((server.clone(), error)),
+                Err(error) => list.unavailable.push(UnavailableServer {
+                    server: server.clone(),
+                    error,
+                    health: self
+                        .pool
+                        .health(&SessionKey::new(self.tenant.clone(), server.clone())),
+                }),
             }
         }
         list
     }
 
-    /// Calls a tool by its namespaced name.
+    /// Calls a tool by its namespaced name, with the pool's default
+    /// timeout.
     pub async fn call(
         &self,
         name: &str,
         arguments: serde_json::Value,
+    ) -> Result<CallToolResult, Error> {
+        self.call_with(name, arguments, CallOptions::new()).await
+    }
+
+    /// Calls a tool by its namespaced name with its own timeout, progress
+    /// or cancellation.
+    pub async fn call_with(
+        &self,
+        name: &str,
+        arguments: serde_json::Value,
+        options: CallOptions,
     ) -> Result<CallToolResult, Error> {
         let (server, tool) = name
             .split_once(SEPARATOR)
@@ -129,6 +161,8 @@ impl Toolbox {
                 name: name.to_owned(),
             })?;
         let key = SessionKey::new(self.tenant.clone(), server);
-        self.pool.call_tool(&key, tool, arguments).await
+        self.pool
+            .call_tool_with(&key, tool, arguments, options)
+            .await
     }
 }

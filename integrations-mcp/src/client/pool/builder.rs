@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use integrations_core::config::{McpProtocol, McpServerEntry};
 use integrations_core::credentials::TokenManager;
-#[cfg(feature = "http")]
 use integrations_core::events::EventSink;
 use integrations_core::health::HealthMetrics;
 use integrations_core::{ConnectionId, IntegrationId, TenantId};
@@ -38,8 +37,8 @@ pub struct McpPoolBuilder {
     authorizations: HashMap<String, crate::client::McpAuthorization>,
     #[cfg(feature = "http")]
     oauth_tokens: Option<Arc<dyn integrations_core::credentials::CredentialStore>>,
-    #[cfg(feature = "http")]
     events: Option<Arc<dyn EventSink>>,
+    thresholds: super::HealthThresholds,
 }
 
 impl McpPoolBuilder {
@@ -62,8 +61,8 @@ impl McpPoolBuilder {
             authorizations: HashMap::new(),
             #[cfg(feature = "http")]
             oauth_tokens: None,
-            #[cfg(feature = "http")]
             events: None,
+            thresholds: super::HealthThresholds::default(),
         }
     }
 
@@ -201,12 +200,22 @@ impl McpPoolBuilder {
         self
     }
 
-    /// Where the pool reports what happens to the tokens it refreshes:
-    /// `token_refreshed`, `token_refresh_failed` and `needs_reauth` events.
-    #[cfg(feature = "http")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    /// Where the pool reports what happens: `session_closed` (a host's
+    /// [`close`](McpPool::close), [`close_tenant`](McpPool::close_tenant),
+    /// a removed or changed tenant server), `health_changed` (on each
+    /// transition of a server's [`health`](McpPool::health)), and, for the
+    /// tokens the pool's authorization code flow refreshes,
+    /// `token_refreshed`, `token_refresh_failed` and `needs_reauth`. Events
+    /// reach the sink in order from a task of the pool's, through a queue
+    /// of 4096 (beyond it, new events are dropped with a warning).
     pub fn events(mut self, sink: impl EventSink) -> Self {
         self.events = Some(Arc::new(sink));
+        self
+    }
+
+    /// When a server counts as degraded or down (see [`HealthThresholds`]).
+    pub fn health(mut self, thresholds: super::HealthThresholds) -> Self {
+        self.thresholds = thresholds;
         self
     }
 
@@ -239,8 +248,27 @@ impl McpPoolBuilder {
                     .map_err(|_| "the pool's token manager could not be made (no randomness for its id)")
             },
         );
+        let has_policies = self
+            .servers
+            .values()
+            .any(|config| !config.tools().is_unrestricted());
+        let (event_queue, event_receiver) = match &self.events {
+            Some(_) => {
+                let (sender, receiver) = tokio::sync::mpsc::channel(4096);
+                (Some(sender), Some(receiver))
+            }
+            None => (None, None),
+        };
         let inner = Arc::new(Inner {
             servers: Mutex::new(self.servers),
+            tenant_policies: Mutex::new(HashMap::new()),
+            has_policies: AtomicBool::new(has_policies),
+            health: Mutex::new(HashMap::new()),
+            thresholds: self.thresholds,
+            events: self.events,
+            event_queue,
+            event_receiver: Mutex::new(event_receiver),
+            events_id: IntegrationId::new("mcp").unwrap_or_else(|_| unreachable!("a valid id")),
             tokens: self.tokens,
             oauth: self.oauth,
             hooks: self.hooks,

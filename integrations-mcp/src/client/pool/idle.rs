@@ -16,6 +16,7 @@ impl Inner {
         if self.reaper_started.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.start_events();
         let reaper = Arc::downgrade(self);
         let stop = self.stop.clone();
         let every =
@@ -35,6 +36,30 @@ impl Inner {
         });
     }
 
+    /// Starts the task that hands the pool's events to its sink, in order;
+    /// at shutdown it hands over what is queued, then stops.
+    fn start_events(self: &Arc<Self>) {
+        let (Some(sink), Some(mut queue)) =
+            (self.events.clone(), lock(&self.event_receiver).take())
+        else {
+            return;
+        };
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    biased;
+                    event = queue.recv() => event,
+                    () = stop.cancelled() => queue.try_recv().ok(),
+                };
+                let Some(event) = event else { return };
+                if let Err(error) = sink.record(&event).await {
+                    tracing::warn!(%error, "MCP pool event sink failed");
+                }
+            }
+        });
+    }
+
     /// Closes a session in a task the pool owns.
     pub(super) fn close_later(self: &Arc<Self>, session: Arc<Session>) {
         let grace = self.close_grace;
@@ -42,7 +67,7 @@ impl Inner {
     }
 
     pub(super) async fn close_idle(self: &Arc<Self>) {
-        let idle: Vec<Arc<Session>> = {
+        let idle: Vec<(SessionKey, Arc<Session>)> = {
             let mut slots = lock(&self.slots);
             let keys: Vec<SessionKey> = slots
                 .iter()
@@ -57,14 +82,18 @@ impl Inner {
                     _ => None,
                 })
                 .collect();
-            keys.iter()
-                .filter_map(|key| match slots.remove(key) {
-                    Some(Slot::Ready(session)) => Some(session),
+            keys.into_iter()
+                .filter_map(|key| match slots.remove(&key) {
+                    Some(Slot::Ready(session)) => Some((key, session)),
                     _ => None,
                 })
                 .collect()
         };
-        for session in idle {
+        let closed: Vec<SessionKey> = idle.iter().map(|(key, _)| key.clone()).collect();
+        self.forget_health(|key, health| {
+            health.state == integrations_core::health::HealthState::Ok && closed.contains(key)
+        });
+        for (_, session) in idle {
             tracing::debug!(server = session.server(), "closing idle MCP session");
             self.idle_closed.fetch_add(1, Ordering::Relaxed);
             self.close_later(session);

@@ -16,15 +16,21 @@ use crate::error::Error;
 pub(super) struct InFlight<'a>(&'a Session);
 
 impl<'a> InFlight<'a> {
-    pub(super) fn start(session: &'a Session) -> Self {
+    /// A call that ends within `timeout`.
+    pub(super) fn start(session: &'a Session, timeout: std::time::Duration) -> Self {
         session.in_flight.fetch_add(1, Ordering::SeqCst);
+        let ends = session.created.elapsed().saturating_add(timeout);
+        let ends = u64::try_from(ends.as_nanos()).unwrap_or(u64::MAX);
+        session.busy_until.fetch_max(ends, Ordering::Relaxed);
         Self(session)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
         self.0.touch();
     }
 }
@@ -104,8 +110,8 @@ impl Session {
         options: &CallOptions,
         call: impl Future<Output = Result<T, ServiceError>>,
     ) -> Result<T, Error> {
-        let _in_flight = InFlight::start(self);
         let timeout = options.timeout.unwrap_or(self.call_timeout);
+        let _in_flight = InFlight::start(self, timeout);
         let cancelled = async {
             match &options.cancel {
                 Some(token) => token.cancelled().await,
