@@ -16,6 +16,7 @@ mod http;
 mod http_words;
 mod pool;
 mod probe;
+mod search;
 mod session;
 mod toolbox;
 
@@ -26,6 +27,7 @@ pub use call::{CallOptions, Progress, ToolResultExt};
 pub use hooks::{ClientHooks, HookCapabilities, HookContext};
 pub use pool::{HealthThresholds, McpPool, McpPoolBuilder, PoolMetrics, ServerHealth, SessionKey};
 pub use probe::{ServerTest, test_server};
+pub use search::{SearchHit, ToolIndex};
 pub use session::Session;
 pub use tokio_util::sync::CancellationToken;
-pub use toolbox::{NamespacedTool, SEPARATOR, ToolList, Toolbox, UnavailableServer};
+pub use toolbox::{NamespacedTool, SEPARATOR, ToolList, ToolSearch, Toolbox, UnavailableServer};

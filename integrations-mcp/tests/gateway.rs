@@ -395,3 +395,55 @@ async fn slow_or_failing_answers_degrade_a_server_and_toolbox_calls_take_options
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process("gw-degraded").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_search_follows_list_changes_and_policies() {
+    let events = Recorder::default();
+    let pool = pool(&events)
+        .server("demo", demo("gw-search", &[]))
+        .server("other", demo("gw-search", &[]))
+        .build();
+    let alice = tenant("alice");
+    let toolbox = Toolbox::new(pool.clone(), alice.clone()).unwrap();
+    let found = toolbox
+        .search("sleep some milliseconds then answer", 2)
+        .await;
+    assert!(found.unavailable.is_empty());
+    let names: Vec<&str> = found
+        .hits
+        .iter()
+        .map(|hit| hit.tool.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.iter().all(|name| name.ends_with("__sleep")),
+        "{names:?}"
+    );
+
+    // A tool added at the server (notifications/tools/list_changed) is
+    // found at the next search; the other server is not indexed again.
+    let key = SessionKey::new(alice.clone(), "demo");
+    pool.call_tool(&key, "add_tool", json!({"name": "weather_forecast"}))
+        .await
+        .unwrap();
+    let mut hits = Vec::new();
+    for _ in 0..50 {
+        hits = toolbox.search("weather forecast", 1).await.hits;
+        if !hits.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hits[0].tool.name, "demo__weather_forecast");
+
+    // A tenant policy takes the tool out of the results.
+    pool.set_tenant_policy(
+        alice.clone(),
+        "demo",
+        ToolPolicy::new(Vec::<String>::new(), ["weather_*"]).unwrap(),
+    );
+    let denied = toolbox.search("weather forecast", 1).await.hits;
+    assert!(denied.is_empty(), "{denied:?}");
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process("gw-search").await;
+}

@@ -111,6 +111,9 @@ struct Inner {
     tenant_policies: Mutex<HashMap<(TenantId, String), integrations_core::config::ToolPolicy>>,
     /// Whether any config or tenant has a tool policy (else none is looked up).
     has_policies: AtomicBool,
+    /// Bumped whenever a tenant's server or policy is set: what a listing
+    /// lets through may have changed.
+    policy_generation: AtomicU64,
     health: Mutex<health::HealthMap>,
     thresholds: HealthThresholds,
     /// Where events go, through a queue of 4096 that one task of the pool's
@@ -489,13 +492,26 @@ impl McpPool {
         key: &SessionKey,
         options: &CallOptions,
     ) -> Result<Arc<Vec<Tool>>, Error> {
+        let (tools, _) = self.all_tools(key, options).await?;
+        Ok(self.visible(key, tools))
+    }
+
+    /// The server's whole (cached) list, before the policies, and the
+    /// policies' generation: the same list and generation mean the same
+    /// visible tools.
+    pub(crate) async fn all_tools(
+        &self,
+        key: &SessionKey,
+        options: &CallOptions,
+    ) -> Result<(Arc<Vec<Tool>>, u64), Error> {
+        let generation = self.inner.policy_generation.load(Ordering::SeqCst);
         let session = self.get(key).await?;
         let started = Instant::now();
         match session.list_tools(options).await {
             Ok(tools) => {
                 self.inner
                     .observe(key, &Outcome::Answered(started.elapsed()));
-                Ok(self.visible(key, tools))
+                Ok((tools, generation))
             }
             Err(error) => {
                 self.inner.observe(key, &Outcome::Failed(&error));

@@ -1,10 +1,14 @@
 //! [`Toolbox`]: one flat, namespaced tool list across a tenant's servers.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use integrations_core::TenantId;
 use rmcp::model::{CallToolResult, Tool};
 
 use crate::client::call::CallOptions;
 use crate::client::pool::{McpPool, ServerHealth, SessionKey};
+use crate::client::search::{SearchHit, ToolIndex};
 use crate::error::Error;
 
 /// The separator between server and tool in namespaced names.
@@ -73,6 +77,26 @@ pub struct Toolbox {
     pool: McpPool,
     tenant: TenantId,
     servers: Vec<String>,
+    /// The search index, shared by clones.
+    search: Arc<Mutex<Indexed>>,
+}
+
+/// The index and, per server, the list (and policy generation) it holds.
+#[derive(Debug, Default)]
+struct Indexed {
+    index: ToolIndex,
+    sources: HashMap<String, (Arc<Vec<Tool>>, u64)>,
+}
+
+/// What [`Toolbox::search`] found: the best tools of the servers that
+/// answered, and the servers that did not.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ToolSearch {
+    /// The tools, best first.
+    pub hits: Vec<SearchHit>,
+    /// The servers whose tools could not be listed (not searched).
+    pub unavailable: Vec<UnavailableServer>,
 }
 
 impl Toolbox {
@@ -101,6 +125,7 @@ impl Toolbox {
             pool,
             tenant,
             servers,
+            search: Arc::default(),
         })
     }
 
@@ -134,6 +159,57 @@ impl Toolbox {
             }
         }
         list
+    }
+
+    /// The `k` tools of the tenant's servers that best match `query` (BM25
+    /// over names, titles, descriptions and parameters; see
+    /// [`ToolIndex`]), with the tool policies applied, so an agent can be
+    /// handed a few tools instead of hundreds.
+    ///
+    /// The index is kept in the toolbox (and its clones) and follows the
+    /// pool's cached lists: a server whose list changed (a
+    /// `list_changed`, an expired `ttlMs`, a new session) or whose policy
+    /// changed is indexed again, alone; a server that cannot be listed is
+    /// left out of the index and reported in
+    /// [`ToolSearch::unavailable`]. Keep one toolbox per tenant rather
+    /// than one per request.
+    pub async fn search(&self, query: &str, k: usize) -> ToolSearch {
+        let lists = futures_util::future::join_all(self.servers.iter().map(|server| async move {
+            let key = SessionKey::new(self.tenant.clone(), server.clone());
+            let listed = self.pool.all_tools(&key, &CallOptions::new()).await;
+            (server, key, listed)
+        }))
+        .await;
+        let mut unavailable = Vec::new();
+        let mut indexed = self.search.lock().unwrap_or_else(|e| e.into_inner());
+        let Indexed { index, sources } = &mut *indexed;
+        for (server, key, listed) in lists {
+            match listed {
+                Ok((tools, generation)) => {
+                    let current = sources.get(server).is_some_and(|(source, indexed_at)| {
+                        Arc::ptr_eq(source, &tools) && *indexed_at == generation
+                    });
+                    if !current {
+                        let visible = self.pool.visible(&key, Arc::clone(&tools));
+                        index.index_server(server, &visible);
+                        sources.insert(server.clone(), (tools, generation));
+                    }
+                }
+                Err(error) => {
+                    index.remove_server(server);
+                    sources.remove(server);
+                    unavailable.push(UnavailableServer {
+                        server: server.clone(),
+                        error,
+                        health: self.pool.health(&key),
+                    });
+                }
+            }
+        }
+        ToolSearch {
+            hits: index.search(query, k),
+            unavailable,
+        }
     }
 
     /// Calls a tool by its namespaced name, with the pool's default

@@ -263,6 +263,7 @@ impl McpPoolBuilder {
             servers: Mutex::new(self.servers),
             tenant_policies: Mutex::new(HashMap::new()),
             has_policies: AtomicBool::new(has_policies),
+            policy_generation: AtomicU64::new(0),
             health: Mutex::new(HashMap::new()),
             thresholds: self.thresholds,
             events: self.events,

@@ -142,6 +142,7 @@ impl McpPool {
         config: McpServerEntry,
     ) {
         let key = SessionKey::new(tenant, name);
+        self.inner.policy_generation.fetch_add(1, Ordering::SeqCst);
         if !config.tools().is_unrestricted() {
             self.inner.has_policies.store(true, Ordering::Relaxed);
         }
@@ -175,6 +176,7 @@ impl McpPool {
             .remove(&(key.tenant.clone(), key.server.clone()))
             .is_some();
         if removed {
+            self.inner.policy_generation.fetch_add(1, Ordering::SeqCst);
             let retired = self.inner.retire(|k| *k == key);
             Arc::clone(&self.inner)
                 .close_retired(retired, SessionCloseReason::ServerRemoved)
@@ -195,6 +197,7 @@ impl McpPool {
     ) {
         self.inner.has_policies.store(true, Ordering::Relaxed);
         lock(&self.inner.tenant_policies).insert((tenant, server.into()), policy);
+        self.inner.policy_generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Closes `key`'s session: new calls start another, calls in flight
@@ -243,7 +246,7 @@ impl McpPool {
     }
 
     /// The tools of a list that the policies let `key` see.
-    pub(super) fn visible(&self, key: &SessionKey, tools: Arc<Vec<Tool>>) -> Arc<Vec<Tool>> {
+    pub(crate) fn visible(&self, key: &SessionKey, tools: Arc<Vec<Tool>>) -> Arc<Vec<Tool>> {
         match self.inner.policies(key) {
             Some(policies) if !tools.iter().all(|tool| policies.allows(&tool.name)) => Arc::new(
                 tools
