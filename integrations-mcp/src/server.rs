@@ -15,6 +15,7 @@ use crate::error::Error;
 
 mod handler;
 mod peer;
+mod toolbox;
 mod wire;
 
 use handler::SessionState;
@@ -60,7 +61,14 @@ pub struct Bridge {
     /// Seals the `requestState` of 2026-07-28 rounds (MRTR); `None` only
     /// when the system gave no randomness for a key and none was set.
     states: Option<Arc<rmcp::model::RequestStateCodec>>,
+    /// A tenant's pooled tools, offered as `search_tools` and `call_tool`.
+    toolbox: Option<crate::client::Toolbox>,
 }
+
+/// The tool that searches the toolbox ([`Bridge::toolbox`]).
+pub const SEARCH_TOOLS: &str = "search_tools";
+/// The tool that calls a toolbox tool by name ([`Bridge::toolbox`]).
+pub const CALL_TOOL: &str = "call_tool";
 
 /// 32 bytes from the operating system: a key no one else knows (`None`
 /// if the system has no randomness to give; a fixed key would be worse).
@@ -91,7 +99,23 @@ impl Bridge {
             states: random_key()
                 .and_then(|key| rmcp::model::RequestStateCodec::try_new(key).ok())
                 .map(Arc::new),
+            toolbox: None,
         }
+    }
+
+    /// Offers a tenant's pooled MCP tools to the agent as two tools instead
+    /// of all of them: `search_tools {query, limit}` (at most 20; default
+    /// 8) answers the best matches with their names, descriptions and
+    /// input schemas ([`Toolbox::search`](crate::Toolbox::search), tool
+    /// policies applied), and `call_tool {name, arguments}` calls one by
+    /// its namespaced name, cancelled when the agent cancels. An agent with
+    /// 500 tools across 20 servers starts with 2 (besides the runtime's).
+    /// A toolbox serves one tenant: give each tenant's agent its own
+    /// bridge.
+    #[must_use]
+    pub fn toolbox(mut self, toolbox: crate::client::Toolbox) -> Self {
+        self.toolbox = Some(toolbox);
+        self
     }
 
     /// The key that seals the `requestState` of a 2026-07-28 call whose
@@ -174,8 +198,17 @@ impl Bridge {
             .map(|id| format!("{id}.{tool}"))
     }
 
-    /// The MCP tools: one per capability of every running integration.
+    /// The MCP tools: one per capability of every running integration,
+    /// and `search_tools` and `call_tool` with a [`toolbox`](Self::toolbox).
     pub fn tools(&self) -> Vec<Tool> {
+        let mut tools = self.integration_tools();
+        if self.toolbox.is_some() {
+            tools.extend(toolbox::tools());
+        }
+        tools
+    }
+
+    fn integration_tools(&self) -> Vec<Tool> {
         let registry = self.runtime.registry();
         registry
             .ids()

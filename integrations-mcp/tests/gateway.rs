@@ -447,3 +447,99 @@ async fn tool_search_follows_list_changes_and_policies() {
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process("gw-search").await;
 }
+
+/// An agent with many tools starts with two: search, and call by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_offers_a_tenants_pooled_tools_as_search_and_call() {
+    use integrations_core::{Config, Registry, Runtime};
+    use integrations_mcp::Bridge;
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+
+    let events = Recorder::default();
+    let pool = pool(&events)
+        .server("demo", demo("gw-bridge", &[]))
+        .server("files", demo("gw-bridge", &[]))
+        .build();
+    let alice = tenant("alice");
+    pool.set_tenant_policy(
+        alice.clone(),
+        "files",
+        ToolPolicy::new(Vec::<String>::new(), ["crash"]).unwrap(),
+    );
+    let runtime = Arc::new(
+        Runtime::builder(Registry::new())
+            .start(&Config::default())
+            .await,
+    );
+    let bridge = Bridge::new(runtime).toolbox(Toolbox::new(pool.clone(), alice).unwrap());
+    let (client_side, server_side) = tokio::io::duplex(256 * 1024);
+    let serving = tokio::spawn(bridge.serve(server_side));
+    let agent = ().serve(client_side).await.unwrap();
+
+    let tools = agent.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|tool| &*tool.name).collect();
+    assert_eq!(names, ["search_tools", "call_tool"]);
+
+    let call = |name: &'static str, arguments: serde_json::Value| {
+        CallToolRequestParams::new(name).with_arguments(arguments.as_object().unwrap().clone())
+    };
+    let found = agent
+        .call_tool(call(
+            "search_tools",
+            json!({"query": "sleep for some milliseconds", "limit": 3}),
+        ))
+        .await
+        .unwrap();
+    let found = found.structured_content.unwrap();
+    let names: Vec<&str> = found["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo__sleep") && names.contains(&"files__sleep"),
+        "{names:?}"
+    );
+    assert_eq!(found["tools"][0]["inputSchema"]["required"], json!(["ms"]));
+
+    let echoed = agent
+        .call_tool(call(
+            "call_tool",
+            json!({"name": "files__echo", "arguments": {"text": "hi"}}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(echoed.text(), "hi");
+    let denied = agent
+        .call_tool(call(
+            "call_tool",
+            json!({"name": "files__crash", "arguments": {}}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    assert!(
+        denied.text().contains("not allowed by its tool policy"),
+        "{}",
+        denied.text()
+    );
+    let crash_found = agent
+        .call_tool(call(
+            "search_tools",
+            json!({"query": "exit crash the server"}),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert!(
+        !crash_found.to_string().contains("files__crash"),
+        "a denied tool is not found: {crash_found}"
+    );
+    drop(agent);
+    let _ = serving.await;
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process("gw-bridge").await;
+}

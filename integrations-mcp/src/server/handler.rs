@@ -308,6 +308,11 @@ impl ServerHandler for Bridge {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(toolbox) = &self.toolbox
+            && let Some(result) = super::toolbox::call(toolbox, &request, &context.ct).await
+        {
+            return Ok(result?.into());
+        }
         let Some(target) = self.target(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{}`", request.name),
