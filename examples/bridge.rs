@@ -12,7 +12,9 @@
 //! cargo run --example bridge
 //! ```
 //!
-//! `RUST_LOG` sets what it logs to stderr (default `info`).
+//! `RUST_LOG` sets what it logs to stderr (default `info`). With the
+//! `otel` feature (on here), the pool sends each request's W3C trace
+//! context in `_meta` and the bridge parents its spans on it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -90,12 +92,23 @@ impl Integration for Notes {
 }
 
 async fn serve_bridge() -> Result<(), Error> {
+    // With BRIDGE_SPANS=FILE, the bridge's spans (OpenTelemetry, through
+    // `tracing-opentelemetry`) are written to FILE as JSON when it stops:
+    // tests/traces.rs follows one trace across the two processes.
+    let spans =
+        std::env::var_os("BRIDGE_SPANS").map(|file| (file, integrations_examples::record_spans()));
     let mut registry = Registry::new();
     registry.register(Arc::new(Notes::default()))?;
     let config = Config::from_toml_str("[integrations]\nenabled = [\"notes\"]")?;
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
     Bridge::new(runtime.clone()).serve_stdio().await?;
     runtime.shutdown(Duration::from_secs(2)).await;
+    if let Some((file, (recorder, _provider))) = spans {
+        std::fs::write(
+            file,
+            integrations_examples::spans_json(&recorder).to_string(),
+        )?;
+    }
     Ok(())
 }
 

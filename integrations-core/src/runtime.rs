@@ -471,7 +471,18 @@ impl Runtime {
             return self.registry.dispatch(target, arguments).await;
         };
         let started = Instant::now();
-        let call = self.registry.dispatch_with(target, arguments, context);
+        // A child of the caller's span (the bridge's `tools/call`, say), so
+        // a trace follows a call into the integration.
+        let span = tracing::info_span!(
+            "integration.handle",
+            otel.name = %format!("handle {target}"),
+            integration = %id,
+            target = target,
+        );
+        let call = tracing::Instrument::instrument(
+            self.registry.dispatch_with(target, arguments, context),
+            span,
+        );
         let result = tokio::time::timeout(self.dispatch_timeout, call)
             .await
             .unwrap_or_else(|_| {

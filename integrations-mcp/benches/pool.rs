@@ -13,6 +13,7 @@
 //!
 //! ```sh
 //! cargo bench -p integrations-mcp --features demo --bench pool
+//! BENCH_SPANS=1 cargo bench -p integrations-mcp --features demo,otel --bench pool
 //! ```
 
 use std::collections::HashMap;
@@ -55,11 +56,14 @@ fn summary(label: &str, mut times: Vec<Duration>, baseline_p50: Option<Duration>
 struct BareClient;
 
 impl rmcp::ClientHandler for BareClient {
+    /// What the pool declares without hooks: the tasks extension.
     fn get_info(&self) -> rmcp::model::ClientConfig {
-        rmcp::model::ClientConfig::new(
-            rmcp::model::ClientCapabilities::default(),
-            rmcp::model::Implementation::new("bare", "1"),
-        )
+        let mut capabilities = rmcp::model::ClientCapabilities::default();
+        capabilities
+            .extensions
+            .get_or_insert_default()
+            .insert(rmcp::model::TASKS_EXTENSION_ID.into(), Default::default());
+        rmcp::model::ClientConfig::new(capabilities, rmcp::model::Implementation::new("bare", "1"))
     }
 }
 
@@ -307,7 +311,24 @@ async fn profile(which: &str, n: usize) {
     }
 }
 
+/// With `BENCH_SPANS=1`: `tracing` goes to OpenTelemetry through
+/// `tracing-opentelemetry`, with a tracer provider that exports nothing, so
+/// every span the pool makes is built and ended as in a host that exports
+/// its traces.
+fn install_spans() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use opentelemetry::trace::TracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+    std::env::var_os("BENCH_SPANS")?;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    println!("spans on: tracing-opentelemetry, exporting to nothing");
+    Some(provider)
+}
+
 fn main() {
+    let _spans = install_spans();
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|arg| arg == "--profile") {
         let n = args

@@ -314,6 +314,39 @@ impl Error {
         )
     }
 
+    /// The variant's name in snake case (`timeout`, `session_closed`), as
+    /// spans record it in `error.type`.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Self::Core(..) => "core",
+            Self::UnknownServer { .. } => "unknown_server",
+            Self::Spawn { .. } => "spawn",
+            Self::Exited { .. } => "exited",
+            Self::HandshakeTimeout { .. } => "handshake_timeout",
+            Self::Handshake { .. } => "handshake",
+            Self::UnsupportedProtocol { .. } => "unsupported_protocol",
+            Self::InputRounds { .. } => "input_rounds",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Authorization { .. } => "authorization",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::AuthorizationRequired { .. } => "authorization_required",
+            Self::NeedsReauth { .. } => "needs_reauth",
+            Self::Credentials { .. } => "credentials",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Timeout { .. } => "timeout",
+            Self::MessageTooLarge { .. } => "message_too_large",
+            Self::Cancelled { .. } => "cancelled",
+            Self::SessionClosed { .. } => "session_closed",
+            Self::Server { .. } => "server",
+            Self::InvalidArguments { .. } => "invalid_arguments",
+            Self::UnknownTool { .. } => "unknown_tool",
+            Self::ToolDenied { .. } => "tool_denied",
+            Self::PoolClosed => "pool_closed",
+            Self::InvalidJson { .. } => "invalid_json",
+            Self::Io { .. } => "io",
+        }
+    }
+
     /// How long to wait before trying again, when the server said. MCP
     /// servers do not say today, so this is always `None`; it is here so
     /// every crate of the family answers the same three questions.

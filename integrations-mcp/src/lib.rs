@@ -57,6 +57,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | no | streamable HTTP: the pool reaches `url` servers (reqwest, rustls) and the [`Bridge`] serves over HTTP (axum) |
+//! | `otel` | no | W3C trace context in `_meta`: the pool sends its spans' context, the [`Bridge`] parents on the client's (`opentelemetry`, `tracing-opentelemetry`) |
 //! | `demo` | no | the demo MCP server (`demo` module, `integrations-mcp-demo` binary) for tests and examples; not for production |
 //!
 //! Stdio servers need no feature.
@@ -79,6 +80,7 @@ pub mod config;
 pub mod demo;
 mod error;
 pub mod server;
+mod trace;
 
 pub use client::{CallOptions, McpPool, SessionKey, Toolbox};
 pub use config::{ClaudeConfigFile, servers_from_json};

@@ -36,6 +36,8 @@ use crate::client::call::{CallOptions, tool_arguments};
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::client::session::{Connect, Session};
 use crate::error::Error;
+use crate::trace;
+use tracing::Instrument;
 
 /// Which session: a tenant's connection to a named server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -426,8 +428,17 @@ impl McpPool {
         let arguments = tool_arguments(&key.server, tool, arguments)?;
         self.check_allowed(key, tool)?;
         let session = self.get(key).await?;
+        let span = session.span("tools/call", tool);
         let started = Instant::now();
-        let result = session.call_tool_object(tool, arguments, &options).await;
+        let result = session
+            .call_tool_object(tool, arguments, &options)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(result) if result.is_error == Some(true) => trace::failed(&span, "tool_error"),
+            Ok(_) => {}
+            Err(error) => trace::failed(&span, error.type_name()),
+        }
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let elapsed = started.elapsed();
         let sample = match &result {
@@ -462,10 +473,16 @@ impl McpPool {
         key: &SessionKey,
         uri: &str,
     ) -> Result<rmcp::model::ReadResourceResult, Error> {
-        self.get(key)
-            .await?
+        let session = self.get(key).await?;
+        let span = session.span("resources/read", uri);
+        let result = session
             .read_resource(uri, &CallOptions::new())
-            .await
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &result {
+            trace::failed(&span, error.type_name());
+        }
+        result
     }
 
     /// Subscribes the tenant's session to changes of the resource at
@@ -506,14 +523,16 @@ impl McpPool {
     ) -> Result<(Arc<Vec<Tool>>, u64), Error> {
         let generation = self.inner.policy_generation.load(Ordering::SeqCst);
         let session = self.get(key).await?;
+        let span = session.span("tools/list", "");
         let started = Instant::now();
-        match session.list_tools(options).await {
+        match session.list_tools(options).instrument(span.clone()).await {
             Ok(tools) => {
                 self.inner
                     .observe(key, &Outcome::Answered(started.elapsed()));
                 Ok((tools, generation))
             }
             Err(error) => {
+                trace::failed(&span, error.type_name());
                 self.inner.observe(key, &Outcome::Failed(&error));
                 Err(error)
             }

@@ -154,6 +154,8 @@ pub struct Session {
     oversized: watch::Receiver<u64>,
     max_message: usize,
     tasks: TaskTracker,
+    /// Where the server is, for the spans of requests to it.
+    trace_peer: crate::trace::Peer,
     /// When the session was made; `last_used` counts from it.
     created: Instant,
     /// Nanoseconds from `created` to the last use.
@@ -269,6 +271,7 @@ impl Session {
             oversized,
             max_message: options.max_message,
             tasks: options.tasks.clone(),
+            trace_peer: crate::trace::Peer::default(),
             created: Instant::now(),
             last_used: AtomicU64::new(0),
         }
@@ -277,6 +280,16 @@ impl Session {
     /// Starts the server and completes the handshake within the options'
     /// handshake limit.
     pub(crate) async fn connect(
+        server: &str,
+        config: &McpServerEntry,
+        options: Connect<'_>,
+    ) -> Result<Self, Error> {
+        let mut session = Self::connect_to(server, config, options).await?;
+        session.trace_peer = crate::trace::Peer::of(config);
+        Ok(session)
+    }
+
+    async fn connect_to(
         server: &str,
         config: &McpServerEntry,
         options: Connect<'_>,
@@ -418,6 +431,11 @@ impl Session {
         stderr_tail(&self.stderr)
     }
 
+    /// The span of a `method` request for `target` on this session.
+    pub(crate) fn span(&self, method: &'static str, target: &str) -> tracing::Span {
+        crate::trace::client(method, target, &self.server, &self.trace_peer)
+    }
+
     pub(crate) fn touch(&self) {
         let since = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_used.fetch_max(since, Ordering::Relaxed);
@@ -457,6 +475,7 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
+        crate::trace::inject(&mut params.meta);
         let call = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {
@@ -464,20 +483,23 @@ impl Session {
                     None => match self.peer.call_tool_once(params.clone()).await? {
                         CallToolResponse::Complete(result) => return Ok(result),
                         CallToolResponse::InputRequired(asked) => asked,
-                        CallToolResponse::Task(task) => return self.task_result(task).await,
+                        // Boxed: rare, and its future would grow every call's.
+                        CallToolResponse::Task(task) => {
+                            return Box::pin(self.task_result(task)).await;
+                        }
                         _ => return Err(ServiceError::UnexpectedResponse),
                     },
                     Some(reports) => match self.call_with_progress(&params, reports).await? {
                         ServerResult::CallToolResult(result) => return Ok(result),
                         ServerResult::InputRequiredResult(asked) => asked,
                         ServerResult::CreateTaskResult(task) => {
-                            return self.task_result(task).await;
+                            return Box::pin(self.task_result(task)).await;
                         }
                         _ => return Err(ServiceError::UnexpectedResponse),
                     },
                 };
                 (params.input_responses, params.request_state) =
-                    self.next_round(asked, &mut waits).await?;
+                    Box::pin(self.next_round(asked, &mut waits)).await?;
             }
             Err(ServiceError::InputRequiredRoundsExceeded {
                 max_rounds: rounds::MAX_ROUNDS,
@@ -519,6 +541,7 @@ impl Session {
         options: &CallOptions,
     ) -> Result<rmcp::model::ReadResourceResult, Error> {
         let mut params = rmcp::model::ReadResourceRequestParams::new(uri);
+        crate::trace::inject(&mut params.meta);
         let read = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {

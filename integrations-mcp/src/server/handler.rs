@@ -237,6 +237,79 @@ impl Bridge {
             }
         }));
     }
+
+    /// Serves one `tools/call` (in its span).
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(toolbox) = &self.toolbox
+            && let Some(result) = super::toolbox::call(toolbox, &request, &context.ct).await
+        {
+            return Ok(result?.into());
+        }
+        let Some(target) = self.target(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let modern = context
+            .meta
+            .protocol_version()
+            .is_some_and(|version| !version.has_initialize());
+        let rounds = if modern {
+            Some(Arc::new(self.rounds_of(&request)?))
+        } else {
+            None
+        };
+        let level = if modern {
+            context
+                .meta
+                .log_level()
+                .map(|level| Arc::new(Mutex::new(logging_level(&level))))
+        } else {
+            Some(Arc::clone(&self.session.level))
+        };
+        let peer = BridgePeer {
+            peer: context.peer.clone(),
+            progress: context.meta.get_progress_token(),
+            level,
+            logger: target.split('.').next().unwrap_or_default().to_owned(),
+            capabilities: super::peer::declared(&context.peer, &context.meta),
+            rounds: rounds.clone(),
+        };
+        let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
+        let result = match self
+            .runtime
+            .dispatch_with(&target, arguments, action_context)
+            .await
+        {
+            Ok(result) => result,
+            // The caller's mistakes are protocol errors...
+            Err(error @ CoreError::Registry(_)) => {
+                return Err(ErrorData::invalid_params(error.to_string(), None));
+            }
+            // ...the integration's failures are tool errors the agent sees.
+            Err(error) => ActionResult::error(error.to_string()),
+        };
+        if let Some((index, asked)) = rounds.as_ref().and_then(|rounds| rounds.asked()) {
+            let rounds = rounds.as_deref().unwrap_or_else(|| unreachable!("asked"));
+            return self.next_round(&request, rounds.answers(), index, asked);
+        }
+        let content: Vec<Value> = if result.content.is_empty() {
+            vec![json!({"type": "text", "text": render(&result.output)})]
+        } else {
+            result.content.iter().map(wire::content).collect()
+        };
+        let mut reply = json!({"content": content, "isError": result.is_error});
+        if let Some(structured) = result.structured {
+            reply["structuredContent"] = structured;
+        }
+        Ok(wire::result::<CallToolResult>(reply)?.into())
+    }
 }
 
 /// Questions one call may ask its client (2026-07-28 rounds).
@@ -308,71 +381,17 @@ impl ServerHandler for Bridge {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if let Some(toolbox) = &self.toolbox
-            && let Some(result) = super::toolbox::call(toolbox, &request, &context.ct).await
-        {
-            return Ok(result?.into());
-        }
-        let Some(target) = self.target(&request.name) else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            ));
-        };
-        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-        let modern = context
-            .meta
-            .protocol_version()
-            .is_some_and(|version| !version.has_initialize());
-        let rounds = if modern {
-            Some(Arc::new(self.rounds_of(&request)?))
-        } else {
-            None
-        };
-        let level = if modern {
-            context
-                .meta
-                .log_level()
-                .map(|level| Arc::new(Mutex::new(logging_level(&level))))
-        } else {
-            Some(Arc::clone(&self.session.level))
-        };
-        let peer = BridgePeer {
-            peer: context.peer.clone(),
-            progress: context.meta.get_progress_token(),
-            level,
-            logger: target.split('.').next().unwrap_or_default().to_owned(),
-            capabilities: super::peer::declared(&context.peer, &context.meta),
-            rounds: rounds.clone(),
-        };
-        let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
-        let result = match self
-            .runtime
-            .dispatch_with(&target, arguments, action_context)
-            .await
-        {
-            Ok(result) => result,
-            // The caller's mistakes are protocol errors...
-            Err(error @ CoreError::Registry(_)) => {
-                return Err(ErrorData::invalid_params(error.to_string(), None));
+        use tracing::Instrument;
+        let span = crate::trace::server("tools/call", &request.name, &context.meta);
+        let result = self.call(request, context).instrument(span.clone()).await;
+        match &result {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                crate::trace::failed(&span, "tool_error");
             }
-            // ...the integration's failures are tool errors the agent sees.
-            Err(error) => ActionResult::error(error.to_string()),
-        };
-        if let Some((index, asked)) = rounds.as_ref().and_then(|rounds| rounds.asked()) {
-            let rounds = rounds.as_deref().unwrap_or_else(|| unreachable!("asked"));
-            return self.next_round(&request, rounds.answers(), index, asked);
+            Ok(_) => {}
+            Err(error) => crate::trace::failed(&span, &error.code.0.to_string()),
         }
-        let content: Vec<Value> = if result.content.is_empty() {
-            vec![json!({"type": "text", "text": render(&result.output)})]
-        } else {
-            result.content.iter().map(wire::content).collect()
-        };
-        let mut reply = json!({"content": content, "isError": result.is_error});
-        if let Some(structured) = result.structured {
-            reply["structuredContent"] = structured;
-        }
-        Ok(wire::result::<CallToolResult>(reply)?.into())
+        result
     }
 
     async fn list_resources(

@@ -204,19 +204,19 @@ impl Tracker {
                     )),
                 );
             }
-            let mut times: Vec<Duration> = self
+            // The 95th percentile (nearest rank) of the answered requests
+            // is over the limit when more than the top 5% of them are.
+            let answered = self.recent.len() - failed;
+            let over = self
                 .recent
                 .iter()
-                .filter(|(failed, _)| !failed)
-                .map(|(_, latency)| *latency)
-                .collect();
-            times.sort_unstable();
-            let p95 = times.get((times.len() * 95).div_ceil(100).saturating_sub(1));
-            if let Some(p95) = p95.filter(|p95| **p95 > limits.latency) {
+                .filter(|(failed, latency)| !failed && *latency > limits.latency)
+                .count();
+            if answered > 0 && over > answered - (answered * 95).div_ceil(100) {
                 return (
                     HealthState::Degraded,
                     Some(format!(
-                        "95th percentile latency {p95:?} over {:?}",
+                        "95th percentile latency over {:?} ({over} of the last {answered} answers)",
                         limits.latency
                     )),
                 );
@@ -226,17 +226,10 @@ impl Tracker {
     }
 }
 
-/// Failures to start or keep a session: toward down, not degraded.
+/// Failures to start or keep a session (the transient errors but a
+/// timeout): toward down, not degraded.
 fn keeps_no_session(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Spawn { .. }
-            | Error::Exited { .. }
-            | Error::HandshakeTimeout { .. }
-            | Error::Handshake { .. }
-            | Error::SessionClosed { .. }
-            | Error::Io { .. }
-    )
+    error.is_transient() && !matches!(error, Error::Timeout { .. })
 }
 
 impl Inner {
@@ -245,12 +238,17 @@ impl Inner {
     pub(super) fn observe(&self, key: &SessionKey, outcome: &Outcome<'_>) {
         let changed = {
             let mut health = lock(&self.health);
-            let tracker = health.entry(key.clone()).or_insert_with(Tracker::new);
+            let tracker = match health.get_mut(key) {
+                Some(tracker) => tracker,
+                None => health.entry(key.clone()).or_insert_with(Tracker::new),
+            };
             tracker.observe(outcome, &self.thresholds);
             let (state, reason) = tracker.judge(&self.thresholds);
             let before = tracker.health.state;
             if state == before {
-                tracker.health.reason = reason;
+                if tracker.health.reason != reason {
+                    tracker.health.reason = reason;
+                }
                 None
             } else {
                 tracker.health = ServerHealth {
