@@ -213,7 +213,8 @@ impl McpPoolBuilder {
         self
     }
 
-    /// When a server counts as degraded or down (see [`HealthThresholds`]).
+    /// When a server counts as degraded or down (see
+    /// [`HealthThresholds`](super::HealthThresholds)).
     pub fn health(mut self, thresholds: super::HealthThresholds) -> Self {
         self.thresholds = thresholds;
         self
