@@ -255,14 +255,16 @@ impl FakeSlack {
             fake.server
                 .route(method, &format!("/api/{route}"), move |request| {
                     let mut state = lock(&state);
-                    if let Some(retry_after) = state.rate_limits.pop_front() {
-                        return Reply::json(429, json!({"ok": false, "error": "ratelimited"}))
-                            .header("retry-after", &retry_after.to_string());
-                    }
-                    if let Some(refused) = state.authorised(request) {
-                        return refused;
-                    }
-                    state.answer(route, &arguments(request))
+                    let delay = state.delay;
+                    let reply = if let Some(retry_after) = state.rate_limits.pop_front() {
+                        Reply::json(429, json!({"ok": false, "error": "ratelimited"}))
+                            .header("retry-after", &retry_after.to_string())
+                    } else if let Some(refused) = state.authorised(request) {
+                        refused
+                    } else {
+                        state.answer(route, &arguments(request))
+                    };
+                    reply.after(delay)
                 });
         }
         fake
