@@ -26,6 +26,8 @@ use crate::store::{Claimed, ExportPreference, ExportRecord, ExportStore};
 #[derive(Debug, Clone)]
 struct OutboxOptions {
     workers: usize,
+    /// Who this process's claims belong to.
+    owner: String,
     lease: Duration,
     max_attempts: u32,
     min_backoff: Duration,
@@ -66,11 +68,23 @@ impl ExportServiceBuilder {
         self
     }
 
-    /// How long a worker holds an export before another may take it over
-    /// (its process is presumed dead); default 5 minutes. Longer than the
-    /// slowest export.
+    /// How long a claim holds without renewal; default 30 s. A worker
+    /// renews its claim every third of this while it delivers, so an
+    /// export may take longer; once a process stops renewing (it died),
+    /// another takes the export over after at most this long.
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.options.lease = lease;
+        self.options.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Who this process's claims belong to; by default an id drawn at
+    /// start-up. Give each process slot a stable id of its own (a
+    /// replica's name, `host-1`): a process restarted with the same id
+    /// takes its unfinished claims back at [`start`](ExportService::start),
+    /// at once, instead of after their leases. Two live processes must
+    /// never share one.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.options.owner = owner.into();
         self
     }
 
@@ -166,7 +180,8 @@ impl ExportService {
             events: None,
             options: OutboxOptions {
                 workers: 4,
-                lease: Duration::from_secs(300),
+                owner: default_owner(),
+                lease: Duration::from_secs(30),
                 max_attempts: 8,
                 min_backoff: Duration::from_secs(1),
                 max_backoff: Duration::from_secs(300),
@@ -228,7 +243,7 @@ impl ExportService {
         let Some(claimed) = self
             .inner
             .store
-            .claim_id(id, self.inner.options.lease)
+            .claim_id(id, self.inner.options.lease, &self.inner.options.owner)
             .await?
         else {
             // A worker has it: its outcome is the answer.
@@ -354,6 +369,9 @@ impl ExportService {
         if self.inner.started.swap(true, Ordering::SeqCst) || self.inner.stop.is_cancelled() {
             return;
         }
+        // This owner's claims from before a restart resume first.
+        let inner = Arc::clone(&self.inner);
+        self.inner.tracker.spawn(worker::reclaim(inner));
         for _ in 0..self.inner.options.workers {
             let inner = Arc::clone(&self.inner);
             self.inner.tracker.spawn(worker::run(inner));
@@ -374,6 +392,17 @@ impl ExportService {
             self.inner.tracker.wait().await;
         }
     }
+}
+
+/// An owner id for this process: its id and start time, hashed.
+fn default_owner() -> String {
+    use sha2::Digest;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let digest = sha2::Sha256::digest(format!("{}-{started}", std::process::id()));
+    hex::encode(&digest[..8])
 }
 
 impl Inner {

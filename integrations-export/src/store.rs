@@ -190,19 +190,47 @@ impl ExportPreference {
 ///   died) is due again;
 /// - [`finish`](Self::finish) applies only while the claim is the latest
 ///   one (the attempt count matches), so a worker whose lease ran out
-///   cannot overwrite its successor's outcome.
+///   cannot overwrite its successor's outcome;
+/// - a claim names its owner (one per process); the owner
+///   [`renew`](Self::renew)s its lease while it delivers, and a process
+///   restarted with the same owner [`reclaim`](Self::reclaim)s its
+///   unfinished claims at once, lease or not.
 #[async_trait]
 pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
     /// Durably accepts an export, due now; returns its id and whether it
     /// is new.
     async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error>;
 
-    /// Claims up to `limit` due exports for `lease`.
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, Error>;
+    /// Claims up to `limit` due exports for `owner`, for `lease`.
+    async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Vec<Claimed>, Error>;
 
-    /// Claims export `id` for `lease` if it is pending or its lease ran
-    /// out, due or not.
-    async fn claim_id(&self, id: i64, lease: Duration) -> Result<Option<Claimed>, Error>;
+    /// Claims export `id` for `owner`, for `lease`, if it is pending or its
+    /// lease ran out, due or not.
+    async fn claim_id(
+        &self,
+        id: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Option<Claimed>, Error>;
+
+    /// Extends the lease of attempt `attempt` of export `id` to `lease`
+    /// from now, if `owner` still holds it; false if not.
+    async fn renew(
+        &self,
+        id: i64,
+        attempt: u32,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, Error>;
+
+    /// Claims again, for `lease`, every export `owner` claimed and did not
+    /// finish (its process stopped), whatever their leases say.
+    async fn reclaim(&self, owner: &str, lease: Duration) -> Result<Vec<Claimed>, Error>;
 
     /// Records how attempt number `attempt` of export `id` ended; false
     /// when that claim is no longer the latest.

@@ -1,6 +1,7 @@
 //! The outbox survives SIGKILL: a child process enqueues 1000 exports to
 //! a fake Slack and is killed mid-delivery; a new process resumes; Slack
-//! received each export exactly once.
+//! received each export exactly once, and the new process (the same owner)
+//! took the killed one's claims back at once, not after their leases.
 //!
 //! A test without the libtest harness: run as `child DB URL` it enqueues
 //! and delivers, as `resume DB URL` it delivers what is left and exits.
@@ -40,7 +41,10 @@ async fn service(db: &str, slack_url: &str) -> ExportService {
     ExportService::builder(SqliteExportStore::open(db).await.unwrap())
         .provider(slack(slack_url.to_owned(), store().await))
         .workers(4)
-        .lease(Duration::from_secs(2))
+        // Longer than the test: the restarted process, the same owner,
+        // must take its exports back at once, not when their leases end.
+        .lease(Duration::from_secs(600))
+        .owner("slot-1")
         .backoff(Duration::from_millis(10), Duration::from_millis(100))
         .build()
 }

@@ -389,14 +389,14 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
         async {
             let mut all = Vec::new();
             for _ in 0..10 {
-                all.extend(one.claim(2, lease).await.unwrap());
+                all.extend(one.claim(2, lease, "one").await.unwrap());
             }
             all
         },
         async {
             let mut all = Vec::new();
             for _ in 0..10 {
-                all.extend(two.claim(2, lease).await.unwrap());
+                all.extend(two.claim(2, lease, "two").await.unwrap());
             }
             all
         },
@@ -416,7 +416,7 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
         b.len()
     );
     assert!(
-        one.claim(10, lease).await.unwrap().is_empty(),
+        one.claim(10, lease, "one").await.unwrap().is_empty(),
         "nothing left while the leases hold"
     );
     assert!(
@@ -429,9 +429,13 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
     // A lease that ran out: another worker takes the export over, and the
     // first one's late outcome no longer applies.
     let stale = one.enqueue(&request("C0GENERAL", "stale")).await.unwrap().0;
-    let first = one.claim_id(stale, Duration::ZERO).await.unwrap().unwrap();
+    let first = one
+        .claim_id(stale, Duration::ZERO, "one")
+        .await
+        .unwrap()
+        .unwrap();
     let second = two
-        .claim_id(stale, lease)
+        .claim_id(stale, lease, "two")
         .await
         .unwrap()
         .expect("the lease ran out");
@@ -590,7 +594,11 @@ async fn an_export_whose_deliveries_never_finish_ends_failed() {
         .unwrap();
     // Two deliveries that began and never finished (their process died).
     for _ in 0..2 {
-        let claimed = service.store().claim(1, Duration::ZERO).await.unwrap();
+        let claimed = service
+            .store()
+            .claim(1, Duration::ZERO, "a-dead-process")
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
     }
     service.start();
@@ -670,4 +678,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Issue 21: a lease was taken over when it ran out even while its worker
+/// was still delivering. Now the worker renews it: an export slower than
+/// the lease is delivered once, by the worker that claimed it, though
+/// another process's workers are waiting for due exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_its_export_is_delivered() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    fake.set_delay(Duration::from_millis(250));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("exports.db");
+    let mut services = Vec::new();
+    for owner in ["replica-a", "replica-b"] {
+        let service = ExportService::builder(SqliteExportStore::open(&db).await.unwrap())
+            .provider(slack(fake.api_url(), store().await))
+            .lease(Duration::from_millis(120))
+            .owner(owner)
+            .build();
+        services.push(service);
+    }
+    services[0]
+        .enqueue(request("C0GENERAL", "slow"))
+        .await
+        .unwrap();
+    for service in &services {
+        service.start();
+    }
+    let record = services[1]
+        .wait(&tenant(), "slow", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(record.status, ExportStatus::Delivered);
+    assert_eq!(record.attempts, 1, "never taken over: {record:?}");
+    assert_eq!(fake.posts().len(), 1);
+    for service in &services {
+        service.shutdown(Duration::from_secs(5)).await;
+    }
 }

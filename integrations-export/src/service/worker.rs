@@ -23,7 +23,11 @@ pub(super) async fn run(inner: Arc<Inner>) {
             return;
         }
         let wake = inner.wake.notified();
-        match inner.store.claim(1, inner.options.lease).await {
+        match inner
+            .store
+            .claim(1, inner.options.lease, &inner.options.owner)
+            .await
+        {
             Ok(claimed) if !claimed.is_empty() => {
                 for export in claimed {
                     tokio::select! {
@@ -51,6 +55,66 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// Delivers the exports this owner claimed before a restart and did not
+/// finish, at once.
+pub(super) async fn reclaim(inner: Arc<Inner>) {
+    let claimed = match inner
+        .store
+        .reclaim(&inner.options.owner, inner.options.lease)
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::warn!(%error, "export outbox: cannot take back this owner's claims");
+            return;
+        }
+    };
+    if !claimed.is_empty() {
+        tracing::info!(
+            count = claimed.len(),
+            "export outbox: resuming exports this owner had in hand when it stopped"
+        );
+    }
+    for export in claimed {
+        tokio::select! {
+            () = deliver(&inner, export, false) => {}
+            () = inner.abort.cancelled() => return,
+        }
+    }
+}
+
+/// Renews the claim on `claimed` every third of the lease, until dropped
+/// (it never returns).
+async fn keep_leased(inner: &Inner, claimed: &Claimed) -> std::convert::Infallible {
+    let record = &claimed.record;
+    let every = inner.options.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        match inner
+            .store
+            .renew(
+                record.id,
+                record.attempts,
+                &inner.options.owner,
+                inner.options.lease,
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    export = record.id,
+                    "export outbox: the claim was lost; delivering anyway"
+                );
+                return std::future::pending().await;
+            }
+            Err(error) => {
+                tracing::warn!(export = record.id, %error, "export outbox: cannot renew a lease")
+            }
+        }
+    }
+}
+
 /// Sends one claimed export and records the outcome. `retry_requests`:
 /// whether the provider may retry a request itself; the workers say no,
 /// since they retry the whole export.
@@ -74,14 +138,22 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: boo
     } else {
         let sent = match inner.providers.get(&request.provider) {
             Some(provider) => {
-                AssertUnwindSafe(provider.export(&context, &request.content, &request.destination))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Error::Panicked {
-                            provider: request.provider.clone(),
-                        })
+                let export = AssertUnwindSafe(provider.export(
+                    &context,
+                    &request.content,
+                    &request.destination,
+                ))
+                .catch_unwind();
+                // The claim is renewed for as long as the export runs.
+                let export = tokio::select! {
+                    sent = export => sent,
+                    never = keep_leased(inner, &claimed) => match never {},
+                };
+                export.unwrap_or_else(|_| {
+                    Err(Error::Panicked {
+                        provider: request.provider.clone(),
                     })
+                })
             }
             None => Err(Error::UnknownProvider {
                 provider: request.provider.clone(),

@@ -55,7 +55,7 @@ fn claimed(row: &PgRow) -> Result<Claimed, Error> {
 macro_rules! take {
     () => {
         "status = 'sending', attempts = e.attempts + 1,
-         lease_until = now() + $1 * interval '1 millisecond',
+         lease_until = now() + $1 * interval '1 millisecond', owner = $3,
          first_attempt_at = COALESCE(e.first_attempt_at, now()), updated_at = now()"
     };
 }
@@ -125,7 +125,12 @@ impl ExportStore for PgExportStore {
         Ok((id, false))
     }
 
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, Error> {
+    async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Vec<Claimed>, Error> {
         let rows = sqlx::query(concat!(
             "WITH due AS (
                  SELECT id FROM integrations_exports
@@ -142,13 +147,19 @@ impl ExportStore for PgExportStore {
         ))
         .bind(millis(lease))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(owner)
         .fetch_all(&self.pool)
         .await
         .map_err(store_error("claim exports"))?;
         rows.iter().map(claimed).collect()
     }
 
-    async fn claim_id(&self, id: i64, lease: Duration) -> Result<Option<Claimed>, Error> {
+    async fn claim_id(
+        &self,
+        id: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Option<Claimed>, Error> {
         sqlx::query(concat!(
             "UPDATE integrations_exports AS e SET ",
             take!(),
@@ -158,11 +169,50 @@ impl ExportStore for PgExportStore {
         ))
         .bind(millis(lease))
         .bind(id)
+        .bind(owner)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error("claim an export"))?
         .map(|row| claimed(&row))
         .transpose()
+    }
+
+    async fn renew(
+        &self,
+        id: i64,
+        attempt: u32,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let renewed = sqlx::query(
+            "UPDATE integrations_exports
+             SET lease_until = now() + $1 * interval '1 millisecond'
+             WHERE id = $2 AND attempts = $3 AND owner = $4 AND status = 'sending'",
+        )
+        .bind(millis(lease))
+        .bind(id)
+        .bind(i64::from(attempt))
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error("renew a lease"))?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn reclaim(&self, owner: &str, lease: Duration) -> Result<Vec<Claimed>, Error> {
+        let rows = sqlx::query(
+            "UPDATE integrations_exports
+             SET attempts = attempts + 1,
+                 lease_until = now() + $1 * interval '1 millisecond', updated_at = now()
+             WHERE status = 'sending' AND owner = $2
+             RETURNING *",
+        )
+        .bind(millis(lease))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error("reclaim exports"))?;
+        rows.iter().map(claimed).collect()
     }
 
     async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS integrations_exports (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     lease_until INTEGER,
+    owner TEXT,
     first_attempt_at INTEGER,
     external_id TEXT,
     external_url TEXT,
@@ -250,7 +251,7 @@ fn claimed(row: &SqliteRow) -> Result<Claimed, Error> {
 /// Due: pending and its time has come, or sending and its lease ran out.
 const CLAIM: &str = "
 UPDATE integrations_exports
-SET status = 'sending', attempts = attempts + 1, lease_until = ?1 + ?2,
+SET status = 'sending', attempts = attempts + 1, lease_until = ?1 + ?2, owner = ?4,
     first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
 WHERE id IN (
     SELECT id FROM integrations_exports
@@ -272,22 +273,33 @@ impl ExportStore for SqliteExportStore {
         answer.await.map_err(|_| Error::Stopped)?
     }
 
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, Error> {
+    async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Vec<Claimed>, Error> {
         let rows = sqlx::query(CLAIM)
             .bind(millis(Utc::now()))
             .bind(lease_millis(lease))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(owner)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error("claim exports"))?;
         rows.iter().map(claimed).collect()
     }
 
-    async fn claim_id(&self, id: i64, lease: Duration) -> Result<Option<Claimed>, Error> {
+    async fn claim_id(
+        &self,
+        id: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Option<Claimed>, Error> {
         let now = millis(Utc::now());
         sqlx::query(
             "UPDATE integrations_exports
-             SET status = 'sending', attempts = attempts + 1, lease_until = ?1 + ?2,
+             SET status = 'sending', attempts = attempts + 1, lease_until = ?1 + ?2, owner = ?4,
                  first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
              WHERE id = ?3 AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?1))
              RETURNING *",
@@ -295,11 +307,51 @@ impl ExportStore for SqliteExportStore {
         .bind(now)
         .bind(lease_millis(lease))
         .bind(id)
+        .bind(owner)
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error("claim an export"))?
         .map(|row| claimed(&row))
         .transpose()
+    }
+
+    async fn renew(
+        &self,
+        id: i64,
+        attempt: u32,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let now = millis(Utc::now());
+        let renewed = sqlx::query(
+            "UPDATE integrations_exports SET lease_until = ?1 + ?2
+             WHERE id = ?3 AND attempts = ?4 AND owner = ?5 AND status = 'sending'",
+        )
+        .bind(now)
+        .bind(lease_millis(lease))
+        .bind(id)
+        .bind(i64::from(attempt))
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error("renew a lease"))?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn reclaim(&self, owner: &str, lease: Duration) -> Result<Vec<Claimed>, Error> {
+        let rows = sqlx::query(
+            "UPDATE integrations_exports
+             SET attempts = attempts + 1, lease_until = ?1 + ?2, updated_at = ?1
+             WHERE status = 'sending' AND owner = ?3
+             RETURNING *",
+        )
+        .bind(millis(Utc::now()))
+        .bind(lease_millis(lease))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error("reclaim exports"))?;
+        rows.iter().map(claimed).collect()
     }
 
     async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
