@@ -369,13 +369,11 @@ impl ExportService {
         if self.inner.started.swap(true, Ordering::SeqCst) || self.inner.stop.is_cancelled() {
             return;
         }
-        // This owner's claims from before a restart resume first.
+        // This owner's claims from before a restart are taken back before
+        // any worker claims (else they would take back their own), then
+        // the workers start.
         let inner = Arc::clone(&self.inner);
-        self.inner.tracker.spawn(worker::reclaim(inner));
-        for _ in 0..self.inner.options.workers {
-            let inner = Arc::clone(&self.inner);
-            self.inner.tracker.spawn(worker::run(inner));
-        }
+        self.inner.tracker.spawn(worker::begin(inner));
     }
 
     /// Stops the workers: they finish the export in hand, at most

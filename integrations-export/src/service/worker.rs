@@ -55,9 +55,9 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
-/// Delivers the exports this owner claimed before a restart and did not
-/// finish, at once.
-pub(super) async fn reclaim(inner: Arc<Inner>) {
+/// Takes back the exports this owner claimed before a restart and did not
+/// finish, starts the workers, and delivers what it took back.
+pub(super) async fn begin(inner: Arc<Inner>) {
     let claimed = match inner
         .store
         .reclaim(&inner.options.owner, inner.options.lease)
@@ -66,9 +66,12 @@ pub(super) async fn reclaim(inner: Arc<Inner>) {
         Ok(claimed) => claimed,
         Err(error) => {
             tracing::warn!(%error, "export outbox: cannot take back this owner's claims");
-            return;
+            Vec::new()
         }
     };
+    for _ in 0..inner.options.workers {
+        inner.tracker.spawn(run(Arc::clone(&inner)));
+    }
     if !claimed.is_empty() {
         tracing::info!(
             count = claimed.len(),
