@@ -88,6 +88,14 @@ impl ExportServiceBuilder {
         self
     }
 
+    /// How often idle workers look for due exports another process added,
+    /// where the store cannot notify them (SQLite); default 1 s. On
+    /// PostgreSQL an enqueue wakes them at once, and this is the fallback.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.options.poll = every.max(Duration::from_millis(10));
+        self
+    }
+
     /// Attempts before an export with transient errors is failed; default 8.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.options.max_attempts = attempts.max(1);

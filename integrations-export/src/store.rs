@@ -245,6 +245,16 @@ pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
     /// When the next pending export is due, if one is.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, Error>;
 
+    /// A stream with an item each time any process sharing the store
+    /// enqueues (PostgreSQL: `LISTEN`/`NOTIFY`), so idle workers wake at
+    /// once; `None`, the default, where the store cannot tell, and workers
+    /// poll.
+    async fn enqueues(
+        &self,
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, ()>>, Error> {
+        Ok(None)
+    }
+
     /// Sets a preference (replacing one with the same deliverable, provider
     /// and destination).
     async fn set_preference(

@@ -44,6 +44,8 @@ fn main() {
         &server,
     ));
     println!("test four_replicas_deliver_each_export_once_though_one_dies ... ok");
+    runtime.block_on(an_enqueue_wakes_another_replicas_idle_workers(&server));
+    println!("test an_enqueue_wakes_another_replicas_idle_workers ... ok");
 }
 
 async fn unfinished(pool: &sqlx::PgPool) -> i64 {
@@ -145,4 +147,33 @@ async fn four_replicas_deliver_each_export_once_though_one_dies(server: &TestPos
         "outbox replicas: {} exports, 4 workers, one killed after {at_kill}; each delivered once",
         exports()
     );
+}
+
+/// Issue 21: idle workers learnt of another replica's enqueue only at their
+/// next poll. With a poll of a minute, the export must still be delivered
+/// within seconds: PostgreSQL notifies every listening replica.
+async fn an_enqueue_wakes_another_replicas_idle_workers(server: &TestPostgres) {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let url = server.database("outbox_wakeups");
+    let elsewhere = PgExportStore::connect(&url).await.unwrap();
+    let service = ExportService::builder(PgExportStore::connect(&url).await.unwrap())
+        .provider(slack(fake.api_url(), fixtures::store().await))
+        .workers(2)
+        .poll_interval(Duration::from_secs(60))
+        .build();
+    service.start();
+    // Let the workers find nothing and go to sleep for their minute.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let request = ExportRequest::new(tenant(), "slack", "C0GENERAL", Content::new("woken"))
+        .idempotency_key("woken");
+    let started = Instant::now();
+    elsewhere.enqueue(&request).await.unwrap();
+    let record = service
+        .wait(&tenant(), "woken", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(record.status.is_final(), "not woken: {record:?}");
+    assert_eq!(fake.posts().len(), 1);
+    println!("woken and delivered in {:?}", started.elapsed());
+    service.shutdown(Duration::from_secs(5)).await;
 }

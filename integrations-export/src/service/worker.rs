@@ -72,6 +72,15 @@ pub(super) async fn begin(inner: Arc<Inner>) {
     for _ in 0..inner.options.workers {
         inner.tracker.spawn(run(Arc::clone(&inner)));
     }
+    match inner.store.enqueues().await {
+        Ok(Some(wakes)) => {
+            inner.tracker.spawn(wake_on(Arc::clone(&inner), wakes));
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "export outbox: no enqueue notifications; polling only");
+        }
+    }
     if !claimed.is_empty() {
         tracing::info!(
             count = claimed.len(),
@@ -82,6 +91,21 @@ pub(super) async fn begin(inner: Arc<Inner>) {
         tokio::select! {
             () = deliver(&inner, export, false) => {}
             () = inner.abort.cancelled() => return,
+        }
+    }
+}
+
+/// Wakes an idle worker for each enqueue the store reports, until the
+/// service stops.
+async fn wake_on(inner: Arc<Inner>, mut wakes: futures_util::stream::BoxStream<'static, ()>) {
+    use futures_util::StreamExt;
+    loop {
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            wake = wakes.next() => match wake {
+                Some(()) => inner.wake.notify_one(),
+                None => return,
+            },
         }
     }
 }

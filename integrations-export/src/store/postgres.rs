@@ -51,6 +51,10 @@ fn claimed(row: &PgRow) -> Result<Claimed, Error> {
     })
 }
 
+/// The channel a trigger notifies on each enqueue (migration
+/// `20261203130000_notify.sql`).
+const ENQUEUED: &str = "integrations_exports_enqueued";
+
 /// The claim's `SET`, shared by `claim` and `claim_id`.
 macro_rules! take {
     () => {
@@ -123,6 +127,30 @@ impl ExportStore for PgExportStore {
         .await
         .map_err(store_error("enqueue an export"))?;
         Ok((id, false))
+    }
+
+    async fn enqueues(
+        &self,
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, ()>>, Error> {
+        use futures_util::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(store_error("listen for enqueues"))?;
+        listener
+            .listen(ENQUEUED)
+            .await
+            .map_err(store_error("listen for enqueues"))?;
+        // An error is a lost connection, which the listener makes again;
+        // the workers' polling covers the gap.
+        let wakes = listener
+            .into_stream()
+            .filter_map(|notification| async move {
+                if let Err(error) = &notification {
+                    tracing::debug!(%error, "export outbox: the enqueue listener reconnects");
+                }
+                notification.ok().map(|_| ())
+            });
+        Ok(Some(wakes.boxed()))
     }
 
     async fn claim(
