@@ -14,7 +14,13 @@ use tracing::Instrument;
 fn example(name: &str) -> String {
     let deps = std::env::current_exe().unwrap();
     let target = deps.parent().unwrap().parent().unwrap();
-    target.join("examples").join(name).display().to_string()
+    let path = target.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds the examples (or `cargo build --example {name}`)",
+        path.display()
+    );
+    path.display().to_string()
 }
 
 fn find<'a>(spans: &'a [Value], name: &str) -> &'a Value {
@@ -47,6 +53,10 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         .await
         .unwrap();
     assert_eq!(added.is_error, Some(false));
+    pool.read_resource(&key, "notes://all")
+        .instrument(agent.clone())
+        .await
+        .unwrap();
     drop(agent);
     // The bridge writes its spans when its client goes.
     pool.shutdown(Duration::from_secs(5)).await;
@@ -75,6 +85,11 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         "the bridge continues the pool's trace"
     );
     assert_eq!(server["parent_span_id"], client["span_id"]);
+    let read = find(ours, "resources/read notes://all");
+    let served = find(theirs, "resources/read notes://all");
+    assert_eq!(served["trace_id"], trace);
+    assert_eq!(served["parent_span_id"], read["span_id"]);
+    assert_eq!(served["attributes"]["mcp.resource.uri"], "notes://all");
     let handle = find(theirs, "handle notes.add");
     assert_eq!(handle["trace_id"], trace, "into handle()");
     assert_eq!(handle["parent_span_id"], server["span_id"]);

@@ -101,16 +101,27 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
 pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObject) -> Span {
     let span = tracing::info_span!(
         "mcp.server",
-        otel.name = %format!("{method} {target}"),
+        otel.name = %format!("{method} {target}").trim_end(),
         otel.kind = "server",
         mcp.method.name = method,
         gen_ai.tool.name = Empty,
         gen_ai.operation.name = Empty,
+        gen_ai.prompt.name = Empty,
+        mcp.resource.uri = Empty,
         error.type = Empty,
     );
-    if method == "tools/call" {
-        span.record("gen_ai.tool.name", target);
-        span.record("gen_ai.operation.name", "execute_tool");
+    match method {
+        "tools/call" => {
+            span.record("gen_ai.tool.name", target);
+            span.record("gen_ai.operation.name", "execute_tool");
+        }
+        "resources/read" => {
+            span.record("mcp.resource.uri", target);
+        }
+        "prompts/get" => {
+            span.record("gen_ai.prompt.name", target);
+        }
+        _ => {}
     }
     #[cfg(feature = "otel")]
     if let Some(parent) = w3c::extract(meta) {

@@ -371,8 +371,9 @@ impl ServerHandler for Bridge {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let _span = crate::trace::server("tools/list", "", &context.meta).entered();
         Ok(ListToolsResult::with_all_items(self.tools()))
     }
 
@@ -427,24 +428,34 @@ impl ServerHandler for Bridge {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let not_found = || {
-            ErrorData::resource_not_found(
-                format!("no resource `{}`", request.uri),
-                Some(json!({ "uri": request.uri })),
-            )
-        };
-        let owner = self
-            .resource_owner(&request.uri)
-            .await
-            .ok_or_else(not_found)?;
-        let contents = owner
-            .read_resource(&request.uri)
-            .await
-            .map_err(|e| failed(&format!("reading `{}`", request.uri), e))?;
-        let contents: Vec<Value> = contents.iter().map(wire::contents).collect();
-        Ok(wire::result::<ReadResourceResult>(json!({ "contents": contents }))?.into())
+        use tracing::Instrument;
+        let span = crate::trace::server("resources/read", &request.uri, &context.meta);
+        let result: Result<ReadResourceResponse, ErrorData> = async move {
+            let not_found = || {
+                ErrorData::resource_not_found(
+                    format!("no resource `{}`", request.uri),
+                    Some(json!({ "uri": request.uri })),
+                )
+            };
+            let owner = self
+                .resource_owner(&request.uri)
+                .await
+                .ok_or_else(not_found)?;
+            let contents = owner
+                .read_resource(&request.uri)
+                .await
+                .map_err(|e| failed(&format!("reading `{}`", request.uri), e))?;
+            let contents: Vec<Value> = contents.iter().map(wire::contents).collect();
+            Ok(wire::result::<ReadResourceResult>(json!({ "contents": contents }))?.into())
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = &result {
+            crate::trace::failed(&span, &error.code.0.to_string());
+        }
+        result
     }
 
     async fn subscribe(
@@ -544,32 +555,42 @@ impl ServerHandler for Bridge {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let (owner, prompt) = self.prompt_owner(&request.name).ok_or_else(|| {
-            ErrorData::invalid_params(format!("no prompt `{}`", request.name), None)
-        })?;
-        let arguments = request.arguments.unwrap_or_default();
-        if let Some(missing) = prompt
-            .arguments
-            .iter()
-            .find(|argument| argument.required && !arguments.contains_key(&argument.name))
-        {
-            return Err(ErrorData::invalid_params(
-                format!("prompt `{}` needs argument `{}`", prompt.name, missing.name),
-                None,
-            ));
+        use tracing::Instrument;
+        let span = crate::trace::server("prompts/get", &request.name, &context.meta);
+        let result: Result<GetPromptResponse, ErrorData> = async move {
+            let (owner, prompt) = self.prompt_owner(&request.name).ok_or_else(|| {
+                ErrorData::invalid_params(format!("no prompt `{}`", request.name), None)
+            })?;
+            let arguments = request.arguments.unwrap_or_default();
+            if let Some(missing) = prompt
+                .arguments
+                .iter()
+                .find(|argument| argument.required && !arguments.contains_key(&argument.name))
+            {
+                return Err(ErrorData::invalid_params(
+                    format!("prompt `{}` needs argument `{}`", prompt.name, missing.name),
+                    None,
+                ));
+            }
+            let messages = owner
+                .get_prompt(&request.name, &arguments)
+                .await
+                .map_err(|e| failed(&format!("prompt `{}`", request.name), e))?;
+            let messages: Vec<Value> = messages.iter().map(wire::message).collect();
+            let mut result = json!({ "messages": messages });
+            if let Some(description) = prompt.description {
+                result["description"] = json!(description);
+            }
+            Ok(wire::result::<GetPromptResult>(result)?.into())
         }
-        let messages = owner
-            .get_prompt(&request.name, &arguments)
-            .await
-            .map_err(|e| failed(&format!("prompt `{}`", request.name), e))?;
-        let messages: Vec<Value> = messages.iter().map(wire::message).collect();
-        let mut result = json!({ "messages": messages });
-        if let Some(description) = prompt.description {
-            result["description"] = json!(description);
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = &result {
+            crate::trace::failed(&span, &error.code.0.to_string());
         }
-        Ok(wire::result::<GetPromptResult>(result)?.into())
+        result
     }
 
     async fn complete(
