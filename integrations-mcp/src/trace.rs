@@ -66,7 +66,6 @@ impl Peer {
 
 /// The span of a request the pool sends.
 pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Peer) -> Span {
-    let tool = method == "tools/call";
     let span = tracing::info_span!(
         "mcp.client",
         otel.name = %format!("{method} {target}").trim_end(),
@@ -74,6 +73,7 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
         mcp.method.name = method,
         gen_ai.tool.name = Empty,
         gen_ai.operation.name = Empty,
+        gen_ai.prompt.name = Empty,
         mcp.resource.uri = Empty,
         mcp.server = server,
         network.transport = peer.transport,
@@ -81,12 +81,7 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
         server.port = Empty,
         error.type = Empty,
     );
-    if tool {
-        span.record("gen_ai.tool.name", target);
-        span.record("gen_ai.operation.name", "execute_tool");
-    } else if method == "resources/read" {
-        span.record("mcp.resource.uri", target);
-    }
+    record_target(&span, method, target);
     if let Some(address) = &peer.address {
         span.record("server.address", address.as_str());
     }
@@ -110,6 +105,19 @@ pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObjec
         mcp.resource.uri = Empty,
         error.type = Empty,
     );
+    record_target(&span, method, target);
+    #[cfg(feature = "otel")]
+    if let Some(parent) = w3c::extract(meta) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let _ = span.set_parent(parent);
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = meta;
+    span
+}
+
+/// Records what the request is for: the tool, the resource or the prompt.
+fn record_target(span: &Span, method: &str, target: &str) {
     match method {
         "tools/call" => {
             span.record("gen_ai.tool.name", target);
@@ -123,14 +131,6 @@ pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObjec
         }
         _ => {}
     }
-    #[cfg(feature = "otel")]
-    if let Some(parent) = w3c::extract(meta) {
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let _ = span.set_parent(parent);
-    }
-    #[cfg(not(feature = "otel"))]
-    let _ = meta;
-    span
 }
 
 /// Records why a request failed: the error's kind, or `tool_error`.
