@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::client::SEPARATOR;
 use crate::error::Error;
 
+mod calls;
 mod handler;
 mod peer;
 mod toolbox;

@@ -1,0 +1,179 @@
+//! What a session asks its server: tool calls (with progress, rounds of
+//! input and tasks), resource reads and subscriptions, the tool list.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rmcp::ServiceError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, JsonObject,
+    ReadResourceResponse, ServerResult, Tool,
+};
+
+use super::progress::Abandoned;
+use super::{CachedTools, Session, rounds};
+use crate::client::call::CallOptions;
+use crate::error::Error;
+
+impl Session {
+    /// Calls a tool. `arguments` must be a JSON object (or `null` for
+    /// none); anything else is [`Error::InvalidArguments`], and nothing is
+    /// sent.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: serde_json::Value,
+        options: &CallOptions,
+    ) -> Result<CallToolResult, Error> {
+        let arguments = crate::client::call::tool_arguments(&self.server, name, arguments)?;
+        self.call_tool_object(name, arguments, options).await
+    }
+
+    pub(crate) async fn call_tool_object(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        options: &CallOptions,
+    ) -> Result<CallToolResult, Error> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Some(arguments) = arguments {
+            params = params.with_arguments(arguments);
+        }
+        crate::trace::inject(&mut params.meta);
+        let call = async {
+            let mut waits = 0;
+            for _ in 0..rounds::MAX_ROUNDS {
+                let asked = match &options.progress {
+                    None => match self.peer.call_tool_once(params.clone()).await? {
+                        CallToolResponse::Complete(result) => return Ok(result),
+                        CallToolResponse::InputRequired(asked) => asked,
+                        // Boxed: rare, and its future would grow every call's.
+                        CallToolResponse::Task(task) => {
+                            return Box::pin(self.task_result(task)).await;
+                        }
+                        _ => return Err(ServiceError::UnexpectedResponse),
+                    },
+                    Some(reports) => match self.call_with_progress(&params, reports).await? {
+                        ServerResult::CallToolResult(result) => return Ok(result),
+                        ServerResult::InputRequiredResult(asked) => asked,
+                        ServerResult::CreateTaskResult(task) => {
+                            return Box::pin(self.task_result(task)).await;
+                        }
+                        _ => return Err(ServiceError::UnexpectedResponse),
+                    },
+                };
+                (params.input_responses, params.request_state) =
+                    Box::pin(self.next_round(asked, &mut waits)).await?;
+            }
+            Err(ServiceError::InputRequiredRoundsExceeded {
+                max_rounds: rounds::MAX_ROUNDS,
+            })
+        };
+        self.run(name, options, call).await
+    }
+
+    /// One round of a call whose progress reports go to `reports`: rmcp
+    /// gives each request its own progress token, and the reports are
+    /// routed by it.
+    async fn call_with_progress(
+        &self,
+        params: &CallToolRequestParams,
+        reports: &tokio::sync::mpsc::UnboundedSender<crate::client::call::Progress>,
+    ) -> Result<ServerResult, ServiceError> {
+        let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params.clone()));
+        let handle = self
+            .peer
+            .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+            .await?;
+        self.progress.route(&handle.progress_token, reports.clone());
+        // A call given up on (timeout, cancel) is cancelled at the server,
+        // as rmcp does for calls without progress.
+        let abandoned = Abandoned {
+            peer: self.peer.clone(),
+            id: Some(handle.id.clone()),
+            tasks: self.tasks.clone(),
+        };
+        let response = handle.await_response().await;
+        abandoned.disarm();
+        response
+    }
+
+    /// Reads the resource at `uri`.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        options: &CallOptions,
+    ) -> Result<rmcp::model::ReadResourceResult, Error> {
+        let mut params = rmcp::model::ReadResourceRequestParams::new(uri);
+        crate::trace::inject(&mut params.meta);
+        let read = async {
+            let mut waits = 0;
+            for _ in 0..rounds::MAX_ROUNDS {
+                match self.peer.read_resource_once(params.clone()).await? {
+                    ReadResourceResponse::Complete(result) => return Ok(result),
+                    ReadResourceResponse::InputRequired(asked) => {
+                        (params.input_responses, params.request_state) =
+                            self.next_round(asked, &mut waits).await?;
+                    }
+                    _ => return Err(ServiceError::UnexpectedResponse),
+                }
+            }
+            Err(ServiceError::InputRequiredRoundsExceeded {
+                max_rounds: rounds::MAX_ROUNDS,
+            })
+        };
+        self.run("resources/read", options, read).await
+    }
+
+    /// Asks the server to notify changes of the resource at `uri`; they
+    /// reach [`ClientHooks::resource_updated`](crate::client::ClientHooks::resource_updated).
+    /// On a 2026-07-28 session the session's `subscriptions/listen` stream
+    /// is opened again with `uri` in its filter; this returns once the
+    /// server acknowledged it.
+    pub async fn subscribe(&self, uri: &str, options: &CallOptions) -> Result<(), Error> {
+        if let Some(listening) = &self.listening {
+            let listened = async {
+                listening.add(uri).await;
+                Ok(())
+            };
+            return self.run("subscriptions/listen", options, listened).await;
+        }
+        let params = rmcp::model::SubscribeRequestParams::new(uri);
+        #[allow(deprecated)] // legacy-only: 2026-07-28 listens (above)
+        let subscribing = self.peer.subscribe(params);
+        self.run("resources/subscribe", options, subscribing).await
+    }
+
+    /// The server's tools, cached until it announces a change and, where
+    /// the list says how long it stays fresh (`ttlMs`, MCP 2026-07-28),
+    /// no longer (`0`: not kept). A session serves one tenant, so a list
+    /// the server marks `private` is never seen by another.
+    pub async fn list_tools(&self, options: &CallOptions) -> Result<Arc<Vec<Tool>>, Error> {
+        let generation = self.tools_generation.load(Ordering::SeqCst);
+        if let Some(cached) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
+            && cached.generation == generation
+            && cached
+                .fresh_until
+                .is_none_or(|until| Instant::now() < until)
+        {
+            return Ok(Arc::clone(&cached.tools));
+        }
+        let listed = self
+            .run(
+                "tools/list",
+                options,
+                self.peer.list_all_tools_with_cache_hint(),
+            )
+            .await?;
+        let tools = Arc::new(listed.items);
+        *self.tools.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedTools {
+            generation,
+            fresh_until: listed
+                .ttl_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms)),
+            tools: Arc::clone(&tools),
+        });
+        Ok(tools)
+    }
+}
