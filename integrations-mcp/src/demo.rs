@@ -45,6 +45,15 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
+mod calculator;
+mod slack;
+mod tasks;
+
+pub use calculator::Calculator;
+use calculator::bridge;
+use slack::SlackApi;
+use tasks::Work;
+
 #[derive(Clone, Default)]
 struct Demo {
     extra_tools: Arc<Mutex<Vec<String>>>,
@@ -60,64 +69,6 @@ struct Demo {
     slack: Option<Arc<SlackApi>>,
 }
 
-/// Where the Slack tools send their calls.
-struct SlackApi {
-    url: String,
-    token: String,
-    client: reqwest::Client,
-}
-
-impl SlackApi {
-    /// The Slack tools: names, descriptions and arguments as the reference
-    /// Slack MCP server has them.
-    fn tools() -> Vec<Tool> {
-        vec![
-            Tool::new(
-                "slack_post_message",
-                "Post a new message to a Slack channel",
-                schema(
-                    &json!({"channel_id": {"type": "string"}, "text": {"type": "string"}}),
-                    &["channel_id", "text"],
-                ),
-            ),
-            Tool::new(
-                "slack_reply_to_thread",
-                "Reply to a specific message thread in Slack",
-                schema(
-                    &json!({"channel_id": {"type": "string"}, "thread_ts": {"type": "string"}, "text": {"type": "string"}}),
-                    &["channel_id", "thread_ts", "text"],
-                ),
-            ),
-            Tool::new(
-                "slack_list_channels",
-                "List public channels in the workspace with pagination",
-                schema(
-                    &json!({"limit": {"type": "number"}, "cursor": {"type": "string"}}),
-                    &[],
-                ),
-            ),
-        ]
-    }
-
-    /// Calls Slack's `method` with `body` and answers with Slack's JSON.
-    async fn call(&self, method: &str, body: &Value) -> Result<CallToolResponse, ErrorData> {
-        let answer = self
-            .client
-            .post(format!("{}/{method}", self.url))
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|error| ErrorData::internal_error(error.without_url().to_string(), None))?;
-        let text_body = answer
-            .text()
-            .await
-            .map_err(|error| ErrorData::internal_error(error.without_url().to_string(), None))?;
-        text(text_body)
-    }
-}
-
 /// What `stats` reports: how many `sleep` calls ran at once at most, and how
 /// many were cancelled by the client.
 #[derive(Default)]
@@ -126,16 +77,6 @@ struct Stats {
     max_in_flight: u64,
     cancelled: u64,
     tasks_cancelled: u64,
-}
-
-/// A task of the tasks extension: still working, or its result.
-#[derive(Clone)]
-enum Work {
-    /// Waits for the client to answer "Go on?" before working `ms`.
-    Asking(u64),
-    Working,
-    Done(CallToolResult),
-    Cancelled,
 }
 
 fn schema(properties: &Value, required: &[&str]) -> Map<String, Value> {
@@ -222,11 +163,6 @@ async fn ask_client(
     }
 }
 
-/// Now, as the tasks extension writes times (RFC 3339).
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339()
-}
-
 fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
     request
         .arguments
@@ -235,20 +171,6 @@ fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Va
 }
 
 impl Demo {
-    /// Works task `id` for `ms`, then stores its result.
-    fn work(&self, id: &str, ms: u64, note: String) {
-        let tasks = Arc::clone(&self.tasks);
-        let id = id.to_owned();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            let mut tasks = tasks.lock().unwrap();
-            if let Some(work @ Work::Working) = tasks.get_mut(&id) {
-                let done = format!("worked {ms} ms, as {id}{note}");
-                *work = Work::Done(CallToolResult::success(vec![ContentBlock::text(done)]));
-            }
-        });
-    }
-
     fn tools(&self) -> Vec<Tool> {
         let mut tools = vec![
             Tool::new(
@@ -367,37 +289,7 @@ impl ServerHandler for Demo {
         request: rmcp::model::GetTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
-        use rmcp::model::{DetailedTask, GetTaskResult, Task, TaskPayload, TaskStatus};
-        let work = self.tasks.lock().unwrap().get(&request.task_id).cloned();
-        let (status, payload) = match work {
-            None => return Err(ErrorData::invalid_params("no such task", None)),
-            Some(Work::Working) => (TaskStatus::Working, TaskPayload::Working),
-            Some(Work::Asking(_)) => {
-                let asked = json!({"go": {"method": "elicitation/create", "params": {
-                    "mode": "form",
-                    "message": "Go on?",
-                    "requestedSchema": {"type": "object", "properties": {}},
-                }}});
-                let input_requests = serde_json::from_value(asked)
-                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                (
-                    TaskStatus::InputRequired,
-                    TaskPayload::InputRequired { input_requests },
-                )
-            }
-            Some(Work::Cancelled) => (TaskStatus::Cancelled, TaskPayload::Cancelled),
-            Some(Work::Done(result)) => (
-                TaskStatus::Completed,
-                TaskPayload::Completed {
-                    result: serde_json::to_value(result)
-                        .ok()
-                        .and_then(|result| result.as_object().cloned())
-                        .unwrap_or_default(),
-                },
-            ),
-        };
-        let task = Task::new(request.task_id, status, now(), now()).with_poll_interval_ms(50);
-        Ok(GetTaskResult::new(DetailedTask::new(task, payload)))
+        self.task(request.task_id)
     }
 
     async fn update_task(
@@ -405,26 +297,7 @@ impl ServerHandler for Demo {
         request: rmcp::model::UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let Some(answer) = request.input_responses.get("go") else {
-            return Err(ErrorData::invalid_params("answer `go`", None));
-        };
-        let action = answer
-            .get("action")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
-        let ms = match self.tasks.lock().unwrap().get_mut(&request.task_id) {
-            Some(work) => match *work {
-                Work::Asking(ms) => {
-                    *work = Work::Working;
-                    ms
-                }
-                _ => return Err(ErrorData::invalid_params("the task asks nothing", None)),
-            },
-            None => return Err(ErrorData::invalid_params("no such task", None)),
-        };
-        self.work(&request.task_id, ms, format!(", answered {action}"));
-        Ok(())
+        self.answer_task(&request)
     }
 
     async fn cancel_task(
@@ -432,11 +305,7 @@ impl ServerHandler for Demo {
         request: rmcp::model::CancelTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let mut tasks = self.tasks.lock().unwrap();
-        if let Some(work @ (Work::Working | Work::Asking(_))) = tasks.get_mut(&request.task_id) {
-            *work = Work::Cancelled;
-            self.stats.lock().unwrap().tasks_cancelled += 1;
-        }
+        self.cancel_work(&request.task_id);
         Ok(())
     }
 
@@ -540,20 +409,8 @@ impl ServerHandler for Demo {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     return text(format!("worked {ms} ms"));
                 }
-                let id = format!("task-{}", self.tasks.lock().unwrap().len() + 1);
                 let ask = argument(&request, "ask").and_then(Value::as_bool) == Some(true);
-                let (status, work) = if ask {
-                    (rmcp::model::TaskStatus::InputRequired, Work::Asking(ms))
-                } else {
-                    (rmcp::model::TaskStatus::Working, Work::Working)
-                };
-                self.tasks.lock().unwrap().insert(id.clone(), work);
-                if !ask {
-                    self.work(&id, ms, String::new());
-                }
-                let task =
-                    rmcp::model::Task::new(id, status, now(), now()).with_poll_interval_ms(50);
-                Ok(rmcp::model::CreateTaskResult::new(task).into())
+                Ok(self.start_task(ms, ask))
             }
             "progress" => {
                 let steps = number("steps").unwrap_or(3);
@@ -684,81 +541,6 @@ impl ServerHandler for Demo {
             )),
         }
     }
-}
-
-/// A calculator integration: the fixture of tests and examples that need a
-/// built-in integration, and what `--bridge` mode serves. Actions `add` and
-/// `divide` take numbers `a` and `b` (checked by their JSON Schema); a
-/// division by zero is an error result the caller can read.
-///
-/// ```
-/// use std::sync::Arc;
-/// use integrations_core::{Config, Registry, Runtime};
-/// use integrations_mcp::demo::Calculator;
-///
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// let mut registry = Registry::new();
-/// registry.register(Arc::new(Calculator))?;
-/// let runtime = Runtime::builder(registry).start(&Config::from_toml_str("[integrations]\nenabled = [\"calculator\"]")?).await;
-/// let sum = runtime.dispatch("calculator.add", serde_json::json!({"a": 2, "b": 3})).await?;
-/// assert_eq!(sum.output, serde_json::json!(5.0));
-/// # Ok::<_, integrations_core::Error>(()) }).unwrap();
-/// ```
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Calculator;
-
-#[integrations_core::async_trait]
-impl integrations_core::Integration for Calculator {
-    fn id(&self) -> &str {
-        "calculator"
-    }
-    fn name(&self) -> &str {
-        "Calculator"
-    }
-    fn capabilities(&self) -> Vec<integrations_core::Capability> {
-        let operands = json!({
-            "type": "object",
-            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-            "required": ["a", "b"],
-            "additionalProperties": false
-        });
-        vec![
-            integrations_core::Capability::new("add", "Adds a and b")
-                .with_parameters(operands.clone()),
-            integrations_core::Capability::new("divide", "Divides a by b")
-                .with_parameters(operands),
-        ]
-    }
-    async fn handle(
-        &self,
-        action: integrations_core::Action,
-    ) -> Result<integrations_core::ActionResult, integrations_core::BoxError> {
-        let a = action.arguments["a"].as_f64().unwrap_or_default();
-        let b = action.arguments["b"].as_f64().unwrap_or_default();
-        Ok(match action.name.as_str() {
-            "divide" if b == 0.0 => integrations_core::ActionResult::error("division by zero"),
-            "divide" => integrations_core::ActionResult::ok(json!(a / b)),
-            _ => integrations_core::ActionResult::ok(json!(a + b)),
-        })
-    }
-}
-
-/// `--bridge`: serves a runtime with the calculator through the bridge.
-async fn bridge() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let mut registry = integrations_core::Registry::new();
-    registry.register(Arc::new(Calculator))?;
-    let config =
-        integrations_core::Config::from_toml_str("[integrations]\nenabled = [\"calculator\"]")?;
-    let runtime = Arc::new(
-        integrations_core::Runtime::builder(registry)
-            .start(&config)
-            .await,
-    );
-    crate::Bridge::new(Arc::clone(&runtime))
-        .serve_stdio()
-        .await?;
-    runtime.shutdown(Duration::from_secs(2)).await;
-    Ok(())
 }
 
 /// Runs the demo server on stdin/stdout with the given command-line
