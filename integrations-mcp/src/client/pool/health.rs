@@ -105,8 +105,7 @@ pub struct ServerHealth {
     pub state: HealthState,
     /// Why it is not ok (the last error that decided it; never a secret).
     pub reason: Option<String>,
-    /// When it entered this state (for a server never used, when the pool
-    /// first looked).
+    /// When it entered this state (for a server never used, now).
     pub since: DateTime<Utc>,
 }
 
@@ -271,12 +270,11 @@ impl Inner {
         }
     }
 
+    /// `key`'s health; ok for a key never used (nothing is recorded for it).
     pub(super) fn health_of(&self, key: &SessionKey) -> ServerHealth {
         lock(&self.health)
-            .entry(key.clone())
-            .or_insert_with(Tracker::new)
-            .health
-            .clone()
+            .get(key)
+            .map_or_else(|| Tracker::new().health, |tracker| tracker.health.clone())
     }
 
     /// Forgets the health of the keys `gone` says (closed by the host, or
