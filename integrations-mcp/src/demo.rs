@@ -64,9 +64,21 @@ struct Demo {
     /// How long its tool list stays fresh (`ttlMs`, 2026-07-28 clients).
     tools_ttl_ms: u64,
     /// The `subscriptions/listen` streams of 2026-07-28 clients.
-    listeners: Arc<Mutex<Vec<rmcp::service::SubscriptionSink>>>,
+    listeners: Arc<Mutex<Listeners>>,
     stats: Arc<Mutex<Stats>>,
     slack: Option<Arc<SlackApi>>,
+}
+
+/// The `subscriptions/listen` streams, and the changes made while one was
+/// being opened: rmcp acknowledges a stream before [`ServerHandler::listen`]
+/// sees it, so a change made in between is sent when it arrives.
+#[derive(Default)]
+struct Listeners {
+    sinks: Vec<rmcp::service::SubscriptionSink>,
+    /// Streams accepted and not yet in `sinks`.
+    arriving: usize,
+    /// Whether the tools changed while one was arriving.
+    missed: bool,
 }
 
 /// What `stats` reports: how many `sleep` calls ran at once at most, and how
@@ -277,6 +289,7 @@ impl ServerHandler for Demo {
         &self,
         _requested: &rmcp::model::SubscriptionFilter,
     ) -> Option<rmcp::model::SubscriptionFilter> {
+        self.listeners.lock().unwrap().arriving += 1;
         Some(
             rmcp::model::SubscriptionFilter::builder()
                 .tools_list_changed()
@@ -310,12 +323,24 @@ impl ServerHandler for Demo {
     }
 
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
-        self.listeners.lock().unwrap().push(context.sink().clone());
+        let missed = {
+            let mut listeners = self.listeners.lock().unwrap();
+            listeners.sinks.push(context.sink().clone());
+            listeners.arriving = listeners.arriving.saturating_sub(1);
+            let missed = listeners.missed;
+            listeners.missed &= listeners.arriving > 0;
+            missed
+        };
+        if missed {
+            let changed = rmcp::model::ToolListChangedNotification::default();
+            let _ = context.sink().send(changed.into()).await;
+        }
         context.cancelled().await;
         let id = context.sink().id().clone();
         self.listeners
             .lock()
             .unwrap()
+            .sinks
             .retain(|sink| *sink.id() != id);
         Ok(())
     }
@@ -435,7 +460,11 @@ impl ServerHandler for Demo {
                 let name = string("name").unwrap_or_else(|| "extra".into());
                 self.extra_tools.lock().unwrap().push(name.clone());
                 if is_modern(&context) {
-                    let listeners = self.listeners.lock().unwrap().clone();
+                    let listeners = {
+                        let mut listeners = self.listeners.lock().unwrap();
+                        listeners.missed |= listeners.arriving > 0;
+                        listeners.sinks.clone()
+                    };
                     for sink in listeners {
                         let changed = rmcp::model::ToolListChangedNotification::default();
                         let _ = sink.send(changed.into()).await;

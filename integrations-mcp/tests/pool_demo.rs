@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::TenantId;
 use integrations_core::config::McpProtocol;
 use integrations_mcp::client::{ToolResultExt, test_server};
 use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox};
@@ -261,6 +262,34 @@ async fn tool_list_changes(protocol: McpProtocol) {
         toolbox.call("other__echo", json!({})).await,
         Err(Error::UnknownTool { .. })
     ));
+    pool.shutdown(Duration::from_secs(5)).await;
+    assert_no_process(tag).await;
+}
+
+/// A 2026-07-28 server announces a change only on an open
+/// `subscriptions/listen` stream: a session is handed out once its stream
+/// is open, so a change made at once on a fresh session is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_on_a_fresh_session_is_announced() {
+    let tag = "pool-fresh-change";
+    let pool = pool_speaking("demo", tag, &[], McpProtocol::Modern);
+    for round in 0..10 {
+        let key = SessionKey::new(TenantId::new(format!("fresh-{round}")).unwrap(), "demo");
+        let session = pool.get(&key).await.unwrap();
+        pool.call_tool(&key, "add_tool", json!({"name": "late_tool"}))
+            .await
+            .unwrap();
+        let mut changes = 0;
+        for _ in 0..100 {
+            changes = session.tool_list_changes();
+            if changes == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(changes, 1, "round {round}: the change was not announced");
+        pool.close(&key).await;
+    }
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process(tag).await;
 }

@@ -93,6 +93,8 @@ pub(crate) struct Connect<'a> {
 /// `ttlMs` says.
 struct CachedTools {
     generation: u64,
+    /// The 2026-07-28 stream that would announce a change, when fetched.
+    stream: Option<listen::Stream>,
     fresh_until: Option<Instant>,
     tools: Arc<Vec<Tool>>,
 }
@@ -230,18 +232,17 @@ impl Session {
             .as_ref()
             .is_some_and(|info| !info.protocol_version.has_initialize());
         let listening = modern.then(|| {
-            let listening = Arc::new(listen::Listening::default());
             let tools = info.as_ref().is_some_and(|info| {
                 info.capabilities
                     .tools
                     .as_ref()
                     .is_some_and(|tools| tools.list_changed == Some(true))
             });
+            let listening = Arc::new(listen::Listening::new(tools));
             options.tasks.spawn(listen::keep_listening(
                 service.peer().clone(),
                 service.service().clone(),
                 Arc::clone(&listening),
-                tools,
                 stop.clone(),
             ));
             listening
@@ -281,8 +282,14 @@ impl Session {
         config: &McpServerEntry,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
+        let deadline = tokio::time::Instant::now() + options.handshake;
         let mut session = Self::connect_to(server, config, options).await?;
         session.trace_peer = crate::trace::Peer::of(config);
+        // A 2026-07-28 server announces a change only on a stream that is
+        // open: hand the session out once its first one is (or was refused).
+        if let Some(listening) = &session.listening {
+            let _ = tokio::time::timeout_at(deadline, listening.first_attempt()).await;
+        }
         Ok(session)
     }
 

@@ -24,22 +24,70 @@ const MAX_PAUSE: Duration = Duration::from_secs(5);
 /// The resources a session listens for, and what the server acknowledged.
 #[derive(Debug)]
 pub(super) struct Listening {
+    /// Whether the server announces tool list changes (and the stream asks
+    /// for them).
+    tools: bool,
     uris: Mutex<BTreeSet<String>>,
     grown: Notify,
     acknowledged: watch::Sender<BTreeSet<String>>,
+    stream: watch::Sender<Stream>,
 }
 
-impl Default for Listening {
-    fn default() -> Self {
-        Self {
-            uris: Mutex::default(),
-            grown: Notify::new(),
-            acknowledged: watch::channel(BTreeSet::new()).0,
-        }
+/// The session's stream: how many times one was opened or refused, and
+/// whether the last one is open. A change the server announces while no
+/// stream is open is lost, so a tool list fetched then is not kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Stream {
+    attempts: u64,
+    open: bool,
+}
+
+impl Stream {
+    pub(super) fn is_open(self) -> bool {
+        self.open
     }
 }
 
 impl Listening {
+    pub(super) fn new(tools: bool) -> Self {
+        Self {
+            tools,
+            uris: Mutex::default(),
+            grown: Notify::new(),
+            acknowledged: watch::channel(BTreeSet::new()).0,
+            stream: watch::channel(Stream::default()).0,
+        }
+    }
+
+    /// The stream now, where a cached tool list depends on it: `None` when
+    /// the server announces no tool list changes.
+    pub(super) fn tools_stream(&self) -> Option<Stream> {
+        self.tools.then(|| *self.stream.borrow())
+    }
+
+    /// Waits until the first stream was opened or refused, so that a change
+    /// made once the session is handed out is announced (at once when the
+    /// server announces no tool list changes).
+    pub(super) async fn first_attempt(&self) {
+        if !self.tools {
+            return;
+        }
+        let mut stream = self.stream.subscribe();
+        let _ = stream.wait_for(|stream| stream.attempts > 0).await;
+    }
+
+    fn opened(&self, open: bool) {
+        self.stream.send_modify(|stream| {
+            stream.attempts += 1;
+            stream.open = open;
+        });
+    }
+
+    fn closed(&self) {
+        self.stream
+            .send_if_modified(|stream| std::mem::replace(&mut stream.open, false));
+    }
+
     /// Adds `uri` and waits until a stream whose filter holds it is open.
     pub(super) async fn add(&self, uri: &str) {
         let added = self
@@ -67,18 +115,17 @@ impl Listening {
     }
 }
 
-/// Keeps the session's stream open until `stop`; `tools` says whether the
-/// server announces tool list changes.
+/// Keeps the session's stream open until `stop`.
 pub(super) async fn keep_listening(
     peer: Peer<RoleClient>,
     client: Client,
     listening: std::sync::Arc<Listening>,
-    tools: bool,
     stop: CancellationToken,
 ) {
     let mut pause = Duration::from_millis(100);
     loop {
-        let filter = listening.filter(tools);
+        listening.closed();
+        let filter = listening.filter(listening.tools);
         if filter.tools_list_changed.is_none() && filter.resource_subscriptions.is_none() {
             tokio::select! {
                 () = listening.grown.notified() => continue,
@@ -93,6 +140,7 @@ pub(super) async fn keep_listening(
             Ok(subscription) => subscription,
             Err(error) => {
                 tracing::debug!(%error, "subscriptions/listen refused");
+                listening.opened(false);
                 if peer.is_transport_closed() {
                     return;
                 }
@@ -112,6 +160,7 @@ pub(super) async fn keep_listening(
         listening
             .acknowledged
             .send_replace(acknowledged.into_iter().collect());
+        listening.opened(true);
         loop {
             tokio::select! {
                 next = subscription.next() => match next {
@@ -121,6 +170,7 @@ pub(super) async fn keep_listening(
                     }
                     // The stream ended: open it again after a pause.
                     _ => {
+                        listening.closed();
                         tokio::select! {
                             () = tokio::time::sleep(pause) => {}
                             () = stop.cancelled() => return,

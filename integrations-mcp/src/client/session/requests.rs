@@ -151,8 +151,14 @@ impl Session {
     /// the server marks `private` is never seen by another.
     pub async fn list_tools(&self, options: &CallOptions) -> Result<Arc<Vec<Tool>>, Error> {
         let generation = self.tools_generation.load(Ordering::SeqCst);
+        let stream = self
+            .listening
+            .as_ref()
+            .and_then(|listening| listening.tools_stream());
         if let Some(cached) = &*self.tools.lock().unwrap_or_else(|e| e.into_inner())
             && cached.generation == generation
+            && cached.stream == stream
+            && stream.is_none_or(|stream| stream.is_open())
             && cached
                 .fresh_until
                 .is_none_or(|until| Instant::now() < until)
@@ -169,6 +175,7 @@ impl Session {
         let tools = Arc::new(listed.items);
         *self.tools.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedTools {
             generation,
+            stream,
             fresh_until: listed
                 .ttl_ms
                 .map(|ms| Instant::now() + Duration::from_millis(ms)),
