@@ -14,7 +14,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
+use integrations_export::markdown::{
+    SlackFormat, SlackOptions, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
+};
 use pulldown_cmark::{Options, Parser, html};
 
 const DOCS: [&str; 6] = [
@@ -117,18 +119,23 @@ fn main() {
 fn throughput() {
     let input = DOCS.join("\n\n");
     let bytes = input.len() as f64;
-    let converters: [Converter; 3] = [
+    let converters: [Converter; 4] = [
         ("pulldown-cmark HTML renderer (baseline)", |m| {
             black_box(html_baseline(m));
         }),
         ("markdown_to_slack (Block Kit + mrkdwn, split)", |m| {
             black_box(markdown_to_slack(m));
         }),
+        ("markdown_to_slack (markdown + table blocks)", |m| {
+            let mut options = SlackOptions::default();
+            options.format = SlackFormat::Markdown;
+            black_box(markdown_to_slack_with(m, options));
+        }),
         ("markdown_to_notion (blocks, rich text)", |m| {
             black_box(markdown_to_notion(m));
         }),
     ];
-    let mut spent = [Duration::ZERO; 3];
+    let mut spent = [Duration::ZERO; 4];
     let rounds = 30;
     for round in 0..rounds {
         for turn in 0..converters.len() {

@@ -78,7 +78,8 @@ pub use notion::{
     notion_batches,
 };
 pub use slack::{
-    SlackBlock, SlackLimits, SlackMessage, TextObject, markdown_to_slack, markdown_to_slack_with,
+    ColumnSetting, SlackBlock, SlackFormat, SlackMessage, SlackOptions, TableCell, TextObject,
+    markdown_to_slack, markdown_to_slack_with,
 };
 
 #[cfg(test)]

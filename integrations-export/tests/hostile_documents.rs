@@ -3,7 +3,9 @@
 //! at most a constant times the input, whatever the input; the benchmark
 //! `cargo bench -p integrations-export --bench convert` shows the time.
 
-use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
+use integrations_export::markdown::{
+    SlackFormat, SlackOptions, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
+};
 
 #[path = "support/hostile.rs"]
 mod hostile;
@@ -12,6 +14,15 @@ use hostile::hostile;
 
 fn slack_chars(markdown: &str) -> usize {
     markdown_to_slack(markdown)
+        .iter()
+        .map(|message| message.to_post("C1").to_string().len())
+        .sum()
+}
+
+fn slack_markdown_chars(markdown: &str) -> usize {
+    let mut options = SlackOptions::default();
+    options.format = SlackFormat::Markdown;
+    markdown_to_slack_with(markdown, options)
         .iter()
         .map(|message| message.to_post("C1").to_string().len())
         .sum()
@@ -47,6 +58,11 @@ fn slack_output_is_at_most_a_constant_times_the_input() {
 }
 
 #[test]
+fn slack_markdown_block_output_is_at_most_a_constant_times_the_input() {
+    linear("slack markdown blocks", slack_markdown_chars);
+}
+
+#[test]
 fn notion_output_is_at_most_a_constant_times_the_input() {
     linear("notion", notion_bytes);
 }
@@ -57,7 +73,7 @@ fn text_under_deep_nesting_is_kept() {
     let markdown = format!("{}deep words here", "> ".repeat(40));
     let text: String = markdown_to_slack(&markdown)
         .iter()
-        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(str::to_owned)))
+        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(String::from)))
         .collect();
     assert!(text.contains("deep words here"), "{text}");
     let list: String = (0..30)
@@ -65,7 +81,7 @@ fn text_under_deep_nesting_is_kept() {
         .collect();
     let text: String = markdown_to_slack(&list)
         .iter()
-        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(str::to_owned)))
+        .flat_map(|m| m.blocks.iter().filter_map(|b| b.text().map(String::from)))
         .collect();
     for depth in 0..30 {
         assert!(text.contains(&format!("level{depth}")), "level{depth}");

@@ -6,9 +6,11 @@ mod fixtures;
 use chrono::Utc;
 use integrations_core::ConnectionId;
 use integrations_core::credentials::Credentials;
+use integrations_export::markdown::SlackFormat;
 use integrations_export::providers::ExportContext;
 use integrations_export::{Content, Error, Provider};
 use integrations_fakes::slack::FakeSlack;
+use serde_json::json;
 
 use fixtures::{SLACK_TOKEN, document, slack, store, tenant};
 
@@ -73,6 +75,62 @@ async fn a_readme_sized_document_lands_as_one_thread_within_every_limit() {
         })
         .collect();
     assert!(all_text.contains("cargo run --example quickstart"));
+}
+
+/// Issue 21: Slack's `markdown` block and native tables, chosen per
+/// provider, split under Slack's limits without losing a row.
+#[tokio::test]
+async fn in_markdown_blocks_tables_are_tables_and_every_limit_holds() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let provider = slack(fake.api_url(), store().await).format(SlackFormat::Markdown);
+    let context = ExportContext::new(tenant()).idempotency_key("readme-md");
+    let rows: Vec<String> = (0..150)
+        .map(|i| format!("| host-{i} | {} |", i * 7))
+        .collect();
+    let document = format!(
+        "{}\n\n| Host | Load |\n|---|--:|\n{}\n\nThe end.",
+        document(),
+        rows.join("\n")
+    );
+    let content = Content::new(document).title("The integrations guide");
+
+    let planned = provider.plan(&context, &content, "C0GENERAL").unwrap();
+    provider
+        .export(&context, &content, "C0GENERAL")
+        .await
+        .unwrap();
+
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    let posts = fake.posts();
+    let planned_posts = planned.iter().filter(|p| p.method == "POST").count();
+    assert_eq!(posts.len(), planned_posts, "the dry run plans what is sent");
+    let first = &posts[0];
+    assert_eq!(first.blocks[0]["type"], "markdown");
+    assert!(
+        first.blocks[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("# The integrations guide\n")
+    );
+    let mut hosts = Vec::new();
+    for post in &posts {
+        let blocks = post.blocks.as_array().unwrap();
+        let tables: Vec<_> = blocks.iter().filter(|b| b["type"] == "table").collect();
+        assert!(tables.len() <= 1, "one table a message");
+        // The README's own tables come first; ours repeats its header.
+        for table in tables
+            .iter()
+            .filter(|t| t["rows"][0][0] == json!({"type": "raw_text", "text": "Host"}))
+        {
+            let rows = table["rows"].as_array().unwrap();
+            assert_eq!(table["column_settings"][1]["align"], "right");
+            hosts.extend(rows[1..].iter().map(|row| row[0]["text"].clone()));
+        }
+    }
+    let expected: Vec<_> = (0..150).map(|i| json!(format!("host-{i}"))).collect();
+    assert_eq!(hosts, expected, "every row is sent, in order, each once");
+    let last = posts.last().unwrap().blocks.as_array().unwrap().clone();
+    assert_eq!(last.last().unwrap()["text"], "The end.");
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! Snapshots of what typical documents become, for a person to review:
-//! Slack Block Kit and Notion blocks of a status report, release notes and
+//! Slack Block Kit (mrkdwn sections, and `markdown` and `table` blocks) and
+//! Notion blocks of a status report, release notes and
 //! an agent's answer with code, and a webhook's dry run.
 
-use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
+use integrations_export::markdown::{
+    SlackFormat, SlackOptions, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
+};
 
 const STATUS_REPORT: &str = "\
 # Weekly status
@@ -57,6 +60,22 @@ fn slack_blocks_of_typical_documents() {
     insta::assert_json_snapshot!("slack_status_report", markdown_to_slack(STATUS_REPORT));
     insta::assert_json_snapshot!("slack_release_notes", markdown_to_slack(RELEASE_NOTES));
     insta::assert_json_snapshot!("slack_agent_answer", markdown_to_slack(AGENT_ANSWER));
+}
+
+#[test]
+fn slack_markdown_blocks_of_typical_documents() {
+    let mut options = SlackOptions::default();
+    options.format = SlackFormat::Markdown;
+    let two_tables =
+        format!("{STATUS_REPORT}\n| Second | table |\n|---|--:|\n| in | the next message |\n");
+    for (name, document) in [
+        ("slack_markdown_status_report", STATUS_REPORT),
+        ("slack_markdown_release_notes", RELEASE_NOTES),
+        ("slack_markdown_agent_answer", AGENT_ANSWER),
+        ("slack_markdown_two_tables", &two_tables),
+    ] {
+        insta::assert_json_snapshot!(name, markdown_to_slack_with(document, options));
+    }
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! Markdown to Slack Block Kit and mrkdwn, split so that no message breaks a
-//! Slack limit and nothing the user wrote is dropped.
+//! Markdown to Slack Block Kit, as mrkdwn sections or as `markdown` and
+//! `table` blocks, split so that no message breaks a Slack limit and
+//! nothing the user wrote is dropped.
 
 mod escape;
+mod native;
 mod split;
 
-use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,10 +15,29 @@ use super::table::aligned;
 use escape::{escape, escape_into};
 use split::{pack, split};
 
-/// Slack's limits, as documented for `chat.postMessage`.
+/// Which blocks a document becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlackFormat {
+    /// `header`, `section` (mrkdwn) and `divider` blocks, which every Slack
+    /// client shows; tables as aligned text in a code block. The markdown
+    /// is converted to mrkdwn here.
+    #[default]
+    Mrkdwn,
+    /// `markdown` blocks, which Slack renders itself (standard markdown, up
+    /// to 12,000 characters a message), and native `table` blocks for
+    /// top-level tables (one a message: a second table starts the next
+    /// one). The document's own text is sent, cut between its blocks.
+    Markdown,
+}
+
+/// How a document becomes Slack messages: the format, and Slack's limits
+/// as documented for `chat.postMessage` and its blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SlackLimits {
+pub struct SlackOptions {
+    /// The blocks used.
+    pub format: SlackFormat,
     /// Blocks in one message (Slack: 50).
     pub blocks_per_message: usize,
     /// Characters of one section's text (Slack: 3000).
@@ -24,21 +45,33 @@ pub struct SlackLimits {
     /// Characters of a header's plain text (Slack: 150).
     pub header_chars: usize,
     /// Characters of all the blocks of one message together; Slack refuses
-    /// a message near 13,000 (`msg_blocks_too_long`), so 12,000.
+    /// a message near 13,000 (`msg_blocks_too_long`), so 12,000 (also
+    /// Slack's limit for the `markdown` blocks of one message together).
     pub message_chars: usize,
+    /// Rows of one `table` block, its header row included (Slack: 100).
+    pub table_rows: usize,
+    /// Cells of one table row (Slack: 20); a wider table is sent as aligned
+    /// text.
+    pub table_columns: usize,
+    /// Characters of all the cells of one `table` block (Slack: 10,000).
+    pub table_chars: usize,
     /// Whether `<!here>`, `<!channel>` and `<!everyone>` written in the
     /// text notify the channel. Off by default: exported text is often a
     /// model's or a third party's, and is shown as text (`&lt;!here&gt;`).
     pub broadcasts: bool,
 }
 
-impl Default for SlackLimits {
+impl Default for SlackOptions {
     fn default() -> Self {
         Self {
+            format: SlackFormat::Mrkdwn,
             blocks_per_message: 50,
             section_chars: 3000,
             header_chars: 150,
             message_chars: 12_000,
+            table_rows: 100,
+            table_columns: 20,
+            table_chars: 10_000,
             broadcasts: false,
         }
     }
@@ -81,16 +114,63 @@ pub enum SlackBlock {
     },
     /// `{"type": "divider"}`.
     Divider,
+    /// `{"type": "markdown", "text": "..."}`: standard markdown, rendered
+    /// by Slack.
+    Markdown {
+        /// The markdown.
+        text: String,
+    },
+    /// `{"type": "table", "rows": [...], "column_settings": [...]}`.
+    Table {
+        /// The rows, the header first; every cell `raw_text`.
+        rows: Vec<Vec<TableCell>>,
+        /// Each column's alignment.
+        column_settings: Vec<ColumnSetting>,
+    },
 }
 
 impl SlackBlock {
-    /// The block's text, if it has one.
-    pub fn text(&self) -> Option<&str> {
+    /// The block's text, if it has one (a table's cells, a row a line and
+    /// cells separated by ` | `).
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Self::Header { text } | Self::Section { text } => Some(&text.text),
+            Self::Header { text } | Self::Section { text } => Some(text.text.as_str().into()),
+            Self::Markdown { text } => Some(text.as_str().into()),
+            Self::Table { rows, .. } => Some(
+                rows.iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|cell| cell.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .into(),
+            ),
             Self::Divider => None,
         }
     }
+}
+
+/// A cell of a `table` block: `{"type": "raw_text", "text": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TableCell {
+    /// `raw_text`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The cell's text, shown as it is (a space for an empty cell: Slack
+    /// refuses empty text).
+    pub text: String,
+}
+
+/// How a table column is shown: `{"align": "left"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ColumnSetting {
+    /// `left`, `center` or `right`.
+    pub align: &'static str,
 }
 
 /// A Block Kit text object.
@@ -113,12 +193,27 @@ enum Block {
     Header(String),
     Section(String),
     Divider,
+    Markdown(String),
+    Table(Cells),
+}
+
+/// A table's cells, the header row first.
+#[derive(Debug, Clone, PartialEq)]
+struct Cells {
+    alignments: Vec<Alignment>,
+    rows: Vec<Vec<String>>,
 }
 
 impl Block {
     fn chars(&self) -> usize {
         match self {
-            Self::Header(text) | Self::Section(text) => text.chars().count(),
+            Self::Header(text) | Self::Section(text) | Self::Markdown(text) => text.chars().count(),
+            Self::Table(cells) => cells
+                .rows
+                .iter()
+                .flatten()
+                .map(|cell| cell.chars().count())
+                .sum(),
             Self::Divider => 0,
         }
     }
@@ -140,6 +235,32 @@ impl Block {
                 },
             },
             Self::Divider => SlackBlock::Divider,
+            Self::Markdown(text) => SlackBlock::Markdown { text },
+            Self::Table(Cells { alignments, rows }) => {
+                let columns = rows.first().map_or(0, Vec::len);
+                SlackBlock::Table {
+                    column_settings: (0..columns)
+                        .map(|c| ColumnSetting {
+                            align: match alignments.get(c) {
+                                Some(Alignment::Center) => "center",
+                                Some(Alignment::Right) => "right",
+                                _ => "left",
+                            },
+                        })
+                        .collect(),
+                    rows: rows
+                        .into_iter()
+                        .map(|row| {
+                            row.into_iter()
+                                .map(|text| TableCell {
+                                    kind: "raw_text",
+                                    text,
+                                })
+                                .collect()
+                        })
+                        .collect(),
+                }
+            }
         }
     }
 }
@@ -168,23 +289,43 @@ impl Block {
 /// assert_eq!(post["blocks"][1]["text"]["text"], "Shipped *v2* to <@U024BE7LH>: see <https://example.com/n|notes>.");
 /// ```
 pub fn markdown_to_slack(markdown: &str) -> Vec<SlackMessage> {
-    markdown_to_slack_with(markdown, SlackLimits::default())
+    markdown_to_slack_with(markdown, SlackOptions::default())
 }
 
-/// [`markdown_to_slack`] with other limits.
-pub fn markdown_to_slack_with(markdown: &str, limits: SlackLimits) -> Vec<SlackMessage> {
-    let mut renderer = Renderer {
-        broadcasts: limits.broadcasts,
-        ..Renderer::default()
-    };
-    let options =
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+/// [`markdown_to_slack`] in another format or with other limits.
+///
+/// ```
+/// use integrations_export::markdown::{SlackFormat, SlackOptions, markdown_to_slack_with};
+///
+/// let mut options = SlackOptions::default();
+/// options.format = SlackFormat::Markdown;
+/// let messages = markdown_to_slack_with("Shipped **v2**.\n\n| a | b |\n|---|--:|\n| 1 | 2 |", options);
+/// let post = messages[0].to_post("C024BE91L");
+/// assert_eq!(post["blocks"][0]["type"], "markdown");
+/// assert_eq!(post["blocks"][0]["text"], "Shipped **v2**.");
+/// assert_eq!(post["blocks"][1]["type"], "table");
+/// assert_eq!(post["blocks"][1]["rows"][1][1]["text"], "2");
+/// assert_eq!(post["blocks"][1]["column_settings"][1]["align"], "right");
+/// ```
+pub fn markdown_to_slack_with(markdown: &str, options: SlackOptions) -> Vec<SlackMessage> {
     let markdown = super::with_bounded_nesting(markdown);
-    for event in Parser::new_ext(&markdown, options) {
-        renderer.event(event);
-    }
-    renderer.flush_section();
-    pack(split(renderer.blocks, limits), limits)
+    let blocks = match options.format {
+        SlackFormat::Markdown => native::blocks(&markdown, options),
+        SlackFormat::Mrkdwn => {
+            let mut renderer = Renderer {
+                broadcasts: options.broadcasts,
+                ..Renderer::default()
+            };
+            let parser =
+                Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+            for event in Parser::new_ext(&markdown, parser) {
+                renderer.event(event);
+            }
+            renderer.flush_section();
+            split(renderer.blocks, options)
+        }
+    };
+    pack(blocks, options)
 }
 
 #[derive(Default)]
@@ -486,7 +627,7 @@ mod tests {
         markdown_to_slack(markdown)
             .iter()
             .flat_map(|m| m.blocks.iter())
-            .map(|b| b.text().unwrap_or("divider").to_owned())
+            .map(|b| b.text().map_or("divider".to_owned(), Into::into))
             .collect()
     }
 
@@ -517,13 +658,13 @@ mod tests {
             texts(markdown),
             ["Ping &lt;!here&gt;, &lt;!channel&gt; and &lt;!everyone|all&gt;"]
         );
-        let allowed = SlackLimits {
+        let allowed = SlackOptions {
             broadcasts: true,
-            ..SlackLimits::default()
+            ..SlackOptions::default()
         };
         let messages = markdown_to_slack_with(markdown, allowed);
         assert_eq!(
-            messages[0].blocks[0].text(),
+            messages[0].blocks[0].text().as_deref(),
             Some("Ping <!here>, <!channel> and <!everyone|all>")
         );
     }

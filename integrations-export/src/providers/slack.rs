@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{VendorAccess, check, converted, require_destination, slack_channels, slack_messages};
 use crate::error::Error;
-use crate::markdown::SlackMessage;
+use crate::markdown::{SlackFormat, SlackMessage};
 use crate::provider::{
     ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
     Provider,
@@ -20,7 +20,9 @@ const HISTORY_PAGES: usize = 20;
 
 /// Slack over the Web API: `chat.postMessage`, one message per 50 blocks,
 /// the second and later messages as replies in the first one's thread, and
-/// the first message's permalink as the external URL.
+/// the first message's permalink as the external URL. The blocks are
+/// mrkdwn sections by default, or Slack's own `markdown` and `table`
+/// blocks ([`format`](Self::format)).
 ///
 /// Every message carries Slack message metadata (`event_type`
 /// `integrations_export`, the idempotency key and its part number), so an
@@ -32,12 +34,26 @@ const HISTORY_PAGES: usize = 20;
 #[derive(Debug, Clone)]
 pub struct SlackProvider {
     access: VendorAccess,
+    format: SlackFormat,
 }
 
 impl SlackProvider {
-    /// A provider whose connections come from `access`.
+    /// A provider whose connections come from `access`, posting mrkdwn
+    /// sections.
     pub fn new(access: VendorAccess) -> Self {
-        Self { access }
+        Self {
+            access,
+            format: SlackFormat::Mrkdwn,
+        }
+    }
+
+    /// Posts documents in `format`: [`SlackFormat::Markdown`] lets Slack
+    /// render the markdown (and shows tables as tables) where the workspace's
+    /// clients are current.
+    #[must_use]
+    pub fn format(mut self, format: SlackFormat) -> Self {
+        self.format = format;
+        self
     }
 
     fn post_body(
@@ -157,9 +173,10 @@ fn steps(
     context: &ExportContext,
     content: &Content,
     destination: &str,
+    format: SlackFormat,
 ) -> Result<Vec<Step>, Error> {
     require_destination("slack", destination, "a channel id such as C024BE91L")?;
-    let messages = slack_messages("slack", content)?;
+    let messages = slack_messages("slack", content, format)?;
     let key = context.idempotency_key.as_deref();
     let mut steps: Vec<Step> = messages
         .iter()
@@ -211,7 +228,7 @@ impl Provider for SlackProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(json!(slack_messages("slack", content)?))
+        Ok(json!(slack_messages("slack", content, self.format)?))
     }
 
     fn plan(
@@ -221,7 +238,7 @@ impl Provider for SlackProvider {
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
         let base = self.access.base_url();
-        Ok(steps(context, content, destination)?
+        Ok(steps(context, content, destination, self.format)?
             .into_iter()
             .map(|step| match step {
                 Step::Post { part, mut body } => {
@@ -247,8 +264,11 @@ impl Provider for SlackProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        let (owned, to) = (context.clone(), destination.to_owned());
-        let steps = converted("slack", content, move |content| steps(&owned, content, &to)).await?;
+        let (owned, to, format) = (context.clone(), destination.to_owned(), self.format);
+        let steps = converted("slack", content, move |content| {
+            steps(&owned, content, &to, format)
+        })
+        .await?;
         let slack = self.access.connection(context)?;
         let (mut thread, mut sent) = (None, Vec::new());
         if let (Some(since), Some(key)) = (context.resumed_since, &context.idempotency_key)

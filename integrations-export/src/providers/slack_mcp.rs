@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{converted, require_destination, slack_channels, slack_messages};
 use crate::error::Error;
-use crate::markdown::{SlackBlock, SlackMessage};
+use crate::markdown::{SlackBlock, SlackFormat, SlackMessage};
 use crate::provider::{
     ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
     Provider,
@@ -137,7 +137,7 @@ impl McpSlackProvider {
             .iter()
             .map(|block| match block {
                 SlackBlock::Header { text } => format!("*{}*", text.text),
-                other => other.text().unwrap_or("———").to_owned(),
+                other => other.text().map_or_else(|| "———".to_owned(), Into::into),
             })
             .collect();
         texts.join("\n\n")
@@ -239,7 +239,7 @@ impl Provider for McpSlackProvider {
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
         Ok(json!(
-            slack_messages("slack-mcp", content)?
+            slack_messages("slack-mcp", content, SlackFormat::Mrkdwn)?
                 .iter()
                 .map(Self::text)
                 .collect::<Vec<_>>()
@@ -253,7 +253,7 @@ impl Provider for McpSlackProvider {
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
         require_destination("slack-mcp", destination, "a channel id such as C024BE91L")?;
-        let messages = slack_messages("slack-mcp", content)?;
+        let messages = slack_messages("slack-mcp", content, SlackFormat::Mrkdwn)?;
         Ok(messages
             .iter()
             .enumerate()
@@ -273,7 +273,7 @@ impl Provider for McpSlackProvider {
     ) -> Result<ExportResult, Error> {
         require_destination("slack-mcp", destination, "a channel id such as C024BE91L")?;
         let messages = converted("slack-mcp", content, |content| {
-            slack_messages("slack-mcp", content)
+            slack_messages("slack-mcp", content, SlackFormat::Mrkdwn)
         })
         .await?;
         let (mut channel, mut thread) = (destination.to_owned(), None::<String>);

@@ -41,7 +41,24 @@ fn block() -> impl Strategy<Value = String> {
         1 => (word(), word(), word(), word())
             .prop_map(|(a, b, c, d)| format!("| {a} | {b} |\n|---|---|\n| {c} | {d} |")),
         1 => Just("---".to_owned()),
+        1 => table(),
     ]
+}
+
+/// A table of up to 150 rows and 25 columns (past Slack's 100 and 20), a
+/// few of its cells long.
+fn table() -> impl Strategy<Value = String> {
+    (1..25usize, 0..130usize).prop_flat_map(|(columns, rows)| {
+        let cell = prop_oneof![16 => word(), 2 => Just(String::new()), 1 => words(20..80)];
+        prop::collection::vec(prop::collection::vec(cell, columns), rows + 1).prop_map(
+            move |rows| {
+                let line = |row: &Vec<String>| format!("| {} |", row.join(" | "));
+                let mut lines = vec![line(&rows[0]), format!("|{}", "---|".repeat(columns))];
+                lines.extend(rows[1..].iter().map(line));
+                lines.join("\n")
+            },
+        )
+    })
 }
 
 pub fn document() -> impl Strategy<Value = String> {

@@ -38,6 +38,79 @@ struct State {
     delay: std::time::Duration,
 }
 
+/// What Slack refuses in a message's blocks, as a sentence; Slack answers
+/// `invalid_blocks` to each.
+fn check_blocks(blocks: &[Value]) -> Result<(), String> {
+    let (mut markdown, mut tables) = (0, 0);
+    for (at, block) in blocks.iter().enumerate() {
+        let text = block["text"]["text"]
+            .as_str()
+            .map_or(0, |text| text.chars().count());
+        match block["type"].as_str() {
+            Some("header") if text > 150 => {
+                return Err(format!(
+                    "block {at}: text of {text} characters, more than 150"
+                ));
+            }
+            Some("section") if text > 3000 => {
+                return Err(format!(
+                    "block {at}: text of {text} characters, more than 3000"
+                ));
+            }
+            Some("header" | "section" | "divider") => {}
+            Some("markdown") => {
+                let Some(text) = block["text"].as_str() else {
+                    return Err(format!("block {at}: a markdown block needs its text"));
+                };
+                markdown += text.chars().count();
+                if markdown > 12_000 {
+                    return Err(format!(
+                        "block {at}: markdown blocks of {markdown} characters, more than 12,000"
+                    ));
+                }
+            }
+            Some("table") => {
+                tables += 1;
+                if tables > 1 {
+                    return Err(format!("block {at}: only one table is allowed a message"));
+                }
+                check_table(block).map_err(|why| format!("block {at}: {why}"))?;
+            }
+            other => return Err(format!("block {at} has the unknown type {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Slack's limits of a `table` block: 100 rows of at most 20 cells,
+/// `raw_text` cells with text, 10,000 characters in all.
+fn check_table(block: &Value) -> Result<(), String> {
+    let rows = block["rows"].as_array().ok_or("a table needs its rows")?;
+    if rows.is_empty() || rows.len() > 100 {
+        return Err(format!("a table of {} rows (1 to 100)", rows.len()));
+    }
+    let mut chars = 0;
+    for row in rows {
+        let cells = row.as_array().ok_or("a row is an array of cells")?;
+        if cells.len() > 20 {
+            return Err(format!("a row of {} cells, more than 20", cells.len()));
+        }
+        for cell in cells {
+            let text = cell["text"].as_str().unwrap_or_default();
+            if cell["type"] != "raw_text" || text.is_empty() {
+                return Err("a cell must be raw_text with text".into());
+            }
+            chars += text.chars().count();
+        }
+    }
+    if chars > 10_000 {
+        return Err(format!(
+            "table cells of {chars} characters, more than 10,000"
+        ));
+    }
+    Ok(())
+}
+
 /// A fake Slack on 127.0.0.1: `auth.test`, `conversations.list`,
 /// `chat.postMessage`, `chat.getPermalink`, `conversations.history` and
 /// `conversations.replies` under `/api`.
@@ -45,8 +118,10 @@ struct State {
 /// Requests need `Authorization: Bearer {token}` (else `invalid_auth`).
 /// `chat.postMessage` refuses what Slack refuses, with Slack's error codes,
 /// and records it in [`violations`](Self::violations): more than 50
-/// blocks, a header over 150 or a section over 3000 characters, a `text`
-/// over 40,000, an unknown channel or thread.
+/// blocks, a header over 150 or a section over 3000 characters, `markdown`
+/// blocks over 12,000 characters together, more than one `table` block or
+/// one past 100 rows, 20 cells a row or 10,000 characters, a `text` over
+/// 40,000, an unknown channel or thread.
 #[derive(Debug, Clone)]
 pub struct FakeSlack {
     server: Arc<FakeServer>,
@@ -155,27 +230,8 @@ impl State {
                 &format!("{} blocks, more than 50", list.len()),
             );
         }
-        for (at, block) in list.iter().enumerate() {
-            let length = block["text"]["text"]
-                .as_str()
-                .map_or(0, |text| text.chars().count());
-            let limit = match block["type"].as_str() {
-                Some("header") => 150,
-                Some("section") => 3000,
-                Some("divider") => usize::MAX,
-                other => {
-                    return self.violation(
-                        "invalid_blocks",
-                        &format!("block {at} has the unknown type {other:?}"),
-                    );
-                }
-            };
-            if length > limit {
-                return self.violation(
-                    "invalid_blocks",
-                    &format!("block {at}: text of {length} characters, more than {limit}"),
-                );
-            }
+        if let Err(violation) = check_blocks(&list) {
+            return self.violation("invalid_blocks", &violation);
         }
         let thread_ts = arguments["thread_ts"].as_str().map(str::to_owned);
         if let Some(thread) = &thread_ts

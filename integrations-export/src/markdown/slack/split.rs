@@ -2,10 +2,10 @@
 //! messages.
 
 use super::escape::escape;
-use super::{Block, SlackLimits, SlackMessage};
+use super::{Block, SlackMessage, SlackOptions};
 
 /// Splits blocks past the per-block limits.
-pub(super) fn split(blocks: Vec<Block>, limits: SlackLimits) -> Vec<Block> {
+pub(super) fn split(blocks: Vec<Block>, limits: SlackOptions) -> Vec<Block> {
     let mut out = Vec::with_capacity(blocks.len());
     for block in blocks {
         match block {
@@ -44,7 +44,7 @@ fn split_section(text: &str, max: usize) -> Vec<String> {
 
 /// Linear in `text`: each piece is found by looking at most `max`
 /// characters ahead, and the characters left are counted down, not again.
-fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
+pub(super) fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut rest = text;
     let mut left = text.chars().count();
@@ -73,8 +73,8 @@ fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
 }
 
 /// The best place to cut `window` (a byte offset): after its last newline,
-/// else (outside code) after its last space, outside any `<...>` form and
-/// inline code span.
+/// else after its last space (in code too: a line longer than a block is
+/// cut between words), outside any `<...>` form and inline code span.
 fn safe_cut(window: &str, code: bool) -> Option<usize> {
     let mut open_angle = false;
     let mut open_tick = false;
@@ -85,7 +85,7 @@ fn safe_cut(window: &str, code: bool) -> Option<usize> {
             '>' if !code => open_angle = false,
             '`' if !code => open_tick = !open_tick,
             '\n' if !open_angle && !open_tick => last_newline = Some(at + 1),
-            ' ' if !code && !open_angle && !open_tick => last_space = Some(at + 1),
+            ' ' if !open_angle && !open_tick => last_space = Some(at + 1),
             _ => {}
         }
     }
@@ -93,14 +93,18 @@ fn safe_cut(window: &str, code: bool) -> Option<usize> {
 }
 
 /// Packs blocks into messages under the per-message limits.
-pub(super) fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage> {
+pub(super) fn pack(blocks: Vec<Block>, limits: SlackOptions) -> Vec<SlackMessage> {
     let mut messages = Vec::new();
     let mut current: Vec<Block> = Vec::new();
     let mut chars = 0;
     for block in blocks {
         let size = block.chars();
+        let second_table = matches!(block, Block::Table(_))
+            && current.iter().any(|block| matches!(block, Block::Table(_)));
         if !current.is_empty()
-            && (current.len() == limits.blocks_per_message || chars + size > limits.message_chars)
+            && (current.len() == limits.blocks_per_message
+                || chars + size > limits.message_chars
+                || second_table)
         {
             messages.push(message(std::mem::take(&mut current)));
             chars = 0;
@@ -114,11 +118,18 @@ pub(super) fn pack(blocks: Vec<Block>, limits: SlackLimits) -> Vec<SlackMessage>
     messages
 }
 
+/// The notification text Slack shows for a message: its first text, at
+/// most 3000 characters.
+const NOTIFICATION_CHARS: usize = 3000;
+
 fn message(blocks: Vec<Block>) -> SlackMessage {
     let text = blocks
         .iter()
         .find_map(|block| match block {
-            Block::Header(text) | Block::Section(text) => Some(text.clone()),
+            Block::Header(text) | Block::Section(text) | Block::Markdown(text) => {
+                Some(text.chars().take(NOTIFICATION_CHARS).collect())
+            }
+            Block::Table(cells) => cells.rows.first().map(|header| header.join(" | ")),
             Block::Divider => None,
         })
         .unwrap_or_default();
