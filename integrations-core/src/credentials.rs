@@ -340,6 +340,19 @@ pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
 
     /// The tenant's connections, ordered by provider and name.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error>;
+
+    /// A stream naming each connection written by any process sharing the
+    /// store (PostgreSQL: `LISTEN`/`NOTIFY`), so a [`TokenManager`] waiting
+    /// for another replica's refresh reads the row as soon as it is
+    /// written; `None`, the default, where the store cannot tell, and the
+    /// manager polls. A change the stream misses (say, while it reconnects)
+    /// costs a waiter a poll, never a wrong token.
+    async fn changes(
+        &self,
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
+    {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

@@ -100,3 +100,76 @@ async fn four_replicas_refresh_an_expiring_token_once() {
     let stored = seed.get(&tenant, &connection).await.unwrap().unwrap().value;
     assert!(stored.refresh_lease.is_none(), "the lease is given back");
 }
+
+/// Issue 21: a replica waiting for another's refresh polled the row (every
+/// 100 ms by default); on PostgreSQL the row's write now wakes it. With a
+/// one-minute poll, the waiter still has its token as soon as the other
+/// replica stores it, not a minute later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written() {
+    let Some(server) = TestPostgres::start_or_skip("replica wake-up") else {
+        return;
+    };
+    let url = server.database("wakeups");
+    let fake = FakeServer::start().await;
+    fake.route("POST", "/oauth/token", |_| {
+        Reply::json(
+            200,
+            serde_json::json!({
+                "access_token": "at-2", "token_type": "bearer",
+                "expires_in": 3600, "refresh_token": "rt-2",
+            }),
+        )
+        .after(Duration::from_millis(300))
+    });
+    let client = OAuthClient::new(
+        OAuthProvider::linear()
+            .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token")),
+        "app-1",
+        None,
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let tenant = TenantId::new("tenant-1").unwrap();
+    let connection = ConnectionId::new("linear", "default").unwrap();
+    let seed = PgStore::connect(&url, keys()).await.unwrap();
+    let expired = Credentials::oauth2(
+        "at-1",
+        Some("rt-1".into()),
+        Some(Utc::now() - chrono::Duration::seconds(1)),
+    );
+    seed.put(&tenant, &connection, &expired).await.unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let store: Arc<dyn CredentialStore> =
+            Arc::new(PgStore::connect(&url, keys()).await.unwrap());
+        replicas.push(
+            TokenManager::builder(store, Arc::new(client.clone()))
+                .poll_interval(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        );
+    }
+    let first = {
+        let (tokens, tenant, connection) =
+            (replicas[0].clone(), tenant.clone(), connection.clone());
+        tokio::spawn(async move { tokens.access_token(&tenant, &connection).await })
+    };
+    // The first replica holds the lease while its refresh is answered.
+    while fake.requests("/oauth/token").is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = tokio::time::timeout(
+        Duration::from_secs(20),
+        replicas[1].access_token(&tenant, &connection),
+    )
+    .await
+    .expect("the waiting replica is woken by the write, not its one-minute poll")
+    .unwrap();
+    assert_eq!(second.expose_secret(), "at-2");
+    assert_eq!(first.await.unwrap().unwrap().expose_secret(), "at-2");
+    assert_eq!(fake.requests("/oauth/token").len(), 1, "refreshed once");
+    for tokens in &replicas {
+        tokens.close().await;
+    }
+}

@@ -264,4 +264,46 @@ impl CredentialStore for PgStore {
             .map(|row| ConnectionId::new(text(row, "provider")?, text(row, "name")?))
             .collect()
     }
+
+    /// Each row written, by any replica: a trigger's `NOTIFY` on
+    /// `integrations_credentials_changed`, on a connection of its own.
+    async fn changes(
+        &self,
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
+    {
+        use futures_util::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(store_error("listen for credential changes"))?;
+        listener
+            .listen(CHANGED)
+            .await
+            .map_err(store_error("listen for credential changes"))?;
+        // An error is a lost connection, which the listener makes again;
+        // a waiter's fallback poll covers the gap.
+        let changes = listener
+            .into_stream()
+            .filter_map(|notification| async move {
+                match notification {
+                    Ok(notification) => changed(notification.payload()),
+                    Err(error) => {
+                        tracing::debug!(%error, "credentials: the change listener reconnects");
+                        None
+                    }
+                }
+            });
+        Ok(Some(changes.boxed()))
+    }
+}
+
+/// The channel the credentials trigger notifies.
+const CHANGED: &str = "integrations_credentials_changed";
+
+/// The connection a notification names: `["tenant","provider","name"]`.
+fn changed(payload: &str) -> Option<(TenantId, ConnectionId)> {
+    let (tenant, provider, name): (String, String, String) = serde_json::from_str(payload).ok()?;
+    Some((
+        TenantId::new(tenant).ok()?,
+        ConnectionId::new(provider, name).ok()?,
+    ))
 }

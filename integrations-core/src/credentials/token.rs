@@ -17,6 +17,7 @@ use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::{Event, EventKind, EventSink};
 use crate::id::{ConnectionId, TenantId};
 
+mod changes;
 mod refresh;
 
 /// What a [`TokenRefresher`] is asked to refresh.
@@ -125,6 +126,8 @@ struct Inner {
     cache: Mutex<HashMap<TenantId, HashMap<ConnectionId, CachedToken>>>,
     locks: Mutex<ConnectionLocks>,
     tasks: TaskTracker,
+    /// The store's change notifications, once a waiter needed them.
+    listening: tokio::sync::Mutex<changes::Listening>,
 }
 
 /// One async lock per connection, held while its token is obtained.
@@ -214,7 +217,10 @@ impl TokenManagerBuilder {
     }
 
     /// How often to re-read the store while another process holds the
-    /// refresh lease; default 100 ms.
+    /// refresh lease, where the store gives no change notifications;
+    /// default 100 ms. Where it does ([`PgStore`](crate::credentials::PgStore)),
+    /// a waiter reads the row when it is written, and at least every
+    /// second.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -248,6 +254,7 @@ impl TokenManagerBuilder {
                 cache: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
+                listening: tokio::sync::Mutex::default(),
             }),
         })
     }
@@ -353,6 +360,9 @@ impl TokenManager {
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         self.inner.tasks.reopen();
+        // Stops listening to the store's changes (a later wait listens
+        // again).
+        *self.inner.listening.lock().await = changes::Listening::NotAsked;
     }
 }
 

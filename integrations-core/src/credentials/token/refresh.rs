@@ -23,7 +23,15 @@ impl Inner {
         rejected: Option<&SecretString>,
     ) -> Result<SecretString, Error> {
         let wait_until = tokio::time::Instant::now() + self.refresh_timeout * 2;
+        // A watch on the row, where the store tells of writes: from the
+        // start if the manager listens already, else from when another
+        // process is first seen refreshing.
+        let mut watch = self.watch(tenant, connection, false).await;
+        let mut asked = watch.is_some();
         loop {
+            if let Some(watch) = &mut watch {
+                watch.mark_seen();
+            }
             let Some(stored) = self.store.get(tenant, connection).await? else {
                 self.forget(tenant, connection);
                 return Err(CredentialError::NotFound {
@@ -92,7 +100,25 @@ impl Inner {
                         )
                         .await;
                 }
-                tokio::time::sleep(self.poll_interval).await;
+                if !asked {
+                    // Watch first, then read again: a write between the
+                    // two reads cannot be missed.
+                    asked = true;
+                    watch = self.watch(tenant, connection, true).await;
+                    if watch.is_some() {
+                        continue;
+                    }
+                }
+                match &mut watch {
+                    Some(watching) => {
+                        let lease_left = (lease.until - now).to_std().unwrap_or_default();
+                        tokio::select! {
+                            () = watching.changed() => {}
+                            () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => {}
+                        }
+                    }
+                    None => tokio::time::sleep(self.poll_interval).await,
+                }
                 continue;
             }
 
