@@ -8,6 +8,9 @@
 //!   contend), so each connection is refreshed once in all. Each replica's
 //!   pool is opened in full before the clock starts.
 //! - Deliveries: 4,000 exports to a fake Slack, 4 workers per replica.
+//! - Latency: with 4 idle replicas, the time from an enqueue to the fake
+//!   Slack's post, one export at a time, workers woken by PostgreSQL's
+//!   `NOTIFY` beside workers that poll (every second, the default).
 //!
 //! ```sh
 //! cargo bench -p integrations-export --features postgres --bench replicas
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use integrations_core::credentials::{
-    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager, Versioned,
+    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager,
 };
 use integrations_core::id::KeyId;
 use integrations_core::{ConnectionId, TenantId};
@@ -32,7 +35,14 @@ use integrations_fakes::{FakeServer, Reply};
 use integrations_vendor::oauth::{OAuthClient, OAuthProvider};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
 
+#[path = "replicas/stores.rs"]
+mod stores;
+
+use stores::{Counted, Polling};
+
 const CONNECTIONS: usize = 400;
+/// Exports whose enqueue-to-delivery latency is measured, one at a time.
+const LATENCY_SAMPLES: usize = 21;
 const EXPORTS: usize = 4000;
 
 fn keys() -> KeyRing {
@@ -40,69 +50,6 @@ fn keys() -> KeyRing {
         KeyId::new("k1").unwrap(),
         EncryptionKey::from_bytes([5; 32]),
     )
-}
-
-/// A store that counts the queries the managers make.
-#[derive(Debug)]
-struct Counted {
-    store: PgStore,
-    queries: Arc<AtomicUsize>,
-}
-
-#[async_trait::async_trait]
-impl CredentialStore for Counted {
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-    ) -> Result<Option<Versioned<Credentials>>, integrations_core::Error> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        self.store.get(tenant, connection).await
-    }
-
-    async fn put(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        credentials: &Credentials,
-    ) -> Result<u64, integrations_core::Error> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        self.store.put(tenant, connection, credentials).await
-    }
-
-    async fn compare_and_swap(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        expected: u64,
-        credentials: &Credentials,
-    ) -> Result<Option<u64>, integrations_core::Error> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        self.store
-            .compare_and_swap(tenant, connection, expected, credentials)
-            .await
-    }
-
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-    ) -> Result<bool, integrations_core::Error> {
-        self.store.delete(tenant, connection).await
-    }
-
-    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, integrations_core::Error> {
-        self.store.list(tenant).await
-    }
-
-    async fn changes(
-        &self,
-    ) -> Result<
-        Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>,
-        integrations_core::Error,
-    > {
-        self.store.changes().await
-    }
 }
 
 /// Token refreshes per second, how many refreshes were made, and the
@@ -242,6 +189,77 @@ async fn deliveries(url: &str, replicas: usize) -> f64 {
     EXPORTS as f64 / elapsed.as_secs_f64()
 }
 
+/// Enqueue-to-delivery latency with `replicas` idle replicas: exports are
+/// enqueued one at a time through another connection (as a web handler on
+/// any replica would), each a while after the last is delivered. `notify`: the
+/// workers wake on PostgreSQL's notification; otherwise they poll (every
+/// second, the default). Returns the median.
+async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
+    let fake = FakeSlack::start("xoxb-bench").await;
+    let credentials: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let tenant = TenantId::new(format!("latency-{replicas}-{notify}")).unwrap();
+    credentials
+        .put(
+            &tenant,
+            &ConnectionId::new("slack", "default").unwrap(),
+            &Credentials::bearer("xoxb-bench"),
+        )
+        .await
+        .unwrap();
+    let mut services = Vec::new();
+    for _ in 0..replicas {
+        let access = VendorAccess::new(
+            VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
+                .auth(Auth::Bearer),
+            credentials.clone(),
+        )
+        .unwrap();
+        let store = PgExportStore::connect(url).await.unwrap();
+        let builder = if notify {
+            ExportService::builder(store)
+        } else {
+            ExportService::builder(Polling(store))
+        };
+        let service = builder
+            .provider(SlackProvider::new(access))
+            .workers(4)
+            .build();
+        service.start();
+        services.push(service);
+    }
+    let outbox = PgExportStore::connect(url).await.unwrap();
+    // Let the workers go idle (and their listeners start).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut samples = Vec::new();
+    // Between deliveries, a pause of 100 ms to 1.1 s (a fixed sequence):
+    // the worker that delivered the last one is idle again, and an enqueue
+    // lands anywhere in the pollers' cycle.
+    let mut pause = 7u64;
+    for n in 0..LATENCY_SAMPLES {
+        pause = (pause * 7919 + 104_729) % 1000;
+        tokio::time::sleep(Duration::from_millis(100 + pause)).await;
+        let request = ExportRequest::new(
+            tenant.clone(),
+            "slack",
+            "C0GENERAL",
+            Content::new(format!("Latency {n}")),
+        )
+        .idempotency_key(format!("latency-{n}"));
+        let started = Instant::now();
+        outbox.enqueue(&request).await.unwrap();
+        while fake.posts().len() <= n {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        samples.push(started.elapsed());
+    }
+    for service in &services {
+        service.shutdown(Duration::from_secs(5)).await;
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
 fn main() {
     let server =
         TestPostgres::start().expect("the bench needs PostgreSQL (Debian's postgresql package)");
@@ -270,6 +288,9 @@ fn main() {
             picked.iter().sum::<f64>() / picked.len() as f64
         };
         println!("PostgreSQL on 127.0.0.1, rounds 1, 4, 4, 1 replicas (means of two rounds each):");
+        let url = server.database("latency");
+        let woken = latency(&url, 4, true).await;
+        let polled = latency(&url, 4, false).await;
         let (one, four) = (mean(&refresh, 1), mean(&deliver, 1));
         println!(
             "  token refreshes/s   1 replica {one:>8.0}   4 replicas {:>8.0}   {:.2}x",
@@ -285,6 +306,10 @@ fn main() {
             "  outbox deliveries/s 1 replica {four:>8.0}   4 replicas {:>8.0}   {:.2}x",
             mean(&deliver, 4),
             mean(&deliver, 4) / four
+        );
+        println!(
+            "  enqueue to delivery, 4 idle replicas, p50 of {LATENCY_SAMPLES}: woken by NOTIFY {woken:.1?}   polling (1 s) {polled:.1?}   {:.3}x",
+            woken.as_secs_f64() / polled.as_secs_f64()
         );
     });
 }

@@ -1,0 +1,154 @@
+//! Stores the replicas bench wraps PostgreSQL's in: one counting the
+//! credential queries, one hiding the outbox's enqueue notifications (the
+//! polling version).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use integrations_core::credentials::{CredentialStore, Credentials, PgStore, Versioned};
+use integrations_core::{ConnectionId, TenantId};
+use integrations_export::store::{
+    Claimed, ExportPreference, ExportRecord, ExportStore, Outcome, PgExportStore,
+};
+use integrations_export::{Error, ExportRequest};
+
+/// A store that counts the queries the managers make.
+#[derive(Debug)]
+pub(crate) struct Counted {
+    pub(crate) store: PgStore,
+    pub(crate) queries: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for Counted {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Versioned<Credentials>>, integrations_core::Error> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.store.get(tenant, connection).await
+    }
+
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> Result<u64, integrations_core::Error> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.store.put(tenant, connection, credentials).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: u64,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, integrations_core::Error> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.store
+            .compare_and_swap(tenant, connection, expected, credentials)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, integrations_core::Error> {
+        self.store.delete(tenant, connection).await
+    }
+
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, integrations_core::Error> {
+        self.store.list(tenant).await
+    }
+
+    async fn changes(
+        &self,
+    ) -> Result<
+        Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>,
+        integrations_core::Error,
+    > {
+        self.store.changes().await
+    }
+}
+
+/// The outbox on PostgreSQL without its enqueue notifications: workers
+/// find new exports by polling, as before issue 21.6.
+#[derive(Debug)]
+pub(crate) struct Polling(pub(crate) PgExportStore);
+
+#[async_trait::async_trait]
+impl ExportStore for Polling {
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error> {
+        self.0.enqueue(request).await
+    }
+
+    async fn claim(
+        &self,
+        limit: usize,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Vec<Claimed>, Error> {
+        self.0.claim(limit, lease, owner).await
+    }
+
+    async fn claim_id(
+        &self,
+        id: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Option<Claimed>, Error> {
+        self.0.claim_id(id, lease, owner).await
+    }
+
+    async fn renew(
+        &self,
+        id: i64,
+        attempt: u32,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        self.0.renew(id, attempt, owner, lease).await
+    }
+
+    async fn reclaim(&self, owner: &str, lease: Duration) -> Result<Vec<Claimed>, Error> {
+        self.0.reclaim(owner, lease).await
+    }
+
+    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
+        self.0.finish(id, attempt, outcome).await
+    }
+
+    async fn get(&self, tenant: &TenantId, key: &str) -> Result<Option<ExportRecord>, Error> {
+        self.0.get(tenant, key).await
+    }
+
+    async fn log(&self, tenant: &TenantId, limit: usize) -> Result<Vec<ExportRecord>, Error> {
+        self.0.log(tenant, limit).await
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        self.0.next_due().await
+    }
+
+    async fn set_preference(
+        &self,
+        tenant: &TenantId,
+        preference: &ExportPreference,
+    ) -> Result<(), Error> {
+        self.0.set_preference(tenant, preference).await
+    }
+
+    async fn preferences(
+        &self,
+        tenant: &TenantId,
+        deliverable: &str,
+    ) -> Result<Vec<ExportPreference>, Error> {
+        self.0.preferences(tenant, deliverable).await
+    }
+}
