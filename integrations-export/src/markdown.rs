@@ -1,6 +1,7 @@
 //! Markdown converters: GitHub-flavoured markdown to Slack Block Kit and to
 //! Notion blocks, split so that no platform limit is broken.
 
+mod chunks;
 mod notion;
 mod slack;
 mod table;

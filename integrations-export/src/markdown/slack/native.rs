@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
+use super::super::chunks::{self, Chunker};
 use super::super::table::aligned;
-use super::split::split_text;
 use super::{Block, Cells, SlackOptions};
 
 /// The blocks of `markdown` (already bounded in nesting): runs of text as
@@ -16,26 +16,34 @@ use super::{Block, Cells, SlackOptions};
 /// cannot hold them).
 pub(super) fn blocks(markdown: &str, options: SlackOptions) -> Vec<Block> {
     let parsed = parse(markdown);
-    let mut out = Vec::new();
-    let prose = Prose {
+    let prose = Chunker {
         markdown,
-        escapes: &parsed.escapes,
-        options,
+        escapes: if options.broadcasts {
+            &[]
+        } else {
+            &parsed.escapes
+        },
+        chars: options.message_chars,
+        elements: usize::MAX,
     };
+    let mut out = Vec::new();
+    let mut text = Vec::new();
     let mut from = 0;
     let mut blocks = Vec::new();
     for piece in parsed.pieces {
         match piece {
-            Piece::Block(range) => blocks.push(range),
+            Piece::Block(range) => blocks.push(chunks::Piece { range, elements: 0 }),
             Piece::Table(at, table) => {
-                prose.push(from..at.start, &blocks, &mut out);
+                prose.push(from..at.start, &blocks, &mut text);
+                out.extend(text.drain(..).map(Block::Markdown));
                 blocks.clear();
                 from = at.end;
                 tables(table, options, &mut out);
             }
         }
     }
-    prose.push(from..markdown.len(), &blocks, &mut out);
+    prose.push(from..markdown.len(), &blocks, &mut text);
+    out.extend(text.into_iter().map(Block::Markdown));
     out
 }
 
@@ -47,7 +55,8 @@ enum Piece {
 
 struct Parsed {
     pieces: Vec<Piece>,
-    /// Where `<!` starts outside code: Slack's broadcast forms.
+    /// Where `<!` starts outside code (Slack's broadcast forms): the `<`
+    /// is written `&lt;` unless broadcasts are allowed.
     escapes: Vec<usize>,
 }
 
@@ -152,146 +161,18 @@ fn cell_event(table: &mut Cells, event: &Event<'_>, link: &mut Option<String>) {
     }
 }
 
-/// Text between tables, cut into `markdown` blocks.
-struct Prose<'a> {
-    markdown: &'a str,
-    escapes: &'a [usize],
-    options: SlackOptions,
-}
-
-impl Prose<'_> {
-    /// Adds the text of `span` (whose top-level blocks are `blocks`) as
-    /// `markdown` blocks: whole top-level blocks while they fit, a block
-    /// too long for one cut between lines (code fenced again) or words.
-    /// What lies between blocks (blank lines, link definitions) goes with
-    /// the block after it. Linear: each character is counted once.
-    fn push(&self, span: Range<usize>, blocks: &[Range<usize>], out: &mut Vec<Block>) {
-        let max = self.options.message_chars;
-        let (mut start, mut end, mut chars) = (span.start, span.start, 0);
-        for block in blocks {
-            let added = self.chars(end..block.end);
-            if chars + added <= max {
-                chars += added;
-                end = block.end;
-                continue;
-            }
-            self.emit(start..end, out);
-            start = end;
-            if added > max {
-                self.emit_long(start..block.end, out);
-                start = block.end;
-                chars = 0;
-            } else {
-                chars = added;
-            }
-            end = block.end;
-        }
-        if chars + self.chars(end..span.end) <= max {
-            self.emit(start..span.end, out);
-        } else {
-            self.emit(start..end, out);
-            self.emit_long(end..span.end, out);
-        }
-    }
-
-    /// The characters of `range` once written: `&lt;` for `<` where a
-    /// broadcast form is escaped.
-    fn chars(&self, range: Range<usize>) -> usize {
-        let escaped = if self.options.broadcasts {
-            0
-        } else {
-            self.escapes.partition_point(|at| *at + 2 <= range.end)
-                - self.escapes.partition_point(|at| *at < range.start)
-        };
-        self.markdown[range].chars().count() + 3 * escaped
-    }
-
-    /// A top-level block past the limit: fenced code is cut between lines
-    /// and fenced again, other text between lines or words.
-    fn emit_long(&self, block: Range<usize>, out: &mut Vec<Block>) {
-        let max = self.options.message_chars;
-        let text = self.text(block);
-        let text = text.trim_matches('\n');
-        if text.trim().is_empty() {
-            return;
-        }
-        if let Some((open, body, close)) = fenced(text) {
-            let room = max.saturating_sub(open.chars().count() + close.chars().count() + 2);
-            for piece in split_text(body, room.max(1), true) {
-                out.push(Block::Markdown(format!("{open}\n{piece}\n{close}")));
-            }
-            return;
-        }
-        out.extend(
-            split_text(text, max, false)
-                .into_iter()
-                .map(Block::Markdown),
-        );
-    }
-
-    fn emit(&self, range: Range<usize>, out: &mut Vec<Block>) {
-        let text = self.text(range);
-        let text = text.trim_matches('\n');
-        if !text.trim().is_empty() {
-            out.push(Block::Markdown(text.to_owned()));
-        }
-    }
-
-    /// The source of `range`, with `<!` written `&lt;!` outside code unless
-    /// broadcasts are allowed.
-    fn text(&self, range: Range<usize>) -> String {
-        let source = &self.markdown[range.clone()];
-        if self.options.broadcasts {
-            return source.to_owned();
-        }
-        let first = self.escapes.partition_point(|at| *at < range.start);
-        let mut out = String::with_capacity(source.len());
-        let mut copied = range.start;
-        for &at in self.escapes[first..]
-            .iter()
-            .take_while(|at| **at + 2 <= range.end)
-        {
-            out.push_str(&self.markdown[copied..at]);
-            out.push_str("&lt;");
-            copied = at + 1;
-        }
-        out.push_str(&self.markdown[copied..range.end]);
-        out
-    }
-}
-
-/// A fenced code block's opening fence, body and closing fence.
-fn fenced(text: &str) -> Option<(&str, &str, &str)> {
-    let fence = text.trim_start();
-    let marker = if fence.starts_with("```") {
-        '`'
-    } else if fence.starts_with("~~~") {
-        '~'
-    } else {
-        return None;
-    };
-    let (open, rest) = text.split_once('\n')?;
-    let (body, close) = rest.rsplit_once('\n')?;
-    let close_ok = close.trim().len() >= 3 && close.trim().chars().all(|c| c == marker);
-    close_ok.then_some((open, body, close))
-}
-
 /// A table as aligned text in a code block.
 fn as_text(rows: &[Vec<String>], options: SlackOptions, out: &mut Vec<Block>) {
     let text = format!("```\n{}\n```", aligned(rows));
-    let prose = Prose {
+    let prose = Chunker {
         markdown: &text,
         escapes: &[],
-        options: SlackOptions {
-            broadcasts: true,
-            ..options
-        },
+        chars: options.message_chars,
+        elements: usize::MAX,
     };
-    if text.chars().count() > options.message_chars {
-        prose.emit_long(0..text.len(), out);
-    } else {
-        prose.emit(0..text.len(), out);
-    }
+    let mut pieces = Vec::new();
+    prose.push_long(0..text.len(), &mut pieces);
+    out.extend(pieces.into_iter().map(Block::Markdown));
 }
 
 /// A top-level table as `table` blocks of at most `table_rows` rows (the

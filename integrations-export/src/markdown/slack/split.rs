@@ -1,6 +1,7 @@
 //! Splitting blocks past Slack's per-block limits and packing them into
 //! messages.
 
+use super::super::chunks::split_text;
 use super::escape::escape;
 use super::{Block, SlackMessage, SlackOptions};
 
@@ -40,56 +41,6 @@ fn split_section(text: &str, max: usize) -> Vec<String> {
             .collect();
     }
     split_text(text, max, false)
-}
-
-/// Linear in `text`: each piece is found by looking at most `max`
-/// characters ahead, and the characters left are counted down, not again.
-pub(super) fn split_text(text: &str, max: usize, code: bool) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    let mut left = text.chars().count();
-    while left > max {
-        let limit = rest
-            .char_indices()
-            .nth(max)
-            .map_or(rest.len(), |(at, _)| at);
-        let window = &rest[..limit];
-        let cut = safe_cut(window, code).unwrap_or(limit);
-        let (piece, tail) = rest.split_at(cut);
-        pieces.push(piece.trim_end_matches('\n').to_owned());
-        let next = if code {
-            tail.strip_prefix('\n').unwrap_or(tail)
-        } else {
-            tail.trim_start_matches(['\n', ' '])
-        };
-        // Newlines and spaces trimmed are one byte a character.
-        left -= piece.chars().count() + (tail.len() - next.len());
-        rest = next;
-    }
-    if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(rest.to_owned());
-    }
-    pieces
-}
-
-/// The best place to cut `window` (a byte offset): after its last newline,
-/// else after its last space (in code too: a line longer than a block is
-/// cut between words), outside any `<...>` form and inline code span.
-fn safe_cut(window: &str, code: bool) -> Option<usize> {
-    let mut open_angle = false;
-    let mut open_tick = false;
-    let (mut last_newline, mut last_space) = (None, None);
-    for (at, c) in window.char_indices() {
-        match c {
-            '<' if !code => open_angle = true,
-            '>' if !code => open_angle = false,
-            '`' if !code => open_tick = !open_tick,
-            '\n' if !open_angle && !open_tick => last_newline = Some(at + 1),
-            ' ' if !open_angle && !open_tick => last_space = Some(at + 1),
-            _ => {}
-        }
-    }
-    last_newline.or(last_space).filter(|cut| *cut > 0)
 }
 
 /// Packs blocks into messages under the per-message limits.
