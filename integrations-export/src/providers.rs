@@ -18,7 +18,7 @@ pub use crate::provider::{
 pub use access::VendorAccess;
 pub use audit::AuditProvider;
 pub use github::GitHubProvider;
-pub use notion::NotionProvider;
+pub use notion::{NotionApi, NotionProvider};
 pub use slack::SlackProvider;
 #[cfg(feature = "mcp")]
 pub use slack_mcp::{McpSlackProvider, SlackToolMapping};

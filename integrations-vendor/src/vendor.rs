@@ -161,11 +161,31 @@ impl Vendor {
         self
     }
 
-    /// Adds a header every request carries.
+    /// Sets a header every request carries, replacing one of the same
+    /// name (in any case).
+    ///
+    /// ```
+    /// use integrations_vendor::Vendor;
+    ///
+    /// let notion = Vendor::notion().with_header("notion-version", "2026-03-11");
+    /// assert_eq!(notion.header("Notion-Version"), Some("2026-03-11"));
+    /// assert_eq!(notion.headers.len(), 1);
+    /// ```
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        let name = name.into();
+        self.headers
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
         self
+    }
+
+    /// The value of header `name` every request carries, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     /// Names the header that carries idempotency keys.

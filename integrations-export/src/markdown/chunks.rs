@@ -98,7 +98,10 @@ impl Chunker<'_> {
         let first = self.escapes.partition_point(|at| *at < range.start);
         let mut out = String::with_capacity(source.len());
         let mut copied = range.start;
-        for &at in self.escapes[first..].iter().take_while(|at| **at < range.end) {
+        for &at in self.escapes[first..]
+            .iter()
+            .take_while(|at| **at < range.end)
+        {
             out.push_str(&self.markdown[copied..at]);
             out.push_str("&lt;");
             copied = at + 1;
@@ -173,4 +176,3 @@ fn safe_cut(window: &str, code: bool) -> Option<usize> {
     }
     last_newline.or(last_space).filter(|cut| *cut > 0)
 }
-

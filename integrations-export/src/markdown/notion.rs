@@ -5,6 +5,10 @@
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde_json::{Map, Value, json};
 
+mod chunked;
+
+pub use chunked::{NOTION_MARKDOWN_CHARS, NOTION_MARKDOWN_ELEMENTS, notion_markdown_chunks};
+
 /// Characters in one rich text item (Notion: 2000).
 pub const NOTION_RICH_TEXT_CHARS: usize = 2000;
 /// Blocks in one request's `children` (Notion: 100).

@@ -18,8 +18,11 @@ pub struct NotionPage {
     pub parent: Value,
     /// Its title.
     pub title: String,
-    /// Its top-level blocks, in order.
+    /// Its top-level blocks, in order (pages made with the block API).
     pub blocks: Vec<Value>,
+    /// Its content as markdown (pages made or appended to with the
+    /// markdown API).
+    pub markdown: String,
 }
 
 #[derive(Debug, Default)]
@@ -80,11 +83,48 @@ fn longest_rich_text(block: &Value) -> usize {
     longest
 }
 
+/// The first API version with the markdown API.
+const MARKDOWN_VERSION: &str = "2026-03-11";
+/// A request's payload at most (Notion: 500 KB).
+const MAX_PAYLOAD: usize = 500_000;
+/// Block elements in one request at most (Notion: 1000).
+const MAX_ELEMENTS: usize = 1000;
+
+/// How many block elements Notion makes of `markdown`.
+fn elements(markdown: &str) -> usize {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS)
+        .filter(|event| {
+            matches!(
+                event,
+                Event::Start(
+                    Tag::Paragraph
+                        | Tag::Heading { .. }
+                        | Tag::BlockQuote(_)
+                        | Tag::CodeBlock(_)
+                        | Tag::HtmlBlock
+                        | Tag::Item
+                        | Tag::TableHead
+                        | Tag::TableRow
+                ) | Event::Rule
+            )
+        })
+        .count()
+}
+
 /// How deep `children` nest under `block` (0 without children).
 fn depth(block: &Value) -> usize {
     let kind = block["type"].as_str().unwrap_or_default();
     block[kind]["children"].as_array().map_or(0, |children| {
         1 + children.iter().map(depth).max().unwrap_or(0)
+    })
+}
+
+/// `GET /v1/pages/{id}/markdown`'s answer.
+fn page_markdown(page: &NotionPage) -> Value {
+    json!({
+        "object": "page_markdown", "id": page.id, "markdown": page.markdown,
+        "truncated": false, "unknown_block_ids": [],
     })
 }
 
@@ -123,7 +163,86 @@ impl State {
         ))
     }
 
-    fn create(&mut self, body: &Value) -> Reply {
+    /// Refuses markdown Notion refuses: before API version 2026-03-11, over
+    /// 1000 block elements, or in a payload over 500 KB.
+    fn check_markdown(&mut self, version: &str, markdown: &str, payload: usize) -> Option<Reply> {
+        let problem = if version < MARKDOWN_VERSION {
+            format!(
+                "markdown content needs Notion-Version {MARKDOWN_VERSION} or later, instead was `{version}`."
+            )
+        } else if payload > MAX_PAYLOAD {
+            format!("the request body is {payload} bytes, more than {MAX_PAYLOAD}.")
+        } else {
+            let count = elements(markdown);
+            if count <= MAX_ELEMENTS {
+                return None;
+            }
+            format!("the markdown makes {count} block elements, more than {MAX_ELEMENTS}.")
+        };
+        self.violations.push(problem.clone());
+        Some(error(
+            400,
+            "validation_error",
+            &format!("body failed validation: {problem}"),
+        ))
+    }
+
+    /// `PATCH /v1/pages/{id}/markdown`: `insert_content` (at the end) or
+    /// `replace_content`.
+    fn update_markdown(
+        &mut self,
+        path: &str,
+        version: &str,
+        body: &Value,
+        payload: usize,
+    ) -> Reply {
+        let id = path
+            .trim_start_matches("/v1/pages/")
+            .trim_end_matches("/markdown")
+            .to_owned();
+        let (text, replace) = match body["type"].as_str() {
+            Some("insert_content") => (&body["insert_content"]["content"], false),
+            Some("replace_content") => (&body["replace_content"]["new_str"], true),
+            other => {
+                return error(
+                    400,
+                    "validation_error",
+                    &format!(
+                        "body failed validation: body.type should be `insert_content`, `replace_content` or `update_content`, instead was `{}`.",
+                        other.unwrap_or("undefined")
+                    ),
+                );
+            }
+        };
+        let Some(text) = text.as_str() else {
+            return error(
+                400,
+                "validation_error",
+                "body failed validation: the content should be a string.",
+            );
+        };
+        if let Some(refused) = self.check_markdown(version, text, payload) {
+            return refused;
+        }
+        let Some(page) = self.pages.iter_mut().find(|page| page.id == id) else {
+            return error(
+                404,
+                "object_not_found",
+                &format!("Could not find page with ID: {id}."),
+            );
+        };
+        if replace {
+            page.markdown = text.to_owned();
+        } else {
+            if !page.markdown.is_empty() {
+                page.markdown.push_str("\n\n");
+            }
+            page.markdown.push_str(text);
+        }
+        Reply::json(200, page_markdown(page))
+    }
+
+    fn create(&mut self, body: &Value, version: &str, payload: usize) -> Reply {
         let parent = &body["parent"];
         let known = if let Some(id) = parent["page_id"].as_str() {
             self.pages.iter().any(|page| page.id == id)
@@ -153,6 +272,29 @@ impl State {
             })
             .unwrap_or_default();
         let children = body["children"].as_array().cloned().unwrap_or_default();
+        let markdown = match &body["markdown"] {
+            Value::Null => String::new(),
+            Value::String(markdown) if body["children"].is_null() => markdown.clone(),
+            Value::String(_) => {
+                return error(
+                    400,
+                    "validation_error",
+                    "body failed validation: body.markdown and body.children are mutually exclusive.",
+                );
+            }
+            _ => {
+                return error(
+                    400,
+                    "validation_error",
+                    "body failed validation: body.markdown should be a string.",
+                );
+            }
+        };
+        if !markdown.is_empty()
+            && let Some(refused) = self.check_markdown(version, &markdown, payload)
+        {
+            return refused;
+        }
         if let Some(refused) = self.check(&children) {
             return refused;
         }
@@ -166,6 +308,7 @@ impl State {
             parent: parent.clone(),
             title,
             blocks: children,
+            markdown,
         });
         Reply::json(
             200,
@@ -220,15 +363,19 @@ impl State {
     }
 }
 
-/// A fake Notion on 127.0.0.1: `POST /v1/pages`, `PATCH
-/// /v1/blocks/{id}/children`, `POST /v1/search` and `GET /v1/users/me`.
+/// A fake Notion on 127.0.0.1: `POST /v1/pages` (with `children`, or with
+/// `markdown` from API version 2026-03-11), `PATCH
+/// /v1/blocks/{id}/children`, `PATCH` and `GET /v1/pages/{id}/markdown`,
+/// `POST /v1/search` and `GET /v1/users/me`.
 ///
 /// Requests need `Authorization: Bearer {token}` (else 401
 /// `unauthorized`) and a `Notion-Version` header (else 400
 /// `missing_version`). Blocks are refused with 400 `validation_error`, and
 /// recorded in [`violations`](Self::violations), when a request has more
 /// than 100 children, a rich text over 2000 characters, or children nested
-/// more than 2 levels.
+/// more than 2 levels; markdown, when the `Notion-Version` is older than
+/// 2026-03-11, it makes more than 1000 block elements, or the payload is
+/// over 500 KB (and with `children` beside it).
 #[derive(Debug, Clone)]
 pub struct FakeNotion {
     server: Arc<FakeServer>,
@@ -249,6 +396,7 @@ impl FakeNotion {
                     parent: json!({"workspace": true}),
                     title: "Reports".into(),
                     blocks: Vec::new(),
+                    markdown: String::new(),
                 }],
                 ..State::default()
             })),
@@ -258,6 +406,8 @@ impl FakeNotion {
             ("PATCH", "/v1/blocks/{id}/children"),
             ("POST", "/v1/search"),
             ("GET", "/v1/users/me"),
+            ("PATCH", "/v1/pages/{id}/markdown"),
+            ("GET", "/v1/pages/{id}/markdown"),
         ] {
             let state = Arc::clone(&fake.state);
             fake.server.route(method, path, move |request: &Recorded| {
@@ -270,13 +420,24 @@ impl FakeNotion {
                 if request.header("authorization") != Some(&format!("Bearer {}", state.token)) {
                     return error(401, "unauthorized", "API token is invalid.");
                 }
-                if request.header("notion-version").is_none() {
+                let Some(version) = request.header("notion-version").map(str::to_owned) else {
                     return error(400, "missing_version", "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.");
-                }
+                };
                 let body = request.json();
+                let payload = request.body.len();
                 match (request.method.as_str(), request.path.as_str()) {
-                    ("POST", "/v1/pages") => state.create(&body),
+                    ("POST", "/v1/pages") => state.create(&body, &version, payload),
                     ("POST", "/v1/search") => state.search(&body),
+                    ("PATCH", path) if path.ends_with("/markdown") => {
+                        state.update_markdown(path, &version, &body, payload)
+                    }
+                    ("GET", path) if path.ends_with("/markdown") => {
+                        let id = path.trim_start_matches("/v1/pages/").trim_end_matches("/markdown");
+                        match state.pages.iter().find(|page| page.id == id) {
+                            Some(page) => Reply::json(200, page_markdown(page)),
+                            None => error(404, "object_not_found", &format!("Could not find page with ID: {id}.")),
+                        }
+                    }
                     ("GET", _) => Reply::json(200, json!({"object": "user", "id": "bot-1", "type": "bot", "name": "Exporter", "bot": {"owner": {"type": "workspace", "workspace": true}}})),
                     (_, path) => state.append(path, &body),
                 }
