@@ -230,6 +230,15 @@ impl Credentials {
         })
     }
 
+    /// A user name and password (HTTP basic authentication, an SMTP relay's
+    /// `AUTH`).
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self::new(CredentialKind::Basic {
+            username: username.into(),
+            password: SecretString::from(password.into()),
+        })
+    }
+
     /// OAuth 2 tokens with no scopes recorded.
     pub fn oauth2(
         access_token: impl Into<String>,

@@ -64,6 +64,22 @@ pub enum Error {
         message: String,
     },
 
+    /// The SMTP relay refused the message, or could not be reached.
+    #[cfg(feature = "email")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+    #[error("email via {relay}: {message}")]
+    Smtp {
+        /// The relay, `host:port`.
+        relay: String,
+        /// The relay's reply code, if it answered (say 451 or 554).
+        code: Option<u16>,
+        /// What happened, with the relay's own words.
+        message: String,
+        /// Whether trying again later may succeed (a 4xx reply, a timeout,
+        /// no connection).
+        transient: bool,
+    },
+
     /// A webhook receiver answered with an error status.
     #[error("webhook {url}: HTTP {status}")]
     Webhook {
@@ -121,6 +137,8 @@ impl Error {
             Self::Mcp(error) => error.is_transient(),
             Self::Core(error) => error.is_transient(),
             Self::Webhook { status, .. } => *status >= 500 || *status == 429,
+            #[cfg(feature = "email")]
+            Self::Smtp { transient, .. } => *transient,
             Self::Io { .. } | Self::Store { .. } => true,
             _ => false,
         }
@@ -134,6 +152,9 @@ impl Error {
             #[cfg(feature = "mcp")]
             Self::Mcp(error) => error.needs_reauth(),
             Self::Core(error) => error.needs_reauth(),
+            // 535: authentication credentials invalid (RFC 4954).
+            #[cfg(feature = "email")]
+            Self::Smtp { code, .. } => *code == Some(535),
             _ => false,
         }
     }

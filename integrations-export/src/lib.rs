@@ -1,10 +1,11 @@
-//! Exporting content from `integrations` to Slack, Notion, GitHub, webhooks
-//! and audit files, reliably, telling the user where it went.
+//! Exporting content from `integrations` to Slack, Notion, GitHub, email,
+//! webhooks and audit files, reliably, telling the user where it went.
 //!
 //! - [`Provider`]: where content goes: list destinations, validate the
 //!   connection, format, plan (a dry run) and export. Shipped:
 //!   [`SlackProvider`](crate::providers::SlackProvider) (Web API), [`McpSlackProvider`](crate::providers::McpSlackProvider) (a Slack MCP server,
 //!   feature `mcp`), [`NotionProvider`](crate::providers::NotionProvider), [`GitHubProvider`](crate::providers::GitHubProvider),
+//!   `EmailProvider` (SMTP, feature `email`),
 //!   [`WebhookProvider`](crate::providers::WebhookProvider) (Standard Webhooks signatures) and
 //!   [`AuditProvider`] (JSONL files).
 //! - Markdown converters on `pulldown-cmark`: [`markdown_to_slack`](crate::markdown::markdown_to_slack) (Block
@@ -46,6 +47,7 @@
 //! | `sqlite` | yes | [`SqliteExportStore`]: the outbox, export log and preferences in an SQLite file |
 //! | `postgres` | no | `PgExportStore`: the same on PostgreSQL, for several replicas |
 //! | `mcp` | no | `McpSlackProvider`: Slack through a Slack MCP server's tools in an `McpPool` |
+//! | `email` | no | `EmailProvider`: email through an SMTP relay (`lettre`, rustls) |
 //!
 //! # Related crates and guides
 //!

@@ -2,6 +2,7 @@
 //! Notion blocks, split so that no platform limit is broken.
 
 mod chunks;
+mod email;
 mod notion;
 mod slack;
 mod table;
@@ -74,6 +75,7 @@ fn past_markers(line: &[u8], limit: usize) -> Option<usize> {
     }
 }
 
+pub use email::{markdown_to_html, markdown_to_text};
 pub use notion::{
     NOTION_BLOCKS_PER_REQUEST, NOTION_MARKDOWN_CHARS, NOTION_MARKDOWN_ELEMENTS, NOTION_NESTING,
     NOTION_RICH_TEXT_CHARS, markdown_to_notion, notion_batches, notion_markdown_chunks,

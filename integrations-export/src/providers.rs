@@ -1,9 +1,12 @@
 //! The [`Provider`] trait and the values it works with, and the providers
 //! this crate ships: Slack (Web API and through an MCP server), Notion,
-//! GitHub issues, a signed webhook and a JSONL audit trail.
+//! GitHub issues, email over SMTP, a signed webhook and a JSONL audit
+//! trail.
 
 mod access;
 mod audit;
+#[cfg(feature = "email")]
+mod email;
 mod github;
 mod notion;
 mod slack;
@@ -17,6 +20,8 @@ pub use crate::provider::{
 };
 pub use access::VendorAccess;
 pub use audit::AuditProvider;
+#[cfg(feature = "email")]
+pub use email::{EmailProvider, MAX_RECIPIENTS, SmtpRelay, SmtpTls};
 pub use github::GitHubProvider;
 pub use notion::{NotionApi, NotionProvider};
 pub use slack::SlackProvider;

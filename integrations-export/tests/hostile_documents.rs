@@ -4,7 +4,8 @@
 //! `cargo bench -p integrations-export --bench convert` shows the time.
 
 use integrations_export::markdown::{
-    SlackFormat, SlackOptions, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
+    SlackFormat, SlackOptions, markdown_to_html, markdown_to_notion, markdown_to_slack,
+    markdown_to_slack_with, markdown_to_text,
 };
 
 #[path = "support/hostile.rs"]
@@ -60,6 +61,12 @@ fn slack_output_is_at_most_a_constant_times_the_input() {
 #[test]
 fn slack_markdown_block_output_is_at_most_a_constant_times_the_input() {
     linear("slack markdown blocks", slack_markdown_chars);
+}
+
+#[test]
+fn email_parts_are_at_most_a_constant_times_the_input() {
+    linear("email text", |m| markdown_to_text(m).len());
+    linear("email html", |m| markdown_to_html(m).len());
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! an agent's answer with code, and a webhook's dry run.
 
 use integrations_export::markdown::{
-    SlackFormat, SlackOptions, markdown_to_notion, markdown_to_slack, markdown_to_slack_with,
+    SlackFormat, SlackOptions, markdown_to_html, markdown_to_notion, markdown_to_slack,
+    markdown_to_slack_with, markdown_to_text,
 };
 
 const STATUS_REPORT: &str = "\
@@ -83,4 +84,11 @@ fn notion_blocks_of_typical_documents() {
     insta::assert_json_snapshot!("notion_status_report", markdown_to_notion(STATUS_REPORT));
     insta::assert_json_snapshot!("notion_release_notes", markdown_to_notion(RELEASE_NOTES));
     insta::assert_json_snapshot!("notion_agent_answer", markdown_to_notion(AGENT_ANSWER));
+}
+
+#[test]
+fn email_parts_of_typical_documents() {
+    insta::assert_snapshot!("email_text_status_report", markdown_to_text(STATUS_REPORT));
+    insta::assert_snapshot!("email_html_status_report", markdown_to_html(STATUS_REPORT));
+    insta::assert_snapshot!("email_text_agent_answer", markdown_to_text(AGENT_ANSWER));
 }

@@ -19,6 +19,7 @@ pub mod github;
 pub mod notion;
 pub mod postgres;
 pub mod slack;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::fmt;
