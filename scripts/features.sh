@@ -20,6 +20,7 @@ check -p integrations-export
 check -p integrations-export --no-default-features
 check -p integrations-export --no-default-features --features postgres
 check -p integrations-export --no-default-features --features mcp
+check -p integrations-export --no-default-features --features email
 
 # Crates a user adds without a database compile none (nor SQLite's C code).
 for crate in integrations-vendor integrations-mcp "integrations-export --no-default-features"; do
