@@ -3,7 +3,7 @@
 //!
 //! - [`Provider`]: where content goes: list destinations, validate the
 //!   connection, format, plan (a dry run) and export. Shipped:
-//!   [`SlackProvider`](crate::providers::SlackProvider) (Web API), [`McpSlackProvider`](crate::providers::McpSlackProvider) (a Slack MCP server,
+//!   [`SlackProvider`](crate::providers::SlackProvider) (Web API), `McpToolProvider` (any MCP server's tool through a declared mapping, Slack's among them,
 //!   feature `mcp`), [`NotionProvider`](crate::providers::NotionProvider), [`GitHubProvider`](crate::providers::GitHubProvider),
 //!   `EmailProvider` (SMTP, feature `email`),
 //!   [`WebhookProvider`](crate::providers::WebhookProvider) (Standard Webhooks signatures) and
@@ -46,7 +46,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | [`SqliteExportStore`]: the outbox, export log and preferences in an SQLite file |
 //! | `postgres` | no | `PgExportStore`: the same on PostgreSQL, for several replicas |
-//! | `mcp` | no | `McpSlackProvider`: Slack through a Slack MCP server's tools in an `McpPool` |
+//! | `mcp` | no | `McpToolProvider`: any MCP server's tool in an `McpPool` as a destination (the Slack MCP server's preset among them) |
 //! | `email` | no | `EmailProvider`: email through an SMTP relay (`lettre`, rustls) |
 //!
 //! # Related crates and guides

@@ -8,10 +8,10 @@ mod audit;
 #[cfg(feature = "email")]
 mod email;
 mod github;
+#[cfg(feature = "mcp")]
+mod mcp_tool;
 mod notion;
 mod slack;
-#[cfg(feature = "mcp")]
-mod slack_mcp;
 mod webhook;
 
 pub use crate::provider::{
@@ -23,10 +23,12 @@ pub use audit::AuditProvider;
 #[cfg(feature = "email")]
 pub use email::{EmailProvider, MAX_RECIPIENTS, SmtpRelay, SmtpTls};
 pub use github::GitHubProvider;
+#[cfg(feature = "mcp")]
+pub use mcp_tool::{
+    Continuation, DestinationsTool, McpToolMapping, McpToolProvider, ToolAnswer, ToolContent,
+};
 pub use notion::{NotionApi, NotionProvider};
 pub use slack::SlackProvider;
-#[cfg(feature = "mcp")]
-pub use slack_mcp::{McpSlackProvider, SlackToolMapping};
 pub use webhook::WebhookProvider;
 
 use integrations_vendor::VendorConnection;

@@ -10,7 +10,7 @@ mod fixtures;
 use std::time::Duration;
 
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
-use integrations_export::providers::{ExportContext, McpSlackProvider, SlackToolMapping};
+use integrations_export::providers::{ExportContext, McpToolMapping, McpToolProvider, ToolAnswer};
 use integrations_export::{Content, Error, Provider};
 use integrations_fakes::slack::FakeSlack;
 use integrations_mcp::McpPool;
@@ -32,6 +32,43 @@ fn main() {
     }
     runtime.block_on(a_document_lands_in_slack_through_the_mcp_server());
     println!("test a_document_lands_in_slack_through_the_mcp_server ... ok");
+    runtime.block_on(any_tool_of_the_demo_server_is_a_destination());
+    println!("test any_tool_of_the_demo_server_is_a_destination ... ok");
+}
+
+/// Issue 21: a tool with no JSON in its answer (the demo's `echo`) takes
+/// an export through a mapping of its one argument; an answer the mapping
+/// cannot read where it needs to is an error that says so.
+async fn any_tool_of_the_demo_server_is_a_destination() {
+    let me = std::env::current_exe().unwrap().display().to_string();
+    let server = StdioServer::new(ConfigString::plain(me)).args(["demo"]);
+    let pool = McpPool::builder()
+        .server("demo", McpServerEntry::from(server))
+        .build();
+    let context = ExportContext::new(tenant());
+    let content = Content::new("Ship **today**.").title("Plan");
+
+    let echo = McpToolProvider::new(pool.clone(), "demo", McpToolMapping::new("echo", "text"));
+    echo.validate_connection(&context).await.unwrap();
+    assert_eq!(echo.id(), "demo");
+    let planned = echo.plan(&context, &content, "").unwrap();
+    assert_eq!(planned[0].target, "demo/echo");
+    assert_eq!(planned[0].body["text"], "# Plan\n\nShip **today**.");
+    let result = echo.export(&context, &content, "").await.unwrap();
+    assert_eq!(result.requests, 1);
+    assert_eq!(result.external_id, None, "the answer names no id");
+
+    let strict = McpToolProvider::new(
+        pool.clone(),
+        "demo",
+        McpToolMapping::new("echo", "text").answer(ToolAnswer::default().ok("/ok", "/error")),
+    );
+    let unread = strict.export(&context, &content, "").await.unwrap_err();
+    assert!(
+        matches!(&unread, Error::Unexpected { message, .. } if message.contains("`/ok`")),
+        "{unread}"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn a_document_lands_in_slack_through_the_mcp_server() {
@@ -43,7 +80,8 @@ async fn a_document_lands_in_slack_through_the_mcp_server() {
     let pool = McpPool::builder()
         .server("slack", McpServerEntry::from(server))
         .build();
-    let provider = McpSlackProvider::new(pool.clone(), "slack");
+    let provider = McpToolProvider::slack(pool.clone(), "slack");
+    assert_eq!(provider.id(), "slack-mcp");
     let context = ExportContext::new(tenant());
 
     provider.validate_connection(&context).await.unwrap();
@@ -99,8 +137,11 @@ async fn a_document_lands_in_slack_through_the_mcp_server() {
     );
 
     // A mapping that names a tool the server lacks is refused up front.
-    let wrong =
-        McpSlackProvider::new(pool.clone(), "slack").mapping(SlackToolMapping::new("post_message"));
+    let wrong = McpToolProvider::new(
+        pool.clone(),
+        "slack",
+        McpToolMapping::new("post_message", "text"),
+    );
     let refused = wrong.validate_connection(&context).await.unwrap_err();
     assert!(refused.to_string().contains("post_message"), "{refused}");
 
