@@ -56,7 +56,7 @@ async fn main() -> Result<(), Error> {
         "first Slack block: {}",
         serde_json::to_string(&messages[0].blocks[0])?
     );
-    println!("first Notion block: {}", blocks[0]);
+    println!("first Notion block: {}", serde_json::to_string(&blocks[0])?);
 
     // 2. The tenant's tokens, in the credential store (never in code).
     let slack_fake = FakeSlack::start("xoxb-example").await;

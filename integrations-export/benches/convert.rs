@@ -119,7 +119,7 @@ fn main() {
 fn throughput() {
     let input = DOCS.join("\n\n");
     let bytes = input.len() as f64;
-    let converters: [Converter; 4] = [
+    let converters: [Converter; 5] = [
         ("pulldown-cmark HTML renderer (baseline)", |m| {
             black_box(html_baseline(m));
         }),
@@ -134,8 +134,11 @@ fn throughput() {
         ("markdown_to_notion (blocks, rich text)", |m| {
             black_box(markdown_to_notion(m));
         }),
+        ("markdown_to_notion, then as request JSON", |m| {
+            black_box(serde_json::to_string(&markdown_to_notion(m)).unwrap());
+        }),
     ];
-    let mut spent = [Duration::ZERO; 4];
+    let mut spent = [Duration::ZERO; 5];
     let rounds = 30;
     for round in 0..rounds {
         for turn in 0..converters.len() {

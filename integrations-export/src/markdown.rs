@@ -77,8 +77,9 @@ fn past_markers(line: &[u8], limit: usize) -> Option<usize> {
 
 pub use email::{markdown_to_html, markdown_to_text};
 pub use notion::{
-    NOTION_BLOCKS_PER_REQUEST, NOTION_MARKDOWN_CHARS, NOTION_MARKDOWN_ELEMENTS, NOTION_NESTING,
-    NOTION_RICH_TEXT_CHARS, markdown_to_notion, notion_batches, notion_markdown_chunks,
+    BlockFields, NOTION_BLOCKS_PER_REQUEST, NOTION_MARKDOWN_CHARS, NOTION_MARKDOWN_ELEMENTS,
+    NOTION_NESTING, NOTION_RICH_TEXT_CHARS, NotionBlock, RichText, markdown_to_notion,
+    notion_batches, notion_markdown_chunks,
 };
 pub use slack::{
     ColumnSetting, SlackBlock, SlackFormat, SlackMessage, SlackOptions, TableCell, TextObject,

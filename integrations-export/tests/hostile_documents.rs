@@ -32,7 +32,7 @@ fn slack_markdown_chars(markdown: &str) -> usize {
 fn notion_bytes(markdown: &str) -> usize {
     markdown_to_notion(markdown)
         .iter()
-        .map(|block| block.to_string().len())
+        .map(|block| serde_json::to_string(block).unwrap().len())
         .sum()
 }
 

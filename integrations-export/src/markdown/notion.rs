@@ -3,10 +3,11 @@
 //! request.
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use serde_json::{Map, Value, json};
 
+mod blocks;
 mod chunked;
 
+pub use blocks::{BlockFields, NotionBlock, RichText};
 pub use chunked::{NOTION_MARKDOWN_CHARS, NOTION_MARKDOWN_ELEMENTS, notion_markdown_chunks};
 
 /// Characters in one rich text item (Notion: 2000).
@@ -24,19 +25,22 @@ pub const NOTION_NESTING: usize = 2;
 /// characters; list items nested deeper than Notion takes in one request
 /// are lifted to the deepest level allowed, their text kept.
 ///
-/// Send the result with [`notion_batches`]: the first batch as a page's
-/// `children`, the rest appended in order.
+/// The blocks serialise as Notion's API takes them. Send them with
+/// [`notion_batches`]: the first batch as a page's `children`, the rest
+/// appended in order.
 ///
 /// ```
-/// use integrations_export::markdown::markdown_to_notion;
+/// use integrations_export::markdown::{BlockFields, markdown_to_notion};
 ///
-/// let blocks = markdown_to_notion("## Notes\n\nShip **today**, see [the plan](https://example.com).");
-/// assert_eq!(blocks[0]["type"], "heading_2");
-/// let rich = &blocks[1]["paragraph"]["rich_text"];
-/// assert_eq!(rich[1]["annotations"]["bold"], true);
-/// assert_eq!(rich[3]["text"]["link"]["url"], "https://example.com");
+/// let blocks = markdown_to_notion("## Notes\n\nShip **today**, see [the plan](https://example.com).\n\n```sql\nSELECT 1;\n```");
+/// assert_eq!(blocks[0].kind, "heading_2");
+/// assert!(blocks[1].rich_text[1].bold);
+/// assert_eq!(blocks[1].rich_text[3].link.as_deref(), Some("https://example.com"));
+/// assert_eq!(blocks[2].fields, BlockFields::Code { language: "sql".into() });
+/// let json = serde_json::to_value(&blocks[1]).unwrap();
+/// assert_eq!(json["paragraph"]["rich_text"][3]["text"]["link"]["url"], "https://example.com");
 /// ```
-pub fn markdown_to_notion(markdown: &str) -> Vec<Value> {
+pub fn markdown_to_notion(markdown: &str) -> Vec<NotionBlock> {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut builder = Builder::default();
@@ -45,136 +49,47 @@ pub fn markdown_to_notion(markdown: &str) -> Vec<Value> {
         builder.event(event);
     }
     builder.finish_block();
-    builder.blocks.into_iter().map(Node::into_json).collect()
+    builder.blocks
 }
 
 /// Splits top-level blocks into request-sized batches (at most 100 blocks,
 /// nested children not counted, as Notion counts them).
-pub fn notion_batches(blocks: &[Value]) -> Vec<Vec<Value>> {
-    blocks
-        .chunks(NOTION_BLOCKS_PER_REQUEST)
-        .map(<[Value]>::to_vec)
-        .collect()
+pub fn notion_batches(blocks: &[NotionBlock]) -> Vec<&[NotionBlock]> {
+    blocks.chunks(NOTION_BLOCKS_PER_REQUEST).collect()
 }
 
-/// A block before JSON: its type, its rich text (or other content), its
-/// children.
-#[derive(Debug)]
-struct Node {
-    kind: &'static str,
-    rich: Vec<Span>,
-    extra: Map<String, Value>,
-    children: Vec<Self>,
-}
-
-impl Node {
-    fn new(kind: &'static str) -> Self {
-        Self {
-            kind,
-            rich: Vec::new(),
-            extra: Map::new(),
-            children: Vec::new(),
-        }
-    }
-
-    /// A slot kept for a block nested past [`NOTION_NESTING`] until it
-    /// closes; one left empty (an empty paragraph) is dropped.
-    fn slot() -> Self {
-        Self::new("")
-    }
-
-    fn is_slot(&self) -> bool {
-        self.kind.is_empty()
-    }
-
-    fn into_json(self) -> Value {
-        let mut body = self.extra;
-        if self.kind != "divider" && self.kind != "table" && self.kind != "table_row" {
-            body.insert("rich_text".into(), rich_text(&self.rich));
-        }
-        if !self.children.is_empty() {
-            body.insert(
-                "children".into(),
-                Value::Array(
-                    self.children
-                        .into_iter()
-                        .filter(|child| !child.is_slot())
-                        .map(Self::into_json)
-                        .collect(),
-                ),
-            );
-        }
-        let mut block = Map::new();
-        block.insert("object".into(), json!("block"));
-        block.insert("type".into(), json!(self.kind));
-        block.insert(self.kind.into(), Value::Object(body));
-        Value::Object(block)
-    }
-}
-
-/// A run of text with one set of annotations.
-#[derive(Debug, Clone, Default)]
-struct Span {
-    text: String,
-    bold: bool,
-    italic: bool,
-    strikethrough: bool,
-    code: bool,
-    link: Option<String>,
-}
-
-impl Span {
-    fn same_style(&self, other: &Self) -> bool {
-        (
-            self.bold,
-            self.italic,
-            self.strikethrough,
-            self.code,
-            &self.link,
-        ) == (
-            other.bold,
-            other.italic,
-            other.strikethrough,
-            other.code,
-            &other.link,
-        )
-    }
-}
-
-/// Rich text items of at most 2000 characters each.
-fn rich_text(spans: &[Span]) -> Value {
-    let mut items = Vec::new();
-    for span in spans {
-        let chars: Vec<char> = span.text.chars().collect();
-        for piece in chars.chunks(NOTION_RICH_TEXT_CHARS) {
-            let content: String = piece.iter().collect();
-            let link = span.link.as_ref().map(|url| json!({"url": url}));
-            items.push(json!({
-                "type": "text",
-                "text": {"content": content, "link": link},
-                "annotations": {
-                    "bold": span.bold, "italic": span.italic, "strikethrough": span.strikethrough,
-                    "underline": false, "code": span.code, "color": "default",
-                },
-            }));
-        }
-    }
-    Value::Array(items)
+/// A slot kept for a block nested past [`NOTION_NESTING`] until it closes;
+/// one left empty (an empty paragraph) is not sent.
+fn slot() -> NotionBlock {
+    NotionBlock::new("")
 }
 
 #[derive(Default)]
 struct Builder {
-    blocks: Vec<Node>,
+    blocks: Vec<NotionBlock>,
     /// The block being filled, with the blocks it is nested in; each with
     /// its slot among the deepest children Notion takes, if it is nested
     /// that deep or deeper.
-    stack: Vec<(Node, Option<usize>)>,
-    style: Span,
+    stack: Vec<(NotionBlock, Option<usize>)>,
+    style: RichText,
     /// Bullet (`None`) or numbered, per open list.
     lists: Vec<Option<u64>>,
     quote_depth: usize,
-    table: Option<Node>,
-    cell: Vec<Span>,
+    table: Option<NotionBlock>,
+    cell: Vec<RichText>,
+}
+
+/// Appends `text` in `style` to `runs`, to the last run if it has that
+/// style.
+fn append(runs: &mut Vec<RichText>, style: &RichText, text: &str) {
+    match runs.last_mut() {
+        Some(last) if last.same_style(style) => last.content.push_str(text),
+        _ => {
+            let mut run = style.clone();
+            text.clone_into(&mut run.content);
+            runs.push(run);
+        }
+    }
 }
 
 impl Builder {
@@ -183,24 +98,14 @@ impl Builder {
             return;
         }
         if self.table.is_some() {
-            let mut span = self.style.clone();
-            span.text = text.to_owned();
-            self.cell.push(span);
+            append(&mut self.cell, &self.style, text);
             return;
         }
         if self.stack.is_empty() {
             self.open("paragraph");
         }
-        let Some((node, _)) = self.stack.last_mut() else {
-            return;
-        };
-        match node.rich.last_mut() {
-            Some(last) if last.same_style(&self.style) => last.text.push_str(text),
-            _ => {
-                let mut span = self.style.clone();
-                span.text = text.to_owned();
-                node.rich.push(span);
-            }
+        if let Some((node, _)) = self.stack.last_mut() {
+            append(&mut node.rich_text, &self.style, text);
         }
     }
 
@@ -210,12 +115,13 @@ impl Builder {
     /// each fills the slot it took when it opened, so closing is constant
     /// work whatever the nesting.
     fn close(&mut self) {
-        let Some((node, slot)) = self.stack.pop() else {
+        let Some((mut node, slot)) = self.stack.pop() else {
             return;
         };
-        if node.rich.is_empty() && node.children.is_empty() && node.kind == "paragraph" {
+        if node.rich_text.is_empty() && node.children.is_empty() && node.kind == "paragraph" {
             return;
         }
+        blocks::split_runs(&mut node.rich_text);
         match slot {
             Some(slot) => self.stack[NOTION_NESTING - 1].0.children[slot] = node,
             None => match self.stack.last_mut() {
@@ -232,13 +138,13 @@ impl Builder {
     }
 
     fn open(&mut self, kind: &'static str) {
-        self.push(Node::new(kind));
+        self.push(NotionBlock::new(kind));
     }
 
-    fn push(&mut self, node: Node) {
+    fn push(&mut self, node: NotionBlock) {
         let slot = (self.stack.len() >= NOTION_NESTING).then(|| {
             let anchor = &mut self.stack[NOTION_NESTING - 1].0.children;
-            anchor.push(Node::slot());
+            anchor.push(slot());
             anchor.len() - 1
         });
         self.stack.push((node, slot));
@@ -248,22 +154,21 @@ impl Builder {
         match event {
             Event::Text(text) => self.push_text(&text),
             Event::Code(code) => {
-                let saved = self.style.clone();
                 self.style.code = true;
                 self.push_text(&code);
-                self.style = saved;
+                self.style.code = false;
             }
             Event::SoftBreak => self.push_text(" "),
             Event::HardBreak => self.push_text("\n"),
             Event::Html(html) | Event::InlineHtml(html) => self.push_text(&html),
             Event::Rule => {
                 self.finish_block();
-                self.blocks.push(Node::new("divider"));
+                self.blocks.push(NotionBlock::new("divider"));
             }
             Event::TaskListMarker(done) => {
                 if let Some((node, _)) = self.stack.last_mut() {
                     node.kind = "to_do";
-                    node.extra.insert("checked".into(), json!(done));
+                    node.fields = BlockFields::ToDo { checked: done };
                 }
             }
             Event::Start(tag) => self.start(tag),
@@ -281,7 +186,12 @@ impl Builder {
                         "bulleted_list_item" | "numbered_list_item" | "to_do" | "quote"
                     )
                 });
-                if inside && self.stack.last().is_some_and(|(n, _)| !n.rich.is_empty()) {
+                if inside
+                    && self
+                        .stack
+                        .last()
+                        .is_some_and(|(n, _)| !n.rich_text.is_empty())
+                {
                     self.push_text("\n");
                 } else if !inside {
                     self.finish_block();
@@ -307,21 +217,20 @@ impl Builder {
                 if self.lists.is_empty() && self.quote_depth == 0 {
                     self.finish_block();
                 }
-                let mut node = Node::new("code");
                 let language = match kind {
                     pulldown_cmark::CodeBlockKind::Fenced(info) => {
                         info.split_whitespace().next().unwrap_or("").to_owned()
                     }
                     pulldown_cmark::CodeBlockKind::Indented => String::new(),
                 };
-                node.extra.insert(
-                    "language".into(),
-                    json!(if language.is_empty() {
+                let mut node = NotionBlock::new("code");
+                node.fields = BlockFields::Code {
+                    language: if language.is_empty() {
                         "plain text".to_owned()
                     } else {
                         language
-                    }),
-                );
+                    },
+                };
                 self.push(node);
             }
             Tag::List(start) => {
@@ -345,15 +254,14 @@ impl Builder {
             }
             Tag::Table(_) => {
                 self.finish_block();
-                let mut table = Node::new("table");
-                table.extra.insert("has_column_header".into(), json!(true));
-                table.extra.insert("has_row_header".into(), json!(false));
+                let mut table = NotionBlock::new("table");
+                table.fields = BlockFields::Table { width: 0 };
                 self.table = Some(table);
             }
             Tag::TableHead | Tag::TableRow => {
                 if let Some(table) = &mut self.table {
-                    let mut row = Node::new("table_row");
-                    row.extra.insert("cells".into(), json!([]));
+                    let mut row = NotionBlock::new("table_row");
+                    row.fields = BlockFields::TableRow { cells: Vec::new() };
                     table.children.push(row);
                 }
             }
@@ -382,10 +290,10 @@ impl Builder {
             }
             TagEnd::CodeBlock => {
                 if let Some((node, _)) = self.stack.last_mut()
-                    && let Some(last) = node.rich.last_mut()
+                    && let Some(last) = node.rich_text.last_mut()
                 {
-                    let trimmed = last.text.trim_end_matches('\n').len();
-                    last.text.truncate(trimmed);
+                    let trimmed = last.content.trim_end_matches('\n').len();
+                    last.content.truncate(trimmed);
                 }
                 self.close();
             }
@@ -413,9 +321,10 @@ impl Builder {
             TagEnd::Strikethrough => self.style.strikethrough = false,
             TagEnd::Link | TagEnd::Image => self.style.link = None,
             TagEnd::TableCell => {
-                let cell = rich_text(&std::mem::take(&mut self.cell));
+                let mut cell = std::mem::take(&mut self.cell);
+                blocks::split_runs(&mut cell);
                 if let Some(row) = self.table.as_mut().and_then(|t| t.children.last_mut())
-                    && let Some(Value::Array(cells)) = row.extra.get_mut("cells")
+                    && let BlockFields::TableRow { cells } = &mut row.fields
                 {
                     cells.push(cell);
                 }
@@ -430,23 +339,12 @@ impl Builder {
     }
 }
 
-/// A table's cells as text, row by row.
-fn cell_texts(table: &Node) -> Vec<Vec<String>> {
-    let text = |cell: &Value| -> String {
-        cell.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item["text"]["content"].as_str())
-            .collect()
-    };
-    table
-        .children
-        .iter()
-        .map(|row| match row.extra.get("cells") {
-            Some(Value::Array(cells)) => cells.iter().map(text).collect(),
-            _ => Vec::new(),
-        })
-        .collect()
+/// A table row's cells.
+fn cells(row: &NotionBlock) -> &[Vec<RichText>] {
+    match &row.fields {
+        BlockFields::TableRow { cells } => cells,
+        _ => &[],
+    }
 }
 
 /// A `table` block with its width, or, for a table whose cells are mostly
@@ -454,31 +352,52 @@ fn cell_texts(table: &Node) -> Vec<Vec<String>> {
 /// `code` block of its text: Notion wants every row as wide as the table,
 /// and those empty cells would grow the request with the square of the
 /// markdown.
-fn table_block(mut table: Node) -> Node {
+fn table_block(mut table: NotionBlock) -> NotionBlock {
     let rows = table.children.len();
     let (mut width, mut filled) = (1, 0);
     for row in &table.children {
-        if let Some(Value::Array(cells)) = row.extra.get("cells") {
-            width = width.max(cells.len());
-            filled += cells.iter().filter(|cell| cell != &&json!([])).count();
-        }
+        let cells = cells(row);
+        width = width.max(cells.len());
+        filled += cells.iter().filter(|cell| !cell.is_empty()).count();
     }
     if rows.saturating_mul(width) > 4 * (filled + rows) + 1024 {
-        let mut code = Node::new("code");
-        code.extra.insert("language".into(), json!("plain text"));
-        code.rich.push(Span {
-            text: super::table::aligned(&cell_texts(&table)),
-            ..Span::default()
+        let texts: Vec<Vec<String>> = table
+            .children
+            .iter()
+            .map(|row| {
+                cells(row)
+                    .iter()
+                    .map(|cell| cell.iter().map(|run| run.content.as_str()).collect())
+                    .collect()
+            })
+            .collect();
+        let mut code = NotionBlock::new("code");
+        code.fields = BlockFields::Code {
+            language: "plain text".into(),
+        };
+        code.rich_text.push(RichText {
+            content: super::table::aligned(&texts),
+            ..RichText::default()
         });
+        blocks::split_runs(&mut code.rich_text);
         return code;
     }
-    table.extra.insert("table_width".into(), json!(width));
+    table.fields = BlockFields::Table { width };
     table
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::Value;
+
+    fn markdown_to_notion(markdown: &str) -> Vec<Value> {
+        super::markdown_to_notion(markdown)
+            .iter()
+            .map(|block| serde_json::to_value(block).unwrap())
+            .collect()
+    }
 
     fn kinds(blocks: &[Value]) -> Vec<String> {
         blocks
@@ -583,9 +502,10 @@ mod tests {
             .map(|i| format!("p{i}"))
             .collect::<Vec<_>>()
             .join("\n\n");
-        let batches = notion_batches(&markdown_to_notion(&markdown));
+        let blocks = super::markdown_to_notion(&markdown);
+        let batches = notion_batches(&blocks);
         assert_eq!(
-            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            batches.iter().map(|batch| batch.len()).collect::<Vec<_>>(),
             [100, 100, 50]
         );
     }

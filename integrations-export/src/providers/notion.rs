@@ -128,7 +128,8 @@ impl NotionProvider {
                 )
                 .collect()
         } else {
-            let mut batches = notion_batches(&markdown_to_notion(&content.markdown)).into_iter();
+            let blocks = markdown_to_notion(&content.markdown);
+            let mut batches = notion_batches(&blocks).into_iter();
             page["children"] = json!(batches.next().unwrap_or_default());
             batches
                 .map(|children| json!({"children": children}))
@@ -204,7 +205,7 @@ impl Provider for NotionProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(Value::Array(markdown_to_notion(&content.markdown)))
+        Ok(json!(markdown_to_notion(&content.markdown)))
     }
 
     fn plan(
