@@ -16,9 +16,18 @@
 //!   server for a connected provider (the demo server's Slack tools, run
 //!   with the tenant's token), through the host's `McpPool`
 //! - `GET /integrations/mcp/metrics`: the pool's live sessions
+//! - `POST /integrations/mcp/{name}`: connect an MCP server from the form:
+//!   one of the servers this host installed (`demo`: the demo server), its
+//!   arguments, and its environment, each value text or a reference to one
+//!   of the tenant's connections (`{"connection": "slack"}`: that
+//!   connection's token, read from the credential store, never from the
+//!   form); the tenant's session runs it
+//! - `POST /integrations/{provider}/call`: call a tool of a connected MCP
+//!   server (`{"tool", "arguments"}`)
 //! - `GET /integrations/{provider}/oauth/start` and `/oauth/callback`: the
 //!   OAuth code flow (against a local fake Slack with an OAuth endpoint)
-//! - `POST /integrations/{provider}/test`: a connection test
+//! - `POST /integrations/{provider}/test`: a connection test (for an MCP
+//!   server: latency, server, capabilities and tools)
 //! - `GET /integrations/{provider}/destinations`: where content can go
 //! - `GET /integrations/{provider}/events` and `/health`: the event log and
 //!   health of a connection
@@ -46,7 +55,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use integrations_core::catalog::CatalogQuery;
-use integrations_core::config::{ConfigString, StdioServer, ToolPolicy};
+use integrations_core::catalog::{AuthMethod, Catalog, CatalogEntry, IntegrationKind};
+use integrations_core::config::{ConfigString, McpServerEntry, StdioServer, ToolPolicy};
 use integrations_core::credentials::CredentialKind;
 use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
 use integrations_core::events::{Event, EventKind, EventSink};
@@ -88,6 +98,8 @@ struct App {
     runtime: Arc<Runtime>,
     /// The tenants' MCP sessions: one server per connected provider.
     mcp: McpPool,
+    /// The MCP servers tenants connected from the form, by tenant and name.
+    mcp_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
 }
 
 impl App {
@@ -116,6 +128,15 @@ impl App {
         self.mcp
             .set_tenant_server(tenant.clone(), provider, server.into());
         Ok(())
+    }
+
+    /// The MCP server `tenant` connected as `name` from the form, if any.
+    fn mcp_server(&self, tenant: &TenantId, name: &str) -> Option<McpServerEntry> {
+        self.mcp_servers
+            .lock()
+            .unwrap()
+            .get(&(tenant.clone(), name.to_owned()))
+            .cloned()
     }
 
     /// `tenant`'s health records.
@@ -266,16 +287,149 @@ async fn connected(
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
     let connections = app.store.list(&tenant).await?;
-    Ok(Json(json!(
-        connections
-            .iter()
-            .map(|id| json!({
+    let mut listed: Vec<Value> = connections
+        .iter()
+        .map(|id| {
+            json!({
+                "kind": "vendor",
                 "provider": id.provider().as_str(),
                 "connection": id.to_string(),
                 "health": app.health(&tenant).summary(id.provider().as_str()),
-            }))
-            .collect::<Vec<_>>()
-    )))
+            })
+        })
+        .collect();
+    let servers: Vec<String> = app
+        .mcp_servers
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|(who, _)| *who == tenant)
+        .map(|(_, name)| name.clone())
+        .collect();
+    for name in servers {
+        let health = app
+            .mcp
+            .health(&SessionKey::new(tenant.clone(), name.clone()));
+        listed.push(json!({
+            "kind": "mcp", "provider": name, "connection": name,
+            "health": {"state": health.state, "reason": health.reason, "since": health.since},
+        }));
+    }
+    Ok(Json(json!(listed)))
+}
+
+/// The servers this host installed, which a tenant may run: never a
+/// command a tenant typed.
+fn installed(server: &str) -> Result<std::path::PathBuf, Failure> {
+    match server {
+        // This binary, serving the demo MCP server.
+        "demo" => std::env::current_exe()
+            .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        other => Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!("no MCP server {other:?} is installed on this host; choose `demo`"),
+        )),
+    }
+}
+
+/// The form that connects an MCP server.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpForm {
+    server: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: HashMap<String, EnvValue>,
+}
+
+/// An environment variable's value: text, or the token of one of the
+/// tenant's connections.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EnvValue {
+    Text(String),
+    Connection { connection: String },
+}
+
+async fn connect_mcp_server(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(form): Json<McpForm>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    let id =
+        IntegrationId::new(&name).map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let program = installed(&form.server)?;
+    let mut args = vec!["--demo-server".to_owned()];
+    args.extend(form.args);
+    let mut server = StdioServer::new(ConfigString::plain(program.to_string_lossy())).args(args);
+    for (variable, value) in form.env {
+        let value = match value {
+            EnvValue::Text(text) => ConfigString::plain(text),
+            EnvValue::Connection {
+                connection: provider,
+            } => {
+                let stored = app.store.get(&tenant, &connection(&provider)?).await?;
+                let token = match stored.map(|c| c.value.kind) {
+                    Some(CredentialKind::OAuth2(token)) => token.access_token,
+                    Some(CredentialKind::Bearer { token }) => token,
+                    Some(CredentialKind::ApiKey { key }) => key,
+                    _ => {
+                        return Err(Failure(
+                            StatusCode::BAD_REQUEST,
+                            format!(
+                                "{variable}: the tenant has no {provider} connection with a token; connect {provider} first"
+                            ),
+                        ));
+                    }
+                };
+                ConfigString::secret(token.expose_secret())
+            }
+        };
+        server = server.env(variable, value);
+    }
+    let entry = McpServerEntry::from(server);
+    app.mcp
+        .set_tenant_server(tenant.clone(), &name, entry.clone());
+    app.mcp_servers
+        .lock()
+        .unwrap()
+        .insert((tenant.clone(), name.clone()), entry);
+    app.log.push(&tenant, Event::now(id, EventKind::Connected));
+    Ok(Json(json!({"connected": name})))
+}
+
+#[derive(Deserialize)]
+struct ToolCall {
+    tool: String,
+    #[serde(default)]
+    arguments: Value,
+}
+
+async fn call_tool(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+    Json(call): Json<ToolCall>,
+) -> Result<Json<Value>, Failure> {
+    use integrations_mcp::client::ToolResultExt;
+    let tenant = tenant(&headers)?;
+    let key = SessionKey::new(tenant, provider);
+    let arguments = if call.arguments.is_null() {
+        json!({})
+    } else {
+        call.arguments
+    };
+    let result = app
+        .mcp
+        .call_tool(&key, &call.tool, arguments)
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    Ok(Json(
+        json!({"text": result.text(), "is_error": result.is_tool_error()}),
+    ))
 }
 
 async fn disconnect(
@@ -288,6 +442,10 @@ async fn disconnect(
     // The provider's MCP server ran with the token just deleted: its
     // session closes (after its calls in flight), its process with it.
     let closed = app.mcp.remove_tenant_server(&tenant, &provider).await;
+    app.mcp_servers
+        .lock()
+        .unwrap()
+        .remove(&(tenant.clone(), provider.clone()));
     app.log.push(
         &tenant,
         Event::now(IntegrationId::new(&provider)?, EventKind::Disconnected),
@@ -384,6 +542,29 @@ async fn test(
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
+    if let Some(server) = app.mcp_server(&tenant, &provider) {
+        let test =
+            integrations_mcp::client::test_server(&provider, &server, Duration::from_secs(10))
+                .await;
+        let response_time_ms = u64::try_from(test.response_time.as_millis()).unwrap_or(u64::MAX);
+        let error = test.error.as_ref().map(ToString::to_string);
+        app.log.push(
+            &tenant,
+            Event::now(
+                IntegrationId::new(&provider)?,
+                EventKind::Tested {
+                    success: test.success(),
+                    response_time_ms,
+                    error: error.clone(),
+                },
+            ),
+        );
+        return Ok(Json(json!({
+            "success": test.success(), "response_time_ms": response_time_ms,
+            "server": test.server, "capabilities": test.capabilities,
+            "tools": test.tools, "error": error,
+        })));
+    }
     if provider != "slack" {
         return Err(Failure(
             StatusCode::NOT_FOUND,
@@ -623,7 +804,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         .call_timeout(Duration::from_secs(10))
         .build();
     Ok(Arc::new(App {
-        catalog: OAuthProvider::catalog(&OAuthProvider::builtin())?,
+        catalog: catalog()?,
         store,
         flows,
         slack_api: slack.api_url(),
@@ -632,7 +813,34 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         log,
         runtime,
         mcp,
+        mcp_servers: Mutex::default(),
     }))
+}
+
+/// The vendor APIs the crates know, and the MCP servers this host
+/// installed.
+fn catalog() -> Result<Catalog, Error> {
+    let vendors = OAuthProvider::catalog(&OAuthProvider::builtin())?;
+    let mut entries = vendors.entries().to_vec();
+    let demo: CatalogEntry = serde_json::from_value(json!({
+        "slug": "demo-mcp",
+        "name": "Demo MCP server",
+        "kind": IntegrationKind::Mcp,
+        "category": "developer-tools",
+        "description": "The crates' demo MCP server over stdio: echo, a calculator, Slack tools that post with a connected Slack's token.",
+        "auth_methods": [AuthMethod::None],
+        "config_schema": {
+            "type": "object",
+            "properties": {
+                "server": {"enum": ["demo"]},
+                "args": {"type": "array", "items": {"type": "string"}},
+                "env": {"type": "object"},
+            },
+            "required": ["server"],
+        },
+    }))?;
+    entries.push(demo);
+    Ok(Catalog::new(entries)?)
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -650,6 +858,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/integrations/{provider}", delete(disconnect))
         .route("/integrations/{provider}/tools", get(mcp_tools))
         .route("/integrations/mcp/metrics", get(mcp_metrics))
+        .route("/integrations/mcp/{name}", post(connect_mcp_server))
+        .route("/integrations/{provider}/call", post(call_tool))
         .route("/integrations/{provider}/oauth/start", get(oauth_start))
         .route(
             "/integrations/{provider}/oauth/callback",
@@ -758,6 +968,48 @@ async fn demo(base: &str) -> Result<(), Error> {
         "11. the tenant's Slack MCP server: tools {}, {} session(s) live",
         tools["tools"], sessions["sessions"]
     );
+    let post = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .header("x-tenant", "ada")
+            .json(&body)
+            .send()
+    };
+    let form = json!({"server": "demo", "env": {"GREETING": "hello", "SLACK_BOT_TOKEN": {"connection": "slack"}}});
+    post("/integrations/mcp/demo-mcp", form)
+        .await?
+        .error_for_status()?;
+    let test: Value = post("/integrations/demo-mcp/test", json!({}))
+        .await?
+        .json()
+        .await?;
+    println!(
+        "12. MCP server connected from the form; test: success={} in {} ms, {} tools, server {}",
+        test["success"],
+        test["response_time_ms"],
+        test["tools"].as_array().map_or(0, Vec::len),
+        test["server"][0]
+    );
+    let called: Value = post(
+        "/integrations/demo-mcp/call",
+        json!({"tool": "env", "arguments": {"name": "GREETING"}}),
+    )
+    .await?
+    .json()
+    .await?;
+    println!("13. called its `env` tool: GREETING={}", called["text"]);
+    let mcp_gone: Value = http
+        .delete(format!("{base}/integrations/demo-mcp"))
+        .header("x-tenant", "ada")
+        .header("content-type", "application/json")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
+    println!(
+        "14. disconnect the MCP server: removed={}, MCP sessions live: {}",
+        mcp_gone["mcp_server_removed"], sessions["sessions"]
+    );
     let gone: Value = http
         .delete(format!("{base}/integrations/slack"))
         .header("x-tenant", "ada")
@@ -768,7 +1020,7 @@ async fn demo(base: &str) -> Result<(), Error> {
         .await?;
     let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
     println!(
-        "12. disconnect: credentials removed={}, MCP sessions live: {}",
+        "15. disconnect Slack: credentials removed={}, MCP sessions live: {}",
         gone["removed"], sessions["sessions"]
     );
     Ok(())

@@ -191,6 +191,131 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
     );
 }
 
+/// Issue 22, in part: an MCP server from the catalog, connected from the
+/// form (a server the host installed, never a typed command; environment
+/// as text or as a reference to one of the tenant's connections), tested
+/// (latency, server, capabilities, tools), called, and disconnected, its
+/// session gone.
+#[tokio::test]
+async fn an_mcp_server_is_connected_from_the_form_tested_called_and_disconnected() {
+    let app = host_app();
+    let http = reqwest::Client::new();
+    let lin = Tenant {
+        http: &http,
+        base: &app.base,
+        id: "lin",
+    };
+    let mcp = lin.get("/integrations/available?kind=mcp").await;
+    assert_eq!(mcp.as_array().unwrap().len(), 1, "{mcp}");
+    assert_eq!(mcp[0]["slug"], "demo-mcp");
+    assert_eq!(mcp[0]["kind"], "mcp");
+    let vendors = lin.get("/integrations/available?kind=vendor").await;
+    assert!(
+        vendors
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "vendor")
+    );
+
+    let typed = lin
+        .request(
+            Method::POST,
+            "/integrations/mcp/evil",
+            Some(&json!({"server": "/bin/sh", "args": ["-c", "id"]})),
+        )
+        .await;
+    assert_eq!(typed.status(), 400);
+    assert!(
+        typed
+            .text()
+            .await
+            .unwrap()
+            .contains("is installed on this host")
+    );
+    let unconnected = lin
+        .request(
+            Method::POST,
+            "/integrations/mcp/demo-mcp",
+            Some(&json!({"server": "demo", "env": {"SLACK_BOT_TOKEN": {"connection": "slack"}}})),
+        )
+        .await;
+    assert_eq!(unconnected.status(), 400);
+    assert!(
+        unconnected
+            .text()
+            .await
+            .unwrap()
+            .contains("connect slack first")
+    );
+
+    let form =
+        json!({"server": "demo", "args": ["--tools-ttl-ms", "1000"], "env": {"GREETING": "hello"}});
+    let connected = lin
+        .request(Method::POST, "/integrations/mcp/demo-mcp", Some(&form))
+        .await;
+    assert_eq!(connected.status(), 200);
+    let listed = lin.get("/integrations/connected").await;
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "demo-mcp")
+        .expect("the MCP server is listed");
+    assert_eq!(entry["kind"], "mcp");
+    assert_eq!(entry["health"]["state"], "ok");
+
+    let test = lin
+        .json(Method::POST, "/integrations/demo-mcp/test", None)
+        .await;
+    assert_eq!(test["success"], true, "{test}");
+    assert_eq!(test["server"][0], "integrations-mcp-demo");
+    assert!(test["response_time_ms"].as_u64().is_some());
+    assert!(test["capabilities"]["tools"].is_object(), "{test}");
+    assert!(
+        test["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "echo")
+    );
+
+    let called = lin
+        .json(
+            Method::POST,
+            "/integrations/demo-mcp/call",
+            Some(&json!({"tool": "env", "arguments": {"name": "GREETING"}})),
+        )
+        .await;
+    assert_eq!(called["text"], "hello", "{called}");
+    assert_eq!(called["is_error"], false);
+    let sessions = lin.get("/integrations/mcp/metrics").await;
+    assert_eq!(sessions["sessions"], 1);
+
+    let gone = lin
+        .json(Method::DELETE, "/integrations/demo-mcp", None)
+        .await;
+    assert_eq!(gone["mcp_server_removed"], true);
+    let sessions = lin.get("/integrations/mcp/metrics").await;
+    assert_eq!(sessions["sessions"], 0, "the session is gone");
+    let listed = lin.get("/integrations/connected").await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["provider"] != "demo-mcp")
+    );
+    let after = lin
+        .request(
+            Method::POST,
+            "/integrations/demo-mcp/call",
+            Some(&json!({"tool": "echo", "arguments": {"text": "x"}})),
+        )
+        .await;
+    assert_eq!(after.status(), 502, "a removed server cannot be called");
+}
+
 /// The app's API as one tenant calls it (the `x-tenant` header).
 #[derive(Clone, Copy)]
 struct Tenant<'a> {
@@ -285,4 +410,17 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
     assert!(stdout.contains("notification shown as text"), "{stdout}");
+    assert!(stdout.contains("mcp connected: server ok"), "{stdout}");
+    assert!(
+        stdout.contains("mcp tools: ") && stdout.contains("echo"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("called env: hello from the page"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mcp sessions after disconnect: 0"),
+        "{stdout}"
+    );
 }

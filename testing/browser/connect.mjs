@@ -1,8 +1,10 @@
 // Drives the host_app page in headless Chromium (Debian's, at $CHROMIUM):
 // loads it, clicks Connect on Slack, follows the OAuth flow through the
 // local fake provider, waits for Slack to show as connected, runs its
-// connection test and waits for its health. Prints what it saw; exits 1 on
-// any failure.
+// connection test and waits for its health. Then connects the demo MCP
+// server from the form (one variable a reference to the Slack
+// connection), tests it, calls a tool, disconnects it and reads the
+// pool's session count. Prints what it saw; exits 1 on any failure.
 //
 //   node testing/browser/connect.mjs http://127.0.0.1:PORT
 import { createRequire } from "node:module";
@@ -42,6 +44,28 @@ try {
     if (ran !== undefined) throw new Error("a notification's markup ran as a script");
     console.log(`notification shown as text: ${await note.textContent()}`);
   }
+  // The demo MCP server, from the catalog's MCP filter and the form.
+  await page.selectOption("#kind", "mcp");
+  await page.click('button[data-mcp-form="demo-mcp"]');
+  await page.fill('#mcp-form textarea[name="env"]', "GREETING=hello from the page\nSLACK_BOT_TOKEN=@slack");
+  await page.click('#mcp-form button[type="submit"]');
+  const server = page.locator('#connected li[data-provider="demo-mcp"]');
+  await server.waitFor();
+  console.log(`mcp connected: ${await server.locator(".health").textContent()}`);
+  await page.click('button[data-test="demo-mcp"]');
+  await server.locator(".tools").waitFor();
+  console.log(`mcp ${await server.locator(".tools").textContent()}`);
+  await page.selectOption('select[data-tool="demo-mcp"]', "env");
+  await page.fill('input[data-args="demo-mcp"]', '{"name": "GREETING"}');
+  await page.click('button[data-call="demo-mcp"]');
+  const result = server.locator(".result", { hasText: "hello from the page" });
+  await result.waitFor();
+  console.log(`called ${await result.textContent()}`);
+  await page.click('button[data-disconnect="demo-mcp"]');
+  await server.waitFor({ state: "detached" });
+  const sessions = await page.evaluate(() =>
+    fetch("/integrations/mcp/metrics", { headers: { "x-tenant": "demo" } }).then(r => r.json()));
+  console.log(`mcp sessions after disconnect: ${sessions.sessions}`);
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
