@@ -407,9 +407,17 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
         output.status.success(),
         "the browser script failed:\n{stdout}\n{stderr}"
     );
+    assert!(
+        stdout.contains("search \"demo mcp\": Demo MCP server"),
+        "{stdout}"
+    );
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
     assert!(stdout.contains("notification shown as text"), "{stdout}");
+    assert!(
+        stdout.contains("export log: slack → C0GENERAL: delivered open https://"),
+        "{stdout}"
+    );
     assert!(stdout.contains("mcp connected: server ok"), "{stdout}");
     assert!(
         stdout.contains("mcp tools: ") && stdout.contains("echo"),

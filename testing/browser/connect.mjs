@@ -26,6 +26,12 @@ try {
   await page.goto(base);
   await page.waitForSelector("#connect-slack");
   console.log("loaded: the catalog lists Slack");
+  await page.fill("#search", "demo mcp");
+  await page.locator("#available li", { hasText: "Demo MCP server" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("#available li").length === 1);
+  console.log(`search "demo mcp": ${await page.locator("#available li").textContent()}`);
+  await page.fill("#search", "");
+  await page.waitForSelector("#connect-slack");
   await Promise.all([page.waitForURL(/connected=slack/), page.click("#connect-slack")]);
   const connected = page.locator('#connected li[data-provider="slack"]');
   await connected.waitFor();
@@ -44,6 +50,20 @@ try {
     if (ran !== undefined) throw new Error("a notification's markup ran as a script");
     console.log(`notification shown as text: ${await note.textContent()}`);
   }
+  // The export bar: a document to a Slack channel picked from the list,
+  // then the export log.
+  await page.fill("#export-title", "From the page");
+  await page.fill("#export-markdown", "Shipped **from the page**, with a [link](https://example.com).");
+  await page.selectOption("#export-provider", "slack");
+  await page.evaluate(() => showDestinations());
+  await page.locator("#export-destination option", { hasText: "#general" }).waitFor({ state: "attached" });
+  await page.selectOption("#export-destination", { label: "#general" });
+  await page.click("#export-send");
+  const exported = page.locator("#exports li", { hasText: "delivered" }).first();
+  await exported.waitFor();
+  const href = await exported.locator("a").getAttribute("href");
+  console.log(`export log: ${await exported.textContent()} ${href}`);
+
   // The demo MCP server, from the catalog's MCP filter and the form.
   await page.selectOption("#kind", "mcp");
   await page.click('button[data-mcp-form="demo-mcp"]');

@@ -31,6 +31,13 @@ try {
   await page.fill('input[data-args="demo-mcp"]', '{"text": "hello from the page"}');
   await page.click('button[data-call="demo-mcp"]');
   await page.locator(".result", { hasText: "hello from the page" }).waitFor();
+  await page.fill("#export-title", "Release notes");
+  await page.fill("#export-markdown", "# v0.2\n\nShipped **markdown blocks** for Slack and Notion's markdown API.");
+  await page.evaluate(() => showDestinations());
+  await page.locator("#export-destination option", { hasText: "#general" }).waitFor({ state: "attached" });
+  await page.selectOption("#export-destination", { label: "#general" });
+  await page.click("#export-send");
+  await page.locator("#exports li", { hasText: "delivered" }).first().waitFor();
   await page.fill("#search", "");
   await page.screenshot({ path: out, fullPage: true });
   console.log(`saved ${out}`);
