@@ -997,27 +997,19 @@ async fn demo(base: &str) -> Result<(), Error> {
     .json()
     .await?;
     println!("13. called its `env` tool: GREETING={}", called["text"]);
-    let mcp_gone: Value = http
-        .delete(format!("{base}/integrations/demo-mcp"))
-        .header("x-tenant", "ada")
-        .header("content-type", "application/json")
-        .send()
-        .await?
-        .json()
-        .await?;
+    let delete = |path: &str| {
+        http.delete(format!("{base}{path}"))
+            .header("x-tenant", "ada")
+            .header("content-type", "application/json")
+            .send()
+    };
+    let mcp_gone: Value = delete("/integrations/demo-mcp").await?.json().await?;
     let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
     println!(
         "14. disconnect the MCP server: removed={}, MCP sessions live: {}",
         mcp_gone["mcp_server_removed"], sessions["sessions"]
     );
-    let gone: Value = http
-        .delete(format!("{base}/integrations/slack"))
-        .header("x-tenant", "ada")
-        .header("content-type", "application/json")
-        .send()
-        .await?
-        .json()
-        .await?;
+    let gone: Value = delete("/integrations/slack").await?.json().await?;
     let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
     println!(
         "15. disconnect Slack: credentials removed={}, MCP sessions live: {}",

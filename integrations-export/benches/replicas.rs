@@ -136,19 +136,53 @@ async fn warm(pool: &sqlx::PgPool) {
     futures_util::future::join_all(queries).await;
 }
 
-async fn deliveries(url: &str, replicas: usize) -> f64 {
-    let fake = FakeSlack::start("xoxb-bench").await;
+/// `replicas` export services on the outbox at `url` (4 workers each, not
+/// started), delivering to `fake` with `tenant`'s bot token; with
+/// `notify` off, their store hides PostgreSQL's enqueue notifications.
+async fn slack_replicas(
+    url: &str,
+    fake: &FakeSlack,
+    tenant: &TenantId,
+    replicas: usize,
+    notify: bool,
+) -> Vec<ExportService> {
     let credentials: Arc<dyn CredentialStore> =
         Arc::new(integrations_core::credentials::MemoryStore::new());
-    let tenant = TenantId::new(format!("bench-{replicas}")).unwrap();
     credentials
         .put(
-            &tenant,
+            tenant,
             &ConnectionId::new("slack", "default").unwrap(),
             &Credentials::bearer("xoxb-bench"),
         )
         .await
         .unwrap();
+    let mut services = Vec::new();
+    for _ in 0..replicas {
+        let access = VendorAccess::new(
+            VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
+                .auth(Auth::Bearer),
+            credentials.clone(),
+        )
+        .unwrap();
+        let store = PgExportStore::connect(url).await.unwrap();
+        let builder = if notify {
+            ExportService::builder(store)
+        } else {
+            ExportService::builder(Polling(store))
+        };
+        services.push(
+            builder
+                .provider(SlackProvider::new(access))
+                .workers(4)
+                .build(),
+        );
+    }
+    services
+}
+
+async fn deliveries(url: &str, replicas: usize) -> f64 {
+    let fake = FakeSlack::start("xoxb-bench").await;
+    let tenant = TenantId::new(format!("bench-{replicas}")).unwrap();
     let outbox = PgExportStore::connect(url).await.unwrap();
     for n in 0..EXPORTS {
         let request = ExportRequest::new(
@@ -160,21 +194,7 @@ async fn deliveries(url: &str, replicas: usize) -> f64 {
         .idempotency_key(format!("bench-{n}"));
         outbox.enqueue(&request).await.unwrap();
     }
-    let mut services = Vec::new();
-    for _ in 0..replicas {
-        let access = VendorAccess::new(
-            VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
-                .auth(Auth::Bearer),
-            credentials.clone(),
-        )
-        .unwrap();
-        services.push(
-            ExportService::builder(PgExportStore::connect(url).await.unwrap())
-                .provider(SlackProvider::new(access))
-                .workers(4)
-                .build(),
-        );
-    }
+    let services = slack_replicas(url, &fake, &tenant, replicas, true).await;
     let started = Instant::now();
     for service in &services {
         service.start();
@@ -196,37 +216,10 @@ async fn deliveries(url: &str, replicas: usize) -> f64 {
 /// second, the default). Returns the median.
 async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
     let fake = FakeSlack::start("xoxb-bench").await;
-    let credentials: Arc<dyn CredentialStore> =
-        Arc::new(integrations_core::credentials::MemoryStore::new());
     let tenant = TenantId::new(format!("latency-{replicas}-{notify}")).unwrap();
-    credentials
-        .put(
-            &tenant,
-            &ConnectionId::new("slack", "default").unwrap(),
-            &Credentials::bearer("xoxb-bench"),
-        )
-        .await
-        .unwrap();
-    let mut services = Vec::new();
-    for _ in 0..replicas {
-        let access = VendorAccess::new(
-            VendorConnection::builder(Vendor::slack().with_base_url(fake.api_url()))
-                .auth(Auth::Bearer),
-            credentials.clone(),
-        )
-        .unwrap();
-        let store = PgExportStore::connect(url).await.unwrap();
-        let builder = if notify {
-            ExportService::builder(store)
-        } else {
-            ExportService::builder(Polling(store))
-        };
-        let service = builder
-            .provider(SlackProvider::new(access))
-            .workers(4)
-            .build();
+    let services = slack_replicas(url, &fake, &tenant, replicas, notify).await;
+    for service in &services {
         service.start();
-        services.push(service);
     }
     let outbox = PgExportStore::connect(url).await.unwrap();
     // Let the workers go idle (and their listeners start).
