@@ -158,6 +158,33 @@ impl EventLog {
     fn push(&self, tenant: &TenantId, event: Event) {
         self.0.lock().unwrap().push((tenant.to_string(), event));
     }
+
+    /// When `tenant` last connected `provider`, and the last error since.
+    fn history(
+        &self,
+        tenant: &TenantId,
+        provider: &str,
+    ) -> (Option<chrono::DateTime<chrono::Utc>>, Option<String>) {
+        let log = self.0.lock().unwrap();
+        let mut since = None;
+        let mut last_error = None;
+        for (who, event) in log.iter() {
+            if who != tenant.as_str() || event.integration.as_str() != provider {
+                continue;
+            }
+            match &event.kind {
+                EventKind::Connected => (since, last_error) = (Some(event.at), None),
+                EventKind::Tested {
+                    success: false,
+                    error,
+                    ..
+                } => last_error = error.clone(),
+                EventKind::Error { message, .. } => last_error = Some(message.clone()),
+                _ => {}
+            }
+        }
+        (since, last_error)
+    }
 }
 
 /// The pool's events (sessions closed, health changes) in the log of the
@@ -287,14 +314,18 @@ async fn connected(
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
     let connections = app.store.list(&tenant).await?;
+    let history = |provider: &str| app.log.history(&tenant, provider);
     let mut listed: Vec<Value> = connections
         .iter()
         .map(|id| {
+            let provider = id.provider().as_str();
+            let (since, last_error) = history(provider);
             json!({
                 "kind": "vendor",
-                "provider": id.provider().as_str(),
+                "provider": provider,
                 "connection": id.to_string(),
-                "health": app.health(&tenant).summary(id.provider().as_str()),
+                "health": app.health(&tenant).summary(provider),
+                "since": since, "last_error": last_error,
             })
         })
         .collect();
@@ -310,9 +341,11 @@ async fn connected(
         let health = app
             .mcp
             .health(&SessionKey::new(tenant.clone(), name.clone()));
+        let (since, last_error) = history(&name);
         listed.push(json!({
             "kind": "mcp", "provider": name, "connection": name,
             "health": {"state": health.state, "reason": health.reason, "since": health.since},
+            "since": since, "last_error": last_error.or(health.reason),
         }));
     }
     Ok(Json(json!(listed)))

@@ -264,6 +264,8 @@ async fn an_mcp_server_is_connected_from_the_form_tested_called_and_disconnected
         .expect("the MCP server is listed");
     assert_eq!(entry["kind"], "mcp");
     assert_eq!(entry["health"]["state"], "ok");
+    assert!(entry["since"].is_string(), "connected since: {entry}");
+    assert!(entry["last_error"].is_null(), "{entry}");
 
     let test = lin
         .json(Method::POST, "/integrations/demo-mcp/test", None)
@@ -413,6 +415,7 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     );
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
+    assert!(stdout.contains("slack log: tested, connected"), "{stdout}");
     assert!(stdout.contains("notification shown as text"), "{stdout}");
     assert!(
         stdout.contains("export log: slack → C0GENERAL: delivered open https://"),

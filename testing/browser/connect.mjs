@@ -39,6 +39,10 @@ try {
   await page.click('button[data-test="slack"]');
   await page.locator('#connected li[data-provider="slack"] .health', { hasText: "100% ok" }).waitFor();
   console.log(`health: ${await connected.locator(".health").textContent()}`);
+  await page.click('button[data-log="slack"]');
+  await connected.locator(".log li", { hasText: "tested" }).waitFor();
+  const events = await connected.locator(".log li").allTextContents();
+  console.log(`slack log: ${events.map(line => line.split(" ")[1]).join(", ")}`);
   await page.locator("#notifications li").first().waitFor();
   const shown = await page.locator("#notifications li").first().textContent();
   console.log(`notification: ${shown}`);
