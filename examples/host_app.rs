@@ -26,6 +26,9 @@
 //!   server (`{"tool", "arguments"}`)
 //! - `GET /integrations/{provider}/oauth/start` and `/oauth/callback`: the
 //!   OAuth code flow (against a local fake Slack with an OAuth endpoint)
+//! - `POST /integrations/{provider}/token`: connect a vendor API whose auth
+//!   method is a token (Notion's internal integration token, against a
+//!   local fake Notion): `{"token"}`, stored sealed, never shown again
 //! - `POST /integrations/{provider}/test`: a connection test (for an MCP
 //!   server: latency, server, capabilities and tools)
 //! - `GET /integrations/{provider}/destinations`: where content can go
@@ -66,11 +69,12 @@ use integrations_core::{
     BoxError, Config, ConnectionId, Integration, IntegrationId, Notification, Registry, Runtime,
     TenantId, async_trait,
 };
-use integrations_export::providers::{ExportContext, SlackProvider, VendorAccess};
+use integrations_export::providers::{ExportContext, NotionProvider, SlackProvider, VendorAccess};
 use integrations_export::{
     AuditProvider, Content, ExportRequest, ExportService, SqliteExportStore,
 };
 use integrations_fakes::Reply;
+use integrations_fakes::notion::FakeNotion;
 use integrations_fakes::slack::FakeSlack;
 use integrations_mcp::{McpPool, SessionKey};
 use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
@@ -83,6 +87,9 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The token the fake Slack's OAuth endpoint issues, and its API accepts.
 const SLACK_TOKEN: &str = "xoxb-host-app";
+/// The integration token the fake Notion accepts (a user pastes theirs in
+/// the page).
+const NOTION_TOKEN: &str = "secret_host_app_notion";
 
 /// Everything the routes share.
 struct App {
@@ -91,6 +98,8 @@ struct App {
     /// OAuth flows of the providers this host can connect.
     flows: HashMap<String, OAuthFlow>,
     slack_api: String,
+    /// Vendor APIs a tenant connects with a token, and their API's base.
+    token_vendors: HashMap<String, Vendor>,
     exports: ExportService,
     /// Each tenant's health records: one tenant's errors are not another's.
     health: Mutex<HashMap<TenantId, Arc<HealthMetrics>>>,
@@ -302,6 +311,7 @@ async fn available(
         .map(|entry| {
             let mut value = json!(entry);
             value["connectable"] = json!(app.flows.contains_key(&entry.slug));
+            value["token_form"] = json!(app.token_vendors.contains_key(&entry.slug));
             value
         })
         .collect();
@@ -559,14 +569,82 @@ async fn oauth_callback(
     Ok(Redirect::to(&format!("/?connected={provider}")))
 }
 
-fn slack_connection(app: &App, tenant: &TenantId) -> Result<VendorConnection, Failure> {
-    Ok(
-        VendorConnection::builder(Vendor::slack().with_base_url(&app.slack_api))
-            .auth(Auth::Bearer)
-            .credentials(app.store.clone(), tenant.clone(), connection("slack")?)
-            .health(app.health(tenant))
-            .build()?,
-    )
+/// `tenant`'s connection to a vendor API this host can connect.
+fn vendor_connection(
+    app: &App,
+    tenant: &TenantId,
+    provider: &str,
+) -> Result<VendorConnection, Failure> {
+    let vendor = match provider {
+        "slack" => Vendor::slack().with_base_url(&app.slack_api),
+        other => app.token_vendors.get(other).cloned().ok_or_else(|| {
+            Failure(
+                StatusCode::NOT_FOUND,
+                format!("{other} has no connection test in this example"),
+            )
+        })?,
+    };
+    Ok(VendorConnection::builder(vendor)
+        .auth(Auth::Bearer)
+        .credentials(app.store.clone(), tenant.clone(), connection(provider)?)
+        .health(app.health(tenant))
+        .build()?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenForm {
+    token: String,
+}
+
+/// Connects a vendor API whose auth method is a token: the token is
+/// stored sealed, then tested; a token the vendor refuses is not kept.
+async fn connect_token(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+    Json(form): Json<TokenForm>,
+) -> Result<Json<Value>, Failure> {
+    let tenant = tenant(&headers)?;
+    if !app.token_vendors.contains_key(&provider) {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("{provider} is not connected with a token here"),
+        ));
+    }
+    let token = form.token.trim();
+    if token.is_empty() {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            "the token is empty".into(),
+        ));
+    }
+    let id = connection(&provider)?;
+    app.store
+        .put(
+            &tenant,
+            &id,
+            &integrations_core::credentials::Credentials::bearer(token),
+        )
+        .await?;
+    let test = vendor_connection(&app, &tenant, &provider)?
+        .test_connection()
+        .await;
+    if !test.success() {
+        app.store.delete(&tenant, &id).await?;
+        let why = test.error.map(|e| e.to_string()).unwrap_or_default();
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!("{provider} refused the token: {why}"),
+        ));
+    }
+    app.log.push(
+        &tenant,
+        Event::now(IntegrationId::new(&provider)?, EventKind::Connected),
+    );
+    Ok(Json(
+        json!({"connected": provider, "identity": test.identity}),
+    ))
 }
 
 async fn test(
@@ -598,13 +676,9 @@ async fn test(
             "tools": test.tools, "error": error,
         })));
     }
-    if provider != "slack" {
-        return Err(Failure(
-            StatusCode::NOT_FOUND,
-            format!("{provider} has no connection test in this example"),
-        ));
-    }
-    let test = slack_connection(&app, &tenant)?.test_connection().await;
+    let test = vendor_connection(&app, &tenant, &provider)?
+        .test_connection()
+        .await;
     let response_time_ms = u64::try_from(test.response_time.as_millis()).unwrap_or(u64::MAX);
     let error = test.error.as_ref().map(ToString::to_string);
     app.log.push(
@@ -801,7 +875,12 @@ async fn fake_slack() -> FakeSlack {
     slack
 }
 
-async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc<App>, Error> {
+async fn app(
+    base: &str,
+    dir: &std::path::Path,
+    slack: &FakeSlack,
+    notion: &FakeNotion,
+) -> Result<Arc<App>, Error> {
     let keys = KeyRing::new(KeyId::new("k1")?, EncryptionKey::generate()?);
     let store: Arc<dyn CredentialStore> =
         Arc::new(SqliteStore::open(dir.join("app.db"), keys).await?);
@@ -821,9 +900,19 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
             .auth(Auth::Bearer),
         store.clone(),
     )?;
+    // Notion at API version 2026-03-11: pages are written with its
+    // markdown API.
+    let notion_api = Vendor::notion()
+        .with_base_url(notion.api_url())
+        .with_header("Notion-Version", "2026-03-11");
+    let notion_access = VendorAccess::new(
+        VendorConnection::builder(notion_api.clone()).auth(Auth::Bearer),
+        store.clone(),
+    )?;
     let log = Arc::new(EventLog::default());
     let exports = ExportService::builder(SqliteExportStore::open(dir.join("app.db")).await?)
         .provider(SlackProvider::new(slack_access))
+        .provider(NotionProvider::new(notion_access))
         .provider(AuditProvider::new(dir.join("audit")))
         .build();
     exports.start();
@@ -841,6 +930,7 @@ async fn app(base: &str, dir: &std::path::Path, slack: &FakeSlack) -> Result<Arc
         store,
         flows,
         slack_api: slack.api_url(),
+        token_vendors: HashMap::from([("notion".to_owned(), notion_api)]),
         exports,
         health: Mutex::default(),
         log,
@@ -899,6 +989,7 @@ fn router(app: Arc<App>) -> Router {
             get(oauth_callback),
         )
         .route("/integrations/{provider}/test", post(test))
+        .route("/integrations/{provider}/token", post(connect_token))
         .route("/integrations/{provider}/destinations", get(destinations))
         .route("/integrations/{provider}/events", get(events))
         .route("/integrations/{provider}/health", get(health))
@@ -976,9 +1067,30 @@ async fn demo(base: &str) -> Result<(), Error> {
         "7. export: {} -> {}",
         exported["status"], exported["external_url"]
     );
+    let notion: Value = http
+        .post(format!("{base}/integrations/notion/token"))
+        .header("x-tenant", "ada")
+        .json(&json!({"token": NOTION_TOKEN}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let body = json!({"provider": "notion", "destination": "parent-page", "title": "Hello", "markdown": "Exported from **host_app** with Notion's markdown API."});
+    let page: Value = http
+        .post(format!("{base}/integrations/export"))
+        .header("x-tenant", "ada")
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "7b. Notion connected with its token as {}; a page under Reports: {} -> {}",
+        notion["identity"], page["status"], page["external_url"]
+    );
     let log: Value = get("/integrations/exports").await?.json().await?;
     println!(
-        "8. export log: {} entry, status {}",
+        "8. export log: {} entries, the last {}",
         log.as_array().map_or(0, Vec::len),
         log[0]["status"]
     );
@@ -1067,7 +1179,8 @@ async fn main() -> Result<(), Error> {
     let base = format!("http://{}", listener.local_addr()?);
     let dir = tempfile::tempdir()?;
     let slack = fake_slack().await;
-    let app = app(&base, dir.path(), &slack).await?;
+    let notion = FakeNotion::start(NOTION_TOKEN).await;
+    let app = app(&base, dir.path(), &slack, &notion).await?;
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn({
         let (app, stop) = (app.clone(), stop.clone());

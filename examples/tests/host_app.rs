@@ -318,6 +318,72 @@ async fn an_mcp_server_is_connected_from_the_form_tested_called_and_disconnected
     assert_eq!(after.status(), 502, "a removed server cannot be called");
 }
 
+/// Issue 22, in part: a vendor API whose auth method is a token (Notion's
+/// integration token) connects from the page's form: a refused token is
+/// not kept; then a page goes under a parent picked from its destinations
+/// (Notion's markdown API, version 2026-03-11) and shows in the export log.
+#[tokio::test]
+async fn notion_connects_with_a_token_and_takes_a_page_picked_from_its_destinations() {
+    let app = host_app();
+    let http = reqwest::Client::new();
+    let kim = Tenant {
+        http: &http,
+        base: &app.base,
+        id: "kim",
+    };
+    let catalog = kim.get("/integrations/available?q=notion").await;
+    assert_eq!(catalog[0]["token_form"], true);
+
+    let refused = kim
+        .request(
+            Method::POST,
+            "/integrations/notion/token",
+            Some(&json!({"token": "secret_wrong"})),
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("refused the token"), "{text}");
+    assert!(!text.contains("secret_wrong"), "the token is not echoed");
+    let connected = kim.get("/integrations/connected").await;
+    assert!(
+        connected.as_array().unwrap().is_empty(),
+        "not kept: {connected}"
+    );
+
+    let ok = kim
+        .json(
+            Method::POST,
+            "/integrations/notion/token",
+            Some(&json!({"token": "secret_host_app_notion"})),
+        )
+        .await;
+    assert_eq!(ok["connected"], "notion", "{ok}");
+    let destinations = kim.get("/integrations/notion/destinations").await;
+    let reports = destinations["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Reports")
+        .expect("the parent page is listed");
+    let body = json!({
+        "provider": "notion", "destination": reports["id"], "title": "Weekly",
+        "markdown": "# Weekly\n\nShipped **the export bar**.",
+    });
+    let record = kim
+        .json(Method::POST, "/integrations/export", Some(&body))
+        .await;
+    assert_eq!(record["status"], "delivered", "{record}");
+    assert!(
+        record["external_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.notion.so/")
+    );
+    let log = kim.get("/integrations/exports").await;
+    assert_eq!(log[0]["provider"], "notion");
+}
+
 /// The app's API as one tenant calls it (the `x-tenant` header).
 #[derive(Clone, Copy)]
 struct Tenant<'a> {
@@ -399,6 +465,7 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
         .arg(&app.base)
         .env("CHROMIUM", chromium)
         .env("EXPECT_NOTE", NOTE)
+        .env("NOTION_TOKEN", "secret_host_app_notion")
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -419,6 +486,11 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     assert!(stdout.contains("notification shown as text"), "{stdout}");
     assert!(
         stdout.contains("export log: slack → C0GENERAL: delivered open https://"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("notion export: notion → parent-page: delivered open https://www.notion.so/"),
         "{stdout}"
     );
     assert!(stdout.contains("mcp connected: server ok"), "{stdout}");

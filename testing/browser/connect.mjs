@@ -68,6 +68,20 @@ try {
   const href = await exported.locator("a").getAttribute("href");
   console.log(`export log: ${await exported.textContent()} ${href}`);
 
+  // Notion, connected with its integration token; a page exported under
+  // a parent picked from its destinations.
+  await page.fill('input[data-token="notion"]', process.env.NOTION_TOKEN ?? "");
+  await page.click('button[data-token-connect="notion"]');
+  await page.locator('#connected li[data-provider="notion"]').waitFor();
+  await page.selectOption("#export-provider", "notion");
+  await page.evaluate(() => showDestinations());
+  await page.locator("#export-destination option", { hasText: "Reports" }).waitFor({ state: "attached" });
+  await page.selectOption("#export-destination", { label: "Reports" });
+  await page.click("#export-send");
+  const page_exported = page.locator("#exports li", { hasText: "notion" }).first();
+  await page_exported.locator(".status", { hasText: "delivered" }).waitFor();
+  console.log(`notion export: ${await page_exported.textContent()} ${await page_exported.locator("a").getAttribute("href")}`);
+
   // The demo MCP server, from the catalog's MCP filter and the form.
   await page.selectOption("#kind", "mcp");
   await page.click('button[data-mcp-form="demo-mcp"]');
