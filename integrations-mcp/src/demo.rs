@@ -24,7 +24,8 @@
 //! garbage before the handshake), `--exit-while PATH` (exits with 3 while
 //! PATH exists). `--tools-ttl-ms MS` sets how long its tool list stays
 //! fresh for 2026-07-28 clients (`ttlMs`; default 60 s); `--call-log PATH`
-//! appends the name of each tool called to PATH.
+//! appends the name of each tool called to PATH, and `(exited)` when the
+//! server stops by itself after its client left.
 //!
 //! The binary `integrations-mcp-demo` runs it:
 //!
@@ -65,6 +66,9 @@ struct Demo {
     tools_ttl_ms: u64,
     /// The `subscriptions/listen` streams of 2026-07-28 clients.
     listeners: Arc<Mutex<Listeners>>,
+    /// Cancelled when stdin ends: rmcp waits up to 5 s for handlers in
+    /// flight after that, and a `listen` handler ends only when cancelled.
+    client_gone: tokio_util::sync::CancellationToken,
     stats: Arc<Mutex<Stats>>,
     slack: Option<Arc<SlackApi>>,
 }
@@ -335,7 +339,10 @@ impl ServerHandler for Demo {
             let changed = rmcp::model::ToolListChangedNotification::default();
             let _ = context.sink().send(changed.into()).await;
         }
-        context.cancelled().await;
+        tokio::select! {
+            () = context.cancelled() => {}
+            () = self.client_gone.cancelled() => {}
+        }
         let id = context.sink().id().clone();
         self.listeners
             .lock()
@@ -622,7 +629,45 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
             client: reqwest::Client::new(),
         }));
     }
-    let service = demo.serve(rmcp::transport::stdio()).await?;
+    let stdin = EofSignal {
+        inner: tokio::io::stdin(),
+        eof: demo.client_gone.clone(),
+    };
+    let call_log = demo.call_log.clone();
+    let service = demo.serve((stdin, tokio::io::stdout())).await?;
     service.waiting().await?;
+    // The call log's last line says the server stopped by itself (a
+    // killed one cannot write it).
+    if let Some(path) = call_log {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "(exited)");
+        }
+    }
     Ok(())
+}
+
+/// A reader that cancels `eof` when its input ends.
+struct EofSignal<R> {
+    inner: R,
+    eof: tokio_util::sync::CancellationToken,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for EofSignal<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() == before {
+            self.eof.cancel();
+        }
+        polled
+    }
 }

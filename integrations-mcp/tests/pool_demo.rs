@@ -294,6 +294,36 @@ async fn a_change_made_on_a_fresh_session_is_announced() {
     assert_no_process(tag).await;
 }
 
+/// rmcp waits up to 5 s after stdin ends for the handlers in flight, and
+/// a 2026-07-28 session always has one (`subscriptions/listen`): the demo
+/// server ends it when its client leaves, so closing a session stops the
+/// server by itself, well within a 1 s grace, instead of being killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_2026_session_lets_its_server_exit_by_itself() {
+    let tag = "pool-exit-by-itself";
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    let log_arg = log.to_str().unwrap();
+    let pool = McpPool::builder()
+        .server("demo", demo(tag, &["--call-log", log_arg]))
+        .protocol(McpProtocol::Modern)
+        .close_grace(Duration::from_secs(1))
+        .build();
+    let key = SessionKey::new(tenant(), "demo");
+    pool.call_tool(&key, "echo", json!({"text": "hi"}))
+        .await
+        .unwrap();
+    assert!(pool.close(&key).await);
+    assert_no_process(tag).await;
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["echo", "(exited)"],
+        "{calls}"
+    );
+    pool.shutdown(Duration::from_secs(2)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_call_fails_the_call_and_is_replaced() {
     let tag = "pool-crash";
