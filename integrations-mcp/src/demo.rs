@@ -629,7 +629,7 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
             client: reqwest::Client::new(),
         }));
     }
-    let stdin = EofSignal {
+    let stdin = crate::eof::EofSignal {
         inner: tokio::io::stdin(),
         eof: demo.client_gone.clone(),
     };
@@ -649,25 +649,4 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
         }
     }
     Ok(())
-}
-
-/// A reader that cancels `eof` when its input ends.
-struct EofSignal<R> {
-    inner: R,
-    eof: tokio_util::sync::CancellationToken,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for EofSignal<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() == before {
-            self.eof.cancel();
-        }
-        polled
-    }
 }

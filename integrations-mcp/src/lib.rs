@@ -78,6 +78,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 #[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
 pub mod demo;
+mod eof;
 mod error;
 pub mod server;
 mod trace;

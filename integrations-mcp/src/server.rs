@@ -249,7 +249,12 @@ impl Bridge {
             server: name.clone(),
             message: e.to_string(),
         };
-        let service = ServiceExt::serve(self.for_session(), stream)
+        let session = self.for_session();
+        let stream = crate::eof::EofSignal {
+            inner: stream,
+            eof: session.session.gone.clone(),
+        };
+        let service = ServiceExt::serve(session, stream)
             .await
             .map_err(|e| handshake(&e))?;
         service.waiting().await.map_err(|e| handshake(&e))?;

@@ -31,6 +31,8 @@ use super::{Bridge, wire};
 /// resource subscriptions, with the task that forwards their updates
 /// (stopped when the session ends).
 pub(super) struct SessionState {
+    /// Cancelled when the client's input ends (see `crate::eof`).
+    pub(super) gone: tokio_util::sync::CancellationToken,
     pub(super) level: Arc<Mutex<LogLevel>>,
     subscriptions: Arc<Mutex<HashSet<String>>>,
     forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -39,6 +41,7 @@ pub(super) struct SessionState {
 impl Default for SessionState {
     fn default() -> Self {
         Self {
+            gone: tokio_util::sync::CancellationToken::new(),
             level: Arc::new(Mutex::new(LogLevel::Info)),
             subscriptions: Arc::default(),
             forwarder: Mutex::new(None),
@@ -366,6 +369,7 @@ impl ServerHandler for Bridge {
             let event = tokio::select! {
                 event = events.recv() => event,
                 () = context.cancelled() => return Ok(()),
+                () = self.session.gone.cancelled() => return Ok(()),
             };
             let event = match event {
                 Ok(event) => event,
