@@ -107,3 +107,33 @@ fn the_mcp_oauth_flow_logs_no_secret_at_trace() {
         assert!(!all.contains(secret), "{secret} was logged");
     }
 }
+
+/// Issue 22: `cargo run --example host_app` (no `--serve`) walks a person's
+/// path over plain HTTP against itself: search, OAuth, test, destinations,
+/// exports to Slack and Notion, the log, the MCP server from the form
+/// (tested, called, disconnected) and Slack's disconnect, its session gone.
+#[test]
+fn host_app_walks_the_whole_path_over_http() {
+    let output = run("host_app", "warn");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let steps = [
+        "1. catalog search `slack`: \"Slack\"",
+        "3. the provider approved",
+        "5. connection test: success=true",
+        "6. destinations: \"#general\"",
+        "7. export: \"delivered\"",
+        "7b. Notion connected with its token",
+        "8. export log: 2 entries, the last \"delivered\"",
+        "12. MCP server connected from the form; test: success=true",
+        "13. called its `env` tool: GREETING=\"hello\"",
+        "14. disconnect the MCP server: removed=true",
+        "15. disconnect Slack: credentials removed=true, MCP sessions live: 0",
+    ];
+    let mut rest = stdout.as_ref();
+    for step in steps {
+        let at = rest
+            .find(step)
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order:\n{stdout}"));
+        rest = &rest[at + step.len()..];
+    }
+}
