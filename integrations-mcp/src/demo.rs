@@ -39,14 +39,16 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, InputRequest, InputRequiredResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ServerCapabilities, Tool,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
+mod ask;
 mod calculator;
+mod listen;
 mod slack;
 mod tasks;
 
@@ -65,24 +67,12 @@ struct Demo {
     /// How long its tool list stays fresh (`ttlMs`, 2026-07-28 clients).
     tools_ttl_ms: u64,
     /// The `subscriptions/listen` streams of 2026-07-28 clients.
-    listeners: Arc<Mutex<Listeners>>,
+    listeners: listen::Listeners,
     /// Cancelled when stdin ends: rmcp waits up to 5 s for handlers in
     /// flight after that, and a `listen` handler ends only when cancelled.
     client_gone: tokio_util::sync::CancellationToken,
     stats: Arc<Mutex<Stats>>,
     slack: Option<Arc<SlackApi>>,
-}
-
-/// The `subscriptions/listen` streams, and the changes made while one was
-/// being opened: rmcp acknowledges a stream before [`ServerHandler::listen`]
-/// sees it, so a change made in between is sent when it arrives.
-#[derive(Default)]
-struct Listeners {
-    sinks: Vec<rmcp::service::SubscriptionSink>,
-    /// Streams accepted and not yet in `sinks`.
-    arriving: usize,
-    /// Whether the tools changed while one was arriving.
-    missed: bool,
 }
 
 /// What `stats` reports: how many `sleep` calls ran at once at most, and how
@@ -117,66 +107,6 @@ fn is_modern(context: &RequestContext<RoleServer>) -> bool {
         .meta
         .protocol_version()
         .is_some_and(|version| !version.has_initialize())
-}
-
-/// Asks the client (`method` with `params`) and answers the call with the
-/// client's answer as JSON text, or `... failed: why`. On a 2025-11-25
-/// session that is a request of the server's own; on 2026-07-28 the call
-/// is answered with an `InputRequiredResult` (asked only if the client
-/// declared it can answer), and the retry carries the answer.
-#[allow(deprecated)] // sampling and roots: see `hooks`
-async fn ask_client(
-    request: &CallToolRequestParams,
-    context: &RequestContext<RoleServer>,
-    method: &str,
-    params: Value,
-) -> Result<CallToolResponse, ErrorData> {
-    let invalid = |e: serde_json::Error| ErrorData::internal_error(e.to_string(), None);
-    let declared = context.meta.client_capabilities().unwrap_or_default();
-    let (kind, can) = match method {
-        "elicitation/create" => ("elicitation", declared.elicitation.is_some()),
-        "sampling/createMessage" => ("sampling", declared.sampling.is_some()),
-        _ => ("roots", declared.roots.is_some()),
-    };
-    let answer: Result<Value, String> = if is_modern(context) {
-        if let Some(answer) = request
-            .input_responses
-            .as_ref()
-            .and_then(|answers| answers.get("answer"))
-        {
-            Ok(answer.clone())
-        } else {
-            if !can {
-                return text(format!("{kind} failed: the client declared no {kind}"));
-            }
-            let asked: InputRequest =
-                serde_json::from_value(json!({"method": method, "params": params}))
-                    .map_err(invalid)?;
-            let asked = [("answer".to_owned(), asked)].into_iter().collect();
-            return Ok(InputRequiredResult::new(Some(asked), None).into());
-        }
-    } else {
-        let peer = &context.peer;
-        let answered = match method {
-            "elicitation/create" => peer
-                .create_elicitation(serde_json::from_value(params).map_err(invalid)?)
-                .await
-                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
-            "sampling/createMessage" => peer
-                .create_message(serde_json::from_value(params).map_err(invalid)?)
-                .await
-                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
-            _ => peer
-                .list_roots()
-                .await
-                .map(|answer| serde_json::to_value(answer).unwrap_or_default()),
-        };
-        answered.map_err(|error| error.to_string())
-    };
-    match answer {
-        Ok(answer) => text(answer.to_string()),
-        Err(error) => text(format!("{kind} failed: {error}")),
-    }
 }
 
 fn argument<'a>(request: &'a CallToolRequestParams, name: &str) -> Option<&'a Value> {
@@ -293,7 +223,7 @@ impl ServerHandler for Demo {
         &self,
         _requested: &rmcp::model::SubscriptionFilter,
     ) -> Option<rmcp::model::SubscriptionFilter> {
-        self.listeners.lock().unwrap().arriving += 1;
+        self.listeners.arriving();
         Some(
             rmcp::model::SubscriptionFilter::builder()
                 .tools_list_changed()
@@ -327,28 +257,7 @@ impl ServerHandler for Demo {
     }
 
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
-        let missed = {
-            let mut listeners = self.listeners.lock().unwrap();
-            listeners.sinks.push(context.sink().clone());
-            listeners.arriving = listeners.arriving.saturating_sub(1);
-            let missed = listeners.missed;
-            listeners.missed &= listeners.arriving > 0;
-            missed
-        };
-        if missed {
-            let changed = rmcp::model::ToolListChangedNotification::default();
-            let _ = context.sink().send(changed.into()).await;
-        }
-        tokio::select! {
-            () = context.cancelled() => {}
-            () = self.client_gone.cancelled() => {}
-        }
-        let id = context.sink().id().clone();
-        self.listeners
-            .lock()
-            .unwrap()
-            .sinks
-            .retain(|sink| *sink.id() != id);
+        self.listeners.serve(context, &self.client_gone).await;
         Ok(())
     }
 
@@ -467,15 +376,7 @@ impl ServerHandler for Demo {
                 let name = string("name").unwrap_or_else(|| "extra".into());
                 self.extra_tools.lock().unwrap().push(name.clone());
                 if is_modern(&context) {
-                    let listeners = {
-                        let mut listeners = self.listeners.lock().unwrap();
-                        listeners.missed |= listeners.arriving > 0;
-                        listeners.sinks.clone()
-                    };
-                    for sink in listeners {
-                        let changed = rmcp::model::ToolListChangedNotification::default();
-                        let _ = sink.send(changed.into()).await;
-                    }
+                    self.listeners.tools_changed().await;
                 } else {
                     let _ = context.peer.notify_tool_list_changed().await;
                 }
@@ -514,16 +415,16 @@ impl ServerHandler for Demo {
                         "confirmed": {"type": "boolean", "default": true},
                     }},
                 });
-                ask_client(&request, &context, "elicitation/create", params).await
+                ask::ask_client(&request, &context, "elicitation/create", params).await
             }
             "sample" => {
                 let params = json!({
                     "messages": [{"role": "user", "content": {"type": "text", "text": string("prompt").unwrap_or_default()}}],
                     "maxTokens": 100,
                 });
-                ask_client(&request, &context, "sampling/createMessage", params).await
+                ask::ask_client(&request, &context, "sampling/createMessage", params).await
             }
-            "roots" => ask_client(&request, &context, "roots/list", json!({})).await,
+            "roots" => ask::ask_client(&request, &context, "roots/list", json!({})).await,
             "client_capabilities" => {
                 let declared = if is_modern(&context) {
                     context.meta.client_capabilities()
