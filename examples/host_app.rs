@@ -653,48 +653,47 @@ async fn test(
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
-    if let Some(server) = app.mcp_server(&tenant, &provider) {
-        let test =
-            integrations_mcp::client::test_server(&provider, &server, Duration::from_secs(10))
+    let (mut answer, took, error) = match app.mcp_server(&tenant, &provider) {
+        Some(server) => {
+            let test =
+                integrations_mcp::client::test_server(&provider, &server, Duration::from_secs(10))
+                    .await;
+            let answer = json!({"server": test.server, "capabilities": test.capabilities, "tools": test.tools});
+            (
+                answer,
+                test.response_time,
+                test.error.map(|e| e.to_string()),
+            )
+        }
+        None => {
+            let test = vendor_connection(&app, &tenant, &provider)?
+                .test_connection()
                 .await;
-        let response_time_ms = u64::try_from(test.response_time.as_millis()).unwrap_or(u64::MAX);
-        let error = test.error.as_ref().map(ToString::to_string);
-        app.log.push(
-            &tenant,
-            Event::now(
-                IntegrationId::new(&provider)?,
-                EventKind::Tested {
-                    success: test.success(),
-                    response_time_ms,
-                    error: error.clone(),
-                },
-            ),
-        );
-        return Ok(Json(json!({
-            "success": test.success(), "response_time_ms": response_time_ms,
-            "server": test.server, "capabilities": test.capabilities,
-            "tools": test.tools, "error": error,
-        })));
-    }
-    let test = vendor_connection(&app, &tenant, &provider)?
-        .test_connection()
-        .await;
-    let response_time_ms = u64::try_from(test.response_time.as_millis()).unwrap_or(u64::MAX);
-    let error = test.error.as_ref().map(ToString::to_string);
+            let answer = json!({"identity": test.identity});
+            (
+                answer,
+                test.response_time,
+                test.error.map(|e| e.to_string()),
+            )
+        }
+    };
+    let response_time_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    let success = error.is_none();
     app.log.push(
         &tenant,
         Event::now(
             IntegrationId::new(&provider)?,
             EventKind::Tested {
-                success: test.success(),
+                success,
                 response_time_ms,
                 error: error.clone(),
             },
         ),
     );
-    Ok(Json(
-        json!({"success": test.success(), "response_time_ms": response_time_ms, "identity": test.identity, "error": error}),
-    ))
+    answer["success"] = json!(success);
+    answer["response_time_ms"] = json!(response_time_ms);
+    answer["error"] = json!(error);
+    Ok(Json(answer))
 }
 
 async fn destinations(

@@ -15,7 +15,8 @@ use integrations_export::{Content, Error, Provider};
 use integrations_mcp::client::ToolResultExt;
 use integrations_mcp::{McpPool, SessionKey};
 
-use fixtures::{python, tenant};
+use fixtures::tenant;
+use integrations_fakes::python;
 
 fn mapping() -> McpToolMapping {
     McpToolMapping::new("create_note", "body")

@@ -14,10 +14,11 @@ use integrations_core::TenantId;
 use integrations_core::config::{
     ConfigString, HttpServer, McpProtocol, McpServerEntry, StdioServer,
 };
+use integrations_fakes::python;
 use integrations_mcp::client::ToolResultExt;
 use integrations_mcp::{Error, McpPool, SessionKey};
 use serde_json::json;
-use support::{python, tenant};
+use support::tenant;
 
 fn stdio(python: &str, args: &[&str]) -> StdioServer {
     StdioServer::new(ConfigString::plain(python)).args(args.iter().copied())

@@ -71,6 +71,14 @@ impl McpToolProvider {
         self
     }
 
+    /// Refuses an empty destination where the mapping sends one.
+    fn check_destination(&self, destination: &str) -> Result<(), Error> {
+        match self.mapping.destination_arg {
+            Some(_) => require_destination(&self.id, destination, "where the tool should put it"),
+            None => Ok(()),
+        }
+    }
+
     /// The content's parts, one a call.
     fn parts(&self, content: &Content) -> Result<Vec<String>, Error> {
         match self.mapping.form {
@@ -313,9 +321,7 @@ impl Provider for McpToolProvider {
         content: &Content,
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
-        if self.mapping.destination_arg.is_some() {
-            require_destination(&self.id, destination, "where the tool should put it")?;
-        }
+        self.check_destination(destination)?;
         let continued = self
             .mapping
             .continuation
@@ -339,9 +345,7 @@ impl Provider for McpToolProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        if self.mapping.destination_arg.is_some() {
-            require_destination(&self.id, destination, "where the tool should put it")?;
-        }
+        self.check_destination(destination)?;
         let provider = self.clone();
         let parts = converted(&self.id, content, move |content| provider.parts(content)).await?;
         let calls = parts.len();

@@ -89,24 +89,3 @@ pub fn everything(tag: &str) -> Option<McpServerEntry> {
     ]);
     Some(config.into())
 }
-
-/// The Python of `testing/python/.venv`, where `.ci/run` installs the
-/// pinned `mcp` SDK (`testing/python/requirements.txt`), and the path of a
-/// script beside it. `None` (with a note) when the venv is missing, except
-/// under `CI=true`, where that is a failure.
-pub fn python(script: &str) -> Option<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testing/python");
-    let python = dir.join(".venv/bin/python");
-    if !python.exists() {
-        let message = "the Python MCP SDK is not installed: run `python3 -m venv testing/python/.venv && testing/python/.venv/bin/pip install -r testing/python/requirements.txt`";
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-            panic!("{message} (CI=true: this test may not skip)");
-        }
-        eprintln!("SKIPPED: {message}");
-        return None;
-    }
-    Some((
-        python.display().to_string(),
-        dir.join(script).display().to_string(),
-    ))
-}

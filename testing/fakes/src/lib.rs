@@ -131,6 +131,25 @@ pub fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|ci| !ci.is_empty() && ci != "false")
 }
 
+/// The Python of `testing/python/.venv`, where `.ci/run` installs the
+/// pinned `mcp` SDK (`testing/python/requirements.txt`), and the path of
+/// `script` beside it. `None` (with a note) when the venv is missing,
+/// except in CI, where that is a failure.
+pub fn python(script: &str) -> Option<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python");
+    let python = dir.join(".venv/bin/python");
+    if !python.exists() {
+        let message = "the Python MCP SDK is not installed: run `python3 -m venv testing/python/.venv && testing/python/.venv/bin/pip install -r testing/python/requirements.txt`";
+        assert!(!in_ci(), "{message} (CI: this test may not skip)");
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    Some((
+        python.display().to_string(),
+        dir.join(script).display().to_string(),
+    ))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
