@@ -16,24 +16,34 @@
 //!   server for a connected provider (the demo server's Slack tools, run
 //!   with the tenant's token), through the host's `McpPool`
 //! - `GET /integrations/mcp/metrics`: the pool's live sessions
-//! - `POST /integrations/mcp/{name}`: connect an MCP server from the form:
-//!   one of the servers this host installed (`demo`: the demo server), its
-//!   arguments, and its environment, each value text or a reference to one
-//!   of the tenant's connections (`{"connection": "slack"}`: that
-//!   connection's token, read from the credential store, never from the
-//!   form); the tenant's session runs it
+//! - `POST /integrations/mcp/{name}`: connect an MCP server from the form.
+//!   Over stdio: one of the servers this host installed (`{"server":
+//!   "demo"}`: the demo server), its arguments, and its environment, each
+//!   value text or a reference to one of the tenant's connections
+//!   (`{"connection": "slack"}`: that connection's token, read from the
+//!   credential store, never from the form); the tenant's session runs it.
+//!   Over HTTP: `{"url"}`, one of the remote servers this host lists (never
+//!   a URL a tenant typed: the host would fetch it); when the server asks
+//!   for OAuth, the answer is `{"authorize": URL}` to send the user to,
+//!   and the server's authorization server comes back to
+//!   `/integrations/{name}/oauth/callback`
 //! - `POST /integrations/{provider}/call`: call a tool of a connected MCP
 //!   server (`{"tool", "arguments"}`)
 //! - `GET /integrations/{provider}/oauth/start` and `/oauth/callback`: the
-//!   OAuth code flow (against a local fake Slack with an OAuth endpoint)
+//!   OAuth code flow (against a local fake Slack with an OAuth endpoint;
+//!   for a remote MCP server, the pool's flow against the server's own
+//!   authorization server, a local one here)
 //! - `POST /integrations/{provider}/token`: connect a vendor API whose auth
 //!   method is a token (Notion's internal integration token, against a
 //!   local fake Notion): `{"token"}`, stored sealed, never shown again
 //! - `POST /integrations/{provider}/test`: a connection test (for an MCP
-//!   server: latency, server, capabilities and tools)
+//!   server, through the tenant's session in the pool: latency, server,
+//!   capabilities and tools)
 //! - `GET /integrations/{provider}/destinations`: where content can go
 //! - `GET /integrations/{provider}/events` and `/health`: the event log and
-//!   health of a connection
+//!   health of a connection: the summary of its recent calls and tests, an
+//!   MCP server's state in the pool, and the history, oldest first (every
+//!   call and test, every change of the pool's state)
 //! - `POST /integrations/export` and `GET /integrations/exports`: export
 //!   markdown, and the tenant's export log
 //! - `GET /events`: server-sent events of the runtime's notifications
@@ -63,7 +73,7 @@ use integrations_core::config::{ConfigString, McpServerEntry, StdioServer, ToolP
 use integrations_core::credentials::CredentialKind;
 use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
 use integrations_core::events::{Event, EventKind, EventSink};
-use integrations_core::health::HealthMetrics;
+use integrations_core::health::{HealthMetrics, Sample};
 use integrations_core::id::KeyId;
 use integrations_core::{
     BoxError, Config, ConnectionId, Integration, IntegrationId, Notification, Registry, Runtime,
@@ -76,7 +86,8 @@ use integrations_export::{
 use integrations_fakes::Reply;
 use integrations_fakes::notion::FakeNotion;
 use integrations_fakes::slack::FakeSlack;
-use integrations_mcp::{McpPool, SessionKey};
+use integrations_mcp::client::McpAuthorization;
+use integrations_mcp::{Bridge, McpPool, SessionKey};
 use integrations_vendor::oauth::{OAuthClient, OAuthFlow, OAuthProvider};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
 use secrecy::ExposeSecret;
@@ -90,6 +101,9 @@ const SLACK_TOKEN: &str = "xoxb-host-app";
 /// The integration token the fake Notion accepts (a user pastes theirs in
 /// the page).
 const NOTION_TOKEN: &str = "secret_host_app_notion";
+/// The remote MCP server this host lists: a notes server behind OAuth
+/// (`integrations_examples::protected_mcp`, on a port of its own).
+const REMOTE_MCP: &str = "notes-mcp";
 
 /// Everything the routes share.
 struct App {
@@ -109,6 +123,10 @@ struct App {
     mcp: McpPool,
     /// The MCP servers tenants connected from the form, by tenant and name.
     mcp_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
+    /// The URL of [`REMOTE_MCP`]: the only one a tenant can connect over HTTP.
+    remote_mcp: String,
+    /// Where this host is reached: OAuth callbacks come back here.
+    base: String,
 }
 
 impl App {
@@ -139,6 +157,24 @@ impl App {
         Ok(())
     }
 
+    /// Records that `tenant` connected the MCP server `name`.
+    fn connected_mcp(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        entry: McpServerEntry,
+    ) -> Result<(), Failure> {
+        self.mcp_servers
+            .lock()
+            .unwrap()
+            .insert((tenant.clone(), name.to_owned()), entry);
+        self.log.push(
+            tenant,
+            Event::now(IntegrationId::new(name)?, EventKind::Connected),
+        );
+        Ok(())
+    }
+
     /// The MCP server `tenant` connected as `name` from the form, if any.
     fn mcp_server(&self, tenant: &TenantId, name: &str) -> Option<McpServerEntry> {
         self.mcp_servers
@@ -146,6 +182,24 @@ impl App {
             .unwrap()
             .get(&(tenant.clone(), name.to_owned()))
             .cloned()
+    }
+
+    /// Records a call or a test of `tenant`'s MCP server `name` in its
+    /// health history.
+    fn record(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        took: Duration,
+        error: Option<String>,
+    ) -> Result<(), Failure> {
+        let sample = match error {
+            None => Sample::success(took),
+            Some(error) => Sample::failure(took, error),
+        };
+        self.health(tenant)
+            .record(&IntegrationId::new(name)?, sample);
+        Ok(())
     }
 
     /// `tenant`'s health records.
@@ -327,6 +381,8 @@ async fn connected(
     let history = |provider: &str| app.log.history(&tenant, provider);
     let mut listed: Vec<Value> = connections
         .iter()
+        // The pool's OAuth tokens show with their server.
+        .filter(|id| !McpAuthorization::is_pool_connection(id))
         .map(|id| {
             let provider = id.provider().as_str();
             let (since, last_error) = history(provider);
@@ -375,11 +431,14 @@ fn installed(server: &str) -> Result<std::path::PathBuf, Failure> {
     }
 }
 
-/// The form that connects an MCP server.
+/// The form that connects an MCP server: `server` (stdio) or `url` (HTTP).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct McpForm {
-    server: String,
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
@@ -402,9 +461,18 @@ async fn connect_mcp_server(
     Json(form): Json<McpForm>,
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
-    let id =
-        IntegrationId::new(&name).map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let program = installed(&form.server)?;
+    IntegrationId::new(&name).map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let server = match (form.server, form.url) {
+        (Some(server), None) => server,
+        (None, Some(url)) => return connect_remote(&app, tenant, name, &url).await,
+        _ => {
+            return Err(Failure(
+                StatusCode::BAD_REQUEST,
+                "give `server` (a server installed on this host) or `url` (a remote server this host lists)".into(),
+            ));
+        }
+    };
+    let program = installed(&server)?;
     let mut args = vec!["--demo-server".to_owned()];
     args.extend(form.args);
     let mut server = StdioServer::new(ConfigString::plain(program.to_string_lossy())).args(args);
@@ -436,12 +504,45 @@ async fn connect_mcp_server(
     let entry = McpServerEntry::from(server);
     app.mcp
         .set_tenant_server(tenant.clone(), &name, entry.clone());
-    app.mcp_servers
-        .lock()
-        .unwrap()
-        .insert((tenant.clone(), name.clone()), entry);
-    app.log.push(&tenant, Event::now(id, EventKind::Connected));
+    app.connected_mcp(&tenant, &name, entry)?;
     Ok(Json(json!({"connected": name})))
+}
+
+/// Connects the remote MCP server at `url` (one this host lists) as
+/// `name`: at once where the tenant's tokens are stored, else the answer
+/// is where to send the user to authorize.
+async fn connect_remote(
+    app: &App,
+    tenant: TenantId,
+    name: String,
+    url: &str,
+) -> Result<Json<Value>, Failure> {
+    if name != REMOTE_MCP || url != app.remote_mcp {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{url:?} is not a remote MCP server this host lists; connect {REMOTE_MCP} at {}",
+                app.remote_mcp
+            ),
+        ));
+    }
+    let entry = Bridge::http_entry(url);
+    app.mcp
+        .set_tenant_server(tenant.clone(), &name, entry.clone());
+    let key = SessionKey::new(tenant.clone(), name.clone());
+    match app.mcp.list_tools(&key).await {
+        Ok(_) => {
+            app.connected_mcp(&tenant, &name, entry)?;
+            Ok(Json(json!({"connected": name})))
+        }
+        Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) => {
+            Ok(Json(json!({"authorize": url})))
+        }
+        Err(error) => {
+            app.mcp.remove_tenant_server(&tenant, &name).await;
+            Err(Failure(StatusCode::BAD_GATEWAY, error.to_string()))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -459,17 +560,17 @@ async fn call_tool(
 ) -> Result<Json<Value>, Failure> {
     use integrations_mcp::client::ToolResultExt;
     let tenant = tenant(&headers)?;
-    let key = SessionKey::new(tenant, provider);
+    let key = SessionKey::new(tenant.clone(), provider.clone());
     let arguments = if call.arguments.is_null() {
         json!({})
     } else {
         call.arguments
     };
-    let result = app
-        .mcp
-        .call_tool(&key, &call.tool, arguments)
-        .await
-        .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let started = std::time::Instant::now();
+    let result = app.mcp.call_tool(&key, &call.tool, arguments).await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    app.record(&tenant, &provider, started.elapsed(), error)?;
+    let result = result.map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
     Ok(Json(
         json!({"text": result.text(), "is_error": result.is_tool_error()}),
     ))
@@ -481,7 +582,13 @@ async fn disconnect(
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
-    let removed = app.store.delete(&tenant, &connection(&provider)?).await?;
+    let mut removed = app.store.delete(&tenant, &connection(&provider)?).await?;
+    // The tokens the pool sealed for a remote MCP server go too.
+    removed |= app
+        .mcp
+        .forget_authorization(&tenant, &provider)
+        .await
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     // The provider's MCP server ran with the token just deleted: its
     // session closes (after its calls in flight), its process with it.
     let closed = app.mcp.remove_tenant_server(&tenant, &provider).await;
@@ -547,9 +654,27 @@ async fn oauth_callback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(provider): Path<String>,
+    uri: axum::http::Uri,
     Query(back): Query<Callback>,
 ) -> Result<Redirect, Failure> {
     let tenant = tenant(&headers)?;
+    if provider == REMOTE_MCP {
+        // The pool's own flow: it checks the state (and the issuer, where
+        // the server sends one) and exchanges the code.
+        let server = app
+            .mcp
+            .complete_authorization(&tenant, &format!("{}{uri}", app.base))
+            .await
+            .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))?;
+        // Connected means it answers: the session starts with the tokens.
+        let key = SessionKey::new(tenant.clone(), server.clone());
+        app.mcp
+            .list_tools(&key)
+            .await
+            .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
+        app.connected_mcp(&tenant, &server, Bridge::http_entry(&app.remote_mcp))?;
+        return Ok(Redirect::to(&format!("/?connected={server}")));
+    }
     let flow = app
         .flows
         .get(&provider)
@@ -654,16 +779,32 @@ async fn test(
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
     let (mut answer, took, error) = match app.mcp_server(&tenant, &provider) {
-        Some(server) => {
-            let test =
-                integrations_mcp::client::test_server(&provider, &server, Duration::from_secs(10))
-                    .await;
-            let answer = json!({"server": test.server, "capabilities": test.capabilities, "tools": test.tools});
-            (
-                answer,
-                test.response_time,
-                test.error.map(|e| e.to_string()),
-            )
+        // The tenant's own session: with its environment, or its tokens.
+        Some(_) => {
+            let key = SessionKey::new(tenant.clone(), provider.clone());
+            let started = std::time::Instant::now();
+            let listed = async {
+                let session = app.mcp.get(&key).await?;
+                let tools = app.mcp.list_tools(&key).await?;
+                Ok::<_, integrations_mcp::Error>((session.server_info(), tools))
+            }
+            .await;
+            let took = started.elapsed();
+            match listed {
+                Ok((info, tools)) => {
+                    let names: Vec<&str> = tools.iter().map(|tool| &*tool.name).collect();
+                    let answer = json!({
+                        "server": info
+                            .as_ref()
+                            .and_then(|i| i.server_info.as_ref())
+                            .map(|server| (&server.name, &server.version)),
+                        "capabilities": info.as_ref().map(|i| &i.capabilities),
+                        "tools": names,
+                    });
+                    (answer, took, None)
+                }
+                Err(error) => (json!({}), took, Some(error.to_string())),
+            }
         }
         None => {
             let test = vendor_connection(&app, &tenant, &provider)?
@@ -677,7 +818,11 @@ async fn test(
             )
         }
     };
-    let response_time_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    if app.mcp_server(&tenant, &provider).is_some() {
+        // A vendor connection records its own calls, tests included.
+        app.record(&tenant, &provider, took, error.clone())?;
+    }
+    let response_time_ms = millis(took);
     let success = error.is_none();
     app.log.push(
         &tenant,
@@ -727,14 +872,57 @@ async fn events(
     Ok(Json(json!(events)))
 }
 
+/// A connection's health: the summary of its recent calls and tests, an
+/// MCP server's state in the pool, and its history, oldest first: each call
+/// and test (`ok` or `failed`), and each change of the pool's state (the
+/// state it went to, `from` the one before).
 async fn health(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, Failure> {
-    Ok(Json(json!(
-        app.health(&tenant(&headers)?).summary(&provider)
-    )))
+    let tenant = tenant(&headers)?;
+    let metrics = app.health(&tenant);
+    let mut history: Vec<(chrono::DateTime<chrono::Utc>, Value)> = metrics
+        .samples(&provider)
+        .into_iter()
+        .map(|sample| {
+            let status = if sample.is_success() { "ok" } else { "failed" };
+            let entry = json!({"at": sample.at, "status": status, "response_time_ms": millis(sample.response_time), "detail": sample.error});
+            (sample.at, entry)
+        })
+        .collect();
+    let mut answer = json!({"summary": metrics.summary(&provider)});
+    if app.mcp_server(&tenant, &provider).is_some() {
+        let state = app
+            .mcp
+            .health(&SessionKey::new(tenant.clone(), provider.clone()));
+        answer["state"] =
+            json!({"state": state.state, "reason": state.reason, "since": state.since});
+        let log = app.log.0.lock().unwrap();
+        for (_, event) in log.iter().filter(|(who, _)| *who == tenant.as_str()) {
+            if let EventKind::HealthChanged {
+                server,
+                from,
+                to,
+                reason,
+                ..
+            } = &event.kind
+                && *server == provider
+            {
+                let entry = json!({"at": event.at, "status": to, "from": from, "detail": reason});
+                history.push((event.at, entry));
+            }
+        }
+    }
+    history.sort_by_key(|(at, _)| *at);
+    answer["history"] = history.into_iter().map(|(_, entry)| entry).collect();
+    Ok(Json(answer))
+}
+
+/// Whole milliseconds, as the page shows them.
+fn millis(took: Duration) -> u64 {
+    u64::try_from(took.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Refuses a request that changes something unless its body is JSON: a
@@ -874,11 +1062,14 @@ async fn fake_slack() -> FakeSlack {
     slack
 }
 
+/// The host at `base`, its files in `dir`, talking to the fakes and to the
+/// remote MCP server at `remote_mcp`.
 async fn app(
     base: &str,
     dir: &std::path::Path,
     slack: &FakeSlack,
     notion: &FakeNotion,
+    remote_mcp: &str,
 ) -> Result<Arc<App>, Error> {
     let keys = KeyRing::new(KeyId::new("k1")?, EncryptionKey::generate()?);
     let store: Arc<dyn CredentialStore> =
@@ -920,12 +1111,22 @@ async fn app(
     registry.register(Arc::new(Heartbeat { note }))?;
     let config = Config::from_toml_str("[integrations]\nenabled = [\"heartbeat\"]")?;
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    // A remote server's authorization: the pool discovers its authorization
+    // server, registers, and seals each tenant's tokens in the host's store.
     let mcp = McpPool::builder()
         .events(PoolEvents(Arc::clone(&log)))
         .call_timeout(Duration::from_secs(10))
+        .authorization(
+            REMOTE_MCP,
+            McpAuthorization::authorization_code(format!(
+                "{base}/integrations/{REMOTE_MCP}/oauth/callback"
+            ))
+            .client_name("host_app"),
+        )
+        .credential_store(store.clone())
         .build();
     Ok(Arc::new(App {
-        catalog: catalog()?,
+        catalog: catalog(remote_mcp)?,
         store,
         flows,
         slack_api: slack.api_url(),
@@ -936,12 +1137,14 @@ async fn app(
         runtime,
         mcp,
         mcp_servers: Mutex::default(),
+        remote_mcp: remote_mcp.to_owned(),
+        base: base.to_owned(),
     }))
 }
 
-/// The vendor APIs the crates know, and the MCP servers this host
-/// installed.
-fn catalog() -> Result<Catalog, Error> {
+/// The vendor APIs the crates know, the MCP servers this host installed,
+/// and the remote one it lists (at `remote_mcp`).
+fn catalog(remote_mcp: &str) -> Result<Catalog, Error> {
     let vendors = OAuthProvider::catalog(&OAuthProvider::builtin())?;
     let mut entries = vendors.entries().to_vec();
     let demo: CatalogEntry = serde_json::from_value(json!({
@@ -962,6 +1165,20 @@ fn catalog() -> Result<Catalog, Error> {
         },
     }))?;
     entries.push(demo);
+    let remote: CatalogEntry = serde_json::from_value(json!({
+        "slug": REMOTE_MCP,
+        "name": "Notes (remote MCP server)",
+        "kind": IntegrationKind::Mcp,
+        "category": "productivity",
+        "description": "A notes server over streamable HTTP, behind OAuth: the user approves at its authorization server, the pool keeps the tokens.",
+        "auth_methods": [AuthMethod::Oauth2],
+        "config_schema": {
+            "type": "object",
+            "properties": {"url": {"enum": [remote_mcp]}},
+            "required": ["url"],
+        },
+    }))?;
+    entries.push(remote);
     Ok(Catalog::new(entries)?)
 }
 
@@ -1095,8 +1312,9 @@ async fn demo(base: &str) -> Result<(), Error> {
     );
     let health: Value = get("/integrations/slack/health").await?.json().await?;
     println!(
-        "9. health of slack: success rate {}",
-        health["success_rate"]
+        "9. health of slack: success rate {} over {} calls and tests",
+        health["summary"]["success_rate"],
+        health["history"].as_array().map_or(0, Vec::len)
     );
     let mut stream = get("/events").await?;
     let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
@@ -1147,6 +1365,39 @@ async fn demo(base: &str) -> Result<(), Error> {
             .header("content-type", "application/json")
             .send()
     };
+    let listed: Value = get("/integrations/available?kind=mcp&q=notes")
+        .await?
+        .json()
+        .await?;
+    let url = &listed[0]["config_schema"]["properties"]["url"]["enum"][0];
+    let asked: Value = post("/integrations/mcp/notes-mcp", json!({"url": url}))
+        .await?
+        .json()
+        .await?;
+    let approve = asked["authorize"]
+        .as_str()
+        .ok_or("the remote server asks for authorization")?;
+    // The user's browser at the server's authorization server, which
+    // approves at once and sends it back to the host's callback.
+    let callback = http.get(approve).send().await?.headers()["location"]
+        .to_str()?
+        .to_owned();
+    http.get(&callback)
+        .header("x-tenant", "ada")
+        .send()
+        .await?
+        .error_for_status()?;
+    let tools: Value = get("/integrations/notes-mcp/tools").await?.json().await?;
+    let tool = tools["tools"][0].as_str().unwrap_or_default();
+    let called: Value = post("/integrations/notes-mcp/call", json!({"tool": tool}))
+        .await?
+        .json()
+        .await?;
+    let remote_gone: Value = delete("/integrations/notes-mcp").await?.json().await?;
+    println!(
+        "13b. remote MCP server {url} connected through its authorization server; {tool}: {}; disconnected, tokens removed={}",
+        called["text"], remote_gone["removed"]
+    );
     let mcp_gone: Value = delete("/integrations/demo-mcp").await?.json().await?;
     let sessions: Value = get("/integrations/mcp/metrics").await?.json().await?;
     println!(
@@ -1179,8 +1430,18 @@ async fn main() -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let slack = fake_slack().await;
     let notion = FakeNotion::start(NOTION_TOKEN).await;
-    let app = app(&base, dir.path(), &slack, &notion).await?;
     let stop = tokio_util::sync::CancellationToken::new();
+    let remote = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let remote_base = format!("http://localhost:{}", remote.local_addr()?.port());
+    integrations_examples::protected_mcp::serve(remote, remote_base.clone(), stop.clone()).await?;
+    let app = app(
+        &base,
+        dir.path(),
+        &slack,
+        &notion,
+        &format!("{remote_base}/mcp"),
+    )
+    .await?;
     let server = tokio::spawn({
         let (app, stop) = (app.clone(), stop.clone());
         // Not `axum::serve`: it sets no header-read timeout, so a client

@@ -1,6 +1,8 @@
 //! Runnable examples for the `integrations` crates; see the `*.rs` files in
 //! this folder and run one with `cargo run --example NAME`.
 
+pub mod protected_mcp;
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`), so
 /// `RUST_LOG=integrations_mcp=debug cargo run --example mcp_pool` shows what
 /// the pool does and `RUST_LOG=off` silences it.

@@ -111,7 +111,8 @@ fn the_mcp_oauth_flow_logs_no_secret_at_trace() {
 /// Issue 22: `cargo run --example host_app` (no `--serve`) walks a person's
 /// path over plain HTTP against itself: search, OAuth, test, destinations,
 /// exports to Slack and Notion, the log, the MCP server from the form
-/// (tested, called, disconnected) and Slack's disconnect, its session gone.
+/// (tested, called, disconnected), the remote MCP server through its
+/// authorization server, and Slack's disconnect, its session gone.
 #[test]
 fn host_app_walks_the_whole_path_over_http() {
     let output = run("host_app", "warn");
@@ -126,6 +127,8 @@ fn host_app_walks_the_whole_path_over_http() {
         "8. export log: 2 entries, the last \"delivered\"",
         "12. MCP server connected from the form; test: success=true",
         "13. called its `env` tool: GREETING=\"hello\"",
+        "13b. remote MCP server \"http://localhost:",
+        "connected through its authorization server; notes__latest: \"Buy milk\"; disconnected, tokens removed=true",
         "14. disconnect the MCP server: removed=true",
         "15. disconnect Slack: credentials removed=true, MCP sessions live: 0",
     ];

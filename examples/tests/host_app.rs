@@ -128,12 +128,27 @@ async fn a_client_connects_tests_lists_exports_and_reads_the_log() {
     let theirs = someone_else.get("/integrations/slack/events").await;
     assert_eq!(theirs, json!([]), "one tenant's events are not another's");
     let health = grace.get("/integrations/slack/health").await;
-    assert_eq!(health["success_rate"], 1.0);
+    assert_eq!(health["summary"]["success_rate"], 1.0, "{health}");
+    let history = health["history"].as_array().unwrap();
+    assert!(
+        !history.is_empty(),
+        "the test and the export are in the history"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|call| call["status"] == "ok" && call["response_time_ms"].is_u64()),
+        "{health}"
+    );
     // Security review, finding 11: health (with its last error) was one
     // record for every tenant, and state-changing routes took cross-site
     // form posts.
     let theirs = someone_else.get("/integrations/slack/health").await;
-    assert_eq!(theirs, Value::Null, "one tenant's health is not another's");
+    assert_eq!(
+        theirs,
+        json!({"summary": null, "history": []}),
+        "one tenant's health is not another's"
+    );
     let cross_site = http
         .post(format!("{base}/integrations/slack/test"))
         .header("x-tenant", "grace")
@@ -206,9 +221,14 @@ async fn an_mcp_server_is_connected_from_the_form_tested_called_and_disconnected
         id: "lin",
     };
     let mcp = lin.get("/integrations/available?kind=mcp").await;
-    assert_eq!(mcp.as_array().unwrap().len(), 1, "{mcp}");
-    assert_eq!(mcp[0]["slug"], "demo-mcp");
-    assert_eq!(mcp[0]["kind"], "mcp");
+    let slugs: Vec<&str> = mcp
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["demo-mcp", "notes-mcp"], "{mcp}");
+    assert!(mcp.as_array().unwrap().iter().all(|e| e["kind"] == "mcp"));
     let vendors = lin.get("/integrations/available?kind=vendor").await;
     assert!(
         vendors
@@ -291,6 +311,66 @@ async fn an_mcp_server_is_connected_from_the_form_tested_called_and_disconnected
         .await;
     assert_eq!(called["text"], "hello", "{called}");
     assert_eq!(called["is_error"], false);
+
+    // The server crashes on three calls in a row: the pool calls it down;
+    // the next call starts it again and it is back up. The connection's
+    // own view shows the test, each call and both changes, in order.
+    for _ in 0..3 {
+        let crashed = lin
+            .request(
+                Method::POST,
+                "/integrations/demo-mcp/call",
+                Some(&json!({"tool": "crash", "arguments": {"code": 3}})),
+            )
+            .await;
+        assert_eq!(crashed.status(), 502);
+    }
+    let health = lin.get("/integrations/demo-mcp/health").await;
+    assert_eq!(health["state"]["state"], "down", "{health}");
+    let card = lin.get("/integrations/connected").await;
+    let card = card
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == "demo-mcp")
+        .unwrap()
+        .clone();
+    assert_eq!(card["health"]["state"], "down", "the card shows it");
+    let again = lin
+        .json(
+            Method::POST,
+            "/integrations/demo-mcp/call",
+            Some(&json!({"tool": "echo", "arguments": {"text": "back"}})),
+        )
+        .await;
+    assert_eq!(again["text"], "back", "{again}");
+    let health = lin.get("/integrations/demo-mcp/health").await;
+    assert_eq!(health["state"]["state"], "ok", "{health}");
+    assert_eq!(health["summary"]["count"], 6, "{health}");
+    let history = health["history"].as_array().unwrap();
+    let calls: Vec<&str> = history
+        .iter()
+        .filter(|e| e["from"].is_null())
+        .map(|entry| entry["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        calls,
+        ["ok", "ok", "failed", "failed", "failed", "ok"],
+        "{health}"
+    );
+    let changes: Vec<(&str, &str)> = history
+        .iter()
+        .filter(|e| e["from"].is_string())
+        .map(|e| (e["from"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(changes, [("ok", "down"), ("down", "ok")], "{health}");
+    let down = history.iter().find(|e| e["status"] == "down").unwrap();
+    assert!(down["detail"].is_string(), "why: {down}");
+    let times: Vec<chrono::DateTime<chrono::Utc>> = history
+        .iter()
+        .map(|e| serde_json::from_value(e["at"].clone()).unwrap())
+        .collect();
+    assert!(times.is_sorted(), "oldest first: {times:?}");
     let sessions = lin.get("/integrations/mcp/metrics").await;
     assert_eq!(sessions["sessions"], 1);
 
@@ -382,6 +462,146 @@ async fn notion_connects_with_a_token_and_takes_a_page_picked_from_its_destinati
     );
     let log = kim.get("/integrations/exports").await;
     assert_eq!(log[0]["provider"], "notion");
+}
+
+/// Issue 22: the remote MCP server the host lists connects from the form
+/// by its URL, through its own authorization server and the pool's OAuth
+/// flow (a URL the host does not list is refused: the host would fetch it);
+/// it is tested and called like the demo server, and disconnecting removes
+/// the tokens the pool sealed and closes the session.
+#[tokio::test]
+async fn a_remote_mcp_server_connects_through_its_authorization_server() {
+    let app = host_app();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let kim = Tenant {
+        http: &http,
+        base: &app.base,
+        id: "kim",
+    };
+    let listed = kim.get("/integrations/available?kind=mcp&q=notes").await;
+    assert_eq!(listed[0]["slug"], "notes-mcp", "{listed}");
+    assert_eq!(listed[0]["auth_methods"][0], "oauth2", "{listed}");
+    let url = listed[0]["config_schema"]["properties"]["url"]["enum"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, body) in [
+        (
+            "notes-mcp",
+            json!({"url": "http://169.254.169.254/latest/meta-data"}),
+        ),
+        ("other", json!({"url": url})),
+        ("notes-mcp", json!({"url": url, "server": "demo"})),
+    ] {
+        let refused = kim
+            .request(
+                Method::POST,
+                &format!("/integrations/mcp/{name}"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(refused.status(), 400, "{name} {body}");
+    }
+
+    let asked = kim
+        .json(
+            Method::POST,
+            "/integrations/mcp/notes-mcp",
+            Some(&json!({"url": url})),
+        )
+        .await;
+    let approve = asked["authorize"].as_str().expect("sent to authorize");
+    let issuer = url.trim_end_matches("/mcp");
+    assert!(
+        approve.starts_with(&format!("{issuer}/authorize?")),
+        "{approve}"
+    );
+    let pending = kim.get("/integrations/connected").await;
+    assert_eq!(pending, json!([]), "not connected before the user approves");
+    // The user's browser at the authorization server, which approves at
+    // once and sends it back to the host's callback.
+    let callback = http.get(approve).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ours = format!("{}/integrations/notes-mcp/oauth/callback?", app.base);
+    assert!(callback.starts_with(&ours), "{callback}");
+    let back = http
+        .get(&callback)
+        .header("x-tenant", "kim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303);
+    assert_eq!(back.headers()["location"], "/?connected=notes-mcp");
+    for tenant in ["kim", "mallory"] {
+        let replayed = http
+            .get(&callback)
+            .header("x-tenant", tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replayed.status(), 400, "a used callback, for {tenant}");
+    }
+
+    let listed = kim.get("/integrations/connected").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "one card: {listed}");
+    assert_eq!(listed[0]["provider"], "notes-mcp");
+    assert_eq!(listed[0]["kind"], "mcp");
+    assert_eq!(listed[0]["health"]["state"], "ok");
+    let test = kim
+        .json(Method::POST, "/integrations/notes-mcp/test", None)
+        .await;
+    assert_eq!(test["success"], true, "{test}");
+    assert!(test["capabilities"]["tools"].is_object(), "{test}");
+    let tool = test["tools"][0].as_str().unwrap().to_owned();
+    assert!(tool.contains("latest"), "{test}");
+    let called = kim
+        .json(
+            Method::POST,
+            "/integrations/notes-mcp/call",
+            Some(&json!({"tool": tool})),
+        )
+        .await;
+    assert_eq!(called["text"], "Buy milk", "{called}");
+    let theirs = Tenant {
+        id: "mallory",
+        ..kim
+    }
+    .request(
+        Method::POST,
+        "/integrations/notes-mcp/call",
+        Some(&json!({"tool": tool})),
+    )
+    .await;
+    assert_eq!(
+        theirs.status(),
+        502,
+        "another tenant has no session with it"
+    );
+
+    let gone = kim
+        .json(Method::DELETE, "/integrations/notes-mcp", None)
+        .await;
+    assert_eq!(gone["removed"], true, "the sealed tokens: {gone}");
+    assert_eq!(gone["mcp_server_removed"], true, "{gone}");
+    let sessions = kim.get("/integrations/mcp/metrics").await;
+    assert_eq!(sessions["sessions"], 0, "the session is gone");
+    assert_eq!(kim.get("/integrations/connected").await, json!([]));
+    let again = kim
+        .json(
+            Method::POST,
+            "/integrations/mcp/notes-mcp",
+            Some(&json!({"url": url})),
+        )
+        .await;
+    assert!(
+        again["authorize"].is_string(),
+        "the pool forgot the tokens, in memory too: {again}"
+    );
 }
 
 /// The app's API as one tenant calls it (the `x-tenant` header).
@@ -480,9 +700,14 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
         stdout.contains("search \"demo mcp\": Demo MCP server"),
         "{stdout}"
     );
+    assert!(stdout.contains("category productivity: "), "{stdout}");
     assert!(stdout.contains("connected: slack"), "{stdout}");
     assert!(stdout.contains("health: 100% ok"), "{stdout}");
     assert!(stdout.contains("slack log: tested, connected"), "{stdout}");
+    assert!(
+        stdout.contains("slack health history: ") && stdout.contains(" ok in "),
+        "{stdout}"
+    );
     assert!(stdout.contains("notification shown as text"), "{stdout}");
     assert!(
         stdout.contains("export log: slack → C0GENERAL: delivered open https://"),
@@ -505,5 +730,9 @@ fn the_page_connects_the_fake_provider_in_headless_chromium() {
     assert!(
         stdout.contains("mcp sessions after disconnect: 0"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("remote mcp tools: notes"),
+        "the remote server, connected through its authorization server: {stdout}"
     );
 }

@@ -161,6 +161,32 @@ impl HealthMetrics {
         samples.get(integration).and_then(summarise)
     }
 
+    /// The samples of one integration in its window, oldest first: a
+    /// connection's health history as a page shows it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use integrations_core::IntegrationId;
+    /// use integrations_core::health::{HealthMetrics, Sample};
+    ///
+    /// let health = HealthMetrics::new(2);
+    /// let id = IntegrationId::new("slack").unwrap();
+    /// for error in ["dropped", "timeout"] {
+    ///     health.record(&id, Sample::failure(Duration::from_millis(40), error));
+    /// }
+    /// health.record(&id, Sample::success(Duration::from_millis(20)));
+    /// let errors: Vec<_> = health.samples("slack").into_iter().map(|s| s.error).collect();
+    /// assert_eq!(errors, [Some("timeout".to_string()), None]);
+    /// assert!(health.samples("notion").is_empty());
+    /// ```
+    pub fn samples(&self, integration: &str) -> Vec<Sample> {
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples
+            .get(integration)
+            .map(|window| window.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Summaries for every integration with samples.
     pub fn summaries(&self) -> BTreeMap<IntegrationId, HealthSummary> {
         let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());

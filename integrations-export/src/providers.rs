@@ -35,7 +35,7 @@ use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::markdown::{SlackFormat, SlackMessage, SlackOptions, markdown_to_slack_with};
+use crate::markdown::{SlackMessage, SlackOptions, markdown_to_slack_with};
 use crate::provider::Content;
 
 /// Documents up to this size are converted on the async worker that
@@ -83,17 +83,13 @@ fn require_destination(provider: &str, destination: &str, what: &str) -> Result<
     Ok(())
 }
 
-/// The Slack messages of `content` in `format`, title first; refuses empty
-/// content.
+/// The Slack messages of `content` with `options`, title first; refuses
+/// empty content.
 fn slack_messages(
     provider: &str,
     content: &Content,
-    format: SlackFormat,
+    options: SlackOptions,
 ) -> Result<Vec<SlackMessage>, Error> {
-    let options = SlackOptions {
-        format,
-        ..SlackOptions::default()
-    };
     let messages = markdown_to_slack_with(&content.titled_markdown(), options);
     if messages.is_empty() {
         return Err(Error::invalid(

@@ -133,6 +133,39 @@ async fn in_markdown_blocks_tables_are_tables_and_every_limit_holds() {
     assert_eq!(last.last().unwrap()["text"], "The end.");
 }
 
+/// Issue 18 (the review's observations): `<!here>`, `<!channel>` and
+/// `<!everyone>` in an exported document (often a model's or a third
+/// party's text) are posted as text unless the provider allows broadcasts,
+/// in both formats.
+#[tokio::test]
+async fn broadcasts_in_a_document_notify_only_where_the_provider_allows_them() {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let store = store().await;
+    let content = Content::new("Deploy done <!here>, ping <!channel> and <!everyone>.");
+    for format in [SlackFormat::Mrkdwn, SlackFormat::Markdown] {
+        for allowed in [false, true] {
+            let provider = slack(fake.api_url(), store.clone())
+                .format(format)
+                .broadcasts(allowed);
+            provider
+                .export(&ExportContext::new(tenant()), &content, "C0GENERAL")
+                .await
+                .unwrap();
+            let post = fake.posts().pop().unwrap();
+            let block = &post.blocks[0];
+            let text = block["text"]["text"]
+                .as_str()
+                .or(block["text"].as_str())
+                .unwrap();
+            for form in ["<!here>", "<!channel>", "<!everyone>"] {
+                assert_eq!(text.contains(form), allowed, "{format:?}: {text}");
+            }
+            assert!(text.contains("!here"), "the text stays: {text}");
+        }
+    }
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_slack_errors_are_typed() {
     let fake = FakeSlack::start(SLACK_TOKEN).await;

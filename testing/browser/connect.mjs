@@ -31,6 +31,16 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#available li").length === 1);
   console.log(`search "demo mcp": ${await page.locator("#available li").textContent()}`);
   await page.fill("#search", "");
+  await page.locator("#category option", { hasText: "productivity" }).waitFor({ state: "attached" });
+  await page.selectOption("#category", "productivity");
+  await page.waitForFunction(() => [...document.querySelectorAll("#available li .kind")]
+    .every(kind => kind.textContent.endsWith("· productivity")));
+  const kinds = await page.locator("#available li .kind").allTextContents();
+  if (!(await page.locator("#available li", { hasText: "Notes (remote MCP server)" }).count())) {
+    throw new Error(`category filter: ${kinds}`);
+  }
+  console.log(`category productivity: ${kinds.length} entries`);
+  await page.selectOption("#category", "");
   await page.waitForSelector("#connect-slack");
   await Promise.all([page.waitForURL(/connected=slack/), page.click("#connect-slack")]);
   const connected = page.locator('#connected li[data-provider="slack"]');
@@ -42,6 +52,8 @@ try {
   await page.click('button[data-log="slack"]');
   await connected.locator(".log li", { hasText: "tested" }).waitFor();
   const events = await connected.locator(".log li").allTextContents();
+  await connected.locator(".history li", { hasText: " ok in " }).first().waitFor();
+  console.log(`slack health history: ${await connected.locator(".history li").first().textContent()}`);
   console.log(`slack log: ${events.map(line => line.split(" ")[1]).join(", ")}`);
   await page.locator("#notifications li").first().waitFor();
   const shown = await page.locator("#notifications li").first().textContent();
@@ -101,6 +113,17 @@ try {
   console.log(`called ${await result.textContent()}`);
   await page.click('button[data-disconnect="demo-mcp"]');
   await server.waitFor({ state: "detached" });
+
+  // The remote MCP server: the user approves at its authorization server
+  // and comes back connected; then it goes again.
+  await Promise.all([page.waitForURL(/connected=notes-mcp/), page.click("#connect-notes-mcp")]);
+  const remote = page.locator('#connected li[data-provider="notes-mcp"]');
+  await remote.waitFor();
+  await page.click('button[data-test="notes-mcp"]');
+  await remote.locator(".tools").waitFor();
+  console.log(`remote mcp ${await remote.locator(".tools").textContent()}`);
+  await page.click('button[data-disconnect="notes-mcp"]');
+  await remote.waitFor({ state: "detached" });
   const sessions = await page.evaluate(() =>
     fetch("/integrations/mcp/metrics", { headers: { "x-tenant": "demo" } }).then(r => r.json()));
   console.log(`mcp sessions after disconnect: ${sessions.sessions}`);

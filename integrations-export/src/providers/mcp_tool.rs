@@ -13,7 +13,7 @@ pub use mapping::{Continuation, DestinationsTool, McpToolMapping, ToolAnswer, To
 
 use super::{converted, require_destination, slack_messages};
 use crate::error::Error;
-use crate::markdown::{SlackBlock, SlackFormat, SlackMessage};
+use crate::markdown::{SlackBlock, SlackMessage, SlackOptions};
 use crate::provider::{
     ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
     PlannedRequest, Provider,
@@ -96,10 +96,12 @@ impl McpToolProvider {
                 }
                 Ok(vec![markdown])
             }
-            ToolContent::SlackMrkdwn => Ok(slack_messages(&self.id, content, SlackFormat::Mrkdwn)?
-                .iter()
-                .map(mrkdwn)
-                .collect()),
+            ToolContent::SlackMrkdwn => {
+                Ok(slack_messages(&self.id, content, SlackOptions::default())?
+                    .iter()
+                    .map(mrkdwn)
+                    .collect())
+            }
         }
     }
 

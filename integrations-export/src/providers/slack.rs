@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{VendorAccess, check, converted, require_destination, slack_channels, slack_messages};
 use crate::error::Error;
-use crate::markdown::{SlackFormat, SlackMessage};
+use crate::markdown::{SlackFormat, SlackMessage, SlackOptions};
 use crate::provider::{
     ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
     Provider,
@@ -34,7 +34,8 @@ const HISTORY_PAGES: usize = 20;
 #[derive(Debug, Clone)]
 pub struct SlackProvider {
     access: VendorAccess,
-    format: SlackFormat,
+    /// The format and whether broadcasts notify; Slack's own limits.
+    options: SlackOptions,
 }
 
 impl SlackProvider {
@@ -43,7 +44,7 @@ impl SlackProvider {
     pub fn new(access: VendorAccess) -> Self {
         Self {
             access,
-            format: SlackFormat::Mrkdwn,
+            options: SlackOptions::default(),
         }
     }
 
@@ -52,7 +53,16 @@ impl SlackProvider {
     /// clients are current.
     #[must_use]
     pub fn format(mut self, format: SlackFormat) -> Self {
-        self.format = format;
+        self.options.format = format;
+        self
+    }
+
+    /// Whether `<!here>`, `<!channel>` and `<!everyone>` in a document
+    /// notify the channel. Off by default: an exported document is often a
+    /// model's or a third party's text, and they are posted as text.
+    #[must_use]
+    pub fn broadcasts(mut self, allowed: bool) -> Self {
+        self.options.broadcasts = allowed;
         self
     }
 
@@ -173,10 +183,10 @@ fn steps(
     context: &ExportContext,
     content: &Content,
     destination: &str,
-    format: SlackFormat,
+    options: SlackOptions,
 ) -> Result<Vec<Step>, Error> {
     require_destination("slack", destination, "a channel id such as C024BE91L")?;
-    let messages = slack_messages("slack", content, format)?;
+    let messages = slack_messages("slack", content, options)?;
     let key = context.idempotency_key.as_deref();
     let mut steps: Vec<Step> = messages
         .iter()
@@ -228,7 +238,7 @@ impl Provider for SlackProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(json!(slack_messages("slack", content, self.format)?))
+        Ok(json!(slack_messages("slack", content, self.options)?))
     }
 
     fn plan(
@@ -238,7 +248,7 @@ impl Provider for SlackProvider {
         destination: &str,
     ) -> Result<Vec<PlannedRequest>, Error> {
         let base = self.access.base_url();
-        Ok(steps(context, content, destination, self.format)?
+        Ok(steps(context, content, destination, self.options)?
             .into_iter()
             .map(|step| match step {
                 Step::Post { part, mut body } => {
@@ -264,9 +274,9 @@ impl Provider for SlackProvider {
         content: &Content,
         destination: &str,
     ) -> Result<ExportResult, Error> {
-        let (owned, to, format) = (context.clone(), destination.to_owned(), self.format);
+        let (owned, to, options) = (context.clone(), destination.to_owned(), self.options);
         let steps = converted("slack", content, move |content| {
-            steps(&owned, content, &to, format)
+            steps(&owned, content, &to, options)
         })
         .await?;
         let slack = self.access.connection(context)?;

@@ -17,6 +17,8 @@ mod offload;
 mod refresh;
 mod sealed;
 
+pub(crate) use sealed::TOKENS;
+
 pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, start};
 pub(crate) use offload::{OAUTH_WORK_LIMIT, off_runtime};
 pub(crate) use refresh::McpRefresher;
@@ -229,6 +231,24 @@ impl fmt::Debug for McpAuthorization {
 }
 
 impl McpAuthorization {
+    /// Whether `connection` is one the pool keeps in the host's credential
+    /// store for its OAuth flows: a tenant's tokens for a server
+    /// (`mcp/{server}`), a server's registered client (`mcp-client/{server}`)
+    /// or an authorization in progress (`mcp-state/...`). A host listing a
+    /// tenant's connections shows these with the server, or not at all.
+    ///
+    /// ```
+    /// use integrations_core::ConnectionId;
+    /// use integrations_mcp::client::McpAuthorization;
+    /// let tokens = ConnectionId::new("mcp", "linear").unwrap();
+    /// assert!(McpAuthorization::is_pool_connection(&tokens));
+    /// let slack = ConnectionId::new("slack", "default").unwrap();
+    /// assert!(!McpAuthorization::is_pool_connection(&slack));
+    /// ```
+    pub fn is_pool_connection(connection: &integrations_core::ConnectionId) -> bool {
+        sealed::is_ours(connection)
+    }
+
     /// Client credentials with a secret.
     pub fn client_secret(client_id: impl Into<String>, client_secret: SecretString) -> Self {
         Self::ClientSecret {

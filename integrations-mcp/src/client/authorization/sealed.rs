@@ -216,10 +216,24 @@ pub(crate) const CHALLENGE: &str = "challenge";
 pub(crate) const PINNED_ISSUER: &str = "as_issuer";
 pub(crate) const PINNED_TOKEN_ENDPOINT: &str = "as_token_endpoint";
 
+/// The provider of the connections holding a tenant's tokens for a server:
+/// `mcp/{server}`.
+pub(crate) const TOKENS: &str = "mcp";
+/// The provider of a server's registered client: `mcp-client/{server}`.
+const CLIENTS: &str = "mcp-client";
+/// The provider of a pending authorization: `mcp-state/s{state}`.
+const STATES: &str = "mcp-state";
+
+/// Whether the pool keeps `connection` in the store (see
+/// [`McpAuthorization::is_pool_connection`](super::McpAuthorization::is_pool_connection)).
+pub(crate) fn is_ours(connection: &ConnectionId) -> bool {
+    [TOKENS, CLIENTS, STATES].contains(&connection.provider().as_str())
+}
+
 /// The connection a pending authorization is sealed as: `mcp-state/s{state}`.
 /// `None` for a state no authorization of ours could have issued.
 pub(crate) fn state_connection(state: &str) -> Option<ConnectionId> {
-    ConnectionId::new("mcp-state", format!("s{state}")).ok()
+    ConnectionId::new(STATES, format!("s{state}")).ok()
 }
 
 /// rmcp's store of pending authorizations (the PKCE verifier, the expected
@@ -315,7 +329,7 @@ pub(crate) struct RegisteredClient {
 }
 
 fn client_connection(server: &str) -> Result<ConnectionId, integrations_core::Error> {
-    ConnectionId::new("mcp-client", server)
+    ConnectionId::new(CLIENTS, server)
 }
 
 impl RegisteredClient {

@@ -38,11 +38,33 @@ impl McpPool {
             callback_url,
         )
         .await?;
-        if let Ok(connection) = ConnectionId::new("mcp", &server) {
+        if let Ok(connection) = ConnectionId::new(crate::client::authorization::TOKENS, &server) {
             // The manager may hold the token these replace.
             tokens.manager.invalidate(tenant, &connection);
         }
         Ok(server)
+    }
+
+    /// Forgets `tenant`'s authorization to `server` (a disconnect): deletes
+    /// the tokens sealed for it and the copy the pool holds in memory, so
+    /// the next connect sends the user to authorize again. Sessions already
+    /// open keep going; close them with
+    /// [`remove_tenant_server`](Self::remove_tenant_server) or
+    /// [`close`](Self::close). Returns whether there were tokens.
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub async fn forget_authorization(
+        &self,
+        tenant: &TenantId,
+        server: &str,
+    ) -> Result<bool, Error> {
+        let Ok(tokens) = self.inner.oauth_tokens.as_ref() else {
+            return Ok(false);
+        };
+        let connection = ConnectionId::new(crate::client::authorization::TOKENS, server)?;
+        let removed = tokens.store.delete(tenant, &connection).await?;
+        tokens.manager.invalidate(tenant, &connection);
+        Ok(removed)
     }
 
     /// What a call's refusal means for a server with the authorization code
