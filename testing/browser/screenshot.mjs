@@ -31,6 +31,8 @@ try {
   await page.fill('input[data-args="demo-mcp"]', '{"text": "hello from the page"}');
   await page.click('button[data-call="demo-mcp"]');
   await page.locator(".result", { hasText: "hello from the page" }).waitFor();
+  await page.click('button[data-log="demo-mcp"]');
+  await page.locator(".history li", { hasText: " ok in " }).first().waitFor();
   await page.fill("#export-title", "Release notes");
   await page.fill("#export-markdown", "# v0.2\n\nShipped **markdown blocks** for Slack and Notion's markdown API.");
   await page.evaluate(() => showDestinations());
