@@ -537,6 +537,81 @@ async fn a_refused_refresh_token_sends_the_tenant_back_to_authorise_with_one_eve
     stop.cancel();
 }
 
+/// The state a refused connect gives a server (needs re-authorization)
+/// ends when the user has authorised: the callback sets it back to ok, with
+/// one event, before any call; a disconnect that forgets the authorization
+/// sends the next connect to authorise again, whatever the pool held in
+/// memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorising_ends_needs_reauth_and_forgetting_asks_again() {
+    use integrations_core::health::HealthState;
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let events = BroadcastSink::new(64);
+    let mut seen = events.subscribe();
+    let key = ada();
+    let pool = pool(&auth.base, Arc::clone(&store), Some(events));
+    let url = authorization_url(&pool, &key).await;
+    assert_eq!(pool.health(&key).state, HealthState::NeedsReauth);
+    pool.complete_authorization(&key.tenant, &approve(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        pool.health(&key).state,
+        HealthState::Ok,
+        "authorised: no longer waiting for the user"
+    );
+    // Events are delivered off the caller's task: wait for the two.
+    let mut changes = Vec::new();
+    while changes.len() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+            .await
+            .expect("two health changes within 5 s")
+            .unwrap();
+        if let EventKind::HealthChanged { from, to, .. } = event.kind {
+            changes.push((from, to));
+        }
+    }
+    assert_eq!(
+        changes,
+        [
+            (HealthState::Ok, HealthState::NeedsReauth),
+            (HealthState::NeedsReauth, HealthState::Ok)
+        ]
+    );
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+
+    assert!(
+        pool.forget_authorization(&key.tenant, "notes")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !pool
+            .forget_authorization(&key.tenant, "notes")
+            .await
+            .unwrap(),
+        "nothing left to forget"
+    );
+    assert!(
+        store
+            .get(&key.tenant, &ConnectionId::new("mcp", "notes").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "the sealed tokens are gone"
+    );
+    assert!(pool.close(&key).await, "the session closes");
+    let error = pool.list_tools(&key).await.unwrap_err();
+    assert!(
+        matches!(error, Error::AuthorizationRequired { .. }),
+        "asked again: {error:?}"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
 /// The user's browser: approves and returns the callback URL.
 async fn approve(url: &str) -> String {
     let browser = reqwest::Client::builder()

@@ -4,7 +4,7 @@
 use integrations_core::config::McpServerEntry;
 use integrations_core::{ConnectionId, TenantId};
 
-use super::{MAX_STEP_UPS, McpPool, SessionKey, lock};
+use super::{MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};
 use crate::client::authorization::{self, OAuthContext};
 use crate::error::Error;
 
@@ -12,8 +12,10 @@ impl McpPool {
     /// Completes an authorization code flow that
     /// [`Error::AuthorizationRequired`] started: the host's callback hands
     /// the URL the user came back to (its `code`, `state` and, where the
-    /// server sends one, `iss`); the tokens are sealed for `tenant`, and the
-    /// next call to the server connects with them. Returns the server's
+    /// server sends one, `iss`); the tokens are sealed for `tenant`, the
+    /// next call to the server connects with them, and the server's
+    /// [`health`](Self::health) for the tenant is no longer
+    /// `needs_reauth` (one event). Returns the server's
     /// name. An unknown, expired (10 minutes), reused or other tenant's
     /// state is refused with [`Error::Authorization`].
     #[cfg(feature = "http")]
@@ -42,6 +44,8 @@ impl McpPool {
             // The manager may hold the token these replace.
             tokens.manager.invalidate(tenant, &connection);
         }
+        let key = SessionKey::new(tenant.clone(), server.clone());
+        self.inner.observe(&key, &Outcome::Authorized);
         Ok(server)
     }
 

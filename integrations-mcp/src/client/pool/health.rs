@@ -115,6 +115,9 @@ pub(super) enum Outcome<'a> {
     Answered(Duration),
     /// Failed.
     Failed(&'a Error),
+    /// The tenant has just authorised (new tokens are sealed): no longer
+    /// waiting for the user.
+    Authorized,
 }
 
 #[derive(Debug)]
@@ -161,6 +164,7 @@ impl Tracker {
                 self.last_failure = Some(error.to_string());
                 self.push(true, Duration::ZERO, limits);
             }
+            Outcome::Authorized => self.needs_reauth = None,
             // The caller's doing (bad arguments, a denied tool, cancelled)
             // or the pool's (shut down): nothing about the server.
             Outcome::Failed(_) => {}
