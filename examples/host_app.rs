@@ -568,8 +568,12 @@ async fn call_tool(
     };
     let started = std::time::Instant::now();
     let result = app.mcp.call_tool(&key, &call.tool, arguments).await;
-    let error = result.as_ref().err().map(ToString::to_string);
-    app.record(&tenant, &provider, started.elapsed(), error)?;
+    if app.mcp_server(&tenant, &provider).is_some() {
+        // Only servers the tenant connected: a name from the URL adds no
+        // history of its own.
+        let error = result.as_ref().err().map(ToString::to_string);
+        app.record(&tenant, &provider, started.elapsed(), error)?;
+    }
     let result = result.map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
     Ok(Json(
         json!({"text": result.text(), "is_error": result.is_tool_error()}),
