@@ -117,6 +117,7 @@ pub(super) enum Outcome<'a> {
     Failed(&'a Error),
     /// The tenant has just authorised (new tokens are sealed): no longer
     /// waiting for the user.
+    #[cfg(feature = "http")]
     Authorized,
 }
 
@@ -164,6 +165,7 @@ impl Tracker {
                 self.last_failure = Some(error.to_string());
                 self.push(true, Duration::ZERO, limits);
             }
+            #[cfg(feature = "http")]
             Outcome::Authorized => self.needs_reauth = None,
             // The caller's doing (bad arguments, a denied tool, cancelled)
             // or the pool's (shut down): nothing about the server.
