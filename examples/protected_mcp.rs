@@ -206,10 +206,12 @@ pub async fn serve(
         .route("/token", post(token))
         .with_state(auth)
         .merge(mcp);
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-    });
+    // Not `axum::serve`: it sets no header-read timeout (see host_app).
+    tokio::spawn(integrations_mcp::server::serve_router(
+        listener,
+        app,
+        std::time::Duration::from_secs(10),
+        stop,
+    ));
     Ok(())
 }

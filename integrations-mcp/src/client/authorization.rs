@@ -17,11 +17,10 @@ mod offload;
 mod refresh;
 mod sealed;
 
-pub(crate) use sealed::TOKENS;
-
 pub(crate) use flow::{Authorized, OAuthContext, Tokens, authorize, complete, start};
 pub(crate) use offload::{OAUTH_WORK_LIMIT, off_runtime};
 pub(crate) use refresh::McpRefresher;
+pub(crate) use sealed::token_connection;
 
 /// How the pool authorises to a remote MCP server that follows the MCP
 /// authorization spec, without a person: the OAuth client credentials

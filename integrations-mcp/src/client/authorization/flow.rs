@@ -23,7 +23,7 @@ use super::offload::{OAUTH_WORK_LIMIT, off_runtime};
 use super::refresh::TokenClient;
 use super::sealed::{
     CHALLENGE, CLIENT_ID, PINNED_ISSUER, PINNED_TOKEN_ENDPOINT, RESOURCE, RegisteredClient, SERVER,
-    SealedStates, SealedTokens, TOKENS,
+    SealedStates, SealedTokens, token_connection,
 };
 use crate::error::Error;
 
@@ -121,7 +121,7 @@ pub(crate) async fn authorize(
         return Ok(Authorized::Bearer(token));
     }
     let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
-    let connection = ConnectionId::new(TOKENS, server).map_err(|e| failed(server, e))?;
+    let connection = token_connection(server).map_err(|e| failed(server, e))?;
     if oauth.step_up.is_none() && issued_for(&tokens, &oauth.tenant, &connection, url).await? {
         match tokens
             .manager
@@ -194,7 +194,7 @@ pub(crate) async fn start(
         Ok(tokens) => tokens,
         Err(why) => return failed(server, why),
     };
-    match ConnectionId::new(TOKENS, server) {
+    match token_connection(server) {
         Ok(connection) => start_code_flow(server, url, oauth, tokens, connection, deadline).await,
         Err(error) => failed(server, error),
     }
@@ -399,7 +399,7 @@ pub(crate) async fn complete(
     let sealed = SealedTokens {
         store: Arc::clone(&tokens.store),
         tenant: tenant.clone(),
-        connection: ConnectionId::new(TOKENS, &server).map_err(|e| failed(&server, e))?,
+        connection: token_connection(&server).map_err(|e| failed(&server, e))?,
         resource: resource.clone(),
     };
     off_runtime(Instant::now() + OAUTH_WORK_LIMIT, move || {

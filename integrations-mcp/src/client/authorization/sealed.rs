@@ -218,7 +218,7 @@ pub(crate) const PINNED_TOKEN_ENDPOINT: &str = "as_token_endpoint";
 
 /// The provider of the connections holding a tenant's tokens for a server:
 /// `mcp/{server}`.
-pub(crate) const TOKENS: &str = "mcp";
+const TOKENS: &str = "mcp";
 /// The provider of a server's registered client: `mcp-client/{server}`.
 const CLIENTS: &str = "mcp-client";
 /// The provider of a pending authorization: `mcp-state/s{state}`.
@@ -228,6 +228,12 @@ const STATES: &str = "mcp-state";
 /// [`McpAuthorization::is_pool_connection`](super::McpAuthorization::is_pool_connection)).
 pub(crate) fn is_ours(connection: &ConnectionId) -> bool {
     [TOKENS, CLIENTS, STATES].contains(&connection.provider().as_str())
+}
+
+/// The connection a tenant's tokens for `server` are sealed as:
+/// `mcp/{server}`.
+pub(crate) fn token_connection(server: &str) -> Result<ConnectionId, integrations_core::Error> {
+    ConnectionId::new(TOKENS, server)
 }
 
 /// The connection a pending authorization is sealed as: `mcp-state/s{state}`.

@@ -1,8 +1,8 @@
 //! The pool's side of OAuth: completing an authorization code flow, and
 //! what a 403 `insufficient_scope` means for a call.
 
+use integrations_core::TenantId;
 use integrations_core::config::McpServerEntry;
-use integrations_core::{ConnectionId, TenantId};
 
 use super::{MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};
 use crate::client::authorization::{self, OAuthContext};
@@ -40,7 +40,7 @@ impl McpPool {
             callback_url,
         )
         .await?;
-        if let Ok(connection) = ConnectionId::new(crate::client::authorization::TOKENS, &server) {
+        if let Ok(connection) = authorization::token_connection(&server) {
             // The manager may hold the token these replace.
             tokens.manager.invalidate(tenant, &connection);
         }
@@ -65,7 +65,7 @@ impl McpPool {
         let Ok(tokens) = self.inner.oauth_tokens.as_ref() else {
             return Ok(false);
         };
-        let connection = ConnectionId::new(crate::client::authorization::TOKENS, server)?;
+        let connection = authorization::token_connection(server)?;
         let removed = tokens.store.delete(tenant, &connection).await?;
         tokens.manager.invalidate(tenant, &connection);
         Ok(removed)
