@@ -61,6 +61,10 @@ struct Auth {
     received: Mutex<Vec<String>>,
     /// A token endpoint the metadata names instead of its own.
     token_endpoint: Mutex<Option<String>>,
+    /// Where the token endpoint sends every request instead (a 307).
+    token_redirect: Mutex<Option<String>>,
+    /// Requests the token endpoint received.
+    token_requests: AtomicU64,
 }
 
 impl Auth {
@@ -143,6 +147,10 @@ async fn token(
     State(auth): State<Arc<Auth>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    auth.token_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(elsewhere) = auth.token_redirect.lock().unwrap().clone() {
+        return (StatusCode::TEMPORARY_REDIRECT, [("location", elsewhere)]).into_response();
+    }
     if form.get("resource") != Some(&format!("{}/mcp", auth.base)) {
         return (
             StatusCode::BAD_REQUEST,
@@ -834,6 +842,52 @@ async fn a_server_that_swaps_its_token_endpoint_mid_flow_gets_no_code() {
         .unwrap_err();
     assert!(refused.to_string().contains("changed"), "{refused}");
     assert_eq!(reached.load(Ordering::SeqCst), 0, "the code went nowhere");
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neither_code_nor_refresh_token_follows_a_token_endpoint_redirect() {
+    // Security review, redirect matrix: a token endpoint that answers 307
+    // to another origin must not have the code (with its PKCE verifier) or
+    // the refresh token posted there again.
+    let (elsewhere, reached) = collector("/token").await;
+    let (auth, stop, pool, key) = in_memory().await;
+    let url = authorization_url(&pool, &key).await;
+    let callback = approve(&url).await;
+    *auth.token_redirect.lock().unwrap() = Some(elsewhere.clone());
+    let asked = auth.token_requests.load(Ordering::SeqCst);
+    let refused = pool
+        .complete_authorization(&key.tenant, &callback)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::Authorization { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(auth.token_requests.load(Ordering::SeqCst), asked + 1);
+
+    *auth.token_redirect.lock().unwrap() = None;
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    // The server revokes the token, so the pool spends its refresh token.
+    *auth.token_redirect.lock().unwrap() = Some(elsewhere);
+    auth.tokens.lock().unwrap().clear();
+    let asked = auth.token_requests.load(Ordering::SeqCst);
+    let error = latest(&pool, &key).await.unwrap_err();
+    assert!(
+        auth.token_requests.load(Ordering::SeqCst) > asked,
+        "the refresh was tried: {error}"
+    );
+    assert!(
+        !error.to_string().contains("rt-"),
+        "no refresh token in the error: {error}"
+    );
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "no grant reached the other origin"
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }

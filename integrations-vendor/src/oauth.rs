@@ -271,6 +271,13 @@ async fn send(
         .send()
         .await
         .map_err(|e| HttpError(innermost(&e.without_url())))?;
+    if response.status().is_redirection() {
+        return Err(HttpError(format!(
+            "the token endpoint answered HTTP {} (a redirect); token endpoints \
+             do not redirect, so the grant was not sent again",
+            response.status().as_u16()
+        )));
+    }
     let mut builder = http::Response::builder().status(response.status());
     for (name, value) in response.headers() {
         builder = builder.header(name, value);

@@ -400,3 +400,79 @@ async fn a_tenant_keeps_at_most_16_started_authorizations_and_others_keep_theirs
         .await
         .unwrap();
 }
+
+/// Security review, redirect matrix: a token endpoint that answers 307 to
+/// another origin gets none of the three grants forwarded there (the code
+/// with its PKCE verifier, the refresh token, the client secret); each ends
+/// in a typed error that quotes no secret.
+#[tokio::test]
+async fn no_grant_follows_a_token_endpoint_redirect_to_another_origin() {
+    let (fake, elsewhere) = (FakeServer::start().await, FakeServer::start().await);
+    elsewhere.route("POST", "/oauth/token", |_| {
+        Reply::json(
+            200,
+            json!({"access_token": "stolen", "token_type": "Bearer"}),
+        )
+    });
+    let moved = Reply::text(307, "").header("location", &elsewhere.url("/oauth/token"));
+    let issued = Reply::json(
+        200,
+        json!({"access_token": "SECRET-at-1", "refresh_token": "SECRET-rt-1",
+               "token_type": "Bearer", "expires_in": 0}),
+    );
+    // The first exchange is answered (with a token already expired, so
+    // the TokenManager must refresh); every later request is moved.
+    fake.script("POST", "/oauth/token", vec![issued, moved]);
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let provider = OAuthProvider::linear()
+        .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token"));
+    let client = OAuthClient::new(
+        provider,
+        "app-1",
+        Some("SECRET-client".to_owned().into()),
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let flow = OAuthFlow::new(client.clone(), store.clone());
+    let alice = tenant("alice");
+    let connection = ConnectionId::new("linear", "default").unwrap();
+    let started = flow.start(&alice, &connection);
+    flow.callback(&alice, &started.state, "code-1")
+        .await
+        .unwrap();
+
+    // The refresh grant, through the TokenManager.
+    let tokens = TokenManager::builder(store.clone(), Arc::new(client.clone()))
+        .build()
+        .unwrap();
+    let refresh = tokens.access_token(&alice, &connection).await.unwrap_err();
+    // The authorization code grant.
+    let started = flow.start(&alice, &connection);
+    let exchange = flow
+        .callback(&alice, &started.state, "code-2")
+        .await
+        .unwrap_err();
+    assert!(matches!(exchange, Error::OAuth { .. }), "{exchange:?}");
+    // The client credentials grant.
+    let machine = ConnectionId::new("linear", "machine").unwrap();
+    let grant = client
+        .client_credentials(&*store, &alice, &machine)
+        .await
+        .unwrap_err();
+    assert!(matches!(grant, Error::OAuth { .. }), "{grant:?}");
+
+    assert_eq!(
+        fake.requests("/oauth/token").len(),
+        4,
+        "each grant was tried"
+    );
+    assert!(
+        elsewhere.all_requests().is_empty(),
+        "a grant crossed origins: {:?}",
+        elsewhere.all_requests()
+    );
+    let said = format!("{refresh} {refresh:?} {exchange} {exchange:?} {grant} {grant:?}");
+    assert!(said.contains("307"), "the errors say what happened: {said}");
+    assert!(!said.contains("SECRET"), "{said}");
+}
