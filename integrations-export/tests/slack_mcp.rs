@@ -123,6 +123,22 @@ async fn a_document_lands_in_slack_through_the_mcp_server() {
         )
     );
 
+    // Issue 18: broadcasts in a document are posted as text through the
+    // MCP server too (the provider renders with the converter's defaults).
+    provider
+        .export(
+            &context,
+            &Content::new("Deploy done <!here>, ping <!channel> and <!everyone>."),
+            "C0GENERAL",
+        )
+        .await
+        .unwrap();
+    let text = fake.posts().pop().unwrap().text;
+    for form in ["<!here>", "<!channel>", "<!everyone>"] {
+        assert!(!text.contains(form), "{form} reached Slack live: {text}");
+    }
+    assert!(text.contains("!here"), "the text stays: {text}");
+
     let channels = provider.list_destinations(&context, None).await.unwrap();
     assert_eq!(channels.destinations[0].id, "C0GENERAL");
 

@@ -760,3 +760,179 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }
+
+/// A listener on 127.0.0.1 that keeps the first bytes of every request it
+/// gets and answers 401: its MCP URL, and what it received.
+async fn eavesdropper() -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = Arc::clone(&heard);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0; 8192];
+            let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buffer)).await;
+            if let Ok(Ok(n)) = read {
+                keep.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    (url, heard)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_token_goes_only_to_the_url_the_host_configured() {
+    // Security review, finding 4 (the static mapping): `oauth(server, …)`
+    // sent the tenant's token to whatever URL a server of that name had,
+    // a tenant's own server of the same name included.
+    let (url, stop, server) = serve("127.0.0.1:0", true).await;
+    let (elsewhere, heard) = eavesdropper().await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let connection = ConnectionId::new("host", "main").unwrap();
+    store
+        .put(&tenant(), &connection, &Credentials::bearer("good"))
+        .await
+        .unwrap();
+    let tokens = TokenManager::builder(store, Arc::new(NoRefresh))
+        .build()
+        .unwrap();
+    let pool = McpPool::builder()
+        .server("host", http(&url, None))
+        .token_manager(tokens)
+        .oauth("host", connection)
+        .build();
+    let key = SessionKey::new(tenant(), "host");
+
+    // The tenant's own entry at the same URL (a narrower tool policy) keeps
+    // the token.
+    let narrower = HttpServer::new(ConfigString::plain(format!("{url}/")))
+        .tools(integrations_core::config::ToolPolicy::new(["clock__*"], ["clock__never"]).unwrap());
+    pool.set_tenant_server(tenant(), "host", narrower.into());
+    let now = pool.call_tool(&key, "clock__now", json!({})).await.unwrap();
+    assert_eq!(now.text(), "1700000000");
+
+    // The tenant's own entry elsewhere does not get it.
+    pool.set_tenant_server(tenant(), "host", http(&elsewhere, None));
+    let err = pool.get(&key).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let heard = String::from_utf8_lossy(&heard.lock().unwrap()).to_lowercase();
+    assert!(
+        heard.contains("post /mcp"),
+        "the server was reached: {heard}"
+    );
+    assert!(
+        !heard.contains("authorization"),
+        "the token reached another URL: {heard}"
+    );
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+    server.await.unwrap();
+}
+
+/// Answers `pad` with `bytes` characters, `ping` with "pong".
+struct Blob;
+
+#[async_trait]
+impl Integration for Blob {
+    fn id(&self) -> &str {
+        "blob"
+    }
+    fn name(&self) -> &str {
+        "Blob"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("pad", "As many characters as `bytes` says"),
+            Capability::new("ping", "pong"),
+        ]
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        Ok(match action.name.as_str() {
+            "pad" => {
+                let bytes = action.arguments["bytes"].as_u64().unwrap_or(0);
+                ActionResult::ok(json!("x".repeat(usize::try_from(bytes)?)))
+            }
+            _ => ActionResult::ok(json!("pong")),
+        })
+    }
+}
+
+/// The bridge over a runtime with [`Blob`], answering with SSE or (with
+/// `json`) with a JSON body.
+async fn serve_blob(json: bool) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Blob)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"blob\"]").unwrap();
+    let bridge = Bridge::new(Arc::new(Runtime::builder(registry).start(&config).await));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let mut config = StreamableHttpServerConfig::default().with_json_response(json);
+    config.cancellation_token = stop.child_token();
+    let service = StreamableHttpService::new(
+        move || Ok(bridge.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let serving = stop.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(serving.cancelled_owned())
+            .await
+            .unwrap();
+    });
+    (url, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_over_the_message_limit_over_http_is_a_typed_error_and_the_session_lives() {
+    // Security review, finding 20: over HTTP the pool's limit did not
+    // apply, and a result past rmcp's own 16 MiB ended the session as
+    // `SessionClosed` ("the server exited").
+    for json in [false, true] {
+        let (url, stop, serving) = serve_blob(json).await;
+        let pool = McpPool::builder()
+            .server("blob", Bridge::http_entry(&url))
+            .max_message_bytes(1024 * 1024)
+            .call_timeout(Duration::from_secs(10))
+            .build();
+        let key = SessionKey::new(tenant(), "blob");
+        let fits = pool
+            .call_tool(&key, "blob__pad", json!({"bytes": 1000}))
+            .await
+            .unwrap();
+        assert_eq!(fits.text().len(), 1000);
+        let error = match pool
+            .call_tool(&key, "blob__pad", json!({"bytes": 2 * 1024 * 1024}))
+            .await
+        {
+            Ok(result) => panic!("json {json}: {} bytes past the limit", result.text().len()),
+            Err(error) => error,
+        };
+        assert!(
+            matches!(
+                error,
+                Error::MessageTooLarge {
+                    limit: 1_048_576,
+                    ..
+                }
+            ),
+            "json {json}: {error:?}"
+        );
+        assert!(
+            !error.is_transient(),
+            "the same call would fail the same way"
+        );
+        let pong = pool.call_tool(&key, "blob__ping", json!({})).await.unwrap();
+        assert_eq!(pong.text(), "pong");
+        assert_eq!(pool.metrics().connects, 1, "json {json}: the session lived");
+        pool.shutdown(Duration::from_secs(5)).await;
+        stop.cancel();
+        serving.await.unwrap();
+    }
+}

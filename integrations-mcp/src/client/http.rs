@@ -60,6 +60,24 @@ pub(crate) fn client(timeout: Option<Duration>) -> reqwest::Client {
     }
 }
 
+/// Whether `a` and `b` name the same resource (RFC 8707): the same
+/// scheme, host, port and path (a trailing `/` aside). An unreadable URL is
+/// no resource.
+pub(crate) fn same_resource(a: &str, b: &str) -> bool {
+    let resource = |text: &str| {
+        reqwest::Url::parse(text).ok().map(|url| {
+            let path = url.path().trim_end_matches('/').to_owned();
+            (
+                url.scheme().to_owned(),
+                url.host_str().map(str::to_owned),
+                url.port_or_known_default(),
+                path,
+            )
+        })
+    };
+    resource(a).is_some_and(|a| Some(a) == resource(b))
+}
+
 /// The most a metadata document may take.
 pub(crate) const METADATA_LIMIT: usize = 1024 * 1024;
 

@@ -219,8 +219,33 @@ impl Inner {
             })
     }
 
+    /// Whether `config` is an HTTP server at the URL the host's own entry
+    /// for `server` names: the token of an [`oauth`](McpPoolBuilder::oauth)
+    /// mapping goes nowhere else (not to a tenant's own server of that name
+    /// elsewhere).
+    #[cfg(feature = "http")]
+    fn at_host_resource(&self, server: &str, config: &McpServerEntry) -> bool {
+        let url = |entry: &McpServerEntry| match entry {
+            McpServerEntry::Http(http) => Some(http.url.expose().to_owned()),
+            _ => None,
+        };
+        let host = lock(&self.servers).get(server).and_then(url);
+        host.zip(url(config))
+            .is_some_and(|(host, this)| crate::client::http::same_resource(&host, &this))
+    }
+
+    /// Without HTTP there is nothing to send a token to.
+    #[cfg(not(feature = "http"))]
+    fn at_host_resource(&self, _: &str, _: &McpServerEntry) -> bool {
+        false
+    }
+
     async fn connect(&self, key: &SessionKey, config: &McpServerEntry) -> Result<Session, Error> {
-        let oauth = self.oauth.get(&key.server).zip(self.tokens.as_ref());
+        let oauth = self
+            .oauth
+            .get(&key.server)
+            .zip(self.tokens.as_ref())
+            .filter(|_| self.at_host_resource(&key.server, config));
         let bearer = match oauth {
             Some((connection, tokens)) => Some(
                 tokens

@@ -19,6 +19,8 @@ use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
 use era::{Era, EraSlot, Start};
 
+#[cfg(feature = "http")]
+mod bounded;
 mod calls;
 mod client;
 pub(crate) mod era;

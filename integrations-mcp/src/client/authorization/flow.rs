@@ -163,19 +163,8 @@ async fn issued_for(
     let Some(stored) = stored else {
         return Ok(true);
     };
-    let resource = |text: &str| {
-        reqwest::Url::parse(text).ok().map(|url| {
-            let path = url.path().trim_end_matches('/').to_owned();
-            (
-                url.scheme().to_owned(),
-                url.host_str().map(str::to_owned),
-                url.port_or_known_default(),
-                path,
-            )
-        })
-    };
     Ok(match stored.value.metadata.get(RESOURCE) {
-        Some(issued) => resource(issued).is_some() && resource(issued) == resource(url),
+        Some(issued) => crate::client::http::same_resource(issued, url),
         None => true,
     })
 }

@@ -89,6 +89,11 @@ impl McpPoolBuilder {
     /// for `connection` (from the [`token_manager`](Self::token_manager)),
     /// sent as `Authorization: Bearer`. A 401 drops the cached token so the
     /// next connect reads the store again.
+    ///
+    /// The token is bound to the URL of the server `server` given to this
+    /// builder: a tenant's own server of that name
+    /// ([`McpPool::set_tenant_server`]) gets it only at the same URL (same
+    /// scheme, host, port and path), and connects without it elsewhere.
     pub fn oauth(mut self, server: impl Into<String>, connection: ConnectionId) -> Self {
         self.oauth.insert(server.into(), connection);
         self
@@ -100,11 +105,12 @@ impl McpPoolBuilder {
         self
     }
 
-    /// The longest message a stdio server may send (a line of its
-    /// output); default 16 MiB. A longer one is dropped unread, and the
-    /// call it answered fails at once with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge)
-    /// (when it is the session's only call in flight; otherwise each call
-    /// ends at its timeout). The session lives on.
+    /// The longest message a server may send: a line of a stdio server's
+    /// output, a JSON answer or an SSE event over HTTP; default 16 MiB. A
+    /// longer one is dropped unread, and the call it answered fails at
+    /// once with [`Error::MessageTooLarge`](crate::Error::MessageTooLarge)
+    /// (over stdio, when it is the session's only call in flight;
+    /// otherwise each call ends at its timeout). The session lives on.
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message = bytes.max(1);
         self

@@ -54,6 +54,16 @@ impl Session {
                 }
             };
         }
+        #[cfg(feature = "http")]
+        if let ServiceError::McpError(error) = &error
+            && super::bounded::is_too_large(error)
+        {
+            return Error::MessageTooLarge {
+                server: self.server.clone(),
+                operation: operation.to_owned(),
+                limit: self.max_message,
+            };
+        }
         match error {
             ServiceError::McpError(error) if error.code == ErrorCode::INVALID_PARAMS => {
                 Error::InvalidArguments {

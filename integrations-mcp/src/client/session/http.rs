@@ -25,7 +25,9 @@ impl Session {
         config: &integrations_core::config::HttpServer,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
-        let transport = transport_config(server, config, options.bearer.as_ref())?;
+        let transport = transport_config(server, config, options.bearer.as_ref())?
+            .max_json_response_size(options.max_message)
+            .max_sse_event_size(options.max_message);
         let authorized = match &options.oauth {
             None => None,
             Some(oauth) => {
@@ -261,7 +263,7 @@ where
     Box::pin(rmcp::serve_client_with_lifecycle(
         client,
         ordered(
-            StreamableHttpClientTransport::with_client(http, transport),
+            StreamableHttpClientTransport::with_client(super::bounded::Bounded(http), transport),
             Arc::clone(progress),
         ),
         era.lifecycle(),
