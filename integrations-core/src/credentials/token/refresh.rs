@@ -13,6 +13,15 @@ use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::EventKind;
 use crate::id::{ConnectionId, TenantId};
 
+/// How a caller waits for another process's refresh: a watch on the row
+/// (where the store tells of writes), whether one was asked for, and when
+/// to stop waiting.
+struct Waiting {
+    watch: Option<super::changes::ChangeWatch>,
+    asked: bool,
+    until: tokio::time::Instant,
+}
+
 impl Inner {
     /// Reads the store, refreshing when needed, until a valid token or a
     /// final error. Runs with the connection's in-process lock held.
@@ -22,14 +31,16 @@ impl Inner {
         connection: &ConnectionId,
         rejected: Option<&SecretString>,
     ) -> Result<SecretString, Error> {
-        let wait_until = tokio::time::Instant::now() + self.refresh_timeout * 2;
-        // A watch on the row, where the store tells of writes: from the
-        // start if the manager listens already, else from when another
-        // process is first seen refreshing.
-        let mut watch = self.watch(tenant, connection, false).await;
-        let mut asked = watch.is_some();
+        // Watch the row from the start if the manager listens already, else
+        // from when another process is first seen refreshing.
+        let watch = self.watch(tenant, connection, false).await;
+        let mut waiting = Waiting {
+            asked: watch.is_some(),
+            watch,
+            until: tokio::time::Instant::now() + self.refresh_timeout * 2,
+        };
         loop {
-            if let Some(watch) = &mut watch {
+            if let Some(watch) = &mut waiting.watch {
                 watch.mark_seen();
             }
             let Some(stored) = self.store.get(tenant, connection).await? else {
@@ -76,137 +87,146 @@ impl Inner {
                 );
                 return Ok(oauth.access_token.clone());
             }
-            let still_valid = !refused && credentials.expires_at.is_none_or(|at| at > now);
-            let Some(refresh_token) = oauth.refresh_token.clone() else {
-                if still_valid {
+            if oauth.refresh_token.is_none() {
+                if !refused && credentials.expires_at.is_none_or(|at| at > now) {
                     return Ok(oauth.access_token.clone());
                 }
                 return self.mark_needs_reauth(tenant, connection).await;
-            };
-
+            }
             if let Some(lease) = &credentials.refresh_lease
                 && lease.owner != self.owner
                 && lease.until > now
             {
-                // Another process is refreshing: wait for its result.
-                if tokio::time::Instant::now() >= wait_until {
+                let lease_left = (lease.until - now).to_std().unwrap_or_default();
+                if tokio::time::Instant::now() >= waiting.until {
+                    let why = "another process holds the refresh lease and has not finished";
                     return self
-                        .failed(
-                            tenant,
-                            connection,
-                            &credentials,
-                            refused,
-                            "another process holds the refresh lease and has not finished".into(),
-                        )
+                        .failed(tenant, connection, &credentials, refused, why.into())
                         .await;
                 }
-                if !asked {
-                    // Watch first, then read again: a write between the
-                    // two reads cannot be missed.
-                    asked = true;
-                    watch = self.watch(tenant, connection, true).await;
-                    if watch.is_some() {
-                        continue;
-                    }
-                }
-                match &mut watch {
-                    Some(watching) => {
-                        let lease_left = (lease.until - now).to_std().unwrap_or_default();
-                        tokio::select! {
-                            () = watching.changed() => {}
-                            () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => {}
-                        }
-                    }
-                    None => tokio::time::sleep(self.poll_interval).await,
-                }
+                self.wait_for_other(tenant, connection, lease_left, &mut waiting)
+                    .await;
                 continue;
             }
+            let leased = (stored.version, credentials);
+            if let Some(token) = self.refresh(tenant, connection, leased, refused).await? {
+                return Ok(token);
+            }
+        }
+    }
 
-            let mut leased = credentials.clone();
-            leased.refresh_lease = Some(RefreshLease::new(
-                self.owner.clone(),
-                now + chrono::Duration::from_std(self.refresh_timeout)
-                    .unwrap_or(chrono::Duration::MAX),
-            ));
-            let Some(leased_version) = self
-                .store
-                .compare_and_swap(tenant, connection, stored.version, &leased)
-                .await?
-            else {
-                continue; // someone wrote meanwhile: look again
-            };
+    /// Waits while another process refreshes (at most `lease_left`): for
+    /// the store's word of a write when it can tell, else a poll interval.
+    async fn wait_for_other(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        lease_left: std::time::Duration,
+        waiting: &mut Waiting,
+    ) {
+        if !waiting.asked {
+            // Watch first, then read again: a write between the two reads
+            // cannot be missed.
+            waiting.asked = true;
+            waiting.watch = self.watch(tenant, connection, true).await;
+            if waiting.watch.is_some() {
+                return;
+            }
+        }
+        match &mut waiting.watch {
+            Some(watching) => {
+                tokio::select! {
+                    () = watching.changed() => {}
+                    () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => {}
+                }
+            }
+            None => tokio::time::sleep(self.poll_interval).await,
+        }
+    }
 
-            let request = RefreshRequest {
-                tenant,
-                connection,
-                refresh_token: &refresh_token,
-                scopes: &oauth.scopes,
-                metadata: &credentials.metadata,
-            };
-            let outcome =
-                tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
+    /// Takes the refresh lease on the row (`credentials` at `version`),
+    /// asks the provider and writes its answer back. `None` when the row
+    /// changed under us and must be read again.
+    async fn refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        (version, credentials): (u64, Credentials),
+        refused: bool,
+    ) -> Result<Option<SecretString>, Error> {
+        let CredentialKind::OAuth2(OAuth2Token {
+            refresh_token: Some(refresh_token),
+            scopes,
+            ..
+        }) = &credentials.kind
+        else {
+            return Ok(None);
+        };
+        let mut leased = credentials.clone();
+        leased.refresh_lease = Some(RefreshLease::new(
+            self.owner.clone(),
+            Utc::now()
+                + chrono::Duration::from_std(self.refresh_timeout).unwrap_or(chrono::Duration::MAX),
+        ));
+        let Some(leased_version) = self
+            .store
+            .compare_and_swap(tenant, connection, version, &leased)
+            .await?
+        else {
+            return Ok(None); // someone wrote meanwhile: look again
+        };
+        let request = RefreshRequest {
+            tenant,
+            connection,
+            refresh_token,
+            scopes,
+            metadata: &credentials.metadata,
+        };
+        let outcome = tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.refresh_timeout).into()));
+        let ours = (leased_version, leased);
+        match outcome {
+            Ok(response) => {
+                let token = response.access_token.clone();
+                let change = |row| apply(row, response.clone());
+                let Some(stored) = self
+                    .write_ours(tenant, connection, ours, refresh_token, change)
+                    .await?
+                else {
+                    // Replaced by new credentials while we refreshed
+                    // (re-authorised): the newer row wins.
+                    return Ok(None);
+                };
+                self.remember(tenant, connection, &token, stored.expires_at);
+                let refreshed = EventKind::TokenRefreshed {
+                    tenant: tenant.to_string(),
+                    connection: connection.to_string(),
+                };
+                self.emit(connection, refreshed).await;
+                Ok(Some(token))
+            }
+            Err(error) if is_invalid_grant(&*error) => {
+                let Some(current) = self.store.get(tenant, connection).await? else {
+                    return Ok(None);
+                };
+                if !spends(&current.value, refresh_token) {
+                    // Another writer stored new tokens: use those.
+                    return Ok(None);
+                }
+                self.mark_needs_reauth(tenant, connection).await.map(Some)
+            }
+            Err(error) => {
+                // Give the lease back so another attempt need not wait.
+                let released = self
+                    .write_ours(tenant, connection, ours, refresh_token, |row| row)
                     .await
-                    .unwrap_or_else(|_| {
-                        Err(format!("no answer within {:?}", self.refresh_timeout).into())
-                    });
-            match outcome {
-                Ok(response) => {
-                    let token = response.access_token.clone();
-                    let stored = self
-                        .write_ours(
-                            tenant,
-                            connection,
-                            leased_version,
-                            leased,
-                            &refresh_token,
-                            |row| apply(row, response.clone()),
-                        )
-                        .await?;
-                    let Some(stored) = stored else {
-                        // Replaced by new credentials while we refreshed
-                        // (re-authorised): the newer row wins.
-                        continue;
-                    };
-                    self.remember(tenant, connection, &token, stored.expires_at);
-                    self.emit(
-                        connection,
-                        EventKind::TokenRefreshed {
-                            tenant: tenant.to_string(),
-                            connection: connection.to_string(),
-                        },
-                    )
-                    .await;
-                    return Ok(token);
-                }
-                Err(error) if is_invalid_grant(&*error) => {
-                    let Some(current) = self.store.get(tenant, connection).await? else {
-                        continue;
-                    };
-                    if !spends(&current.value, &refresh_token) {
-                        // Another writer stored new tokens: use those.
-                        continue;
-                    }
-                    return self.mark_needs_reauth(tenant, connection).await;
-                }
-                Err(error) => {
-                    // Give the lease back so another attempt need not wait.
-                    let released = self
-                        .write_ours(
-                            tenant,
-                            connection,
-                            leased_version,
-                            leased,
-                            &refresh_token,
-                            |row| row,
-                        )
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or(credentials);
-                    return self
-                        .failed(tenant, connection, &released, refused, error)
-                        .await;
-                }
+                    .ok()
+                    .flatten();
+                let released = released.as_ref().unwrap_or(&credentials);
+                self.failed(tenant, connection, released, refused, error)
+                    .await
+                    .map(Some)
             }
         }
     }
@@ -221,8 +241,7 @@ impl Inner {
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-        mut version: u64,
-        mut row: Credentials,
+        (mut version, mut row): (u64, Credentials),
         spent: &SecretString,
         change: impl Fn(Credentials) -> Credentials,
     ) -> Result<Option<Credentials>, Error> {

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use integrations_core::credentials::TokenManager;
+use integrations_core::credentials::{Credentials, TokenManager};
 use integrations_core::error::CredentialError;
 use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationSession,
-    OAuthClientConfig, OAuthState,
+    AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
+    AuthorizationSession, OAuthClientConfig, OAuthState,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
@@ -244,32 +244,7 @@ async fn start_code_flow(
             ));
             manager.set_metadata(metadata);
             if request.client_id.is_none() && !cimd {
-                // Dynamic registration, once per tenant and server: the
-                // registration (a secret included) is sealed for the code
-                // exchange and the refreshes.
-                let store = states.store.as_ref();
-                let stored = RegisteredClient::load(store, &states.tenant, &states.server)
-                    .await
-                    .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
-                let client = match stored {
-                    Some(client) => client,
-                    None => {
-                        let scopes: Vec<&str> = request.scopes.iter().map(String::as_str).collect();
-                        let name = request.client_name.as_deref().unwrap_or("integrations");
-                        let config = manager
-                            .register_client(name, &request.redirect_uri, &scopes)
-                            .await?;
-                        let client = RegisteredClient {
-                            client_id: config.client_id,
-                            client_secret: config.client_secret.map(SecretString::from),
-                        };
-                        client
-                            .save(store, &states.tenant, &states.server)
-                            .await
-                            .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?;
-                        client
-                    }
-                };
+                let client = registered(&mut manager, &states, &request).await?;
                 request = request.with_preregistered_client(client.client_id);
                 if let Some(secret) = client.client_secret {
                     request = request.with_client_secret(secret.expose_secret());
@@ -307,6 +282,39 @@ async fn start_code_flow(
     }
 }
 
+/// The client registered at the authorization server for the tenant and
+/// server: dynamic registration happens once per tenant and server, and the
+/// registration (a secret included) is sealed for the code exchange and the
+/// refreshes.
+async fn registered(
+    manager: &mut AuthorizationManager,
+    states: &SealedStates,
+    request: &AuthorizationRequest,
+) -> Result<RegisteredClient, AuthError> {
+    let store = states.store.as_ref();
+    let sealing = |e: integrations_core::Error| AuthError::CredentialStoreError(e.to_string());
+    if let Some(client) = RegisteredClient::load(store, &states.tenant, &states.server)
+        .await
+        .map_err(sealing)?
+    {
+        return Ok(client);
+    }
+    let scopes: Vec<&str> = request.scopes.iter().map(String::as_str).collect();
+    let name = request.client_name.as_deref().unwrap_or("integrations");
+    let config = manager
+        .register_client(name, &request.redirect_uri, &scopes)
+        .await?;
+    let client = RegisteredClient {
+        client_id: config.client_id,
+        client_secret: config.client_secret.map(SecretString::from),
+    };
+    client
+        .save(store, &states.tenant, &states.server)
+        .await
+        .map_err(sealing)?;
+    Ok(client)
+}
+
 /// Completes an authorization the user came back from: takes `code`,
 /// `state` and the issuer (RFC 9207) from the callback URL, finds the flow
 /// sealed for the tenant under that state (on whichever replica started
@@ -328,23 +336,9 @@ pub(crate) async fn complete(
             message: format!("the callback URL: {e}"),
         }
     })?;
-    let unknown = "unknown to this tenant, or already used";
-    let pending =
-        super::sealed::state_connection(&callback.csrf_token).ok_or_else(|| refused(unknown))?;
-    let record = tokens
-        .store
-        .get(tenant, &pending)
+    let record = pending(tokens, tenant, &callback.csrf_token)
         .await
-        .map_err(|e| refused(&e.to_string()))?
-        .ok_or_else(|| refused(unknown))?
-        .value;
-    if record
-        .expires_at
-        .is_none_or(|until| until <= chrono::Utc::now())
-    {
-        let _ = tokens.store.delete(tenant, &pending).await;
-        return Err(refused("expired"));
-    }
+        .map_err(|why| refused(&why))?;
     let meta = |key: &str| record.metadata.get(key).cloned().unwrap_or_default();
     let (server, resource) = (meta(SERVER), meta(RESOURCE));
     let Some(McpAuthorization::AuthorizationCode {
@@ -357,19 +351,10 @@ pub(crate) async fn complete(
             "its server no longer authorises with the code flow",
         ));
     };
-    let registered = RegisteredClient::load(tokens.store.as_ref(), tenant, &server)
+    let client_config = (meta(CLIENT_ID), redirect_uri.as_str(), client);
+    let client_config = client_config_of(tokens, tenant, &server, client_config)
         .await
-        .map_err(|e| refused(&e.to_string()))?
-        .filter(|registered| registered.client_id == meta(CLIENT_ID));
-    let mut client_config = OAuthClientConfig::new(meta(CLIENT_ID), redirect_uri.clone());
-    let secret = match (client, registered) {
-        (Some((_, Some(secret))), _) => Some(secret.clone()),
-        (_, Some(registered)) => registered.client_secret,
-        _ => None,
-    };
-    if let Some(secret) = secret {
-        client_config = client_config.with_client_secret(secret.expose_secret());
-    }
+        .map_err(|e| refused(&e.to_string()))?;
     let challenge = record.metadata.get(CHALLENGE).cloned();
     let pinned = record
         .metadata
@@ -424,6 +409,52 @@ pub(crate) async fn complete(
     .map_err(|e| failed(&server, e))?
     .map_err(|e| failed(&server, e))?;
     Ok(server)
+}
+
+/// The client the flow started as (`client_id`, back to `redirect_uri`),
+/// with its secret: the host's pre-registered client's, or the one
+/// registered for the tenant.
+async fn client_config_of(
+    tokens: &Tokens,
+    tenant: &TenantId,
+    server: &str,
+    (client_id, redirect_uri, host_client): (String, &str, &Option<(String, Option<SecretString>)>),
+) -> Result<OAuthClientConfig, integrations_core::Error> {
+    let registered = RegisteredClient::load(tokens.store.as_ref(), tenant, server)
+        .await?
+        .filter(|registered| registered.client_id == client_id);
+    let secret = match (host_client, registered) {
+        (Some((_, Some(secret))), _) => Some(secret.clone()),
+        (_, Some(registered)) => registered.client_secret,
+        _ => None,
+    };
+    let config = OAuthClientConfig::new(client_id, redirect_uri.to_owned());
+    Ok(match secret {
+        Some(secret) => config.with_client_secret(secret.expose_secret()),
+        None => config,
+    })
+}
+
+/// The flow sealed for `tenant` under `state`, unless it is unknown, used
+/// or expired (an expired one is deleted); the error says which.
+async fn pending(tokens: &Tokens, tenant: &TenantId, state: &str) -> Result<Credentials, String> {
+    let unknown = || "unknown to this tenant, or already used".to_owned();
+    let pending = super::sealed::state_connection(state).ok_or_else(unknown)?;
+    let record = tokens
+        .store
+        .get(tenant, &pending)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(unknown)?
+        .value;
+    if record
+        .expires_at
+        .is_none_or(|until| until <= chrono::Utc::now())
+    {
+        let _ = tokens.store.delete(tenant, &pending).await;
+        return Err("expired".to_owned());
+    }
+    Ok(record)
 }
 
 #[cfg(test)]

@@ -42,32 +42,15 @@ impl Session {
         probing: bool,
     ) -> Result<Self, Attempt> {
         let tasks = options.tasks;
-        let mut child = spawn(server, config)?;
-        let pgid = child.id();
-        // Kills the group if this future is dropped before the handshake ends.
-        let mut guard = KillGuard(pgid);
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(Attempt::Failed(Error::Handshake {
-                server: server.to_owned(),
-                message: "the child's stdio pipes were not available".into(),
-            }));
-        };
-
-        let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
-        let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
-        tasks.spawn(keep_stderr(
-            (server.to_owned(), known_secrets(config)),
-            stderr,
-            Arc::clone(&lines),
-            stderr_open,
-        ));
-        let (exited, exit) = watch::channel(None);
-        tasks.spawn(async move {
-            let _ = exited.send(Some(child.wait().await.ok().and_then(|s| s.code())));
-        });
-
+        let Process {
+            mut guard,
+            pgid,
+            stdin,
+            stdout,
+            lines,
+            stderr_closed,
+            exit,
+        } = Process::start(server, config, tasks)?;
         let client = Client::new(options.hooks.clone());
         let progress = Arc::clone(&client.progress);
         let (over, oversized) = watch::channel(0);
@@ -84,26 +67,8 @@ impl Session {
             ordered(transport, Arc::clone(&progress)),
             era.lifecycle(),
         );
-        let mut started = std::pin::pin!(tokio::time::timeout_at(by, started));
         let mut exit_watch = exit.clone();
-        let outcome = tokio::select! {
-            outcome = &mut started => Some(outcome),
-            _ = exit_watch.wait_for(Option::is_some) => None,
-        };
-        // A server that exits may have answered first (a refusal, say): its
-        // last message is read before the exit is the error.
-        let report_by = by.min(tokio::time::Instant::now() + EXIT_REPORT);
-        let outcome = match outcome {
-            Some(outcome) => outcome,
-            None => tokio::time::timeout_at(report_by, &mut started)
-                .await
-                .unwrap_or_else(|_| {
-                    Ok(Err(ClientInitializeError::ConnectionClosed(
-                        "the server exited".into(),
-                    )))
-                }),
-        };
-        let error = match outcome {
+        let error = match until_exit(started, &mut exit_watch, by).await {
             Ok(Ok(service)) => {
                 guard.0 = None;
                 // The process's exit ends the session: rmcp then fails the
@@ -157,6 +122,84 @@ impl Session {
                 message: error.to_string(),
             },
         }))
+    }
+}
+
+/// The handshake's outcome by `by` (`Err` past it). A server that exits
+/// may have answered first (a refusal, say): its last message is read
+/// before the exit is the error.
+async fn until_exit<T>(
+    started: impl Future<Output = Result<T, ClientInitializeError>>,
+    exit: &mut ExitWatch,
+    by: tokio::time::Instant,
+) -> Result<Result<T, ClientInitializeError>, tokio::time::error::Elapsed> {
+    let mut started = std::pin::pin!(tokio::time::timeout_at(by, started));
+    tokio::select! {
+        outcome = &mut started => return outcome,
+        _ = exit.wait_for(Option::is_some) => {}
+    }
+    let report_by = by.min(tokio::time::Instant::now() + EXIT_REPORT);
+    tokio::time::timeout_at(report_by, &mut started)
+        .await
+        .unwrap_or_else(|_| {
+            Ok(Err(ClientInitializeError::ConnectionClosed(
+                "the server exited".into(),
+            )))
+        })
+}
+
+/// A server process just started: its group (killed when `guard` drops,
+/// until the handshake works), its stdin and stdout, the tail of its
+/// stderr (kept by a task of the pool's) and its exit.
+struct Process {
+    guard: KillGuard,
+    pgid: Option<u32>,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::process::ChildStdout,
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Resolves when stderr reaches its end.
+    stderr_closed: tokio::sync::oneshot::Receiver<()>,
+    exit: ExitWatch,
+}
+
+impl Process {
+    fn start(
+        server: &str,
+        config: &StdioServer,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> Result<Self, Attempt> {
+        let mut child = spawn(server, config)?;
+        let pgid = child.id();
+        let guard = KillGuard(pgid);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(Attempt::Failed(Error::Handshake {
+                server: server.to_owned(),
+                message: "the child's stdio pipes were not available".into(),
+            }));
+        };
+        let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
+        let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
+        tasks.spawn(keep_stderr(
+            (server.to_owned(), known_secrets(config)),
+            stderr,
+            Arc::clone(&lines),
+            stderr_open,
+        ));
+        let (exited, exit) = watch::channel(None);
+        tasks.spawn(async move {
+            let _ = exited.send(Some(child.wait().await.ok().and_then(|s| s.code())));
+        });
+        Ok(Self {
+            guard,
+            pgid,
+            stdin,
+            stdout,
+            lines,
+            stderr_closed,
+            exit,
+        })
     }
 }
 
