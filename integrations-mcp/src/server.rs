@@ -219,23 +219,36 @@ impl Bridge {
                     .capabilities(id.as_str())
                     .unwrap_or_default()
                     .iter()
-                    .map(move |capability| {
-                        let schema: JsonObject = match &capability.parameters {
-                            Value::Object(schema) => schema.clone(),
-                            _ => JsonObject::new(),
-                        };
-                        let mut tool = Tool::new(
-                            self.tool_name(id.as_str(), &capability.name),
-                            capability.description.clone(),
-                            schema,
-                        );
-                        if let Some(Value::Object(output)) = &capability.output_schema {
-                            tool.output_schema = Some(Arc::new(output.clone()));
-                        }
-                        tool
-                    })
+                    .map(move |capability| self.tool_of(id.as_str(), capability))
             })
             .collect()
+    }
+
+    /// The MCP tool of one capability of integration `id`.
+    fn tool_of(&self, id: &str, capability: &integrations_core::Capability) -> Tool {
+        let schema: JsonObject = match &capability.parameters {
+            Value::Object(schema) => schema.clone(),
+            _ => JsonObject::new(),
+        };
+        let mut tool = Tool::new(
+            self.tool_name(id, &capability.name),
+            capability.description.clone(),
+            schema,
+        );
+        if let Some(Value::Object(output)) = &capability.output_schema {
+            tool.output_schema = Some(Arc::new(output.clone()));
+        }
+        tool
+    }
+
+    /// The tool named `name`, if an integration's capability is it (the
+    /// toolbox's tools aside).
+    fn integration_tool(&self, name: &str) -> Option<Tool> {
+        let target = self.target(name)?;
+        let (id, action) = target.split_once('.')?;
+        let capabilities = self.runtime.registry().capabilities(id)?;
+        let capability = capabilities.iter().find(|c| c.name == action)?;
+        Some(self.tool_of(id, capability))
     }
 
     /// Serves one client over any byte stream (a socket, a pipe, a duplex

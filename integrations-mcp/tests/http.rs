@@ -936,3 +936,121 @@ async fn a_result_over_the_message_limit_over_http_is_a_typed_error_and_the_sess
         serving.await.unwrap();
     }
 }
+
+/// `draft` asks the client's model; `route` takes a `region` that also
+/// travels as the `Mcp-Param-Region` header (SEP-2243).
+struct Asker;
+
+#[async_trait]
+impl Integration for Asker {
+    fn id(&self) -> &str {
+        "asker"
+    }
+    fn name(&self) -> &str {
+        "Asker"
+    }
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::new("draft", "Drafts with the client's model"),
+            Capability::new("route", "Routes to a region").with_parameters(json!({
+                "type": "object",
+                "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+                "required": ["region"]
+            })),
+        ]
+    }
+    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        if action.name == "draft" {
+            let asked = integrations_core::integration::SamplingRequest::new("Draft it", 50);
+            return Ok(match action.context().sample(asked).await {
+                Ok(answer) => ActionResult::ok(json!(answer.text)),
+                Err(error) => ActionResult::error(error.to_string()),
+            });
+        }
+        Ok(ActionResult::ok(action.arguments["region"].clone()))
+    }
+}
+
+/// A raw 2026-07-28 `tools/call` to the bridge at `url`: the HTTP status
+/// and the body.
+async fn call_2026(
+    url: &str,
+    tool: &str,
+    arguments: serde_json::Value,
+    capabilities: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+    "name": tool, "arguments": arguments,
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    }}});
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.json(&body).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_call_that_needs_an_undeclared_capability_is_32021_naming_it() {
+    // MCP 2026-07-28 (SEP-2575): a server must not rely on a capability the
+    // request's `_meta` did not declare; the bridge answered a tool error.
+    let mut registry = Registry::new();
+    registry.register(Arc::new(Asker)).unwrap();
+    let config = Config::from_toml_str("[integrations]\nenabled = [\"asker\"]").unwrap();
+    let bridge = Bridge::new(Arc::new(Runtime::builder(registry).start(&config).await));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(bridge.serve_http(listener, stop.clone()));
+
+    let (status, body) = call_2026(&url, "asker__draft", json!({}), json!({}), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], -32021, "{body}");
+    assert_eq!(
+        error["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}}),
+        "{body}"
+    );
+    // Declared, the call goes on: the question comes back as a round.
+    let (status, body) = call_2026(
+        &url,
+        "asker__draft",
+        json!({}),
+        json!({"sampling": {}}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("input_required"), "{body}");
+
+    // SEP-2243: a parameter marked `x-mcp-header` must match its header.
+    let region = json!({"region": "eu-west"});
+    let (status, body) = call_2026(
+        &url,
+        "asker__route",
+        region.clone(),
+        json!({}),
+        &[("mcp-param-region", "eu-west")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("eu-west"), "{body}");
+    for headers in [&[("mcp-param-region", "us-east")][..], &[][..]] {
+        let (status, body) =
+            call_2026(&url, "asker__route", region.clone(), json!({}), headers).await;
+        assert_eq!(status, 400, "{headers:?}: {body}");
+        assert!(body.contains("-32020"), "{headers:?}: {body}");
+    }
+    stop.cancel();
+    serving.await.unwrap();
+}

@@ -164,6 +164,14 @@ impl Bridge {
             // ...the integration's failures are tool errors the agent sees.
             Err(error) => ActionResult::error(error.to_string()),
         };
+        // On 2026-07-28 a call that failed for want of a capability the
+        // request did not declare is -32021, naming it (HTTP 400).
+        if result.is_error
+            && let Some(missing) = rounds.as_ref().and_then(|rounds| rounds.missing())
+            && let Ok(required) = serde_json::from_value(missing)
+        {
+            return Err(ErrorData::missing_required_client_capability(required));
+        }
         if let Some((index, asked)) = rounds.as_ref().and_then(|rounds| rounds.asked()) {
             let rounds = rounds.as_deref().unwrap_or_else(|| unreachable!("asked"));
             return self.next_round(&request, rounds.answers(), index, asked);

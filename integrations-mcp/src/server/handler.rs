@@ -210,6 +210,13 @@ impl ServerHandler for Bridge {
         ))
     }
 
+    /// A tool's definition, so rmcp checks the `Mcp-Param-*` headers of a
+    /// call (SEP-2243) against the parameters its schema marks with
+    /// `x-mcp-header`.
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.integration_tool(name)
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,

@@ -48,6 +48,9 @@ pub(super) struct Rounds {
     answers: Vec<Value>,
     next: std::sync::atomic::AtomicUsize,
     asked: Mutex<Option<(usize, Value)>>,
+    /// A client capability the action needed and the request's `_meta`
+    /// did not declare (as MCP JSON, e.g. `{"sampling": {}}`).
+    missing: Mutex<Option<Value>>,
 }
 
 impl Rounds {
@@ -67,6 +70,15 @@ impl Rounds {
     /// input request (`{"method", "params"}`).
     pub(super) fn asked(&self) -> Option<(usize, Value)> {
         self.asked.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The client capability the action needed and was not declared, if
+    /// any: the call is then answered with -32021 when the action failed.
+    pub(super) fn missing(&self) -> Option<Value> {
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn ask(&self, request: &'static str, method: &str, params: Value) -> Result<Value, CoreError> {
@@ -110,6 +122,20 @@ pub(super) fn declared(peer: &Peer<RoleServer>, meta: &rmcp::model::RequestMetaO
 }
 
 impl BridgePeer {
+    /// The action needs `capability` (MCP JSON, e.g. `{"sampling": {}}`),
+    /// which the client did not declare: on 2026-07-28 it is remembered so
+    /// a failed call says so (-32021).
+    fn undeclared(&self, request: &'static str, capability: Value, reason: &str) -> CoreError {
+        if let Some(rounds) = &self.rounds {
+            rounds
+                .missing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(capability);
+        }
+        Self::unavailable(request, reason)
+    }
+
     fn unavailable(request: &'static str, reason: &str) -> CoreError {
         RuntimeError::NotAvailable {
             request,
@@ -175,8 +201,9 @@ impl ActionPeer for BridgePeer {
 
     async fn sample(&self, request: SamplingRequest) -> Result<SamplingResponse, CoreError> {
         if self.capabilities.get("sampling").is_none() {
-            return Err(Self::unavailable(
+            return Err(self.undeclared(
                 "sampling",
+                json!({"sampling": {}}),
                 "the MCP client did not declare the sampling capability",
             ));
         }
@@ -221,8 +248,9 @@ impl ActionPeer for BridgePeer {
 
     async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, CoreError> {
         let Some(modes) = self.capabilities.get("elicitation") else {
-            return Err(Self::unavailable(
+            return Err(self.undeclared(
                 "elicitation",
+                json!({"elicitation": {}}),
                 "the MCP client did not declare the elicitation capability",
             ));
         };
@@ -233,8 +261,9 @@ impl ActionPeer for BridgePeer {
             Elicitation::Url { message, url, id } => {
                 // An empty capability object means form only.
                 if modes.get("url").is_none() {
-                    return Err(Self::unavailable(
+                    return Err(self.undeclared(
                         "elicitation",
+                        json!({"elicitation": {"url": {}}}),
                         "the MCP client does not support URL elicitation",
                     ));
                 }

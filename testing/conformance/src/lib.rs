@@ -103,6 +103,18 @@ impl Integration for Fixture {
             Capability::new("test_multiple_content_types", "Returns text, an image and a resource"),
             Capability::new("test_tool_with_logging", "Logs three messages as it runs"),
             Capability::new("test_tool_with_progress", "Reports progress as it runs"),
+            // The diagnostic tools of the 2026-07-28 scenarios.
+            Capability::new("test_logging_tool", "Logs as it runs (only where the request names a level)"),
+            Capability::new("test_streaming_elicitation", "Asks the client's user mid-call"),
+            Capability::new("test_missing_capability", "Needs the client's model (sampling)"),
+            Capability::new("test_custom_header", "Echoes `region`, which travels in the Mcp-Param-Region header too")
+                .with_parameters(json!({
+                    "type": "object",
+                    "properties": {
+                        "region": { "type": "string", "x-mcp-header": "Region" }
+                    },
+                    "required": ["region"]
+                })),
             Capability::new("test_sampling", "Asks the client's model").with_parameters(text("prompt")),
             Capability::new("test_elicitation", "Asks the client's user").with_parameters(text("message")),
             Capability::new("test_elicitation_sep1034_defaults", "Asks with defaults for every type"),
@@ -171,6 +183,38 @@ impl Integration for Fixture {
                     .await;
                 ActionResult::ok(json!("Tool with logging executed successfully"))
             }
+            "test_logging_tool" => {
+                context.log(LogLevel::Info, "Logging tool started").await;
+                pause().await;
+                context.log(LogLevel::Info, "Logging tool finished").await;
+                ActionResult::ok(json!("Logging tool executed"))
+            }
+            "test_streaming_elicitation" => {
+                let request = Elicitation::Form {
+                    message: "Please confirm to continue".into(),
+                    schema: json!({
+                        "type": "object",
+                        "properties": { "confirmed": { "type": "boolean" } },
+                        "required": ["confirmed"]
+                    }),
+                };
+                match context.elicit(request).await {
+                    Ok(answer) => {
+                        ActionResult::ok(json!(elicitation_answer("Confirmation", &answer)))
+                    }
+                    Err(error) => ActionResult::error(error.to_string()),
+                }
+            }
+            "test_missing_capability" => {
+                match context.sample(SamplingRequest::new("Say hello", 20)).await {
+                    Ok(answer) => ActionResult::ok(json!(answer.text)),
+                    Err(error) => ActionResult::error(error.to_string()),
+                }
+            }
+            "test_custom_header" => ActionResult::ok(json!(format!(
+                "region: {}",
+                text_argument(&action, "region")
+            ))),
             "test_tool_with_progress" => {
                 for (step, progress) in [0.0, 50.0, 100.0].into_iter().enumerate() {
                     if step > 0 {
