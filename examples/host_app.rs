@@ -1424,7 +1424,7 @@ async fn main() -> Result<(), Error> {
         // The MCP server of a tenant's connected Slack (see `connect_mcp`).
         // Exits at once when the client goes (the runtime would wait for
         // its blocked stdin reader).
-        let served = integrations_mcp::demo::run(&args[1..]).await;
+        let served = integrations_mcp_demo::run(&args[1..]).await;
         std::process::exit(i32::from(served.is_err()));
     }
     integrations_examples::init_tracing();

@@ -28,7 +28,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--demo-server") {
-        return integrations_mcp::demo::run(&args[1..]).await;
+        return integrations_mcp_demo::run(&args[1..]).await;
     }
     integrations_examples::init_tracing();
 

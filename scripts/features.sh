@@ -14,7 +14,6 @@ check -p integrations-core --no-default-features
 check -p integrations-core --no-default-features --features postgres
 check -p integrations-mcp
 check -p integrations-mcp --features http
-check -p integrations-mcp --features demo
 check -p integrations-vendor
 check -p integrations-export
 check -p integrations-export --no-default-features

@@ -26,7 +26,7 @@ fn main() {
         .unwrap();
     if args.first().map(String::as_str) == Some("demo") {
         runtime
-            .block_on(integrations_mcp::demo::run(&args[1..]))
+            .block_on(integrations_mcp_demo::run(&args[1..]))
             .unwrap();
         return;
     }

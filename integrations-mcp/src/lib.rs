@@ -58,7 +58,6 @@
 //! |---|---|---|
 //! | `http` | no | streamable HTTP: the pool reaches `url` servers (reqwest, rustls) and the [`Bridge`] serves over HTTP (axum) |
 //! | `otel` | no | W3C trace context in `_meta`: the pool sends its spans' context, the [`Bridge`] parents on the client's (`opentelemetry`, `tracing-opentelemetry`) |
-//! | `demo` | no | the demo MCP server (`demo` module, `integrations-mcp-demo` binary) for tests and examples; not for production |
 //!
 //! Stdio servers need no feature.
 //!
@@ -75,9 +74,6 @@
 
 pub mod client;
 pub mod config;
-#[cfg(feature = "demo")]
-#[cfg_attr(docsrs, doc(cfg(feature = "demo")))]
-pub mod demo;
 mod eof;
 mod error;
 pub mod server;

@@ -596,6 +596,26 @@ async fn progress_from_handle_reaches_the_pool_in_order() {
     stop.cancel();
 }
 
+/// A call whose action needed a capability the pool did not declare: on
+/// 2025-11-25 the action's tool error says which; on 2026-07-28 the bridge
+/// answers -32021 (MissingRequiredClientCapability).
+fn assert_refused(
+    refused: Result<rmcp::model::CallToolResult, Error>,
+    protocol: McpProtocol,
+    legacy_text: &str,
+) {
+    match (protocol, refused) {
+        (McpProtocol::Legacy, Ok(result)) => {
+            assert_eq!(result.is_error, Some(true));
+            assert_eq!(result.text(), legacy_text);
+        }
+        (McpProtocol::Modern, Err(Error::Server { code, .. })) => {
+            assert_eq!(code, Some(-32021));
+        }
+        (protocol, other) => panic!("{protocol:?}: {other:?}"),
+    }
+}
+
 /// In both revisions: on 2026-07-28 through MRTR (the action runs again
 /// with the answer), on 2025-11-25 through a request of the bridge's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -620,14 +640,11 @@ async fn sampling_from_handle_is_answered_by_the_pools_hook_or_declined_without_
     stop.cancel();
 
     let (pool, key, stop) = inbox(None::<Host>, protocol).await;
-    let refused = pool
-        .call_tool(&key, "inbox__summarise", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(refused.is_error, Some(true));
-    assert_eq!(
-        refused.text(),
-        "sampling is not available: the MCP client did not declare the sampling capability"
+    let refused = pool.call_tool(&key, "inbox__summarise", json!({})).await;
+    assert_refused(
+        refused,
+        protocol,
+        "sampling is not available: the MCP client did not declare the sampling capability",
     );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
@@ -728,14 +745,11 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
     stop.cancel();
 
     let (pool, key, stop) = inbox(None::<Host>, protocol).await;
-    let refused = pool
-        .call_tool(&key, "inbox__connect", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(refused.is_error, Some(true));
-    assert_eq!(
-        refused.text(),
-        "elicitation is not available: the MCP client did not declare the elicitation capability"
+    let refused = pool.call_tool(&key, "inbox__connect", json!({})).await;
+    assert_refused(
+        refused,
+        protocol,
+        "elicitation is not available: the MCP client did not declare the elicitation capability",
     );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
@@ -749,13 +763,11 @@ async fn a_url_elicitation_from_handle_reaches_a_pool_that_declared_the_url_mode
         }
     }
     let (pool, key, stop) = inbox(Some(FormsOnly), protocol).await;
-    let refused = pool
-        .call_tool(&key, "inbox__connect", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        refused.text(),
-        "elicitation is not available: the MCP client does not support URL elicitation"
+    let refused = pool.call_tool(&key, "inbox__connect", json!({})).await;
+    assert_refused(
+        refused,
+        protocol,
+        "elicitation is not available: the MCP client does not support URL elicitation",
     );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();

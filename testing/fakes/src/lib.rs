@@ -18,6 +18,7 @@
 pub mod github;
 pub mod notion;
 pub mod postgres;
+pub mod process;
 pub mod slack;
 pub mod smtp;
 

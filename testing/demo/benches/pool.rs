@@ -12,8 +12,8 @@
 //!    (baseline).
 //!
 //! ```sh
-//! cargo bench -p integrations-mcp --features demo --bench pool
-//! BENCH_SPANS=1 cargo bench -p integrations-mcp --features demo,otel --bench pool
+//! cargo bench -p integrations-mcp-demo --bench pool
+//! BENCH_SPANS=1 cargo bench -p integrations-mcp-demo --bench pool
 //! ```
 
 use std::collections::HashMap;

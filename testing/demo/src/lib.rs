@@ -16,7 +16,7 @@
 //! text, as that server does; tests point it at a fake Slack.
 //!
 //! With `--bridge` it serves instead a runtime with a calculator integration
-//! through [`Bridge`](crate::Bridge).
+//! through [`Bridge`](integrations_mcp::Bridge).
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
@@ -30,7 +30,7 @@
 //! The binary `integrations-mcp-demo` runs it:
 //!
 //! ```sh
-//! cargo run -p integrations-mcp --bin integrations-mcp-demo
+//! cargo run -p integrations-mcp-demo
 //! ```
 
 use std::borrow::Cow;
@@ -48,6 +48,7 @@ use serde_json::{Map, Value, json};
 
 mod ask;
 mod calculator;
+mod eof;
 mod listen;
 mod slack;
 mod tasks;
@@ -530,7 +531,7 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
             client: reqwest::Client::new(),
         }));
     }
-    let stdin = crate::eof::EofSignal {
+    let stdin = eof::EofSignal {
         inner: tokio::io::stdin(),
         eof: demo.client_gone.clone(),
     };

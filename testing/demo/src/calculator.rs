@@ -13,7 +13,7 @@ use serde_json::json;
 /// ```
 /// use std::sync::Arc;
 /// use integrations_core::{Config, Registry, Runtime};
-/// use integrations_mcp::demo::Calculator;
+/// use integrations_mcp_demo::Calculator;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// let mut registry = Registry::new();
@@ -73,7 +73,7 @@ pub(super) async fn bridge() -> Result<(), Box<dyn std::error::Error + Send + Sy
             .start(&config)
             .await,
     );
-    crate::Bridge::new(Arc::clone(&runtime))
+    integrations_mcp::Bridge::new(Arc::clone(&runtime))
         .serve_stdio()
         .await?;
     runtime.shutdown(Duration::from_secs(2)).await;
