@@ -239,6 +239,22 @@ pub enum Error {
         message: String,
     },
 
+    /// The server needs a client capability the pool did not declare
+    /// (JSON-RPC error -32021 of MCP 2026-07-28): `required` names it, as
+    /// MCP client capabilities (e.g. `{"sampling": {}}`). Give the pool
+    /// [`ClientHooks`](crate::client::ClientHooks) that answer it.
+    #[error(
+        "MCP server `{server}`: `{operation}` needs the client capabilities {required}, which this pool does not declare (JSON-RPC error -32021); give it hooks that answer them"
+    )]
+    MissingCapability {
+        /// The server.
+        server: String,
+        /// The tool or method.
+        operation: String,
+        /// The capabilities the server asked for.
+        required: serde_json::Value,
+    },
+
     /// Arguments refused: not a JSON object (nothing was sent), or refused
     /// by the server with JSON-RPC error -32602 (invalid params).
     #[error("MCP server `{server}`: invalid arguments for `{tool}`: {message}")]
@@ -338,6 +354,7 @@ impl Error {
             Self::Cancelled { .. } => "cancelled",
             Self::SessionClosed { .. } => "session_closed",
             Self::Server { .. } => "server",
+            Self::MissingCapability { .. } => "missing_capability",
             Self::InvalidArguments { .. } => "invalid_arguments",
             Self::UnknownTool { .. } => "unknown_tool",
             Self::ToolDenied { .. } => "tool_denied",

@@ -609,8 +609,17 @@ fn assert_refused(
             assert_eq!(result.is_error, Some(true));
             assert_eq!(result.text(), legacy_text);
         }
-        (McpProtocol::Modern, Err(Error::Server { code, .. })) => {
-            assert_eq!(code, Some(-32021));
+        (McpProtocol::Modern, Err(error @ Error::MissingCapability { .. })) => {
+            let Error::MissingCapability { required, .. } = &error else {
+                unreachable!()
+            };
+            let named = ["sampling", "elicitation"];
+            assert!(
+                named.iter().any(|name| required.get(name).is_some()),
+                "{error}"
+            );
+            assert!(error.to_string().contains("-32021"), "{error}");
+            assert!(!error.is_transient());
         }
         (protocol, other) => panic!("{protocol:?}: {other:?}"),
     }

@@ -72,6 +72,20 @@ impl Session {
                     message: error.message.to_string(),
                 }
             }
+            ServiceError::McpError(error)
+                if error.code == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY =>
+            {
+                Error::MissingCapability {
+                    server: self.server.clone(),
+                    operation: operation.to_owned(),
+                    required: error
+                        .data
+                        .as_ref()
+                        .and_then(|data| data.get("requiredCapabilities"))
+                        .cloned()
+                        .unwrap_or_default(),
+                }
+            }
             ServiceError::McpError(error) => Error::Server {
                 server: self.server.clone(),
                 operation: operation.to_owned(),
