@@ -16,6 +16,7 @@
 //! `otel` feature (on here), the pool sends each request's W3C trace
 //! context in `_meta` and the bridge parents its spans on it.
 
+use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,9 +121,12 @@ async fn main() -> Result<(), Error> {
     integrations_examples::init_tracing();
     let me = std::env::current_exe()?.display().to_string();
     let pool = McpPool::builder()
-        .server("host", Bridge::stdio_entry(me, &["--serve-bridge"]))
+        .server(
+            ServerName::from_static("host"),
+            Bridge::stdio_entry(me, &["--serve-bridge"]),
+        )
         .build();
-    let key = SessionKey::new(TenantId::new("agent-1")?, "host");
+    let key = SessionKey::new(TenantId::new("agent-1")?, ServerName::from_static("host"));
     let tools = pool.list_tools(&key).await?;
     let names: Vec<&str> = tools.iter().map(|tool| &*tool.name).collect();
     println!("the bridge serves {} tools: {names:?}", names.len());

@@ -14,6 +14,7 @@
 
 use integrations_core::Config;
 use integrations_core::config::Env;
+use integrations_core::id::ServerName;
 use integrations_mcp::{Bridge, ClaudeConfigFile, servers_from_json};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -41,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let mut servers = config.mcp_servers().clone();
     // The host's own integrations, served over MCP by the host itself.
     servers.insert(
-        "host".into(),
+        ServerName::new("host")?,
         Bridge::stdio_entry("/usr/local/bin/my-host", &["--mcp-bridge"]),
     );
     println!(

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
+use integrations_core::id::ProviderId;
 use integrations_core::{ConnectionId, TenantId};
 use integrations_export::markdown::{markdown_to_notion, markdown_to_slack};
 use integrations_export::providers::{NotionProvider, SlackProvider, VendorAccess};
@@ -95,8 +96,13 @@ async fn main() -> Result<(), Error> {
 
     let content = Content::new(DOCUMENT).title("The integrations guide");
     for (provider, destination) in [("slack", "C0GENERAL"), ("notion", "parent-page")] {
-        let request = ExportRequest::new(tenant.clone(), provider, destination, content.clone())
-            .idempotency_key(format!("guide-{provider}"));
+        let request = ExportRequest::new(
+            tenant.clone(),
+            ProviderId::new(provider)?,
+            destination,
+            content.clone(),
+        )
+        .idempotency_key(format!("guide-{provider}"));
         // 4. A dry run: the requests it would send.
         let plan = service.plan(&request)?;
         println!(

@@ -13,6 +13,7 @@
 //!
 //! `RUST_LOG` sets what it logs to stderr (default `info`).
 
+use integrations_core::id::ProviderId;
 use std::sync::Arc;
 
 use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
@@ -67,10 +68,10 @@ async fn main() -> Result<(), Error> {
         .title("Nightly build failed")
         .metadata("labels", serde_json::json!(["ci"]));
     let targets = [
-        Target::new("slack", "C0GENERAL"),
-        Target::new("github", "octocat/hello-world"),
-        Target::new("github", "octocat/no-such-repo"),
-        Target::new("audit", "build_failed"),
+        Target::new(ProviderId::from_static("slack"), "C0GENERAL"),
+        Target::new(ProviderId::from_static("github"), "octocat/hello-world"),
+        Target::new(ProviderId::from_static("github"), "octocat/no-such-repo"),
+        Target::new(ProviderId::from_static("audit"), "build_failed"),
     ];
     let fan_out = service
         .fan_out(&tenant, "nightly-2026-11-24", &event, &targets)

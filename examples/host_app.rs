@@ -74,7 +74,7 @@ use integrations_core::credentials::CredentialKind;
 use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
 use integrations_core::events::{Event, EventKind, EventSink};
 use integrations_core::health::{HealthMetrics, Sample};
-use integrations_core::id::KeyId;
+use integrations_core::id::{KeyId, ProviderId, ServerName};
 use integrations_core::{
     BoxError, Config, ConnectionId, Integration, IntegrationId, Notification, Registry, Runtime,
     TenantId, async_trait,
@@ -153,7 +153,7 @@ impl App {
                 ConfigString::secret(token.access_token.expose_secret()),
             );
         self.mcp
-            .set_tenant_server(tenant.clone(), provider, server.into());
+            .set_tenant_server(tenant.clone(), server_name(provider)?, server.into());
         Ok(())
     }
 
@@ -264,7 +264,11 @@ impl EventSink for PoolEvents {
             }
             _ => return Ok(()),
         };
-        self.0.0.lock().unwrap().push((tenant, event.clone()));
+        self.0
+            .0
+            .lock()
+            .unwrap()
+            .push((tenant.to_string(), event.clone()));
         Ok(())
     }
 }
@@ -316,6 +320,11 @@ impl<E: std::fmt::Display> From<E> for Failure {
     fn from(error: E) -> Self {
         Self(StatusCode::BAD_GATEWAY, error.to_string())
     }
+}
+
+/// A provider's name from a URL or a form as an MCP server's name.
+fn server_name(name: &str) -> Result<ServerName, Failure> {
+    ServerName::new(name).map_err(|e| Failure(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 fn tenant(headers: &HeaderMap) -> Result<TenantId, Failure> {
@@ -406,7 +415,7 @@ async fn connected(
     for name in servers {
         let health = app
             .mcp
-            .health(&SessionKey::new(tenant.clone(), name.clone()));
+            .health(&SessionKey::new(tenant.clone(), server_name(&name)?));
         let (since, last_error) = history(&name);
         listed.push(json!({
             "kind": "mcp", "provider": name, "connection": name,
@@ -503,7 +512,7 @@ async fn connect_mcp_server(
     }
     let entry = McpServerEntry::from(server);
     app.mcp
-        .set_tenant_server(tenant.clone(), &name, entry.clone());
+        .set_tenant_server(tenant.clone(), server_name(&name)?, entry.clone());
     app.connected_mcp(&tenant, &name, entry)?;
     Ok(Json(json!({"connected": name})))
 }
@@ -528,8 +537,8 @@ async fn connect_remote(
     }
     let entry = Bridge::http_entry(url);
     app.mcp
-        .set_tenant_server(tenant.clone(), &name, entry.clone());
-    let key = SessionKey::new(tenant.clone(), name.clone());
+        .set_tenant_server(tenant.clone(), server_name(&name)?, entry.clone());
+    let key = SessionKey::new(tenant.clone(), server_name(&name)?);
     match app.mcp.list_tools(&key).await {
         Ok(_) => {
             app.connected_mcp(&tenant, &name, entry)?;
@@ -539,7 +548,7 @@ async fn connect_remote(
             Ok(Json(json!({"authorize": url})))
         }
         Err(error) => {
-            app.mcp.remove_tenant_server(&tenant, &name).await;
+            app.mcp.remove_tenant_server(&tenant, &key.server).await;
             Err(Failure(StatusCode::BAD_GATEWAY, error.to_string()))
         }
     }
@@ -560,7 +569,7 @@ async fn call_tool(
 ) -> Result<Json<Value>, Failure> {
     use integrations_mcp::client::ToolResultExt;
     let tenant = tenant(&headers)?;
-    let key = SessionKey::new(tenant.clone(), provider.clone());
+    let key = SessionKey::new(tenant.clone(), server_name(&provider)?);
     let arguments = if call.arguments.is_null() {
         json!({})
     } else {
@@ -590,12 +599,15 @@ async fn disconnect(
     // The tokens the pool sealed for a remote MCP server go too.
     removed |= app
         .mcp
-        .forget_authorization(&tenant, &provider)
+        .forget_authorization(&tenant, &server_name(&provider)?)
         .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     // The provider's MCP server ran with the token just deleted: its
     // session closes (after its calls in flight), its process with it.
-    let closed = app.mcp.remove_tenant_server(&tenant, &provider).await;
+    let closed = app
+        .mcp
+        .remove_tenant_server(&tenant, &server_name(&provider)?)
+        .await;
     app.mcp_servers
         .lock()
         .unwrap()
@@ -615,7 +627,7 @@ async fn mcp_tools(
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, Failure> {
     let tenant = tenant(&headers)?;
-    let key = SessionKey::new(tenant, provider);
+    let key = SessionKey::new(tenant, server_name(&provider)?);
     let tools = app
         .mcp
         .list_tools(&key)
@@ -676,7 +688,11 @@ async fn oauth_callback(
             .list_tools(&key)
             .await
             .map_err(|e| Failure(StatusCode::BAD_GATEWAY, e.to_string()))?;
-        app.connected_mcp(&tenant, &server, Bridge::http_entry(&app.remote_mcp))?;
+        app.connected_mcp(
+            &tenant,
+            server.as_str(),
+            Bridge::http_entry(&app.remote_mcp),
+        )?;
         return Ok(Redirect::to(&format!("/?connected={server}")));
     }
     let flow = app
@@ -785,7 +801,7 @@ async fn test(
     let (mut answer, took, error) = match app.mcp_server(&tenant, &provider) {
         // The tenant's own session: with its environment, or its tokens.
         Some(_) => {
-            let key = SessionKey::new(tenant.clone(), provider.clone());
+            let key = SessionKey::new(tenant.clone(), server_name(&provider)?);
             let started = std::time::Instant::now();
             let listed = async {
                 let session = app.mcp.get(&key).await?;
@@ -853,7 +869,7 @@ async fn destinations(
     let tenant = tenant(&headers)?;
     let provider = app
         .exports
-        .provider(&provider)
+        .provider(&ProviderId::new(&provider)?)
         .map_err(|e| Failure(StatusCode::NOT_FOUND, e.to_string()))?;
     let page = provider
         .list_destinations(&ExportContext::new(tenant), None)
@@ -900,7 +916,7 @@ async fn health(
     if app.mcp_server(&tenant, &provider).is_some() {
         let state = app
             .mcp
-            .health(&SessionKey::new(tenant.clone(), provider.clone()));
+            .health(&SessionKey::new(tenant.clone(), server_name(&provider)?));
         answer["state"] =
             json!({"state": state.state, "reason": state.reason, "since": state.since});
         let log = app.log.0.lock().unwrap();
@@ -912,7 +928,7 @@ async fn health(
                 reason,
                 ..
             } = &event.kind
-                && *server == provider
+                && server.as_str() == provider
             {
                 let entry = json!({"at": event.at, "status": to, "from": from, "detail": reason});
                 history.push((event.at, entry));
@@ -968,7 +984,12 @@ async fn export(
         content = content.title(title);
     }
     let provider = IntegrationId::new(&body.provider)?;
-    let mut request = ExportRequest::new(tenant.clone(), body.provider, body.destination, content);
+    let mut request = ExportRequest::new(
+        tenant.clone(),
+        ProviderId::new(&body.provider)?,
+        body.destination,
+        content,
+    );
     if let Some(key) = body.idempotency_key {
         request = request.idempotency_key(key);
     }
@@ -1121,7 +1142,7 @@ async fn app(
         .events(PoolEvents(Arc::clone(&log)))
         .call_timeout(Duration::from_secs(10))
         .authorization(
-            REMOTE_MCP,
+            ServerName::from_static(REMOTE_MCP),
             McpAuthorization::authorization_code(format!(
                 "{base}/integrations/{REMOTE_MCP}/oauth/callback"
             ))

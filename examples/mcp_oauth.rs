@@ -17,6 +17,7 @@
 //!
 //! `RUST_LOG` sets what it logs to stderr (default `info`).
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,9 +32,12 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn pool(base: &str, store: Arc<dyn CredentialStore>) -> McpPool {
     McpPool::builder()
-        .server("notes", Bridge::http_entry(format!("{base}/mcp")))
+        .server(
+            ServerName::from_static("notes"),
+            Bridge::http_entry(format!("{base}/mcp")),
+        )
         .authorization(
-            "notes",
+            ServerName::from_static("notes"),
             McpAuthorization::authorization_code(format!("{base}/callback"))
                 .client_name("mcp_oauth example"),
         )
@@ -60,7 +64,7 @@ async fn main() -> Result<(), Failure> {
     };
     let store: Arc<dyn CredentialStore> =
         Arc::new(SqliteStore::open(dir.path().join("tokens.db"), keys()).await?);
-    let key = SessionKey::new(TenantId::new("ada")?, "notes");
+    let key = SessionKey::new(TenantId::new("ada")?, ServerName::from_static("notes"));
     let first = pool(&base, store.clone());
     let Err(Error::AuthorizationRequired { url, .. }) = first.list_tools(&key).await else {
         return Err("expected the server to ask for authorization".into());

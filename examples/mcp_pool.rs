@@ -15,6 +15,7 @@
 //! `RUST_LOG` sets what it logs to stderr (default `info`; try
 //! `RUST_LOG=debug` to watch the machinery, `RUST_LOG=off` for silence).
 
+use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_core::{Config, TenantId};
@@ -46,7 +47,7 @@ async fn main() -> Result<(), Error> {
     ))?;
 
     let probe = test_server(
-        "demo",
+        &ServerName::from_static("demo"),
         &config.mcp_servers()["demo"],
         Duration::from_secs(10),
     )
@@ -63,7 +64,7 @@ async fn main() -> Result<(), Error> {
         .servers(config.mcp_servers().clone())
         .call_timeout(Duration::from_secs(5))
         .build();
-    let key = SessionKey::new(TenantId::new("alice")?, "demo");
+    let key = SessionKey::new(TenantId::new("alice")?, ServerName::from_static("demo"));
     let toolbox = Toolbox::new(pool.clone(), key.tenant.clone())?;
     let list = toolbox.tools().await;
     if let Some(down) = list.unavailable.first() {

@@ -4,6 +4,7 @@
 //! whose spans, parented on the W3C trace context the pool put in `_meta`,
 //! go on into the integration's `handle()`.
 
+use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_core::TenantId;
@@ -43,8 +44,13 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         "BRIDGE_SPANS".into(),
         integrations_core::config::ConfigString::plain(file.display().to_string()),
     );
-    let pool = McpPool::builder().server("host", entry).build();
-    let key = SessionKey::new(TenantId::new("agent-1").unwrap(), "host");
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("host"), entry)
+        .build();
+    let key = SessionKey::new(
+        TenantId::new("agent-1").unwrap(),
+        ServerName::from_static("host"),
+    );
 
     let agent = tracing::info_span!("agent turn");
     let added = pool

@@ -18,7 +18,7 @@ pub use mcp::{HttpServer, HttpTransport, McpProtocol, McpServerEntry, StdioServe
 pub use tools::ToolPolicy;
 
 use crate::error::{ConfigError, Error};
-use crate::id::IntegrationId;
+use crate::id::{IntegrationId, ServerName};
 
 /// A host's configuration, loaded from TOML.
 ///
@@ -46,7 +46,7 @@ use crate::id::IntegrationId;
 pub struct Config {
     enabled: Vec<IntegrationId>,
     integrations: BTreeMap<IntegrationId, IntegrationConfig>,
-    mcp_servers: BTreeMap<String, McpServerEntry>,
+    mcp_servers: BTreeMap<ServerName, McpServerEntry>,
 }
 
 impl Config {
@@ -116,7 +116,9 @@ impl Config {
                 for (name, entry) in as_table("agents.mcp", servers)? {
                     let key = format!("agents.mcp.{name}");
                     let entry = McpServerEntry::from_table(&key, as_table(&key, entry)?, env)?;
-                    config.mcp_servers.insert(name.clone(), entry);
+                    let name = ServerName::new(name)
+                        .map_err(|e| Error::invalid_config(&key, e.to_string()))?;
+                    config.mcp_servers.insert(name, entry);
                 }
             }
         }
@@ -144,7 +146,7 @@ impl Config {
     }
 
     /// The MCP servers under `[agents.mcp]`, by name.
-    pub fn mcp_servers(&self) -> &BTreeMap<String, McpServerEntry> {
+    pub fn mcp_servers(&self) -> &BTreeMap<ServerName, McpServerEntry> {
         &self.mcp_servers
     }
 }

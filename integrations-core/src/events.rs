@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 pub use jsonl::JsonlSink;
 
 use crate::error::Error;
-use crate::id::IntegrationId;
+use crate::id::{ConnectionId, IntegrationId, ServerName, TenantId};
 use crate::integration::Notification;
 
 /// Something that happened to an integration, with when and to which.
@@ -90,16 +90,16 @@ pub enum EventKind {
     /// A connection's OAuth token was refreshed.
     TokenRefreshed {
         /// The tenant.
-        tenant: String,
-        /// The connection, as `provider/name`.
-        connection: String,
+        tenant: TenantId,
+        /// The connection (serialised as `provider/name`).
+        connection: ConnectionId,
     },
     /// A token refresh failed for a reason that may pass (network, outage).
     TokenRefreshFailed {
         /// The tenant.
-        tenant: String,
-        /// The connection, as `provider/name`.
-        connection: String,
+        tenant: TenantId,
+        /// The connection (serialised as `provider/name`).
+        connection: ConnectionId,
         /// What went wrong (never a secret).
         message: String,
     },
@@ -107,9 +107,9 @@ pub enum EventKind {
     /// connection again.
     NeedsReauth {
         /// The tenant.
-        tenant: String,
-        /// The connection, as `provider/name`.
-        connection: String,
+        tenant: TenantId,
+        /// The connection (serialised as `provider/name`).
+        connection: ConnectionId,
     },
     /// An action reported progress through its context (called by the
     /// host, not through the MCP bridge).
@@ -129,18 +129,18 @@ pub enum EventKind {
     /// in flight were let finish first).
     SessionClosed {
         /// The tenant.
-        tenant: String,
+        tenant: TenantId,
         /// The server, as configured.
-        server: String,
+        server: ServerName,
         /// Why.
         reason: SessionCloseReason,
     },
     /// A connection's health changed state; sent on transitions only.
     HealthChanged {
         /// The tenant.
-        tenant: String,
-        /// The server or connection.
-        server: String,
+        tenant: TenantId,
+        /// The server, as configured.
+        server: ServerName,
         /// The state before.
         from: crate::health::HealthState,
         /// The state now.
@@ -322,5 +322,26 @@ mod tests {
                 serde_json::to_value(Event::now(event.integration.clone(), kind.clone())).unwrap();
             assert_eq!(json["event"], kind.name());
         }
+    }
+
+    #[test]
+    fn typed_ids_keep_the_wire_format_and_are_checked_on_the_way_in() {
+        let event = Event::now(
+            IntegrationId::new("slack").unwrap(),
+            EventKind::NeedsReauth {
+                tenant: TenantId::new("ada").unwrap(),
+                connection: ConnectionId::new("slack", "acme").unwrap(),
+            },
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["tenant"], "ada");
+        assert_eq!(json["connection"], "slack/acme");
+        assert_eq!(
+            serde_json::from_value::<Event>(json.clone()).unwrap(),
+            event
+        );
+        let mut forged = json;
+        forged["connection"] = "slack".into();
+        assert!(serde_json::from_value::<Event>(forged).is_err());
     }
 }

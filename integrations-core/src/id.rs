@@ -79,13 +79,15 @@ impl Rule {
         } else {
             None
         };
-        match reason {
-            Some(reason) => Err(Error::InvalidId {
-                id: id.chars().take(64).filter(|c| !c.is_control()).collect(),
-                reason,
-            }),
-            None => Ok(()),
-        }
+        reason.map_or(Ok(()), |reason| Err(invalid(id, reason)))
+    }
+}
+
+/// The error for a bad id: at most its first 64 printable characters.
+fn invalid(id: &str, reason: &'static str) -> Error {
+    Error::InvalidId {
+        id: id.chars().take(64).filter(|c| !c.is_control()).collect(),
+        reason,
     }
 }
 
@@ -101,6 +103,21 @@ macro_rules! string_id {
                 let id = id.as_ref();
                 $rule.check(id)?;
                 Ok(Self(Arc::from(id)))
+            }
+
+            /// An id written in the source, like `http`'s
+            /// `HeaderName::from_static`: for literals known to be valid.
+            ///
+            /// # Panics
+            ///
+            /// If `id` breaks the rule; use [`new`](Self::new) for ids
+            /// that come from outside.
+            #[track_caller]
+            pub fn from_static(id: &'static str) -> Self {
+                match Self::new(id) {
+                    Ok(id) => id,
+                    Err(error) => panic!("{error}"),
+                }
             }
 
             /// The id as a string slice.
@@ -127,6 +144,12 @@ macro_rules! string_id {
             type Error = Error;
             fn try_from(id: String) -> Result<Self, Error> {
                 Self::new(id)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.as_str().to_owned()
             }
         }
 
@@ -280,6 +303,31 @@ impl fmt::Debug for ConnectionId {
     }
 }
 
+/// Parses `provider/name`, the form [`Display`](fmt::Display) writes.
+impl FromStr for ConnectionId {
+    type Err = Error;
+    fn from_str(id: &str) -> Result<Self, Error> {
+        match id.split_once('/') {
+            Some((provider, name)) => Self::new(provider, name),
+            None => Err(invalid(id, "a connection is written `provider/name`")),
+        }
+    }
+}
+
+/// As `provider/name`.
+impl Serialize for ConnectionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnectionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        id.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +357,18 @@ mod tests {
             panic!("not InvalidId")
         };
         assert_eq!(id, "x".repeat(64));
+    }
+
+    #[test]
+    fn a_connection_round_trips_as_provider_slash_name() {
+        let id = ConnectionId::new("slack", "acme").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"slack/acme\"");
+        assert_eq!(
+            serde_json::from_str::<ConnectionId>("\"slack/acme\"").unwrap(),
+            id
+        );
+        assert!("slack".parse::<ConnectionId>().is_err());
+        assert!("slack/a/b".parse::<ConnectionId>().is_err());
     }
 
     #[test]

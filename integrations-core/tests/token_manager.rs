@@ -391,8 +391,8 @@ async fn a_real_invalid_grant_needs_reauth_once() {
     assert_eq!(
         event.kind,
         EventKind::NeedsReauth {
-            tenant: "user-1".into(),
-            connection: "slack/acme".into()
+            tenant: "user-1".parse().unwrap(),
+            connection: "slack/acme".parse().unwrap()
         }
     );
     assert!(

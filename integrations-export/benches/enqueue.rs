@@ -9,6 +9,7 @@
 //! cargo bench -p integrations-export --bench enqueue
 //! ```
 
+use integrations_core::id::ProviderId;
 use std::time::{Duration, Instant};
 
 use integrations_core::TenantId;
@@ -23,8 +24,13 @@ fn request(producer: usize, n: usize, round: usize) -> ExportRequest {
     let tenant = TenantId::new(format!("tenant-{producer}")).unwrap();
     let content =
         Content::new(format!("Deploy {n} finished: all checks **green**.")).title("Deploy");
-    ExportRequest::new(tenant, "slack", "C024BE91L", content)
-        .idempotency_key(format!("r{round}-{n}"))
+    ExportRequest::new(
+        tenant,
+        ProviderId::from_static("slack"),
+        "C024BE91L",
+        content,
+    )
+    .idempotency_key(format!("r{round}-{n}"))
 }
 
 fn options(path: std::path::PathBuf, synchronous: SqliteSynchronous) -> SqliteConnectOptions {
@@ -95,7 +101,7 @@ async fn plain_insert(
                          VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, 0)",
                     )
                     .bind(request.tenant.as_str())
-                    .bind(&request.provider)
+                    .bind(request.provider.as_str())
                     .bind(&request.destination)
                     .bind(&request.connection)
                     .bind(&request.idempotency_key)

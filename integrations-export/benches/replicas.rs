@@ -16,6 +16,7 @@
 //! cargo bench -p integrations-export --features postgres --bench replicas
 //! ```
 
+use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -187,7 +188,7 @@ async fn deliveries(url: &str, replicas: usize) -> f64 {
     for n in 0..EXPORTS {
         let request = ExportRequest::new(
             tenant.clone(),
-            "slack",
+            ProviderId::from_static("slack"),
             "C0GENERAL",
             Content::new(format!("Export {n}")),
         )
@@ -234,7 +235,7 @@ async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
         tokio::time::sleep(Duration::from_millis(100 + pause)).await;
         let request = ExportRequest::new(
             tenant.clone(),
-            "slack",
+            ProviderId::from_static("slack"),
             "C0GENERAL",
             Content::new(format!("Latency {n}")),
         )

@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use integrations_core::id::ProviderId;
+
 /// What can go wrong when exporting.
 ///
 /// Messages never include a secret. [`retry_after`](Self::retry_after) and
@@ -33,7 +35,7 @@ pub enum Error {
     )]
     UnknownProvider {
         /// The id asked for.
-        provider: String,
+        provider: ProviderId,
     },
 
     /// The request cannot be exported as it is: an empty destination, a
@@ -41,7 +43,7 @@ pub enum Error {
     #[error("{provider}: {message}")]
     InvalidRequest {
         /// The provider.
-        provider: String,
+        provider: ProviderId,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -51,7 +53,7 @@ pub enum Error {
     #[error("{provider}: the provider panicked while exporting; the export is not sent again")]
     Panicked {
         /// The provider.
-        provider: String,
+        provider: ProviderId,
     },
 
     /// The provider answered something this crate cannot read (an MCP tool
@@ -59,7 +61,7 @@ pub enum Error {
     #[error("{provider}: unexpected answer: {message}")]
     Unexpected {
         /// The provider.
-        provider: String,
+        provider: ProviderId,
         /// What was expected and what came.
         message: String,
     },
@@ -194,16 +196,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(provider: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(provider: &ProviderId, message: impl Into<String>) -> Self {
         Self::InvalidRequest {
-            provider: provider.to_owned(),
+            provider: provider.clone(),
             message: message.into(),
         }
     }
 
-    pub(crate) fn unexpected(provider: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn unexpected(provider: &ProviderId, message: impl Into<String>) -> Self {
         Self::Unexpected {
-            provider: provider.to_owned(),
+            provider: provider.clone(),
             message: message.into(),
         }
     }

@@ -20,6 +20,7 @@
 //!
 //! ```
 //! use integrations_core::TenantId;
+//! use integrations_core::id::ProviderId;
 //! use integrations_export::{AuditProvider, Content, ExportRequest, ExportService, ExportStatus, SqliteExportStore};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -31,7 +32,8 @@
 //!
 //! let tenant = TenantId::new("user-1")?;
 //! let content = Content::new("We ship **on Friday**.").title("Decision");
-//! let request = ExportRequest::new(tenant.clone(), "audit", "decision", content)
+//! let audit = ProviderId::new("audit")?;
+//! let request = ExportRequest::new(tenant.clone(), audit, "decision", content)
 //!     .idempotency_key("decision-42");
 //! let record = service.export(request).await?;
 //! assert_eq!(record.status, ExportStatus::Delivered);
@@ -74,4 +76,4 @@ pub use request::ExportRequest;
 pub use service::ExportService;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteExportStore;
-pub use store::{ExportRecord, ExportStatus};
+pub use store::{ExportId, ExportRecord, ExportStatus};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use integrations_core::id::ProviderId;
 use integrations_core::{ConnectionId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -178,7 +179,7 @@ impl DestinationPage {
 #[non_exhaustive]
 pub struct ExportResult {
     /// The provider that exported it.
-    pub provider: String,
+    pub provider: ProviderId,
     /// The vendor's id of what was created: a message `ts`, a page id, an
     /// issue number.
     pub external_id: Option<String>,
@@ -191,9 +192,9 @@ pub struct ExportResult {
 
 impl ExportResult {
     /// A result of `provider`.
-    pub fn new(provider: impl Into<String>) -> Self {
+    pub fn new(provider: ProviderId) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             external_id: None,
             external_url: None,
             requests: 1,
@@ -278,7 +279,7 @@ impl ConnectionCheck {
 pub trait Provider: Send + Sync + fmt::Debug + 'static {
     /// The provider's id, e.g. `slack`; [`ExportRequest`](crate::ExportRequest)s
     /// name it.
-    fn id(&self) -> &str;
+    fn id(&self) -> &ProviderId;
 
     /// One page of the places the tenant can export to; `cursor` is the
     /// previous page's [`next_cursor`](DestinationPage::next_cursor).

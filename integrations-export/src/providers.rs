@@ -31,6 +31,7 @@ pub use notion::{NotionApi, NotionProvider};
 pub use slack::SlackProvider;
 pub use webhook::WebhookProvider;
 
+use integrations_core::id::ProviderId;
 use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
@@ -45,7 +46,7 @@ const CONVERT_INLINE: usize = 16 * 1024;
 /// `convert(content)`, on the blocking pool for a long document, so that
 /// converting it (linear, but a megabyte is milliseconds) does not hold an
 /// async worker and the host's other tasks.
-async fn converted<T, F>(provider: &str, content: &Content, convert: F) -> Result<T, Error>
+async fn converted<T, F>(provider: &ProviderId, content: &Content, convert: F) -> Result<T, Error>
 where
     T: Send + 'static,
     F: FnOnce(&Content) -> Result<T, Error> + Send + 'static,
@@ -58,7 +59,7 @@ where
         .await
         .unwrap_or_else(|_| {
             Err(Error::Panicked {
-                provider: provider.to_owned(),
+                provider: provider.clone(),
             })
         })
 }
@@ -73,7 +74,7 @@ async fn check(connection: &VendorConnection) -> Result<ConnectionCheck, Error> 
 }
 
 /// Refuses an empty destination.
-fn require_destination(provider: &str, destination: &str, what: &str) -> Result<(), Error> {
+fn require_destination(provider: &ProviderId, destination: &str, what: &str) -> Result<(), Error> {
     if destination.trim().is_empty() {
         return Err(Error::invalid(
             provider,
@@ -86,7 +87,7 @@ fn require_destination(provider: &str, destination: &str, what: &str) -> Result<
 /// The Slack messages of `content` with `options`, title first; refuses
 /// empty content.
 fn slack_messages(
-    provider: &str,
+    provider: &ProviderId,
     content: &Content,
     options: SlackOptions,
 ) -> Result<Vec<SlackMessage>, Error> {

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use integrations_core::TenantId;
+use integrations_core::id::ProviderId;
 
 use crate::error::Error;
 use crate::provider::{Content, ExportContext};
@@ -16,7 +17,7 @@ pub struct ExportRequest {
     /// The tenant whose credentials are used.
     pub tenant: TenantId,
     /// The provider's id, e.g. `slack`.
-    pub provider: String,
+    pub provider: ProviderId,
     /// The destination, in the provider's terms (a channel id, a page id,
     /// `owner/repo`, a URL, an event name).
     pub destination: String,
@@ -37,7 +38,7 @@ impl ExportRequest {
     /// connection.
     pub fn new(
         tenant: TenantId,
-        provider: impl Into<String>,
+        provider: ProviderId,
         destination: impl Into<String>,
         content: Content,
     ) -> Self {
@@ -49,7 +50,7 @@ impl ExportRequest {
         );
         Self {
             tenant,
-            provider: provider.into(),
+            provider,
             destination: destination.into(),
             content,
             connection: "default".into(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::events::EventSink;
+use integrations_core::id::ProviderId;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,7 +21,7 @@ pub use fanout::{FanOut, Target, TargetOutcome};
 use crate::error::Error;
 use crate::provider::{Content, ExportContext, PlannedRequest, Provider};
 use crate::request::ExportRequest;
-use crate::store::{Claimed, ExportPreference, ExportRecord, ExportStore};
+use crate::store::{Claimed, ExportId, ExportPreference, ExportRecord, ExportStore};
 
 /// How the outbox's workers behave.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ struct OutboxOptions {
 #[must_use = "call `build` to get the service"]
 pub struct ExportServiceBuilder {
     store: Arc<dyn ExportStore>,
-    providers: HashMap<String, Arc<dyn Provider>>,
+    providers: HashMap<ProviderId, Arc<dyn Provider>>,
     events: Option<Arc<dyn EventSink>>,
     options: OutboxOptions,
 }
@@ -51,7 +52,7 @@ impl ExportServiceBuilder {
     /// with the same id.
     pub fn provider(mut self, provider: impl Provider) -> Self {
         self.providers
-            .insert(provider.id().to_owned(), Arc::new(provider));
+            .insert(provider.id().clone(), Arc::new(provider));
         self
     }
 
@@ -163,7 +164,7 @@ pub struct ExportService {
 #[derive(Debug)]
 struct Inner {
     store: Arc<dyn ExportStore>,
-    providers: HashMap<String, Arc<dyn Provider>>,
+    providers: HashMap<ProviderId, Arc<dyn Provider>>,
     events: Option<Arc<dyn EventSink>>,
     options: OutboxOptions,
     /// Wakes idle workers: an export was enqueued.
@@ -200,18 +201,18 @@ impl ExportService {
     }
 
     /// The provider registered as `id`.
-    pub fn provider(&self, id: &str) -> Result<&Arc<dyn Provider>, Error> {
+    pub fn provider(&self, id: &ProviderId) -> Result<&Arc<dyn Provider>, Error> {
         self.inner
             .providers
             .get(id)
             .ok_or_else(|| Error::UnknownProvider {
-                provider: id.to_owned(),
+                provider: id.clone(),
             })
     }
 
     /// The ids of the registered providers, sorted.
-    pub fn providers(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+    pub fn providers(&self) -> Vec<&ProviderId> {
+        let mut ids: Vec<&ProviderId> = self.inner.providers.keys().collect();
         ids.sort_unstable();
         ids
     }
@@ -270,7 +271,7 @@ impl ExportService {
 
     /// Durably accepts an export for the workers; returns once it is
     /// committed. Enqueueing a key again returns the existing export's id.
-    pub async fn enqueue(&self, request: ExportRequest) -> Result<i64, Error> {
+    pub async fn enqueue(&self, request: ExportRequest) -> Result<ExportId, Error> {
         request.check(self.inner.options.max_content)?;
         self.provider(&request.provider)?;
         if self.inner.stop.is_cancelled() {
@@ -348,7 +349,7 @@ impl ExportService {
         tenant: &TenantId,
         deliverable: &str,
         content: Content,
-    ) -> Result<Vec<i64>, Error> {
+    ) -> Result<Vec<ExportId>, Error> {
         let mut ids = Vec::new();
         for preference in self.preferences(tenant, deliverable).await? {
             if !preference.auto_export {

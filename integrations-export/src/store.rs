@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use integrations_core::TenantId;
+use integrations_core::id::ProviderId;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "postgres")]
@@ -76,12 +77,41 @@ impl fmt::Display for ExportStatus {
     }
 }
 
+/// The store's id of an export, as [`ExportService::enqueue`](crate::ExportService::enqueue)
+/// returns it and [`ExportRecord::id`] holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::Type),
+    sqlx(transparent)
+)]
+pub struct ExportId(i64);
+
+impl ExportId {
+    /// The export the store numbered `id` (for a store of the host's own).
+    pub fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    /// The number the store gave the export.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ExportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// An export and what became of it: an entry of the export log.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ExportRecord {
     /// The store's id of the export.
-    pub id: i64,
+    pub id: ExportId,
     /// What was asked.
     pub request: ExportRequest,
     /// Where it stands.
@@ -137,7 +167,7 @@ pub struct ExportPreference {
     /// The deliverable, e.g. `weekly-report`.
     pub deliverable: String,
     /// The provider's id.
-    pub provider: String,
+    pub provider: ProviderId,
     /// The destination.
     pub destination: String,
     /// The tenant's connection to use, e.g. `default`.
@@ -151,12 +181,12 @@ impl ExportPreference {
     /// `provider` on approval, with the `default` connection.
     pub fn new(
         deliverable: impl Into<String>,
-        provider: impl Into<String>,
+        provider: ProviderId,
         destination: impl Into<String>,
     ) -> Self {
         Self {
             deliverable: deliverable.into(),
-            provider: provider.into(),
+            provider,
             destination: destination.into(),
             connection: "default".into(),
             auto_export: true,
@@ -199,7 +229,7 @@ impl ExportPreference {
 pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
     /// Durably accepts an export, due now; returns its id and whether it
     /// is new.
-    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error>;
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(ExportId, bool), Error>;
 
     /// Claims up to `limit` due exports for `owner`, for `lease`.
     async fn claim(
@@ -213,7 +243,7 @@ pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
     /// lease ran out, due or not.
     async fn claim_id(
         &self,
-        id: i64,
+        id: ExportId,
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claimed>, Error>;
@@ -222,7 +252,7 @@ pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
     /// from now, if `owner` still holds it; false if not.
     async fn renew(
         &self,
-        id: i64,
+        id: ExportId,
         attempt: u32,
         owner: &str,
         lease: Duration,
@@ -234,7 +264,7 @@ pub trait ExportStore: Send + Sync + fmt::Debug + 'static {
 
     /// Records how attempt number `attempt` of export `id` ended; false
     /// when that claim is no longer the latest.
-    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error>;
+    async fn finish(&self, id: ExportId, attempt: u32, outcome: &Outcome) -> Result<bool, Error>;
 
     /// The export of `tenant` with idempotency key `key`.
     async fn get(&self, tenant: &TenantId, key: &str) -> Result<Option<ExportRecord>, Error>;
@@ -282,6 +312,7 @@ pub(crate) fn request_from_parts(
     content: &str,
 ) -> Result<ExportRequest, Error> {
     let tenant = TenantId::new(tenant)?;
+    let provider = ProviderId::new(provider)?;
     let content: Content = serde_json::from_str(content)
         .map_err(|error| Error::store("read a stored export's content", error))?;
     let mut request =
@@ -366,7 +397,9 @@ macro_rules! preference_from_row {
         let get = |error| $crate::error::Error::store("read an export preference", error);
         Ok($crate::store::ExportPreference {
             deliverable: row.try_get("deliverable").map_err(get)?,
-            provider: row.try_get("provider").map_err(get)?,
+            provider: integrations_core::id::ProviderId::new(
+                row.try_get::<String, _>("provider").map_err(get)?,
+            )?,
             destination: row.try_get("destination").map_err(get)?,
             connection: row.try_get("connection").map_err(get)?,
             auto_export: row.try_get("auto_export").map_err(get)?,

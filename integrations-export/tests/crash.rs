@@ -8,6 +8,7 @@
 
 mod fixtures;
 
+use integrations_core::id::ProviderId;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,8 +57,13 @@ async fn child(db: &str, slack_url: &str, enqueue: bool) {
             let service = service.clone();
             tokio::spawn(async move {
                 let content = Content::new(format!("Export number {n}"));
-                let request = ExportRequest::new(tenant(), "slack", "C0GENERAL", content)
-                    .idempotency_key(format!("crash-{n}"));
+                let request = ExportRequest::new(
+                    tenant(),
+                    ProviderId::from_static("slack"),
+                    "C0GENERAL",
+                    content,
+                )
+                .idempotency_key(format!("crash-{n}"));
                 service.enqueue(request).await.unwrap()
             })
         });

@@ -5,6 +5,7 @@
 
 mod fixtures;
 
+use integrations_core::id::{ProviderId, ServerName};
 use std::time::Duration;
 
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
@@ -39,10 +40,18 @@ async fn a_python_notes_server_receives_exports_through_a_declared_mapping() {
     };
     let server = StdioServer::new(ConfigString::plain(python)).args([script]);
     let pool = McpPool::builder()
-        .server("notes", McpServerEntry::from(server))
+        .server(
+            ServerName::from_static("notes"),
+            McpServerEntry::from(server),
+        )
         .handshake_timeout(Duration::from_secs(20))
         .build();
-    let provider = McpToolProvider::new(pool.clone(), "notes", mapping()).with_id("notes");
+    let provider = McpToolProvider::new(
+        ProviderId::from_static("notes"),
+        pool.clone(),
+        ServerName::from_static("notes"),
+        mapping(),
+    );
     let context = ExportContext::new(tenant()).idempotency_key("weekly-7");
     provider.validate_connection(&context).await.unwrap();
 
@@ -98,7 +107,7 @@ async fn a_python_notes_server_receives_exports_through_a_declared_mapping() {
         .await
         .unwrap();
     assert_eq!(again.external_id.as_deref(), Some("note-1"));
-    let key = SessionKey::new(tenant(), "notes");
+    let key = SessionKey::new(tenant(), ServerName::from_static("notes"));
     let stored = pool
         .call_tool(&key, "notes", serde_json::json!({}))
         .await

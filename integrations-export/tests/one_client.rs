@@ -6,6 +6,7 @@
 
 mod fixtures;
 
+use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -119,8 +120,13 @@ async fn while_slack_answers_429_an_export_is_sent_only_as_often_as_the_outbox_a
     .max_attempts(3)
     .build();
     service.start();
-    let request = ExportRequest::new(tenant(), "slack", "C0GENERAL", Content::new("hello"))
-        .idempotency_key("limited");
+    let request = ExportRequest::new(
+        tenant(),
+        ProviderId::from_static("slack"),
+        "C0GENERAL",
+        Content::new("hello"),
+    )
+    .idempotency_key("limited");
     service.enqueue(request).await.unwrap();
     let record = service
         .wait(&tenant(), "limited", Duration::from_secs(30))

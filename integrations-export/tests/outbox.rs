@@ -3,13 +3,14 @@
 
 mod fixtures;
 
+use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::events::{BroadcastSink, EventKind};
 use integrations_export::service::Target;
-use integrations_export::store::{ExportPreference, ExportStore};
+use integrations_export::store::{ExportId, ExportPreference, ExportStore};
 use integrations_export::{
     AuditProvider, Content, Error, ErrorKind, ExportRequest, ExportService, ExportStatus,
     SqliteExportStore,
@@ -49,7 +50,7 @@ async fn setup() -> Setup {
 fn request(destination: &str, key: &str) -> ExportRequest {
     ExportRequest::new(
         tenant(),
-        "slack",
+        ProviderId::from_static("slack"),
         destination,
         Content::new(format!("Export {key}")),
     )
@@ -149,7 +150,12 @@ async fn rate_limits_are_honoured_and_failures_keep_their_reason() {
     assert!(error.message.contains("channel_not_found"), "{error}");
 
     let unknown = service
-        .enqueue(ExportRequest::new(tenant(), "fax", "x", Content::new("x")))
+        .enqueue(ExportRequest::new(
+            tenant(),
+            ProviderId::from_static("fax"),
+            "x",
+            Content::new("x"),
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -257,19 +263,27 @@ async fn approval_exports_where_the_preferences_ask_once() {
     service
         .set_preference(
             &tenant,
-            ExportPreference::new("weekly-report", "slack", "C0GENERAL"),
+            ExportPreference::new(
+                "weekly-report",
+                ProviderId::from_static("slack"),
+                "C0GENERAL",
+            ),
         )
         .await
         .unwrap();
     service
         .set_preference(
             &tenant,
-            ExportPreference::new("weekly-report", "audit", "report").auto_export(false),
+            ExportPreference::new("weekly-report", ProviderId::from_static("audit"), "report")
+                .auto_export(false),
         )
         .await
         .unwrap();
     let unknown = service
-        .set_preference(&tenant, ExportPreference::new("weekly-report", "fax", "x"))
+        .set_preference(
+            &tenant,
+            ExportPreference::new("weekly-report", ProviderId::from_static("fax"), "x"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(unknown, Error::UnknownProvider { .. }));
@@ -331,10 +345,10 @@ async fn a_fan_out_reports_each_target_and_one_failing_blocks_none() {
     .build();
     let content = Content::new("Deploy finished.").title("Deploy 42");
     let targets = [
-        Target::new("slack", "C0GENERAL"),
-        Target::new("github", "octocat/missing"),
-        Target::new("audit", "deploy"),
-        Target::new("fax", "555-0100"),
+        Target::new(ProviderId::from_static("slack"), "C0GENERAL"),
+        Target::new(ProviderId::from_static("github"), "octocat/missing"),
+        Target::new(ProviderId::from_static("audit"), "deploy"),
+        Target::new(ProviderId::from_static("fax"), "555-0100"),
     ];
 
     let fan_out = service
@@ -401,7 +415,7 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
             all
         },
     );
-    let mut ids: Vec<i64> = a
+    let mut ids: Vec<ExportId> = a
         .iter()
         .chain(&b)
         .map(|claimed| claimed.record.id)
@@ -445,7 +459,7 @@ async fn claims_are_exclusive_across_handles_and_a_stale_worker_cannot_overwrite
         "the second attempt is told to look for the first's work"
     );
     let delivered = integrations_export::store::Outcome::Delivered(
-        integrations_export::providers::ExportResult::new("slack"),
+        integrations_export::providers::ExportResult::new(ProviderId::from_static("slack")),
     );
     assert!(
         !one.finish(stale, first.record.attempts, &delivered)
@@ -480,7 +494,13 @@ async fn one_worker(fake: &FakeSlack, dir: &std::path::Path, max_attempts: u32) 
 }
 
 fn audit(key: &str) -> ExportRequest {
-    ExportRequest::new(tenant(), "audit", "trail", Content::new("victim")).idempotency_key(key)
+    ExportRequest::new(
+        tenant(),
+        ProviderId::from_static("audit"),
+        "trail",
+        Content::new("victim"),
+    )
+    .idempotency_key(key)
 }
 
 /// A provider with a bug: it panics.
@@ -489,8 +509,9 @@ struct Panics;
 
 #[integrations_core::async_trait]
 impl integrations_export::Provider for Panics {
-    fn id(&self) -> &str {
-        "panics"
+    fn id(&self) -> &ProviderId {
+        static ID: std::sync::OnceLock<ProviderId> = std::sync::OnceLock::new();
+        ID.get_or_init(|| ProviderId::from_static("panics"))
     }
     async fn list_destinations(
         &self,
@@ -562,7 +583,13 @@ async fn a_provider_that_panics_fails_its_export_and_the_worker_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let service = one_worker(&fake, dir.path(), 8).await;
     service.start();
-    let bug = ExportRequest::new(tenant(), "panics", "x", Content::new("x")).idempotency_key("bug");
+    let bug = ExportRequest::new(
+        tenant(),
+        ProviderId::from_static("panics"),
+        "x",
+        Content::new("x"),
+    )
+    .idempotency_key("bug");
     service.enqueue(bug).await.unwrap();
     service.enqueue(audit("after-the-bug")).await.unwrap();
     let after = service
@@ -620,7 +647,7 @@ async fn content_past_the_size_limit_is_refused_before_it_is_stored() {
     let service = one_worker(&fake, dir.path(), 8).await;
     let huge = ExportRequest::new(
         tenant(),
-        "slack",
+        ProviderId::from_static("slack"),
         "C0GENERAL",
         Content::new("x".repeat(1024 * 1024 + 1)),
     )

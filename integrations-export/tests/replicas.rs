@@ -7,6 +7,7 @@
 
 mod fixtures;
 
+use integrations_core::id::ProviderId;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -84,7 +85,7 @@ async fn four_replicas_deliver_each_export_once_though_one_dies(server: &TestPos
             for n in (producer..exports()).step_by(16) {
                 let request = ExportRequest::new(
                     tenant(),
-                    "slack",
+                    ProviderId::from_static("slack"),
                     "C0GENERAL",
                     Content::new(format!("Export {n}")),
                 )
@@ -164,8 +165,13 @@ async fn an_enqueue_wakes_another_replicas_idle_workers(server: &TestPostgres) {
     service.start();
     // Let the workers find nothing and go to sleep for their minute.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let request = ExportRequest::new(tenant(), "slack", "C0GENERAL", Content::new("woken"))
-        .idempotency_key("woken");
+    let request = ExportRequest::new(
+        tenant(),
+        ProviderId::from_static("slack"),
+        "C0GENERAL",
+        Content::new("woken"),
+    )
+    .idempotency_key("woken");
     let started = Instant::now();
     elsewhere.enqueue(&request).await.unwrap();
     let record = service

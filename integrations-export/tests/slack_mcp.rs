@@ -7,6 +7,7 @@
 
 mod fixtures;
 
+use integrations_core::id::{ProviderId, ServerName};
 use std::time::Duration;
 
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
@@ -43,12 +44,20 @@ async fn any_tool_of_the_demo_server_is_a_destination() {
     let me = std::env::current_exe().unwrap().display().to_string();
     let server = StdioServer::new(ConfigString::plain(me)).args(["demo"]);
     let pool = McpPool::builder()
-        .server("demo", McpServerEntry::from(server))
+        .server(
+            ServerName::from_static("demo"),
+            McpServerEntry::from(server),
+        )
         .build();
     let context = ExportContext::new(tenant());
     let content = Content::new("Ship **today**.").title("Plan");
 
-    let echo = McpToolProvider::new(pool.clone(), "demo", McpToolMapping::new("echo", "text"));
+    let echo = McpToolProvider::new(
+        ProviderId::from_static("demo"),
+        pool.clone(),
+        ServerName::from_static("demo"),
+        McpToolMapping::new("echo", "text"),
+    );
     echo.validate_connection(&context).await.unwrap();
     assert_eq!(echo.id(), "demo");
     let planned = echo.plan(&context, &content, "").unwrap();
@@ -59,8 +68,9 @@ async fn any_tool_of_the_demo_server_is_a_destination() {
     assert_eq!(result.external_id, None, "the answer names no id");
 
     let strict = McpToolProvider::new(
+        ProviderId::from_static("demo"),
         pool.clone(),
-        "demo",
+        ServerName::from_static("demo"),
         McpToolMapping::new("echo", "text").answer(ToolAnswer::default().ok("/ok", "/error")),
     );
     let unread = strict.export(&context, &content, "").await.unwrap_err();
@@ -78,9 +88,12 @@ async fn a_document_lands_in_slack_through_the_mcp_server() {
         .args(["demo", "--slack-api", &fake.api_url()])
         .env("SLACK_BOT_TOKEN", ConfigString::secret(SLACK_TOKEN));
     let pool = McpPool::builder()
-        .server("slack", McpServerEntry::from(server))
+        .server(
+            ServerName::from_static("slack"),
+            McpServerEntry::from(server),
+        )
         .build();
-    let provider = McpToolProvider::slack(pool.clone(), "slack");
+    let provider = McpToolProvider::slack(pool.clone(), ServerName::from_static("slack"));
     assert_eq!(provider.id(), "slack-mcp");
     let context = ExportContext::new(tenant());
 
@@ -154,8 +167,9 @@ async fn a_document_lands_in_slack_through_the_mcp_server() {
 
     // A mapping that names a tool the server lacks is refused up front.
     let wrong = McpToolProvider::new(
+        ProviderId::from_static("slack"),
         pool.clone(),
-        "slack",
+        ServerName::from_static("slack"),
         McpToolMapping::new("post_message", "text"),
     );
     let refused = wrong.validate_connection(&context).await.unwrap_err();

@@ -12,6 +12,7 @@
 //! cargo bench -p integrations-mcp --features http --bench http
 //! ```
 
+use integrations_core::id::ServerName;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -180,10 +181,13 @@ async fn latency(rounds: usize, per_round: usize) {
     let url = bridge(&stop).await;
     let bare = bare_client(&url, true).await;
     let pool = McpPool::builder()
-        .server("echo", Bridge::http_entry(&url))
+        .server(ServerName::from_static("echo"), Bridge::http_entry(&url))
         .protocol(integrations_core::config::McpProtocol::Modern)
         .build();
-    let key = SessionKey::new(TenantId::new("bench").unwrap(), "echo");
+    let key = SessionKey::new(
+        TenantId::new("bench").unwrap(),
+        ServerName::from_static("echo"),
+    );
     for _ in 0..200 {
         bare.peer().call_tool_once(say()).await.unwrap();
         pool.call_tool(&key, "say", json!({"text": "ping"}))

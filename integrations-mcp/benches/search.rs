@@ -11,6 +11,7 @@
 //! cargo bench -p integrations-mcp --bench search
 //! ```
 
+use integrations_core::id::ServerName;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -72,7 +73,10 @@ fn main() {
     'fill: for copy in 0.. {
         for (server, tools) in &servers {
             let tools: Vec<Tool> = tools.iter().take(10_000 - all.len()).cloned().collect();
-            index.index_server(&format!("{server}-{copy}"), &tools);
+            index.index_server(
+                &ServerName::new(format!("{server}-{copy}")).unwrap(),
+                &tools,
+            );
             all.extend(tools);
             if all.len() == 10_000 {
                 break 'fill;
@@ -125,7 +129,7 @@ fn main() {
         black_box(hundred.clone());
         clone.push(started.elapsed());
         let started = Instant::now();
-        index.index_server("busy-server", &hundred);
+        index.index_server(&ServerName::from_static("busy-server"), &hundred);
         reindex.push(started.elapsed());
     }
     let baseline = report("cloning 100 tools (baseline)", clone, None);

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use integrations_core::config::{ConfigString, Env};
+use integrations_core::id::ServerName;
 use serde_json::{Map, Value, json};
 use tempfile::TempPath;
 
@@ -33,7 +34,10 @@ use crate::error::Error;
 /// assert!(matches!(servers["search"], McpServerEntry::Http(_)));
 /// # Ok::<_, integrations_mcp::Error>(())
 /// ```
-pub fn servers_from_json(text: &str, env: &Env) -> Result<BTreeMap<String, McpServerEntry>, Error> {
+pub fn servers_from_json(
+    text: &str,
+    env: &Env,
+) -> Result<BTreeMap<ServerName, McpServerEntry>, Error> {
     let document: Value = serde_json::from_str(text).map_err(|e| Error::InvalidJson {
         message: e.to_string(),
     })?;
@@ -49,8 +53,11 @@ pub fn servers_from_json(text: &str, env: &Env) -> Result<BTreeMap<String, McpSe
     servers
         .iter()
         .map(|(name, entry)| {
-            let entry = McpServerEntry::from_json(&format!("{field}.{name}"), entry, env)?;
-            Ok((name.clone(), entry))
+            let key = format!("{field}.{name}");
+            let name = ServerName::new(name).map_err(|e| Error::InvalidJson {
+                message: format!("`{key}`: the server's name: {e}"),
+            })?;
+            Ok((name, McpServerEntry::from_json(&key, entry, env)?))
         })
         .collect()
 }
@@ -61,7 +68,7 @@ pub fn servers_from_json(text: &str, env: &Env) -> Result<BTreeMap<String, McpSe
 /// are written as they are; without, as `[redacted]`: the values marked
 /// secret, and every `env` and header value, which hold tokens written
 /// literally as often as `${VAR}`.
-fn to_json(servers: &BTreeMap<String, McpServerEntry>, expose: bool) -> Value {
+fn to_json(servers: &BTreeMap<ServerName, McpServerEntry>, expose: bool) -> Value {
     const REDACTED: &str = "[redacted]";
     let text = |value: &ConfigString| {
         Value::String(if expose || !value.is_secret() {
@@ -107,7 +114,7 @@ fn to_json(servers: &BTreeMap<String, McpServerEntry>, expose: bool) -> Value {
             }),
             _ => continue,
         };
-        out.insert(name.clone(), value);
+        out.insert(name.to_string(), value);
     }
     json!({ "mcpServers": out })
 }
@@ -141,7 +148,7 @@ impl fmt::Debug for ClaudeConfigFile {
 
 impl ClaudeConfigFile {
     /// Writes the servers to a new private file.
-    pub async fn write(servers: &BTreeMap<String, McpServerEntry>) -> Result<Self, Error> {
+    pub async fn write(servers: &BTreeMap<ServerName, McpServerEntry>) -> Result<Self, Error> {
         let contents =
             serde_json::to_vec_pretty(&to_json(servers, true)).map_err(|e| Error::InvalidJson {
                 message: e.to_string(),
@@ -270,6 +277,10 @@ mod tests {
                 "NOPE",
             ),
             (r#"{"servers": {"x": {}}}"#, "needs `command`"),
+            (
+                r#"{"mcpServers": {"../x": {"command": "c"}}}"#,
+                "`mcpServers.../x`: the server's name",
+            ),
         ] {
             let err = servers_from_json(text, &env).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

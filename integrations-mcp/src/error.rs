@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use integrations_core::{ConnectionId, TenantId};
 
 /// Everything that can go wrong in `integrations-mcp`. Messages name the
@@ -25,14 +26,14 @@ pub enum Error {
     #[error("no MCP server `{server}` is configured")]
     UnknownServer {
         /// The name asked for.
-        server: String,
+        server: ServerName,
     },
 
     /// The server's command could not be started.
     #[error("MCP server `{server}`: cannot start `{command}`")]
     Spawn {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The program.
         command: String,
         /// Why (e.g. not found, permission denied).
@@ -44,7 +45,7 @@ pub enum Error {
     #[error("MCP server `{server}` exited{} before the handshake finished; last stderr lines:\n{stderr}", status.map(|s| format!(" with status {s}")).unwrap_or_default())]
     Exited {
         /// The server.
-        server: String,
+        server: ServerName,
         /// Its exit status, when known.
         status: Option<i32>,
         /// The last lines it wrote to stderr.
@@ -55,7 +56,7 @@ pub enum Error {
     #[error("MCP server `{server}` did not complete the handshake within {after:?}")]
     HandshakeTimeout {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The limit.
         after: Duration,
     },
@@ -64,7 +65,7 @@ pub enum Error {
     #[error("MCP server `{server}`: handshake failed: {message}")]
     Handshake {
         /// The server.
-        server: String,
+        server: ServerName,
         /// What rmcp reported.
         message: String,
     },
@@ -76,7 +77,7 @@ pub enum Error {
     #[error("MCP server `{server}` does not speak MCP {requested}; it supports {}: set its `protocol` to one of them, or to \"auto\"", if supported.is_empty() { "no version it named".to_owned() } else { supported.join(", ") })]
     UnsupportedProtocol {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The revision asked for.
         requested: String,
         /// The revisions the server named (at most 16).
@@ -90,7 +91,7 @@ pub enum Error {
     )]
     InputRounds {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
         /// The rounds taken.
@@ -101,7 +102,7 @@ pub enum Error {
     #[error("MCP server `{server}` requires authorization (HTTP 401); check its token{}", challenge.as_ref().map(|c| format!(" (challenge: {c})")).unwrap_or_default())]
     Unauthorized {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The `WWW-Authenticate` challenge, if the server sent one.
         challenge: Option<String>,
     },
@@ -112,8 +113,18 @@ pub enum Error {
     #[error("MCP server `{server}`: authorization failed: {message}")]
     Authorization {
         /// The server.
-        server: String,
+        server: ServerName,
         /// What failed (never a secret).
+        message: String,
+    },
+
+    /// An authorization callback was refused before any server was known:
+    /// its URL could not be read, its state is unknown, used, expired or
+    /// another tenant's, or the pool keeps no tokens. Send the user to
+    /// authorize again.
+    #[error("authorization callback refused: {message}")]
+    CallbackRefused {
+        /// Why (never the state or the code).
         message: String,
     },
 
@@ -123,7 +134,7 @@ pub enum Error {
     #[error("MCP server `{server}` needs more scope than granted: {challenge}")]
     InsufficientScope {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The `WWW-Authenticate` challenge, naming the scope wanted.
         challenge: String,
     },
@@ -136,7 +147,7 @@ pub enum Error {
     )]
     AuthorizationRequired {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tenant.
         tenant: String,
         /// Where to send the user (carries the one-time `state`).
@@ -151,7 +162,7 @@ pub enum Error {
     )]
     NeedsReauth {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tenant.
         tenant: TenantId,
         /// The credentials' connection.
@@ -163,7 +174,7 @@ pub enum Error {
     #[error("MCP server `{server}`: no access token")]
     Credentials {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The credential error from `integrations-core`.
         #[source]
         source: Arc<integrations_core::Error>,
@@ -173,7 +184,7 @@ pub enum Error {
     #[error("MCP server `{server}`: {message}")]
     Unsupported {
         /// The server.
-        server: String,
+        server: ServerName,
         /// What is unsupported and what to use instead.
         message: String,
     },
@@ -183,7 +194,7 @@ pub enum Error {
     #[error("MCP server `{server}`: `{operation}` timed out after {after:?}")]
     Timeout {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
         /// The limit.
@@ -198,7 +209,7 @@ pub enum Error {
     )]
     MessageTooLarge {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
         /// The limit, in bytes.
@@ -210,7 +221,7 @@ pub enum Error {
     #[error("MCP server `{server}`: `{operation}` was cancelled")]
     Cancelled {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
     },
@@ -222,7 +233,7 @@ pub enum Error {
     )]
     SessionClosed {
         /// The server.
-        server: String,
+        server: ServerName,
     },
 
     /// The server answered with a JSON-RPC error (other than -32602,
@@ -230,7 +241,7 @@ pub enum Error {
     #[error("MCP server `{server}`: `{operation}` failed: {message}{}", code.map(|code| format!(" (JSON-RPC error {code})")).unwrap_or_default())]
     Server {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
         /// The JSON-RPC error code, when the server answered with one.
@@ -248,7 +259,7 @@ pub enum Error {
     )]
     MissingCapability {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool or method.
         operation: String,
         /// The capabilities the server asked for.
@@ -260,7 +271,7 @@ pub enum Error {
     #[error("MCP server `{server}`: invalid arguments for `{tool}`: {message}")]
     InvalidArguments {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool.
         tool: String,
         /// What is wrong.
@@ -279,7 +290,7 @@ pub enum Error {
     #[error("MCP server `{server}`: tool `{tool}` is not allowed by its tool policy")]
     ToolDenied {
         /// The server.
-        server: String,
+        server: ServerName,
         /// The tool.
         tool: String,
     },
@@ -344,6 +355,7 @@ impl Error {
             Self::InputRounds { .. } => "input_rounds",
             Self::Unauthorized { .. } => "unauthorized",
             Self::Authorization { .. } => "authorization",
+            Self::CallbackRefused { .. } => "callback_refused",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::AuthorizationRequired { .. } => "authorization_required",
             Self::NeedsReauth { .. } => "needs_reauth",
@@ -378,6 +390,7 @@ impl Error {
     pub fn needs_reauth(&self) -> bool {
         match self {
             Self::AuthorizationRequired { .. }
+            | Self::CallbackRefused { .. }
             | Self::NeedsReauth { .. }
             | Self::Unauthorized { .. }
             | Self::InsufficientScope { .. } => true,
@@ -389,17 +402,17 @@ impl Error {
 
 /// A TokenManager error as the pool reports it: needs-reauth on its own, so
 /// a host can send the user to connect again.
-pub(crate) fn credential_error(server: &str, error: integrations_core::Error) -> Error {
+pub(crate) fn credential_error(server: &ServerName, error: integrations_core::Error) -> Error {
     match error {
         integrations_core::Error::Credentials(
             integrations_core::error::CredentialError::NeedsReauth { tenant, connection },
         ) => Error::NeedsReauth {
-            server: server.to_owned(),
+            server: server.clone(),
             tenant,
             connection,
         },
         other => Error::Credentials {
-            server: server.to_owned(),
+            server: server.clone(),
             source: Arc::new(other),
         },
     }

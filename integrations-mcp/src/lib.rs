@@ -29,6 +29,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
+//! use integrations_core::id::ServerName;
 //! use integrations_core::{Config, TenantId};
 //! use integrations_mcp::{McpPool, SessionKey, Toolbox};
 //!
@@ -41,8 +42,9 @@
 //! let pool = McpPool::builder().servers(config.mcp_servers().clone()).build();
 //! let tenant = TenantId::new("user-1")?;
 //!
+//! let everything = SessionKey::new(tenant.clone(), ServerName::new("everything")?);
 //! let reply = pool
-//!     .call_tool(&SessionKey::new(tenant.clone(), "everything"), "echo", serde_json::json!({"message": "hi"}))
+//!     .call_tool(&everything, "echo", serde_json::json!({"message": "hi"}))
 //!     .await?;
 //! let toolbox = Toolbox::new(pool.clone(), tenant)?;
 //! for tool in toolbox.tools().await.tools {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use integrations_core::Runtime;
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
+use integrations_core::id::ServerName;
 use rmcp::ServiceExt;
 use rmcp::model::{JsonObject, Tool};
 use serde_json::Value;
@@ -54,7 +55,7 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
 #[derive(Clone)]
 pub struct Bridge {
     runtime: Arc<Runtime>,
-    name: String,
+    name: ServerName,
     flat: bool,
     session: Arc<SessionState>,
     header_read_timeout: std::time::Duration,
@@ -92,7 +93,7 @@ impl Bridge {
     pub fn new(runtime: Arc<Runtime>) -> Self {
         Self {
             runtime,
-            name: "integrations-bridge".into(),
+            name: ServerName::from_static("integrations-bridge"),
             flat: false,
             session: Arc::default(),
             header_read_timeout: std::time::Duration::from_secs(10),
@@ -158,8 +159,8 @@ impl Bridge {
 
     /// Sets the server name announced in the handshake.
     #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+    pub fn with_name(mut self, name: ServerName) -> Self {
+        self.name = name;
         self
     }
 

@@ -4,6 +4,7 @@
 //! them, a refresh on expiry made once for 50 concurrent calls, a refused
 //! refresh token sending the tenant back to authorise (one event).
 
+use integrations_core::id::ServerName;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -306,9 +307,12 @@ fn keys() -> KeyRing {
 
 fn pool(base: &str, store: Arc<dyn CredentialStore>, events: Option<BroadcastSink>) -> McpPool {
     let builder = McpPool::builder()
-        .server("notes", Bridge::http_entry(format!("{base}/mcp")))
+        .server(
+            ServerName::from_static("notes"),
+            Bridge::http_entry(format!("{base}/mcp")),
+        )
         .authorization(
-            "notes",
+            ServerName::from_static("notes"),
             McpAuthorization::authorization_code(format!("{base}/callback")),
         )
         .credential_store(store)
@@ -321,7 +325,10 @@ fn pool(base: &str, store: Arc<dyn CredentialStore>, events: Option<BroadcastSin
 }
 
 fn ada() -> SessionKey {
-    SessionKey::new(TenantId::new("ada").unwrap(), "notes")
+    SessionKey::new(
+        TenantId::new("ada").unwrap(),
+        ServerName::from_static("notes"),
+    )
 }
 
 /// Walks the user through: the pool's error names the URL, the browser
@@ -388,7 +395,10 @@ async fn the_code_flow_seals_tokens_in_sqlite_and_a_restarted_pool_reuses_them()
     };
     assert!(token.refresh_token.is_some());
     assert!(credentials.expires_at.is_some());
-    let other = SessionKey::new(TenantId::new("grace").unwrap(), "notes");
+    let other = SessionKey::new(
+        TenantId::new("grace").unwrap(),
+        ServerName::from_static("notes"),
+    );
     assert!(
         matches!(
             first.list_tools(&other).await,
@@ -591,13 +601,13 @@ async fn authorising_ends_needs_reauth_and_forgetting_asks_again() {
     assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
 
     assert!(
-        pool.forget_authorization(&key.tenant, "notes")
+        pool.forget_authorization(&key.tenant, &key.server)
             .await
             .unwrap()
     );
     assert!(
         !pool
-            .forget_authorization(&key.tenant, "notes")
+            .forget_authorization(&key.tenant, &key.server)
             .await
             .unwrap(),
         "nothing left to forget"
@@ -659,9 +669,10 @@ async fn a_started_authorization_completes_after_a_restart_once_and_for_its_tena
         .await
         .unwrap_err();
     assert!(
-        refused.to_string().contains("state refused"),
-        "another tenant's callback: {refused}"
+        matches!(&refused, Error::CallbackRefused { message } if message.contains("state refused")),
+        "another tenant's callback: {refused:?}"
     );
+    assert!(refused.needs_reauth(), "the user starts again");
     assert_eq!(
         second
             .complete_authorization(&key.tenant, &callback)
@@ -680,7 +691,10 @@ async fn a_started_authorization_completes_after_a_restart_once_and_for_its_tena
     assert_eq!(latest(&second, &key).await.unwrap(), "Buy milk");
 
     // A flow left for longer than ten minutes is refused.
-    let other = SessionKey::new(TenantId::new("grace").unwrap(), "notes");
+    let other = SessionKey::new(
+        TenantId::new("grace").unwrap(),
+        ServerName::from_static("notes"),
+    );
     let url = authorization_url(&second, &other).await;
     let state = reqwest::Url::parse(&url)
         .unwrap()

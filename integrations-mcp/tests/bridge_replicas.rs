@@ -6,6 +6,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -131,7 +132,7 @@ async fn replicas(
 fn pool(url: &str) -> McpPool {
     let entry: McpServerEntry = Bridge::http_entry(url);
     McpPool::builder()
-        .server("desk", entry)
+        .server(ServerName::from_static("desk"), entry)
         .protocol(McpProtocol::Modern)
         .hooks(User)
         .call_timeout(Duration::from_secs(20))
@@ -144,7 +145,7 @@ async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
     let key = SecretBox::new(Box::new([7u8; 32]));
     let (url, taken) = replicas(Some(&key), &stop).await;
     let pool = pool(&url);
-    let key_of = SessionKey::new(tenant(), "desk");
+    let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
     let session = pool.get(&key_of).await.unwrap();
     assert_eq!(
         session.server_info().unwrap().protocol_version.as_str(),
@@ -187,7 +188,7 @@ async fn a_round_on_a_replica_with_another_key_is_refused() {
     let stop = CancellationToken::new();
     let (url, _) = replicas(None, &stop).await;
     let pool = pool(&url);
-    let key = SessionKey::new(tenant(), "desk");
+    let key = SessionKey::new(tenant(), ServerName::from_static("desk"));
     let error = pool
         .call_tool(&key, "desk__confirm", json!({}))
         .await

@@ -3,6 +3,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_mcp::client::{ToolResultExt, test_server};
@@ -16,17 +17,22 @@ async fn server_everything_through_the_pool() {
     let Some(config) = everything(tag) else {
         return;
     };
-    let probe = test_server("everything", &config, Duration::from_secs(30)).await;
+    let probe = test_server(
+        &ServerName::from_static("everything"),
+        &config,
+        Duration::from_secs(30),
+    )
+    .await;
     assert!(probe.success(), "{:?}", probe.error);
     assert_eq!(probe.server.as_ref().unwrap().0, "mcp-servers/everything");
     assert!(probe.tools.iter().any(|t| t == "echo"), "{:?}", probe.tools);
 
     let pool = McpPool::builder()
-        .server("everything", config)
+        .server(ServerName::from_static("everything"), config)
         .call_timeout(Duration::from_secs(20))
         .close_grace(Duration::from_secs(1))
         .build();
-    let key = SessionKey::new(tenant(), "everything");
+    let key = SessionKey::new(tenant(), ServerName::from_static("everything"));
     let session = pool.get(&key).await.unwrap();
     assert_eq!(
         session.server_info().unwrap().protocol_version.as_str(),
@@ -121,11 +127,11 @@ async fn an_npx_started_server_leaves_no_process_behind() {
     ])
     .cwd(npm_dir);
     let pool = McpPool::builder()
-        .server("everything", config.into())
+        .server(ServerName::from_static("everything"), config.into())
         .handshake_timeout(Duration::from_secs(60))
         .close_grace(Duration::from_millis(500))
         .build();
-    let key = SessionKey::new(tenant(), "everything");
+    let key = SessionKey::new(tenant(), ServerName::from_static("everything"));
     let echoed = pool
         .call_tool(&key, "echo", json!({"message": "via npx"}))
         .await

@@ -2,6 +2,7 @@
 //! what the host relies on is that nothing of the pool's outlives its
 //! timeout and that nothing of the host's leaks to another origin.
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -48,9 +49,9 @@ fn a_code_flow_server_that_never_answers_holds_no_thread_past_the_timeout() {
     let outcome: Result<(), String> = runtime.block_on(async {
         let (url, open) = silent_server().await;
         let pool = McpPool::builder()
-            .server("silent", Bridge::http_entry(&url))
+            .server(ServerName::from_static("silent"), Bridge::http_entry(&url))
             .authorization(
-                "silent",
+                ServerName::from_static("silent"),
                 McpAuthorization::authorization_code("http://127.0.0.1:9/callback"),
             )
             .credential_store(Arc::new(MemoryStore::new()))
@@ -59,8 +60,10 @@ fn a_code_flow_server_that_never_answers_holds_no_thread_past_the_timeout() {
         for batch in 0..10 {
             let connects = (0..10).map(|n| {
                 let pool = pool.clone();
-                let key =
-                    SessionKey::new(TenantId::new(format!("t{batch}-{n}")).unwrap(), "silent");
+                let key = SessionKey::new(
+                    TenantId::new(format!("t{batch}-{n}")).unwrap(),
+                    ServerName::from_static("silent"),
+                );
                 tokio::spawn(async move { pool.list_tools(&key).await })
             });
             let connects: Vec<_> = connects.collect();
@@ -117,10 +120,13 @@ async fn a_server_writing_stderr_without_newlines_is_clipped_and_made_printable(
         "printf '\\033[31mred\\033[0m\\n' >&2; head -c 4000000 /dev/zero | tr '\\0' x >&2; exit 3",
     ]);
     let pool = McpPool::builder()
-        .server("flood", flood.into())
+        .server(ServerName::from_static("flood"), flood.into())
         .handshake_timeout(Duration::from_secs(20))
         .build();
-    let key = SessionKey::new(TenantId::new("t").unwrap(), "flood");
+    let key = SessionKey::new(
+        TenantId::new("t").unwrap(),
+        ServerName::from_static("flood"),
+    );
     let error = pool.get(&key).await.unwrap_err().to_string();
     assert!(error.len() < 64 * 1024, "an error of {} bytes", error.len());
     assert!(
@@ -142,10 +148,13 @@ async fn a_key_in_a_server_url_is_not_in_its_errors() {
     );
     drop(closed);
     let pool = McpPool::builder()
-        .server("search", Bridge::http_entry(&url))
+        .server(ServerName::from_static("search"), Bridge::http_entry(&url))
         .handshake_timeout(Duration::from_secs(10))
         .build();
-    let key = SessionKey::new(TenantId::new("t").unwrap(), "search");
+    let key = SessionKey::new(
+        TenantId::new("t").unwrap(),
+        ServerName::from_static("search"),
+    );
     let error = pool.get(&key).await.unwrap_err();
     let text = format!("{error} {error:?}");
     assert!(!text.contains("SECRET"), "{text}");
@@ -210,10 +219,13 @@ async fn secrets_a_server_prints_on_stderr_are_masked_where_it_is_quoted() {
     )
     .unwrap();
     let pool = McpPool::builder()
-        .server("leaky", servers["leaky"].clone())
+        .server(ServerName::from_static("leaky"), servers["leaky"].clone())
         .handshake_timeout(Duration::from_secs(20))
         .build();
-    let key = SessionKey::new(TenantId::new("t").unwrap(), "leaky");
+    let key = SessionKey::new(
+        TenantId::new("t").unwrap(),
+        ServerName::from_static("leaky"),
+    );
     let error = pool.get(&key).await.unwrap_err();
     let text = format!("{error} {error:?}");
     assert!(text.contains("token=[redacted]"), "{text}");
@@ -253,10 +265,16 @@ lines.on("line", (line) => {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_to_a_server_that_has_exited_is_session_closed_at_once() {
     let pool = McpPool::builder()
-        .server("brief", exits_after_the_handshake())
+        .server(
+            ServerName::from_static("brief"),
+            exits_after_the_handshake(),
+        )
         .call_timeout(Duration::from_secs(20))
         .build();
-    let key = SessionKey::new(TenantId::new("t").unwrap(), "brief");
+    let key = SessionKey::new(
+        TenantId::new("t").unwrap(),
+        ServerName::from_static("brief"),
+    );
     let session = pool.get(&key).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = std::time::Instant::now();
@@ -347,11 +365,14 @@ lines.on("line", (line) => {{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_over_the_message_limit_is_a_typed_error_and_the_session_lives() {
     let pool = McpPool::builder()
-        .server("big", answers_at_length(2 * 1024 * 1024))
+        .server(
+            ServerName::from_static("big"),
+            answers_at_length(2 * 1024 * 1024),
+        )
         .max_message_bytes(1024 * 1024)
         .call_timeout(Duration::from_secs(5))
         .build();
-    let key = SessionKey::new(TenantId::new("t").unwrap(), "big");
+    let key = SessionKey::new(TenantId::new("t").unwrap(), ServerName::from_static("big"));
     let error = pool
         .call_tool(&key, "any", serde_json::json!({}))
         .await

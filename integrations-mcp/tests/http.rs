@@ -4,6 +4,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,7 +130,7 @@ fn http(url: &str, token: Option<&str>) -> McpServerEntry {
 async fn the_bridge_over_http_through_the_pool() {
     let (url, stop, server) = serve("127.0.0.1:0", false).await;
     let pool = McpPool::builder()
-        .server("host", Bridge::http_entry(&url))
+        .server(ServerName::from_static("host"), Bridge::http_entry(&url))
         .build();
     let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
     let names: Vec<String> = toolbox
@@ -144,7 +145,10 @@ async fn the_bridge_over_http_through_the_pool() {
     assert_eq!(now.text(), "1700000000");
     // The bridge serves both revisions: `auto` finds 2026-07-28.
     let session = pool
-        .get(&integrations_mcp::SessionKey::new(tenant(), "host"))
+        .get(&integrations_mcp::SessionKey::new(
+            tenant(),
+            ServerName::from_static("host"),
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -176,12 +180,12 @@ impl TokenRefresher for NoRefresh {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
     let (url, stop, server) = serve("127.0.0.1:0", true).await;
-    let key = |server: &str| SessionKey::new(tenant(), server);
+    let key = |server: &'static str| SessionKey::new(tenant(), ServerName::from_static(server));
 
     let pool = McpPool::builder()
-        .server("good", http(&url, Some("good")))
-        .server("bad", http(&url, Some("bad")))
-        .server("none", http(&url, None))
+        .server(ServerName::from_static("good"), http(&url, Some("good")))
+        .server(ServerName::from_static("bad"), http(&url, Some("bad")))
+        .server(ServerName::from_static("none"), http(&url, None))
         .build();
     let now = pool
         .call_tool(&key("good"), "clock__now", json!({}))
@@ -206,9 +210,9 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
         .build()
         .unwrap();
     let pool = McpPool::builder()
-        .server("host", http(&url, None))
+        .server(ServerName::from_static("host"), http(&url, None))
         .token_manager(tokens)
-        .oauth("host", connection.clone())
+        .oauth(ServerName::from_static("host"), connection.clone())
         .build();
     let now = pool
         .call_tool(&key("host"), "clock__now", json!({}))
@@ -217,7 +221,7 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
     assert_eq!(now.text(), "1700000000");
     let stranger = SessionKey::new(
         integrations_core::TenantId::new("stranger").unwrap(),
-        "host",
+        ServerName::from_static("host"),
     );
     let err = pool.get(&stranger).await.unwrap_err();
     assert!(
@@ -235,7 +239,10 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
     store.put(&revoked, &connection, &dead).await.unwrap();
     let mut gets = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let (pool, key) = (pool.clone(), SessionKey::new(revoked.clone(), "host"));
+        let (pool, key) = (
+            pool.clone(),
+            SessionKey::new(revoked.clone(), ServerName::from_static("host")),
+        );
         gets.spawn(async move { pool.get(&key).await });
     }
     while let Some(result) = gets.join_next().await {
@@ -255,11 +262,11 @@ async fn headers_and_oauth_tokens_authenticate_and_401_is_reported() {
 async fn a_restarted_server_is_reconnected() {
     let (url, stop, server) = serve("127.0.0.1:0", false).await;
     let pool = McpPool::builder()
-        .server("host", Bridge::http_entry(&url))
+        .server(ServerName::from_static("host"), Bridge::http_entry(&url))
         .call_timeout(Duration::from_secs(2))
         .max_backoff(Duration::from_millis(100))
         .build();
-    let key = SessionKey::new(tenant(), "host");
+    let key = SessionKey::new(tenant(), ServerName::from_static("host"));
     pool.call_tool(&key, "clock__now", json!({})).await.unwrap();
 
     stop.cancel();
@@ -307,11 +314,13 @@ async fn a_restarted_server_is_reconnected() {
 async fn shutting_down_a_pool_with_an_http_session_is_prompt() {
     let (url, stop, server) = serve("127.0.0.1:0", false).await;
     let pool = McpPool::builder()
-        .server("host", Bridge::http_entry(&url))
+        .server(ServerName::from_static("host"), Bridge::http_entry(&url))
         // Long enough that waiting for it would trip the guard below.
         .close_grace(Duration::from_secs(60))
         .build();
-    pool.get(&SessionKey::new(tenant(), "host")).await.unwrap();
+    pool.get(&SessionKey::new(tenant(), ServerName::from_static("host")))
+        .await
+        .unwrap();
     tokio::time::timeout(
         Duration::from_secs(20),
         pool.shutdown(Duration::from_secs(120)),
@@ -354,13 +363,16 @@ async fn http_failures_say_what_happened_in_words() {
         }
     });
     let pool = McpPool::builder()
-        .server("closed", http(&closed, None))
-        .server("failing", http(&failing, None))
-        .server("down", http(&down_url, None))
+        .server(ServerName::from_static("closed"), http(&closed, None))
+        .server(ServerName::from_static("failing"), http(&failing, None))
+        .server(ServerName::from_static("down"), http(&down_url, None))
         .build();
 
     let refused = pool
-        .get(&SessionKey::new(tenant(), "closed"))
+        .get(&SessionKey::new(
+            tenant(),
+            ServerName::from_static("closed"),
+        ))
         .await
         .unwrap_err()
         .to_string();
@@ -371,7 +383,10 @@ async fn http_failures_say_what_happened_in_words() {
     assert!(refused.to_lowercase().contains("refused"), "{refused}");
 
     let missing = pool
-        .get(&SessionKey::new(tenant(), "failing"))
+        .get(&SessionKey::new(
+            tenant(),
+            ServerName::from_static("failing"),
+        ))
         .await
         .unwrap_err()
         .to_string();
@@ -385,7 +400,7 @@ async fn http_failures_say_what_happened_in_words() {
     );
     // rmcp keeps only the status of a 429 or 5xx answer, not its body.
     let down = pool
-        .get(&SessionKey::new(tenant(), "down"))
+        .get(&SessionKey::new(tenant(), ServerName::from_static("down")))
         .await
         .unwrap_err()
         .to_string();
@@ -562,14 +577,18 @@ async fn inbox(
     let stop = CancellationToken::new();
     tokio::spawn(Bridge::new(runtime).serve_http(listener, stop.clone()));
     let builder = McpPool::builder()
-        .server("inbox", Bridge::http_entry(&url))
+        .server(ServerName::from_static("inbox"), Bridge::http_entry(&url))
         .protocol(protocol);
     let pool = match hooks {
         Some(hooks) => builder.hooks(hooks),
         None => builder,
     }
     .build();
-    (pool, SessionKey::new(tenant(), "inbox"), stop)
+    (
+        pool,
+        SessionKey::new(tenant(), ServerName::from_static("inbox")),
+        stop,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -822,22 +841,26 @@ async fn an_oauth_token_goes_only_to_the_url_the_host_configured() {
         .build()
         .unwrap();
     let pool = McpPool::builder()
-        .server("host", http(&url, None))
+        .server(ServerName::from_static("host"), http(&url, None))
         .token_manager(tokens)
-        .oauth("host", connection)
+        .oauth(ServerName::from_static("host"), connection)
         .build();
-    let key = SessionKey::new(tenant(), "host");
+    let key = SessionKey::new(tenant(), ServerName::from_static("host"));
 
     // The tenant's own entry at the same URL (a narrower tool policy) keeps
     // the token.
     let narrower = HttpServer::new(ConfigString::plain(format!("{url}/")))
         .tools(integrations_core::config::ToolPolicy::new(["clock__*"], ["clock__never"]).unwrap());
-    pool.set_tenant_server(tenant(), "host", narrower.into());
+    pool.set_tenant_server(tenant(), ServerName::from_static("host"), narrower.into());
     let now = pool.call_tool(&key, "clock__now", json!({})).await.unwrap();
     assert_eq!(now.text(), "1700000000");
 
     // The tenant's own entry elsewhere does not get it.
-    pool.set_tenant_server(tenant(), "host", http(&elsewhere, None));
+    pool.set_tenant_server(
+        tenant(),
+        ServerName::from_static("host"),
+        http(&elsewhere, None),
+    );
     let err = pool.get(&key).await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     let heard = String::from_utf8_lossy(&heard.lock().unwrap()).to_lowercase();
@@ -918,11 +941,11 @@ async fn a_result_over_the_message_limit_over_http_is_a_typed_error_and_the_sess
     for json in [false, true] {
         let (url, stop, serving) = serve_blob(json).await;
         let pool = McpPool::builder()
-            .server("blob", Bridge::http_entry(&url))
+            .server(ServerName::from_static("blob"), Bridge::http_entry(&url))
             .max_message_bytes(1024 * 1024)
             .call_timeout(Duration::from_secs(10))
             .build();
-        let key = SessionKey::new(tenant(), "blob");
+        let key = SessionKey::new(tenant(), ServerName::from_static("blob"));
         let fits = pool
             .call_tool(&key, "blob__pad", json!({"bytes": 1000}))
             .await

@@ -8,6 +8,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_core::TenantId;
@@ -40,9 +41,12 @@ async fn the_python_sdk_over_stdio_speaks_2026_07_28() {
         return;
     };
     let pool = McpPool::builder()
-        .server("py", stdio(&python, &[&script, "stdio"]).into())
+        .server(
+            ServerName::from_static("py"),
+            stdio(&python, &[&script, "stdio"]).into(),
+        )
         .build();
-    let key = SessionKey::new(tenant(), "py");
+    let key = SessionKey::new(tenant(), ServerName::from_static("py"));
     assert_eq!(protocol_of(&pool, &key).await, "2026-07-28");
     // The server saw the revision on the call itself (`_meta`).
     let said = pool.call_tool(&key, "protocol", json!({})).await.unwrap();
@@ -110,8 +114,10 @@ async fn the_python_sdk_over_streamable_http_speaks_2026_07_28() {
     };
     let fixture = python_over_http(&python, &script).await;
     let config: McpServerEntry = HttpServer::new(ConfigString::plain(&fixture.url)).into();
-    let pool = McpPool::builder().server("py", config.clone()).build();
-    let key = SessionKey::new(tenant(), "py");
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("py"), config.clone())
+        .build();
+    let key = SessionKey::new(tenant(), ServerName::from_static("py"));
     assert_eq!(protocol_of(&pool, &key).await, "2026-07-28");
     let said = pool.call_tool(&key, "protocol", json!({})).await.unwrap();
     assert_eq!(said.text(), "2026-07-28");
@@ -119,7 +125,7 @@ async fn the_python_sdk_over_streamable_http_speaks_2026_07_28() {
     // Pinned to the legacy revision, the same server is spoken to with
     // `initialize`.
     let legacy = McpPool::builder()
-        .server("py", config)
+        .server(ServerName::from_static("py"), config)
         .protocol(McpProtocol::Legacy)
         .build();
     assert_eq!(protocol_of(&legacy, &key).await, "2025-11-25");
@@ -143,10 +149,10 @@ async fn legacy_servers_are_reached_by_initialize_after_the_probe() {
         let log = dir.path().join(format!("{mode}.log"));
         let config = stdio(&python, &[&script, mode, &log.display().to_string()]);
         let pool = McpPool::builder()
-            .server("legacy", config.into())
+            .server(ServerName::from_static("legacy"), config.into())
             .handshake_timeout(Duration::from_secs(4))
             .build();
-        let first = SessionKey::new(tenant(), "legacy");
+        let first = SessionKey::new(tenant(), ServerName::from_static("legacy"));
         let started = std::time::Instant::now();
         assert_eq!(protocol_of(&pool, &first).await, "2025-11-25", "{mode}");
         assert!(
@@ -159,7 +165,10 @@ async fn legacy_servers_are_reached_by_initialize_after_the_probe() {
             .unwrap();
         assert_eq!(echoed.text(), format!("echo: {mode}"));
 
-        let second = SessionKey::new(TenantId::new("tenant-2").unwrap(), "legacy");
+        let second = SessionKey::new(
+            TenantId::new("tenant-2").unwrap(),
+            ServerName::from_static("legacy"),
+        );
         assert_eq!(protocol_of(&pool, &second).await, "2025-11-25", "{mode}");
         pool.shutdown(Duration::from_secs(2)).await;
 
@@ -189,8 +198,10 @@ async fn a_refused_revision_is_the_error_even_when_the_server_exits() {
         return;
     };
     let config = stdio(&python, &[&script, "modern-only"]).protocol(McpProtocol::Legacy);
-    let pool = McpPool::builder().server("modern", config.into()).build();
-    let key = SessionKey::new(tenant(), "modern");
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("modern"), config.into())
+        .build();
+    let key = SessionKey::new(tenant(), ServerName::from_static("modern"));
     let error = pool.get(&key).await.unwrap_err();
     let Error::UnsupportedProtocol {
         requested,
@@ -217,9 +228,14 @@ async fn pinned_to_2026_07_28_a_legacy_server_is_refused() {
     let log = dir.path().join("methods.log");
     let config = stdio(&python, &[&script, "unknown", &log.display().to_string()])
         .protocol(McpProtocol::Modern);
-    let pool = McpPool::builder().server("legacy", config.into()).build();
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("legacy"), config.into())
+        .build();
     let error = pool
-        .get(&SessionKey::new(tenant(), "legacy"))
+        .get(&SessionKey::new(
+            tenant(),
+            ServerName::from_static("legacy"),
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -278,10 +294,13 @@ async fn a_python_servers_questions_mid_call_are_answered_by_the_hooks() {
         return;
     };
     let pool = McpPool::builder()
-        .server("py", stdio(&python, &[&script, "stdio"]).into())
+        .server(
+            ServerName::from_static("py"),
+            stdio(&python, &[&script, "stdio"]).into(),
+        )
         .hooks(Answers)
         .build();
-    let key = SessionKey::new(tenant(), "py");
+    let key = SessionKey::new(tenant(), ServerName::from_static("py"));
     let confirmed = pool
         .call_tool(&key, "confirm", json!({"question": "Deploy?"}))
         .await
@@ -332,10 +351,13 @@ async fn a_subscribed_resource_update_arrives_on_the_listen_stream() {
     };
     let updates = Updates::default();
     let pool = McpPool::builder()
-        .server("py", stdio(&python, &[&script, "stdio"]).into())
+        .server(
+            ServerName::from_static("py"),
+            stdio(&python, &[&script, "stdio"]).into(),
+        )
         .hooks(updates.clone())
         .build();
-    let key = SessionKey::new(tenant(), "py");
+    let key = SessionKey::new(tenant(), ServerName::from_static("py"));
     assert_eq!(protocol_of(&pool, &key).await, "2026-07-28");
     pool.subscribe(&key, "note://greeting").await.unwrap();
     pool.call_tool(&key, "touch", json!({"uri": "note://greeting"}))
@@ -376,10 +398,10 @@ async fn an_http_sse_server_is_reached_named_or_by_fallback() {
     let plain: McpServerEntry = HttpServer::new(ConfigString::plain(&url)).into();
     for config in [named, plain] {
         let pool = McpPool::builder()
-            .server("old", config)
+            .server(ServerName::from_static("old"), config)
             .handshake_timeout(Duration::from_secs(10))
             .build();
-        let key = SessionKey::new(tenant(), "old");
+        let key = SessionKey::new(tenant(), ServerName::from_static("old"));
         assert_eq!(protocol_of(&pool, &key).await, "2025-11-25");
         let tools = pool.list_tools(&key).await.unwrap();
         assert!(tools.iter().any(|tool| tool.name == "echo"), "{tools:?}");
@@ -392,7 +414,10 @@ async fn an_http_sse_server_is_reached_named_or_by_fallback() {
         let said = pool.call_tool(&key, "protocol", json!({})).await.unwrap();
         assert_eq!(said.text(), "2025-11-25");
         // Another tenant: the remembered transport, straight away.
-        let other = SessionKey::new(TenantId::new("tenant-2").unwrap(), "old");
+        let other = SessionKey::new(
+            TenantId::new("tenant-2").unwrap(),
+            ServerName::from_static("old"),
+        );
         assert_eq!(protocol_of(&pool, &other).await, "2025-11-25");
         pool.shutdown(Duration::from_secs(2)).await;
     }
@@ -426,9 +451,11 @@ async fn an_sse_endpoint_on_another_origin_is_refused() {
     let config: McpServerEntry = HttpServer::new(ConfigString::plain(&url))
         .transport(integrations_core::config::HttpTransport::Sse)
         .into();
-    let pool = McpPool::builder().server("sse", config).build();
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("sse"), config)
+        .build();
     let error = pool
-        .get(&SessionKey::new(tenant(), "sse"))
+        .get(&SessionKey::new(tenant(), ServerName::from_static("sse")))
         .await
         .unwrap_err();
     assert!(

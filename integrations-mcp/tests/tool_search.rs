@@ -3,6 +3,7 @@
 //! labelled tools among its first five far more often than a plain
 //! substring match does.
 
+use integrations_core::id::ServerName;
 use integrations_mcp::client::ToolIndex;
 use integrations_mcp::rmcp::model::Tool;
 use serde_json::Value;
@@ -103,7 +104,7 @@ fn bm25_finds_the_labelled_tools_far_better_than_substrings() {
 
     let mut index = ToolIndex::new();
     for (server, tools) in &servers {
-        index.index_server(server, tools);
+        index.index_server(&ServerName::new(server).unwrap(), tools);
     }
     assert_eq!(index.len(), 346);
     let bm25 = recall_at_5(&queries, |query| {
@@ -127,7 +128,7 @@ fn reindexing_one_server_changes_only_its_results() {
     let servers = servers();
     let mut index = ToolIndex::new();
     for (server, tools) in &servers {
-        index.index_server(server, tools);
+        index.index_server(&ServerName::new(server).unwrap(), tools);
     }
     let before = index.search("post a message to a slack channel", 1);
     assert_eq!(before[0].tool.name, "slack__slack_post_message");
@@ -138,7 +139,7 @@ fn reindexing_one_server_changes_only_its_results() {
         .filter(|tool| tool.name == "slack_list_channels")
         .cloned()
         .collect();
-    index.index_server("slack", &only);
+    index.index_server(&ServerName::from_static("slack"), &only);
     assert_eq!(index.len(), 346 - 7);
     let after = index.search("post a message to a slack channel", 3);
     assert!(

@@ -165,6 +165,10 @@ fn bad_values_name_their_key() {
             "[agents.mcp.x]\ncommand = \"a\"\nurl = \"b\"",
             "agents.mcp.x",
         ),
+        (
+            "[agents.mcp.\"my server\"]\ncommand = \"a\"",
+            "agents.mcp.my server",
+        ),
         ("[agents.mcp.x]\nargs = []", "agents.mcp.x"),
         (
             "[agents.mcp.x]\ntype = \"websocket\"\nurl = \"http://h\"",

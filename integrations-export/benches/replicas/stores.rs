@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use integrations_core::credentials::{CredentialStore, Credentials, PgStore, Versioned};
 use integrations_core::{ConnectionId, TenantId};
 use integrations_export::store::{
-    Claimed, ExportPreference, ExportRecord, ExportStore, Outcome, PgExportStore,
+    Claimed, ExportId, ExportPreference, ExportRecord, ExportStore, Outcome, PgExportStore,
 };
 use integrations_export::{Error, ExportRequest};
 
@@ -84,7 +84,7 @@ pub(crate) struct Polling(pub(crate) PgExportStore);
 
 #[async_trait::async_trait]
 impl ExportStore for Polling {
-    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error> {
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(ExportId, bool), Error> {
         self.0.enqueue(request).await
     }
 
@@ -99,7 +99,7 @@ impl ExportStore for Polling {
 
     async fn claim_id(
         &self,
-        id: i64,
+        id: ExportId,
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claimed>, Error> {
@@ -108,7 +108,7 @@ impl ExportStore for Polling {
 
     async fn renew(
         &self,
-        id: i64,
+        id: ExportId,
         attempt: u32,
         owner: &str,
         lease: Duration,
@@ -120,7 +120,7 @@ impl ExportStore for Polling {
         self.0.reclaim(owner, lease).await
     }
 
-    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
+    async fn finish(&self, id: ExportId, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
         self.0.finish(id, attempt, outcome).await
     }
 

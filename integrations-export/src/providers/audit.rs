@@ -1,5 +1,8 @@
 //! A JSONL audit trail on the filesystem.
 
+use std::sync::OnceLock;
+
+use integrations_core::id::ProviderId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +18,12 @@ use crate::provider::{
     ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
     PlannedRequest, Provider,
 };
+
+/// This provider's id, `audit`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("audit"))
+}
 
 /// An audit trail of JSON lines: each export appends one line to
 /// `{dir}/{event}-{date}.jsonl`, where the destination names the event
@@ -41,13 +50,17 @@ impl AuditProvider {
     }
 
     fn event(destination: &str) -> Result<&str, Error> {
-        require_destination("audit", destination, "an event name such as `decision`")?;
+        require_destination(
+            provider_id(),
+            destination,
+            "an event name such as `decision`",
+        )?;
         if !destination
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
         {
             return Err(Error::invalid(
-                "audit",
+                provider_id(),
                 format!("{destination:?} is not an event name: use letters, digits, `_` and `-`"),
             ));
         }
@@ -79,7 +92,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(io)
         .await
-        .map_err(|error| Error::unexpected("audit", error.to_string()))?
+        .map_err(|error| Error::unexpected(provider_id(), error.to_string()))?
         .map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
@@ -101,8 +114,8 @@ fn append(dir: &Path, path: &Path, line: &[u8]) -> std::io::Result<u64> {
 
 #[async_trait]
 impl Provider for AuditProvider {
-    fn id(&self) -> &str {
-        "audit"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     /// The events with a trail in the directory.
@@ -185,12 +198,12 @@ impl Provider for AuditProvider {
         let at = Utc::now();
         let path = self.path(event, at);
         let mut line = serde_json::to_vec(&Self::line(context, content, event, at))
-            .map_err(|error| Error::unexpected("audit", error.to_string()))?;
+            .map_err(|error| Error::unexpected(provider_id(), error.to_string()))?;
         line.push(b'\n');
         let _guard = self.lock.lock().await;
         let (dir, file) = (self.dir.clone(), path.clone());
         let end = blocking(&path, move || append(&dir, &file, &line)).await?;
-        Ok(ExportResult::new("audit")
+        Ok(ExportResult::new(provider_id().clone())
             .external_id(format!("{}@{end}", path.display()))
             .external_url(format!("file://{}", path.display())))
     }

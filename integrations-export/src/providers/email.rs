@@ -1,5 +1,8 @@
 //! Email over SMTP.
 
+use std::sync::OnceLock;
+
+use integrations_core::id::ProviderId;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +39,12 @@ pub enum SmtpTls {
     /// None: the credentials cross in clear. Allowed only for a relay on a
     /// loopback address (a local MTA, a test).
     None,
+}
+
+/// This provider's id, `email`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("email"))
 }
 
 /// The SMTP relay an [`EmailProvider`] sends through.
@@ -140,13 +149,13 @@ impl EmailProvider {
     ) -> Result<Self, Error> {
         let from = from.parse::<Mailbox>().map_err(|error| {
             Error::invalid(
-                "email",
+                provider_id(),
                 format!("the sender `{from}` is not an address: {error}"),
             )
         })?;
         if relay.tls == SmtpTls::None && !relay.is_loopback() {
             return Err(Error::invalid(
-                "email",
+                provider_id(),
                 format!(
                     "SmtpTls::None would send the relay's password in clear to {}; use STARTTLS or implicit TLS",
                     relay.host
@@ -167,8 +176,7 @@ impl EmailProvider {
             .get(&context.tenant, &connection)
             .await?
             .ok_or_else(|| {
-                Error::invalid(
-                    "email",
+                Error::invalid(provider_id(),
                     format!(
                         "tenant {} has no `{connection}` connection: store the relay's user name and password (Credentials::basic)",
                         context.tenant
@@ -177,7 +185,7 @@ impl EmailProvider {
             })?;
         let CredentialKind::Basic { username, password } = &stored.value.kind else {
             return Err(Error::invalid(
-                "email",
+                provider_id(),
                 format!(
                     "the `{connection}` connection must hold a user name and password (Credentials::basic)"
                 ),
@@ -222,23 +230,29 @@ impl EmailProvider {
                 markdown_to_text(&content.markdown),
                 markdown_to_html(&content.markdown),
             ))
-            .map_err(|error| Error::invalid("email", format!("cannot build the message: {error}")))
+            .map_err(|error| {
+                Error::invalid(provider_id(), format!("cannot build the message: {error}"))
+            })
     }
 }
 
 /// The addresses of `destination`: one or more, separated by commas.
 fn recipients(destination: &str) -> Result<Vec<Mailbox>, Error> {
-    require_destination("email", destination, "an address such as ops@example.com")?;
+    require_destination(
+        provider_id(),
+        destination,
+        "an address such as ops@example.com",
+    )?;
     let mailboxes: Mailboxes = destination.parse().map_err(|error| {
         Error::invalid(
-            "email",
+            provider_id(),
             format!("`{destination}` is not a list of addresses: {error}"),
         )
     })?;
     let mailboxes: Vec<Mailbox> = mailboxes.into_iter().collect();
     if mailboxes.len() > MAX_RECIPIENTS {
         return Err(Error::invalid(
-            "email",
+            provider_id(),
             format!(
                 "{} recipients, more than {MAX_RECIPIENTS}; send to a list address instead",
                 mailboxes.len()
@@ -287,8 +301,8 @@ fn smtp_error(relay: &SmtpRelay, error: &lettre::transport::smtp::Error) -> Erro
 
 #[async_trait]
 impl Provider for EmailProvider {
-    fn id(&self) -> &str {
-        "email"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     /// Email has no list of destinations: an address is typed.
@@ -354,7 +368,7 @@ impl Provider for EmailProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         let (owned, to, provider) = (context.clone(), destination.to_owned(), self.clone());
-        let message = converted("email", content, move |content| {
+        let message = converted(provider_id(), content, move |content| {
             provider.message(&owned, content, &to)
         })
         .await?;
@@ -368,6 +382,8 @@ impl Provider for EmailProvider {
             .send(message)
             .await
             .map_err(|error| smtp_error(&self.relay, &error))?;
-        Ok(ExportResult::new("email").external_id(id).requests(1))
+        Ok(ExportResult::new(provider_id().clone())
+            .external_id(id)
+            .requests(1))
     }
 }

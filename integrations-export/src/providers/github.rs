@@ -1,6 +1,9 @@
 //! GitHub issues.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
+use integrations_core::id::ProviderId;
 use serde_json::{Value, json};
 
 use super::{VendorAccess, check, require_destination};
@@ -14,6 +17,12 @@ use crate::provider::{
 const BODY_CHARS: usize = 65_536;
 /// Repositories per page of `list_destinations`.
 const PER_PAGE: usize = 100;
+
+/// This provider's id, `github`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("github"))
+}
 
 /// GitHub issues: each export opens an issue in a repository (destination:
 /// `owner/repo`) with the content's title (`Export` without one), its
@@ -36,7 +45,7 @@ impl GitHubProvider {
     }
 
     fn repository(destination: &str) -> Result<&str, Error> {
-        require_destination("github", destination, "a repository as `owner/repo`")?;
+        require_destination(provider_id(), destination, "a repository as `owner/repo`")?;
         // No part may be or begin with a dot: `..` would move the request
         // path out of `/repos/{owner}/{repo}` on the vendor's host.
         let valid = destination.split('/').count() == 2
@@ -49,7 +58,7 @@ impl GitHubProvider {
             });
         if !valid {
             return Err(Error::invalid(
-                "github",
+                provider_id(),
                 format!("{destination:?} is not a repository; give it as `owner/repo`"),
             ));
         }
@@ -95,8 +104,8 @@ fn split_body(body: &str) -> Vec<String> {
 
 #[async_trait]
 impl Provider for GitHubProvider {
-    fn id(&self) -> &str {
-        "github"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     async fn list_destinations(
@@ -176,7 +185,7 @@ impl Provider for GitHubProvider {
             .await?;
         let number = created["number"]
             .as_u64()
-            .ok_or_else(|| Error::unexpected("github", "the new issue has no `number`"))?;
+            .ok_or_else(|| Error::unexpected(provider_id(), "the new issue has no `number`"))?;
         for comment in &comments {
             github
                 .post(&format!("/repos/{repository}/issues/{number}/comments"))
@@ -184,7 +193,7 @@ impl Provider for GitHubProvider {
                 .send()
                 .await?;
         }
-        let mut result = ExportResult::new("github")
+        let mut result = ExportResult::new(provider_id().clone())
             .external_id(number.to_string())
             .requests(1 + comments.len());
         if let Some(url) = created["html_url"].as_str() {

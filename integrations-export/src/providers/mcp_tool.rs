@@ -1,8 +1,10 @@
 //! Any MCP server's tool as a destination, through a declared mapping.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use integrations_core::id::{ProviderId, ServerName};
 use integrations_mcp::client::ToolResultExt;
 use integrations_mcp::{McpPool, SessionKey};
 use serde_json::{Value, json};
@@ -37,20 +39,18 @@ use crate::provider::{
 #[derive(Debug, Clone)]
 pub struct McpToolProvider {
     pool: McpPool,
-    server: String,
-    id: String,
+    server: ServerName,
+    id: ProviderId,
     mapping: McpToolMapping,
 }
 
 impl McpToolProvider {
-    /// Exports through the tools of `server` in `pool`, as `mapping` says;
-    /// the provider's id is the server's name unless
-    /// [`with_id`](Self::with_id) sets another.
-    pub fn new(pool: McpPool, server: impl Into<String>, mapping: McpToolMapping) -> Self {
-        let server = server.into();
+    /// The provider `id` (the one export requests name), exporting
+    /// through the tools of `server` in `pool` as `mapping` says.
+    pub fn new(id: ProviderId, pool: McpPool, server: ServerName, mapping: McpToolMapping) -> Self {
         Self {
             pool,
-            id: server.clone(),
+            id,
             server,
             mapping,
         }
@@ -60,15 +60,10 @@ impl McpToolProvider {
     /// `pool` ([`McpToolMapping::slack`]), with the id `slack-mcp`: the
     /// same messages as [`SlackProvider`](crate::providers::SlackProvider)'s
     /// mrkdwn, the second and later ones in the first one's thread.
-    pub fn slack(pool: McpPool, server: impl Into<String>) -> Self {
-        Self::new(pool, server, McpToolMapping::slack()).with_id("slack-mcp")
-    }
-
-    /// Sets the provider's id, the one export requests name.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = id.into();
-        self
+    pub fn slack(pool: McpPool, server: ServerName) -> Self {
+        static ID: OnceLock<ProviderId> = OnceLock::new();
+        let id = ID.get_or_init(|| ProviderId::from_static("slack-mcp"));
+        Self::new(id.clone(), pool, server, McpToolMapping::slack())
     }
 
     /// Refuses an empty destination where the mapping sends one.
@@ -176,7 +171,10 @@ impl McpToolProvider {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             return Err(Error::Vendor(integrations_vendor::Error::Api {
-                vendor: shape.vendor.clone().unwrap_or_else(|| self.server.clone()),
+                vendor: shape
+                    .vendor
+                    .clone()
+                    .unwrap_or_else(|| self.server.to_string()),
                 status: 200,
                 code,
                 message: format!("through MCP tool `{tool}`"),
@@ -237,7 +235,7 @@ fn mrkdwn(message: &SlackMessage) -> String {
 
 #[async_trait]
 impl Provider for McpToolProvider {
-    fn id(&self) -> &str {
+    fn id(&self) -> &ProviderId {
         &self.id
     }
 
@@ -308,7 +306,7 @@ impl Provider for McpToolProvider {
             }
         }
         Ok(ConnectionCheck::new(
-            Some(self.server.clone()),
+            Some(self.server.to_string()),
             started.elapsed(),
         ))
     }

@@ -1,6 +1,9 @@
 //! Notion pages.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
+use integrations_core::id::ProviderId;
 use serde_json::{Value, json};
 
 use super::{VendorAccess, check, converted, require_destination};
@@ -10,6 +13,12 @@ use crate::provider::{
     ConnectionCheck, Content, Destination, DestinationPage, ExportContext, ExportResult,
     PlannedRequest, Provider,
 };
+
+/// This provider's id, `notion`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("notion"))
+}
 
 /// Notion: each export is a new page, under a parent page (destination: the
 /// page's id) or in a database (destination: `database:` and its id).
@@ -102,7 +111,7 @@ impl NotionProvider {
 
     fn parent(destination: &str) -> Result<Value, Error> {
         require_destination(
-            "notion",
+            provider_id(),
             destination,
             "a page id, or `database:` and a database id",
         )?;
@@ -145,8 +154,8 @@ impl NotionProvider {
 
 #[async_trait]
 impl Provider for NotionProvider {
-    fn id(&self) -> &str {
-        "notion"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     async fn list_destinations(
@@ -241,7 +250,7 @@ impl Provider for NotionProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         let (to, markdown) = (destination.to_owned(), self.speaks_markdown());
-        let requests = converted("notion", content, move |content| {
+        let requests = converted(provider_id(), content, move |content| {
             Self::requests(content, &to, markdown)
         })
         .await?;
@@ -253,7 +262,7 @@ impl Provider for NotionProvider {
             .await?;
         let id = created["id"]
             .as_str()
-            .ok_or_else(|| Error::unexpected("notion", "the new page has no `id`"))?
+            .ok_or_else(|| Error::unexpected(provider_id(), "the new page has no `id`"))?
             .to_owned();
         let path = requests.append_path(&id);
         for body in &requests.appends {
@@ -263,7 +272,7 @@ impl Provider for NotionProvider {
                 .send()
                 .await?;
         }
-        let mut result = ExportResult::new("notion")
+        let mut result = ExportResult::new(provider_id().clone())
             .external_id(&id)
             .requests(1 + requests.appends.len());
         if let Some(url) = created["url"].as_str() {

@@ -1,7 +1,10 @@
 //! Slack over the Web API.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use integrations_core::id::ProviderId;
 use integrations_vendor::VendorConnection;
 use serde_json::{Value, json};
 
@@ -17,6 +20,12 @@ use crate::provider::{
 const EVENT_TYPE: &str = "integrations_export";
 /// Pages of history read when looking for an export sent before a crash.
 const HISTORY_PAGES: usize = 20;
+
+/// This provider's id, `slack`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("slack"))
+}
 
 /// Slack over the Web API: `chat.postMessage`, one message per 50 blocks,
 /// the second and later messages as replies in the first one's thread, and
@@ -85,7 +94,7 @@ impl SlackProvider {
     /// Slack gives it: the messages are out, so a failing lookup must not
     /// make the export fail (and be sent again).
     async fn permalink(slack: &VendorConnection, channel: &str, ts: &str) -> ExportResult {
-        let result = ExportResult::new("slack").external_id(ts);
+        let result = ExportResult::new(provider_id().clone()).external_id(ts);
         let permalink: Result<Value, _> = slack
             .get("/chat.getPermalink")
             .query("channel", channel)
@@ -185,8 +194,8 @@ fn steps(
     destination: &str,
     options: SlackOptions,
 ) -> Result<Vec<Step>, Error> {
-    require_destination("slack", destination, "a channel id such as C024BE91L")?;
-    let messages = slack_messages("slack", content, options)?;
+    require_destination(provider_id(), destination, "a channel id such as C024BE91L")?;
+    let messages = slack_messages(provider_id(), content, options)?;
     let key = context.idempotency_key.as_deref();
     let mut steps: Vec<Step> = messages
         .iter()
@@ -211,8 +220,8 @@ fn part_of(message: &Value, key: &str) -> Option<usize> {
 
 #[async_trait]
 impl Provider for SlackProvider {
-    fn id(&self) -> &str {
-        "slack"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     async fn list_destinations(
@@ -238,7 +247,7 @@ impl Provider for SlackProvider {
     }
 
     fn format_content(&self, content: &Content) -> Result<Value, Error> {
-        Ok(json!(slack_messages("slack", content, self.options)?))
+        Ok(json!(slack_messages(provider_id(), content, self.options)?))
     }
 
     fn plan(
@@ -275,7 +284,7 @@ impl Provider for SlackProvider {
         destination: &str,
     ) -> Result<ExportResult, Error> {
         let (owned, to, options) = (context.clone(), destination.to_owned(), self.options);
-        let steps = converted("slack", content, move |content| {
+        let steps = converted(provider_id(), content, move |content| {
             steps(&owned, content, &to, options)
         })
         .await?;
@@ -305,7 +314,10 @@ impl Provider for SlackProvider {
                     requests += 1;
                     if thread.is_none() {
                         let ts = posted["ts"].as_str().ok_or_else(|| {
-                            Error::unexpected("slack", "chat.postMessage answered without a `ts`")
+                            Error::unexpected(
+                                provider_id(),
+                                "chat.postMessage answered without a `ts`",
+                            )
                         })?;
                         thread = Some(ts.to_owned());
                         if let Some(id) = posted["channel"].as_str() {
@@ -320,7 +332,7 @@ impl Provider for SlackProvider {
             }
         }
         Ok(result
-            .unwrap_or_else(|| ExportResult::new("slack"))
+            .unwrap_or_else(|| ExportResult::new(provider_id().clone()))
             .requests(requests))
     }
 }

@@ -1,5 +1,8 @@
 //! A generic webhook, signed as Standard Webhooks.
 
+use std::sync::OnceLock;
+
+use integrations_core::id::ProviderId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +23,12 @@ use crate::provider::{
     ConnectionCheck, Content, DestinationPage, ExportContext, ExportResult, PlannedRequest,
     Provider,
 };
+
+/// This provider's id, `webhook`.
+fn provider_id() -> &'static ProviderId {
+    static ID: OnceLock<ProviderId> = OnceLock::new();
+    ID.get_or_init(|| ProviderId::from_static("webhook"))
+}
 
 /// A JSON POST to a URL (the destination), signed as
 /// [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`,
@@ -111,13 +120,16 @@ impl WebhookProvider {
     }
 
     fn url(&self, destination: &str) -> Result<reqwest::Url, Error> {
-        require_destination("webhook", destination, "the receiver's URL")?;
+        require_destination(provider_id(), destination, "the receiver's URL")?;
         let url = reqwest::Url::parse(destination).map_err(|error| {
-            Error::invalid("webhook", format!("{destination:?} is not a URL: {error}"))
+            Error::invalid(
+                provider_id(),
+                format!("{destination:?} is not a URL: {error}"),
+            )
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid(
-                "webhook",
+                provider_id(),
                 "the receiver's URL must be http or https",
             ));
         }
@@ -126,7 +138,7 @@ impl WebhookProvider {
             .is_none_or(|host| Reach::of_host(host).is_some_and(|reach| reach != Reach::Public));
         if internal && !self.internal {
             return Err(Error::invalid(
-                "webhook",
+                provider_id(),
                 format!(
                     "{} is an internal address; webhooks go to public receivers unless the provider has `allow_internal_destinations`",
                     origin(&url)
@@ -172,7 +184,7 @@ fn check_secret(secret: &SecretString) -> Result<(), Error> {
     // Signing once checks the secret's form now, not at the first export.
     integrations_vendor::webhook::sign_standard_webhook(secret, "check", 0, b"")
         .map(|_| ())
-        .map_err(|error| Error::invalid("webhook", format!("the signing secret: {error}")))
+        .map_err(|error| Error::invalid(provider_id(), format!("the signing secret: {error}")))
 }
 
 /// The client: no redirects, 30 s a delivery, and (unless `internal`) a
@@ -186,7 +198,10 @@ fn client(internal: bool) -> Result<reqwest::Client, Error> {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
     }
     builder.build().map_err(|error| {
-        Error::invalid("webhook", format!("cannot build the HTTP client: {error}"))
+        Error::invalid(
+            provider_id(),
+            format!("cannot build the HTTP client: {error}"),
+        )
     })
 }
 
@@ -197,8 +212,8 @@ fn origin(url: &reqwest::Url) -> String {
 
 #[async_trait]
 impl Provider for WebhookProvider {
-    fn id(&self) -> &str {
-        "webhook"
+    fn id(&self) -> &ProviderId {
+        provider_id()
     }
 
     /// Webhook receivers are named by URL: there is nothing to list.
@@ -245,7 +260,7 @@ impl Provider for WebhookProvider {
     ) -> Result<ExportResult, Error> {
         let url = self.url(destination)?;
         let body = serde_json::to_vec(&Self::body(context, content))
-            .map_err(|error| Error::unexpected("webhook", error.to_string()))?;
+            .map_err(|error| Error::unexpected(provider_id(), error.to_string()))?;
         let id = self.message_id(context);
         let timestamp = Utc::now().timestamp();
         let secret = self
@@ -255,7 +270,7 @@ impl Provider for WebhookProvider {
         let signature =
             integrations_vendor::webhook::sign_standard_webhook(secret, &id, timestamp, &body)
                 .map_err(|error| {
-                    Error::invalid("webhook", format!("the signing secret: {error}"))
+                    Error::invalid(provider_id(), format!("the signing secret: {error}"))
                 })?;
         let started = Instant::now();
         let answer = self
@@ -293,6 +308,6 @@ impl Provider for WebhookProvider {
                 status,
             });
         }
-        Ok(ExportResult::new("webhook").external_id(id))
+        Ok(ExportResult::new(provider_id().clone()).external_id(id))
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use futures_util::future::join_all;
 use integrations_core::TenantId;
+use integrations_core::id::ProviderId;
 
 use super::ExportService;
 use crate::error::Error;
@@ -16,16 +17,16 @@ use crate::store::ExportStatus;
 #[non_exhaustive]
 pub struct Target {
     /// The provider's id.
-    pub provider: String,
+    pub provider: ProviderId,
     /// The destination.
     pub destination: String,
 }
 
 impl Target {
     /// `destination` through `provider`.
-    pub fn new(provider: impl Into<String>, destination: impl Into<String>) -> Self {
+    pub fn new(provider: ProviderId, destination: impl Into<String>) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             destination: destination.into(),
         }
     }

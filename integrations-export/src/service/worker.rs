@@ -130,13 +130,13 @@ async fn keep_leased(inner: &Inner, claimed: &Claimed) -> std::convert::Infallib
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(
-                    export = record.id,
+                    export = record.id.get(),
                     "export outbox: the claim was lost; delivering anyway"
                 );
                 return std::future::pending().await;
             }
             Err(error) => {
-                tracing::warn!(export = record.id, %error, "export outbox: cannot renew a lease")
+                tracing::warn!(export = record.id.get(), %error, "export outbox: cannot renew a lease")
             }
         }
     }
@@ -208,11 +208,11 @@ pub(super) async fn deliver(inner: &Inner, claimed: Claimed, retry_requests: boo
     {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
-            export = record.id,
+            export = record.id.get(),
             "export outbox: the lease ran out before the export finished; another worker took it over"
         ),
         Err(error) => {
-            tracing::error!(export = record.id, %error, "export outbox: cannot record an outcome")
+            tracing::error!(export = record.id.get(), %error, "export outbox: cannot record an outcome")
         }
     }
     publish(inner, &claimed, &outcome).await;

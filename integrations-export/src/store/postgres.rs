@@ -8,7 +8,7 @@ use integrations_core::TenantId;
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
-use super::{Claimed, ExportPreference, ExportRecord, ExportStore, Outcome};
+use super::{Claimed, ExportId, ExportPreference, ExportRecord, ExportStore, Outcome};
 use crate::error::Error;
 use crate::request::ExportRequest;
 
@@ -95,10 +95,10 @@ impl PgExportStore {
 
 #[async_trait]
 impl ExportStore for PgExportStore {
-    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error> {
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(ExportId, bool), Error> {
         let content = serde_json::to_string(&request.content)
             .map_err(|error| Error::store("write an export's content", error))?;
-        let inserted: Option<i64> = sqlx::query_scalar(
+        let inserted: Option<ExportId> = sqlx::query_scalar(
             "INSERT INTO integrations_exports
                 (tenant, provider, destination, connection, idempotency_key, content, status,
                  next_attempt_at, created_at, updated_at)
@@ -107,7 +107,7 @@ impl ExportStore for PgExportStore {
              RETURNING id",
         )
         .bind(request.tenant.as_str())
-        .bind(&request.provider)
+        .bind(request.provider.as_str())
         .bind(&request.destination)
         .bind(&request.connection)
         .bind(&request.idempotency_key)
@@ -184,7 +184,7 @@ impl ExportStore for PgExportStore {
 
     async fn claim_id(
         &self,
-        id: i64,
+        id: ExportId,
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claimed>, Error> {
@@ -207,7 +207,7 @@ impl ExportStore for PgExportStore {
 
     async fn renew(
         &self,
-        id: i64,
+        id: ExportId,
         attempt: u32,
         owner: &str,
         lease: Duration,
@@ -243,7 +243,7 @@ impl ExportStore for PgExportStore {
         rows.iter().map(claimed).collect()
     }
 
-    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
+    async fn finish(&self, id: ExportId, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
         let query = match outcome {
             Outcome::Delivered(result) => sqlx::query(
                 "UPDATE integrations_exports
@@ -336,7 +336,7 @@ impl ExportStore for PgExportStore {
         )
         .bind(tenant.as_str())
         .bind(&preference.deliverable)
-        .bind(&preference.provider)
+        .bind(preference.provider.as_str())
         .bind(&preference.destination)
         .bind(&preference.connection)
         .bind(preference.auto_export)

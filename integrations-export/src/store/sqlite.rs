@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Claimed, ExportPreference, ExportRecord, ExportStore, Outcome};
+use super::{Claimed, ExportId, ExportPreference, ExportRecord, ExportStore, Outcome};
 use crate::error::Error;
 use crate::request::ExportRequest;
 
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS integrations_export_preferences (
 );
 ";
 
-type Reply = oneshot::Sender<Result<(i64, bool), Error>>;
+type Reply = oneshot::Sender<Result<(ExportId, bool), Error>>;
 
 /// The export store on an SQLite file (the default embedded backend).
 ///
@@ -188,13 +188,13 @@ async fn write_groups(pool: SqlitePool, mut queue: mpsc::Receiver<(ExportRequest
 async fn insert_group(
     pool: &SqlitePool,
     group: &[(ExportRequest, Reply)],
-) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+) -> Result<Vec<(ExportId, bool)>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
     let mut ids = Vec::with_capacity(group.len());
     let now = millis(Utc::now());
     for (request, _) in group {
         let content = serde_json::to_string(&request.content).unwrap_or_default();
-        let inserted: Option<i64> = sqlx::query_scalar(
+        let inserted: Option<ExportId> = sqlx::query_scalar(
             "INSERT INTO integrations_exports
                 (tenant, provider, destination, connection, idempotency_key, content, status,
                  next_attempt_at, created_at, updated_at)
@@ -203,7 +203,7 @@ async fn insert_group(
              RETURNING id",
         )
         .bind(request.tenant.as_str())
-        .bind(&request.provider)
+        .bind(request.provider.as_str())
         .bind(&request.destination)
         .bind(&request.connection)
         .bind(&request.idempotency_key)
@@ -264,7 +264,7 @@ RETURNING *";
 
 #[async_trait]
 impl ExportStore for SqliteExportStore {
-    async fn enqueue(&self, request: &ExportRequest) -> Result<(i64, bool), Error> {
+    async fn enqueue(&self, request: &ExportRequest) -> Result<(ExportId, bool), Error> {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send((request.clone(), reply))
@@ -292,7 +292,7 @@ impl ExportStore for SqliteExportStore {
 
     async fn claim_id(
         &self,
-        id: i64,
+        id: ExportId,
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claimed>, Error> {
@@ -317,7 +317,7 @@ impl ExportStore for SqliteExportStore {
 
     async fn renew(
         &self,
-        id: i64,
+        id: ExportId,
         attempt: u32,
         owner: &str,
         lease: Duration,
@@ -354,7 +354,7 @@ impl ExportStore for SqliteExportStore {
         rows.iter().map(claimed).collect()
     }
 
-    async fn finish(&self, id: i64, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
+    async fn finish(&self, id: ExportId, attempt: u32, outcome: &Outcome) -> Result<bool, Error> {
         let now = millis(Utc::now());
         let query = match outcome {
             Outcome::Delivered(result) => sqlx::query(
@@ -442,7 +442,7 @@ impl ExportStore for SqliteExportStore {
         )
         .bind(tenant.as_str())
         .bind(&preference.deliverable)
-        .bind(&preference.provider)
+        .bind(preference.provider.as_str())
         .bind(&preference.destination)
         .bind(&preference.connection)
         .bind(preference.auto_export)

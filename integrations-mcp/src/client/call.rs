@@ -6,6 +6,8 @@ use std::time::Duration;
 use rmcp::model::{CallToolResult, JsonObject};
 use tokio_util::sync::CancellationToken;
 
+use integrations_core::id::ServerName;
+
 use crate::error::Error;
 
 /// Options of one tool call. The defaults: the pool's call timeout, no
@@ -79,7 +81,7 @@ impl CallOptions {
 /// Tool arguments as MCP sends them: a JSON object, or none for `null`.
 /// Anything else is refused here, before a server is involved.
 pub(crate) fn tool_arguments(
-    server: &str,
+    server: &ServerName,
     tool: &str,
     arguments: serde_json::Value,
 ) -> Result<Option<JsonObject>, Error> {
@@ -87,7 +89,7 @@ pub(crate) fn tool_arguments(
         serde_json::Value::Object(map) => Ok(Some(map)),
         serde_json::Value::Null => Ok(None),
         other => Err(Error::InvalidArguments {
-            server: server.to_owned(),
+            server: server.clone(),
             tool: tool.to_owned(),
             message: format!(
                 "tool arguments must be a JSON object (or null), not {}",

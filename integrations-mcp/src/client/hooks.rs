@@ -5,6 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use integrations_core::TenantId;
+use integrations_core::id::ServerName;
 use rmcp::ErrorData;
 use rmcp::model::{
     ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
@@ -20,7 +21,7 @@ pub struct HookContext {
     /// The tenant of the session.
     pub tenant: TenantId,
     /// The server's name, as configured.
-    pub server: String,
+    pub server: ServerName,
 }
 
 /// Which requests a [`ClientHooks`] answers; the pool declares exactly these

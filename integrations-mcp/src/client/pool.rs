@@ -12,6 +12,7 @@ use integrations_core::config::McpServerEntry;
 use integrations_core::credentials::TokenManager;
 use integrations_core::events::{Event, EventSink};
 use integrations_core::health::{HealthMetrics, HealthSummary};
+use integrations_core::id::ServerName;
 use integrations_core::{ConnectionId, IntegrationId, TenantId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,16 +43,13 @@ pub struct SessionKey {
     /// The tenant.
     pub tenant: TenantId,
     /// The server's name, as configured.
-    pub server: String,
+    pub server: ServerName,
 }
 
 impl SessionKey {
     /// The session of `tenant` with `server`.
-    pub fn new(tenant: TenantId, server: impl Into<String>) -> Self {
-        Self {
-            tenant,
-            server: server.into(),
-        }
+    pub fn new(tenant: TenantId, server: ServerName) -> Self {
+        Self { tenant, server }
     }
 }
 
@@ -90,13 +88,13 @@ enum Slot {
 /// `tenant_servers` is taken; `tenant_servers` while `servers` is; none of
 /// the others is held while another lock is taken.
 struct Inner {
-    servers: Mutex<BTreeMap<String, McpServerEntry>>,
+    servers: Mutex<BTreeMap<ServerName, McpServerEntry>>,
     tokens: Option<TokenManager>,
-    oauth: HashMap<String, ConnectionId>,
+    oauth: HashMap<ServerName, ConnectionId>,
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
-    authorizations: HashMap<String, crate::client::McpAuthorization>,
+    authorizations: HashMap<ServerName, crate::client::McpAuthorization>,
     /// Where the authorization code flow seals tokens and what refreshes
     /// them, or why there is none.
     #[cfg(feature = "http")]
@@ -105,9 +103,9 @@ struct Inner {
     /// connect authorises for.
     #[cfg(feature = "http")]
     step_ups: Mutex<HashMap<SessionKey, u32>>,
-    tenant_servers: Mutex<HashMap<(TenantId, String), McpServerEntry>>,
+    tenant_servers: Mutex<HashMap<(TenantId, ServerName), McpServerEntry>>,
     /// Tenants' own narrowing of servers' tool policies.
-    tenant_policies: Mutex<HashMap<(TenantId, String), integrations_core::config::ToolPolicy>>,
+    tenant_policies: Mutex<HashMap<(TenantId, ServerName), integrations_core::config::ToolPolicy>>,
     /// Whether any config or tenant has a tool policy (else none is looked up).
     has_policies: AtomicBool,
     /// Bumped whenever a tenant's server or policy is set: what a listing
@@ -170,6 +168,7 @@ struct Inner {
 ///   groups of servers that do not exit in time, so no child is left behind.
 ///
 /// ```no_run
+/// use integrations_core::id::ServerName;
 /// use integrations_core::{Config, TenantId};
 /// use integrations_mcp::{McpPool, SessionKey};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -178,7 +177,7 @@ struct Inner {
 ///     command = "integrations-mcp-demo"
 /// "#)?;
 /// let pool = McpPool::builder().servers(config.mcp_servers().clone()).build();
-/// let key = SessionKey::new(TenantId::new("user-1")?, "demo");
+/// let key = SessionKey::new(TenantId::new("user-1")?, ServerName::new("demo")?);
 /// let result = pool.call_tool(&key, "echo", serde_json::json!({"text": "hi"})).await?;
 /// pool.shutdown(std::time::Duration::from_secs(5)).await;
 /// # Ok(()) }
@@ -191,7 +190,7 @@ pub struct McpPool {
 impl fmt::Debug for McpPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One lock at a time (see `Inner`).
-        let servers: Vec<String> = lock(&self.inner.servers).keys().cloned().collect();
+        let servers: Vec<ServerName> = lock(&self.inner.servers).keys().cloned().collect();
         let sessions = self.live_sessions();
         f.debug_struct("McpPool")
             .field("servers", &servers)
@@ -224,7 +223,7 @@ impl Inner {
     /// mapping goes nowhere else (not to a tenant's own server of that name
     /// elsewhere).
     #[cfg(feature = "http")]
-    fn at_host_resource(&self, server: &str, config: &McpServerEntry) -> bool {
+    fn at_host_resource(&self, server: &ServerName, config: &McpServerEntry) -> bool {
         let url = |entry: &McpServerEntry| match entry {
             McpServerEntry::Http(http) => Some(http.url.expose().to_owned()),
             _ => None,
@@ -236,7 +235,7 @@ impl Inner {
 
     /// Without HTTP there is nothing to send a token to.
     #[cfg(not(feature = "http"))]
-    fn at_host_resource(&self, _: &str, _: &McpServerEntry) -> bool {
+    fn at_host_resource(&self, _: &ServerName, _: &McpServerEntry) -> bool {
         false
     }
 
@@ -425,8 +424,8 @@ impl McpPool {
     }
 
     /// The servers a tenant can use: shared ones and its own.
-    pub fn server_names(&self, tenant: &TenantId) -> Vec<String> {
-        let mut names: Vec<String> = lock(&self.inner.servers).keys().cloned().collect();
+    pub fn server_names(&self, tenant: &TenantId) -> Vec<ServerName> {
+        let mut names: Vec<ServerName> = lock(&self.inner.servers).keys().cloned().collect();
         names.extend(
             lock(&self.inner.tenant_servers)
                 .keys()

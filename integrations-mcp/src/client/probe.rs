@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use integrations_core::config::McpServerEntry;
+use integrations_core::id::ServerName;
 use tokio_util::task::TaskTracker;
 
 use crate::client::call::CallOptions;
@@ -39,7 +40,11 @@ impl ServerTest {
 /// act on: [`Error::Spawn`] (command not found), [`Error::Exited`] (with
 /// the exit status and the last stderr lines), [`Error::HandshakeTimeout`],
 /// [`Error::Handshake`].
-pub async fn test_server(name: &str, config: &McpServerEntry, timeout: Duration) -> ServerTest {
+pub async fn test_server(
+    name: &ServerName,
+    config: &McpServerEntry,
+    timeout: Duration,
+) -> ServerTest {
     let started = Instant::now();
     let tasks = TaskTracker::new();
     let mut test = ServerTest {

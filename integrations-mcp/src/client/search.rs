@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use rmcp::model::Tool;
 use rust_stemmers::{Algorithm, Stemmer};
 
+use integrations_core::id::ServerName;
+
 use crate::client::toolbox::{NamespacedTool, SEPARATOR};
 
 /// BM25's term-frequency saturation.
@@ -53,6 +55,7 @@ struct Doc {
 /// pool's lists; a host can also index tools of its own.
 ///
 /// ```
+/// use integrations_core::id::ServerName;
 /// use integrations_mcp::client::ToolIndex;
 /// use integrations_mcp::rmcp::model::Tool;
 /// use std::sync::Arc;
@@ -61,11 +64,11 @@ struct Doc {
 ///     Tool::new(name, description, Arc::new(serde_json::Map::new()))
 /// };
 /// let mut index = ToolIndex::new();
-/// index.index_server("github", &[
+/// index.index_server(&ServerName::from_static("github"), &[
 ///     tool("create_issue", "Create a new issue in a GitHub repository"),
 ///     tool("list_commits", "Get list of commits of a branch"),
 /// ]);
-/// index.index_server("slack", &[tool("slack_post_message", "Post a new message to a channel")]);
+/// index.index_server(&ServerName::from_static("slack"), &[tool("slack_post_message", "Post a new message to a channel")]);
 /// let hits = index.search("open a bug report issue", 5);
 /// assert_eq!(hits[0].tool.name, "github__create_issue");
 /// ```
@@ -76,7 +79,7 @@ pub struct ToolIndex {
     /// term -> (tool id, weighted frequency), removed tools included.
     postings: HashMap<String, Vec<(u32, f32)>>,
     /// The ids of each server's tools.
-    servers: HashMap<String, Vec<u32>>,
+    servers: HashMap<ServerName, Vec<u32>>,
     /// In how many live tools each term appears.
     document_frequency: HashMap<String, u32>,
     live: u32,
@@ -137,7 +140,7 @@ impl ToolIndex {
     /// Indexes `tools` as `server`'s, replacing what was indexed for it.
     /// Time is linear in the tools' text (at most 16 KiB read per tool),
     /// plus, now and then, a compaction linear in the whole index.
-    pub fn index_server(&mut self, server: &str, tools: &[Tool]) {
+    pub fn index_server(&mut self, server: &ServerName, tools: &[Tool]) {
         self.remove_server(server);
         let mut ids = Vec::with_capacity(tools.len());
         for tool in tools {
@@ -157,11 +160,11 @@ impl ToolIndex {
             self.docs.push(Some(doc));
             ids.push(id);
         }
-        self.servers.insert(server.to_owned(), ids);
+        self.servers.insert(server.clone(), ids);
     }
 
     /// Removes `server`'s tools.
-    pub fn remove_server(&mut self, server: &str) {
+    pub fn remove_server(&mut self, server: &ServerName) {
         let Some(ids) = self.servers.remove(server) else {
             return;
         };
@@ -211,8 +214,8 @@ impl ToolIndex {
     }
 
     /// Keeps only the servers `keep` says.
-    pub fn retain_servers(&mut self, keep: impl Fn(&str) -> bool) {
-        let gone: Vec<String> = self
+    pub fn retain_servers(&mut self, keep: impl Fn(&ServerName) -> bool) {
+        let gone: Vec<ServerName> = self
             .servers
             .keys()
             .filter(|server| !keep(server))
@@ -283,7 +286,7 @@ impl ToolIndex {
             .collect()
     }
 
-    fn document(&self, server: &str, tool: &Tool) -> Doc {
+    fn document(&self, server: &ServerName, tool: &Tool) -> Doc {
         let mut terms: HashMap<String, f32> = HashMap::new();
         let mut length = 0.0;
         let mut budget = MAX_TOOL_TEXT;
@@ -296,7 +299,7 @@ impl ToolIndex {
             });
         };
         add(&tool.name, NAME);
-        add(server, SERVER);
+        add(server.as_str(), SERVER);
         if let Some(title) = &tool.title {
             add(title, TITLE);
         }
@@ -314,7 +317,7 @@ impl ToolIndex {
         Doc {
             tool: NamespacedTool {
                 name: format!("{server}{SEPARATOR}{}", tool.name),
-                server: server.to_owned(),
+                server: server.clone(),
                 tool: tool.clone(),
             },
             terms,
@@ -395,15 +398,24 @@ mod tests {
     #[test]
     fn reindexing_a_server_replaces_its_tools_only() {
         let mut index = ToolIndex::new();
-        index.index_server("a", &[tool("read_file", "Read a file")]);
-        index.index_server("b", &[tool("read_page", "Read a web page")]);
+        index.index_server(
+            &ServerName::from_static("a"),
+            &[tool("read_file", "Read a file")],
+        );
+        index.index_server(
+            &ServerName::from_static("b"),
+            &[tool("read_page", "Read a web page")],
+        );
         assert_eq!(index.len(), 2);
-        index.index_server("a", &[tool("write_file", "Write a file")]);
+        index.index_server(
+            &ServerName::from_static("a"),
+            &[tool("write_file", "Write a file")],
+        );
         assert_eq!(index.len(), 2);
         let hits = index.search("read", 5);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].tool.name, "b__read_page");
-        index.remove_server("b");
+        index.remove_server(&ServerName::from_static("b"));
         assert!(index.search("read", 5).is_empty());
         assert!(index.document_frequency.keys().all(|term| term != "page"));
     }
@@ -412,13 +424,16 @@ mod tests {
     fn removed_tools_are_compacted_away() {
         let mut index = ToolIndex::new();
         let tools: Vec<Tool> = (0..600).map(|_| tool("read_file", "Read a file")).collect();
-        index.index_server("a", &tools);
-        index.index_server("b", &[tool("write_file", "Write a file")]);
+        index.index_server(&ServerName::from_static("a"), &tools);
+        index.index_server(
+            &ServerName::from_static("b"),
+            &[tool("write_file", "Write a file")],
+        );
         for _ in 0..3 {
-            index.index_server("a", &tools);
+            index.index_server(&ServerName::from_static("a"), &tools);
         }
         assert!(index.docs.len() <= 1201, "{}", index.docs.len());
-        index.index_server("a", &tools[..10]);
+        index.index_server(&ServerName::from_static("a"), &tools[..10]);
         assert_eq!(index.len(), 11);
         assert_eq!(index.search("write", 1)[0].tool.name, "b__write_file");
         assert_eq!(index.search("read", 20).len(), 10);
@@ -428,7 +443,7 @@ mod tests {
     fn names_count_more_than_descriptions() {
         let mut index = ToolIndex::new();
         index.index_server(
-            "s",
+            &ServerName::from_static("s"),
             &[
                 tool("delete_branch", "Removes a branch; see also create"),
                 tool("create_branch", "Makes a new branch"),

@@ -15,6 +15,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use integrations_core::id::ServerName;
+
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
 use era::{Era, EraSlot, Start};
@@ -123,7 +125,7 @@ impl From<Error> for Attempt {
 /// A shared handle to a live session with one MCP server. Calls on it run
 /// concurrently.
 pub struct Session {
-    server: String,
+    server: ServerName,
     peer: Peer<RoleClient>,
     /// Answers the server's input requests (MRTR).
     client: Client,
@@ -218,7 +220,7 @@ fn kill_group(pgid: Option<u32>) {
 
 impl Session {
     fn new(
-        server: &str,
+        server: &ServerName,
         service: RunningService<RoleClient, Client>,
         (exit, no_process): (ExitWatch, Option<watch::Sender<Option<Option<i32>>>>),
         (pgid, stderr, oversized): (
@@ -252,7 +254,7 @@ impl Session {
         Self {
             listening,
             stop,
-            server: server.to_owned(),
+            server: server.clone(),
             peer: service.peer().clone(),
             client: service.service().clone(),
             progress: Arc::clone(&service.service().progress),
@@ -280,7 +282,7 @@ impl Session {
     /// Starts the server and completes the handshake within the options'
     /// handshake limit.
     pub(crate) async fn connect(
-        server: &str,
+        server: &ServerName,
         config: &McpServerEntry,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
@@ -296,7 +298,7 @@ impl Session {
     }
 
     async fn connect_to(
-        server: &str,
+        server: &ServerName,
         config: &McpServerEntry,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
@@ -308,13 +310,13 @@ impl Session {
             McpServerEntry::Http(_) => {
                 drop(options);
                 Err(Error::Unsupported {
-                    server: server.to_owned(),
+                    server: server.clone(),
                     message: "streamable HTTP servers need the `http` feature of integrations-mcp"
                         .into(),
                 })
             }
             _ => Err(Error::Unsupported {
-                server: server.to_owned(),
+                server: server.clone(),
                 message: "unknown transport".into(),
             }),
         }
@@ -330,7 +332,7 @@ impl Session {
     /// spoken to over 2024-11-05's HTTP+SSE only, or tried over it when the
     /// legacy handshake over streamable HTTP failed.
     async fn in_era<'f>(
-        server: &str,
+        server: &ServerName,
         options: &Connect<'_>,
         sse: Option<integrations_core::config::HttpTransport>,
         mut attempt: impl FnMut(Era, tokio::time::Instant, bool) -> AttemptFuture<'f>,
@@ -395,7 +397,7 @@ impl Session {
                     Attempt::Failed(error) => error,
                     // Only a probe says legacy, and a fallback is no probe.
                     Attempt::Legacy(why) => Error::Handshake {
-                        server: server.to_owned(),
+                        server: server.clone(),
                         message: why,
                     },
                 })
@@ -404,7 +406,7 @@ impl Session {
     }
 
     /// The server's name in the pool.
-    pub fn server(&self) -> &str {
+    pub fn server(&self) -> &ServerName {
         &self.server
     }
 
@@ -439,7 +441,7 @@ impl Session {
 
     /// The span of a `method` request for `target` on this session.
     pub(crate) fn span(&self, method: &'static str, target: &str) -> tracing::Span {
-        crate::trace::client(method, target, &self.server, &self.trace_peer)
+        crate::trace::client(method, target, self.server.as_str(), &self.trace_peer)
     }
 
     pub(crate) fn touch(&self) {

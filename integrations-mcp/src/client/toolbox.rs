@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::TenantId;
+use integrations_core::id::ServerName;
 use rmcp::model::{CallToolResult, Tool};
 
 use crate::client::call::CallOptions;
@@ -21,7 +22,7 @@ pub struct NamespacedTool {
     /// `server__tool`.
     pub name: String,
     /// The server it belongs to.
-    pub server: String,
+    pub server: ServerName,
     /// The tool as the server describes it (its own name, schema, ...).
     pub tool: Tool,
 }
@@ -43,7 +44,7 @@ pub struct ToolList {
 #[non_exhaustive]
 pub struct UnavailableServer {
     /// The server.
-    pub server: String,
+    pub server: ServerName,
     /// Why this listing failed.
     pub error: Error,
     /// Its health, this failure included.
@@ -62,9 +63,11 @@ impl ToolList {
 ///
 /// ```no_run
 /// # use integrations_core::TenantId;
+/// # use integrations_core::id::ServerName;
 /// # use integrations_mcp::{McpPool, Toolbox};
 /// # async fn run(pool: McpPool) -> Result<(), integrations_mcp::Error> {
-/// let toolbox = Toolbox::with_servers(pool, TenantId::new("user-1")?, ["github", "slack"])?;
+/// let servers = [ServerName::new("github")?, ServerName::new("slack")?];
+/// let toolbox = Toolbox::with_servers(pool, TenantId::new("user-1")?, servers)?;
 /// let list = toolbox.tools().await;
 /// for unavailable in &list.unavailable {
 ///     eprintln!("{} is {}: {}", unavailable.server, unavailable.health.state, unavailable.error);
@@ -76,7 +79,7 @@ impl ToolList {
 pub struct Toolbox {
     pool: McpPool,
     tenant: TenantId,
-    servers: Vec<String>,
+    servers: Vec<ServerName>,
     /// The search index, shared by clones.
     search: Arc<Mutex<Indexed>>,
 }
@@ -85,7 +88,7 @@ pub struct Toolbox {
 #[derive(Debug, Default)]
 struct Indexed {
     index: ToolIndex,
-    sources: HashMap<String, (Arc<Vec<Tool>>, u64)>,
+    sources: HashMap<ServerName, (Arc<Vec<Tool>>, u64)>,
 }
 
 /// What [`Toolbox::search`] found: the best tools of the servers that
@@ -112,10 +115,13 @@ impl Toolbox {
     pub fn with_servers(
         pool: McpPool,
         tenant: TenantId,
-        servers: impl IntoIterator<Item = impl Into<String>>,
+        servers: impl IntoIterator<Item = ServerName>,
     ) -> Result<Self, Error> {
-        let servers: Vec<String> = servers.into_iter().map(Into::into).collect();
-        if let Some(bad) = servers.iter().find(|name| name.contains(SEPARATOR)) {
+        let servers: Vec<ServerName> = servers.into_iter().collect();
+        if let Some(bad) = servers
+            .iter()
+            .find(|name| name.as_str().contains(SEPARATOR))
+        {
             return Err(Error::Unsupported {
                 server: bad.clone(),
                 message: format!("server names in a toolbox may not contain `{SEPARATOR}`"),
@@ -232,7 +238,10 @@ impl Toolbox {
     ) -> Result<CallToolResult, Error> {
         let (server, tool) = name
             .split_once(SEPARATOR)
-            .filter(|(server, _)| self.servers.iter().any(|s| s == server))
+            .and_then(|(server, tool)| {
+                let server = self.servers.iter().find(|s| s.as_str() == server)?;
+                Some((server.clone(), tool))
+            })
             .ok_or_else(|| Error::UnknownTool {
                 name: name.to_owned(),
             })?;

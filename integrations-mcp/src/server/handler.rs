@@ -205,7 +205,7 @@ impl ServerHandler for Bridge {
         let capabilities: ServerCapabilities = serde_json::from_value(capabilities)
             .unwrap_or_else(|_| ServerCapabilities::builder().enable_tools().build());
         InitializeResult::new(capabilities).with_server_info(Implementation::new(
-            self.name.clone(),
+            self.name.as_str(),
             env!("CARGO_PKG_VERSION"),
         ))
     }

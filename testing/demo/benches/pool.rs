@@ -16,6 +16,7 @@
 //! BENCH_SPANS=1 cargo bench -p integrations-mcp-demo --bench pool
 //! ```
 
+use integrations_core::id::ServerName;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::process::Stdio;
@@ -104,7 +105,7 @@ async fn bare_client() -> (
 fn pool() -> McpPool {
     McpPool::builder()
         .server(
-            "demo",
+            ServerName::from_static("demo"),
             McpServerEntry::Stdio(StdioServer::new(ConfigString::plain(DEMO))),
         )
         .build()
@@ -124,7 +125,10 @@ async fn latency(flavor: &str, rounds: usize, per_round: usize) {
     let (mut bare_times, mut pool_times) = (Vec::new(), Vec::new());
     for pool_first in [false, true] {
         let pool = pool();
-        let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+        let key = SessionKey::new(
+            TenantId::new("bench").unwrap(),
+            ServerName::from_static("demo"),
+        );
         if pool_first {
             pool.get(&key).await.unwrap();
         }
@@ -190,7 +194,10 @@ async fn throughput(rounds: usize, n: usize) {
     let (bare, mut child) = bare_client().await;
     let peer = bare.peer().clone();
     let pool = pool();
-    let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+    let key = SessionKey::new(
+        TenantId::new("bench").unwrap(),
+        ServerName::from_static("demo"),
+    );
     pool.call_tool(&key, "echo", json!({"text": "warm"}))
         .await
         .unwrap();
@@ -260,7 +267,10 @@ async fn throughput(rounds: usize, n: usize) {
 
 async fn get_hit(n: u32) {
     let pool = pool();
-    let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+    let key = SessionKey::new(
+        TenantId::new("bench").unwrap(),
+        ServerName::from_static("demo"),
+    );
     let session = pool.get(&key).await.unwrap();
     let map: Mutex<HashMap<SessionKey, Arc<integrations_mcp::client::Session>>> =
         Mutex::new(HashMap::from([(key.clone(), session)]));
@@ -299,7 +309,10 @@ async fn profile(which: &str, n: usize) {
         child.kill().await.unwrap();
     } else {
         let pool = pool();
-        let key = SessionKey::new(TenantId::new("bench").unwrap(), "demo");
+        let key = SessionKey::new(
+            TenantId::new("bench").unwrap(),
+            ServerName::from_static("demo"),
+        );
         for _ in 0..n {
             black_box(
                 pool.call_tool(&key, "echo", json!({"text": "ping"}))

@@ -3,6 +3,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,13 +107,16 @@ async fn integrations_are_tools_with_schemas_and_validated_calls() {
 async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry() {
     let tag = "bridge-process";
     let entry = Bridge::stdio_entry(DEMO, &["--bridge", "--tag", tag]);
-    let file = ClaudeConfigFile::write(&[("integrations".to_owned(), entry.clone())].into())
-        .await
-        .unwrap();
+    let file =
+        ClaudeConfigFile::write(&[(ServerName::from_static("integrations"), entry.clone())].into())
+            .await
+            .unwrap();
     let written = std::fs::read_to_string(file.path()).unwrap();
     assert!(written.contains("--bridge"), "{written}");
 
-    let pool = McpPool::builder().server("integrations", entry).build();
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("integrations"), entry)
+        .build();
     let toolbox = Toolbox::new(pool.clone(), tenant()).unwrap();
     let names: Vec<String> = toolbox
         .tools()
@@ -139,7 +143,7 @@ async fn a_bridge_process_serves_an_agent_through_the_pool_and_its_config_entry(
         .unwrap();
     assert_eq!(zero.is_error, Some(true));
     assert_eq!(zero.text(), "division by zero");
-    let key = SessionKey::new(tenant(), "integrations");
+    let key = SessionKey::new(tenant(), ServerName::from_static("integrations"));
     assert!(
         pool.call_tool(&key, "calculator__add", json!({"a": "x"}))
             .await

@@ -4,6 +4,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,13 +77,13 @@ async fn closing_a_tenant_stops_its_processes_and_no_one_elses() {
     let pool = pool(&events).build();
     let (alice, bob) = (tenant("alice"), tenant("bob"));
     for (who, tag) in [(&alice, "gw-close-alice"), (&bob, "gw-close-bob")] {
-        pool.set_tenant_server(who.clone(), "one", demo(tag, &[]));
-        pool.set_tenant_server(who.clone(), "two", demo(tag, &[]));
+        pool.set_tenant_server(who.clone(), ServerName::from_static("one"), demo(tag, &[]));
+        pool.set_tenant_server(who.clone(), ServerName::from_static("two"), demo(tag, &[]));
     }
     let keys = |who: &TenantId| {
         [
-            SessionKey::new(who.clone(), "one"),
-            SessionKey::new(who.clone(), "two"),
+            SessionKey::new(who.clone(), ServerName::from_static("one")),
+            SessionKey::new(who.clone(), ServerName::from_static("two")),
         ]
     };
     for key in keys(&alice).iter().chain(&keys(&bob)) {
@@ -136,11 +137,14 @@ async fn closing_a_tenant_stops_its_processes_and_no_one_elses() {
             } => Some(tenant),
             _ => None,
         });
-    assert_eq!(reason.as_deref(), Some("bob"));
+    assert_eq!(reason.as_ref().map(TenantId::as_str), Some("bob"));
 
     // Removing a tenant's own server closes its session too.
     let [_, two] = keys(&bob);
-    assert!(pool.remove_tenant_server(&bob, "two").await);
+    assert!(
+        pool.remove_tenant_server(&bob, &ServerName::from_static("two"))
+            .await
+    );
     assert!(matches!(
         pool.call_tool(&two, "pid", json!({})).await,
         Err(Error::UnknownServer { .. })
@@ -160,7 +164,7 @@ fn with_token(tag: &str, token: &str) -> McpServerEntry {
 async fn a_rotated_token_reaches_the_next_call_and_calls_in_flight_finish() {
     let events = Recorder::default();
     let pool = pool(&events).build();
-    let key = SessionKey::new(tenant("alice"), "service");
+    let key = SessionKey::new(tenant("alice"), ServerName::from_static("service"));
     let token = || {
         let pool = pool.clone();
         let key = key.clone();
@@ -171,7 +175,11 @@ async fn a_rotated_token_reaches_the_next_call_and_calls_in_flight_finish() {
                 .text()
         }
     };
-    pool.set_tenant_server(key.tenant.clone(), "service", with_token("gw-rotate", "v1"));
+    pool.set_tenant_server(
+        key.tenant.clone(),
+        ServerName::from_static("service"),
+        with_token("gw-rotate", "v1"),
+    );
     assert_eq!(token().await, "v1");
     let old = pid(&pool, &key).await;
 
@@ -180,7 +188,11 @@ async fn a_rotated_token_reaches_the_next_call_and_calls_in_flight_finish() {
         tokio::spawn(async move { pool.call_tool(&key, "sleep", json!({"ms": 600})).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    pool.set_tenant_server(key.tenant.clone(), "service", with_token("gw-rotate", "v2"));
+    pool.set_tenant_server(
+        key.tenant.clone(),
+        ServerName::from_static("service"),
+        with_token("gw-rotate", "v2"),
+    );
     assert_eq!(
         token().await,
         "v2",
@@ -192,8 +204,8 @@ async fn a_rotated_token_reaches_the_next_call_and_calls_in_flight_finish() {
     let kinds = events.wait_for(1).await;
     assert!(
         kinds.contains(&EventKind::SessionClosed {
-            tenant: "alice".into(),
-            server: "service".into(),
+            tenant: TenantId::from_static("alice"),
+            server: ServerName::from_static("service"),
             reason: SessionCloseReason::ConfigChanged,
         }),
         "{kinds:?}"
@@ -202,7 +214,11 @@ async fn a_rotated_token_reaches_the_next_call_and_calls_in_flight_finish() {
 
     // The same config again replaces nothing.
     let new = pid(&pool, &key).await;
-    pool.set_tenant_server(key.tenant.clone(), "service", with_token("gw-rotate", "v2"));
+    pool.set_tenant_server(
+        key.tenant.clone(),
+        ServerName::from_static("service"),
+        with_token("gw-rotate", "v2"),
+    );
     assert_eq!(pid(&pool, &key).await, new);
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process("gw-rotate").await;
@@ -218,12 +234,14 @@ async fn a_denied_tool_is_neither_listed_nor_called() {
     };
     let server = server.tools(ToolPolicy::new(Vec::<String>::new(), ["crash", "env"]).unwrap());
     let events = Recorder::default();
-    let pool = pool(&events).server("demo", server.into()).build();
+    let pool = pool(&events)
+        .server(ServerName::from_static("demo"), server.into())
+        .build();
     let (alice, bob) = (tenant("alice"), tenant("bob"));
     // Bob may use only the harmless tools of the shared server.
     pool.set_tenant_policy(
         bob.clone(),
-        "demo",
+        ServerName::from_static("demo"),
         ToolPolicy::new(["echo", "p*"], Vec::<String>::new()).unwrap(),
     );
 
@@ -231,14 +249,20 @@ async fn a_denied_tool_is_neither_listed_nor_called() {
         tools.iter().map(|tool| tool.name.to_string()).collect()
     };
     let for_alice = pool
-        .list_tools(&SessionKey::new(alice.clone(), "demo"))
+        .list_tools(&SessionKey::new(
+            alice.clone(),
+            ServerName::from_static("demo"),
+        ))
         .await
         .unwrap();
     let alice_names = names(&for_alice);
     assert!(alice_names.contains(&"sleep".to_owned()));
     assert!(!alice_names.contains(&"crash".to_owned()) && !alice_names.contains(&"env".to_owned()));
     let for_bob = pool
-        .list_tools(&SessionKey::new(bob.clone(), "demo"))
+        .list_tools(&SessionKey::new(
+            bob.clone(),
+            ServerName::from_static("demo"),
+        ))
         .await
         .unwrap();
     let bob_names = names(&for_bob);
@@ -252,7 +276,11 @@ async fn a_denied_tool_is_neither_listed_nor_called() {
 
     for (who, tool) in [(&alice, "crash"), (&alice, "env"), (&bob, "sleep")] {
         let err = pool
-            .call_tool(&SessionKey::new(who.clone(), "demo"), tool, json!({}))
+            .call_tool(
+                &SessionKey::new(who.clone(), ServerName::from_static("demo")),
+                tool,
+                json!({}),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -281,7 +309,8 @@ async fn a_denied_tool_is_neither_listed_nor_called() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(logged, "echo\n");
     assert_eq!(
-        pool.health(&SessionKey::new(bob, "demo")).state,
+        pool.health(&SessionKey::new(bob, ServerName::from_static("demo")))
+            .state,
         HealthState::Ok
     );
     pool.shutdown(Duration::from_secs(5)).await;
@@ -296,12 +325,12 @@ async fn a_crash_loop_goes_down_and_back_up_with_two_events() {
     let events = Recorder::default();
     let pool = pool(&events)
         .server(
-            "flaky",
+            ServerName::from_static("flaky"),
             demo("gw-health", &["--exit-while", broken.to_str().unwrap()]),
         )
         .health(HealthThresholds::default().down_after(3))
         .build();
-    let key = SessionKey::new(tenant("alice"), "flaky");
+    let key = SessionKey::new(tenant("alice"), ServerName::from_static("flaky"));
     assert_eq!(pool.health(&key).state, HealthState::Ok);
     for _ in 0..6 {
         let err = pool.call_tool(&key, "pid", json!({})).await.unwrap_err();
@@ -357,14 +386,14 @@ async fn a_crash_loop_goes_down_and_back_up_with_two_events() {
 async fn slow_or_failing_answers_degrade_a_server_and_toolbox_calls_take_options() {
     let events = Recorder::default();
     let pool = pool(&events)
-        .server("demo", demo("gw-degraded", &[]))
+        .server(ServerName::from_static("demo"), demo("gw-degraded", &[]))
         .health(
             HealthThresholds::default()
                 .latency(Duration::from_millis(100))
                 .window(4, 4),
         )
         .build();
-    let key = SessionKey::new(tenant("alice"), "demo");
+    let key = SessionKey::new(tenant("alice"), ServerName::from_static("demo"));
     let toolbox = Toolbox::new(pool.clone(), key.tenant.clone()).unwrap();
     for _ in 0..4 {
         toolbox
@@ -400,8 +429,8 @@ async fn slow_or_failing_answers_degrade_a_server_and_toolbox_calls_take_options
 async fn tool_search_follows_list_changes_and_policies() {
     let events = Recorder::default();
     let pool = pool(&events)
-        .server("demo", demo("gw-search", &[]))
-        .server("other", demo("gw-search", &[]))
+        .server(ServerName::from_static("demo"), demo("gw-search", &[]))
+        .server(ServerName::from_static("other"), demo("gw-search", &[]))
         .build();
     let alice = tenant("alice");
     let toolbox = Toolbox::new(pool.clone(), alice.clone()).unwrap();
@@ -422,7 +451,7 @@ async fn tool_search_follows_list_changes_and_policies() {
 
     // A tool added at the server (notifications/tools/list_changed) is
     // found at the next search; the other server is not indexed again.
-    let key = SessionKey::new(alice.clone(), "demo");
+    let key = SessionKey::new(alice.clone(), ServerName::from_static("demo"));
     pool.call_tool(&key, "add_tool", json!({"name": "weather_forecast"}))
         .await
         .unwrap();
@@ -439,7 +468,7 @@ async fn tool_search_follows_list_changes_and_policies() {
     // A tenant policy takes the tool out of the results.
     pool.set_tenant_policy(
         alice.clone(),
-        "demo",
+        ServerName::from_static("demo"),
         ToolPolicy::new(Vec::<String>::new(), ["weather_*"]).unwrap(),
     );
     let denied = toolbox.search("weather forecast", 1).await.hits;
@@ -458,13 +487,13 @@ async fn the_bridge_offers_a_tenants_pooled_tools_as_search_and_call() {
 
     let events = Recorder::default();
     let pool = pool(&events)
-        .server("demo", demo("gw-bridge", &[]))
-        .server("files", demo("gw-bridge", &[]))
+        .server(ServerName::from_static("demo"), demo("gw-bridge", &[]))
+        .server(ServerName::from_static("files"), demo("gw-bridge", &[]))
         .build();
     let alice = tenant("alice");
     pool.set_tenant_policy(
         alice.clone(),
-        "files",
+        ServerName::from_static("files"),
         ToolPolicy::new(Vec::<String>::new(), ["crash"]).unwrap(),
     );
     let runtime = Arc::new(

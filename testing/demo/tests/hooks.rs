@@ -9,6 +9,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ impl ClientHooks for Host {
         self.asked
             .lock()
             .unwrap()
-            .push((context.tenant.to_string(), context.server.clone()));
+            .push((context.tenant.to_string(), context.server.to_string()));
         assert!(matches!(
             request,
             ElicitRequestParams::FormElicitationParams { .. }
@@ -87,10 +88,10 @@ const ERAS: [McpProtocol; 2] = [McpProtocol::Legacy, McpProtocol::Modern];
 async fn without_hooks_requests_are_declined_and_nothing_is_declared() {
     for protocol in ERAS {
         let pool = McpPool::builder()
-            .server("demo", demo("hooks-none", &[]))
+            .server(ServerName::from_static("demo"), demo("hooks-none", &[]))
             .protocol(protocol)
             .build();
-        let key = SessionKey::new(tenant(), "demo");
+        let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
         assert_eq!(
             call(&pool, &key, "client_capabilities", json!({})).await,
             json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
@@ -132,11 +133,11 @@ async fn hooks_answer(protocol: McpProtocol) {
         ..Host::default()
     });
     let pool = McpPool::builder()
-        .server("demo", demo("hooks-pool", &[]))
+        .server(ServerName::from_static("demo"), demo("hooks-pool", &[]))
         .hooks(HostRef(host.clone()))
         .protocol(protocol)
         .build();
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
 
     let declared = call(&pool, &key, "client_capabilities", json!({})).await;
     assert!(declared["elicitation"]["form"].is_object(), "{declared}");
@@ -188,7 +189,7 @@ async fn a_tenants_own_hooks_take_precedence() {
 async fn tenants_own_hooks(protocol: McpProtocol) {
     let ada = TenantId::new("ada").unwrap();
     let pool = McpPool::builder()
-        .server("demo", demo("hooks-tenant", &[]))
+        .server(ServerName::from_static("demo"), demo("hooks-tenant", &[]))
         .protocol(protocol)
         .hooks(Host {
             name: "pool",
@@ -202,9 +203,21 @@ async fn tenants_own_hooks(protocol: McpProtocol) {
             },
         )
         .build();
-    let own = call(&pool, &SessionKey::new(ada, "demo"), "ask", json!({})).await;
+    let own = call(
+        &pool,
+        &SessionKey::new(ada, ServerName::from_static("demo")),
+        "ask",
+        json!({}),
+    )
+    .await;
     assert_eq!(own["content"]["name"], "ada's");
-    let shared = call(&pool, &SessionKey::new(tenant(), "demo"), "ask", json!({})).await;
+    let shared = call(
+        &pool,
+        &SessionKey::new(tenant(), ServerName::from_static("demo")),
+        "ask",
+        json!({}),
+    )
+    .await;
     assert_eq!(shared["content"]["name"], "pool");
     pool.shutdown(Duration::from_secs(5)).await;
 }

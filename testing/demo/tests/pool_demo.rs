@@ -4,6 +4,7 @@
 
 mod support;
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +16,13 @@ use serde_json::json;
 use support::{assert_no_process, demo, processes_tagged, tenant};
 use tokio_util::sync::CancellationToken;
 
-fn pool(name: &str, tag: &str, extra: &[&str]) -> McpPool {
+fn pool(name: &'static str, tag: &str, extra: &[&str]) -> McpPool {
     pool_speaking(name, tag, extra, McpProtocol::Auto)
 }
 
-fn pool_speaking(name: &str, tag: &str, extra: &[&str], protocol: McpProtocol) -> McpPool {
+fn pool_speaking(name: &'static str, tag: &str, extra: &[&str], protocol: McpProtocol) -> McpPool {
     McpPool::builder()
-        .server(name, demo(tag, extra))
+        .server(ServerName::from_static(name), demo(tag, extra))
         .protocol(protocol)
         .handshake_timeout(Duration::from_secs(10))
         .call_timeout(Duration::from_secs(20))
@@ -38,7 +39,7 @@ async fn stats(pool: &McpPool, key: &SessionKey) -> serde_json::Value {
 async fn initializes_lists_tools_and_calls() {
     let tag = "pool-basic";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let session = pool.get(&key).await.unwrap();
     let info = session.server_info().unwrap();
     assert_eq!(
@@ -103,7 +104,7 @@ async fn initializes_lists_tools_and_calls() {
 async fn calls_on_one_session_run_concurrently() {
     let tag = "pool-concurrent";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (pool, key) = (pool.clone(), key.clone());
@@ -136,7 +137,7 @@ async fn timeouts_and_cancellation_reach_the_server() {
 async fn timeouts_and_cancellation(protocol: McpProtocol) {
     let tag = "pool-timeout";
     let pool = pool_speaking("demo", tag, &[], protocol);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let err = pool
         .call_tool_with(
             &key,
@@ -197,7 +198,7 @@ async fn a_tool_list_is_kept_as_long_as_its_ttl_says() {
     ] {
         let tag = "pool-ttl";
         let pool = pool_speaking("demo", tag, &["--tools-ttl-ms", ttl], protocol);
-        let key = SessionKey::new(tenant(), "demo");
+        let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
         let first = pool.list_tools(&key).await.unwrap();
         let second = pool.list_tools(&key).await.unwrap();
         assert_eq!(first, second);
@@ -223,7 +224,7 @@ async fn the_tool_list_is_cached_and_refreshed_on_list_changed() {
 async fn tool_list_changes(protocol: McpProtocol) {
     let tag = "pool-list-changed";
     let pool = pool_speaking("demo", tag, &[], protocol);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let before = pool.list_tools(&key).await.unwrap();
     let again = pool.list_tools(&key).await.unwrap();
     assert!(Arc::ptr_eq(&before, &again), "served from the cache");
@@ -274,7 +275,10 @@ async fn a_change_made_on_a_fresh_session_is_announced() {
     let tag = "pool-fresh-change";
     let pool = pool_speaking("demo", tag, &[], McpProtocol::Modern);
     for round in 0..10 {
-        let key = SessionKey::new(TenantId::new(format!("fresh-{round}")).unwrap(), "demo");
+        let key = SessionKey::new(
+            TenantId::new(format!("fresh-{round}")).unwrap(),
+            ServerName::from_static("demo"),
+        );
         let session = pool.get(&key).await.unwrap();
         pool.call_tool(&key, "add_tool", json!({"name": "late_tool"}))
             .await
@@ -305,11 +309,14 @@ async fn a_closed_2026_session_lets_its_server_exit_by_itself() {
     let log = dir.path().join("calls.log");
     let log_arg = log.to_str().unwrap();
     let pool = McpPool::builder()
-        .server("demo", demo(tag, &["--call-log", log_arg]))
+        .server(
+            ServerName::from_static("demo"),
+            demo(tag, &["--call-log", log_arg]),
+        )
         .protocol(McpProtocol::Modern)
         .close_grace(Duration::from_secs(1))
         .build();
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     pool.call_tool(&key, "echo", json!({"text": "hi"}))
         .await
         .unwrap();
@@ -328,7 +335,7 @@ async fn a_closed_2026_session_lets_its_server_exit_by_itself() {
 async fn a_server_killed_mid_call_fails_the_call_and_is_replaced() {
     let tag = "pool-crash";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let first_pid = pool.get(&key).await.unwrap().pid().unwrap();
 
     let slow = {
@@ -362,7 +369,7 @@ async fn a_server_killed_mid_call_fails_the_call_and_is_replaced() {
 async fn garbage_on_stdout_does_not_wedge_the_pool() {
     let tag = "pool-garbage";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     // Whether rmcp skips the line or drops the session, the call returns
     // and the next one succeeds.
     let _ = pool.call_tool(&key, "garbage", json!({})).await;
@@ -373,7 +380,7 @@ async fn garbage_on_stdout_does_not_wedge_the_pool() {
     assert_eq!(result.text(), "still here");
 
     let noisy = pool_with_extra("noisy", "pool-garbage-start", &["--garbage-at-start"]);
-    let noisy_key = SessionKey::new(tenant(), "noisy");
+    let noisy_key = SessionKey::new(tenant(), ServerName::from_static("noisy"));
     match noisy
         .call_tool(&noisy_key, "echo", json!({"text": "x"}))
         .await
@@ -390,9 +397,9 @@ async fn garbage_on_stdout_does_not_wedge_the_pool() {
     assert_no_process("pool-garbage-start").await;
 }
 
-fn pool_with_extra(name: &str, tag: &str, extra: &[&str]) -> McpPool {
+fn pool_with_extra(name: &'static str, tag: &str, extra: &[&str]) -> McpPool {
     McpPool::builder()
-        .server(name, demo(tag, extra))
+        .server(ServerName::from_static(name), demo(tag, extra))
         .handshake_timeout(Duration::from_millis(1500))
         .close_grace(Duration::from_millis(300))
         .build()
@@ -402,7 +409,7 @@ fn pool_with_extra(name: &str, tag: &str, extra: &[&str]) -> McpPool {
 async fn start_failures_are_reported_so_a_person_can_act() {
     // Exits at start: status and stderr.
     let exits = test_server(
-        "broken",
+        &ServerName::from_static("broken"),
         &demo("pool-exit", &["--exit-at-start", "7"]),
         Duration::from_secs(10),
     )
@@ -416,7 +423,7 @@ async fn start_failures_are_reported_so_a_person_can_act() {
 
     // Hangs: handshake timeout.
     let hangs = test_server(
-        "hung",
+        &ServerName::from_static("hung"),
         &demo("pool-hang", &["--hang-at-start"]),
         Duration::from_millis(500),
     )
@@ -431,14 +438,24 @@ async fn start_failures_are_reported_so_a_person_can_act() {
     let missing = integrations_core::config::StdioServer::new(
         integrations_core::config::ConfigString::plain("/nonexistent/mcp-server"),
     );
-    let missing = test_server("missing", &missing.into(), Duration::from_secs(5)).await;
+    let missing = test_server(
+        &ServerName::from_static("missing"),
+        &missing.into(),
+        Duration::from_secs(5),
+    )
+    .await;
     let Some(Error::Spawn { source, .. }) = &missing.error else {
         panic!("{:?}", missing.error)
     };
     assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
 
     // A healthy server: name, version, capabilities and tools.
-    let fine = test_server("fine", &demo("pool-probe", &[]), Duration::from_secs(10)).await;
+    let fine = test_server(
+        &ServerName::from_static("fine"),
+        &demo("pool-probe", &[]),
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(fine.success(), "{:?}", fine.error);
     assert_eq!(fine.server.as_ref().unwrap().0, "integrations-mcp-demo");
     assert_eq!(fine.capabilities["tools"]["listChanged"], true);
@@ -446,7 +463,7 @@ async fn start_failures_are_reported_so_a_person_can_act() {
 
     // Through the pool, the same errors, and backoff after failures.
     let pool = pool_with_extra("broken", "pool-exit", &["--exit-at-start", "7"]);
-    let key = SessionKey::new(tenant(), "broken");
+    let key = SessionKey::new(tenant(), ServerName::from_static("broken"));
     for _ in 0..2 {
         assert!(matches!(
             pool.get(&key).await,
@@ -458,7 +475,8 @@ async fn start_failures_are_reported_so_a_person_can_act() {
     }
     assert_eq!(pool.metrics().connect_failures, 2);
     assert!(matches!(
-        pool.get(&SessionKey::new(tenant(), "nope")).await,
+        pool.get(&SessionKey::new(tenant(), ServerName::from_static("nope")))
+            .await,
         Err(Error::UnknownServer { .. })
     ));
     pool.shutdown(Duration::from_secs(5)).await;
@@ -471,7 +489,7 @@ async fn start_failures_are_reported_so_a_person_can_act() {
 async fn a_thousand_gets_of_a_cold_key_spawn_one_process() {
     let tag = "pool-single-flight";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let mut gets = tokio::task::JoinSet::new();
     for _ in 0..1000 {
         let (pool, key) = (pool.clone(), key.clone());
@@ -495,14 +513,18 @@ async fn a_thousand_gets_of_a_cold_key_spawn_one_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sessions_close_and_the_least_recently_used_is_evicted() {
     let pool = McpPool::builder()
-        .server("a", demo("pool-lru-a", &[]))
-        .server("b", demo("pool-lru-b", &[]))
+        .server(ServerName::from_static("a"), demo("pool-lru-a", &[]))
+        .server(ServerName::from_static("b"), demo("pool-lru-b", &[]))
         .max_sessions(1)
         .idle_timeout(Duration::from_millis(400))
         .close_grace(Duration::from_millis(300))
         .build();
-    pool.get(&SessionKey::new(tenant(), "a")).await.unwrap();
-    pool.get(&SessionKey::new(tenant(), "b")).await.unwrap();
+    pool.get(&SessionKey::new(tenant(), ServerName::from_static("a")))
+        .await
+        .unwrap();
+    pool.get(&SessionKey::new(tenant(), ServerName::from_static("b")))
+        .await
+        .unwrap();
     assert_no_process("pool-lru-a").await;
     assert_eq!(pool.metrics().evicted, 1);
     assert_no_process("pool-lru-b").await; // closed once idle
@@ -515,7 +537,7 @@ async fn idle_sessions_close_and_the_least_recently_used_is_evicted() {
 async fn the_demo_server_emits_progress_when_asked_with_a_token() {
     let tag = "pool-progress";
     let pool = pool("demo", tag, &[]);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let result = pool
         .call_tool(&key, "progress", json!({"steps": 3}))
         .await
@@ -532,10 +554,10 @@ async fn the_demo_server_emits_progress_when_asked_with_a_token() {
 async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
     let tag = "pool-freeze";
     let pool = McpPool::builder()
-        .server("demo", demo(tag, &[]))
+        .server(ServerName::from_static("demo"), demo(tag, &[]))
         .close_grace(Duration::from_millis(300))
         .build();
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let first = pool.get(&key).await.unwrap().pid();
     let err = pool
         .call_tool_with(
@@ -575,11 +597,11 @@ async fn a_server_that_stops_answering_is_replaced_after_a_timeout() {
 async fn calls_dropped_mid_flight_let_the_session_go_idle() {
     let tag = "pool-dropped-calls";
     let pool = McpPool::builder()
-        .server("demo", demo(tag, &[]))
+        .server(ServerName::from_static("demo"), demo(tag, &[]))
         .idle_timeout(Duration::from_millis(500))
         .close_grace(Duration::from_millis(300))
         .build();
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     pool.get(&key).await.unwrap();
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..100 {
@@ -612,7 +634,7 @@ fn formatting_the_pool_during_cold_gets_does_not_deadlock() {
         .build()
         .unwrap();
     let pool = McpPool::builder()
-        .server("demo", demo("pool-debug", &[]))
+        .server(ServerName::from_static("demo"), demo("pool-debug", &[]))
         .build();
     let (done, finished) = std::sync::mpsc::channel();
     let formatter = {
@@ -630,7 +652,10 @@ fn formatting_the_pool_during_cold_gets_does_not_deadlock() {
             for i in 0..20_000 {
                 // Unknown servers: the cold path, which reads the server
                 // list while it holds the slots.
-                let key = SessionKey::new(tenant(), format!("missing-{worker}-{i}"));
+                let key = SessionKey::new(
+                    tenant(),
+                    ServerName::new(format!("missing-{worker}-{i}")).unwrap(),
+                );
                 assert!(matches!(
                     pool.get(&key).await,
                     Err(Error::UnknownServer { .. })
@@ -657,15 +682,24 @@ fn formatting_the_pool_during_cold_gets_does_not_deadlock() {
 async fn connects_in_progress_at_shutdown_leave_nothing_behind() {
     let (slow, hung) = ("pool-shutdown-slow", "pool-shutdown-hung");
     let pool = McpPool::builder()
-        .server("slow", demo(slow, &["--start-delay", "1500"]))
-        .server("hung", demo(hung, &["--hang-at-start"]))
+        .server(
+            ServerName::from_static("slow"),
+            demo(slow, &["--start-delay", "1500"]),
+        )
+        .server(
+            ServerName::from_static("hung"),
+            demo(hung, &["--hang-at-start"]),
+        )
         .handshake_timeout(Duration::from_secs(60))
         .close_grace(Duration::from_millis(300))
         .build();
     let mut gets = tokio::task::JoinSet::new();
     for i in 0..6 {
         let server = if i % 2 == 0 { "slow" } else { "hung" };
-        let (pool, key) = (pool.clone(), SessionKey::new(tenant(), server));
+        let (pool, key) = (
+            pool.clone(),
+            SessionKey::new(tenant(), ServerName::from_static(server)),
+        );
         gets.spawn(async move { pool.get(&key).await });
     }
     for _ in 0..200 {
@@ -697,7 +731,8 @@ async fn connects_in_progress_at_shutdown_leave_nothing_behind() {
         processes_tagged(hung)
     );
     assert!(matches!(
-        pool.get(&SessionKey::new(tenant(), "slow")).await,
+        pool.get(&SessionKey::new(tenant(), ServerName::from_static("slow")))
+            .await,
         Err(Error::PoolClosed)
     ));
 }
@@ -706,9 +741,12 @@ async fn connects_in_progress_at_shutdown_leave_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_toolbox_lists_the_tools_of_the_servers_that_answer() {
     let pool = McpPool::builder()
-        .server("demo", demo("pool-toolbox-up", &[]))
         .server(
-            "broken",
+            ServerName::from_static("demo"),
+            demo("pool-toolbox-up", &[]),
+        )
+        .server(
+            ServerName::from_static("broken"),
             demo("pool-toolbox-down", &["--exit-at-start", "4"]),
         )
         .close_grace(Duration::from_millis(300))
@@ -732,7 +770,9 @@ async fn a_toolbox_lists_the_tools_of_the_servers_that_answer() {
         ),
         "{error:?}"
     );
-    assert!(Toolbox::with_servers(pool.clone(), tenant(), ["a__b"]).is_err());
+    assert!(
+        Toolbox::with_servers(pool.clone(), tenant(), [ServerName::from_static("a__b")]).is_err()
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     assert_no_process("pool-toolbox-up").await;
 }
@@ -741,7 +781,10 @@ async fn a_toolbox_lists_the_tools_of_the_servers_that_answer() {
 #[test]
 fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
     let pool = McpPool::builder()
-        .server("demo", demo("pool-no-runtime", &[]))
+        .server(
+            ServerName::from_static("demo"),
+            demo("pool-no-runtime", &[]),
+        )
         .idle_timeout(Duration::from_millis(300))
         .close_grace(Duration::from_millis(300))
         .build();
@@ -750,7 +793,7 @@ fn a_pool_is_built_outside_a_runtime_and_used_inside_one() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let key = SessionKey::new(tenant(), "demo");
+        let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
         let echoed = pool
             .call_tool(&key, "echo", json!({"text": "hi"}))
             .await
@@ -774,12 +817,15 @@ async fn a_server_that_never_answers_is_a_handshake_timeout_on_time() {
     .args(["-c", "cat > /dev/null # pool-silent"]);
     let limit = Duration::from_secs(30);
     let pool = McpPool::builder()
-        .server("silent", silent.into())
+        .server(ServerName::from_static("silent"), silent.into())
         .handshake_timeout(limit)
         .build();
     let started = tokio::time::Instant::now();
     let err = pool
-        .get(&SessionKey::new(tenant(), "silent"))
+        .get(&SessionKey::new(
+            tenant(),
+            ServerName::from_static("silent"),
+        ))
         .await
         .unwrap_err();
     let took = started.elapsed();
@@ -801,8 +847,10 @@ async fn a_server_that_never_answers_is_a_handshake_timeout_on_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_that_are_not_an_object_are_refused_locally() {
     let tag = "pool-bad-arguments";
-    let pool = McpPool::builder().server("demo", demo(tag, &[])).build();
-    let key = SessionKey::new(tenant(), "demo");
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("demo"), demo(tag, &[]))
+        .build();
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     for arguments in [json!([1, 2]), json!("text"), json!(3)] {
         let err = pool.call_tool(&key, "echo", arguments).await.unwrap_err();
         assert!(
@@ -830,8 +878,10 @@ async fn arguments_that_are_not_an_object_are_refused_locally() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_the_server_refuses_are_invalid_arguments() {
     let tag = "pool-server-refuses";
-    let pool = McpPool::builder().server("demo", demo(tag, &[])).build();
-    let key = SessionKey::new(tenant(), "demo");
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("demo"), demo(tag, &[]))
+        .build();
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let err = pool
         .call_tool(&key, "no_such_tool", json!({}))
         .await
@@ -854,7 +904,7 @@ async fn arguments_the_server_refuses_are_invalid_arguments() {
 async fn a_call_answered_with_a_task_is_polled_to_its_result_or_cancelled() {
     let tag = "pool-tasks";
     let pool = pool_speaking("demo", tag, &[], McpProtocol::Modern);
-    let key = SessionKey::new(tenant(), "demo");
+    let key = SessionKey::new(tenant(), ServerName::from_static("demo"));
     let result = pool
         .call_tool(&key, "long", json!({"ms": 300}))
         .await

@@ -200,8 +200,8 @@ impl Inner {
                 };
                 self.remember(tenant, connection, &token, stored.expires_at);
                 let refreshed = EventKind::TokenRefreshed {
-                    tenant: tenant.to_string(),
-                    connection: connection.to_string(),
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
                 };
                 self.emit(connection, refreshed).await;
                 Ok(Some(token))
@@ -286,8 +286,8 @@ impl Inner {
         self.emit(
             connection,
             EventKind::TokenRefreshFailed {
-                tenant: tenant.to_string(),
-                connection: connection.to_string(),
+                tenant: tenant.clone(),
+                connection: connection.clone(),
                 message,
             },
         )
@@ -334,8 +334,8 @@ impl Inner {
                 self.emit(
                     connection,
                     EventKind::NeedsReauth {
-                        tenant: tenant.to_string(),
-                        connection: connection.to_string(),
+                        tenant: tenant.clone(),
+                        connection: connection.clone(),
                     },
                 )
                 .await;

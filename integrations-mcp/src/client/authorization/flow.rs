@@ -16,6 +16,8 @@ use rmcp::transport::auth::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+use integrations_core::id::ServerName;
+
 use super::McpAuthorization;
 use super::discovery::{challenge, discover};
 use super::enterprise::enterprise_token;
@@ -59,9 +61,9 @@ pub(crate) enum Authorized {
     Bearer(SecretString),
 }
 
-pub(super) fn failed(server: &str, error: impl fmt::Display) -> Error {
+pub(super) fn failed(server: &ServerName, error: impl fmt::Display) -> Error {
     Error::Authorization {
-        server: server.to_owned(),
+        server: server.clone(),
         message: error.to_string(),
     }
 }
@@ -71,7 +73,7 @@ pub(super) fn failed(server: &str, error: impl fmt::Display) -> Error {
 /// stored tokens (or tokens the authorization server no longer honours),
 /// starts the flow and fails with [`Error::AuthorizationRequired`].
 pub(crate) async fn authorize(
-    server: &str,
+    server: &ServerName,
     url: &str,
     oauth: &OAuthContext,
     deadline: Instant,
@@ -122,7 +124,7 @@ pub(crate) async fn authorize(
     }
     let tokens = oauth.tokens.clone().map_err(|why| failed(server, why))?;
     let connection = token_connection(server).map_err(|e| failed(server, e))?;
-    if oauth.step_up.is_none() && issued_for(&tokens, &oauth.tenant, &connection, url).await? {
+    if oauth.step_up.is_none() && issued_for(&tokens, &oauth.tenant, server, url).await? {
         match tokens
             .manager
             .access_token(&oauth.tenant, &connection)
@@ -152,14 +154,15 @@ pub(crate) async fn authorize(
 async fn issued_for(
     tokens: &Tokens,
     tenant: &TenantId,
-    connection: &ConnectionId,
+    server: &ServerName,
     url: &str,
 ) -> Result<bool, Error> {
+    let connection = token_connection(server).map_err(|e| failed(server, e))?;
     let stored = tokens
         .store
-        .get(tenant, connection)
+        .get(tenant, &connection)
         .await
-        .map_err(|e| crate::error::credential_error(connection.name(), e))?;
+        .map_err(|e| crate::error::credential_error(server, e))?;
     let Some(stored) = stored else {
         return Ok(true);
     };
@@ -174,7 +177,7 @@ async fn issued_for(
 /// `insufficient_scope` (for the scopes `oauth.step_up` names). Returns the
 /// [`Error::AuthorizationRequired`] that sends the user to approve.
 pub(crate) async fn start(
-    server: &str,
+    server: &ServerName,
     url: &str,
     oauth: &OAuthContext,
     deadline: Instant,
@@ -194,7 +197,7 @@ pub(crate) async fn start(
 /// registered once if need be; returns the [`Error::AuthorizationRequired`]
 /// that sends the user to approve, or what failed.
 async fn start_code_flow(
-    server: &str,
+    server: &ServerName,
     url: &str,
     oauth: &OAuthContext,
     tokens: Tokens,
@@ -210,7 +213,7 @@ async fn start_code_flow(
     let mut states = SealedStates {
         store: tokens.store,
         tenant: oauth.tenant.clone(),
-        server: server.to_owned(),
+        server: server.clone(),
         resource: url.to_owned(),
         challenge: None,
         client_id: String::new(),
@@ -273,7 +276,7 @@ async fn start_code_flow(
     .await;
     match address {
         Ok(Ok(address)) => Error::AuthorizationRequired {
-            server: server.to_owned(),
+            server: server.clone(),
             tenant: oauth.tenant.to_string(),
             url: address,
         },
@@ -322,17 +325,15 @@ async fn registered(
 /// verifier, and seals the tokens. The state is used once.
 pub(crate) async fn complete(
     tokens: &Tokens,
-    authorizations: &HashMap<String, McpAuthorization>,
+    authorizations: &HashMap<ServerName, McpAuthorization>,
     tenant: &TenantId,
     callback_url: &str,
-) -> Result<String, Error> {
-    let refused = |why: &str| Error::Authorization {
-        server: "(callback)".into(),
+) -> Result<ServerName, Error> {
+    let refused = |why: &str| Error::CallbackRefused {
         message: format!("authorization state refused: {why}"),
     };
     let callback = AuthorizationCallback::from_redirect_url(callback_url).map_err(|e| {
-        Error::Authorization {
-            server: "(callback)".into(),
+        Error::CallbackRefused {
             message: format!("the callback URL: {e}"),
         }
     })?;
@@ -340,7 +341,9 @@ pub(crate) async fn complete(
         .await
         .map_err(|why| refused(&why))?;
     let meta = |key: &str| record.metadata.get(key).cloned().unwrap_or_default();
-    let (server, resource) = (meta(SERVER), meta(RESOURCE));
+    let server =
+        ServerName::new(meta(SERVER)).map_err(|_| refused("the flow names no valid server"))?;
+    let resource = meta(RESOURCE);
     let Some(McpAuthorization::AuthorizationCode {
         redirect_uri,
         client,
@@ -417,7 +420,7 @@ pub(crate) async fn complete(
 async fn client_config_of(
     tokens: &Tokens,
     tenant: &TenantId,
-    server: &str,
+    server: &ServerName,
     (client_id, redirect_uri, host_client): (String, &str, &Option<(String, Option<SecretString>)>),
 ) -> Result<OAuthClientConfig, integrations_core::Error> {
     let registered = RegisteredClient::load(tokens.store.as_ref(), tenant, server)

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use integrations_core::id::ServerName;
+
 use super::flow::failed;
 use crate::error::Error;
 
@@ -45,10 +47,10 @@ pub(crate) enum Offloaded {
 
 impl Offloaded {
     /// The error of a connect to `server`: a timeout is the handshake's.
-    pub(super) fn into_error(self, server: &str) -> Error {
+    pub(super) fn into_error(self, server: &ServerName) -> Error {
         match self {
             Self::TimedOut(after) => Error::HandshakeTimeout {
-                server: server.to_owned(),
+                server: server.clone(),
                 after,
             },
             Self::Failed(why) => failed(server, why),

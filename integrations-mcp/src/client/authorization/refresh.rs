@@ -23,6 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
 
+use integrations_core::id::ServerName;
+
 use super::sealed::{CLIENT_ID, RESOURCE, RegisteredClient};
 use super::{McpAuthorization, OAUTH_WORK_LIMIT, off_runtime};
 
@@ -34,7 +36,7 @@ use super::{McpAuthorization, OAUTH_WORK_LIMIT, off_runtime};
 pub(crate) struct McpRefresher {
     /// The pool's configured flows, by server: a preregistered client's
     /// secret authenticates the refresh.
-    pub(crate) authorizations: HashMap<String, McpAuthorization>,
+    pub(crate) authorizations: HashMap<ServerName, McpAuthorization>,
     /// Where dynamically registered clients are sealed.
     pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
 }
@@ -45,7 +47,8 @@ impl TokenRefresher for McpRefresher {
         let resource = request.metadata.get(RESOURCE).cloned().ok_or(
             "the sealed token does not name its server's URL; authorise the connection again",
         )?;
-        let client = match self.authorizations.get(request.connection.name()) {
+        let server = ServerName::new(request.connection.name())?;
+        let client = match self.authorizations.get(&server) {
             Some(McpAuthorization::AuthorizationCode {
                 client: Some((id, Some(secret))),
                 redirect_uri,
@@ -58,18 +61,10 @@ impl TokenRefresher for McpRefresher {
         };
         let client_id = request.metadata.get(CLIENT_ID).cloned().unwrap_or_default();
         // A dynamically registered confidential client authenticates too.
-        let registered = RegisteredClient::load(
-            self.store.as_ref(),
-            request.tenant,
-            request.connection.name(),
-        )
-        .await?
-        .filter(|registered| registered.client_id == client_id);
-        let client = match (
-            client,
-            registered,
-            self.authorizations.get(request.connection.name()),
-        ) {
+        let registered = RegisteredClient::load(self.store.as_ref(), request.tenant, &server)
+            .await?
+            .filter(|registered| registered.client_id == client_id);
+        let client = match (client, registered, self.authorizations.get(&server)) {
             (Some(client), _, _) => Some(client),
             (
                 None,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use integrations_core::credentials::{CredentialKind, Credentials};
+use integrations_core::id::ServerName;
 use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthError, CredentialStore, StateStore, StoredAuthorizationState, StoredCredentials,
@@ -232,7 +233,9 @@ pub(crate) fn is_ours(connection: &ConnectionId) -> bool {
 
 /// The connection a tenant's tokens for `server` are sealed as:
 /// `mcp/{server}`.
-pub(crate) fn token_connection(server: &str) -> Result<ConnectionId, integrations_core::Error> {
+pub(crate) fn token_connection(
+    server: &ServerName,
+) -> Result<ConnectionId, integrations_core::Error> {
     ConnectionId::new(TOKENS, server)
 }
 
@@ -250,7 +253,7 @@ pub(crate) fn state_connection(state: &str) -> Option<ConnectionId> {
 pub(crate) struct SealedStates {
     pub(crate) store: Arc<dyn integrations_core::credentials::CredentialStore>,
     pub(crate) tenant: TenantId,
-    pub(crate) server: String,
+    pub(crate) server: ServerName,
     pub(crate) resource: String,
     /// The server's `WWW-Authenticate` challenge the flow started from: the
     /// completion discovers the authorization server from it again.
@@ -272,7 +275,7 @@ impl StateStore for SealedStates {
         let text = serde_json::to_string(&pending).map_err(store_error)?;
         let until = Utc::now() + chrono::Duration::from_std(PENDING_FOR).unwrap_or_default();
         let mut sealed = Credentials::bearer(text)
-            .with_metadata(SERVER, self.server.clone())
+            .with_metadata(SERVER, self.server.as_str())
             .with_metadata(RESOURCE, self.resource.clone())
             .with_metadata(CLIENT_ID, self.client_id.clone())
             .with_expires_at(until);
@@ -334,7 +337,7 @@ pub(crate) struct RegisteredClient {
     pub(crate) client_secret: Option<secrecy::SecretString>,
 }
 
-fn client_connection(server: &str) -> Result<ConnectionId, integrations_core::Error> {
+fn client_connection(server: &ServerName) -> Result<ConnectionId, integrations_core::Error> {
     ConnectionId::new(CLIENTS, server)
 }
 
@@ -343,7 +346,7 @@ impl RegisteredClient {
     pub(crate) async fn load(
         store: &dyn integrations_core::credentials::CredentialStore,
         tenant: &TenantId,
-        server: &str,
+        server: &ServerName,
     ) -> Result<Option<Self>, integrations_core::Error> {
         let stored = store.get(tenant, &client_connection(server)?).await?;
         Ok(stored.and_then(|stored| match stored.value.kind {
@@ -360,7 +363,7 @@ impl RegisteredClient {
         &self,
         store: &dyn integrations_core::credentials::CredentialStore,
         tenant: &TenantId,
-        server: &str,
+        server: &ServerName,
     ) -> Result<(), integrations_core::Error> {
         let password = self
             .client_secret

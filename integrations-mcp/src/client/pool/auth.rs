@@ -4,6 +4,8 @@
 use integrations_core::TenantId;
 use integrations_core::config::McpServerEntry;
 
+use integrations_core::id::ServerName;
+
 use super::{MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};
 use crate::client::authorization::{self, OAuthContext};
 use crate::error::Error;
@@ -24,13 +26,12 @@ impl McpPool {
         &self,
         tenant: &TenantId,
         callback_url: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<ServerName, Error> {
         let tokens = self
             .inner
             .oauth_tokens
             .as_ref()
-            .map_err(|why| Error::Authorization {
-                server: "(callback)".into(),
+            .map_err(|why| Error::CallbackRefused {
                 message: (*why).to_owned(),
             })?;
         let server = crate::client::authorization::complete(
@@ -60,7 +61,7 @@ impl McpPool {
     pub async fn forget_authorization(
         &self,
         tenant: &TenantId,
-        server: &str,
+        server: &ServerName,
     ) -> Result<bool, Error> {
         let Ok(tokens) = self.inner.oauth_tokens.as_ref() else {
             return Ok(false);

@@ -9,6 +9,7 @@ use integrations_core::config::{McpProtocol, McpServerEntry};
 use integrations_core::credentials::TokenManager;
 use integrations_core::events::EventSink;
 use integrations_core::health::HealthMetrics;
+use integrations_core::id::ServerName;
 use integrations_core::{ConnectionId, IntegrationId, TenantId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,9 +21,9 @@ use crate::client::hooks::ClientHooks;
 #[derive(Debug)]
 #[must_use = "call `build` to get the pool"]
 pub struct McpPoolBuilder {
-    servers: BTreeMap<String, McpServerEntry>,
+    servers: BTreeMap<ServerName, McpServerEntry>,
     tokens: Option<TokenManager>,
-    oauth: HashMap<String, ConnectionId>,
+    oauth: HashMap<ServerName, ConnectionId>,
     call_timeout: Duration,
     max_message: usize,
     handshake_timeout: Duration,
@@ -34,7 +35,7 @@ pub struct McpPoolBuilder {
     hooks: Option<Arc<dyn ClientHooks>>,
     tenant_hooks: HashMap<TenantId, Arc<dyn ClientHooks>>,
     #[cfg(feature = "http")]
-    authorizations: HashMap<String, crate::client::McpAuthorization>,
+    authorizations: HashMap<ServerName, crate::client::McpAuthorization>,
     #[cfg(feature = "http")]
     oauth_tokens: Option<Arc<dyn integrations_core::credentials::CredentialStore>>,
     events: Option<Arc<dyn EventSink>>,
@@ -67,14 +68,14 @@ impl McpPoolBuilder {
     }
 
     /// Adds servers available to every tenant (e.g. `config.mcp_servers()`).
-    pub fn servers(mut self, servers: BTreeMap<String, McpServerEntry>) -> Self {
+    pub fn servers(mut self, servers: BTreeMap<ServerName, McpServerEntry>) -> Self {
         self.servers.extend(servers);
         self
     }
 
     /// Adds one server available to every tenant.
-    pub fn server(mut self, name: impl Into<String>, config: McpServerEntry) -> Self {
-        self.servers.insert(name.into(), config);
+    pub fn server(mut self, name: ServerName, config: McpServerEntry) -> Self {
+        self.servers.insert(name, config);
         self
     }
 
@@ -94,8 +95,8 @@ impl McpPoolBuilder {
     /// builder: a tenant's own server of that name
     /// ([`McpPool::set_tenant_server`]) gets it only at the same URL (same
     /// scheme, host, port and path), and connects without it elsewhere.
-    pub fn oauth(mut self, server: impl Into<String>, connection: ConnectionId) -> Self {
-        self.oauth.insert(server.into(), connection);
+    pub fn oauth(mut self, server: ServerName, connection: ConnectionId) -> Self {
+        self.oauth.insert(server, connection);
         self
     }
 
@@ -177,10 +178,10 @@ impl McpPoolBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn authorization(
         mut self,
-        server: impl Into<String>,
+        server: ServerName,
         authorization: crate::client::McpAuthorization,
     ) -> Self {
-        self.authorizations.insert(server.into(), authorization);
+        self.authorizations.insert(server, authorization);
         self
     }
 

@@ -267,7 +267,7 @@ impl Inner {
         if let Some((from, to, reason)) = changed {
             tracing::info!(tenant = %key.tenant, server = %key.server, %from, %to, reason = reason.as_deref(), "MCP server health changed");
             self.emit(EventKind::HealthChanged {
-                tenant: key.tenant.to_string(),
+                tenant: key.tenant.clone(),
                 server: key.server.clone(),
                 from,
                 to,

@@ -94,7 +94,7 @@ impl Inner {
             health.state == integrations_core::health::HealthState::Ok && closed.contains(key)
         });
         for (_, session) in idle {
-            tracing::debug!(server = session.server(), "closing idle MCP session");
+            tracing::debug!(server = %session.server(), "closing idle MCP session");
             self.idle_closed.fetch_add(1, Ordering::Relaxed);
             self.close_later(session);
         }

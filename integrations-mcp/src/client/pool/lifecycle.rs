@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use integrations_core::TenantId;
 use integrations_core::config::{McpServerEntry, ToolPolicy};
 use integrations_core::events::{Event, EventKind, SessionCloseReason};
+use integrations_core::id::ServerName;
 use rmcp::model::Tool;
 
 use super::{Inner, McpPool, SessionKey, Slot, lock};
@@ -50,7 +51,7 @@ impl Inner {
                 session.close(grace).await;
                 tracing::info!(tenant = %key.tenant, server = %key.server, ?reason, "MCP session closed");
                 inner.emit(EventKind::SessionClosed {
-                    tenant: key.tenant.to_string(),
+                    tenant: key.tenant,
                     server: key.server,
                     reason,
                 });
@@ -135,12 +136,7 @@ impl McpPool {
     /// their timeouts), then it closes with a
     /// [`SessionClosed`](EventKind::SessionClosed) event
     /// (`config_changed`).
-    pub fn set_tenant_server(
-        &self,
-        tenant: TenantId,
-        name: impl Into<String>,
-        config: McpServerEntry,
-    ) {
+    pub fn set_tenant_server(&self, tenant: TenantId, name: ServerName, config: McpServerEntry) {
         let key = SessionKey::new(tenant, name);
         self.inner.policy_generation.fetch_add(1, Ordering::SeqCst);
         if !config.tools().is_unrestricted() {
@@ -170,8 +166,8 @@ impl McpPool {
     /// its calls in flight), with a [`SessionClosed`](EventKind::SessionClosed)
     /// event (`server_removed`); a shared server of the same name serves
     /// the tenant's next call. Returns whether there was such a server.
-    pub async fn remove_tenant_server(&self, tenant: &TenantId, name: &str) -> bool {
-        let key = SessionKey::new(tenant.clone(), name);
+    pub async fn remove_tenant_server(&self, tenant: &TenantId, name: &ServerName) -> bool {
+        let key = SessionKey::new(tenant.clone(), name.clone());
         let removed = lock(&self.inner.tenant_servers)
             .remove(&(key.tenant.clone(), key.server.clone()))
             .is_some();
@@ -189,14 +185,9 @@ impl McpPool {
     /// of the server config's own policy (a tool must pass both). Takes
     /// effect on the next listing and call; a denied call is
     /// [`Error::ToolDenied`] and never reaches the server.
-    pub fn set_tenant_policy(
-        &self,
-        tenant: TenantId,
-        server: impl Into<String>,
-        policy: ToolPolicy,
-    ) {
+    pub fn set_tenant_policy(&self, tenant: TenantId, server: ServerName, policy: ToolPolicy) {
         self.inner.has_policies.store(true, Ordering::Relaxed);
-        lock(&self.inner.tenant_policies).insert((tenant, server.into()), policy);
+        lock(&self.inner.tenant_policies).insert((tenant, server), policy);
         self.inner.policy_generation.fetch_add(1, Ordering::SeqCst);
     }
 

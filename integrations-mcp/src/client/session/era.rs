@@ -23,6 +23,8 @@ use rmcp::ClientLifecycleMode;
 use rmcp::model::{ErrorCode, ProtocolVersion};
 use rmcp::service::ClientInitializeError;
 
+use integrations_core::id::ServerName;
+
 use crate::error::Error;
 
 /// The revision a server spoke.
@@ -170,10 +172,14 @@ pub(super) fn is_legacy_answer(error: &ClientInitializeError) -> bool {
 /// What a failed handshake in `era` says, when the server's own answer
 /// explains it: a refusal of the revision (see [`refusal`]), or a legacy
 /// server's answer to `server/discover` when 2026-07-28 was pinned.
-pub(super) fn answered(server: &str, era: Era, error: &ClientInitializeError) -> Option<Error> {
+pub(super) fn answered(
+    server: &ServerName,
+    era: Era,
+    error: &ClientInitializeError,
+) -> Option<Error> {
     refusal(server, error).or_else(|| {
         (era == Era::Modern && is_legacy_answer(error)).then(|| Error::Handshake {
-            server: server.to_owned(),
+            server: server.clone(),
             message: format!(
                 "it does not speak MCP 2026-07-28 ({error}); set its `protocol` to \"auto\" or \"legacy\""
             ),
@@ -184,9 +190,9 @@ pub(super) fn answered(server: &str, era: Era, error: &ClientInitializeError) ->
 /// The server's refusal of the revision asked for, when that is why the
 /// handshake failed: -32022 on `initialize` (with the versions it names),
 /// or no common version after `server/discover`.
-pub(super) fn refusal(server: &str, error: &ClientInitializeError) -> Option<Error> {
+pub(super) fn refusal(server: &ServerName, error: &ClientInitializeError) -> Option<Error> {
     let refused = |requested: &str, supported: Vec<String>| Error::UnsupportedProtocol {
-        server: server.to_owned(),
+        server: server.clone(),
         requested: requested.to_owned(),
         supported,
     };
@@ -282,7 +288,7 @@ mod tests {
             requested,
             supported,
             ..
-        }) = refusal("s", &error)
+        }) = refusal(&ServerName::from_static("s"), &error)
         else {
             panic!("not a refusal")
         };
@@ -290,7 +296,7 @@ mod tests {
             (requested.as_str(), supported),
             ("2025-11-25", vec!["2026-07-28".to_owned()])
         );
-        assert!(refusal("s", &rpc(-32601)).is_none());
+        assert!(refusal(&ServerName::from_static("s"), &rpc(-32601)).is_none());
     }
 
     #[test]

@@ -14,6 +14,8 @@ use rmcp::transport::streamable_http_client::{
 };
 use tokio::sync::watch;
 
+use integrations_core::id::ServerName;
+
 use super::era::{self, Era};
 use super::progress::{ProgressRoutes, ordered};
 use super::{Attempt, Client, Connect, Session};
@@ -21,7 +23,7 @@ use crate::error::Error;
 
 impl Session {
     pub(super) async fn connect_http(
-        server: &str,
+        server: &ServerName,
         config: &integrations_core::config::HttpServer,
         options: Connect<'_>,
     ) -> Result<Self, Error> {
@@ -43,7 +45,7 @@ impl Session {
                 )
                 .await
                 .map_err(|_| Error::HandshakeTimeout {
-                    server: server.to_owned(),
+                    server: server.clone(),
                     after: options.handshake,
                 })??;
                 Some(authorized)
@@ -70,7 +72,7 @@ impl Session {
     /// One handshake in `era` by `by` on a new transport; when `probing`,
     /// an answer that says the server is legacy is [`Attempt::Legacy`].
     async fn start_http(
-        server: &str,
+        server: &ServerName,
         config: &integrations_core::config::HttpServer,
         options: &Connect<'_>,
         (transport, authorized): (
@@ -112,7 +114,7 @@ impl Session {
                 }
                 Err(_) => {
                     return Err(Attempt::Failed(Error::HandshakeTimeout {
-                        server: server.to_owned(),
+                        server: server.clone(),
                         after: options.handshake,
                     }));
                 }
@@ -125,7 +127,7 @@ impl Session {
                     .any(|status| error.to_string().contains(status))
             {
                 return Err(Attempt::Failed(Error::Unauthorized {
-                    server: server.to_owned(),
+                    server: server.clone(),
                     challenge: error.auth_challenge().map(str::to_owned),
                 }));
             }
@@ -134,7 +136,7 @@ impl Session {
             }
             Err(Attempt::Failed(
                 era::answered(server, era, &error).unwrap_or_else(|| Error::Handshake {
-                    server: server.to_owned(),
+                    server: server.clone(),
                     message: crate::client::http_words::describe(config.url.expose(), &error),
                 }),
             ))
@@ -143,7 +145,7 @@ impl Session {
 
     /// One `initialize` over 2024-11-05's HTTP+SSE transport by `by`.
     async fn start_sse(
-        server: &str,
+        server: &ServerName,
         config: &integrations_core::config::HttpServer,
         options: &Connect<'_>,
         authorized: Option<&crate::client::authorization::Authorized>,
@@ -154,7 +156,7 @@ impl Session {
 
         let failed = |message: String| {
             Attempt::Failed(Error::Handshake {
-                server: server.to_owned(),
+                server: server.clone(),
                 message,
             })
         };
@@ -211,14 +213,14 @@ impl Session {
             Ok(Ok(service)) => Ok(Self::over_http(server, service, options)),
             Ok(Err(attempt)) => Err(attempt),
             Err(_) => Err(Attempt::Failed(Error::HandshakeTimeout {
-                server: server.to_owned(),
+                server: server.clone(),
                 after: options.handshake,
             })),
         }
     }
 
     fn over_http(
-        server: &str,
+        server: &ServerName,
         service: RunningService<RoleClient, Client>,
         options: &Connect<'_>,
     ) -> Self {
@@ -273,14 +275,14 @@ where
 /// The transport's config: the URL, the config's headers, and the bearer
 /// token (an `Authorization: Bearer` header of the config, or the pool's).
 fn transport_config(
-    server: &str,
+    server: &ServerName,
     config: &integrations_core::config::HttpServer,
     bearer: Option<&secrecy::SecretString>,
 ) -> Result<StreamableHttpClientTransportConfig, Error> {
     use secrecy::ExposeSecret;
 
     let invalid = |message: String| Error::Unsupported {
-        server: server.to_owned(),
+        server: server.clone(),
         message,
     };
     let mut transport =

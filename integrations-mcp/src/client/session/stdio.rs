@@ -10,6 +10,8 @@ use rmcp::service::ClientInitializeError;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
+use integrations_core::id::ServerName;
+
 use super::era::{self, Era};
 use super::progress::ordered;
 use super::{
@@ -20,7 +22,7 @@ use crate::error::Error;
 
 impl Session {
     pub(super) async fn connect_stdio(
-        server: &str,
+        server: &ServerName,
         config: &StdioServer,
         options: &Connect<'_>,
     ) -> Result<Self, Error> {
@@ -34,7 +36,7 @@ impl Session {
     /// `probing`, an answer that says the server is legacy is
     /// [`Attempt::Legacy`]. The process is killed unless the handshake works.
     async fn start_stdio(
-        server: &str,
+        server: &ServerName,
         config: &StdioServer,
         options: &Connect<'_>,
         era: Era,
@@ -96,7 +98,7 @@ impl Session {
             }
             Err(_) => {
                 return Err(Attempt::Failed(Error::HandshakeTimeout {
-                    server: server.to_owned(),
+                    server: server.clone(),
                     after: options.handshake,
                 }));
             }
@@ -113,12 +115,12 @@ impl Session {
         let exited = exit_status(&mut exit_watch, stderr_closed, report_by).await;
         Err(Attempt::Failed(match exited {
             Some(status) => Error::Exited {
-                server: server.to_owned(),
+                server: server.clone(),
                 status,
                 stderr: stderr_tail(&lines),
             },
             None => Error::Handshake {
-                server: server.to_owned(),
+                server: server.clone(),
                 message: error.to_string(),
             },
         }))
@@ -164,7 +166,7 @@ struct Process {
 
 impl Process {
     fn start(
-        server: &str,
+        server: &ServerName,
         config: &StdioServer,
         tasks: &tokio_util::task::TaskTracker,
     ) -> Result<Self, Attempt> {
@@ -175,14 +177,14 @@ impl Process {
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(Attempt::Failed(Error::Handshake {
-                server: server.to_owned(),
+                server: server.clone(),
                 message: "the child's stdio pipes were not available".into(),
             }));
         };
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         let (stderr_open, stderr_closed) = tokio::sync::oneshot::channel::<()>();
         tasks.spawn(keep_stderr(
-            (server.to_owned(), known_secrets(config)),
+            (server.to_string(), known_secrets(config)),
             stderr,
             Arc::clone(&lines),
             stderr_open,
@@ -222,7 +224,7 @@ async fn exit_status(
 
 /// Starts the server's process: in its own process group, with only the
 /// allow-listed variables of the host's environment and the config's own.
-fn spawn(server: &str, config: &StdioServer) -> Result<tokio::process::Child, Error> {
+fn spawn(server: &ServerName, config: &StdioServer) -> Result<tokio::process::Child, Error> {
     let mut command = tokio::process::Command::new(config.command.expose());
     command
         .args(config.args.iter().map(|arg| arg.expose()))
@@ -245,7 +247,7 @@ fn spawn(server: &str, config: &StdioServer) -> Result<tokio::process::Child, Er
     #[cfg(unix)]
     command.process_group(0);
     command.spawn().map_err(|source| Error::Spawn {
-        server: server.to_owned(),
+        server: server.clone(),
         command: config.command.expose().to_owned(),
         source: Arc::new(source),
     })

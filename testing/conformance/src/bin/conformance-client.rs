@@ -4,6 +4,7 @@
 //! hooks accept form elicitations as a user who changes nothing would: the
 //! pool fills in the schema's defaults.
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         _ => McpProtocol::Legacy,
     };
     let mut pool = McpPool::builder()
-        .server("server", Bridge::http_entry(url))
+        .server(ServerName::from_static("server"), Bridge::http_entry(url))
         .protocol(protocol)
         .call_timeout(Duration::from_secs(10))
         .hooks(AcceptDefaults);
@@ -104,13 +105,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .map(|s| s.to_owned().into());
         let id_tokens = SingleSignOn(id_token.to_owned().into());
         pool = pool.authorization(
-            "server",
+            ServerName::from_static("server"),
             McpAuthorization::enterprise_managed(idp, client_id, secret, id_tokens),
         );
     } else if let Some(client_id) = context["client_id"].as_str() {
         if let Some(secret) = context["client_secret"].as_str() {
             let secret = secret.to_owned().into();
-            pool = pool.authorization("server", McpAuthorization::client_secret(client_id, secret));
+            pool = pool.authorization(
+                ServerName::from_static("server"),
+                McpAuthorization::client_secret(client_id, secret),
+            );
         } else if let Some(pem) = context["private_key_pem"].as_str() {
             let algorithm = match context["signing_algorithm"].as_str() {
                 Some("RS256") => JwtAlgorithm::Rs256,
@@ -118,13 +122,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             };
             let key =
                 McpAuthorization::private_key_jwt(client_id, pem.to_owned().into(), algorithm);
-            pool = pool.authorization("server", key);
+            pool = pool.authorization(ServerName::from_static("server"), key);
         }
     } else if scenario.starts_with("auth/") {
         // A person's flow: the client plays the user's browser below.
         pool = pool
             .authorization(
-                "server",
+                ServerName::from_static("server"),
                 McpAuthorization::authorization_code("http://localhost:3000/callback")
                     .client_name("integrations-conformance")
                     .client_metadata_url("https://conformance-test.local/client-metadata.json"),
@@ -132,7 +136,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .credential_store(Arc::new(MemoryStore::new()));
     }
     let pool = pool.build();
-    let key = SessionKey::new(TenantId::new("conformance")?, "server");
+    let key = SessionKey::new(
+        TenantId::new("conformance")?,
+        ServerName::from_static("server"),
+    );
     let result = async {
         let tools = match pool.list_tools(&key).await {
             Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) => {
@@ -140,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 // once and redirects to the callback with `code` and `state`.
                 let callback = browse(&url).await.map_err(|message| {
                     integrations_mcp::Error::Authorization {
-                        server: "server".into(),
+                        server: key.server.clone(),
                         message,
                     }
                 })?;

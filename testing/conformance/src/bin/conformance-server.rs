@@ -1,6 +1,7 @@
 //! The bridge, loaded with the conformance fixture, served over streamable
 //! HTTP: `conformance-server [PORT]` prints its URL and serves until killed.
 
+use integrations_core::id::ServerName;
 use std::sync::Arc;
 
 use integrations_conformance::Fixture;
@@ -20,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("http://localhost:{}/mcp", listener.local_addr()?.port());
     let bridge = Bridge::new(runtime)
-        .with_name("integrations-conformance")
+        .with_name(ServerName::from_static("integrations-conformance"))
         .with_flat_names();
     bridge
         .serve_http(listener, tokio_util::sync::CancellationToken::new())
