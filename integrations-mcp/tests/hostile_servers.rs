@@ -2,14 +2,14 @@
 //! what the host relies on is that nothing of the pool's outlives its
 //! timeout and that nothing of the host's leaks to another origin.
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::credentials::MemoryStore;
-use integrations_mcp::client::McpAuthorization;
+use integrations_core::id::ServerName;
+use integrations_mcp::client::{McpAuthorization, ToolResultExt};
 use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -392,6 +392,62 @@ async fn a_result_over_the_message_limit_is_a_typed_error_and_the_session_lives(
         "the same call would fail the same way"
     );
     assert_eq!(pool.metrics().connects, 1);
+    pool.shutdown(Duration::from_secs(1)).await;
+}
+
+/// An answer over the limit while
+/// another call was in flight was dropped by rmcp, and its call waited its
+/// whole timeout. Now it fails at once and the other call gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_long_answer_fails_its_own_call_beside_others_in_flight() {
+    let script = r#"
+const lines = require("readline").createInterface({ input: process.stdin });
+const send = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+lines.on("line", (line) => {
+  const message = JSON.parse(line);
+  if (message.method === "initialize") {
+    send({ jsonrpc: "2.0", id: message.id, result: {
+      protocolVersion: message.params.protocolVersion, capabilities: { tools: {} },
+      serverInfo: { name: "mixed", version: "1" } } });
+  } else if (message.method === "tools/call") {
+    const big = message.params.name === "big";
+    setTimeout(() => send({ jsonrpc: "2.0", id: message.id, result: {
+      content: [{ type: "text", text: big ? "x".repeat(2 * 1024 * 1024) : "small" }] } }),
+      big ? 200 : 1500);
+  }
+});
+"#;
+    let server = integrations_core::config::StdioServer::new(
+        integrations_core::config::ConfigString::plain("node"),
+    )
+    .args(["-e", script]);
+    let pool = McpPool::builder()
+        .server(ServerName::from_static("mixed"), server.into())
+        .max_message_bytes(1024 * 1024)
+        .call_timeout(Duration::from_secs(20))
+        .build();
+    let key = SessionKey::new(
+        TenantId::new("t").unwrap(),
+        ServerName::from_static("mixed"),
+    );
+    pool.get(&key).await.unwrap();
+    let (big, small) = tokio::join!(
+        pool.call_tool(&key, "big", serde_json::json!({})),
+        pool.call_tool(&key, "small", serde_json::json!({})),
+    );
+    let error = big.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::MessageTooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(small.unwrap().text(), "small");
+    assert_eq!(pool.metrics().connects, 1, "the session lived");
     pool.shutdown(Duration::from_secs(1)).await;
 }
 

@@ -15,41 +15,17 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use rmcp::model::{ClientJsonRpcMessage, ErrorCode, ErrorData, RequestId, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, RequestId};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
 };
 use sse_stream::{Error as SseError, Sse};
 
-/// The code of the error that stands in for an answer over the limit.
-const TOO_LARGE: ErrorCode = ErrorCode(-32_098);
-
-/// The marker in that error's `data`, so a server's own -32098 is not
-/// taken for it.
-const MARKER: &str = "integrations_mcp_message_too_large";
+use super::oversized::too_large;
 
 /// How rmcp words an SSE event over its limit (its error type is private).
 const SSE_TOO_LARGE: &str = "SSE event exceeded the maximum size";
-
-/// Whether `error` stands for an answer over the message limit.
-pub(super) fn is_too_large(error: &ErrorData) -> bool {
-    error.code == TOO_LARGE
-        && error
-            .data
-            .as_ref()
-            .is_some_and(|data| data.get(MARKER).is_some())
-}
-
-/// The error answering request `id` in place of an answer over `limit`.
-fn too_large(id: RequestId, limit: usize) -> ServerJsonRpcMessage {
-    let error = ErrorData::new(
-        TOO_LARGE,
-        format!("the answer is longer than {limit} bytes"),
-        Some(serde_json::json!({ MARKER: limit })),
-    );
-    ServerJsonRpcMessage::error(error, Some(id))
-}
 
 /// An HTTP client whose answers over the limit fail their own request
 /// (rmcp sends every request through `post_message_with_response_limits`).

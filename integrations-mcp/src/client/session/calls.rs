@@ -54,9 +54,8 @@ impl Session {
                 }
             };
         }
-        #[cfg(feature = "http")]
         if let ServiceError::McpError(error) = &error
-            && super::bounded::is_too_large(error)
+            && super::oversized::is_too_large(error)
         {
             return Error::MessageTooLarge {
                 server: self.server.clone(),

@@ -56,12 +56,7 @@ impl Session {
         let client = Client::new(options.hooks.clone());
         let progress = Arc::clone(&client.progress);
         let (over, oversized) = watch::channel(0);
-        let stdout = Measured {
-            inner: stdout,
-            line: 0,
-            limit: options.max_message,
-            over,
-        };
+        let stdout = super::oversized::Measured::new(stdout, options.max_message, over);
         let transport = rmcp::transport::async_rw::AsyncRwTransport::new_client(stdout, stdin)
             .with_max_line_length(options.max_message);
         let started = rmcp::serve_client_with_lifecycle(
@@ -336,41 +331,4 @@ fn printable(line: &[u8]) -> String {
         .chars()
         .filter(|c| !c.is_control() || *c == '\t')
         .collect()
-}
-
-/// A server's stdout, measured line by line: rmcp drops a line over the
-/// limit without a word to the call it answered, so the session counts it
-/// here, once per line, as its first bytes past the limit arrive.
-struct Measured<R> {
-    inner: R,
-    /// Bytes of the current line so far (up to `limit + 1`).
-    line: usize,
-    limit: usize,
-    over: watch::Sender<u64>,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Measured<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if polled.is_ready() {
-            let this = &mut *self;
-            for piece in buf.filled()[before..].split_inclusive(|b| *b == b'\n') {
-                let ends = piece.last() == Some(&b'\n');
-                let was = this.line;
-                this.line = this.line.saturating_add(piece.len() - usize::from(ends));
-                if was <= this.limit && this.line > this.limit {
-                    this.over.send_modify(|count| *count += 1);
-                }
-                if ends {
-                    this.line = 0;
-                }
-            }
-        }
-        polled
-    }
 }
