@@ -16,10 +16,10 @@
 //! `otel` feature (on here), the pool sends each request's W3C trace
 //! context in `_meta` and the bridge parents its spans on it.
 
-use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use integrations_core::integration::content::{Resource, ResourceContents, Serves};
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, TenantId,

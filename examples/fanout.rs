@@ -13,10 +13,10 @@
 //!
 //! `RUST_LOG` sets what it logs to stderr (default `info`).
 
-use integrations_core::id::ProviderId;
 use std::sync::Arc;
 
 use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore};
+use integrations_core::id::ProviderId;
 use integrations_core::{ConnectionId, TenantId};
 use integrations_export::providers::{GitHubProvider, SlackProvider, VendorAccess};
 use integrations_export::service::Target;

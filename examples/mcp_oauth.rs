@@ -17,13 +17,13 @@
 //!
 //! `RUST_LOG` sets what it logs to stderr (default `info`).
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::credentials::{CredentialStore, EncryptionKey, KeyRing, SqliteStore};
 use integrations_core::id::KeyId;
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{McpAuthorization, ToolResultExt};
 use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use serde_json::json;

@@ -15,9 +15,9 @@
 //! `RUST_LOG` sets what it logs to stderr (default `info`; try
 //! `RUST_LOG=debug` to watch the machinery, `RUST_LOG=off` for silence).
 
-use integrations_core::id::ServerName;
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use integrations_core::{Config, TenantId};
 use integrations_mcp::client::{ToolResultExt, test_server};
 use integrations_mcp::{ClaudeConfigFile, McpPool, SessionKey, Toolbox};

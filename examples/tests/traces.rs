@@ -4,10 +4,10 @@
 //! whose spans, parented on the W3C trace context the pool put in `_meta`,
 //! go on into the integration's `handle()`.
 
-use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_core::TenantId;
+use integrations_core::id::ServerName;
 use integrations_mcp::{Bridge, McpPool, SessionKey};
 use serde_json::{Value, json};
 use tracing::Instrument;

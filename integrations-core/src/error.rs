@@ -198,10 +198,12 @@ pub enum RuntimeError {
     Stopped,
 
     /// An action asked its caller for something the caller cannot give
-    /// (sampling or elicitation outside an MCP client that supports it).
+    /// (sampling, elicitation or roots outside an MCP client that supports
+    /// them).
     #[error("{request} is not available: {reason}")]
     NotAvailable {
-        /// `sampling` or `elicitation`.
+        /// `sampling`, `elicitation`, `roots`, or `requests to the caller`
+        /// (several, [`ActionContext::ask`](crate::integration::ActionContext::ask)).
         request: &'static str,
         /// Why not.
         reason: String,
@@ -211,7 +213,8 @@ pub enum RuntimeError {
     /// answered with an error, or went away).
     #[error("the caller did not answer the {request} request: {message}")]
     CallerRequest {
-        /// `sampling` or `elicitation`.
+        /// The request: `sampling/createMessage`, `elicitation/create` or
+        /// `roots/list`.
         request: &'static str,
         /// What went wrong.
         message: String,

@@ -13,6 +13,7 @@ use crate::id::TenantId;
 
 pub mod content;
 mod context;
+mod questions;
 
 use content::{
     CompletionTarget, ContentBlock, Prompt, PromptMessage, Resource, ResourceContents,
@@ -22,6 +23,7 @@ pub use context::{
     ActionContext, ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel,
     SamplingRequest, SamplingResponse,
 };
+pub use questions::{Answer, Answers, Question, Questions, Root};
 
 /// One action an integration offers: a name, a description for people and
 /// agents, and a JSON Schema for its arguments.
@@ -375,13 +377,17 @@ pub trait Integration: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// The messages of prompt `name` with `arguments` filled in.
+    /// The messages of prompt `name` with `arguments` filled in. A prompt
+    /// may ask its caller first through `context` (the user for some
+    /// context, say), as an action does; through the MCP bridge on
+    /// 2026-07-28 it then runs again with the answers, like an action.
     async fn get_prompt(
         &self,
         name: &str,
         arguments: &serde_json::Map<String, Value>,
+        context: &ActionContext,
     ) -> Result<Vec<PromptMessage>, BoxError> {
-        let _ = arguments;
+        let _ = (arguments, context);
         Err(format!("`{}` has no prompt `{name}`", self.id()).into())
     }
 

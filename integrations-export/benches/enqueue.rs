@@ -9,10 +9,10 @@
 //! cargo bench -p integrations-export --bench enqueue
 //! ```
 
-use integrations_core::id::ProviderId;
 use std::time::{Duration, Instant};
 
 use integrations_core::TenantId;
+use integrations_core::id::ProviderId;
 use integrations_export::store::ExportStore;
 use integrations_export::{Content, ExportRequest, SqliteExportStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

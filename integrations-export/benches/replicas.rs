@@ -16,7 +16,6 @@
 //! cargo bench -p integrations-export --features postgres --bench replicas
 //! ```
 
-use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use integrations_core::credentials::{
     CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager,
 };
 use integrations_core::id::KeyId;
+use integrations_core::id::ProviderId;
 use integrations_core::{ConnectionId, TenantId};
 use integrations_export::providers::{SlackProvider, VendorAccess};
 use integrations_export::store::{ExportStore, PgExportStore};

@@ -3,6 +3,18 @@
 //! GitHub issues, email over SMTP, a signed webhook and a JSONL audit
 //! trail.
 
+/// `fn provider_id()`: the id of one of the crate's providers, made once.
+macro_rules! provider_id {
+    ($id:literal) => {
+        #[doc = concat!("This provider's id, `", $id, "`.")]
+        fn provider_id() -> &'static integrations_core::id::ProviderId {
+            static ID: std::sync::OnceLock<integrations_core::id::ProviderId> =
+                std::sync::OnceLock::new();
+            ID.get_or_init(|| integrations_core::id::ProviderId::from_static($id))
+        }
+    };
+}
+
 mod access;
 mod audit;
 #[cfg(feature = "email")]

@@ -8,11 +8,11 @@
 
 mod fixtures;
 
-use integrations_core::id::ProviderId;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use integrations_core::id::ProviderId;
 use integrations_export::store::ExportStore;
 use integrations_export::{Content, ExportRequest, ExportService, ExportStatus, SqliteExportStore};
 use integrations_fakes::slack::FakeSlack;

@@ -5,10 +5,10 @@
 
 mod fixtures;
 
-use integrations_core::id::{ProviderId, ServerName};
 use std::time::Duration;
 
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
+use integrations_core::id::{ProviderId, ServerName};
 use integrations_export::providers::{
     DestinationsTool, ExportContext, McpToolMapping, McpToolProvider, ToolAnswer,
 };

@@ -6,13 +6,13 @@
 
 mod fixtures;
 
-use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use integrations_core::credentials::{CredentialStore, Credentials, MemoryStore, Versioned};
+use integrations_core::id::ProviderId;
 use integrations_core::{ConnectionId, Error as CoreError, TenantId};
 use integrations_export::providers::ExportContext;
 use integrations_export::{

@@ -3,12 +3,12 @@
 
 mod fixtures;
 
-use integrations_core::id::ProviderId;
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::events::{BroadcastSink, EventKind};
+use integrations_core::id::ProviderId;
 use integrations_export::service::Target;
 use integrations_export::store::{ExportId, ExportPreference, ExportStore};
 use integrations_export::{

@@ -7,10 +7,10 @@
 
 mod fixtures;
 
-use integrations_core::id::ProviderId;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use integrations_core::id::ProviderId;
 use integrations_export::store::{ExportStore, PgExportStore};
 use integrations_export::{Content, ExportRequest, ExportService};
 use integrations_fakes::postgres::TestPostgres;

@@ -7,10 +7,10 @@
 
 mod fixtures;
 
-use integrations_core::id::{ProviderId, ServerName};
 use std::time::Duration;
 
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
+use integrations_core::id::{ProviderId, ServerName};
 use integrations_export::providers::{ExportContext, McpToolMapping, McpToolProvider, ToolAnswer};
 use integrations_export::{Content, Error, Provider};
 use integrations_fakes::slack::FakeSlack;

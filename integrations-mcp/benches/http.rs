@@ -12,11 +12,11 @@
 //! cargo bench -p integrations-mcp --features http --bench http
 //! ```
 
-use integrations_core::id::ServerName;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use integrations_core::id::ServerName;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, TenantId,
     async_trait,

@@ -11,10 +11,10 @@
 //! cargo bench -p integrations-mcp --bench search
 //! ```
 
-use integrations_core::id::ServerName;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use integrations_core::id::ServerName;
 use integrations_mcp::client::ToolIndex;
 use integrations_mcp::rmcp::model::Tool;
 use serde_json::Value;

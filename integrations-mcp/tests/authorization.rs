@@ -4,7 +4,6 @@
 //! them, a refresh on expiry made once for 50 concurrent calls, a refused
 //! refresh token sending the tenant back to authorise (one event).
 
-use integrations_core::id::ServerName;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,7 @@ use integrations_core::credentials::{
 };
 use integrations_core::events::{BroadcastSink, EventKind};
 use integrations_core::id::KeyId;
+use integrations_core::id::ServerName;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, ConnectionId, Integration, Registry,
     Runtime, TenantId, async_trait,

@@ -4,29 +4,39 @@
 //! Three bridges behind a round-robin TCP proxy on 127.0.0.1 (a connection
 //! per request: the pool keeps none idle), a pool pinned to 2026-07-28.
 
+#![allow(deprecated)] // sampling and roots: deprecated by SEP-2577, still in both revisions
+
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use integrations_core::config::{McpProtocol, McpServerEntry};
-use integrations_core::integration::Elicitation;
+use integrations_core::id::ServerName;
+use integrations_core::integration::{Elicitation, Questions, SamplingRequest};
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
 };
 use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
 use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use rmcp::ErrorData;
+use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, Role as WireRole, Root, SamplingMessage,
+};
 use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
 use secrecy::SecretBox;
 use serde_json::json;
 use support::tenant;
 use tokio_util::sync::CancellationToken;
 
-/// A desk: `ping`, and `confirm`, which asks the user two questions.
+/// A desk: `ping`; `confirm`, which asks the user two questions, one
+/// after the other; `survey`, which asks the user, the model and the roots
+/// at once.
 struct Desk;
+
+/// How many times `survey` ran (once a round on 2026-07-28).
+static SURVEY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[async_trait]
 impl Integration for Desk {
@@ -40,6 +50,7 @@ impl Integration for Desk {
         vec![
             Capability::new("ping", "Answers pong"),
             Capability::new("confirm", "Asks the user twice"),
+            Capability::new("survey", "Asks the user, the model and the roots at once"),
         ]
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
@@ -47,6 +58,26 @@ impl Integration for Desk {
             return Ok(ActionResult::ok(json!("pong")));
         }
         let context = action.context();
+        if action.name == "survey" {
+            SURVEY_RUNS.fetch_add(1, Ordering::SeqCst);
+            let form = Elicitation::Form {
+                message: "Who?".into(),
+                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
+            };
+            let questions = Questions::new()
+                .elicit("user_name", form)
+                .sample("greeting", SamplingRequest::new("Say hello", 20))
+                .roots("client_roots");
+            let answers = context.ask(questions).await?;
+            let name = answers.elicitation("user_name").unwrap().content.clone();
+            let greeting = &answers.sampling("greeting").unwrap().text;
+            let roots = answers.roots("client_roots").unwrap();
+            return Ok(ActionResult::ok(json!({
+                "name": name.unwrap_or_default()["answer"],
+                "greeting": greeting,
+                "roots": roots.iter().map(|root| root.uri.clone()).collect::<Vec<_>>(),
+            })));
+        }
         let mut answers = Vec::new();
         for question in ["Who?", "How many?"] {
             let form = Elicitation::Form {
@@ -67,7 +98,24 @@ struct User;
 #[async_trait]
 impl ClientHooks for User {
     fn capabilities(&self) -> HookCapabilities {
-        HookCapabilities::none().elicitation(false)
+        HookCapabilities::none()
+            .elicitation(false)
+            .sampling()
+            .roots()
+    }
+    async fn create_message(
+        &self,
+        _context: &HookContext,
+        _request: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let message = SamplingMessage::new(
+            WireRole::Assistant,
+            rmcp::model::SamplingMessageContentBlock::text("Hello!"),
+        );
+        Ok(CreateMessageResult::new(message, "test-model".into()))
+    }
+    async fn roots(&self, _context: &HookContext) -> Result<Vec<Root>, ErrorData> {
+        Ok(vec![Root::new("file:///work")])
     }
     async fn elicit(
         &self,
@@ -89,12 +137,21 @@ async fn replicas(
     key: Option<&SecretBox<[u8; 32]>>,
     stop: &CancellationToken,
 ) -> (String, Arc<[AtomicUsize; 3]>) {
+    bridges(3, key, stop).await
+}
+
+/// `count` bridges (at most 3) behind the proxy.
+async fn bridges(
+    count: usize,
+    key: Option<&SecretBox<[u8; 32]>>,
+    stop: &CancellationToken,
+) -> (String, Arc<[AtomicUsize; 3]>) {
     let mut registry = Registry::new();
     registry.register(Arc::new(Desk)).unwrap();
     let config = Config::from_toml_str("[integrations]\nenabled = [\"desk\"]").unwrap();
     let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
     let mut backends = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..count {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         backends.push(listener.local_addr().unwrap());
         let mut bridge = Bridge::new(Arc::clone(&runtime));
@@ -117,8 +174,8 @@ async fn replicas(
             let Ok((mut inbound, _)) = accepted else {
                 continue;
             };
-            let backend = backends[turn % 3];
-            counted[turn % 3].fetch_add(1, Ordering::SeqCst);
+            let backend = backends[turn % count];
+            counted[turn % count].fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
@@ -130,10 +187,14 @@ async fn replicas(
 }
 
 fn pool(url: &str) -> McpPool {
+    pool_speaking(url, McpProtocol::Modern)
+}
+
+fn pool_speaking(url: &str, protocol: McpProtocol) -> McpPool {
     let entry: McpServerEntry = Bridge::http_entry(url);
     McpPool::builder()
         .server(ServerName::from_static("desk"), entry)
-        .protocol(McpProtocol::Modern)
+        .protocol(protocol)
         .hooks(User)
         .call_timeout(Duration::from_secs(20))
         .build()
@@ -178,6 +239,38 @@ async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
     let after: usize = taken.iter().map(|n| n.load(Ordering::SeqCst)).sum();
     assert!(after - before >= 3, "three requests: {before} -> {after}");
     pool.shutdown(Duration::from_secs(2)).await;
+    stop.cancel();
+}
+
+/// An action's questions asked together (`ActionContext::ask`) reach a
+/// 2026-07-28 client in one round, under the action's keys, whichever
+/// replica takes it; a 2025-11-25 client (of one bridge: its sessions are
+/// the bridge's own) gets them one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_questions_go_in_one_round_under_their_keys() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([5u8; 32]));
+    let expected = json!({"name": "?ohW", "greeting": "Hello!", "roots": ["file:///work"]});
+    for (protocol, bridges_behind, runs) in
+        [(McpProtocol::Modern, 3, 2), (McpProtocol::Legacy, 1, 1)]
+    {
+        let (url, _) = bridges(bridges_behind, Some(&key), &stop).await;
+        let pool = pool_speaking(&url, protocol);
+        let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+        let before = SURVEY_RUNS.load(Ordering::SeqCst);
+        let answered = pool
+            .call_tool(&key_of, "desk__survey", json!({}))
+            .await
+            .unwrap();
+        let answered: serde_json::Value = serde_json::from_str(&answered.text()).unwrap();
+        assert_eq!(answered, expected, "{protocol:?}");
+        assert_eq!(
+            SURVEY_RUNS.load(Ordering::SeqCst) - before,
+            runs,
+            "{protocol:?}: the three questions took one round"
+        );
+        pool.shutdown(Duration::from_secs(2)).await;
+    }
     stop.cancel();
 }
 

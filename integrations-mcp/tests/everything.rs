@@ -3,9 +3,9 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{ToolResultExt, test_server};
 use integrations_mcp::{CallOptions, Error, McpPool, SessionKey};
 use serde_json::json;

@@ -4,7 +4,6 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use integrations_core::credentials::{
     TokenRefresher, TokenResponse,
 };
 use integrations_core::error::CredentialError;
+use integrations_core::id::ServerName;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, ConnectionId, Error as CoreError,
     Integration, Registry, Runtime, async_trait,

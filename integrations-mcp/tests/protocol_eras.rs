@@ -8,13 +8,13 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::config::{
     ConfigString, HttpServer, McpProtocol, McpServerEntry, StdioServer,
 };
+use integrations_core::id::ServerName;
 use integrations_fakes::python;
 use integrations_mcp::client::ToolResultExt;
 use integrations_mcp::{Error, McpPool, SessionKey};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::questions::{Answer, Answers, Question, Questions, Root};
 use crate::error::{Error, RuntimeError};
 
 /// The severity of a log message, as MCP (and syslog) orders them.
@@ -154,7 +155,41 @@ pub trait ActionPeer: Send + Sync + fmt::Debug + 'static {
     /// Asks the caller's user; fails with
     /// [`RuntimeError::NotAvailable`] when the caller cannot.
     async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, Error>;
+
+    /// Asks which roots the caller shares; by default
+    /// [`RuntimeError::NotAvailable`].
+    async fn roots(&self) -> Result<Vec<Root>, Error> {
+        Err(not_available("roots", "this caller shares no roots"))
+    }
+
+    /// Asks several questions; by default one after another, through
+    /// [`elicit`](Self::elicit), [`sample`](Self::sample) and
+    /// [`roots`](Self::roots). A caller that can take them at once (an MCP
+    /// client of 2026-07-28) asks them in one round.
+    async fn ask(&self, questions: Questions) -> Result<Answers, Error> {
+        let mut answers = Answers::new();
+        for (key, question) in questions {
+            let answer = match question {
+                Question::Elicit(request) => Answer::Elicit(self.elicit(request).await?),
+                Question::Sample(request) => Answer::Sample(self.sample(request).await?),
+                Question::Roots => Answer::Roots(self.roots().await?),
+            };
+            answers.insert(key, answer);
+        }
+        Ok(answers)
+    }
 }
+
+fn not_available(request: &'static str, reason: &str) -> Error {
+    RuntimeError::NotAvailable {
+        request,
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// Outside an MCP client: no requests back.
+const NO_CLIENT: &str = "the action was not called by an MCP client";
 
 /// What an action runs with, from [`Action::context`](crate::Action::context):
 /// report progress, log, notice cancellation, and ask the caller's model or
@@ -244,11 +279,7 @@ impl ActionContext {
     pub async fn sample(&self, request: SamplingRequest) -> Result<SamplingResponse, Error> {
         match &self.peer {
             Some(peer) => peer.sample(request).await,
-            None => Err(RuntimeError::NotAvailable {
-                request: "sampling",
-                reason: "the action was not called by an MCP client".into(),
-            }
-            .into()),
+            None => Err(not_available("sampling", NO_CLIENT)),
         }
     }
 
@@ -260,11 +291,34 @@ impl ActionContext {
     pub async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, Error> {
         match &self.peer {
             Some(peer) => peer.elicit(request).await,
-            None => Err(RuntimeError::NotAvailable {
-                request: "elicitation",
-                reason: "the action was not called by an MCP client".into(),
-            }
-            .into()),
+            None => Err(not_available("elicitation", NO_CLIENT)),
+        }
+    }
+
+    /// Asks which roots (directories, files) the caller shares.
+    ///
+    /// Errors: [`RuntimeError::NotAvailable`] when the caller cannot (not
+    /// an MCP client, or one without the roots capability).
+    pub async fn roots(&self) -> Result<Vec<Root>, Error> {
+        match &self.peer {
+            Some(peer) => peer.roots().await,
+            None => Err(not_available("roots", NO_CLIENT)),
+        }
+    }
+
+    /// Asks several questions at once, each under its key (see
+    /// [`Questions`]): an MCP client of 2026-07-28 gets them in one round
+    /// and answers them together; an older one, one after another.
+    ///
+    /// Through the MCP bridge on 2026-07-28 the action runs again from its
+    /// start with each round's answers, so ask before doing what must not
+    /// be done twice. Errors are those of [`elicit`](Self::elicit),
+    /// [`sample`](Self::sample) and [`roots`](Self::roots).
+    pub async fn ask(&self, questions: Questions) -> Result<Answers, Error> {
+        match &self.peer {
+            Some(peer) => peer.ask(questions).await,
+            None if questions.is_empty() => Ok(Answers::new()),
+            None => Err(not_available("requests to the caller", NO_CLIENT)),
         }
     }
 }

@@ -1,8 +1,5 @@
 //! A JSONL audit trail on the filesystem.
 
-use std::sync::OnceLock;
-
-use integrations_core::id::ProviderId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use integrations_core::id::ProviderId;
 use serde_json::{Value, json};
 
 use super::{content_json, require_destination};
@@ -19,11 +17,7 @@ use crate::provider::{
     PlannedRequest, Provider,
 };
 
-/// This provider's id, `audit`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("audit"))
-}
+provider_id!("audit");
 
 /// An audit trail of JSON lines: each export appends one line to
 /// `{dir}/{event}-{date}.jsonl`, where the destination names the event

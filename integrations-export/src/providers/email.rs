@@ -1,8 +1,5 @@
 //! Email over SMTP.
 
-use std::sync::OnceLock;
-
-use integrations_core::id::ProviderId;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use integrations_core::credentials::{CredentialKind, CredentialStore};
+use integrations_core::id::ProviderId;
 use lettre::message::{Mailbox, Mailboxes, MultiPart};
 use lettre::transport::smtp::authentication::Credentials as SmtpCredentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -41,11 +39,7 @@ pub enum SmtpTls {
     None,
 }
 
-/// This provider's id, `email`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("email"))
-}
+provider_id!("email");
 
 /// The SMTP relay an [`EmailProvider`] sends through.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! GitHub issues.
 
-use std::sync::OnceLock;
-
 use async_trait::async_trait;
 use integrations_core::id::ProviderId;
 use serde_json::{Value, json};
@@ -18,11 +16,7 @@ const BODY_CHARS: usize = 65_536;
 /// Repositories per page of `list_destinations`.
 const PER_PAGE: usize = 100;
 
-/// This provider's id, `github`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("github"))
-}
+provider_id!("github");
 
 /// GitHub issues: each export opens an issue in a repository (destination:
 /// `owner/repo`) with the content's title (`Export` without one), its

@@ -1,7 +1,5 @@
 //! Notion pages.
 
-use std::sync::OnceLock;
-
 use async_trait::async_trait;
 use integrations_core::id::ProviderId;
 use serde_json::{Value, json};
@@ -14,11 +12,7 @@ use crate::provider::{
     PlannedRequest, Provider,
 };
 
-/// This provider's id, `notion`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("notion"))
-}
+provider_id!("notion");
 
 /// Notion: each export is a new page, under a parent page (destination: the
 /// page's id) or in a database (destination: `database:` and its id).

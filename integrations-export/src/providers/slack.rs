@@ -1,7 +1,5 @@
 //! Slack over the Web API.
 
-use std::sync::OnceLock;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use integrations_core::id::ProviderId;
@@ -21,11 +19,7 @@ const EVENT_TYPE: &str = "integrations_export";
 /// Pages of history read when looking for an export sent before a crash.
 const HISTORY_PAGES: usize = 20;
 
-/// This provider's id, `slack`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("slack"))
-}
+provider_id!("slack");
 
 /// Slack over the Web API: `chat.postMessage`, one message per 50 blocks,
 /// the second and later messages as replies in the first one's thread, and

@@ -1,8 +1,5 @@
 //! A generic webhook, signed as Standard Webhooks.
 
-use std::sync::OnceLock;
-
-use integrations_core::id::ProviderId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::Utc;
 use integrations_core::TenantId;
+use integrations_core::id::ProviderId;
 use integrations_core::net::Reach;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -24,11 +22,7 @@ use crate::provider::{
     Provider,
 };
 
-/// This provider's id, `webhook`.
-fn provider_id() -> &'static ProviderId {
-    static ID: OnceLock<ProviderId> = OnceLock::new();
-    ID.get_or_init(|| ProviderId::from_static("webhook"))
-}
+provider_id!("webhook");
 
 /// A JSON POST to a URL (the destination), signed as
 /// [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`,

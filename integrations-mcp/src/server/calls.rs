@@ -4,13 +4,14 @@
 
 #![allow(deprecated)] // logging from servers: see handler.rs
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::integration::ActionContext;
 use integrations_core::{ActionResult, Error as CoreError};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, InputRequest, InputRequiredResult,
-    SealOptions,
+    InputResponses, JsonObject, SealOptions,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
@@ -27,17 +28,40 @@ fn render(output: &Value) -> String {
     }
 }
 
-/// Questions one call may ask its client (2026-07-28 rounds).
-const MAX_ROUNDS: usize = 16;
+/// Questions one call may ask its client (2026-07-28 rounds), and
+/// answers a round may bring.
+const MAX_QUESTIONS: usize = 16;
 
 /// How long the state of a round stays good.
 const ROUND_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// What a round's state is sealed to: the tool and its arguments (JSON
-/// objects serialise with sorted keys, so a retry binds the same).
-fn round_binding(request: &CallToolRequestParams) -> Vec<u8> {
-    let arguments = serde_json::to_vec(&request.arguments).unwrap_or_default();
-    [request.name.as_bytes(), b"\0", &arguments].concat()
+/// One request of a 2026-07-28 client that may take rounds (`tools/call`,
+/// `prompts/get`): what its state is sealed to, the state it brought back
+/// and its answers.
+pub(super) struct Round<'a> {
+    /// The method, the name and the arguments (JSON objects serialise with
+    /// sorted keys, so a retry binds the same).
+    binding: Vec<u8>,
+    state: Option<&'a str>,
+    responses: Option<&'a InputResponses>,
+}
+
+impl<'a> Round<'a> {
+    pub(super) fn new(
+        method: &str,
+        name: &str,
+        arguments: Option<&JsonObject>,
+        state: Option<&'a str>,
+        responses: Option<&'a InputResponses>,
+    ) -> Self {
+        let arguments = serde_json::to_vec(&arguments).unwrap_or_default();
+        let binding = [method.as_bytes(), b"\0", name.as_bytes(), b"\0", &arguments].concat();
+        Self {
+            binding,
+            state,
+            responses,
+        }
+    }
 }
 
 fn no_state_key() -> ErrorData {
@@ -48,63 +72,93 @@ fn no_state_key() -> ErrorData {
 }
 
 impl Bridge {
-    /// The rounds of a 2026-07-28 call so far: the answers sealed in its
-    /// `requestState` (refused with -32602 when tampered with, expired or
-    /// sealed for another call), and this round's answer to the question
-    /// that ended the last one.
-    fn rounds_of(&self, request: &CallToolRequestParams) -> Result<Rounds, ErrorData> {
-        let mut answers: Vec<Value> = match &request.request_state {
-            None => Vec::new(),
+    /// The rounds of a 2026-07-28 request so far: the answers sealed in
+    /// its `requestState` (refused with -32602 when tampered with, expired
+    /// or sealed for another request), and this round's `inputResponses`
+    /// (keys the action does not ask for are ignored, and not kept).
+    pub(super) fn rounds_of(&self, round: &Round<'_>) -> Result<Rounds, ErrorData> {
+        let mut answers: BTreeMap<String, Value> = match round.state {
+            None => BTreeMap::new(),
             Some(state) => {
                 let states = self.states.as_ref().ok_or_else(no_state_key)?;
-                states
-                    .open_json_with(state, &round_binding(request))
-                    .map_err(|_| {
-                        ErrorData::invalid_params(
-                            "requestState is not one this bridge sealed for this call, or it expired",
-                            None,
-                        )
-                    })?
+                states.open_json_with(state, &round.binding).map_err(|_| {
+                    ErrorData::invalid_params(
+                        "requestState is not one this bridge sealed for this call, or it expired",
+                        None,
+                    )
+                })?
             }
         };
-        let next = format!("q{}", answers.len());
-        if let Some(answer) = request
-            .input_responses
-            .as_ref()
-            .and_then(|answers| answers.get(&next))
-        {
-            answers.push(answer.clone());
-        }
-        if answers.len() > MAX_ROUNDS {
-            return Err(ErrorData::invalid_params(
-                format!("a call may ask its client at most {MAX_ROUNDS} times"),
-                None,
-            ));
+        let given = round.responses.into_iter().flatten();
+        for (key, answer) in given.take(MAX_QUESTIONS) {
+            answers.insert(key.clone(), answer.clone());
         }
         Ok(Rounds::new(answers))
     }
 
-    /// The `InputRequiredResult` that asks question `index` and carries the
-    /// answers so far, sealed.
-    fn next_round(
+    /// The `InputRequiredResult` that asks this round's questions and
+    /// carries the answers the action read so far, sealed; `None` when
+    /// the action asked nothing.
+    pub(super) fn next_round(
         &self,
-        request: &CallToolRequestParams,
-        answers: &[Value],
-        index: usize,
-        asked: Value,
-    ) -> Result<CallToolResponse, ErrorData> {
+        round: &Round<'_>,
+        rounds: Option<&Rounds>,
+    ) -> Result<Option<InputRequiredResult>, ErrorData> {
+        let Some(rounds) = rounds else {
+            return Ok(None);
+        };
+        let (answers, asked) = (rounds.used(), rounds.asked());
+        if asked.is_empty() {
+            return Ok(None);
+        }
+        if answers.len() + asked.len() > MAX_QUESTIONS {
+            return Err(ErrorData::invalid_params(
+                format!("a call may ask its client at most {MAX_QUESTIONS} questions"),
+                None,
+            ));
+        }
         let states = self.states.as_ref().ok_or_else(no_state_key)?;
-        let binding = round_binding(request);
         let options = SealOptions::new()
-            .associated_data(&binding)
+            .associated_data(&round.binding)
             .ttl(ROUND_STATE_TTL);
         let state = states
             .seal_json_with(&answers, &options)
             .map_err(|e| failed("the request state could not be sealed", e))?;
-        let asked: InputRequest = serde_json::from_value(asked)
-            .map_err(|e| failed("the question could not be encoded", e))?;
-        let asked = [(format!("q{index}"), asked)].into_iter().collect();
-        Ok(InputRequiredResult::new(Some(asked), Some(state)).into())
+        let asked = asked
+            .into_iter()
+            .map(|(key, asked)| {
+                let asked: InputRequest = serde_json::from_value(asked)
+                    .map_err(|e| failed("the question could not be encoded", e))?;
+                Ok((key, asked))
+            })
+            .collect::<Result<_, ErrorData>>()?;
+        Ok(Some(InputRequiredResult::new(Some(asked), Some(state))))
+    }
+
+    /// The caller of an action (or a prompt) of `integration`, as the
+    /// [`ActionContext`] reaches it: on 2026-07-28 its questions go into
+    /// `rounds`.
+    pub(super) fn peer_of(
+        &self,
+        context: &RequestContext<RoleServer>,
+        integration: &str,
+        rounds: Option<&Arc<Rounds>>,
+    ) -> BridgePeer {
+        let level = match rounds {
+            Some(_) => context
+                .meta
+                .log_level()
+                .map(|level| Arc::new(Mutex::new(logging_level(&level)))),
+            None => Some(Arc::clone(&self.session.level)),
+        };
+        BridgePeer {
+            peer: context.peer.clone(),
+            progress: context.meta.get_progress_token(),
+            level,
+            logger: integration.to_owned(),
+            capabilities: super::peer::declared(&context.peer, &context.meta),
+            rounds: rounds.cloned(),
+        }
     }
 
     /// Serves one `tools/call` (in its span).
@@ -129,27 +183,20 @@ impl Bridge {
             .meta
             .protocol_version()
             .is_some_and(|version| !version.has_initialize());
+        let round = Round::new(
+            "tools/call",
+            &request.name,
+            request.arguments.as_ref(),
+            request.request_state.as_deref(),
+            request.input_responses.as_ref(),
+        );
         let rounds = if modern {
-            Some(Arc::new(self.rounds_of(&request)?))
+            Some(Arc::new(self.rounds_of(&round)?))
         } else {
             None
         };
-        let level = if modern {
-            context
-                .meta
-                .log_level()
-                .map(|level| Arc::new(Mutex::new(logging_level(&level))))
-        } else {
-            Some(Arc::clone(&self.session.level))
-        };
-        let peer = BridgePeer {
-            peer: context.peer.clone(),
-            progress: context.meta.get_progress_token(),
-            level,
-            logger: target.split('.').next().unwrap_or_default().to_owned(),
-            capabilities: super::peer::declared(&context.peer, &context.meta),
-            rounds: rounds.clone(),
-        };
+        let integration = target.split('.').next().unwrap_or_default();
+        let peer = self.peer_of(&context, integration, rounds.as_ref());
         let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
         let result = match self
             .runtime
@@ -164,17 +211,20 @@ impl Bridge {
             // ...the integration's failures are tool errors the agent sees.
             Err(error) => ActionResult::error(error.to_string()),
         };
-        // On 2026-07-28 a call that failed for want of a capability the
-        // request did not declare is -32021, naming it (HTTP 400).
-        if result.is_error
-            && let Some(missing) = rounds.as_ref().and_then(|rounds| rounds.missing())
-            && let Ok(required) = serde_json::from_value(missing)
-        {
-            return Err(ErrorData::missing_required_client_capability(required));
+        // Questions end the round, even after one the client could not
+        // take (the action may ask another instead)...
+        if let Some(next) = self.next_round(&round, rounds.as_deref())? {
+            return Ok(next.into());
         }
-        if let Some((index, asked)) = rounds.as_ref().and_then(|rounds| rounds.asked()) {
-            let rounds = rounds.as_deref().unwrap_or_else(|| unreachable!("asked"));
-            return self.next_round(&request, rounds.answers(), index, asked);
+        if let Some(rounds) = &rounds {
+            // ...and a call that failed for want of a capability the
+            // request did not declare is -32021, naming it (HTTP 400).
+            if result.is_error
+                && let Some(missing) = rounds.missing()
+                && let Ok(required) = serde_json::from_value(missing)
+            {
+                return Err(ErrorData::missing_required_client_capability(required));
+            }
         }
         let content: Vec<Value> = if result.content.is_empty() {
             vec![json!({"type": "text", "text": render(&result.output)})]

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::events::EventKind;
-use integrations_core::integration::LogLevel;
 use integrations_core::integration::content::{CompletionTarget, Prompt, Serves};
+use integrations_core::integration::{ActionContext, LogLevel};
 use integrations_core::{Integration, IntegrationId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
@@ -424,10 +424,29 @@ impl ServerHandler for Bridge {
                     None,
                 ));
             }
-            let messages = owner
-                .get_prompt(&request.name, &arguments)
-                .await
-                .map_err(|e| failed(&format!("prompt `{}`", request.name), e))?;
+            let round = super::calls::Round::new(
+                "prompts/get",
+                &request.name,
+                Some(&arguments),
+                request.request_state.as_deref(),
+                request.input_responses.as_ref(),
+            );
+            let modern = context
+                .meta
+                .protocol_version()
+                .is_some_and(|version| !version.has_initialize());
+            let rounds = match modern {
+                true => Some(Arc::new(self.rounds_of(&round)?)),
+                false => None,
+            };
+            let peer = self.peer_of(&context, owner.id(), rounds.as_ref());
+            let asking = ActionContext::new(Arc::new(peer), context.ct.clone());
+            let messages = owner.get_prompt(&request.name, &arguments, &asking).await;
+            if let Some(next) = self.next_round(&round, rounds.as_deref())? {
+                return Ok(next.into());
+            }
+            let messages =
+                messages.map_err(|e| failed(&format!("prompt `{}`", request.name), e))?;
             let messages: Vec<Value> = messages.iter().map(wire::message).collect();
             let mut result = json!({ "messages": messages });
             if let Some(description) = prompt.description {

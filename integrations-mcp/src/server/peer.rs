@@ -6,13 +6,14 @@
 // speaks (2025-11-25) has them, and clients use them.
 #![allow(deprecated)]
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::error::RuntimeError;
 use integrations_core::integration::{
-    ActionPeer, Elicitation, ElicitationAction, ElicitationResponse, LogLevel, SamplingRequest,
-    SamplingResponse,
+    ActionPeer, Answer, Answers, Elicitation, ElicitationAction, ElicitationResponse, LogLevel,
+    Question, Questions, Root, SamplingRequest, SamplingResponse,
 };
 use integrations_core::{Error as CoreError, async_trait};
 use rmcp::model::ProgressToken;
@@ -39,65 +40,102 @@ pub(super) struct BridgePeer {
     pub(super) rounds: Option<Arc<Rounds>>,
 }
 
-/// The rounds of one 2026-07-28 call (MRTR): the answers the client gave
-/// in earlier rounds (from the sealed `requestState`) and in this one, in
-/// the order the action asked; the action runs again from the start each
-/// round, and its first unanswered question ends the round.
+/// The rounds of one 2026-07-28 call (MRTR): the answers the client gave,
+/// by key (from the sealed `requestState` and this round's
+/// `inputResponses`); the action runs again from the start each round, and
+/// the first questions it cannot answer from them end the round.
 #[derive(Debug, Default)]
 pub(super) struct Rounds {
-    answers: Vec<Value>,
+    answers: BTreeMap<String, Value>,
+    /// The number of the next question asked without a key (`q0`, ...).
     next: std::sync::atomic::AtomicUsize,
-    asked: Mutex<Option<(usize, Value)>>,
+    /// The answers the action read: what the next round's state carries.
+    used: Mutex<BTreeMap<String, Value>>,
+    /// The questions that ended this round (`{"method", "params"}`), by key.
+    asked: Mutex<BTreeMap<String, Value>>,
     /// A client capability the action needed and the request's `_meta`
     /// did not declare (as MCP JSON, e.g. `{"sampling": {}}`).
     missing: Mutex<Option<Value>>,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Rounds {
-    pub(super) fn new(answers: Vec<Value>) -> Self {
+    pub(super) fn new(answers: BTreeMap<String, Value>) -> Self {
         Self {
             answers,
             ..Self::default()
         }
     }
 
-    /// The answers given so far.
-    pub(super) fn answers(&self) -> &[Value] {
-        &self.answers
+    /// The answers the action read.
+    pub(super) fn used(&self) -> BTreeMap<String, Value> {
+        lock(&self.used).clone()
     }
 
-    /// The first question this round could not answer: its index and the
-    /// input request (`{"method", "params"}`).
-    pub(super) fn asked(&self) -> Option<(usize, Value)> {
-        self.asked.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The questions this round could not answer, by key (none when the
+    /// action did not stop for one).
+    pub(super) fn asked(&self) -> BTreeMap<String, Value> {
+        lock(&self.asked).clone()
     }
 
     /// The client capability the action needed and was not declared, if
     /// any: the call is then answered with -32021 when the action failed.
     pub(super) fn missing(&self) -> Option<Value> {
-        self.missing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.missing).clone()
     }
 
-    fn ask(&self, request: &'static str, method: &str, params: Value) -> Result<Value, CoreError> {
+    /// The key of a question asked without one.
+    fn key(&self) -> String {
         let index = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if let Some(answer) = self.answers.get(index) {
-            return Ok(answer.clone());
+        format!("q{index}")
+    }
+
+    /// The answers to `questions` (key, method, params), in order; or,
+    /// when some are unanswered, the end of the round, which asks them all
+    /// at once. An answer that is not one to its method (a number for an
+    /// elicitation, say) counts as none: the question is asked again.
+    fn ask(&self, questions: Vec<(String, &'static str, Value)>) -> Result<Vec<Value>, CoreError> {
+        let mut found = Vec::with_capacity(questions.len());
+        let mut pending = BTreeMap::new();
+        for (key, method, params) in questions {
+            match self
+                .answers
+                .get(&key)
+                .filter(|answer| answers(method, answer))
+            {
+                Some(answer) => {
+                    lock(&self.used).insert(key, answer.clone());
+                    found.push(answer.clone());
+                }
+                None => {
+                    pending.insert(key, json!({"method": method, "params": params}));
+                }
+            }
         }
-        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        if asked.is_none() {
-            let mut request = serde_json::Map::new();
-            request.insert("method".into(), Value::String(method.to_owned()));
-            request.insert("params".into(), params);
-            *asked = Some((index, Value::Object(request)));
+        if pending.is_empty() {
+            return Ok(found);
         }
-        Err(RuntimeError::NotAvailable {
-            request,
-            reason: "the MCP client answers on the call's next round (MCP 2026-07-28)".into(),
+        let mut asked = lock(&self.asked);
+        if asked.is_empty() {
+            *asked = pending;
         }
-        .into())
+        Err(BridgePeer::unavailable(
+            "requests to the caller",
+            "the MCP client answers on the call's next round (MCP 2026-07-28)",
+        ))
+    }
+}
+
+/// Whether `answer` has the shape of an answer to `method`.
+fn answers(method: &str, answer: &Value) -> bool {
+    match method {
+        "elicitation/create" => answer["action"].is_string(),
+        "sampling/createMessage" => answer.get("content").is_some_and(|c| !c.is_null()),
+        "roots/list" => answer["roots"].is_array(),
+        _ => false,
     }
 }
 
@@ -166,6 +204,165 @@ fn level(level: LogLevel) -> &'static str {
     }
 }
 
+impl BridgePeer {
+    /// The params of a `sampling/createMessage`, if the client can take it.
+    fn sampling(&self, request: &SamplingRequest) -> Result<Value, CoreError> {
+        if self.capabilities.get("sampling").is_none() {
+            return Err(self.undeclared(
+                "sampling",
+                json!({"sampling": {}}),
+                "the MCP client did not declare the sampling capability",
+            ));
+        }
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|(role, text)| {
+                json!({"role": wire::role(*role), "content": {"type": "text", "text": text}})
+            })
+            .collect();
+        let mut params = json!({"messages": messages, "maxTokens": request.max_tokens});
+        if let Some(system) = &request.system_prompt {
+            params["systemPrompt"] = json!(system);
+        }
+        Ok(params)
+    }
+
+    /// The params of an `elicitation/create`, if the client can take it.
+    fn elicitation(&self, request: &Elicitation) -> Result<Value, CoreError> {
+        let Some(modes) = self.capabilities.get("elicitation") else {
+            return Err(self.undeclared(
+                "elicitation",
+                json!({"elicitation": {}}),
+                "the MCP client did not declare the elicitation capability",
+            ));
+        };
+        match request {
+            Elicitation::Form { message, schema } => {
+                Ok(json!({"mode": "form", "message": message, "requestedSchema": schema}))
+            }
+            // An empty capability object means form only.
+            Elicitation::Url { .. } if modes.get("url").is_none() => Err(self.undeclared(
+                "elicitation",
+                json!({"elicitation": {"url": {}}}),
+                "the MCP client does not support URL elicitation",
+            )),
+            Elicitation::Url { message, url, id } => {
+                Ok(json!({"mode": "url", "message": message, "url": url, "elicitationId": id}))
+            }
+            _ => Err(Self::unavailable(
+                "elicitation",
+                "an unknown kind of request",
+            )),
+        }
+    }
+
+    /// The params of a `roots/list`, if the client can take it.
+    fn roots_request(&self) -> Result<Value, CoreError> {
+        match self.capabilities.get("roots") {
+            Some(_) => Ok(json!({})),
+            None => Err(self.undeclared(
+                "roots",
+                json!({"roots": {}}),
+                "the MCP client did not declare the roots capability",
+            )),
+        }
+    }
+
+    /// The method and params of `question`, if the client can take it.
+    fn request_of(&self, question: &Question) -> Result<(&'static str, Value), CoreError> {
+        Ok(match question {
+            Question::Elicit(request) => ("elicitation/create", self.elicitation(request)?),
+            Question::Sample(request) => ("sampling/createMessage", self.sampling(request)?),
+            Question::Roots => ("roots/list", self.roots_request()?),
+            _ => return Err(Self::unavailable("requests", "an unknown kind of request")),
+        })
+    }
+
+    /// Sends one request to the client: on 2026-07-28 as a question of
+    /// this round, on 2025-11-25 as a request of the server's own.
+    async fn request(&self, method: &'static str, params: Value) -> Result<Value, CoreError> {
+        if let Some(rounds) = &self.rounds {
+            let mut answer = rounds.ask(vec![(rounds.key(), method, params)])?;
+            return Ok(answer.pop().unwrap_or_default());
+        }
+        let failed = |e: &dyn fmt::Display| Self::failed(method, e);
+        let result = match method {
+            "sampling/createMessage" => {
+                let params = wire::parse(params).map_err(|e| failed(&e.message))?;
+                serde_json::to_value(
+                    self.peer
+                        .create_message(params)
+                        .await
+                        .map_err(|e| failed(&e))?,
+                )
+            }
+            "elicitation/create" => {
+                let params = wire::parse(params).map_err(|e| failed(&e.message))?;
+                serde_json::to_value(
+                    self.peer
+                        .create_elicitation(params)
+                        .await
+                        .map_err(|e| failed(&e))?,
+                )
+            }
+            _ => serde_json::to_value(self.peer.list_roots().await.map_err(|e| failed(&e))?),
+        };
+        result.map_err(|e| failed(&e))
+    }
+}
+
+/// A client's `CreateMessageResult`, as the action sees it.
+fn sampled(result: &Value) -> SamplingResponse {
+    // rmcp flattens the message beside `model`.
+    let text = match &result["content"] {
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|block| block["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        block => block["text"].as_str().unwrap_or_default().to_owned(),
+    };
+    let mut response = SamplingResponse::new(text, result["model"].as_str().unwrap_or_default());
+    response.stop_reason = result["stopReason"].as_str().map(str::to_owned);
+    response
+}
+
+/// A client's `ElicitResult`, as the action sees it.
+fn elicited(result: &Value) -> ElicitationResponse {
+    let action = match result["action"].as_str() {
+        Some("accept") => ElicitationAction::Accept,
+        Some("decline") => ElicitationAction::Decline,
+        _ => ElicitationAction::Cancel,
+    };
+    let content = result.get("content").filter(|c| !c.is_null()).cloned();
+    ElicitationResponse::new(action, content)
+}
+
+/// A client's `ListRootsResult`, as the action sees it.
+fn rooted(result: &Value) -> Vec<Root> {
+    let roots = result["roots"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    roots
+        .iter()
+        .filter_map(|root| {
+            let name = root["name"].as_str().map(str::to_owned);
+            Some(Root::new(root["uri"].as_str()?, name))
+        })
+        .collect()
+}
+
+/// The answer to `question` in `result`.
+fn answer_of(question: &Question, result: &Value) -> Answer {
+    match question {
+        Question::Elicit(_) => Answer::Elicit(elicited(result)),
+        Question::Sample(_) => Answer::Sample(sampled(result)),
+        _ => Answer::Roots(rooted(result)),
+    }
+}
+
 #[async_trait]
 impl ActionPeer for BridgePeer {
     async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
@@ -200,101 +397,43 @@ impl ActionPeer for BridgePeer {
     }
 
     async fn sample(&self, request: SamplingRequest) -> Result<SamplingResponse, CoreError> {
-        if self.capabilities.get("sampling").is_none() {
-            return Err(self.undeclared(
-                "sampling",
-                json!({"sampling": {}}),
-                "the MCP client did not declare the sampling capability",
-            ));
-        }
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|(role, text)| {
-                json!({"role": wire::role(*role), "content": {"type": "text", "text": text}})
-            })
-            .collect();
-        let mut params = json!({"messages": messages, "maxTokens": request.max_tokens});
-        if let Some(system) = &request.system_prompt {
-            params["systemPrompt"] = json!(system);
-        }
-        let result = match &self.rounds {
-            Some(rounds) => rounds.ask("sampling", "sampling/createMessage", params)?,
-            None => {
-                let params =
-                    wire::parse(params).map_err(|e| Self::failed("sampling", e.message))?;
-                let result = self
-                    .peer
-                    .create_message(params)
-                    .await
-                    .map_err(|e| Self::failed("sampling", e))?;
-                serde_json::to_value(&result).map_err(|e| Self::failed("sampling", e))?
-            }
-        };
-        // rmcp flattens the message beside `model`.
-        let text = match &result["content"] {
-            Value::Array(blocks) => blocks
-                .iter()
-                .filter_map(|block| block["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            block => block["text"].as_str().unwrap_or_default().to_owned(),
-        };
-        let mut response =
-            SamplingResponse::new(text, result["model"].as_str().unwrap_or_default());
-        response.stop_reason = result["stopReason"].as_str().map(str::to_owned);
-        Ok(response)
+        let params = self.sampling(&request)?;
+        Ok(sampled(
+            &self.request("sampling/createMessage", params).await?,
+        ))
     }
 
     async fn elicit(&self, request: Elicitation) -> Result<ElicitationResponse, CoreError> {
-        let Some(modes) = self.capabilities.get("elicitation") else {
-            return Err(self.undeclared(
-                "elicitation",
-                json!({"elicitation": {}}),
-                "the MCP client did not declare the elicitation capability",
-            ));
-        };
-        let params = match &request {
-            Elicitation::Form { message, schema } => {
-                json!({"mode": "form", "message": message, "requestedSchema": schema})
-            }
-            Elicitation::Url { message, url, id } => {
-                // An empty capability object means form only.
-                if modes.get("url").is_none() {
-                    return Err(self.undeclared(
-                        "elicitation",
-                        json!({"elicitation": {"url": {}}}),
-                        "the MCP client does not support URL elicitation",
-                    ));
-                }
-                json!({"mode": "url", "message": message, "url": url, "elicitationId": id})
-            }
-            _ => {
-                return Err(Self::unavailable(
-                    "elicitation",
-                    "an unknown kind of request",
-                ));
-            }
-        };
-        let result = match &self.rounds {
-            Some(rounds) => rounds.ask("elicitation", "elicitation/create", params)?,
+        let params = self.elicitation(&request)?;
+        Ok(elicited(&self.request("elicitation/create", params).await?))
+    }
+
+    async fn roots(&self) -> Result<Vec<Root>, CoreError> {
+        let params = self.roots_request()?;
+        Ok(rooted(&self.request("roots/list", params).await?))
+    }
+
+    async fn ask(&self, questions: Questions) -> Result<Answers, CoreError> {
+        let mut requests = Vec::with_capacity(questions.len());
+        for (key, question) in questions.iter() {
+            let (method, params) = self.request_of(question)?;
+            requests.push((key.to_owned(), method, params));
+        }
+        let results = match &self.rounds {
+            // All at once: one round.
+            Some(rounds) => rounds.ask(requests)?,
             None => {
-                let params =
-                    wire::parse(params).map_err(|e| Self::failed("elicitation", e.message))?;
-                let result = self
-                    .peer
-                    .create_elicitation(params)
-                    .await
-                    .map_err(|e| Self::failed("elicitation", e))?;
-                serde_json::to_value(&result).map_err(|e| Self::failed("elicitation", e))?
+                let mut results = Vec::with_capacity(requests.len());
+                for (_, method, params) in requests {
+                    results.push(self.request(method, params).await?);
+                }
+                results
             }
         };
-        let action = match result["action"].as_str() {
-            Some("accept") => ElicitationAction::Accept,
-            Some("decline") => ElicitationAction::Decline,
-            _ => ElicitationAction::Cancel,
-        };
-        let content = result.get("content").filter(|c| !c.is_null()).cloned();
-        Ok(ElicitationResponse::new(action, content))
+        let mut answers = Answers::new();
+        for ((key, question), result) in questions.into_iter().zip(&results) {
+            answers.insert(key, answer_of(&question, result));
+        }
+        Ok(answers)
     }
 }

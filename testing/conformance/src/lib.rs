@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
+pub mod mrtr;
+
 use integrations_core::integration::content::{
     CompletionTarget, ContentBlock, Prompt, PromptMessage, Resource, ResourceContents,
     ResourceTemplate, Role, Serves,
 };
-use integrations_core::integration::{Elicitation, LogLevel, SamplingRequest};
+use integrations_core::integration::{ActionContext, Elicitation, LogLevel, SamplingRequest};
 use integrations_core::{Action, ActionResult, BoxError, Capability, Integration, async_trait};
 use serde_json::{Map, Value, json};
 
@@ -94,7 +96,7 @@ impl Integration for Fixture {
                 "required": [name]
             })
         };
-        vec![
+        let mut tools = vec![
             Capability::new("test_simple_text", "Returns a simple text response"),
             Capability::new("test_error_handling", "Always returns a tool error"),
             Capability::new("test_image_content", "Returns an image"),
@@ -139,11 +141,16 @@ impl Integration for Fixture {
                 "else": {},
                 "additionalProperties": false
             })),
-        ]
+        ];
+        tools.extend(mrtr::capabilities());
+        tools
     }
 
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
         let context = action.context();
+        if let Some(result) = mrtr::handle(&action.name, context).await {
+            return Ok(result);
+        }
         Ok(match action.name.as_str() {
             "test_simple_text" => {
                 ActionResult::ok(json!("This is a simple text response for testing."))
@@ -347,6 +354,10 @@ impl Integration for Fixture {
             )
             .argument("resourceUri", "URI of the resource to embed", true),
             Prompt::new("test_prompt_with_image", "A prompt with an image"),
+            Prompt::new(
+                "test_input_required_result_prompt",
+                "Asks the user for context first (`user_context`)",
+            ),
         ]
     }
 
@@ -354,7 +365,15 @@ impl Integration for Fixture {
         &self,
         name: &str,
         arguments: &Map<String, Value>,
+        context: &ActionContext,
     ) -> Result<Vec<PromptMessage>, BoxError> {
+        if name == "test_input_required_result_prompt" {
+            let text = mrtr::prompt_context(context).await?;
+            return Ok(vec![PromptMessage::new(
+                Role::User,
+                ContentBlock::text(format!("Write with this context: {text}")),
+            )]);
+        }
         let argument = |key: &str| {
             arguments
                 .get(key)

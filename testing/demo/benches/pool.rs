@@ -16,7 +16,6 @@
 //! BENCH_SPANS=1 cargo bench -p integrations-mcp-demo --bench pool
 //! ```
 
-use integrations_core::id::ServerName;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::process::Stdio;
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use integrations_core::TenantId;
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
+use integrations_core::id::ServerName;
 use integrations_mcp::{McpPool, SessionKey};
 use rmcp::ClientLifecycleMode;
 use rmcp::model::CallToolRequestParams;

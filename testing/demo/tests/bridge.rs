@@ -3,10 +3,10 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
 };

@@ -4,7 +4,6 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use integrations_core::TenantId;
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer, ToolPolicy};
 use integrations_core::events::{Event, EventKind, EventSink, SessionCloseReason};
 use integrations_core::health::HealthState;
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{HealthThresholds, ToolResultExt};
 use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox};
 use serde_json::json;

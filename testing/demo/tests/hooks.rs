@@ -9,12 +9,12 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::config::McpProtocol;
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
 use integrations_mcp::rmcp::model::{
     CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,

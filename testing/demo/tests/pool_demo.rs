@@ -4,12 +4,12 @@
 
 mod support;
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::config::McpProtocol;
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{ToolResultExt, test_server};
 use integrations_mcp::{CallOptions, Error, McpPool, SessionKey, Toolbox};
 use serde_json::json;

@@ -4,13 +4,13 @@
 //! hooks accept form elicitations as a user who changes nothing would: the
 //! pool fills in the schema's defaults.
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::config::McpProtocol;
 use integrations_core::credentials::MemoryStore;
+use integrations_core::id::ServerName;
 use integrations_mcp::client::{
     ClientHooks, HookCapabilities, HookContext, IdTokenSource, IdentityProvider, JwtAlgorithm,
     McpAuthorization,

@@ -1,10 +1,10 @@
 //! The bridge, loaded with the conformance fixture, served over streamable
 //! HTTP: `conformance-server [PORT]` prints its URL and serves until killed.
 
-use integrations_core::id::ServerName;
 use std::sync::Arc;
 
 use integrations_conformance::Fixture;
+use integrations_core::id::ServerName;
 use integrations_core::{Config, Registry, Runtime};
 use integrations_mcp::Bridge;
 
