@@ -215,7 +215,7 @@ async fn bearer_check(State(auth): State<Arc<Auth>>, request: Request, next: Nex
         let wanted = auth.require_scope.lock().unwrap().clone();
         if let (true, Some(scope)) = (valid, wanted) {
             let challenge = format!(
-                "Bearer error=\"insufficient_scope\", scope=\"notes {scope}\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
                 auth.base
             );
             return (StatusCode::FORBIDDEN, [("www-authenticate", challenge)]).into_response();
@@ -759,6 +759,39 @@ async fn a_step_up_returns_authorization_required_without_a_second_connect() {
         "no connect to learn what the 403 meant"
     );
     assert!(error.needs_reauth());
+    pool.shutdown(Duration::from_secs(5)).await;
+    stop.cancel();
+}
+
+/// A 403 `insufficient_scope` to a handshake was a `Handshake` error, and
+/// one to a listing no step-up: both now send the user to authorise, for
+/// the scope granted so far (`notes`) and the challenged one (SEP-2350).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_short_of_scope_steps_up_keeping_the_scopes_granted() {
+    let (auth, stop) = protected_server(3600).await;
+    let store: Arc<dyn CredentialStore> =
+        Arc::new(integrations_core::credentials::MemoryStore::new());
+    let pool = pool(&auth.base, store, None);
+    let key = ada();
+    authorise(&pool, &key).await;
+    assert_eq!(latest(&pool, &key).await.unwrap(), "Buy milk");
+    pool.close(&key).await;
+
+    *auth.require_scope.lock().unwrap() = Some("admin".into());
+    let error = pool.list_tools(&key).await.unwrap_err();
+    let Error::AuthorizationRequired { url, .. } = &error else {
+        panic!("expected AuthorizationRequired, got {error:?}")
+    };
+    let scopes: Vec<String> = reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "scope")
+        .map(|(_, value)| value.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default();
+    assert!(
+        scopes.contains(&"notes".to_owned()) && scopes.contains(&"admin".to_owned()),
+        "{scopes:?}"
+    );
     pool.shutdown(Duration::from_secs(5)).await;
     stop.cancel();
 }

@@ -293,6 +293,25 @@ impl Inner {
         if let (Err(Error::Unauthorized { .. }), Some((connection, tokens))) = (&result, oauth) {
             tokens.invalidate(&key.tenant, connection);
         }
+        self.authorizing(key, result).await
+    }
+
+    /// `result`, or, when it is a refusal that sends the user to authorize
+    /// (see [`after_refusal`](Self::after_refusal)), the
+    /// [`Error::AuthorizationRequired`] that does.
+    pub(super) async fn authorizing<T>(
+        &self,
+        key: &SessionKey,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        #[cfg(feature = "http")]
+        if let Err(error) = &result
+            && let Some(authorize) = self.after_refusal(key, error).await
+        {
+            return Err(authorize);
+        }
+        #[cfg(not(feature = "http"))]
+        let _ = key;
         result
     }
 

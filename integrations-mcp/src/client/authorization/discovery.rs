@@ -61,29 +61,49 @@ async fn legacy_metadata(
 }
 
 /// The server's `WWW-Authenticate` challenge to an unauthenticated
-/// handshake: it names the resource metadata and the scopes wanted. Every
-/// request of it ends by `deadline` (rmcp's transport runs them on a task
-/// of its own, which dropping the handshake does not stop).
+/// handshake: it names the resource metadata and the scopes wanted. Asked
+/// with `initialize`, then, from a server that refuses it without a
+/// challenge (one that speaks 2026-07-28 only), with `server/discover`.
+/// Every request of it ends by `deadline` (rmcp's transport runs them on a
+/// task of its own, which dropping the handshake does not stop).
 pub(super) async fn challenge(url: &str, deadline: Instant) -> Option<String> {
+    let modern = rmcp::ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    for lifecycle in [rmcp::ClientLifecycleMode::Initialize, modern] {
+        match challenged(url, lifecycle, deadline).await {
+            Ok(challenge) => return challenge,
+            Err(()) => continue,
+        }
+    }
+    None
+}
+
+/// The challenge of one unauthenticated handshake (and, after one that
+/// succeeds, of its first request: a server may ask for a token only
+/// then); `Err` when the handshake failed without one.
+async fn challenged(
+    url: &str,
+    lifecycle: rmcp::ClientLifecycleMode,
+    deadline: Instant,
+) -> Result<Option<String>, ()> {
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let http =
         crate::client::http::client(Some(deadline.saturating_duration_since(Instant::now())));
-    match rmcp::serve_client_with_lifecycle(
-        (),
-        StreamableHttpClientTransport::with_client(
-            http,
-            StreamableHttpClientTransportConfig::with_uri(url),
-        ),
-        rmcp::ClientLifecycleMode::Initialize,
-    )
-    .await
-    {
+    let transport = StreamableHttpClientTransport::with_client(
+        http,
+        StreamableHttpClientTransportConfig::with_uri(url),
+    );
+    match rmcp::serve_client_with_lifecycle((), transport, lifecycle).await {
         Ok(client) => {
+            let listed = client.list_tools(None).await;
             let _ = client.cancel().await;
-            None
+            Ok(listed
+                .err()
+                .and_then(|e| e.auth_challenge().map(str::to_owned)))
         }
-        Err(error) => error.auth_challenge().map(str::to_owned),
+        Err(error) => error.auth_challenge().map(|c| Some(c.to_owned())).ok_or(()),
     }
 }
 

@@ -229,11 +229,17 @@ async fn start_code_flow(
             let mut request = request
                 .ok_or_else(|| AuthError::InternalError("not an authorization code flow".into()))?;
             let mut manager = AuthorizationManager::new(url.as_str()).await?;
-            manager.set_credential_store(sealed);
             let challenge = match step_up {
-                Some(step_up) => Some(step_up),
+                // SEP-2350: the scopes granted so far and the challenged
+                // ones, not the challenged ones alone.
+                Some(step_up) => {
+                    let granted = rmcp::transport::auth::CredentialStore::load(&sealed).await;
+                    let granted = granted.ok().flatten().map(|c| c.granted_scopes);
+                    Some(with_scopes(&step_up, &granted.unwrap_or_default()))
+                }
                 None => challenge(&url, deadline).await,
             };
+            manager.set_credential_store(sealed);
             let metadata = discover(&manager, &url, challenge.as_deref()).await?;
             let cimd = metadata
                 .additional_fields
@@ -285,6 +291,29 @@ async fn start_code_flow(
     }
 }
 
+/// `challenge` (a `WWW-Authenticate` value) with `granted` added to its
+/// `scope` parameter; as it is when it names no scope.
+fn with_scopes(challenge: &str, granted: &[String]) -> String {
+    const SCOPE: &str = "scope=\"";
+    let parameter = challenge
+        .match_indices(SCOPE)
+        .find(|(at, _)| challenge[..*at].ends_with([' ', ',']));
+    let Some(start) = parameter.map(|(at, _)| at + SCOPE.len()) else {
+        return challenge.to_owned();
+    };
+    let Some(length) = challenge[start..].find('"') else {
+        return challenge.to_owned();
+    };
+    let mut scopes: Vec<&str> = granted.iter().map(String::as_str).collect();
+    for scope in challenge[start..start + length].split_whitespace() {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let (before, after) = (&challenge[..start], &challenge[start + length..]);
+    format!("{before}{}{after}", scopes.join(" "))
+}
+
 /// The client registered at the authorization server for the tenant and
 /// server: dynamic registration happens once per tenant and server, and the
 /// registration (a secret included) is sealed for the code exchange and the
@@ -296,9 +325,12 @@ async fn registered(
 ) -> Result<RegisteredClient, AuthError> {
     let store = states.store.as_ref();
     let sealing = |e: integrations_core::Error| AuthError::CredentialStoreError(e.to_string());
+    let issuer = states.pinned.as_ref().map(|(issuer, _)| issuer.clone());
     if let Some(client) = RegisteredClient::load(store, &states.tenant, &states.server)
         .await
         .map_err(sealing)?
+        // Registered at another authorization server: register here.
+        .filter(|client| client.issuer.is_none() || client.issuer == issuer)
     {
         return Ok(client);
     }
@@ -310,6 +342,7 @@ async fn registered(
     let client = RegisteredClient {
         client_id: config.client_id,
         client_secret: config.client_secret.map(SecretString::from),
+        issuer,
     };
     client
         .save(store, &states.tenant, &states.server)
@@ -463,6 +496,22 @@ async fn pending(tokens: &Tokens, tenant: &TenantId, state: &str) -> Result<Cred
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_up_asks_for_the_granted_scopes_and_the_challenged_ones() {
+        let granted = ["mcp:basic".to_owned(), "mcp:write".to_owned()];
+        let challenge = r#"Bearer error="insufficient_scope", scope="mcp:write mcp:admin", resource_metadata="https://x/.well-known/oauth-protected-resource""#;
+        assert_eq!(
+            with_scopes(challenge, &granted),
+            r#"Bearer error="insufficient_scope", scope="mcp:basic mcp:write mcp:admin", resource_metadata="https://x/.well-known/oauth-protected-resource""#
+        );
+        let unscoped = r#"Bearer error="insufficient_scope", xscope="a""#;
+        assert_eq!(with_scopes(unscoped, &granted), unscoped);
+        assert_eq!(
+            with_scopes("Bearer scope=\"a", &granted),
+            "Bearer scope=\"a"
+        );
+    }
     use crate::client::authorization::JwtAlgorithm;
     use rmcp::transport::auth::ClientCredentialsConfig;
 

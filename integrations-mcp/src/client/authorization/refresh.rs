@@ -71,6 +71,7 @@ impl TokenRefresher for McpRefresher {
                 Some(RegisteredClient {
                     client_id,
                     client_secret: Some(secret),
+                    ..
                 }),
                 Some(McpAuthorization::AuthorizationCode { redirect_uri, .. }),
             ) => Some(

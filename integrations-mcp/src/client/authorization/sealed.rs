@@ -330,11 +330,16 @@ impl StateStore for SealedStates {
 /// The client registered dynamically (RFC 7591) at a server's authorization
 /// server for a tenant, sealed as `mcp-client/{server}`: its id, and its
 /// secret where the authorization server issued one. Later flows, the code
-/// exchange and every refresh authenticate with it.
+/// exchange and every refresh authenticate with it, as long as the server
+/// names the same authorization server (SEP-2352: a new one gets a new
+/// registration).
 #[derive(Clone)]
 pub(crate) struct RegisteredClient {
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<secrecy::SecretString>,
+    /// The issuer it is registered at (`None` in rows sealed before it
+    /// was kept).
+    pub(crate) issuer: Option<String>,
 }
 
 fn client_connection(server: &ServerName) -> Result<ConnectionId, integrations_core::Error> {
@@ -349,12 +354,16 @@ impl RegisteredClient {
         server: &ServerName,
     ) -> Result<Option<Self>, integrations_core::Error> {
         let stored = store.get(tenant, &client_connection(server)?).await?;
-        Ok(stored.and_then(|stored| match stored.value.kind {
-            CredentialKind::Basic { username, password } => Some(Self {
-                client_id: username,
-                client_secret: (!password.expose_secret().is_empty()).then_some(password),
-            }),
-            _ => None,
+        Ok(stored.and_then(|stored| {
+            let issuer = stored.value.metadata.get(ISSUER).cloned();
+            match stored.value.kind {
+                CredentialKind::Basic { username, password } => Some(Self {
+                    client_id: username,
+                    client_secret: (!password.expose_secret().is_empty()).then_some(password),
+                    issuer,
+                }),
+                _ => None,
+            }
         }))
     }
 
@@ -369,10 +378,13 @@ impl RegisteredClient {
             .client_secret
             .clone()
             .unwrap_or_else(|| secrecy::SecretString::from(String::new()));
-        let sealed = Credentials::new(CredentialKind::Basic {
+        let mut sealed = Credentials::new(CredentialKind::Basic {
             username: self.client_id.clone(),
             password,
         });
+        if let Some(issuer) = &self.issuer {
+            sealed = sealed.with_metadata(ISSUER, issuer.clone());
+        }
         store
             .put(tenant, &client_connection(server)?, &sealed)
             .await?;

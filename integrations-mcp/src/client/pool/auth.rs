@@ -6,7 +6,7 @@ use integrations_core::config::McpServerEntry;
 
 use integrations_core::id::ServerName;
 
-use super::{MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};
+use super::{Inner, MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};
 use crate::client::authorization::{self, OAuthContext};
 use crate::error::Error;
 
@@ -19,7 +19,7 @@ impl McpPool {
     /// [`health`](Self::health) for the tenant is no longer
     /// `needs_reauth` (one event). Returns the server's
     /// name. An unknown, expired (10 minutes), reused or other tenant's
-    /// state is refused with [`Error::Authorization`].
+    /// state is refused with [`Error::CallbackRefused`].
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub async fn complete_authorization(
@@ -71,9 +71,12 @@ impl McpPool {
         tokens.manager.invalidate(tenant, &connection);
         Ok(removed)
     }
+}
 
-    /// What a call's refusal means for a server with the authorization code
-    /// flow, decided here rather than by connecting again: a 401 (the
+impl Inner {
+    /// What a refusal means for a server with the authorization code flow
+    /// (of a connect or of a request), decided here rather than by
+    /// connecting again: a 401 (the
     /// tenant's tokens were refused, a refresh included) starts a new
     /// authorization; a 403 `insufficient_scope` starts a step-up. Either
     /// way the [`Error::AuthorizationRequired`] that sends the user to
@@ -99,7 +102,7 @@ impl McpPool {
     /// the user approved connects with the new tokens.
     async fn step_up(&self, key: &SessionKey, challenge: &str) -> Option<Error> {
         {
-            let mut step_ups = lock(&self.inner.step_ups);
+            let mut step_ups = lock(&self.step_ups);
             let count = step_ups.entry(key.clone()).or_default();
             if *count >= MAX_STEP_UPS {
                 return None;
@@ -116,24 +119,24 @@ impl McpPool {
         key: &SessionKey,
         challenge: Option<&str>,
     ) -> Option<Error> {
-        let authorization = self.inner.authorizations.get(&key.server)?;
-        let McpServerEntry::Http(http) = self.inner.config(key).ok()? else {
+        let authorization = self.authorizations.get(&key.server)?;
+        let McpServerEntry::Http(http) = self.config(key).ok()? else {
             return None;
         };
         let oauth = OAuthContext {
             authorization: authorization.clone(),
             tenant: key.tenant.clone(),
-            tokens: self.inner.oauth_tokens.clone(),
+            tokens: self.oauth_tokens.clone(),
             step_up: challenge.map(str::to_owned),
         };
-        let deadline = tokio::time::Instant::now() + self.inner.handshake_timeout;
+        let deadline = tokio::time::Instant::now() + self.handshake_timeout;
         Some(authorization::start(&key.server, http.url.expose(), &oauth, deadline).await)
     }
 
     /// Whether the server authorises with the authorization code flow.
     fn is_interactive(&self, key: &SessionKey) -> bool {
         matches!(
-            self.inner.authorizations.get(&key.server),
+            self.authorizations.get(&key.server),
             Some(crate::client::McpAuthorization::AuthorizationCode { .. })
         )
     }

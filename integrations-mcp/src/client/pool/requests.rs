@@ -71,17 +71,10 @@ impl McpPool {
         };
         self.inner.latency.record(&self.inner.latency_key, sample);
         #[cfg(feature = "http")]
-        match &result {
-            Ok(_) => {
-                lock(&self.inner.step_ups).remove(key);
-            }
-            Err(error) => {
-                if let Some(authorize) = self.after_refusal(key, error).await {
-                    return Err(authorize);
-                }
-            }
+        if result.is_ok() {
+            lock(&self.inner.step_ups).remove(key);
         }
-        result
+        self.inner.authorizing(key, result).await
     }
 
     /// Reads the resource at `uri` of the server.
@@ -99,7 +92,7 @@ impl McpPool {
         if let Err(error) = &result {
             trace::failed(&span, error.type_name());
         }
-        result
+        self.inner.authorizing(key, result).await
     }
 
     /// Subscribes the tenant's session to changes of the resource at
@@ -151,7 +144,7 @@ impl McpPool {
             Err(error) => {
                 trace::failed(&span, error.type_name());
                 self.inner.observe(key, &Outcome::Failed(&error));
-                Err(error)
+                self.inner.authorizing(key, Err(error)).await
             }
         }
     }

@@ -119,6 +119,15 @@ impl Session {
                     }));
                 }
             };
+            // A token without the scope the handshake needs: a step-up.
+            if let Some(challenge) = error.auth_challenge()
+                && challenge.contains("insufficient_scope")
+            {
+                return Err(Attempt::Failed(Error::InsufficientScope {
+                    server: server.clone(),
+                    challenge: challenge.to_owned(),
+                }));
+            }
             // rmcp recognises a 401 that carries `WWW-Authenticate`; some
             // servers omit it, and then only its message says so.
             if error.is_authorization_required()

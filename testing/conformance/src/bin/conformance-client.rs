@@ -141,21 +141,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         ServerName::from_static("server"),
     );
     let result = async {
-        let tools = match pool.list_tools(&key).await {
-            Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) => {
-                // The user's browser: the authorization server approves at
-                // once and redirects to the callback with `code` and `state`.
-                let callback = browse(&url).await.map_err(|message| {
-                    integrations_mcp::Error::Authorization {
+        // The user's browser, as often as the pool sends them (a first
+        // authorization, then another where the authorization server
+        // changed): the authorization server approves at once and
+        // redirects to the callback with `code` and `state`.
+        let mut tools = pool.list_tools(&key).await;
+        for _ in 0..3 {
+            let Err(integrations_mcp::Error::AuthorizationRequired { url, .. }) = &tools else {
+                break;
+            };
+            let callback =
+                browse(url)
+                    .await
+                    .map_err(|message| integrations_mcp::Error::Authorization {
                         server: key.server.clone(),
                         message,
-                    }
-                })?;
-                pool.complete_authorization(&key.tenant, &callback).await?;
-                pool.list_tools(&key).await?
-            }
-            other => other?,
-        };
+                    })?;
+            pool.complete_authorization(&key.tenant, &callback).await?;
+            tools = pool.list_tools(&key).await;
+        }
+        let tools = tools?;
         // Scenarios may name the calls to make (`toolCalls`); the schema
         // echo gets the schema of the tool it asks about, as the pool kept it.
         let named: Vec<(String, serde_json::Value)> = context["toolCalls"]
