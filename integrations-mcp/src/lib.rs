@@ -78,6 +78,7 @@ pub mod client;
 pub mod config;
 mod eof;
 mod error;
+mod level;
 pub mod server;
 mod trace;
 

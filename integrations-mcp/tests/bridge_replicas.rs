@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use integrations_core::config::{McpProtocol, McpServerEntry};
 use integrations_core::id::ServerName;
-use integrations_core::integration::{Elicitation, Questions, SamplingRequest};
+use integrations_core::integration::content::Serves;
+use integrations_core::integration::{Elicitation, LogLevel, Questions, SamplingRequest};
 use integrations_core::{
     Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
 };
@@ -46,11 +47,15 @@ impl Integration for Desk {
     fn name(&self) -> &str {
         "Desk"
     }
+    fn serves(&self) -> Serves {
+        Serves::nothing().logging()
+    }
     fn capabilities(&self) -> Vec<Capability> {
         vec![
             Capability::new("ping", "Answers pong"),
             Capability::new("confirm", "Asks the user twice"),
             Capability::new("survey", "Asks the user, the model and the roots at once"),
+            Capability::new("noisy", "Logs at info and at debug"),
         ]
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
@@ -58,6 +63,11 @@ impl Integration for Desk {
             return Ok(ActionResult::ok(json!("pong")));
         }
         let context = action.context();
+        if action.name == "noisy" {
+            context.log(LogLevel::Debug, "details").await;
+            context.log(LogLevel::Info, "working").await;
+            return Ok(ActionResult::ok(json!("done")));
+        }
         if action.name == "survey" {
             SURVEY_RUNS.fetch_add(1, Ordering::SeqCst);
             let form = Elicitation::Form {
@@ -272,6 +282,100 @@ async fn several_questions_go_in_one_round_under_their_keys() {
         pool.shutdown(Duration::from_secs(2)).await;
     }
     stop.cancel();
+}
+
+/// Hooks that want log messages at `level` and keep them.
+#[derive(Debug)]
+struct Listener(Option<LogLevel>, std::sync::Mutex<Vec<String>>);
+
+#[async_trait]
+impl ClientHooks for Listener {
+    fn capabilities(&self) -> HookCapabilities {
+        match self.0 {
+            Some(level) => HookCapabilities::none().logs(level),
+            None => HookCapabilities::none(),
+        }
+    }
+    async fn log(
+        &self,
+        _context: &HookContext,
+        level: LogLevel,
+        logger: Option<&str>,
+        data: &serde_json::Value,
+    ) {
+        let line = format!("{level:?} {} {data}", logger.unwrap_or("-"));
+        self.1.lock().unwrap().push(line);
+    }
+}
+
+/// The hooks' log level reaches the bridge: in each request's `_meta` on
+/// 2026-07-28 (a request that names none gets no logs), by
+/// `logging/setLevel` on 2025-11-25; the messages reach `ClientHooks::log`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hooks_log_level_reaches_the_server_in_either_revision() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([3u8; 32]));
+    let cases = [
+        (
+            McpProtocol::Modern,
+            3,
+            Some(LogLevel::Info),
+            vec!["Info desk \"working\""],
+        ),
+        (McpProtocol::Modern, 3, None, vec![]),
+        (
+            McpProtocol::Legacy,
+            1,
+            Some(LogLevel::Debug),
+            vec!["Debug desk \"details\"", "Info desk \"working\""],
+        ),
+    ];
+    for (protocol, count, level, expected) in cases {
+        let (url, _) = bridges(count, Some(&key), &stop).await;
+        let listener = Arc::new(Listener(level, std::sync::Mutex::default()));
+        let pool = McpPool::builder()
+            .server(ServerName::from_static("desk"), Bridge::http_entry(&url))
+            .protocol(protocol)
+            .hooks(SharedHooks(Arc::clone(&listener)))
+            .build();
+        let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+        let done = pool
+            .call_tool(&key_of, "desk__noisy", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(done.text(), "done");
+        let mut heard = Vec::new();
+        for _ in 0..50 {
+            heard = listener.1.lock().unwrap().clone();
+            if heard.len() >= expected.len() && !expected.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(heard, expected, "{protocol:?} at {level:?}");
+        pool.shutdown(Duration::from_secs(2)).await;
+    }
+    stop.cancel();
+}
+
+/// Hooks shared with the test.
+#[derive(Debug)]
+struct SharedHooks(Arc<Listener>);
+
+#[async_trait]
+impl ClientHooks for SharedHooks {
+    fn capabilities(&self) -> HookCapabilities {
+        self.0.capabilities()
+    }
+    async fn log(
+        &self,
+        context: &HookContext,
+        level: LogLevel,
+        logger: Option<&str>,
+        data: &serde_json::Value,
+    ) {
+        self.0.log(context, level, logger, data).await;
+    }
 }
 
 /// Without a shared key each replica refuses the state another sealed:

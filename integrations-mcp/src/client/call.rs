@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
+use integrations_core::id::ServerName;
 use rmcp::model::{CallToolResult, JsonObject};
 use tokio_util::sync::CancellationToken;
-
-use integrations_core::id::ServerName;
 
 use crate::error::Error;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use async_trait::async_trait;
 use integrations_core::TenantId;
 use integrations_core::id::ServerName;
+use integrations_core::integration::LogLevel;
 use rmcp::ErrorData;
 use rmcp::model::{
     ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
@@ -37,6 +38,11 @@ pub struct HookCapabilities {
     pub sampling: bool,
     /// `roots/list`.
     pub roots: bool,
+    /// Log messages at this level and above, to
+    /// [`ClientHooks::log`]: asked of a 2025-11-25 server with
+    /// `logging/setLevel` once connected, of a 2026-07-28 server in each
+    /// request's `_meta`. `None` (the default): no log messages.
+    pub logs: Option<LogLevel>,
 }
 
 impl HookCapabilities {
@@ -64,6 +70,13 @@ impl HookCapabilities {
     #[must_use]
     pub fn roots(mut self) -> Self {
         self.roots = true;
+        self
+    }
+
+    /// Log messages at `level` and above.
+    #[must_use]
+    pub fn logs(mut self, level: LogLevel) -> Self {
+        self.logs = Some(level);
         self
     }
 
@@ -138,6 +151,19 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
     async fn roots(&self, context: &HookContext) -> Result<Vec<Root>, ErrorData> {
         let _ = context;
         Ok(Vec::new())
+    }
+
+    /// A log message of the server's (at the level of
+    /// [`HookCapabilities::logs`] or above): its level, the logger it names
+    /// (if any) and its data, as the server sent it. Ignored by default.
+    async fn log(
+        &self,
+        context: &HookContext,
+        level: LogLevel,
+        logger: Option<&str>,
+        data: &Value,
+    ) {
+        let _ = (context, level, logger, data);
     }
 }
 

@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
+use integrations_core::id::ServerName;
 use rmcp::model::Tool;
 use rust_stemmers::{Algorithm, Stemmer};
-
-use integrations_core::id::ServerName;
 
 use crate::client::toolbox::{NamespacedTool, SEPARATOR};
 

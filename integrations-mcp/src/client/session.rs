@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integrations_core::config::McpServerEntry;
+use integrations_core::id::ServerName;
+use integrations_core::integration::LogLevel;
 use rmcp::model::{ServerPeerInfo, Tool};
 use rmcp::service::RunningService;
 use rmcp::{Peer, RoleClient};
@@ -14,8 +16,6 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use integrations_core::id::ServerName;
 
 use crate::client::hooks::{ClientHooks, HookContext};
 use crate::error::Error;
@@ -160,6 +160,10 @@ pub struct Session {
     tasks: TaskTracker,
     /// Where the server is, for the spans of requests to it.
     trace_peer: crate::trace::Peer,
+    /// On 2026-07-28, the log level the hooks asked for, sent in each
+    /// request's `_meta` (a 2025-11-25 server was told once, by
+    /// `logging/setLevel`).
+    log_level: Option<LogLevel>,
     /// When the session was made; `last_used` counts from it.
     created: Instant,
     /// Nanoseconds from `created` to the last use.
@@ -236,6 +240,10 @@ impl Session {
         let modern = info
             .as_ref()
             .is_some_and(|info| !info.protocol_version.has_initialize());
+        let logs = options
+            .hooks
+            .as_ref()
+            .and_then(|(hooks, _)| hooks.capabilities().logs);
         let listening = modern.then(|| {
             let tools = info.as_ref().is_some_and(|info| {
                 info.capabilities
@@ -275,6 +283,7 @@ impl Session {
             max_message: options.max_message,
             tasks: options.tasks.clone(),
             trace_peer: crate::trace::Peer::default(),
+            log_level: logs.filter(|_| modern),
             created: Instant::now(),
             last_used: AtomicU64::new(0),
         }
@@ -288,8 +297,21 @@ impl Session {
         options: Connect<'_>,
     ) -> Result<Self, Error> {
         let deadline = tokio::time::Instant::now() + options.handshake;
+        let logs = options
+            .hooks
+            .as_ref()
+            .and_then(|(hooks, _)| hooks.capabilities().logs);
         let mut session = Self::connect_to(server, config, options).await?;
         session.trace_peer = crate::trace::Peer::of(config);
+        // A 2025-11-25 server that logs is told the hooks' level before
+        // the session is handed out.
+        let logging = session.peer.peer_info().is_some_and(|info| {
+            info.protocol_version.has_initialize() && info.capabilities.logging.is_some()
+        });
+        if let Some(level) = logs.filter(|_| logging) {
+            let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+            crate::level::ask(session.peer.clone(), level, limit).await;
+        }
         // A 2026-07-28 server announces a change only on a stream that is
         // open: hand the session out once its first one is (or was refused).
         if let Some(listening) = &session.listening {

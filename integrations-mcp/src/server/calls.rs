@@ -17,7 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use serde_json::{Value, json};
 
-use super::handler::{failed, logging_level};
+use super::handler::failed;
 use super::peer::{BridgePeer, Rounds};
 use super::{Bridge, wire};
 
@@ -148,7 +148,7 @@ impl Bridge {
             Some(_) => context
                 .meta
                 .log_level()
-                .map(|level| Arc::new(Mutex::new(logging_level(&level)))),
+                .map(|level| Arc::new(Mutex::new(crate::level::from_mcp(&level)))),
             None => Some(Arc::clone(&self.session.level)),
         };
         BridgePeer {

@@ -65,20 +65,6 @@ pub(super) fn failed(what: &str, error: impl std::fmt::Display) -> ErrorData {
     ErrorData::internal_error(format!("{what}: {error}"), None)
 }
 
-pub(super) fn logging_level(level: &rmcp::model::LoggingLevel) -> LogLevel {
-    use rmcp::model::LoggingLevel as Mcp;
-    match level {
-        Mcp::Debug => LogLevel::Debug,
-        Mcp::Info => LogLevel::Info,
-        Mcp::Notice => LogLevel::Notice,
-        Mcp::Warning => LogLevel::Warning,
-        Mcp::Error => LogLevel::Error,
-        Mcp::Critical => LogLevel::Critical,
-        Mcp::Alert => LogLevel::Alert,
-        _ => LogLevel::Emergency,
-    }
-}
-
 impl Bridge {
     /// A copy for one client's session, with state of its own.
     pub(super) fn for_session(&self) -> Self {
@@ -505,7 +491,7 @@ impl ServerHandler for Bridge {
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        *lock(&self.session.level) = logging_level(&request.level);
+        *lock(&self.session.level) = crate::level::from_mcp(&request.level);
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use integrations_core::credentials::{Credentials, TokenManager};
 use integrations_core::error::CredentialError;
+use integrations_core::id::ServerName;
 use integrations_core::{ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthClient, AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
@@ -15,8 +16,6 @@ use rmcp::transport::auth::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
-
-use integrations_core::id::ServerName;
 
 use super::McpAuthorization;
 use super::discovery::{challenge, discover};

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use integrations_core::id::ServerName;
+use tokio::time::Instant;
 
 use super::flow::failed;
 use crate::error::Error;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
 use integrations_core::credentials::{RefreshRequest, TokenManager, TokenRefresher, TokenResponse};
 use integrations_core::error::CredentialError;
+use integrations_core::id::ServerName;
 use integrations_core::{BoxError, ConnectionId, TenantId};
 use rmcp::transport::auth::{
     AuthError, AuthorizationManager, CredentialStore, InMemoryCredentialStore, OAuthClientConfig,
@@ -22,8 +23,6 @@ use rmcp::transport::streamable_http_client::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
-
-use integrations_core::id::ServerName;
 
 use super::sealed::{CLIENT_ID, RESOURCE, RegisteredClient};
 use super::{McpAuthorization, OAUTH_WORK_LIMIT, off_runtime};

@@ -3,7 +3,6 @@
 
 use integrations_core::TenantId;
 use integrations_core::config::McpServerEntry;
-
 use integrations_core::id::ServerName;
 
 use super::{Inner, MAX_STEP_UPS, McpPool, Outcome, SessionKey, lock};

@@ -70,6 +70,19 @@ impl ClientHandler for Client {
         self.resource_updated(&params.uri).await;
     }
 
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some((hooks, context)) = &self.hooks {
+            let level = crate::level::from_mcp(&params.level);
+            hooks
+                .log(context, level, params.logger.as_deref(), &params.data)
+                .await;
+        }
+    }
+
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,

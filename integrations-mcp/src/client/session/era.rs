@@ -19,11 +19,10 @@ use std::time::Duration;
 
 use integrations_core::TenantId;
 use integrations_core::config::{McpProtocol, McpServerEntry};
+use integrations_core::id::ServerName;
 use rmcp::ClientLifecycleMode;
 use rmcp::model::{ErrorCode, ProtocolVersion};
 use rmcp::service::ClientInitializeError;
-
-use integrations_core::id::ServerName;
 
 use crate::error::Error;
 

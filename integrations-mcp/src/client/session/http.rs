@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use std::pin::Pin;
 
+use integrations_core::id::ServerName;
 use rmcp::RoleClient;
 use rmcp::service::{ClientInitializeError, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -13,8 +14,6 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig,
 };
 use tokio::sync::watch;
-
-use integrations_core::id::ServerName;
 
 use super::era::{self, Era};
 use super::progress::{ProgressRoutes, ordered};

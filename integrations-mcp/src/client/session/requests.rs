@@ -17,6 +17,15 @@ use crate::client::call::CallOptions;
 use crate::error::Error;
 
 impl Session {
+    /// A request's `_meta`: the caller's trace context (feature `otel`),
+    /// and on 2026-07-28 the log level the hooks asked for.
+    fn meta(&self, meta: &mut Option<rmcp::model::RequestMetaObject>) {
+        crate::trace::inject(meta);
+        if let Some(level) = self.log_level {
+            crate::level::set(meta, level);
+        }
+    }
+
     /// Calls a tool. `arguments` must be a JSON object (or `null` for
     /// none); anything else is [`Error::InvalidArguments`], and nothing is
     /// sent.
@@ -40,7 +49,7 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        crate::trace::inject(&mut params.meta);
+        self.meta(&mut params.meta);
         let call = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {
@@ -106,7 +115,7 @@ impl Session {
         options: &CallOptions,
     ) -> Result<rmcp::model::ReadResourceResult, Error> {
         let mut params = rmcp::model::ReadResourceRequestParams::new(uri);
-        crate::trace::inject(&mut params.meta);
+        self.meta(&mut params.meta);
         let read = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {

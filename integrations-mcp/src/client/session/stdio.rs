@@ -6,11 +6,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use integrations_core::config::StdioServer;
+use integrations_core::id::ServerName;
 use rmcp::service::ClientInitializeError;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
-
-use integrations_core::id::ServerName;
 
 use super::era::{self, Era};
 use super::progress::ordered;
