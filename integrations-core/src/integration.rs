@@ -40,6 +40,10 @@ pub struct Capability {
     /// ([`ActionResult::structured`]), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
+    /// Whether the action may take long (see
+    /// [`long_running`](Self::long_running)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_running: bool,
 }
 
 impl Capability {
@@ -50,7 +54,18 @@ impl Capability {
             description: description.into(),
             parameters: serde_json::json!({ "type": "object" }),
             output_schema: None,
+            long_running: false,
         }
+    }
+
+    /// Says the action may take long (minutes, not seconds): through the
+    /// MCP bridge, a 2026-07-28 client that declared the Tasks extension
+    /// gets a task it polls instead of a call it must hold open, and the
+    /// action's questions to its caller become the task's input requests.
+    #[must_use]
+    pub fn long_running(mut self) -> Self {
+        self.long_running = true;
+        self
     }
 
     /// Declares the JSON Schema of the action's structured result.

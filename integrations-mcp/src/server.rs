@@ -65,6 +65,20 @@ pub struct Bridge {
     states: Option<Arc<rmcp::model::RequestStateCodec>>,
     /// A tenant's pooled tools, offered as `search_tools` and `call_tool`.
     toolbox: Option<crate::client::Toolbox>,
+    /// The tasks long actions run as (2026-07-28 clients with the Tasks
+    /// extension), shared by every session of this bridge.
+    tasks: Arc<Tasks>,
+}
+
+/// The bridge's tasks: stopped (the actions dropped) when the last copy of
+/// the bridge goes.
+#[derive(Default)]
+struct Tasks(rmcp::task_manager::TaskManager);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 /// The tool that searches the toolbox ([`Bridge::toolbox`]).
@@ -102,6 +116,7 @@ impl Bridge {
                 .and_then(|key| rmcp::model::RequestStateCodec::try_new(key).ok())
                 .map(Arc::new),
             toolbox: None,
+            tasks: Arc::default(),
         }
     }
 
@@ -240,6 +255,25 @@ impl Bridge {
             tool.output_schema = Some(Arc::new(output.clone()));
         }
         tool
+    }
+
+    /// Whether any integration has a long-running action (the bridge then
+    /// declares the Tasks extension).
+    fn has_long_actions(&self) -> bool {
+        let registry = self.runtime.registry();
+        registry.ids().iter().any(|id| {
+            registry
+                .capabilities(id.as_str())
+                .is_some_and(|all| all.iter().any(|c| c.long_running))
+        })
+    }
+
+    /// Whether the capability a dispatch target names is long running.
+    fn is_long(&self, target: &str) -> bool {
+        target.split_once('.').is_some_and(|(id, action)| {
+            let capabilities = self.runtime.registry().capabilities(id);
+            capabilities.is_some_and(|all| all.iter().any(|c| c.name == action && c.long_running))
+        })
     }
 
     /// The tool named `name`, if an integration's capability is it (the

@@ -39,6 +39,9 @@ struct Desk;
 /// How many times `survey` ran (once a round on 2026-07-28).
 static SURVEY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
+/// How many times `report` ran.
+static REPORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
 #[async_trait]
 impl Integration for Desk {
     fn id(&self) -> &str {
@@ -56,6 +59,7 @@ impl Integration for Desk {
             Capability::new("confirm", "Asks the user twice"),
             Capability::new("survey", "Asks the user, the model and the roots at once"),
             Capability::new("noisy", "Logs at info and at debug"),
+            Capability::new("report", "Asks which period, then takes a while").long_running(),
         ]
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
@@ -63,6 +67,20 @@ impl Integration for Desk {
             return Ok(ActionResult::ok(json!("pong")));
         }
         let context = action.context();
+        if action.name == "report" {
+            REPORT_RUNS.fetch_add(1, Ordering::SeqCst);
+            let form = Elicitation::Form {
+                message: "Which period?".into(),
+                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
+            };
+            let period = context.elicit(form).await?.content.unwrap_or_default();
+            context.progress(1.0, Some(2.0), Some("halfway")).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Ok(ActionResult::ok(json!(format!(
+                "report for {}",
+                period["answer"].as_str().unwrap_or_default()
+            ))));
+        }
         if action.name == "noisy" {
             context.log(LogLevel::Debug, "details").await;
             context.log(LogLevel::Info, "working").await;
@@ -278,6 +296,36 @@ async fn several_questions_go_in_one_round_under_their_keys() {
             SURVEY_RUNS.load(Ordering::SeqCst) - before,
             runs,
             "{protocol:?}: the three questions took one round"
+        );
+        pool.shutdown(Duration::from_secs(2)).await;
+    }
+    stop.cancel();
+}
+
+/// A long-running action reaches a 2026-07-28 client (which declares the
+/// Tasks extension) as a task: it runs once, its question is the task's
+/// input request (answered through the hooks with `tasks/update`), and its
+/// result comes with the task's. A 2025-11-25 client gets the same answer
+/// from an ordinary call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_action_runs_as_a_task_once_with_its_question() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([4u8; 32]));
+    // Tasks live in the bridge that made them: one bridge behind the proxy.
+    let (url, _) = bridges(1, Some(&key), &stop).await;
+    for protocol in [McpProtocol::Modern, McpProtocol::Legacy] {
+        let pool = pool_speaking(&url, protocol);
+        let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+        let before = REPORT_RUNS.load(Ordering::SeqCst);
+        let report = pool
+            .call_tool(&key_of, "desk__report", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(report.text(), "report for ?doirep hcihW", "{protocol:?}");
+        assert_eq!(
+            REPORT_RUNS.load(Ordering::SeqCst) - before,
+            1,
+            "{protocol:?}"
         );
         pool.shutdown(Duration::from_secs(2)).await;
     }

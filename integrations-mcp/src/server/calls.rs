@@ -158,6 +158,8 @@ impl Bridge {
             logger: integration.to_owned(),
             capabilities: super::peer::declared(&context.peer, &context.meta),
             rounds: rounds.cloned(),
+            task: None,
+            asked: Default::default(),
         }
     }
 
@@ -190,27 +192,22 @@ impl Bridge {
             request.request_state.as_deref(),
             request.input_responses.as_ref(),
         );
+        let integration = target.split('.').next().unwrap_or_default();
+        if modern && self.is_long(&target) {
+            let declared = super::peer::declared(&context.peer, &context.meta);
+            if declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
+                let peer = self.peer_of(&context, integration, None);
+                return Ok(self.run_as_task(target, arguments, peer));
+            }
+        }
         let rounds = if modern {
             Some(Arc::new(self.rounds_of(&round)?))
         } else {
             None
         };
-        let integration = target.split('.').next().unwrap_or_default();
         let peer = self.peer_of(&context, integration, rounds.as_ref());
         let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
-        let result = match self
-            .runtime
-            .dispatch_with(&target, arguments, action_context)
-            .await
-        {
-            Ok(result) => result,
-            // The caller's mistakes are protocol errors...
-            Err(error @ CoreError::Registry(_)) => {
-                return Err(ErrorData::invalid_params(error.to_string(), None));
-            }
-            // ...the integration's failures are tool errors the agent sees.
-            Err(error) => ActionResult::error(error.to_string()),
-        };
+        let result = self.dispatch(&target, arguments, action_context).await?;
         // Questions end the round, even after one the client could not
         // take (the action may ask another instead)...
         if let Some(next) = self.next_round(&round, rounds.as_deref())? {
@@ -226,15 +223,67 @@ impl Bridge {
                 return Err(ErrorData::missing_required_client_capability(required));
             }
         }
-        let content: Vec<Value> = if result.content.is_empty() {
-            vec![json!({"type": "text", "text": render(&result.output)})]
-        } else {
-            result.content.iter().map(wire::content).collect()
-        };
-        let mut reply = json!({"content": content, "isError": result.is_error});
-        if let Some(structured) = result.structured {
-            reply["structuredContent"] = structured;
-        }
-        Ok(wire::result::<CallToolResult>(reply)?.into())
+        Ok(reply(result)?.into())
     }
+
+    /// Runs the action: the caller's mistakes are protocol errors, the
+    /// integration's failures tool errors the agent sees.
+    async fn dispatch(
+        &self,
+        target: &str,
+        arguments: Value,
+        context: ActionContext,
+    ) -> Result<ActionResult, ErrorData> {
+        match self.runtime.dispatch_with(target, arguments, context).await {
+            Ok(result) => Ok(result),
+            Err(error @ CoreError::Registry(_)) => {
+                Err(ErrorData::invalid_params(error.to_string(), None))
+            }
+            Err(error) => Ok(ActionResult::error(error.to_string())),
+        }
+    }
+
+    /// Runs a long action as a task (the Tasks extension): the client polls
+    /// `tasks/get`, answers the action's questions with `tasks/update`, and
+    /// may `tasks/cancel` it (the action's context is then cancelled).
+    fn run_as_task(&self, target: String, arguments: Value, peer: BridgePeer) -> CallToolResponse {
+        let bridge = self.clone();
+        let options = rmcp::task_manager::TaskOptions::new();
+        let task = self.tasks.0.spawn(options, move |task| {
+            Box::pin(async move {
+                let cancel = tokio_util::sync::CancellationToken::new();
+                // The request is answered: nothing more goes on its stream.
+                let peer = BridgePeer {
+                    task: Some(task.clone()),
+                    level: None,
+                    progress: None,
+                    ..peer
+                };
+                let context = ActionContext::new(Arc::new(peer), cancel.clone());
+                let dispatched = bridge.dispatch(&target, arguments, context);
+                tokio::select! {
+                    result = dispatched => Ok(reply(result?)?),
+                    () = task.cancelled() => {
+                        cancel.cancel();
+                        Err(rmcp::task_manager::TaskExit::Cancelled)
+                    }
+                }
+            })
+        });
+        CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task))
+    }
+}
+
+/// The `tools/call` result of an action's result.
+fn reply(result: ActionResult) -> Result<CallToolResult, ErrorData> {
+    let content: Vec<Value> = if result.content.is_empty() {
+        vec![json!({"type": "text", "text": render(&result.output)})]
+    } else {
+        result.content.iter().map(wire::content).collect()
+    };
+    let mut reply = json!({"content": content, "isError": result.is_error});
+    if let Some(structured) = result.structured {
+        reply["structuredContent"] = structured;
+    }
+    wire::result::<CallToolResult>(reply)
 }

@@ -14,12 +14,13 @@ use integrations_core::integration::content::{CompletionTarget, Prompt, Serves};
 use integrations_core::integration::{ActionContext, LogLevel};
 use integrations_core::{Integration, IntegrationId};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, ResourceUpdatedNotification, ServerCapabilities, SetLevelRequestParams,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, GetTaskParams,
+    GetTaskResult, Implementation, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    ResourceUpdatedNotification, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -188,6 +189,9 @@ impl ServerHandler for Bridge {
         if serves.logging {
             capabilities["logging"] = json!({});
         }
+        if self.has_long_actions() {
+            capabilities["extensions"] = json!({ rmcp::model::TASKS_EXTENSION_ID: {} });
+        }
         let capabilities: ServerCapabilities = serde_json::from_value(capabilities)
             .unwrap_or_else(|_| ServerCapabilities::builder().enable_tools().build());
         InitializeResult::new(capabilities).with_server_info(Implementation::new(
@@ -210,6 +214,32 @@ impl ServerHandler for Bridge {
     ) -> Result<ListToolsResult, ErrorData> {
         let _span = crate::trace::server("tools/list", "", &context.meta).entered();
         Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        Ok(GetTaskResult::new(self.tasks.0.get_task(&request.task_id)?))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks
+            .0
+            .update_task(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks.0.cancel_task(&request.task_id)
     }
 
     async fn call_tool(

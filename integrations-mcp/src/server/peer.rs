@@ -38,6 +38,11 @@ pub(super) struct BridgePeer {
     /// `InputRequiredResult`); `None` on a 2025-11-25 session, where they
     /// are requests of the server's own.
     pub(super) rounds: Option<Arc<Rounds>>,
+    /// A long action run as a task: its questions are the task's input
+    /// requests, its progress the task's status message.
+    pub(super) task: Option<rmcp::task_manager::TaskContext>,
+    /// How many questions the task asked (their keys: `q0`, `q1`, ...).
+    pub(super) asked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The rounds of one 2026-07-28 call (MRTR): the answers the client gave,
@@ -282,6 +287,9 @@ impl BridgePeer {
     /// Sends one request to the client: on 2026-07-28 as a question of
     /// this round, on 2025-11-25 as a request of the server's own.
     async fn request(&self, method: &'static str, params: Value) -> Result<Value, CoreError> {
+        if let Some(task) = &self.task {
+            return self.task_input(task, self.task_key(), method, params).await;
+        }
         if let Some(rounds) = &self.rounds {
             let mut answer = rounds.ask(vec![(rounds.key(), method, params)])?;
             return Ok(answer.pop().unwrap_or_default());
@@ -309,6 +317,33 @@ impl BridgePeer {
             _ => serde_json::to_value(self.peer.list_roots().await.map_err(|e| failed(&e))?),
         };
         result.map_err(|e| failed(&e))
+    }
+}
+
+impl BridgePeer {
+    /// The key of a task's next question.
+    fn task_key(&self) -> String {
+        let index = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("q{index}")
+    }
+
+    /// One of a task's input requests, answered by the client's
+    /// `tasks/update`.
+    async fn task_input(
+        &self,
+        task: &rmcp::task_manager::TaskContext,
+        key: String,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, CoreError> {
+        let request = serde_json::from_value(json!({"method": method, "params": params}))
+            .map_err(|e| Self::failed(method, e))?;
+        task.request_input(key, request)
+            .await
+            .map_err(|exit| match exit {
+                rmcp::task_manager::TaskExit::Error(error) => Self::failed(method, error.message),
+                _ => Self::unavailable("requests to the caller", "the task was cancelled"),
+            })
     }
 }
 
@@ -366,6 +401,11 @@ fn answer_of(question: &Question, result: &Value) -> Answer {
 #[async_trait]
 impl ActionPeer for BridgePeer {
     async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        if let Some(task) = &self.task {
+            let done = total.map_or(format!("{progress}"), |total| format!("{progress}/{total}"));
+            task.set_status_message(message.unwrap_or(done));
+            return;
+        }
         let Some(token) = &self.progress else {
             return;
         };
@@ -419,10 +459,17 @@ impl ActionPeer for BridgePeer {
             let (method, params) = self.request_of(question)?;
             requests.push((key.to_owned(), method, params));
         }
-        let results = match &self.rounds {
-            // All at once: one round.
-            Some(rounds) => rounds.ask(requests)?,
-            None => {
+        let results = match (&self.task, &self.rounds) {
+            // All at once: pending together in the task...
+            (Some(task), _) => {
+                let asked = requests.into_iter().map(|(key, method, params)| {
+                    self.task_input(task, format!("{key}-{}", self.task_key()), method, params)
+                });
+                futures_util::future::try_join_all(asked).await?
+            }
+            // ...or in one round.
+            (None, Some(rounds)) => rounds.ask(requests)?,
+            (None, None) => {
                 let mut results = Vec::with_capacity(requests.len());
                 for (_, method, params) in requests {
                     results.push(self.request(method, params).await?);
