@@ -332,6 +332,42 @@ async fn a_long_action_runs_as_a_task_once_with_its_question() {
     stop.cancel();
 }
 
+/// The task methods answer only a request that declares the Tasks
+/// extension: without it `tasks/get` is -32021 naming the extension; with
+/// it, an unknown task is an error of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_methods_need_the_tasks_extension() {
+    let stop = CancellationToken::new();
+    let key = SecretBox::new(Box::new([2u8; 32]));
+    let (url, _) = bridges(1, Some(&key), &stop).await;
+    let get = |capabilities: serde_json::Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
+        "taskId": "no-such-task",
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        }}})
+    };
+    let http = reqwest::Client::new();
+    let ask = |body: serde_json::Value| {
+        http.post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tasks/get")
+            .header("mcp-name", "no-such-task")
+            .json(&body)
+            .send()
+    };
+    let refused = ask(get(json!({}))).await.unwrap().text().await.unwrap();
+    assert!(refused.contains("-32021"), "{refused}");
+    assert!(refused.contains("io.modelcontextprotocol/tasks"), "{refused}");
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let unknown = ask(get(tasks)).await.unwrap().text().await.unwrap();
+    assert!(!unknown.contains("-32021") && unknown.contains("error"), "{unknown}");
+    stop.cancel();
+}
+
 /// Hooks that want log messages at `level` and keep them.
 #[derive(Debug)]
 struct Listener(Option<LogLevel>, std::sync::Mutex<Vec<String>>);

@@ -66,6 +66,19 @@ pub(super) fn failed(what: &str, error: impl std::fmt::Display) -> ErrorData {
     ErrorData::internal_error(format!("{what}: {error}"), None)
 }
 
+/// The task methods answer only requests that declare the Tasks extension
+/// (SEP-2663); others get -32021 naming it.
+fn tasks_negotiated(context: &RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    let declared = super::peer::declared(&context.peer, &context.meta);
+    if declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
+        return Ok(());
+    }
+    let required = json!({ "extensions": { rmcp::model::TASKS_EXTENSION_ID: {} } });
+    let required = serde_json::from_value(required)
+        .map_err(|e| failed("the tasks capability could not be encoded", e))?;
+    Err(ErrorData::missing_required_client_capability(required))
+}
+
 impl Bridge {
     /// A copy for one client's session, with state of its own.
     pub(super) fn for_session(&self) -> Self {
@@ -219,16 +232,18 @@ impl ServerHandler for Bridge {
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
+        tasks_negotiated(&context)?;
         Ok(GetTaskResult::new(self.tasks.0.get_task(&request.task_id)?))
     }
 
     async fn update_task(
         &self,
         request: UpdateTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        tasks_negotiated(&context)?;
         self.tasks
             .0
             .update_task(&request.task_id, request.input_responses)
@@ -237,8 +252,9 @@ impl ServerHandler for Bridge {
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        tasks_negotiated(&context)?;
         self.tasks.0.cancel_task(&request.task_id)
     }
 
