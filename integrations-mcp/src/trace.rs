@@ -65,47 +65,43 @@ impl Peer {
 }
 
 /// The span of a request the pool sends.
+///
+/// Every field is given as the span is made: each later `record` costs a
+/// subscriber such as tracing-opentelemetry a lookup and a lock.
 pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Peer) -> Span {
-    let span = tracing::info_span!(
+    let of = |wanted: &str| (method == wanted).then_some(target);
+    tracing::info_span!(
         "mcp.client",
         otel.name = %format!("{method} {target}").trim_end(),
         otel.kind = "client",
         mcp.method.name = method,
-        gen_ai.tool.name = Empty,
-        gen_ai.operation.name = Empty,
-        gen_ai.prompt.name = Empty,
-        mcp.resource.uri = Empty,
+        gen_ai.tool.name = of("tools/call"),
+        gen_ai.operation.name = of("tools/call").map(|_| "execute_tool"),
+        gen_ai.prompt.name = of("prompts/get"),
+        mcp.resource.uri = of("resources/read"),
         mcp.server = server,
         network.transport = peer.transport,
-        server.address = Empty,
-        server.port = Empty,
+        server.address = peer.address.as_deref(),
+        server.port = peer.port,
         error.type = Empty,
-    );
-    record_target(&span, method, target);
-    if let Some(address) = &peer.address {
-        span.record("server.address", address.as_str());
-    }
-    if let Some(port) = peer.port {
-        span.record("server.port", port);
-    }
-    span
+    )
 }
 
 /// The span of a request the bridge serves, a child of the client's span
 /// when the request carried its context (feature `otel`).
 pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObject) -> Span {
+    let of = |wanted: &str| (method == wanted).then_some(target);
     let span = tracing::info_span!(
         "mcp.server",
         otel.name = %format!("{method} {target}").trim_end(),
         otel.kind = "server",
         mcp.method.name = method,
-        gen_ai.tool.name = Empty,
-        gen_ai.operation.name = Empty,
-        gen_ai.prompt.name = Empty,
-        mcp.resource.uri = Empty,
+        gen_ai.tool.name = of("tools/call"),
+        gen_ai.operation.name = of("tools/call").map(|_| "execute_tool"),
+        gen_ai.prompt.name = of("prompts/get"),
+        mcp.resource.uri = of("resources/read"),
         error.type = Empty,
     );
-    record_target(&span, method, target);
     #[cfg(feature = "otel")]
     if let Some(parent) = w3c::extract(meta) {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -114,23 +110,6 @@ pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObjec
     #[cfg(not(feature = "otel"))]
     let _ = meta;
     span
-}
-
-/// Records what the request is for: the tool, the resource or the prompt.
-fn record_target(span: &Span, method: &str, target: &str) {
-    match method {
-        "tools/call" => {
-            span.record("gen_ai.tool.name", target);
-            span.record("gen_ai.operation.name", "execute_tool");
-        }
-        "resources/read" => {
-            span.record("mcp.resource.uri", target);
-        }
-        "prompts/get" => {
-            span.record("gen_ai.prompt.name", target);
-        }
-        _ => {}
-    }
 }
 
 /// Records why a request failed: the error's kind, or `tool_error`.

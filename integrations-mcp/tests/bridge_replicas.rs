@@ -361,10 +361,16 @@ async fn task_methods_need_the_tasks_extension() {
     };
     let refused = ask(get(json!({}))).await.unwrap().text().await.unwrap();
     assert!(refused.contains("-32021"), "{refused}");
-    assert!(refused.contains("io.modelcontextprotocol/tasks"), "{refused}");
+    assert!(
+        refused.contains("io.modelcontextprotocol/tasks"),
+        "{refused}"
+    );
     let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
     let unknown = ask(get(tasks)).await.unwrap().text().await.unwrap();
-    assert!(!unknown.contains("-32021") && unknown.contains("error"), "{unknown}");
+    assert!(
+        !unknown.contains("-32021") && unknown.contains("error"),
+        "{unknown}"
+    );
     stop.cancel();
 }
 

@@ -327,16 +327,24 @@ async fn profile(which: &str, n: usize) {
 /// With `BENCH_SPANS=1`: `tracing` goes to OpenTelemetry through
 /// `tracing-opentelemetry`, with a tracer provider that exports nothing, so
 /// every span the pool makes is built and ended as in a host that exports
-/// its traces.
+/// its traces. Every level is recorded (rmcp's debug events, which print
+/// each message, become span events); `BENCH_SPANS=info` records info and
+/// above, as a host's usual filter does.
 fn install_spans() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
     use opentelemetry::trace::TracerProvider;
+    use tracing_subscriber::filter::LevelFilter;
     use tracing_subscriber::layer::SubscriberExt;
-    std::env::var_os("BENCH_SPANS")?;
+    let spans = std::env::var("BENCH_SPANS").ok()?;
+    let level = match spans.as_str() {
+        "info" => LevelFilter::INFO,
+        _ => LevelFilter::TRACE,
+    };
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+        .with(level);
     tracing::subscriber::set_global_default(subscriber).ok()?;
-    println!("spans on: tracing-opentelemetry, exporting to nothing");
+    println!("spans on: tracing-opentelemetry, exporting to nothing, up to {level}");
     Some(provider)
 }
 

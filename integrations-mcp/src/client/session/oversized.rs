@@ -66,6 +66,8 @@ pub(super) struct Measured<R> {
     head: Vec<u8>,
     /// The id to answer when the current, over-long line ends.
     stand_in: Option<RequestId>,
+    /// What each read from the server lands in (made once).
+    raw: Box<[u8]>,
     /// Bytes read and not yet handed to rmcp, from `at`.
     out: Vec<u8>,
     at: usize,
@@ -80,6 +82,7 @@ impl<R> Measured<R> {
             line: 0,
             head: Vec::with_capacity(HEAD),
             stand_in: None,
+            raw: vec![0; CHUNK].into_boxed_slice(),
             out: Vec::with_capacity(CHUNK),
             at: 0,
         }
@@ -127,13 +130,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for Measured<R> {
         while this.at == this.out.len() {
             this.out.clear();
             this.at = 0;
-            let mut chunk = [0u8; CHUNK];
-            let mut read = ReadBuf::new(&mut chunk);
+            let mut read = ReadBuf::new(&mut this.raw);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-            if read.filled().is_empty() {
+            let n = read.filled().len();
+            if n == 0 {
                 return Poll::Ready(Ok(()));
             }
-            this.take(read.filled());
+            let raw = std::mem::take(&mut this.raw);
+            this.take(&raw[..n]);
+            this.raw = raw;
         }
         let n = buf.remaining().min(this.out.len() - this.at);
         buf.put_slice(&this.out[this.at..this.at + n]);
