@@ -5,8 +5,10 @@
 //!    against the bridge: a bare rmcp client with the same lifecycle
 //!    (baseline) vs `McpPool::call_tool`.
 //! 2. The bridge's `tools/call` throughput, 32 calls in flight from a bare
-//!    rmcp client, in both revisions: a bare rmcp server exposing the same
-//!    tool (baseline) vs the bridge.
+//!    rmcp client, in both revisions, over streamable HTTP and over a byte
+//!    stream (an in-process pipe: the stdio transport without the
+//!    processes): a bare rmcp server exposing the same tool (baseline) vs
+//!    the bridge.
 //!
 //! ```sh
 //! cargo bench -p integrations-mcp --features http --bench http
@@ -28,7 +30,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientLifecycleMode, ErrorData, RoleClient, RoleServer, ServerHandler};
+use rmcp::{ClientLifecycleMode, ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -92,11 +94,16 @@ impl ServerHandler for BareServer {
     }
 }
 
-async fn bridge(stop: &CancellationToken) -> String {
+/// A runtime with the echo integration.
+async fn echo_runtime() -> Arc<Runtime> {
     let mut registry = Registry::new();
     registry.register(Arc::new(Echo)).unwrap();
     let config = Config::from_toml_str("[integrations]\nenabled = [\"echo\"]").unwrap();
-    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+    Arc::new(Runtime::builder(registry).start(&config).await)
+}
+
+async fn bridge(stop: &CancellationToken) -> String {
+    let runtime = echo_runtime().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     tokio::spawn(
@@ -245,12 +252,72 @@ async fn in_flight(client: &RunningService<RoleClient, BareClient>, n: usize) ->
     (n / 32 * 32) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A bare client of a server served over an in-process byte stream (what
+/// a stdio pipe is between two processes).
+async fn over_stream(
+    serve: impl FnOnce(tokio::io::DuplexStream),
+    modern: bool,
+) -> RunningService<RoleClient, BareClient> {
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    serve(server_side);
+    rmcp::serve_client_with_lifecycle(BareClient, client_side, lifecycle(modern))
+        .await
+        .unwrap()
+}
+
 async fn throughput(rounds: usize, n: usize) {
     let stop = CancellationToken::new();
     let (bridge_url, bare_url) = (bridge(&stop).await, bare_server(&stop).await);
     for modern in [false, true] {
         let to_bridge = bare_client(&bridge_url, modern).await;
         let to_bare = bare_client(&bare_url, modern).await;
+        compare("streamable HTTP", modern, (to_bare, to_bridge), rounds, n).await;
+    }
+    let runtime = echo_runtime().await;
+    for modern in [false, true] {
+        let bridge = Bridge::new(Arc::clone(&runtime)).with_flat_names();
+        let to_bridge = over_stream(
+            |stream| {
+                tokio::spawn(bridge.serve(stream));
+            },
+            modern,
+        )
+        .await;
+        let to_bare = over_stream(
+            |stream| {
+                tokio::spawn(async move {
+                    if let Ok(server) = BareServer.serve(stream).await {
+                        let _ = server.waiting().await;
+                    }
+                });
+            },
+            modern,
+        )
+        .await;
+        compare(
+            "a byte stream (stdio)",
+            modern,
+            (to_bare, to_bridge),
+            rounds,
+            n,
+        )
+        .await;
+    }
+    stop.cancel();
+}
+
+/// The bridge's throughput beside the bare server's, in alternating rounds.
+async fn compare(
+    over: &str,
+    modern: bool,
+    (to_bare, to_bridge): (
+        RunningService<RoleClient, BareClient>,
+        RunningService<RoleClient, BareClient>,
+    ),
+    rounds: usize,
+    n: usize,
+) {
+    {
         let (mut bare_rates, mut bridge_rates) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             if round % 2 == 0 {
@@ -267,7 +334,7 @@ async fn throughput(rounds: usize, n: usize) {
         };
         let (bare_rate, bridge_rate) = (median(bare_rates), median(bridge_rates));
         println!(
-            "\ntools/call throughput over streamable HTTP, {}, 32 calls in flight, {n} calls, median of {rounds} alternating rounds:",
+            "\ntools/call throughput over {over}, {}, 32 calls in flight, {n} calls, median of {rounds} alternating rounds:",
             if modern { "2026-07-28" } else { "2025-11-25" }
         );
         println!(
@@ -282,7 +349,6 @@ async fn throughput(rounds: usize, n: usize) {
         to_bridge.cancel().await.unwrap();
         to_bare.cancel().await.unwrap();
     }
-    stop.cancel();
 }
 
 fn main() {

@@ -155,7 +155,9 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
 
     /// A log message of the server's (at the level of
     /// [`HookCapabilities::logs`] or above): its level, the logger it names
-    /// (if any) and its data, as the server sent it. Ignored by default.
+    /// (if any) and its data, as the server sent it. Messages sent close
+    /// together may arrive out of order (rmcp hands each to the hooks on a
+    /// task of its own). Ignored by default.
     async fn log(
         &self,
         context: &HookContext,
