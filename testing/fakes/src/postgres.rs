@@ -65,9 +65,13 @@ impl TestPostgres {
                     .into(),
             )
         })?;
+        // Tests of one binary start clusters at the same moment: the
+        // counter keeps their directories apart (the clock did not).
+        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "integrations-pg-{}-{}",
+            "integrations-pg-{}-{}-{}",
             std::process::id(),
+            STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
