@@ -117,11 +117,13 @@ pub(crate) fn failed(span: &Span, kind: &str) {
     span.record("error.type", kind);
 }
 
-/// Puts the current span's context in `meta` (feature `otel`; nothing
-/// without it or outside a span exported to OpenTelemetry).
-pub(crate) fn inject(meta: &mut Option<RequestMetaObject>) {
+/// Puts `span`'s context in `meta` (feature `otel`; nothing without it or
+/// for a span not exported to OpenTelemetry). The span need not be
+/// entered: the pool does not enter its request spans on every poll, which
+/// a subscriber such as tracing-opentelemetry charges for.
+pub(crate) fn inject(span: &Span, meta: &mut Option<RequestMetaObject>) {
     #[cfg(feature = "otel")]
-    if let Some((traceparent, tracestate)) = w3c::current() {
+    if let Some((traceparent, tracestate)) = w3c::of(span) {
         let meta = meta.get_or_insert_with(RequestMetaObject::default);
         meta.0.set_traceparent(traceparent);
         if !tracestate.is_empty() {
@@ -129,7 +131,7 @@ pub(crate) fn inject(meta: &mut Option<RequestMetaObject>) {
         }
     }
     #[cfg(not(feature = "otel"))]
-    let _ = meta;
+    let _ = (span, meta);
 }
 
 /// W3C Trace Context (`traceparent`, `tracestate`) to and from
@@ -144,10 +146,10 @@ mod w3c {
     use rmcp::model::RequestMetaObject;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-    /// The current span's `traceparent` and `tracestate`, if it has a
-    /// valid OpenTelemetry context.
-    pub(super) fn current() -> Option<(String, String)> {
-        let context = tracing::Span::current().context();
+    /// `span`'s `traceparent` and `tracestate`, if it has a valid
+    /// OpenTelemetry context.
+    pub(super) fn of(span: &tracing::Span) -> Option<(String, String)> {
+        let context = span.context();
         let span = context.span();
         let span = span.span_context();
         if !span.is_valid() {

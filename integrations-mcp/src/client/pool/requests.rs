@@ -47,9 +47,10 @@ impl McpPool {
         let session = self.get(key).await?;
         let span = session.span("tools/call", tool);
         let started = Instant::now();
+        // The span is not entered on each poll of the call (a cost of its
+        // own in tracing-opentelemetry); the request carries its context.
         let result = session
-            .call_tool_object(tool, arguments, &options)
-            .instrument(span.clone())
+            .call_tool_object(&span, tool, arguments, &options)
             .await;
         match &result {
             Ok(result) if result.is_error == Some(true) => trace::failed(&span, "tool_error"),
@@ -86,8 +87,7 @@ impl McpPool {
         let session = self.get(key).await?;
         let span = session.span("resources/read", uri);
         let result = session
-            .read_resource(uri, &CallOptions::new())
-            .instrument(span.clone())
+            .read_resource_as(&span, uri, &CallOptions::new())
             .await;
         if let Err(error) = &result {
             trace::failed(&span, error.type_name());

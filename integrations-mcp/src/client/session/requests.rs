@@ -17,10 +17,10 @@ use crate::client::call::CallOptions;
 use crate::error::Error;
 
 impl Session {
-    /// A request's `_meta`: the caller's trace context (feature `otel`),
-    /// and on 2026-07-28 the log level the hooks asked for.
-    fn meta(&self, meta: &mut Option<rmcp::model::RequestMetaObject>) {
-        crate::trace::inject(meta);
+    /// A request's `_meta`: the trace context of its span (feature
+    /// `otel`), and on 2026-07-28 the log level the hooks asked for.
+    fn meta(&self, span: &tracing::Span, meta: &mut Option<rmcp::model::RequestMetaObject>) {
+        crate::trace::inject(span, meta);
         if let Some(level) = self.log_level {
             crate::level::set(meta, level);
         }
@@ -36,11 +36,15 @@ impl Session {
         options: &CallOptions,
     ) -> Result<CallToolResult, Error> {
         let arguments = crate::client::call::tool_arguments(&self.server, name, arguments)?;
-        self.call_tool_object(name, arguments, options).await
+        let span = self.span("tools/call", name);
+        self.call_tool_object(&span, name, arguments, options).await
     }
 
+    /// Calls a tool as the request `span` stands for (made, not entered,
+    /// by the caller).
     pub(crate) async fn call_tool_object(
         &self,
+        span: &tracing::Span,
         name: &str,
         arguments: Option<JsonObject>,
         options: &CallOptions,
@@ -49,7 +53,7 @@ impl Session {
         if let Some(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        self.meta(&mut params.meta);
+        self.meta(span, &mut params.meta);
         let call = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {
@@ -114,8 +118,19 @@ impl Session {
         uri: &str,
         options: &CallOptions,
     ) -> Result<rmcp::model::ReadResourceResult, Error> {
+        self.read_resource_as(&self.span("resources/read", uri), uri, options)
+            .await
+    }
+
+    /// Reads the resource at `uri` as the request `span` stands for.
+    pub(crate) async fn read_resource_as(
+        &self,
+        span: &tracing::Span,
+        uri: &str,
+        options: &CallOptions,
+    ) -> Result<rmcp::model::ReadResourceResult, Error> {
         let mut params = rmcp::model::ReadResourceRequestParams::new(uri);
-        self.meta(&mut params.meta);
+        self.meta(span, &mut params.meta);
         let read = async {
             let mut waits = 0;
             for _ in 0..rounds::MAX_ROUNDS {
