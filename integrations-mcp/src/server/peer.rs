@@ -295,28 +295,15 @@ impl BridgePeer {
             return Ok(answer.pop().unwrap_or_default());
         }
         let failed = |e: &dyn fmt::Display| Self::failed(method, e);
-        let result = match method {
-            "sampling/createMessage" => {
-                let params = wire::parse(params).map_err(|e| failed(&e.message))?;
-                serde_json::to_value(
-                    self.peer
-                        .create_message(params)
-                        .await
-                        .map_err(|e| failed(&e))?,
-                )
-            }
-            "elicitation/create" => {
-                let params = wire::parse(params).map_err(|e| failed(&e.message))?;
-                serde_json::to_value(
-                    self.peer
-                        .create_elicitation(params)
-                        .await
-                        .map_err(|e| failed(&e))?,
-                )
-            }
-            _ => serde_json::to_value(self.peer.list_roots().await.map_err(|e| failed(&e))?),
-        };
-        result.map_err(|e| failed(&e))
+        let request: rmcp::model::ServerRequest =
+            serde_json::from_value(json!({"method": method, "params": params}))
+                .map_err(|e| failed(&e))?;
+        let result = self
+            .peer
+            .send_request(request)
+            .await
+            .map_err(|e| failed(&e))?;
+        serde_json::to_value(result).map_err(|e| failed(&e))
     }
 }
 
