@@ -16,7 +16,14 @@
 //! text, as that server does; tests point it at a fake Slack.
 //!
 //! With `--bridge` it serves instead a runtime with a calculator integration
-//! through [`Bridge`](integrations_mcp::Bridge).
+//! through [`Bridge`](integrations_mcp::Bridge). With `--desk-http` it
+//! serves a [`Desk`] through the bridge over streamable HTTP on a free
+//! loopback port instead, printing its URL (`http://127.0.0.1:PORT/mcp`)
+//! as the first line of stdout and serving until stdin closes: one replica
+//! of several behind a load balancer. `BRIDGE_STATE_KEY` (64 hex digits)
+//! is the key that seals `requestState` (replicas that share it take each
+//! other's rounds); `--runs PATH` appends the name of each `survey` and
+//! `report` run to PATH.
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
@@ -48,6 +55,7 @@ use serde_json::{Map, Value, json};
 
 mod ask;
 mod calculator;
+mod desk;
 mod eof;
 mod listen;
 mod slack;
@@ -55,6 +63,7 @@ mod tasks;
 
 pub use calculator::Calculator;
 use calculator::bridge;
+pub use desk::Desk;
 use slack::SlackApi;
 use tasks::Work;
 
@@ -515,6 +524,10 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
     }
     if flag("--bridge").is_some() {
         return bridge().await;
+    }
+    if flag("--desk-http").is_some() {
+        let runs = flag("--runs").and_then(|at| args.get(at + 1).cloned());
+        return desk::serve_http(runs).await;
     }
     let mut demo = Demo {
         tools_ttl_ms: 60_000,

@@ -1,8 +1,9 @@
 //! Bridges without sticky sessions: on MCP 2026-07-28 every request stands
 //! alone, and the state of a call that asks its client (MRTR) travels
 //! sealed in `requestState`, so replicas that share a key take any round.
-//! Three bridges behind a round-robin TCP proxy on 127.0.0.1 (a connection
-//! per request: the pool keeps none idle), a pool pinned to 2026-07-28.
+//! Three bridge processes (the demo's `--desk-http`, each with a runtime of
+//! its own) behind a round-robin TCP proxy on 127.0.0.1 (a connection per
+//! request: the pool keeps none idle), a pool pinned to 2026-07-28.
 
 #![allow(deprecated)] // sampling and roots: deprecated by SEP-2577, still in both revisions
 
@@ -12,13 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use integrations_core::async_trait;
 use integrations_core::config::{McpProtocol, McpServerEntry};
 use integrations_core::id::ServerName;
-use integrations_core::integration::content::Serves;
-use integrations_core::integration::{Elicitation, LogLevel, Questions, SamplingRequest};
-use integrations_core::{
-    Action, ActionResult, BoxError, Capability, Config, Integration, Registry, Runtime, async_trait,
-};
+use integrations_core::integration::LogLevel;
 use integrations_mcp::client::{ClientHooks, HookCapabilities, HookContext, ToolResultExt};
 use integrations_mcp::{Bridge, Error, McpPool, SessionKey};
 use rmcp::ErrorData;
@@ -26,98 +24,9 @@ use rmcp::model::{
     CreateMessageRequestParams, CreateMessageResult, Role as WireRole, Root, SamplingMessage,
 };
 use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
-use secrecy::SecretBox;
 use serde_json::json;
-use support::tenant;
+use support::{DEMO, tenant};
 use tokio_util::sync::CancellationToken;
-
-/// A desk: `ping`; `confirm`, which asks the user two questions, one
-/// after the other; `survey`, which asks the user, the model and the roots
-/// at once.
-struct Desk;
-
-/// How many times `survey` ran (once a round on 2026-07-28).
-static SURVEY_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many times `report` ran.
-static REPORT_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-#[async_trait]
-impl Integration for Desk {
-    fn id(&self) -> &str {
-        "desk"
-    }
-    fn name(&self) -> &str {
-        "Desk"
-    }
-    fn serves(&self) -> Serves {
-        Serves::nothing().logging()
-    }
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::new("ping", "Answers pong"),
-            Capability::new("confirm", "Asks the user twice"),
-            Capability::new("survey", "Asks the user, the model and the roots at once"),
-            Capability::new("noisy", "Logs at info and at debug"),
-            Capability::new("report", "Asks which period, then takes a while").long_running(),
-        ]
-    }
-    async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
-        if action.name == "ping" {
-            return Ok(ActionResult::ok(json!("pong")));
-        }
-        let context = action.context();
-        if action.name == "report" {
-            REPORT_RUNS.fetch_add(1, Ordering::SeqCst);
-            let form = Elicitation::Form {
-                message: "Which period?".into(),
-                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
-            };
-            let period = context.elicit(form).await?.content.unwrap_or_default();
-            context.progress(1.0, Some(2.0), Some("halfway")).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            return Ok(ActionResult::ok(json!(format!(
-                "report for {}",
-                period["answer"].as_str().unwrap_or_default()
-            ))));
-        }
-        if action.name == "noisy" {
-            context.log(LogLevel::Debug, "details").await;
-            context.log(LogLevel::Info, "working").await;
-            return Ok(ActionResult::ok(json!("done")));
-        }
-        if action.name == "survey" {
-            SURVEY_RUNS.fetch_add(1, Ordering::SeqCst);
-            let form = Elicitation::Form {
-                message: "Who?".into(),
-                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
-            };
-            let questions = Questions::new()
-                .elicit("user_name", form)
-                .sample("greeting", SamplingRequest::new("Say hello", 20))
-                .roots("client_roots");
-            let answers = context.ask(questions).await?;
-            let name = answers.elicitation("user_name").unwrap().content.clone();
-            let greeting = &answers.sampling("greeting").unwrap().text;
-            let roots = answers.roots("client_roots").unwrap();
-            return Ok(ActionResult::ok(json!({
-                "name": name.unwrap_or_default()["answer"],
-                "greeting": greeting,
-                "roots": roots.iter().map(|root| root.uri.clone()).collect::<Vec<_>>(),
-            })));
-        }
-        let mut answers = Vec::new();
-        for question in ["Who?", "How many?"] {
-            let form = Elicitation::Form {
-                message: question.into(),
-                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
-            };
-            let answer = context.elicit(form).await?;
-            answers.push(answer.content.unwrap_or_default()["answer"].clone());
-        }
-        Ok(ActionResult::ok(json!(answers)))
-    }
-}
 
 /// The user: answers each question with its own text, reversed.
 #[derive(Debug)]
@@ -158,40 +67,71 @@ impl ClientHooks for User {
     }
 }
 
-/// Three bridges (sharing `key`, or each with its own when `None`) behind
-/// a round-robin proxy; the proxy's URL and the connections each bridge
-/// took.
-async fn replicas(
-    key: Option<&SecretBox<[u8; 32]>>,
-    stop: &CancellationToken,
-) -> (String, Arc<[AtomicUsize; 3]>) {
-    bridges(3, key, stop).await
+/// Bridge replicas, each a demo process (`--desk-http`), behind a
+/// round-robin TCP proxy on 127.0.0.1. The processes are killed when this
+/// is dropped (and exit by themselves when the test process dies: their
+/// stdin closes).
+struct Replicas {
+    /// The proxy's URL.
+    url: String,
+    /// How many connections each replica took.
+    taken: Arc<Vec<AtomicUsize>>,
+    /// Where the replicas log the actions that ran.
+    runs: tempfile::NamedTempFile,
+    _processes: Vec<tokio::process::Child>,
+    _stop: tokio_util::sync::DropGuard,
 }
 
-/// `count` bridges (at most 3) behind the proxy.
-async fn bridges(
-    count: usize,
-    key: Option<&SecretBox<[u8; 32]>>,
-    stop: &CancellationToken,
-) -> (String, Arc<[AtomicUsize; 3]>) {
-    let mut registry = Registry::new();
-    registry.register(Arc::new(Desk)).unwrap();
-    let config = Config::from_toml_str("[integrations]\nenabled = [\"desk\"]").unwrap();
-    let runtime = Arc::new(Runtime::builder(registry).start(&config).await);
+impl Replicas {
+    /// How many times the desk ran `action`, in all replicas.
+    fn runs(&self, action: &str) -> usize {
+        let log = std::fs::read_to_string(self.runs.path()).unwrap();
+        log.lines().filter(|line| *line == action).count()
+    }
+}
+
+/// Three replicas sharing `key` (hex), or each with its own when `None`.
+async fn replicas(key: Option<&str>) -> Replicas {
+    bridges(3, key).await
+}
+
+/// `count` replicas behind the proxy.
+async fn bridges(count: usize, key: Option<&str>) -> Replicas {
+    use tokio::io::AsyncBufReadExt;
+    let runs = tempfile::NamedTempFile::new().unwrap();
+    let mut processes = Vec::new();
     let mut backends = Vec::new();
     for _ in 0..count {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        backends.push(listener.local_addr().unwrap());
-        let mut bridge = Bridge::new(Arc::clone(&runtime));
+        let mut command = tokio::process::Command::new(DEMO);
+        command
+            .args(["--desk-http", "--runs"])
+            .arg(runs.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
         if let Some(key) = key {
-            bridge = bridge.request_state_key(key);
+            command.env("BRIDGE_STATE_KEY", key);
         }
-        tokio::spawn(bridge.serve_http(listener, stop.clone()));
+        let mut process = command.spawn().unwrap();
+        let stdout = process.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the replica says where it listens within 20 s")
+            .unwrap()
+            .expect("the replica printed its URL");
+        let address = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.strip_suffix("/mcp"))
+            .unwrap_or_else(|| panic!("not a bridge URL: {url}"));
+        backends.push(address.parse::<std::net::SocketAddr>().unwrap());
+        processes.push(process);
     }
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", proxy.local_addr().unwrap());
-    let taken: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+    let taken: Arc<Vec<AtomicUsize>> = Arc::new((0..count).map(|_| AtomicUsize::new(0)).collect());
     let counted = Arc::clone(&taken);
+    let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
         for turn in 0usize.. {
@@ -211,7 +151,13 @@ async fn bridges(
             });
         }
     });
-    (url, taken)
+    Replicas {
+        url,
+        taken,
+        runs,
+        _processes: processes,
+        _stop: stop.drop_guard(),
+    }
 }
 
 fn pool(url: &str) -> McpPool {
@@ -230,10 +176,10 @@ fn pool_speaking(url: &str, protocol: McpProtocol) -> McpPool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([7u8; 32]));
-    let (url, taken) = replicas(Some(&key), &stop).await;
-    let pool = pool(&url);
+    let key = "07".repeat(32);
+    let replicas = replicas(Some(&key)).await;
+    let url = replicas.url.as_str();
+    let pool = pool(url);
     let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
     let session = pool.get(&key_of).await.unwrap();
     assert_eq!(
@@ -254,7 +200,11 @@ async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
     for answer in answers {
         assert_eq!(answer.unwrap().text(), "pong");
     }
-    let spread: Vec<usize> = taken.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+    let spread: Vec<usize> = replicas
+        .taken
+        .iter()
+        .map(|n| n.load(Ordering::SeqCst))
+        .collect();
     assert!(spread.iter().all(|n| *n >= 300), "{spread:?}");
 
     // Three rounds (two questions), each on the next replica.
@@ -264,10 +214,13 @@ async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
         .await
         .unwrap();
     assert_eq!(confirmed.text(), r#"["?ohW","?ynam woH"]"#);
-    let after: usize = taken.iter().map(|n| n.load(Ordering::SeqCst)).sum();
+    let after: usize = replicas
+        .taken
+        .iter()
+        .map(|n| n.load(Ordering::SeqCst))
+        .sum();
     assert!(after - before >= 3, "three requests: {before} -> {after}");
     pool.shutdown(Duration::from_secs(2)).await;
-    stop.cancel();
 }
 
 /// An action's questions asked together (`ActionContext::ask`) reach a
@@ -276,16 +229,14 @@ async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
 /// the bridge's own) gets them one after another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_questions_go_in_one_round_under_their_keys() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([5u8; 32]));
+    let key = "05".repeat(32);
     let expected = json!({"name": "?ohW", "greeting": "Hello!", "roots": ["file:///work"]});
     for (protocol, bridges_behind, runs) in
         [(McpProtocol::Modern, 3, 2), (McpProtocol::Legacy, 1, 1)]
     {
-        let (url, _) = bridges(bridges_behind, Some(&key), &stop).await;
-        let pool = pool_speaking(&url, protocol);
+        let replicas = bridges(bridges_behind, Some(&key)).await;
+        let pool = pool_speaking(&replicas.url, protocol);
         let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
-        let before = SURVEY_RUNS.load(Ordering::SeqCst);
         let answered = pool
             .call_tool(&key_of, "desk__survey", json!({}))
             .await
@@ -293,13 +244,12 @@ async fn several_questions_go_in_one_round_under_their_keys() {
         let answered: serde_json::Value = serde_json::from_str(&answered.text()).unwrap();
         assert_eq!(answered, expected, "{protocol:?}");
         assert_eq!(
-            SURVEY_RUNS.load(Ordering::SeqCst) - before,
+            replicas.runs("survey"),
             runs,
             "{protocol:?}: the three questions took one round"
         );
         pool.shutdown(Duration::from_secs(2)).await;
     }
-    stop.cancel();
 }
 
 /// A long-running action reaches a 2026-07-28 client (which declares the
@@ -309,27 +259,21 @@ async fn several_questions_go_in_one_round_under_their_keys() {
 /// from an ordinary call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_action_runs_as_a_task_once_with_its_question() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([4u8; 32]));
+    let key = "04".repeat(32);
     // Tasks live in the bridge that made them: one bridge behind the proxy.
-    let (url, _) = bridges(1, Some(&key), &stop).await;
+    let replicas = bridges(1, Some(&key)).await;
     for protocol in [McpProtocol::Modern, McpProtocol::Legacy] {
-        let pool = pool_speaking(&url, protocol);
+        let pool = pool_speaking(&replicas.url, protocol);
         let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
-        let before = REPORT_RUNS.load(Ordering::SeqCst);
+        let before = replicas.runs("report");
         let report = pool
             .call_tool(&key_of, "desk__report", json!({}))
             .await
             .unwrap();
         assert_eq!(report.text(), "report for ?doirep hcihW", "{protocol:?}");
-        assert_eq!(
-            REPORT_RUNS.load(Ordering::SeqCst) - before,
-            1,
-            "{protocol:?}"
-        );
+        assert_eq!(replicas.runs("report") - before, 1, "{protocol:?}");
         pool.shutdown(Duration::from_secs(2)).await;
     }
-    stop.cancel();
 }
 
 /// The task methods answer only a request that declares the Tasks
@@ -337,9 +281,9 @@ async fn a_long_action_runs_as_a_task_once_with_its_question() {
 /// it, an unknown task is an error of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_methods_need_the_tasks_extension() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([2u8; 32]));
-    let (url, _) = bridges(1, Some(&key), &stop).await;
+    let key = "02".repeat(32);
+    let replicas = bridges(1, Some(&key)).await;
+    let url = replicas.url.as_str();
     let get = |capabilities: serde_json::Value| {
         json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
         "taskId": "no-such-task",
@@ -351,7 +295,7 @@ async fn task_methods_need_the_tasks_extension() {
     };
     let http = reqwest::Client::new();
     let ask = |body: serde_json::Value| {
-        http.post(&url)
+        http.post(url)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", "tasks/get")
@@ -371,7 +315,6 @@ async fn task_methods_need_the_tasks_extension() {
         !unknown.contains("-32021") && unknown.contains("error"),
         "{unknown}"
     );
-    stop.cancel();
 }
 
 /// Hooks that want log messages at `level` and keep them (clones share
@@ -404,8 +347,7 @@ impl ClientHooks for Listener {
 /// `logging/setLevel` on 2025-11-25; the messages reach `ClientHooks::log`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hooks_log_level_reaches_the_server_in_either_revision() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([3u8; 32]));
+    let key = "03".repeat(32);
     let cases = [
         (
             McpProtocol::Modern,
@@ -422,10 +364,11 @@ async fn the_hooks_log_level_reaches_the_server_in_either_revision() {
         ),
     ];
     for (protocol, count, level, expected) in cases {
-        let (url, _) = bridges(count, Some(&key), &stop).await;
+        let replicas = bridges(count, Some(&key)).await;
+        let url = replicas.url.as_str();
         let listener = Listener(level, Arc::default());
         let pool = McpPool::builder()
-            .server(ServerName::from_static("desk"), Bridge::http_entry(&url))
+            .server(ServerName::from_static("desk"), Bridge::http_entry(url))
             .protocol(protocol)
             .hooks(listener.clone())
             .build();
@@ -449,16 +392,14 @@ async fn the_hooks_log_level_reaches_the_server_in_either_revision() {
         assert_eq!(heard, expected, "{protocol:?} at {level:?}");
         pool.shutdown(Duration::from_secs(2)).await;
     }
-    stop.cancel();
 }
 
 /// Without a shared key each replica refuses the state another sealed:
 /// the call fails (-32602) rather than trusting what the client sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_on_a_replica_with_another_key_is_refused() {
-    let stop = CancellationToken::new();
-    let (url, _) = replicas(None, &stop).await;
-    let pool = pool(&url);
+    let replicas = replicas(None).await;
+    let pool = pool(&replicas.url);
     let key = SessionKey::new(tenant(), ServerName::from_static("desk"));
     let error = pool
         .call_tool(&key, "desk__confirm", json!({}))
@@ -469,16 +410,15 @@ async fn a_round_on_a_replica_with_another_key_is_refused() {
         "{error:?}"
     );
     pool.shutdown(Duration::from_secs(2)).await;
-    stop.cancel();
 }
 
 /// A `requestState` the client made up, or one sealed for another call,
 /// is refused with -32602 before the action runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_request_state_is_refused() {
-    let stop = CancellationToken::new();
-    let key = SecretBox::new(Box::new([9u8; 32]));
-    let (url, _) = replicas(Some(&key), &stop).await;
+    let key = "09".repeat(32);
+    let replicas = replicas(Some(&key)).await;
+    let url = replicas.url.as_str();
     let call = |state: &str| {
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
         "name": "desk__confirm", "arguments": {},
@@ -493,7 +433,7 @@ async fn a_tampered_request_state_is_refused() {
     let http = reqwest::Client::new();
     for state in ["made-up", "rs1.e30.AAAA"] {
         let answer = http
-            .post(&url)
+            .post(url)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", "tools/call")
@@ -506,5 +446,4 @@ async fn a_tampered_request_state_is_refused() {
         assert!(body.contains("-32602"), "{state}: {body}");
         assert!(body.contains("requestState"), "{state}: {body}");
     }
-    stop.cancel();
 }
