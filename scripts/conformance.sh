@@ -5,7 +5,8 @@
 #   - server scenarios: the bridge over streamable HTTP, loaded with the
 #     conformance fixture integration (conformance-server)
 # client scenarios at protocol revisions 2025-11-25 and 2026-07-28 and the
-# extension scenarios, server scenarios at both revisions, each against its
+# extension scenarios, server scenarios at both revisions and the server's
+# extension scenarios, each against its
 # strict baseline in
 # testing/conformance/expected-failures-*.yml: an unlisted failure fails the
 # run, and so does a listed scenario that passes, and so does a run that
@@ -90,6 +91,26 @@ for revision in 2025-11-25 2026-07-28; do
         -o "$out/server-$revision" | tee "$out/server-$revision.log" || status=1
     checked "$out/server-$revision.log"
 done
+
+# The server's extension scenarios (the Tasks extension, SEP-2663, and
+# skills, SEP-2640), one by one: the suite's server filters take protocol
+# revisions, not extensions. Each is held to the extensions baseline, and
+# at least one must have run a check.
+echo "== server scenarios, extensions"
+extensions=$("$node" "$suite" list | sed -n '/^Server scenarios/,/^$/s/^  - \([^ ]*\) \[extension\]$/\1/p')
+ran=0
+for scenario in $extensions; do
+    "$node" "$suite" server --url "$url" --scenario "$scenario" \
+        --expected-failures "$baselines/expected-failures-extensions.yml" \
+        -o "$out/server-extensions" | tee "$out/server-$scenario.log" || status=1
+    if grep -Eq "^Passed: [1-9]" "$out/server-$scenario.log"; then
+        ran=$((ran + 1))
+    fi
+done
+if [ "$ran" -eq 0 ]; then
+    echo "conformance: no server extension scenario ran a check" >&2
+    status=1
+fi
 
 if [ "$status" -eq 0 ]; then
     echo "conformance: every scenario matches its baseline"

@@ -40,10 +40,34 @@ pub struct Capability {
     /// ([`ActionResult::structured`]), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
-    /// Whether the action may take long (see
-    /// [`long_running`](Self::long_running)).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub long_running: bool,
+    /// Whether the action may, or must, run as a task its caller polls
+    /// (see [`long_running`](Self::long_running) and
+    /// [`task_only`](Self::task_only)).
+    #[serde(default, skip_serializing_if = "TaskSupport::is_never")]
+    pub tasks: TaskSupport,
+}
+
+/// Whether an action runs as a task its caller polls (MCP's Tasks
+/// extension) instead of a call its caller holds open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaskSupport {
+    /// An ordinary call (the default).
+    #[default]
+    Never,
+    /// A task for callers that can poll one; an ordinary call for the
+    /// others.
+    Optional,
+    /// A task; callers that cannot poll one are refused (through the MCP
+    /// bridge: -32021, naming the Tasks extension).
+    Required,
+}
+
+impl TaskSupport {
+    fn is_never(&self) -> bool {
+        *self == Self::Never
+    }
 }
 
 impl Capability {
@@ -54,7 +78,7 @@ impl Capability {
             description: description.into(),
             parameters: serde_json::json!({ "type": "object" }),
             output_schema: None,
-            long_running: false,
+            tasks: TaskSupport::Never,
         }
     }
 
@@ -62,9 +86,20 @@ impl Capability {
     /// MCP bridge, a 2026-07-28 client that declared the Tasks extension
     /// gets a task it polls instead of a call it must hold open, and the
     /// action's questions to its caller become the task's input requests.
+    /// Other clients call it as any other action.
     #[must_use]
     pub fn long_running(mut self) -> Self {
-        self.long_running = true;
+        self.tasks = TaskSupport::Optional;
+        self
+    }
+
+    /// Says the action runs only as a task: as
+    /// [`long_running`](Self::long_running), but a client that cannot poll
+    /// a task is refused before the action runs (an action that takes
+    /// hours, which no caller can hold a call open for).
+    #[must_use]
+    pub fn task_only(mut self) -> Self {
+        self.tasks = TaskSupport::Required;
         self
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use integrations_core::Runtime;
 use integrations_core::config::{ConfigString, McpServerEntry, StdioServer};
 use integrations_core::id::ServerName;
+use integrations_core::integration::TaskSupport;
 use rmcp::ServiceExt;
 use rmcp::model::{JsonObject, Tool};
 use serde_json::Value;
@@ -257,23 +258,26 @@ impl Bridge {
         tool
     }
 
-    /// Whether any integration has a long-running action (the bridge then
-    /// declares the Tasks extension).
+    /// Whether any action may run as a task (the bridge then declares the
+    /// Tasks extension).
     fn has_long_actions(&self) -> bool {
         let registry = self.runtime.registry();
         registry.ids().iter().any(|id| {
             registry
                 .capabilities(id.as_str())
-                .is_some_and(|all| all.iter().any(|c| c.long_running))
+                .is_some_and(|all| all.iter().any(|c| c.tasks != TaskSupport::Never))
         })
     }
 
-    /// Whether the capability a dispatch target names is long running.
-    fn is_long(&self, target: &str) -> bool {
-        target.split_once('.').is_some_and(|(id, action)| {
-            let capabilities = self.runtime.registry().capabilities(id);
-            capabilities.is_some_and(|all| all.iter().any(|c| c.name == action && c.long_running))
-        })
+    /// Whether the action a dispatch target names runs as a task.
+    fn tasks_of(&self, target: &str) -> TaskSupport {
+        let Some((id, action)) = target.split_once('.') else {
+            return TaskSupport::Never;
+        };
+        let capabilities = self.runtime.registry().capabilities(id);
+        capabilities
+            .and_then(|all| all.iter().find(|c| c.name == action).map(|c| c.tasks))
+            .unwrap_or(TaskSupport::Never)
     }
 
     /// The tool named `name`, if an integration's capability is it (the

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use integrations_core::integration::ActionContext;
+use integrations_core::error::RuntimeError;
+use integrations_core::integration::{ActionContext, TaskSupport};
 use integrations_core::{ActionResult, Error as CoreError};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, InputRequest, InputRequiredResult,
@@ -193,11 +194,18 @@ impl Bridge {
             request.input_responses.as_ref(),
         );
         let integration = target.split('.').next().unwrap_or_default();
-        if modern && self.is_long(&target) {
+        let tasks = self.tasks_of(&target);
+        if tasks != TaskSupport::Never {
             let declared = super::peer::declared(&context.peer, &context.meta);
-            if declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
+            if modern && declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
                 let peer = self.peer_of(&context, integration, None);
                 return Ok(self.run_as_task(target, arguments, peer));
+            }
+            if tasks == TaskSupport::Required {
+                let required = json!({"extensions": {rmcp::model::TASKS_EXTENSION_ID: {}}});
+                let required = serde_json::from_value(required)
+                    .map_err(|e| failed("the tasks capability could not be encoded", e))?;
+                return Err(ErrorData::missing_required_client_capability(required));
             }
         }
         let rounds = if modern {
@@ -260,9 +268,9 @@ impl Bridge {
                     ..peer
                 };
                 let context = ActionContext::new(Arc::new(peer), cancel.clone());
-                let dispatched = bridge.dispatch(&target, arguments, context);
+                let dispatched = bridge.runtime.dispatch_with(&target, arguments, context);
                 tokio::select! {
-                    result = dispatched => Ok(reply(result?)?),
+                    result = dispatched => task_outcome(result),
                     () = task.cancelled() => {
                         cancel.cancel();
                         Err(rmcp::task_manager::TaskExit::Cancelled)
@@ -271,6 +279,24 @@ impl Bridge {
             })
         });
         CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task))
+    }
+}
+
+/// How a task's action ended: its result (a failure the integration
+/// reported is a tool error: `completed` with `isError`), or a protocol
+/// error (`failed`) for arguments the action refused and for a panic.
+fn task_outcome(
+    result: Result<ActionResult, CoreError>,
+) -> Result<CallToolResult, rmcp::task_manager::TaskExit> {
+    match result {
+        Ok(result) => Ok(reply(result)?),
+        Err(error @ CoreError::Registry(_)) => {
+            Err(ErrorData::invalid_params(error.to_string(), None).into())
+        }
+        Err(error @ CoreError::Runtime(RuntimeError::Panicked { .. })) => {
+            Err(ErrorData::internal_error(error.to_string(), None).into())
+        }
+        Err(error) => Ok(reply(ActionResult::error(error.to_string()))?),
     }
 }
 

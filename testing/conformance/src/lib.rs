@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 pub mod mrtr;
+pub mod tasks;
 
 use integrations_core::integration::content::{
     CompletionTarget, ContentBlock, Prompt, PromptMessage, Resource, ResourceContents,
@@ -143,12 +144,16 @@ impl Integration for Fixture {
             })),
         ];
         tools.extend(mrtr::capabilities());
+        tools.extend(tasks::capabilities());
         tools
     }
 
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
         let context = action.context();
         if let Some(result) = mrtr::handle(&action.name, context).await {
+            return Ok(result);
+        }
+        if let Some(result) = tasks::handle(&action, context).await {
             return Ok(result);
         }
         Ok(match action.name.as_str() {

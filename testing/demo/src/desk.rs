@@ -13,7 +13,8 @@ use serde_json::json;
 /// A desk: `ping`; `confirm`, which asks the user two questions, one after
 /// the other; `survey`, which asks the user, the model and the roots at
 /// once; `noisy`, which logs at debug and at info; `report`, a long action
-/// that asks which period and then takes 300 ms.
+/// that asks which period and then takes 300 ms; `archive`, which runs
+/// only as a task.
 ///
 /// With a run log, `survey` and `report` append their name to it each time
 /// they run, so a test can count runs across processes.
@@ -70,6 +71,7 @@ impl Integration for Desk {
             Capability::new("survey", "Asks the user, the model and the roots at once"),
             Capability::new("noisy", "Logs at info and at debug"),
             Capability::new("report", "Asks which period, then takes a while").long_running(),
+            Capability::new("archive", "Archives everything, as a task only").task_only(),
         ]
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
@@ -84,6 +86,10 @@ impl Integration for Desk {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let period = period.as_str().unwrap_or_default().to_owned();
                 Ok(ActionResult::ok(json!(format!("report for {period}"))))
+            }
+            "archive" => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(ActionResult::ok(json!("archived")))
             }
             "noisy" => {
                 context.log(LogLevel::Debug, "details").await;

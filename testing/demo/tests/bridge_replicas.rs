@@ -276,6 +276,36 @@ async fn a_long_action_runs_as_a_task_once_with_its_question() {
     }
 }
 
+/// An action that runs only as a task is a task for a client with the
+/// Tasks extension and refused (-32021, naming the extension) before it
+/// runs for a client without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_only_action_refuses_a_client_that_cannot_poll() {
+    let replicas = bridges(1, None).await;
+    let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+    let modern = pool_speaking(&replicas.url, McpProtocol::Modern);
+    let archived = modern
+        .call_tool(&key_of, "desk__archive", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(archived.text(), "archived");
+    modern.shutdown(Duration::from_secs(2)).await;
+
+    let legacy = pool_speaking(&replicas.url, McpProtocol::Legacy);
+    let refused = legacy
+        .call_tool(&key_of, "desk__archive", json!({}))
+        .await
+        .unwrap_err();
+    let Error::MissingCapability { required, .. } = &refused else {
+        panic!("{refused:?}");
+    };
+    assert!(
+        required["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
+        "{required}"
+    );
+    legacy.shutdown(Duration::from_secs(2)).await;
+}
+
 /// The task methods answer only a request that declares the Tasks
 /// extension: without it `tasks/get` is -32021 naming the extension; with
 /// it, an unknown task is an error of its own.

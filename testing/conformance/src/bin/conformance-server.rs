@@ -10,6 +10,8 @@ use integrations_mcp::Bridge;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // `protocol_error_job` panics on purpose: a line, not a backtrace.
+    std::panic::set_hook(Box::new(|panic| eprintln!("conformance-server: {panic}")));
     let port: u16 = std::env::args()
         .nth(1)
         .and_then(|p| p.parse().ok())
