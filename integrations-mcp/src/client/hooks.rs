@@ -155,9 +155,11 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
 
     /// A log message of the server's (at the level of
     /// [`HookCapabilities::logs`] or above): its level, the logger it names
-    /// (if any) and its data, as the server sent it. Messages sent close
-    /// together may arrive out of order (rmcp hands each to the hooks on a
-    /// task of its own). Ignored by default.
+    /// (if any) and its data, as the server sent it. A session's messages
+    /// come one at a time, in the order the server sent them: the next
+    /// waits until this call returns (up to 256 wait; past that, new ones
+    /// are dropped, and counted in a warning, until the hooks catch up).
+    /// Ignored by default.
     async fn log(
         &self,
         context: &HookContext,

@@ -29,6 +29,7 @@ pub(crate) mod era;
 #[cfg(feature = "http")]
 mod http;
 mod listen;
+mod logs;
 mod oversized;
 mod progress;
 mod requests;

@@ -12,7 +12,8 @@ use serde_json::json;
 
 /// A desk: `ping`; `confirm`, which asks the user two questions, one after
 /// the other; `survey`, which asks the user, the model and the roots at
-/// once; `noisy`, which logs at debug and at info; `report`, a long action
+/// once; `noisy`, which logs at debug and at info; `chatty`, which logs
+/// `line 0` to `line 19` at info, one after another; `report`, a long action
 /// that asks which period and then takes 300 ms; `archive`, which runs
 /// only as a task.
 ///
@@ -70,6 +71,7 @@ impl Integration for Desk {
             Capability::new("confirm", "Asks the user twice"),
             Capability::new("survey", "Asks the user, the model and the roots at once"),
             Capability::new("noisy", "Logs at info and at debug"),
+            Capability::new("chatty", "Logs twenty lines at info"),
             Capability::new("report", "Asks which period, then takes a while").long_running(),
             Capability::new("archive", "Archives everything, as a task only").task_only(),
         ]
@@ -90,6 +92,12 @@ impl Integration for Desk {
             "archive" => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(ActionResult::ok(json!("archived")))
+            }
+            "chatty" => {
+                for line in 0..20 {
+                    context.log(LogLevel::Info, format!("line {line}")).await;
+                }
+                Ok(ActionResult::ok(json!("said it all")))
             }
             "noisy" => {
                 context.log(LogLevel::Debug, "details").await;

@@ -416,10 +416,65 @@ async fn the_hooks_log_level_reaches_the_server_in_either_revision() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // rmcp hands each notification to the hooks on a task of its own:
-        // the order is not kept.
-        heard.sort();
         assert_eq!(heard, expected, "{protocol:?} at {level:?}");
+        pool.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+/// Hooks that take longer over the earlier of the desk's `chatty` lines
+/// (`line 0` longest), and keep each line once it is handled.
+#[derive(Debug, Clone, Default)]
+struct SlowReader(Arc<std::sync::Mutex<Vec<String>>>);
+
+#[async_trait]
+impl ClientHooks for SlowReader {
+    fn capabilities(&self) -> HookCapabilities {
+        HookCapabilities::none().logs(LogLevel::Info)
+    }
+    async fn log(
+        &self,
+        _context: &HookContext,
+        _level: LogLevel,
+        _logger: Option<&str>,
+        data: &serde_json::Value,
+    ) {
+        let line = data.as_str().unwrap_or_default().to_owned();
+        let number: u64 = line.trim_start_matches("line ").parse().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis((20 - number.min(20)) * 5)).await;
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// A server's log messages reach the hooks one at a time, in the order
+/// the server sent them, however long the hooks take over each, in either
+/// revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_messages_reach_the_hooks_in_the_order_sent() {
+    let replicas = bridges(1, None).await;
+    let expected: Vec<String> = (0..20).map(|line| format!("line {line}")).collect();
+    for protocol in [McpProtocol::Modern, McpProtocol::Legacy] {
+        let reader = SlowReader::default();
+        let pool = McpPool::builder()
+            .server(
+                ServerName::from_static("desk"),
+                Bridge::http_entry(&replicas.url),
+            )
+            .protocol(protocol)
+            .hooks(reader.clone())
+            .build();
+        let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+        let said = pool
+            .call_tool(&key_of, "desk__chatty", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(said.text(), "said it all");
+        for _ in 0..100 {
+            if reader.0.lock().unwrap().len() >= expected.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(*reader.0.lock().unwrap(), expected, "{protocol:?}");
         pool.shutdown(Duration::from_secs(2)).await;
     }
 }

@@ -14,7 +14,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 
-use super::progress::ProgressRoutes;
+use super::progress::{Arrivals, ProgressRoutes};
 use crate::client::hooks::{ClientHooks, HookContext};
 
 /// The client side of a session: answers the server (through the host's
@@ -27,11 +27,15 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(hooks: Option<(Arc<dyn ClientHooks>, HookContext)>) -> Self {
+    /// The client of a session whose transport hands on to `arrivals`.
+    pub(super) fn new(
+        hooks: Option<(Arc<dyn ClientHooks>, HookContext)>,
+        arrivals: &Arrivals,
+    ) -> Self {
         Self {
             tools_generation: Arc::default(),
             hooks,
-            progress: Arc::default(),
+            progress: Arc::clone(&arrivals.progress),
         }
     }
 }
@@ -68,19 +72,6 @@ impl ClientHandler for Client {
         _context: NotificationContext<RoleClient>,
     ) {
         self.resource_updated(&params.uri).await;
-    }
-
-    async fn on_logging_message(
-        &self,
-        params: rmcp::model::LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        if let Some((hooks, context)) = &self.hooks {
-            let level = crate::level::from_mcp(&params.level);
-            hooks
-                .log(context, level, params.logger.as_deref(), &params.data)
-                .await;
-        }
     }
 
     async fn create_elicitation(

@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_client::{
 use tokio::sync::watch;
 
 use super::era::{self, Era};
-use super::progress::{ProgressRoutes, ordered};
+use super::progress::{Arrivals, ordered};
 use super::{Attempt, Client, Connect, Session};
 use crate::error::Error;
 
@@ -86,22 +86,22 @@ impl Session {
             return Self::start_sse(server, config, options, authorized, by).await;
         }
         {
-            let client = Client::new(options.hooks.clone());
-            let progress = Arc::clone(&client.progress);
+            let arrivals = Arrivals::new(options.hooks.as_ref(), options.tasks);
+            let client = Client::new(options.hooks.clone(), &arrivals);
             let transport = transport.clone();
             let started = match authorized.cloned() {
-                None => handshake(client, http_client(), transport, &progress, era),
+                None => handshake(client, http_client(), transport, arrivals, era),
                 Some(Authorized::Grant(grant)) => {
-                    handshake(client, grant, transport, &progress, era)
+                    handshake(client, grant, transport, arrivals, era)
                 }
                 Some(Authorized::Tokens(tokens)) => {
-                    handshake(client, tokens, transport, &progress, era)
+                    handshake(client, tokens, transport, arrivals, era)
                 }
                 Some(Authorized::Bearer(token)) => handshake(
                     client,
                     http_client(),
                     transport.auth_header(token.expose_secret()),
-                    &progress,
+                    arrivals,
                     era,
                 ),
             };
@@ -204,11 +204,11 @@ impl Session {
             )
             .await
             .map_err(|error| failed(format!("HTTP+SSE: {error}")))?;
-            let client = Client::new(options.hooks.clone());
-            let progress = Arc::clone(&client.progress);
+            let arrivals = Arrivals::new(options.hooks.as_ref(), options.tasks);
+            let client = Client::new(options.hooks.clone(), &arrivals);
             rmcp::serve_client_with_lifecycle(
                 client,
-                ordered(transport, progress),
+                ordered(transport, arrivals),
                 Era::Sse.lifecycle(),
             )
             .await
@@ -264,7 +264,7 @@ fn handshake<C>(
     client: Client,
     http: C,
     transport: StreamableHttpClientTransportConfig,
-    progress: &Arc<ProgressRoutes>,
+    arrivals: Arrivals,
     era: Era,
 ) -> Handshake
 where
@@ -274,7 +274,7 @@ where
         client,
         ordered(
             StreamableHttpClientTransport::with_client(super::bounded::Bounded(http), transport),
-            Arc::clone(progress),
+            arrivals,
         ),
         era.lifecycle(),
     ))

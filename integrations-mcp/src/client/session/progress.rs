@@ -93,24 +93,53 @@ impl ProgressRoutes {
     }
 }
 
-/// A client transport that hands progress notifications to their calls as
+/// Where a session's transport hands the notifications that must keep
+/// their order: progress to its call, log messages to the hooks' queue.
+/// Only the transport holds the queue, so the task that empties it ends
+/// with the session's transport.
+pub(super) struct Arrivals {
+    pub(super) progress: Arc<ProgressRoutes>,
+    logs: Option<super::logs::LogQueue>,
+}
+
+impl Arrivals {
+    /// The arrivals of a session answered through `hooks`, whose
+    /// background tasks `tasks` owns.
+    pub(super) fn new(
+        hooks: Option<&(
+            Arc<dyn crate::client::ClientHooks>,
+            crate::client::HookContext,
+        )>,
+        tasks: &TaskTracker,
+    ) -> Self {
+        let logs = hooks.map(|(hooks, context)| {
+            super::logs::LogQueue::start(Arc::clone(hooks), context.clone(), tasks)
+        });
+        Self {
+            progress: Arc::default(),
+            logs,
+        }
+    }
+}
+
+/// A client transport that hands progress and log notifications on as
 /// they arrive, in order: rmcp runs each notification's handler in a task
 /// of its own, which can reorder them.
 pub(super) struct Ordered<T> {
     inner: T,
-    progress: Arc<ProgressRoutes>,
+    arrivals: Arrivals,
 }
 
 pub(super) fn ordered<E, A>(
     transport: impl rmcp::transport::IntoTransport<RoleClient, E, A>,
-    progress: Arc<ProgressRoutes>,
+    arrivals: Arrivals,
 ) -> Ordered<impl rmcp::transport::Transport<RoleClient, Error = E>>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     Ordered {
         inner: transport.into_transport(),
-        progress,
+        arrivals,
     }
 }
 
@@ -131,12 +160,20 @@ impl<T: rmcp::transport::Transport<RoleClient>> rmcp::transport::Transport<RoleC
     }
 
     async fn receive(&mut self) -> Option<rmcp::service::RxJsonRpcMessage<RoleClient>> {
+        use rmcp::model::ServerNotification;
         let message = self.inner.receive().await?;
-        if let rmcp::model::JsonRpcMessage::Notification(notification) = &message
-            && let rmcp::model::ServerNotification::ProgressNotification(progress) =
-                &notification.notification
-        {
-            self.progress.deliver(&progress.params);
+        if let rmcp::model::JsonRpcMessage::Notification(notification) = &message {
+            match &notification.notification {
+                ServerNotification::ProgressNotification(progress) => {
+                    self.arrivals.progress.deliver(&progress.params);
+                }
+                ServerNotification::LoggingMessageNotification(log) => {
+                    if let Some(logs) = &self.arrivals.logs {
+                        logs.push(&log.params);
+                    }
+                }
+                _ => {}
+            }
         }
         Some(message)
     }

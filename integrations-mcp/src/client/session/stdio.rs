@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use super::era::{self, Era};
-use super::progress::ordered;
+use super::progress::{Arrivals, ordered};
 use super::{
     Attempt, Client, Connect, EXIT_REPORT, ExitWatch, KillGuard, SAFE_VARIABLES, STDERR_LINE_BYTES,
     STDERR_LINES, Session, stderr_tail,
@@ -52,15 +52,15 @@ impl Session {
             stderr_closed,
             exit,
         } = Process::start(server, config, tasks)?;
-        let client = Client::new(options.hooks.clone());
-        let progress = Arc::clone(&client.progress);
+        let arrivals = Arrivals::new(options.hooks.as_ref(), tasks);
+        let client = Client::new(options.hooks.clone(), &arrivals);
         let (over, oversized) = watch::channel(0);
         let stdout = super::oversized::Measured::new(stdout, options.max_message, over);
         let transport = rmcp::transport::async_rw::AsyncRwTransport::new_client(stdout, stdin)
             .with_max_line_length(options.max_message);
         let started = rmcp::serve_client_with_lifecycle(
             client,
-            ordered(transport, Arc::clone(&progress)),
+            ordered(transport, arrivals),
             era.lifecycle(),
         );
         let mut exit_watch = exit.clone();
