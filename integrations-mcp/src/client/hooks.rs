@@ -157,8 +157,9 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
     /// [`HookCapabilities::logs`] or above): its level, the logger it names
     /// (if any) and its data, as the server sent it. A session's messages
     /// come one at a time, in the order the server sent them: the next
-    /// waits until this call returns (up to 256 wait; past that, new ones
-    /// are dropped, and counted in a warning, until the hooks catch up).
+    /// waits until this call returns (up to 256 messages or 4 MiB wait;
+    /// past that, new ones are dropped, and counted in a warning, until
+    /// the hooks catch up).
     /// Ignored by default.
     async fn log(
         &self,

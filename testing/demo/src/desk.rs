@@ -42,7 +42,10 @@ impl Desk {
             .open(path)
             .await;
         if let Ok(mut file) = file {
+            // tokio writes in the background: the flush waits for it, so
+            // a test reading the log after the call finds the line.
             let _ = file.write_all(format!("{name}\n").as_bytes()).await;
+            let _ = file.flush().await;
         }
     }
 }
