@@ -74,11 +74,45 @@ pub struct Bridge {
 /// The bridge's tasks: stopped (the actions dropped) when the last copy of
 /// the bridge goes.
 #[derive(Default)]
-struct Tasks(rmcp::task_manager::TaskManager);
+struct Tasks {
+    manager: rmcp::task_manager::TaskManager,
+    /// The replica's name (see [`Bridge::replica`]).
+    replica: Option<ServerName>,
+}
+
+impl Tasks {
+    /// The id a client sees of the task `id`: `{replica}.{id}` when the
+    /// bridge has a replica name.
+    fn outside(&self, id: String) -> String {
+        match &self.replica {
+            Some(replica) => format!("{replica}.{id}"),
+            None => id,
+        }
+    }
+
+    /// The task a client's `id` names, if this replica made it.
+    fn inside<'a>(&self, id: &'a str) -> Result<&'a str, rmcp::ErrorData> {
+        let Some(replica) = &self.replica else {
+            return Ok(id);
+        };
+        id.strip_prefix(replica.as_str())
+            .and_then(|rest| rest.strip_prefix('.'))
+            .ok_or_else(|| {
+                rmcp::ErrorData::invalid_params(
+                    format!(
+                        "task `{id}` was not made by this replica (`{replica}`): route \
+                         tasks/get, tasks/update and tasks/cancel by the replica name that \
+                         starts their Mcp-Name header"
+                    ),
+                    None,
+                )
+            })
+    }
+}
 
 impl Drop for Tasks {
     fn drop(&mut self) {
-        self.0.shutdown();
+        self.manager.shutdown();
     }
 }
 
@@ -119,6 +153,24 @@ impl Bridge {
             toolbox: None,
             tasks: Arc::default(),
         }
+    }
+
+    /// Names this replica of several behind one load balancer. Tasks (long
+    /// actions, [`Capability::long_running`](integrations_core::Capability::long_running))
+    /// live in the replica that made them; with a name, their ids start
+    /// with `{name}.`, so the load balancer can send `tasks/get`,
+    /// `tasks/update` and `tasks/cancel`, whose `Mcp-Name` header is the
+    /// task id, to that replica (everything else may go anywhere). A
+    /// replica refuses (-32602, saying so) a task id another one made.
+    /// Give each replica its own name, and set it before the bridge is
+    /// copied or served.
+    #[must_use]
+    pub fn replica(mut self, name: ServerName) -> Self {
+        self.tasks = Arc::new(Tasks {
+            manager: rmcp::task_manager::TaskManager::default(),
+            replica: Some(name),
+        });
+        self
     }
 
     /// Offers a tenant's pooled MCP tools to the agent as two tools instead
@@ -443,4 +495,29 @@ pub async fn serve_router(
     }
     connections.close();
     connections.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_takes_only_the_task_ids_it_made() {
+        let tasks = Tasks {
+            manager: rmcp::task_manager::TaskManager::default(),
+            replica: Some(ServerName::from_static("r1")),
+        };
+        assert_eq!(tasks.outside("abc".into()), "r1.abc");
+        assert_eq!(tasks.inside("r1.abc").unwrap(), "abc");
+        for foreign in ["r10.abc", "r2.abc", "r1", "abc", "", ".r1.abc"] {
+            let refused = tasks.inside(foreign).unwrap_err();
+            assert!(
+                refused.message.contains("not made by this replica"),
+                "{foreign}"
+            );
+        }
+        let unnamed = Tasks::default();
+        assert_eq!(unnamed.outside("abc".into()), "abc");
+        assert_eq!(unnamed.inside("r1.abc").unwrap(), "r1.abc");
+    }
 }

@@ -257,7 +257,7 @@ impl Bridge {
     fn run_as_task(&self, target: String, arguments: Value, peer: BridgePeer) -> CallToolResponse {
         let bridge = self.clone();
         let options = rmcp::task_manager::TaskOptions::new();
-        let task = self.tasks.0.spawn(options, move |task| {
+        let mut task = self.tasks.manager.spawn(options, move |task| {
             Box::pin(async move {
                 let cancel = tokio_util::sync::CancellationToken::new();
                 // The request is answered: nothing more goes on its stream.
@@ -278,6 +278,7 @@ impl Bridge {
                 }
             })
         });
+        task.task_id = self.tasks.outside(task.task_id);
         CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task))
     }
 }

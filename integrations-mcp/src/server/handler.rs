@@ -235,7 +235,12 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
         tasks_negotiated(&context)?;
-        Ok(GetTaskResult::new(self.tasks.0.get_task(&request.task_id)?))
+        let mut task = self
+            .tasks
+            .manager
+            .get_task(self.tasks.inside(&request.task_id)?)?;
+        task.task.task_id = request.task_id;
+        Ok(GetTaskResult::new(task))
     }
 
     async fn update_task(
@@ -244,9 +249,10 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         tasks_negotiated(&context)?;
-        self.tasks
-            .0
-            .update_task(&request.task_id, request.input_responses)
+        self.tasks.manager.update_task(
+            self.tasks.inside(&request.task_id)?,
+            request.input_responses,
+        )
     }
 
     async fn cancel_task(
@@ -255,7 +261,9 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         tasks_negotiated(&context)?;
-        self.tasks.0.cancel_task(&request.task_id)
+        self.tasks
+            .manager
+            .cancel_task(self.tasks.inside(&request.task_id)?)
     }
 
     async fn call_tool(

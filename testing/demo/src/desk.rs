@@ -154,9 +154,11 @@ fn key_from_hex(hex: &str) -> Option<[u8; 32]> {
 /// streamable HTTP on a free loopback port, printing `http://ADDR/mcp` as
 /// the first line of stdout, until stdin closes (the parent left) or the
 /// process is killed. `BRIDGE_STATE_KEY` (64 hex digits) seals
-/// `requestState`; without it the bridge draws a key of its own.
+/// `requestState`; without it the bridge draws a key of its own. A
+/// `replica` name starts the ids of its tasks.
 pub(super) async fn serve_http(
     runs: Option<String>,
+    replica: Option<integrations_core::id::ServerName>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use tokio::io::AsyncReadExt;
     let desk = runs.map_or_else(Desk::default, Desk::logging_runs_to);
@@ -169,6 +171,9 @@ pub(super) async fn serve_http(
             .await,
     );
     let mut bridge = integrations_mcp::Bridge::new(Arc::clone(&runtime));
+    if let Some(replica) = replica {
+        bridge = bridge.replica(replica);
+    }
     if let Ok(hex) = std::env::var("BRIDGE_STATE_KEY") {
         let key = key_from_hex(&hex).ok_or("BRIDGE_STATE_KEY must be 64 hex digits")?;
         bridge = bridge.request_state_key(&secrecy::SecretBox::new(Box::new(key)));

@@ -22,8 +22,9 @@
 //! as the first line of stdout and serving until stdin closes: one replica
 //! of several behind a load balancer. `BRIDGE_STATE_KEY` (64 hex digits)
 //! is the key that seals `requestState` (replicas that share it take each
-//! other's rounds); `--runs PATH` appends the name of each `survey` and
-//! `report` run to PATH.
+//! other's rounds); `--replica NAME` names the replica (its task ids
+//! start with `NAME.`); `--runs PATH` appends the name of each `survey`
+//! and `report` run to PATH.
 //!
 //! Start-up faults, by argument: `--exit-at-start CODE` (writes to stderr and
 //! exits), `--hang-at-start` (never answers), `--start-delay MS` (answers the
@@ -527,7 +528,11 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send
     }
     if flag("--desk-http").is_some() {
         let runs = flag("--runs").and_then(|at| args.get(at + 1).cloned());
-        return desk::serve_http(runs).await;
+        let replica = match flag("--replica").and_then(|at| args.get(at + 1)) {
+            Some(name) => Some(integrations_core::id::ServerName::new(name.clone())?),
+            None => None,
+        };
+        return desk::serve_http(runs, replica).await;
     }
     let mut demo = Demo {
         tools_ttl_ms: 60_000,

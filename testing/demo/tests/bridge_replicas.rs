@@ -95,13 +95,25 @@ async fn replicas(key: Option<&str>) -> Replicas {
     bridges(3, key).await
 }
 
-/// `count` replicas behind the proxy.
+/// `count` replicas behind a round-robin proxy.
 async fn bridges(count: usize, key: Option<&str>) -> Replicas {
+    start(count, key, false).await
+}
+
+/// `count` replicas, named `r0`, `r1`, ... (`--replica`), behind a proxy
+/// that sends a request whose `Mcp-Name` header starts with a replica's
+/// name and a dot (a task id of that replica's) to that replica, and
+/// every other request round-robin, as a load balancer would be set up.
+async fn named_bridges(count: usize, key: Option<&str>) -> Replicas {
+    start(count, key, true).await
+}
+
+async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
     use tokio::io::AsyncBufReadExt;
     let runs = tempfile::NamedTempFile::new().unwrap();
     let mut processes = Vec::new();
     let mut backends = Vec::new();
-    for _ in 0..count {
+    for replica in 0..count {
         let mut command = tokio::process::Command::new(DEMO);
         command
             .args(["--desk-http", "--runs"])
@@ -109,6 +121,9 @@ async fn bridges(count: usize, key: Option<&str>) -> Replicas {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
+        if named {
+            command.args(["--replica", &format!("r{replica}")]);
+        }
         if let Some(key) = key {
             command.env("BRIDGE_STATE_KEY", key);
         }
@@ -142,11 +157,23 @@ async fn bridges(count: usize, key: Option<&str>) -> Replicas {
             let Ok((mut inbound, _)) = accepted else {
                 continue;
             };
-            let backend = backends[turn % count];
-            counted[turn % count].fetch_add(1, Ordering::SeqCst);
+            let (backends, counted) = (backends.clone(), Arc::clone(&counted));
             tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                // One request a connection: the pool keeps none idle.
+                let head = if named {
+                    head(&mut inbound).await
+                } else {
+                    Vec::new()
+                };
+                let chosen = task_replica(&head)
+                    .filter(|replica| *replica < count)
+                    .unwrap_or(turn % count);
+                counted[chosen].fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backends[chosen]).await {
+                    use tokio::io::AsyncWriteExt;
+                    if outbound.write_all(&head).await.is_ok() {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
                 }
             });
         }
@@ -158,6 +185,32 @@ async fn bridges(count: usize, key: Option<&str>) -> Replicas {
         _processes: processes,
         _stop: stop.drop_guard(),
     }
+}
+
+/// The request's head (and whatever of its body came with it), read up to
+/// the blank line.
+async fn head(inbound: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match inbound.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    head
+}
+
+/// The replica whose task a request's `Mcp-Name` header names (`rN.`...).
+fn task_replica(head: &[u8]) -> Option<usize> {
+    let head = std::str::from_utf8(head).ok()?;
+    let name = head.lines().find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field.eq_ignore_ascii_case("mcp-name").then(|| value.trim())
+    })?;
+    let (replica, _) = name.strip_prefix('r')?.split_once('.')?;
+    replica.parse().ok()
 }
 
 fn pool(url: &str) -> McpPool {
@@ -274,6 +327,54 @@ async fn a_long_action_runs_as_a_task_once_with_its_question() {
         assert_eq!(replicas.runs("report") - before, 1, "{protocol:?}");
         pool.shutdown(Duration::from_secs(2)).await;
     }
+}
+
+/// Named replicas behind a load balancer that routes the task methods by
+/// the replica name their `Mcp-Name` starts with: a long action's task,
+/// made on one replica, is polled and answered there while the rest goes
+/// round-robin; a task id another replica made is refused, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_replicas_keep_their_tasks_behind_a_balancer() {
+    let key = "06".repeat(32);
+    let replicas = named_bridges(3, Some(&key)).await;
+    let pool = pool_speaking(&replicas.url, McpProtocol::Modern);
+    let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+    for _ in 0..3 {
+        let report = pool
+            .call_tool(&key_of, "desk__report", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(report.text(), "report for ?doirep hcihW");
+    }
+    assert_eq!(replicas.runs("report"), 3, "each report ran once");
+    pool.shutdown(Duration::from_secs(2)).await;
+
+    let http = reqwest::Client::new();
+    let get = |task: &str| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
+        "taskId": task,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities":
+                {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        }}});
+        http.post(&replicas.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tasks/get")
+            .header("mcp-name", task)
+            .json(&body)
+            .send()
+    };
+    // No replica r7: the balancer sends it anywhere, and it is refused.
+    let foreign = get("r7.gone").await.unwrap().text().await.unwrap();
+    assert!(foreign.contains("-32602"), "{foreign}");
+    assert!(foreign.contains("not made by this replica"), "{foreign}");
+    // r1's own id, unknown to it: an unknown task.
+    let unknown = get("r1.gone").await.unwrap().text().await.unwrap();
+    assert!(unknown.contains("-32602"), "{unknown}");
+    assert!(!unknown.contains("not made by this replica"), "{unknown}");
 }
 
 /// An action that runs only as a task is a task for a client with the
