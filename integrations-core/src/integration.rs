@@ -45,6 +45,10 @@ pub struct Capability {
     /// [`task_only`](Self::task_only)).
     #[serde(default, skip_serializing_if = "TaskSupport::is_never")]
     pub tasks: TaskSupport,
+    /// Whether an action that runs as a task gathers its input before it
+    /// becomes one (see [`input_first`](Self::input_first)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_first: bool,
 }
 
 /// Whether an action runs as a task its caller polls (MCP's Tasks
@@ -79,6 +83,7 @@ impl Capability {
             parameters: serde_json::json!({ "type": "object" }),
             output_schema: None,
             tasks: TaskSupport::Never,
+            input_first: false,
         }
     }
 
@@ -100,6 +105,23 @@ impl Capability {
     #[must_use]
     pub fn task_only(mut self) -> Self {
         self.tasks = TaskSupport::Required;
+        self
+    }
+
+    /// Says the action asks its questions before its long part (with
+    /// [`long_running`](Self::long_running) or
+    /// [`task_only`](Self::task_only)): through the MCP bridge, to a
+    /// 2026-07-28 client that declared the Tasks extension, the action
+    /// first runs in the request, its questions going by rounds (MRTR) as
+    /// an ordinary action's do, and the call becomes a task only once the
+    /// action has run for 100 ms without finishing or asking; it then goes
+    /// on in the task, its later questions the task's input requests. An
+    /// action that finishes in that time is answered as an ordinary call.
+    /// Without it, the task is made at once and every question is one of
+    /// its input requests.
+    #[must_use]
+    pub fn input_first(mut self) -> Self {
+        self.input_first = true;
         self
     }
 

@@ -18,6 +18,7 @@ use crate::error::Error;
 mod calls;
 mod handler;
 mod peer;
+mod tasks;
 mod toolbox;
 mod wire;
 
@@ -321,15 +322,17 @@ impl Bridge {
         })
     }
 
-    /// Whether the action a dispatch target names runs as a task.
-    fn tasks_of(&self, target: &str) -> TaskSupport {
+    /// Whether the action a dispatch target names runs as a task, and
+    /// whether it gathers its input first
+    /// ([`Capability::input_first`](integrations_core::Capability::input_first)).
+    fn tasks_of(&self, target: &str) -> (TaskSupport, bool) {
         let Some((id, action)) = target.split_once('.') else {
-            return TaskSupport::Never;
+            return (TaskSupport::Never, false);
         };
         let capabilities = self.runtime.registry().capabilities(id);
         capabilities
-            .and_then(|all| all.iter().find(|c| c.name == action).map(|c| c.tasks))
-            .unwrap_or(TaskSupport::Never)
+            .and_then(|all| all.iter().find(|c| c.name == action))
+            .map_or((TaskSupport::Never, false), |c| (c.tasks, c.input_first))
     }
 
     /// The tool named `name`, if an integration's capability is it (the

@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use integrations_core::error::RuntimeError;
-use integrations_core::integration::{ActionContext, TaskSupport};
+use integrations_core::integration::ActionContext;
 use integrations_core::{ActionResult, Error as CoreError};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, InputRequest, InputRequiredResult,
@@ -20,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::handler::failed;
 use super::peer::{BridgePeer, Rounds};
+use super::tasks::{Inline, TaskRoute};
 use super::{Bridge, wire};
 
 fn render(output: &Value) -> String {
@@ -159,7 +159,7 @@ impl Bridge {
             logger: integration.to_owned(),
             capabilities: super::peer::declared(&context.peer, &context.meta),
             rounds: rounds.cloned(),
-            task: None,
+            task: Arc::default(),
             asked: Default::default(),
         }
     }
@@ -194,19 +194,10 @@ impl Bridge {
             request.input_responses.as_ref(),
         );
         let integration = target.split('.').next().unwrap_or_default();
-        let tasks = self.tasks_of(&target);
-        if tasks != TaskSupport::Never {
-            let declared = super::peer::declared(&context.peer, &context.meta);
-            if modern && declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
-                let peer = self.peer_of(&context, integration, None);
-                return Ok(self.run_as_task(target, arguments, peer));
-            }
-            if tasks == TaskSupport::Required {
-                let required = json!({"extensions": {rmcp::model::TASKS_EXTENSION_ID: {}}});
-                let required = serde_json::from_value(required)
-                    .map_err(|e| failed("the tasks capability could not be encoded", e))?;
-                return Err(ErrorData::missing_required_client_capability(required));
-            }
+        let route = self.task_route(&target, modern, &context)?;
+        if route == TaskRoute::Now {
+            let peer = self.peer_of(&context, integration, None);
+            return Ok(self.run_as_task(target, arguments, peer));
         }
         let rounds = if modern {
             Some(Arc::new(self.rounds_of(&round)?))
@@ -214,8 +205,18 @@ impl Bridge {
             None
         };
         let peer = self.peer_of(&context, integration, rounds.as_ref());
-        let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
-        let result = self.dispatch(&target, arguments, action_context).await?;
+        let result = if route == TaskRoute::AfterInput {
+            match self
+                .input_then_task(target, arguments, peer, &context.ct)
+                .await?
+            {
+                Inline::Done(result) => result,
+                Inline::Task(task) => return Ok(task),
+            }
+        } else {
+            let action_context = ActionContext::new(Arc::new(peer), context.ct.clone());
+            self.dispatch(&target, arguments, action_context).await?
+        };
         // Questions end the round, even after one the client could not
         // take (the action may ask another instead)...
         if let Some(next) = self.next_round(&round, rounds.as_deref())? {
@@ -242,67 +243,27 @@ impl Bridge {
         arguments: Value,
         context: ActionContext,
     ) -> Result<ActionResult, ErrorData> {
-        match self.runtime.dispatch_with(target, arguments, context).await {
-            Ok(result) => Ok(result),
-            Err(error @ CoreError::Registry(_)) => {
-                Err(ErrorData::invalid_params(error.to_string(), None))
-            }
-            Err(error) => Ok(ActionResult::error(error.to_string())),
-        }
-    }
-
-    /// Runs a long action as a task (the Tasks extension): the client polls
-    /// `tasks/get`, answers the action's questions with `tasks/update`, and
-    /// may `tasks/cancel` it (the action's context is then cancelled).
-    fn run_as_task(&self, target: String, arguments: Value, peer: BridgePeer) -> CallToolResponse {
-        let bridge = self.clone();
-        let options = rmcp::task_manager::TaskOptions::new();
-        let mut task = self.tasks.manager.spawn(options, move |task| {
-            Box::pin(async move {
-                let cancel = tokio_util::sync::CancellationToken::new();
-                // The request is answered: nothing more goes on its stream.
-                let peer = BridgePeer {
-                    task: Some(task.clone()),
-                    level: None,
-                    progress: None,
-                    ..peer
-                };
-                let context = ActionContext::new(Arc::new(peer), cancel.clone());
-                let dispatched = bridge.runtime.dispatch_with(&target, arguments, context);
-                tokio::select! {
-                    result = dispatched => task_outcome(result),
-                    () = task.cancelled() => {
-                        cancel.cancel();
-                        Err(rmcp::task_manager::TaskExit::Cancelled)
-                    }
-                }
-            })
-        });
-        task.task_id = self.tasks.outside(task.task_id);
-        CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task))
+        dispatched(self.runtime.dispatch_with(target, arguments, context).await)
     }
 }
 
-/// How a task's action ended: its result (a failure the integration
-/// reported is a tool error: `completed` with `isError`), or a protocol
-/// error (`failed`) for arguments the action refused and for a panic.
-fn task_outcome(
+/// What a call answers for how its action ended: the caller's mistakes
+/// are protocol errors, the integration's failures tool errors the agent
+/// sees.
+pub(super) fn dispatched(
     result: Result<ActionResult, CoreError>,
-) -> Result<CallToolResult, rmcp::task_manager::TaskExit> {
+) -> Result<ActionResult, ErrorData> {
     match result {
-        Ok(result) => Ok(reply(result)?),
+        Ok(result) => Ok(result),
         Err(error @ CoreError::Registry(_)) => {
-            Err(ErrorData::invalid_params(error.to_string(), None).into())
+            Err(ErrorData::invalid_params(error.to_string(), None))
         }
-        Err(error @ CoreError::Runtime(RuntimeError::Panicked { .. })) => {
-            Err(ErrorData::internal_error(error.to_string(), None).into())
-        }
-        Err(error) => Ok(reply(ActionResult::error(error.to_string()))?),
+        Err(error) => Ok(ActionResult::error(error.to_string())),
     }
 }
 
 /// The `tools/call` result of an action's result.
-fn reply(result: ActionResult) -> Result<CallToolResult, ErrorData> {
+pub(super) fn reply(result: ActionResult) -> Result<CallToolResult, ErrorData> {
     let content: Vec<Value> = if result.content.is_empty() {
         vec![json!({"type": "text", "text": render(&result.output)})]
     } else {

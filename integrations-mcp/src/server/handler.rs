@@ -73,10 +73,7 @@ fn tasks_negotiated(context: &RequestContext<RoleServer>) -> Result<(), ErrorDat
     if declared["extensions"][rmcp::model::TASKS_EXTENSION_ID].is_object() {
         return Ok(());
     }
-    let required = json!({ "extensions": { rmcp::model::TASKS_EXTENSION_ID: {} } });
-    let required = serde_json::from_value(required)
-        .map_err(|e| failed("the tasks capability could not be encoded", e))?;
-    Err(ErrorData::missing_required_client_capability(required))
+    Err(super::tasks::tasks_missing())
 }
 
 impl Bridge {

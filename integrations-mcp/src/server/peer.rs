@@ -38,9 +38,10 @@ pub(super) struct BridgePeer {
     /// `InputRequiredResult`); `None` on a 2025-11-25 session, where they
     /// are requests of the server's own.
     pub(super) rounds: Option<Arc<Rounds>>,
-    /// A long action run as a task: its questions are the task's input
-    /// requests, its progress the task's status message.
-    pub(super) task: Option<rmcp::task_manager::TaskContext>,
+    /// Set once the action runs as a task: its questions are then the
+    /// task's input requests, its progress the task's status message, and
+    /// its log messages go nowhere (the request is answered).
+    pub(super) task: Arc<std::sync::OnceLock<rmcp::task_manager::TaskContext>>,
     /// How many questions the task asked (their keys: `q0`, `q1`, ...).
     pub(super) asked: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -287,7 +288,7 @@ impl BridgePeer {
     /// Sends one request to the client: on 2026-07-28 as a question of
     /// this round, on 2025-11-25 as a request of the server's own.
     async fn request(&self, method: &'static str, params: Value) -> Result<Value, CoreError> {
-        if let Some(task) = &self.task {
+        if let Some(task) = self.task.get() {
             return self.task_input(task, self.task_key(), method, params).await;
         }
         if let Some(rounds) = &self.rounds {
@@ -388,7 +389,7 @@ fn answer_of(question: &Question, result: &Value) -> Answer {
 #[async_trait]
 impl ActionPeer for BridgePeer {
     async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        if let Some(task) = &self.task {
+        if let Some(task) = self.task.get() {
             let done = total.map_or(format!("{progress}"), |total| format!("{progress}/{total}"));
             task.set_status_message(message.unwrap_or(done));
             return;
@@ -410,6 +411,10 @@ impl ActionPeer for BridgePeer {
     }
 
     async fn log(&self, at: LogLevel, message: String) {
+        // A task's request is answered: its stream takes nothing more.
+        if self.task.get().is_some() {
+            return;
+        }
         let Some(minimum) = &self.level else {
             return;
         };
@@ -446,7 +451,7 @@ impl ActionPeer for BridgePeer {
             let (method, params) = self.request_of(question)?;
             requests.push((key.to_owned(), method, params));
         }
-        let results = match (&self.task, &self.rounds) {
+        let results = match (self.task.get(), &self.rounds) {
             // All at once: pending together in the task...
             (Some(task), _) => {
                 let asked = requests.into_iter().map(|(key, method, params)| {

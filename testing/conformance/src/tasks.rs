@@ -1,7 +1,8 @@
 //! The tools of the Tasks extension's server scenarios (SEP-2663):
 //! `greet` (an ordinary call), `slow_compute`, `confirm_delete`,
 //! `multi_input` and `protocol_error_job` (tasks for clients that can poll
-//! them), `failing_job` and `test_tool_with_task` (tasks only).
+//! them), `failing_job` and `test_tool_with_task` (tasks only; the latter
+//! asks by rounds first, SEP-2663's MRTR → Tasks composition).
 
 use std::time::Duration;
 
@@ -33,7 +34,9 @@ pub fn capabilities() -> Vec<Capability> {
         Capability::new("multi_input", "Asks the user two questions at once").long_running(),
         Capability::new("failing_job", "Fails after a second").task_only(),
         Capability::new("protocol_error_job", "Panics").long_running(),
-        Capability::new("test_tool_with_task", "Asks the user's name, then works on").task_only(),
+        Capability::new("test_tool_with_task", "Asks the user's name, then works on")
+            .task_only()
+            .input_first(),
     ]
 }
 

@@ -14,8 +14,9 @@ use serde_json::json;
 /// the other; `survey`, which asks the user, the model and the roots at
 /// once; `noisy`, which logs at debug and at info; `chatty`, which logs
 /// `line 0` to `line 19` at info, one after another; `report`, a long action
-/// that asks which period and then takes 300 ms; `archive`, which runs
-/// only as a task.
+/// that asks which period and then takes 300 ms; `export`, the same,
+/// but its question goes by rounds before it becomes a task (at once when
+/// `quick`, so it never does); `archive`, which runs only as a task.
 ///
 /// With a run log, `survey` and `report` append their name to it each time
 /// they run, so a test can count runs across processes.
@@ -25,8 +26,8 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// A desk that appends the name of each `survey` and `report` run to
-    /// the file at `path`.
+    /// A desk that appends the name of each `survey`, `report` and
+    /// `export` run to the file at `path`.
     pub fn logging_runs_to(path: impl Into<std::path::PathBuf>) -> Self {
         Self {
             runs: Some(path.into()),
@@ -76,6 +77,9 @@ impl Integration for Desk {
             Capability::new("noisy", "Logs at info and at debug"),
             Capability::new("chatty", "Logs twenty lines at info"),
             Capability::new("report", "Asks which period, then takes a while").long_running(),
+            Capability::new("export", "Asks which period, then exports it")
+                .long_running()
+                .input_first(),
             Capability::new("archive", "Archives everything, as a task only").task_only(),
         ]
     }
@@ -83,12 +87,14 @@ impl Integration for Desk {
         let context = action.context();
         match action.name.as_str() {
             "ping" => Ok(ActionResult::ok(json!("pong"))),
-            "report" => {
-                self.ran("report").await;
+            "report" | "export" => {
+                self.ran(&action.name).await;
                 let period = context.elicit(question("Which period?")).await?;
                 let period = period.content.unwrap_or_default()["answer"].clone();
                 context.progress(1.0, Some(2.0), Some("halfway")).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                if action.arguments["quick"] != json!(true) {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
                 let period = period.as_str().unwrap_or_default().to_owned();
                 Ok(ActionResult::ok(json!(format!("report for {period}"))))
             }

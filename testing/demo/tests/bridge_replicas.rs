@@ -76,6 +76,8 @@ struct Replicas {
     url: String,
     /// How many connections each replica took.
     taken: Arc<Vec<AtomicUsize>>,
+    /// How many requests named a replica's task (named replicas only).
+    task_requests: Arc<AtomicUsize>,
     /// Where the replicas log the actions that ran.
     runs: tempfile::NamedTempFile,
     _processes: Vec<tokio::process::Child>,
@@ -146,6 +148,8 @@ async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
     let url = format!("http://{}/mcp", proxy.local_addr().unwrap());
     let taken: Arc<Vec<AtomicUsize>> = Arc::new((0..count).map(|_| AtomicUsize::new(0)).collect());
     let counted = Arc::clone(&taken);
+    let task_requests = Arc::new(AtomicUsize::new(0));
+    let tasked = Arc::clone(&task_requests);
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
@@ -158,6 +162,7 @@ async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
                 continue;
             };
             let (backends, counted) = (backends.clone(), Arc::clone(&counted));
+            let tasked = Arc::clone(&tasked);
             tokio::spawn(async move {
                 // One request a connection: the pool keeps none idle.
                 let head = if named {
@@ -165,6 +170,9 @@ async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
                 } else {
                     Vec::new()
                 };
+                if task_replica(&head).is_some() {
+                    tasked.fetch_add(1, Ordering::SeqCst);
+                }
                 let chosen = task_replica(&head)
                     .filter(|replica| *replica < count)
                     .unwrap_or(turn % count);
@@ -181,6 +189,7 @@ async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
     Replicas {
         url,
         taken,
+        task_requests,
         runs,
         _processes: processes,
         _stop: stop.drop_guard(),
@@ -375,6 +384,43 @@ async fn named_replicas_keep_their_tasks_behind_a_balancer() {
     let unknown = get("r1.gone").await.unwrap().text().await.unwrap();
     assert!(unknown.contains("-32602"), "{unknown}");
     assert!(!unknown.contains("not made by this replica"), "{unknown}");
+}
+
+/// An action that gathers its input first (`Capability::input_first`)
+/// asks by rounds, then becomes a task once it runs on (SEP-2663's MRTR →
+/// Tasks composition): it runs twice in all (the first run asked), the
+/// pool polls its task; one that finishes at once after its answer is an
+/// ordinary call, with no task to poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_asks_by_rounds_then_runs_on_as_a_task() {
+    let key = "08".repeat(32);
+    let replicas = named_bridges(1, Some(&key)).await;
+    let pool = pool_speaking(&replicas.url, McpProtocol::Modern);
+    let key_of = SessionKey::new(tenant(), ServerName::from_static("desk"));
+    let exported = pool
+        .call_tool(&key_of, "desk__export", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(exported.text(), "report for ?doirep hcihW");
+    assert_eq!(
+        replicas.runs("export"),
+        2,
+        "asked in one run, went on in the next"
+    );
+    let polled = replicas.task_requests.load(Ordering::SeqCst);
+    assert!(polled > 0, "the pool polled the task");
+
+    let quick = pool
+        .call_tool(&key_of, "desk__export", json!({"quick": true}))
+        .await
+        .unwrap();
+    assert_eq!(quick.text(), "report for ?doirep hcihW");
+    assert_eq!(
+        replicas.task_requests.load(Ordering::SeqCst),
+        polled,
+        "no task to poll"
+    );
+    pool.shutdown(Duration::from_secs(2)).await;
 }
 
 /// An action that runs only as a task is a task for a client with the
