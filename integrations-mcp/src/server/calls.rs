@@ -7,27 +7,20 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use integrations_core::ActionResult;
 use integrations_core::integration::ActionContext;
-use integrations_core::{ActionResult, Error as CoreError};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, InputRequest, InputRequiredResult,
-    InputResponses, JsonObject, SealOptions,
+    CallToolRequestParams, CallToolResponse, InputRequest, InputRequiredResult, InputResponses,
+    JsonObject, SealOptions,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::handler::failed;
 use super::peer::{BridgePeer, Rounds};
 use super::tasks::{Inline, TaskRoute};
 use super::{Bridge, wire};
-
-fn render(output: &Value) -> String {
-    match output {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
 
 /// Questions one call may ask its client (2026-07-28 rounds), and
 /// answers a round may bring.
@@ -232,7 +225,7 @@ impl Bridge {
                 return Err(ErrorData::missing_required_client_capability(required));
             }
         }
-        Ok(reply(result)?.into())
+        Ok(wire::reply(result)?.into())
     }
 
     /// Runs the action: the caller's mistakes are protocol errors, the
@@ -243,35 +236,6 @@ impl Bridge {
         arguments: Value,
         context: ActionContext,
     ) -> Result<ActionResult, ErrorData> {
-        dispatched(self.runtime.dispatch_with(target, arguments, context).await)
+        wire::dispatched(self.runtime.dispatch_with(target, arguments, context).await)
     }
-}
-
-/// What a call answers for how its action ended: the caller's mistakes
-/// are protocol errors, the integration's failures tool errors the agent
-/// sees.
-pub(super) fn dispatched(
-    result: Result<ActionResult, CoreError>,
-) -> Result<ActionResult, ErrorData> {
-    match result {
-        Ok(result) => Ok(result),
-        Err(error @ CoreError::Registry(_)) => {
-            Err(ErrorData::invalid_params(error.to_string(), None))
-        }
-        Err(error) => Ok(ActionResult::error(error.to_string())),
-    }
-}
-
-/// The `tools/call` result of an action's result.
-pub(super) fn reply(result: ActionResult) -> Result<CallToolResult, ErrorData> {
-    let content: Vec<Value> = if result.content.is_empty() {
-        vec![json!({"type": "text", "text": render(&result.output)})]
-    } else {
-        result.content.iter().map(wire::content).collect()
-    };
-    let mut reply = json!({"content": content, "isError": result.is_error});
-    if let Some(structured) = result.structured {
-        reply["structuredContent"] = structured;
-    }
-    wire::result::<CallToolResult>(reply)
 }

@@ -18,8 +18,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Bridge;
-use super::calls::{dispatched, reply};
 use super::peer::BridgePeer;
+use super::wire::{dispatched, reply};
 
 /// How long an action that gathers its input first runs in the request
 /// before the call becomes a task.

@@ -6,7 +6,9 @@ use integrations_core::integration::content::{
     ContentBlock, Prompt, PromptMessage, Resource, ResourceBody, ResourceContents,
     ResourceTemplate, Role,
 };
+use integrations_core::{ActionResult, Error as CoreError};
 use rmcp::ErrorData;
+use rmcp::model::CallToolResult;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -114,6 +116,44 @@ pub(super) fn role(role: Role) -> &'static str {
 
 pub(super) fn message(message: &PromptMessage) -> Value {
     json!({"role": role(message.role), "content": content(&message.content)})
+}
+
+/// An action's output as the text of a result: a string as it is, other
+/// JSON as JSON.
+fn text(output: &Value) -> String {
+    match output {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What a call answers for how its action ended: the caller's mistakes
+/// are protocol errors, the integration's failures tool errors the agent
+/// sees.
+pub(super) fn dispatched(
+    result: Result<ActionResult, CoreError>,
+) -> Result<ActionResult, ErrorData> {
+    match result {
+        Ok(result) => Ok(result),
+        Err(error @ CoreError::Registry(_)) => {
+            Err(ErrorData::invalid_params(error.to_string(), None))
+        }
+        Err(error) => Ok(ActionResult::error(error.to_string())),
+    }
+}
+
+/// The `tools/call` result of an action's result.
+pub(super) fn reply(action: ActionResult) -> Result<CallToolResult, ErrorData> {
+    let content: Vec<Value> = if action.content.is_empty() {
+        vec![json!({"type": "text", "text": text(&action.output)})]
+    } else {
+        action.content.iter().map(content).collect()
+    };
+    let mut reply = json!({"content": content, "isError": action.is_error});
+    if let Some(structured) = action.structured {
+        reply["structuredContent"] = structured;
+    }
+    result::<CallToolResult>(reply)
 }
 
 #[cfg(test)]

@@ -236,6 +236,35 @@ fn pool_speaking(url: &str, protocol: McpProtocol) -> McpPool {
         .build()
 }
 
+/// Sends one 2026-07-28 request made by hand (`params`, with a `_meta`
+/// declaring `capabilities`) with its standard headers (`Mcp-Name`:
+/// `name`); the answer's body.
+async fn by_hand(
+    url: &str,
+    method: &str,
+    name: &str,
+    mut params: serde_json::Value,
+    capabilities: serde_json::Value,
+) -> String {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    });
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let answer = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .header("mcp-name", name)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    answer.text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_a_key_answer_every_call_and_every_round() {
     let key = "07".repeat(32);
@@ -358,30 +387,17 @@ async fn named_replicas_keep_their_tasks_behind_a_balancer() {
     assert_eq!(replicas.runs("report"), 3, "each report ran once");
     pool.shutdown(Duration::from_secs(2)).await;
 
-    let http = reqwest::Client::new();
-    let get = |task: &str| {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
-        "taskId": task,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities":
-                {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        }}});
-        http.post(&replicas.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tasks/get")
-            .header("mcp-name", task)
-            .json(&body)
-            .send()
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let get = |task: &'static str| {
+        let params = json!({"taskId": task});
+        by_hand(&replicas.url, "tasks/get", task, params, tasks.clone())
     };
     // No replica r7: the balancer sends it anywhere, and it is refused.
-    let foreign = get("r7.gone").await.unwrap().text().await.unwrap();
+    let foreign = get("r7.gone").await;
     assert!(foreign.contains("-32602"), "{foreign}");
     assert!(foreign.contains("not made by this replica"), "{foreign}");
     // r1's own id, unknown to it: an unknown task.
-    let unknown = get("r1.gone").await.unwrap().text().await.unwrap();
+    let unknown = get("r1.gone").await;
     assert!(unknown.contains("-32602"), "{unknown}");
     assert!(!unknown.contains("not made by this replica"), "{unknown}");
 }
@@ -455,43 +471,30 @@ async fn a_task_only_action_refuses_a_client_that_cannot_poll() {
 
 /// The task methods answer only a request that declares the Tasks
 /// extension: without it `tasks/get` is -32021 naming the extension; with
-/// it, an unknown task is an error of its own.
+/// it, an unknown task is -32602.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_methods_need_the_tasks_extension() {
     let key = "02".repeat(32);
     let replicas = bridges(1, Some(&key)).await;
-    let url = replicas.url.as_str();
     let get = |capabilities: serde_json::Value| {
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
-        "taskId": "no-such-task",
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": capabilities,
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        }}})
+        let params = json!({"taskId": "no-such-task"});
+        by_hand(
+            &replicas.url,
+            "tasks/get",
+            "no-such-task",
+            params,
+            capabilities,
+        )
     };
-    let http = reqwest::Client::new();
-    let ask = |body: serde_json::Value| {
-        http.post(url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tasks/get")
-            .header("mcp-name", "no-such-task")
-            .json(&body)
-            .send()
-    };
-    let refused = ask(get(json!({}))).await.unwrap().text().await.unwrap();
+    let refused = get(json!({})).await;
     assert!(refused.contains("-32021"), "{refused}");
     assert!(
         refused.contains("io.modelcontextprotocol/tasks"),
         "{refused}"
     );
     let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
-    let unknown = ask(get(tasks)).await.unwrap().text().await.unwrap();
-    assert!(
-        !unknown.contains("-32021") && unknown.contains("error"),
-        "{unknown}"
-    );
+    let unknown = get(tasks).await;
+    assert!(unknown.contains("-32602"), "an unknown task: {unknown}");
 }
 
 /// Hooks that want log messages at `level` and keep them (clones share
@@ -650,31 +653,21 @@ async fn a_round_on_a_replica_with_another_key_is_refused() {
 async fn a_tampered_request_state_is_refused() {
     let key = "09".repeat(32);
     let replicas = replicas(Some(&key)).await;
-    let url = replicas.url.as_str();
-    let call = |state: &str| {
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "desk__confirm", "arguments": {},
-        "requestState": state,
-        "inputResponses": {"q0": {"action": "accept", "content": {"answer": "x"}}},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        }}})
-    };
-    let http = reqwest::Client::new();
+    let form = json!({"elicitation": {"form": {}}});
     for state in ["made-up", "rs1.e30.AAAA"] {
-        let answer = http
-            .post(url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "desk__confirm")
-            .json(&call(state))
-            .send()
-            .await
-            .unwrap();
-        let body = answer.text().await.unwrap();
+        let params = json!({
+            "name": "desk__confirm", "arguments": {},
+            "requestState": state,
+            "inputResponses": {"q0": {"action": "accept", "content": {"answer": "x"}}},
+        });
+        let body = by_hand(
+            &replicas.url,
+            "tools/call",
+            "desk__confirm",
+            params,
+            form.clone(),
+        )
+        .await;
         assert!(body.contains("-32602"), "{state}: {body}");
         assert!(body.contains("requestState"), "{state}: {body}");
     }
