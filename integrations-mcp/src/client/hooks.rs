@@ -159,7 +159,8 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
     /// come one at a time, in the order the server sent them: the next
     /// waits until this call returns (up to 256 messages or 4 MiB wait;
     /// past that, new ones are dropped, and counted in a warning, until
-    /// the hooks catch up).
+    /// the hooks catch up). When the session closes, a call still waiting
+    /// is dropped.
     /// Ignored by default.
     async fn log(
         &self,

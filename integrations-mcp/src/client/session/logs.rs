@@ -21,13 +21,15 @@ const QUEUED: usize = 256;
 /// the hooks; past this, too, new ones are dropped.
 const QUEUED_BYTES: usize = 4 << 20;
 
-/// The queue in front of the hooks' [`ClientHooks::log`].
-#[derive(Clone)]
+/// The queue in front of the hooks' [`ClientHooks::log`], held by the
+/// session's transport.
 pub(super) struct LogQueue {
     sender: mpsc::Sender<(LoggingMessageNotificationParam, usize)>,
     dropped: Arc<AtomicU64>,
     /// The bytes queued.
     bytes: Arc<AtomicUsize>,
+    /// Tells the task the session closed when the queue goes.
+    _closed: tokio_util::sync::DropGuard,
 }
 
 /// About how many bytes `value` holds.
@@ -42,8 +44,10 @@ fn size(value: &Value) -> usize {
 
 impl LogQueue {
     /// Starts the task that hands the queue's messages to `hooks`, one at
-    /// a time, on `tasks`; it ends when the last copy of the queue goes
-    /// (the session's transport and client).
+    /// a time, on `tasks`. When the queue goes (with the session's
+    /// transport), the task hands on what is left as far as each call
+    /// returns without waiting, and ends: a hook stuck in a call does not
+    /// keep it past the session.
     pub(super) fn start(
         hooks: Arc<dyn ClientHooks>,
         context: HookContext,
@@ -53,14 +57,19 @@ impl LogQueue {
         let dropped = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicUsize::new(0));
         let (counted, queued) = (Arc::clone(&dropped), Arc::clone(&bytes));
+        let closed = tokio_util::sync::CancellationToken::new();
+        let session_closed = closed.clone();
         tasks.spawn(async move {
             while let Some((message, size)) = receiver.recv().await {
                 queued.fetch_sub(size, Ordering::Relaxed);
                 let message: LoggingMessageNotificationParam = message;
                 let level = crate::level::from_mcp(&message.level);
-                hooks
-                    .log(&context, level, message.logger.as_deref(), &message.data)
-                    .await;
+                let logged = hooks.log(&context, level, message.logger.as_deref(), &message.data);
+                tokio::select! {
+                    biased;
+                    () = logged => {}
+                    () = session_closed.cancelled() => break,
+                }
                 let lost = counted.swap(0, Ordering::Relaxed);
                 if lost > 0 {
                     tracing::warn!(
@@ -76,6 +85,7 @@ impl LogQueue {
             sender,
             dropped,
             bytes,
+            _closed: closed.drop_guard(),
         }
     }
 
@@ -115,7 +125,8 @@ mod tests {
     }
 
     /// A server that sends big log messages faster than the hooks take
-    /// them holds at most `QUEUED_BYTES` of this process's memory.
+    /// them holds at most `QUEUED_BYTES` of this process's memory, and a
+    /// stuck hook does not keep the task past its session.
     #[tokio::test]
     async fn what_waits_for_slow_hooks_is_bounded_in_bytes() {
         let tasks = TaskTracker::new();
@@ -134,6 +145,11 @@ mod tests {
         let queued = queue.bytes.load(Ordering::Relaxed);
         assert!(queued <= QUEUED_BYTES, "{queued} bytes queued");
         assert!(queue.dropped.load(Ordering::Relaxed) >= 95);
+        // The session closes: the task stops, the stuck call dropped.
+        drop(queue);
         tasks.close();
+        tokio::time::timeout(std::time::Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("the log task ends with its session");
     }
 }
