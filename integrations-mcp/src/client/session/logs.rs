@@ -53,7 +53,8 @@ impl LogQueue {
         context: HookContext,
         tasks: &TaskTracker,
     ) -> Self {
-        let (sender, mut receiver) = mpsc::channel(QUEUED);
+        let (sender, mut receiver) =
+            mpsc::channel::<(LoggingMessageNotificationParam, usize)>(QUEUED);
         let dropped = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicUsize::new(0));
         let (counted, queued) = (Arc::clone(&dropped), Arc::clone(&bytes));
@@ -62,7 +63,6 @@ impl LogQueue {
         tasks.spawn(async move {
             while let Some((message, size)) = receiver.recv().await {
                 queued.fetch_sub(size, Ordering::Relaxed);
-                let message: LoggingMessageNotificationParam = message;
                 let level = crate::level::from_mcp(&message.level);
                 let logged = hooks.log(&context, level, message.logger.as_deref(), &message.data);
                 tokio::select! {
