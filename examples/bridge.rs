@@ -5,8 +5,10 @@
 //! process runs the runtime with a `notes` integration and serves it on
 //! stdio through `Bridge`; this one connects with an `McpPool`, lists the
 //! tools and calls them. The integration reports progress from `handle`
-//! (the pool prints each report as it arrives) and serves its notes as a
-//! resource the client reads.
+//! (the pool prints each report as it arrives), serves its notes as a
+//! resource the client reads, and has a long action, `export`, which the
+//! bridge runs as a task the pool polls (MCP 2026-07-28's Tasks
+//! extension).
 //!
 //! ```sh
 //! cargo run --example bridge
@@ -50,6 +52,7 @@ impl Integration for Notes {
             })),
             Capability::new("list", "Lists the notes"),
             Capability::new("sync", "Syncs the notes, reporting progress"),
+            Capability::new("export", "Exports the notes (a long action)").long_running(),
         ]
     }
     fn serves(&self) -> Serves {
@@ -65,6 +68,12 @@ impl Integration for Notes {
         Ok(vec![ResourceContents::text(uri, "application/json", notes)])
     }
     async fn handle(&self, action: Action) -> Result<ActionResult, BoxError> {
+        if action.name == "export" {
+            // A long export, shortened for the example.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let count = self.0.lock().unwrap().len();
+            return Ok(ActionResult::ok(json!(format!("exported {count} notes"))));
+        }
         if action.name == "sync" {
             let total = self.0.lock().unwrap().len();
             for done in 0..=total {
@@ -158,6 +167,11 @@ async fn main() -> Result<(), Error> {
         );
     }
     println!("notes__sync -> {}", synced.text());
+
+    // A long action: the bridge answers with a task, which the pool polls
+    // to its result.
+    let exported = pool.call_tool(&key, "notes__export", json!({})).await?;
+    println!("notes__export (a task) -> {}", exported.text());
 
     // The notes as a resource.
     let read = pool.read_resource(&key, "notes://all").await?;

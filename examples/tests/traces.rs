@@ -2,7 +2,8 @@
 //! OpenTelemetry through `tracing-opentelemetry` (in memory), reaches the
 //! bridge in another process (the `bridge` example with `--serve-bridge`),
 //! whose spans, parented on the W3C trace context the pool put in `_meta`,
-//! go on into the integration's `handle()`.
+//! go on into the integration's `handle()`, a long action's too (run as
+//! a task after its request is answered).
 
 use std::time::Duration;
 
@@ -63,6 +64,12 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         .instrument(agent.clone())
         .await
         .unwrap();
+    let exported = pool
+        .call_tool(&key, "notes__export", json!({}))
+        .instrument(agent.clone())
+        .await
+        .unwrap();
+    assert_eq!(exported.is_error, Some(false));
     drop(agent);
     // The bridge writes its spans when its client goes.
     pool.shutdown(Duration::from_secs(5)).await;
@@ -99,4 +106,20 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
     let handle = find(theirs, "handle notes.add");
     assert_eq!(handle["trace_id"], trace, "into handle()");
     assert_eq!(handle["parent_span_id"], server["span_id"]);
+
+    // A long action runs as a task after its request is answered: its
+    // span continues the request's trace into handle().
+    let asked = find(theirs, "tools/call notes__export");
+    assert_eq!(asked["trace_id"], trace);
+    let task = find(theirs, "task notes.export");
+    assert_eq!(task["trace_id"], trace, "the task continues the trace");
+    assert_eq!(task["parent_span_id"], asked["span_id"]);
+    assert!(
+        task["attributes"]["mcp.task.id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    let exported = find(theirs, "handle notes.export");
+    assert_eq!(exported["trace_id"], trace, "into the task's handle()");
+    assert_eq!(exported["parent_span_id"], task["span_id"]);
 }

@@ -81,14 +81,19 @@ struct Tasks {
     replica: Option<ServerName>,
 }
 
+/// The id a client sees of the task `id` of `replica`: `{replica}.{id}`
+/// when the bridge has a replica name.
+fn task_id(replica: Option<&ServerName>, id: String) -> String {
+    match replica {
+        Some(replica) => format!("{replica}.{id}"),
+        None => id,
+    }
+}
+
 impl Tasks {
-    /// The id a client sees of the task `id`: `{replica}.{id}` when the
-    /// bridge has a replica name.
+    /// The id a client sees of the task `id`.
     fn outside(&self, id: String) -> String {
-        match &self.replica {
-            Some(replica) => format!("{replica}.{id}"),
-            None => id,
-        }
+        task_id(self.replica.as_ref(), id)
     }
 
     /// The task a client's `id` names, if this replica made it.

@@ -112,6 +112,30 @@ pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObjec
     span
 }
 
+/// The span of a long action run as a task: `task {target}`, with
+/// `mcp.task.id` (the id the client polls). It is no child of the
+/// request's span in `tracing` (that span ends with the request, which is
+/// answered at once with the task), but continues its trace: its
+/// OpenTelemetry parent is the request's span (feature `otel`; without it,
+/// it follows from it).
+pub(crate) fn task(request: &Span, target: &str, task_id: &str) -> Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "mcp.task",
+        otel.name = %format!("task {target}"),
+        otel.kind = "internal",
+        mcp.task.id = task_id,
+    );
+    #[cfg(feature = "otel")]
+    {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let _ = span.set_parent(request.context());
+    }
+    #[cfg(not(feature = "otel"))]
+    span.follows_from(request);
+    span
+}
+
 /// Records why a request failed: the error's kind, or `tool_error`.
 pub(crate) fn failed(span: &Span, kind: &str) {
     span.record("error.type", kind);

@@ -16,6 +16,7 @@ use rmcp::task_manager::{TaskContext, TaskExit, TaskOptions};
 use rmcp::{ErrorData, RoleServer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Bridge;
 use super::peer::BridgePeer;
@@ -97,9 +98,10 @@ impl Bridge {
         let cancel = CancellationToken::new();
         let context = ActionContext::new(Arc::new(peer), cancel.clone());
         let runtime = Arc::clone(&self.runtime);
+        let named = target.clone();
         let running =
             Box::pin(async move { runtime.dispatch_with(&target, arguments, context).await });
-        self.spawn_task(running, cancel, slot)
+        self.spawn_task(&named, running, cancel, slot)
     }
 
     /// Runs an action that gathers its input first in the request, for at
@@ -118,6 +120,7 @@ impl Bridge {
         let cancel = CancellationToken::new();
         let context = ActionContext::new(Arc::new(peer), cancel.clone());
         let runtime = Arc::clone(&self.runtime);
+        let named = target.clone();
         let mut running: Running =
             Box::pin(async move { runtime.dispatch_with(&target, arguments, context).await });
         tokio::select! {
@@ -128,28 +131,37 @@ impl Bridge {
             }
             () = tokio::time::sleep(INPUT_WINDOW) => {}
         }
-        Ok(Inline::Task(self.spawn_task(running, cancel, slot)))
+        Ok(Inline::Task(self.spawn_task(&named, running, cancel, slot)))
     }
 
-    /// Makes a task of `running` (not polled again until the task tells
-    /// the action's caller, through `slot`, that it is one).
+    /// Makes a task of `running`, the action of `target` (not polled again
+    /// until the task tells the action's caller, through `slot`, that it
+    /// is one), in a span that continues the request's trace.
     fn spawn_task(
         &self,
+        target: &str,
         running: Running,
         cancel: CancellationToken,
         slot: Arc<std::sync::OnceLock<TaskContext>>,
     ) -> CallToolResponse {
+        let request = tracing::Span::current();
+        let (target, replica) = (target.to_owned(), self.tasks.replica.clone());
         let mut task = self.tasks.manager.spawn(TaskOptions::new(), move |task| {
-            Box::pin(async move {
-                let _ = slot.set(task.clone());
-                tokio::select! {
-                    result = running => task_outcome(result),
-                    () = task.cancelled() => {
-                        cancel.cancel();
-                        Err(TaskExit::Cancelled)
+            let id = super::task_id(replica.as_ref(), task.task_id().to_owned());
+            let span = crate::trace::task(&request, &target, &id);
+            Box::pin(
+                async move {
+                    let _ = slot.set(task.clone());
+                    tokio::select! {
+                        result = running => task_outcome(result),
+                        () = task.cancelled() => {
+                            cancel.cancel();
+                            Err(TaskExit::Cancelled)
+                        }
                     }
                 }
-            })
+                .instrument(span),
+            )
         });
         task.task_id = self.tasks.outside(task.task_id);
         CallToolResponse::Task(CreateTaskResult::new(task))
