@@ -70,6 +70,11 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         .await
         .unwrap();
     assert_eq!(exported.is_error, Some(false));
+    // Refused by the bridge: its span says with which JSON-RPC code.
+    pool.call_tool(&key, "notes__add", json!({"text": 42}))
+        .instrument(agent.clone())
+        .await
+        .unwrap_err();
     drop(agent);
     // The bridge writes its spans when its client goes.
     pool.shutdown(Duration::from_secs(5)).await;
@@ -98,6 +103,20 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
         "the bridge continues the pool's trace"
     );
     assert_eq!(server["parent_span_id"], client["span_id"]);
+    assert_eq!(server["attributes"]["mcp.protocol.version"], "2026-07-28");
+    assert!(
+        server["attributes"]["jsonrpc.request.id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{server}"
+    );
+    let refused = theirs
+        .iter()
+        .find(|span| span["attributes"]["rpc.response.status_code"] == "-32602")
+        .unwrap_or_else(|| panic!("no refused call in {theirs:#?}"));
+    assert_eq!(refused["name"], "tools/call notes__add");
+    assert_eq!(refused["attributes"]["error.type"], "-32602");
+    assert_eq!(refused["trace_id"], trace);
     let read = find(ours, "resources/read notes://all");
     let served = find(theirs, "resources/read notes://all");
     assert_eq!(served["trace_id"], trace);

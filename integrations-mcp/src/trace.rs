@@ -8,7 +8,9 @@
 //! execute_tool` for tool calls, `mcp.resource.uri` for reads,
 //! `network.transport` (`pipe` for stdio, `tcp` for HTTP), `server.address`
 //! and `server.port` for HTTP, and `error.type` when it failed
-//! (`tool_error` when the tool answered `isError`).
+//! (`tool_error` when the tool answered `isError`); the bridge's spans
+//! also carry `jsonrpc.request.id`, `mcp.protocol.version` and, for a
+//! JSON-RPC error, `rpc.response.status_code`.
 
 use rmcp::model::RequestMetaObject;
 use tracing::Span;
@@ -88,9 +90,21 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
 }
 
 /// The span of a request the bridge serves, a child of the client's span
-/// when the request carried its context (feature `otel`).
-pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObject) -> Span {
+/// when the request carried its context (feature `otel`), with the
+/// request's `jsonrpc.request.id` and `mcp.protocol.version`.
+pub(crate) fn server(
+    method: &'static str,
+    target: &str,
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Span {
     let of = |wanted: &str| (method == wanted).then_some(target);
+    let meta = &context.meta;
+    let version = meta.protocol_version().or_else(|| {
+        context
+            .peer
+            .peer_info()
+            .map(|client| client.protocol_version.clone())
+    });
     let span = tracing::info_span!(
         "mcp.server",
         otel.name = %format!("{method} {target}").trim_end(),
@@ -100,7 +114,10 @@ pub(crate) fn server(method: &'static str, target: &str, meta: &RequestMetaObjec
         gen_ai.operation.name = of("tools/call").map(|_| "execute_tool"),
         gen_ai.prompt.name = of("prompts/get"),
         mcp.resource.uri = of("resources/read"),
+        jsonrpc.request.id = %context.id,
+        mcp.protocol.version = version.as_ref().map(|version| version.as_str()),
         error.type = Empty,
+        rpc.response.status_code = Empty,
     );
     #[cfg(feature = "otel")]
     if let Some(parent) = w3c::extract(meta) {
@@ -139,6 +156,15 @@ pub(crate) fn task(request: &Span, target: &str, task_id: &str) -> Span {
 /// Records why a request failed: the error's kind, or `tool_error`.
 pub(crate) fn failed(span: &Span, kind: &str) {
     span.record("error.type", kind);
+}
+
+/// Records that the bridge answered a request with the JSON-RPC error
+/// `code` (`error.type` and `rpc.response.status_code`, as the semantic
+/// conventions say).
+pub(crate) fn refused(span: &Span, code: i32) {
+    let code = code.to_string();
+    span.record("error.type", code.as_str());
+    span.record("rpc.response.status_code", code.as_str());
 }
 
 /// Puts `span`'s context in `meta` (feature `otel`; nothing without it or

@@ -222,7 +222,7 @@ impl ServerHandler for Bridge {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let _span = crate::trace::server("tools/list", "", &context.meta).entered();
+        let _span = crate::trace::server("tools/list", "", &context).entered();
         Ok(ListToolsResult::with_all_items(self.tools()))
     }
 
@@ -269,14 +269,14 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         use tracing::Instrument;
-        let span = crate::trace::server("tools/call", &request.name, &context.meta);
+        let span = crate::trace::server("tools/call", &request.name, &context);
         let result = self.call(request, context).instrument(span.clone()).await;
         match &result {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 crate::trace::failed(&span, "tool_error");
             }
             Ok(_) => {}
-            Err(error) => crate::trace::failed(&span, &error.code.0.to_string()),
+            Err(error) => crate::trace::refused(&span, error.code.0),
         }
         result
     }
@@ -317,7 +317,7 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         use tracing::Instrument;
-        let span = crate::trace::server("resources/read", &request.uri, &context.meta);
+        let span = crate::trace::server("resources/read", &request.uri, &context);
         let result: Result<ReadResourceResponse, ErrorData> = async move {
             let not_found = || {
                 ErrorData::resource_not_found(
@@ -339,7 +339,7 @@ impl ServerHandler for Bridge {
         .instrument(span.clone())
         .await;
         if let Err(error) = &result {
-            crate::trace::failed(&span, &error.code.0.to_string());
+            crate::trace::refused(&span, error.code.0);
         }
         result
     }
@@ -445,7 +445,7 @@ impl ServerHandler for Bridge {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         use tracing::Instrument;
-        let span = crate::trace::server("prompts/get", &request.name, &context.meta);
+        let span = crate::trace::server("prompts/get", &request.name, &context);
         let result: Result<GetPromptResponse, ErrorData> = async move {
             let (owner, prompt) = self.prompt_owner(&request.name).ok_or_else(|| {
                 ErrorData::invalid_params(format!("no prompt `{}`", request.name), None)
@@ -494,7 +494,7 @@ impl ServerHandler for Bridge {
         .instrument(span.clone())
         .await;
         if let Err(error) = &result {
-            crate::trace::failed(&span, &error.code.0.to_string());
+            crate::trace::refused(&span, error.code.0);
         }
         result
     }
