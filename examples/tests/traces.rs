@@ -117,6 +117,12 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
     assert_eq!(refused["name"], "tools/call notes__add");
     assert_eq!(refused["attributes"]["error.type"], "-32602");
     assert_eq!(refused["trace_id"], trace);
+    let told = ours
+        .iter()
+        .find(|span| span["attributes"]["rpc.response.status_code"] == "-32602")
+        .unwrap_or_else(|| panic!("the pool's span of the refused call: {ours:#?}"));
+    assert_eq!(told["attributes"]["error.type"], "invalid_arguments");
+    assert_eq!(refused["parent_span_id"], told["span_id"]);
     let read = find(ours, "resources/read notes://all");
     let served = find(theirs, "resources/read notes://all");
     assert_eq!(served["trace_id"], trace);

@@ -343,6 +343,17 @@ impl Error {
 
     /// The variant's name in snake case (`timeout`, `session_closed`), as
     /// spans record it in `error.type`.
+    /// The JSON-RPC error code the server answered with, when the error
+    /// is one.
+    pub(crate) fn rpc_code(&self) -> Option<i32> {
+        match self {
+            Self::Server { code, .. } => *code,
+            Self::InvalidArguments { .. } => Some(-32602),
+            Self::MissingCapability { .. } => Some(-32021),
+            _ => None,
+        }
+    }
+
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Self::Core(..) => "core",

@@ -9,8 +9,8 @@
 //! `network.transport` (`pipe` for stdio, `tcp` for HTTP), `server.address`
 //! and `server.port` for HTTP, and `error.type` when it failed
 //! (`tool_error` when the tool answered `isError`); the bridge's spans
-//! also carry `jsonrpc.request.id`, `mcp.protocol.version` and, for a
-//! JSON-RPC error, `rpc.response.status_code`.
+//! also carry `jsonrpc.request.id` and `mcp.protocol.version`, and both
+//! sides' `rpc.response.status_code` for a JSON-RPC error.
 
 use rmcp::model::RequestMetaObject;
 use tracing::Span;
@@ -86,6 +86,7 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
         server.address = peer.address.as_deref(),
         server.port = peer.port,
         error.type = Empty,
+        rpc.response.status_code = Empty,
     )
 }
 
@@ -156,6 +157,18 @@ pub(crate) fn task(request: &Span, target: &str, task_id: &str) -> Span {
 /// Records why a request failed: the error's kind, or `tool_error`.
 pub(crate) fn failed(span: &Span, kind: &str) {
     span.record("error.type", kind);
+}
+
+/// Records why a request the pool sent failed: the error's kind, and the
+/// JSON-RPC error code when the server answered with one.
+pub(crate) fn errored(span: &Span, error: &crate::Error) {
+    match error.rpc_code() {
+        Some(code) => {
+            span.record("error.type", error.type_name());
+            span.record("rpc.response.status_code", code.to_string().as_str());
+        }
+        None => failed(span, error.type_name()),
+    }
 }
 
 /// Records that the bridge answered a request with the JSON-RPC error

@@ -55,7 +55,7 @@ impl McpPool {
         match &result {
             Ok(result) if result.is_error == Some(true) => trace::failed(&span, "tool_error"),
             Ok(_) => {}
-            Err(error) => trace::failed(&span, error.type_name()),
+            Err(error) => trace::errored(&span, error),
         }
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let elapsed = started.elapsed();
@@ -90,7 +90,7 @@ impl McpPool {
             .read_resource_as(&span, uri, &CallOptions::new())
             .await;
         if let Err(error) = &result {
-            trace::failed(&span, error.type_name());
+            trace::errored(&span, error);
         }
         self.inner.authorizing(key, result).await
     }
@@ -142,7 +142,7 @@ impl McpPool {
                 Ok((tools, generation))
             }
             Err(error) => {
-                trace::failed(&span, error.type_name());
+                trace::errored(&span, &error);
                 self.inner.observe(key, &Outcome::Failed(&error));
                 self.inner.authorizing(key, Err(error)).await
             }
