@@ -45,8 +45,16 @@ pub(super) enum Inline {
     Task(CallToolResponse),
 }
 
-/// The action of a call, running.
-type Running = Pin<Box<dyn Future<Output = Result<ActionResult, CoreError>> + Send>>;
+/// An action of a call, started or about to be.
+struct Started {
+    /// Its dispatch target (`integration.action`).
+    target: String,
+    running: Pin<Box<dyn Future<Output = Result<ActionResult, CoreError>> + Send>>,
+    /// Cancels its context.
+    cancel: CancellationToken,
+    /// Set when it runs as a task.
+    slot: Arc<std::sync::OnceLock<TaskContext>>,
+}
 
 /// The error of a request that needs the Tasks extension its client did
 /// not declare (-32021, naming it).
@@ -94,14 +102,7 @@ impl Bridge {
         arguments: Value,
         peer: BridgePeer,
     ) -> CallToolResponse {
-        let slot = Arc::clone(&peer.task);
-        let cancel = CancellationToken::new();
-        let context = ActionContext::new(Arc::new(peer), cancel.clone());
-        let runtime = Arc::clone(&self.runtime);
-        let named = target.clone();
-        let running =
-            Box::pin(async move { runtime.dispatch_with(&target, arguments, context).await });
-        self.spawn_task(&named, running, cancel, slot)
+        self.spawn_task(self.action(target, arguments, peer))
     }
 
     /// Runs an action that gathers its input first in the request, for at
@@ -114,38 +115,48 @@ impl Bridge {
         peer: BridgePeer,
         request: &CancellationToken,
     ) -> Result<Inline, ErrorData> {
+        let mut action = self.action(target, arguments, peer);
+        tokio::select! {
+            result = &mut action.running => return Ok(Inline::Done(dispatched(result)?)),
+            () = request.cancelled() => {
+                action.cancel.cancel();
+                return Ok(Inline::Done(dispatched(action.running.await)?));
+            }
+            () = tokio::time::sleep(INPUT_WINDOW) => {}
+        }
+        Ok(Inline::Task(self.spawn_task(action)))
+    }
+
+    /// The action of `target`, not yet run, with a token of its own: the
+    /// request's ends with its answer, which must not stop a task.
+    fn action(&self, target: String, arguments: Value, peer: BridgePeer) -> Started {
         let slot = Arc::clone(&peer.task);
-        // The action's own token: the request's ends with its answer,
-        // which must not stop a task.
         let cancel = CancellationToken::new();
         let context = ActionContext::new(Arc::new(peer), cancel.clone());
         let runtime = Arc::clone(&self.runtime);
         let named = target.clone();
-        let mut running: Running =
-            Box::pin(async move { runtime.dispatch_with(&target, arguments, context).await });
-        tokio::select! {
-            result = &mut running => return Ok(Inline::Done(dispatched(result)?)),
-            () = request.cancelled() => {
-                cancel.cancel();
-                return Ok(Inline::Done(dispatched(running.await)?));
-            }
-            () = tokio::time::sleep(INPUT_WINDOW) => {}
+        let running =
+            Box::pin(async move { runtime.dispatch_with(&named, arguments, context).await });
+        Started {
+            target,
+            running,
+            cancel,
+            slot,
         }
-        Ok(Inline::Task(self.spawn_task(&named, running, cancel, slot)))
     }
 
-    /// Makes a task of `running`, the action of `target` (not polled again
-    /// until the task tells the action's caller, through `slot`, that it
-    /// is one), in a span that continues the request's trace.
-    fn spawn_task(
-        &self,
-        target: &str,
-        running: Running,
-        cancel: CancellationToken,
-        slot: Arc<std::sync::OnceLock<TaskContext>>,
-    ) -> CallToolResponse {
+    /// Makes a task of `action` (not polled again until the task tells the
+    /// action's caller, through its slot, that it is one), in a span that
+    /// continues the request's trace.
+    fn spawn_task(&self, action: Started) -> CallToolResponse {
+        let Started {
+            target,
+            running,
+            cancel,
+            slot,
+        } = action;
         let request = tracing::Span::current();
-        let (target, replica) = (target.to_owned(), self.tasks.replica.clone());
+        let replica = self.tasks.replica.clone();
         let mut task = self.tasks.manager.spawn(TaskOptions::new(), move |task| {
             let id = super::task_id(replica.as_ref(), task.task_id().to_owned());
             let span = crate::trace::task(&request, &target, &id);
