@@ -341,10 +341,10 @@ impl Error {
         )
     }
 
-    /// The variant's name in snake case (`timeout`, `session_closed`), as
-    /// spans record it in `error.type`.
     /// The JSON-RPC error code the server answered with, when the error
-    /// is one.
+    /// is one. (`InvalidArguments` is also made before a request is sent,
+    /// for arguments that are no JSON object; the pool refuses those
+    /// before it makes a request's span.)
     pub(crate) fn rpc_code(&self) -> Option<i32> {
         match self {
             Self::Server { code, .. } => *code,
@@ -354,6 +354,8 @@ impl Error {
         }
     }
 
+    /// The variant's name in snake case (`timeout`, `session_closed`), as
+    /// spans record it in `error.type`.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Self::Core(..) => "core",

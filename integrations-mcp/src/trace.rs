@@ -162,12 +162,9 @@ pub(crate) fn failed(span: &Span, kind: &str) {
 /// Records why a request the pool sent failed: the error's kind, and the
 /// JSON-RPC error code when the server answered with one.
 pub(crate) fn errored(span: &Span, error: &crate::Error) {
-    match error.rpc_code() {
-        Some(code) => {
-            span.record("error.type", error.type_name());
-            span.record("rpc.response.status_code", code.to_string().as_str());
-        }
-        None => failed(span, error.type_name()),
+    failed(span, error.type_name());
+    if let Some(code) = error.rpc_code() {
+        span.record("rpc.response.status_code", code.to_string().as_str());
     }
 }
 

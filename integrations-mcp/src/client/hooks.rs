@@ -160,8 +160,7 @@ pub trait ClientHooks: Send + Sync + fmt::Debug + 'static {
     /// waits until this call returns (up to 256 messages or 4 MiB wait;
     /// past that, new ones are dropped, and counted in a warning, until
     /// the hooks catch up). When the session closes, a call still waiting
-    /// is dropped.
-    /// Ignored by default.
+    /// is dropped. Ignored by default.
     async fn log(
         &self,
         context: &HookContext,

@@ -179,18 +179,13 @@ impl Bridge {
     }
 }
 
-/// How a task's action ended: its result (a failure the integration
-/// reported is a tool error: `completed` with `isError`), or a protocol
-/// error (`failed`) for arguments the action refused and for a panic.
+/// How a task's action ended: as a call's would
+/// ([`dispatched`]: a failure the integration reported is a tool error,
+/// `completed` with `isError`; refused arguments a protocol error,
+/// `failed`), except that a panic is a protocol error too.
 fn task_outcome(result: Result<ActionResult, CoreError>) -> Result<CallToolResult, TaskExit> {
-    match result {
-        Ok(result) => Ok(reply(result)?),
-        Err(error @ CoreError::Registry(_)) => {
-            Err(ErrorData::invalid_params(error.to_string(), None).into())
-        }
-        Err(error @ CoreError::Runtime(RuntimeError::Panicked { .. })) => {
-            Err(ErrorData::internal_error(error.to_string(), None).into())
-        }
-        Err(error) => Ok(reply(ActionResult::error(error.to_string()))?),
+    if let Err(error @ CoreError::Runtime(RuntimeError::Panicked { .. })) = &result {
+        return Err(ErrorData::internal_error(error.to_string(), None).into());
     }
+    Ok(reply(dispatched(result)?)?)
 }

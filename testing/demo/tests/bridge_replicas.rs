@@ -170,10 +170,11 @@ async fn start(count: usize, key: Option<&str>, named: bool) -> Replicas {
                 } else {
                     Vec::new()
                 };
-                if task_replica(&head).is_some() {
+                let routed = task_replica(&head);
+                if routed.is_some() {
                     tasked.fetch_add(1, Ordering::SeqCst);
                 }
-                let chosen = task_replica(&head)
+                let chosen = routed
                     .filter(|replica| *replica < count)
                     .unwrap_or(turn % count);
                 counted[chosen].fetch_add(1, Ordering::SeqCst);
