@@ -53,9 +53,17 @@ fn keys() -> KeyRing {
     )
 }
 
-/// Token refreshes per second, how many refreshes were made, and the
-/// store queries per connection.
-async fn refreshes(url: &str, replicas: usize) -> (f64, usize, f64) {
+/// What a round of refreshes measured.
+struct Refreshes {
+    per_second: f64,
+    refreshed: usize,
+    /// `CredentialStore` calls the managers made, per connection.
+    calls: f64,
+    /// SQL statements those calls took, per connection.
+    statements: f64,
+}
+
+async fn refreshes(url: &str, replicas: usize) -> Refreshes {
     let fake = FakeServer::start().await;
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
@@ -87,7 +95,7 @@ async fn refreshes(url: &str, replicas: usize) -> (f64, usize, f64) {
     let queries = Arc::new(AtomicUsize::new(0));
     for _ in 0..replicas {
         let store = PgStore::connect(url, keys()).await.unwrap();
-        warm(store.pool()).await;
+        warm(&store).await;
         let store: Arc<dyn CredentialStore> = Arc::new(Counted {
             store,
             queries: queries.clone(),
@@ -99,6 +107,7 @@ async fn refreshes(url: &str, replicas: usize) -> (f64, usize, f64) {
                 .unwrap(),
         );
     }
+    let statements = stores::statements();
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
     for manager in &managers {
@@ -112,19 +121,23 @@ async fn refreshes(url: &str, replicas: usize) -> (f64, usize, f64) {
         call.unwrap();
     }
     let elapsed = started.elapsed();
+    let statements = stores::statements() - statements;
     let refreshed = count.load(Ordering::Relaxed);
-    (
-        refreshed as f64 / elapsed.as_secs_f64(),
+    Refreshes {
+        per_second: refreshed as f64 / elapsed.as_secs_f64(),
         refreshed,
-        queries.load(Ordering::Relaxed) as f64 / CONNECTIONS as f64,
-    )
+        calls: queries.load(Ordering::Relaxed) as f64 / CONNECTIONS as f64,
+        statements: statements as f64 / CONNECTIONS as f64,
+    }
 }
 
-/// Opens all of a replica's connections before the clock starts, as a
-/// replica that has run a while has them: opening them (a PostgreSQL
-/// backend each) inside the measured time would be counted against 4
-/// replicas four times over.
-async fn warm(pool: &sqlx::PgPool) {
+/// Opens all of a replica's connections and runs the store's statements on
+/// each before the clock starts, as a replica that has run a while has
+/// them: opening them (a PostgreSQL backend each) and preparing and
+/// planning the statements on each inside the measured time would be
+/// counted against 4 replicas four times over.
+async fn warm(store: &PgStore) {
+    let pool = store.pool();
     let queries: Vec<_> = (0..pool.options().get_max_connections())
         .map(|_| async {
             let mut connection = pool.acquire().await.unwrap();
@@ -135,6 +148,22 @@ async fn warm(pool: &sqlx::PgPool) {
         })
         .collect();
     futures_util::future::join_all(queries).await;
+    // The pool hands out its idle connections in turn: enough rounds give
+    // each statement to each connection several times.
+    let tenant = TenantId::new("warm-up").unwrap();
+    let connection = ConnectionId::new("linear", "warm-up").unwrap();
+    store
+        .put(&tenant, &connection, &Credentials::bearer("warm"))
+        .await
+        .unwrap();
+    for _ in 0..10 * pool.options().get_max_connections() {
+        let row = store.get(&tenant, &connection).await.unwrap().unwrap();
+        store
+            .compare_and_swap(&tenant, &connection, row.version, &row.value)
+            .await
+            .unwrap()
+            .unwrap();
+    }
 }
 
 /// `replicas` export services on the outbox at `url` (4 workers each, not
@@ -255,6 +284,7 @@ async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
 }
 
 fn main() {
+    stores::count_statements();
     let server =
         TestPostgres::start().expect("the bench needs PostgreSQL (Debian's postgresql package)");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -263,14 +293,16 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let mut refresh = Vec::new();
-        let mut queries = Vec::new();
+        let mut calls = Vec::new();
+        let mut statements = Vec::new();
         let mut deliver = Vec::new();
         for (round, replicas) in [1, 4, 4, 1].into_iter().enumerate() {
             let url = server.database(&format!("bench{round}"));
-            let (rate, refreshed, per_connection) = refreshes(&url, replicas).await;
-            assert_eq!(refreshed, CONNECTIONS, "each connection refreshed once");
-            refresh.push((replicas, rate));
-            queries.push((replicas, per_connection));
+            let round = refreshes(&url, replicas).await;
+            assert_eq!(round.refreshed, CONNECTIONS, "each connection refreshed once");
+            refresh.push((replicas, round.per_second));
+            calls.push((replicas, round.calls));
+            statements.push((replicas, round.statements));
             deliver.push((replicas, deliveries(&url, replicas).await));
         }
         let mean = |rows: &[(usize, f64)], replicas: usize| {
@@ -292,9 +324,11 @@ fn main() {
             mean(&refresh, 4) / one
         );
         println!(
-            "  store queries a connection: 1 replica {:.1}   4 replicas {:.1}",
-            mean(&queries, 1),
-            mean(&queries, 4)
+            "  a connection's store calls: 1 replica {:.1}   4 replicas {:.1}   SQL statements: 1 replica {:.2}   4 replicas {:.2}",
+            mean(&calls, 1),
+            mean(&calls, 4),
+            mean(&statements, 1),
+            mean(&statements, 4)
         );
         println!(
             "  outbox deliveries/s 1 replica {four:>8.0}   4 replicas {:>8.0}   {:.2}x",

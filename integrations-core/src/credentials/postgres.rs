@@ -4,8 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use tokio_util::task::TaskTracker;
+
+use batch::{Batcher, Call};
 
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
@@ -13,14 +18,24 @@ use super::{CredentialStore, Credentials, KeyRing, Versioned};
 use crate::error::{CredentialError, Error};
 use crate::id::{ConnectionId, KeyId, TenantId};
 
+mod batch;
+
 /// Credentials in PostgreSQL (feature `postgres`), for hosts that run
 /// several replicas: the same sealed rows, key ids and rotation as
 /// [`SqliteStore`](crate::credentials::SqliteStore), in table `integrations_credentials`.
 ///
-/// Compare-and-swap is a single conditional `UPDATE`, atomic across
-/// replicas, so a [`TokenManager`](crate::credentials::TokenManager) on each replica
+/// Compare-and-swap is a conditional `UPDATE`, atomic across replicas, so
+/// a [`TokenManager`](crate::credentials::TokenManager) on each replica
 /// refreshes a connection once in all (see its refresh lease). The same
 /// pool can serve a [`PgTickLease`](crate::runtime::PgTickLease).
+///
+/// Reads and compare-and-swaps made at the same moment share statements:
+/// one goes at once while fewer than four of its kind run, and the calls
+/// that arrive meanwhile go together in the next (one row each; a second
+/// call for the same row waits for the statement after). A lone caller
+/// waits for nothing; many callers (every replica asking for the same
+/// expired tokens) cost a few statements instead of one each. Rows are
+/// locked in key order, so two replicas' statements cannot deadlock.
 ///
 /// ```no_run
 /// use integrations_core::credentials::{EncryptionKey, KeyRing, PgStore};
@@ -35,6 +50,30 @@ use crate::id::{ConnectionId, KeyId, TenantId};
 pub struct PgStore {
     pool: PgPool,
     keys: Arc<KeyRing>,
+    batches: Arc<Batches>,
+}
+
+/// The statements concurrent calls share, and the tasks that run them.
+struct Batches {
+    reads: Batcher<(TenantId, ConnectionId), Option<(u64, Sealed)>>,
+    swaps: Batcher<Swap, Option<u64>>,
+    tasks: TaskTracker,
+}
+
+/// A compare-and-swap waiting for its statement: the row, the version it
+/// expects and what to write.
+struct Swap {
+    tenant: TenantId,
+    connection: ConnectionId,
+    expected: u64,
+    sealed: Sealed,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl Call for Swap {
+    fn row(&self) -> (&TenantId, &ConnectionId) {
+        (&self.tenant, &self.connection)
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -78,9 +117,21 @@ impl PgStore {
     /// A store on the host's own pool; applies the migrations.
     pub async fn with_pool(pool: PgPool, keys: KeyRing) -> Result<Self, Error> {
         migrate(&pool).await?;
+        let tasks = TaskTracker::new();
+        let (reading, swapping) = (pool.clone(), pool.clone());
+        let batches = Batches {
+            reads: Batcher::new("read credentials", tasks.clone(), move |rows| {
+                read(reading.clone(), rows).boxed()
+            }),
+            swaps: Batcher::new("update credentials", tasks.clone(), move |swaps| {
+                swap(swapping.clone(), swaps).boxed()
+            }),
+            tasks,
+        };
         Ok(Self {
             pool,
             keys: Arc::new(keys),
+            batches: Arc::new(batches),
         })
     }
 
@@ -116,6 +167,9 @@ impl PgStore {
 
     /// Closes the connections, waiting for queries in flight.
     pub async fn close(&self) {
+        self.batches.tasks.close();
+        self.batches.tasks.wait().await;
+        self.batches.tasks.reopen();
         self.pool.close().await;
     }
 
@@ -155,20 +209,14 @@ impl CredentialStore for PgStore {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<Option<Versioned<Credentials>>, Error> {
-        let row = sqlx::query(
-            "SELECT version, key_id, nonce, ciphertext FROM integrations_credentials
-             WHERE tenant = $1 AND provider = $2 AND name = $3 AND NOT deleted",
-        )
-        .bind(tenant.as_str())
-        .bind(connection.provider().as_str())
-        .bind(connection.name())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error("read credentials"))?;
-        let Some(row) = row else {
+        let row = self
+            .batches
+            .reads
+            .call((tenant.clone(), connection.clone()))
+            .await?;
+        let Some((version, sealed)) = row else {
             return Ok(None);
         };
-        let (version, sealed) = sealed_row(&row)?;
         let plaintext = self.keys.open(tenant, connection, &sealed)?;
         Ok(Some(Versioned {
             value: from_plaintext(&plaintext)?,
@@ -213,26 +261,14 @@ impl CredentialStore for PgStore {
         expected: u64,
         credentials: &Credentials,
     ) -> Result<Option<u64>, Error> {
-        let sealed = self.seal(tenant, connection, credentials)?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE integrations_credentials SET
-                 version = version + 1, key_id = $4, nonce = $5, ciphertext = $6,
-                 expires_at = $7, updated_at = now()
-             WHERE tenant = $1 AND provider = $2 AND name = $3 AND version = $8 AND NOT deleted
-             RETURNING version",
-        )
-        .bind(tenant.as_str())
-        .bind(connection.provider().as_str())
-        .bind(connection.name())
-        .bind(sealed.key_id.as_str())
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(credentials.expires_at)
-        .bind(i64::try_from(expected).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error("update credentials"))?;
-        Ok(version.map(i64::unsigned_abs))
+        let swap = Swap {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+            expected,
+            sealed: self.seal(tenant, connection, credentials)?,
+            expires_at: credentials.expires_at,
+        };
+        self.batches.swaps.call(swap).await
     }
 
     async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
@@ -294,6 +330,117 @@ impl CredentialStore for PgStore {
             });
         Ok(Some(changes.boxed()))
     }
+}
+
+/// Reads `rows` in one statement: each one's version and sealed value,
+/// `None` where there is none.
+async fn read(
+    pool: PgPool,
+    rows: Vec<(TenantId, ConnectionId)>,
+) -> Result<Vec<Option<(u64, Sealed)>>, String> {
+    let (tenants, providers, names) = columns(rows.iter().map(|(t, c)| (t, c)));
+    let found = sqlx::query(
+        "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+             AS asked(tenant, provider, name, i)
+         JOIN integrations_credentials c ON c.tenant = asked.tenant
+             AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted",
+    )
+    .bind(tenants)
+    .bind(providers)
+    .bind(names)
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut answers: Vec<Option<(u64, Sealed)>> = rows.iter().map(|_| None).collect();
+    for row in &found {
+        let slot = answer_slot(row, answers.len())?;
+        answers[slot] = Some(sealed_row(row).map_err(|e| e.to_string())?);
+    }
+    Ok(answers)
+}
+
+/// Makes `swaps` (one per row) in one statement: each one's new version,
+/// `None` where the row was not at the expected version. The rows are
+/// locked in key order first, so statements of several replicas that
+/// touch the same rows wait for each other instead of deadlocking.
+async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String> {
+    let (tenants, providers, names) = columns(swaps.iter().map(|s| (&s.tenant, &s.connection)));
+    let expected: Vec<i64> = swaps
+        .iter()
+        .map(|s| i64::try_from(s.expected).unwrap_or(i64::MAX))
+        .collect();
+    let key_ids: Vec<&str> = swaps.iter().map(|s| s.sealed.key_id.as_str()).collect();
+    let nonces: Vec<&[u8]> = swaps.iter().map(|s| s.sealed.nonce.as_slice()).collect();
+    let ciphertexts: Vec<&[u8]> = swaps
+        .iter()
+        .map(|s| s.sealed.ciphertext.as_slice())
+        .collect();
+    let expires: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.expires_at).collect();
+    let done = sqlx::query(
+        "WITH asked AS MATERIALIZED (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                                  $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[])
+                 WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
+                                          ciphertext, expires_at, i)
+         ), locked AS MATERIALIZED (
+             SELECT c.tenant, c.provider, c.name FROM integrations_credentials c
+             JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
+                 AND c.name = asked.name
+             WHERE c.version = asked.expected AND NOT c.deleted
+             ORDER BY c.tenant, c.provider, c.name
+             FOR UPDATE OF c
+         )
+         UPDATE integrations_credentials c SET
+             version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
+             ciphertext = asked.ciphertext, expires_at = asked.expires_at, updated_at = now()
+         FROM asked JOIN locked ON locked.tenant = asked.tenant
+             AND locked.provider = asked.provider AND locked.name = asked.name
+         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
+             AND c.version = asked.expected AND NOT c.deleted
+         RETURNING asked.i, c.version",
+    )
+    .bind(tenants)
+    .bind(providers)
+    .bind(names)
+    .bind(expected)
+    .bind(key_ids)
+    .bind(nonces)
+    .bind(ciphertexts)
+    .bind(expires)
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut answers = vec![None; swaps.len()];
+    for row in &done {
+        let slot = answer_slot(row, answers.len())?;
+        let version: i64 = row.try_get("version").map_err(|e| e.to_string())?;
+        answers[slot] = Some(version.unsigned_abs());
+    }
+    Ok(answers)
+}
+
+/// The rows' keys as three columns, for `unnest`.
+fn columns<'a>(
+    rows: impl Iterator<Item = (&'a TenantId, &'a ConnectionId)>,
+) -> (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>) {
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (tenant, connection) in rows {
+        columns.0.push(tenant.as_str());
+        columns.1.push(connection.provider().as_str());
+        columns.2.push(connection.name());
+    }
+    columns
+}
+
+/// Which call a result row answers (`i`, counted from 1 by `WITH
+/// ORDINALITY`).
+fn answer_slot(row: &PgRow, calls: usize) -> Result<usize, String> {
+    let i: i64 = row.try_get("i").map_err(|e| e.to_string())?;
+    usize::try_from(i - 1)
+        .ok()
+        .filter(|slot| *slot < calls)
+        .ok_or_else(|| format!("the database answered call {i} of {calls}"))
 }
 
 /// The channel the credentials trigger notifies.

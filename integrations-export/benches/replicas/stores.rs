@@ -1,6 +1,7 @@
 //! Stores the replicas bench wraps PostgreSQL's in: one counting the
-//! credential queries, one hiding the outbox's enqueue notifications (the
-//! polling version).
+//! credential store calls, one hiding the outbox's enqueue notifications
+//! (the polling version); and a count of the SQL statements the credential
+//! store ran (its `trace` event per statement).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,40 @@ use integrations_export::store::{
 };
 use integrations_export::{Error, ExportRequest};
 
-/// A store that counts the queries the managers make.
+static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts the `PgStore` statements from now on, by their trace events
+/// (nothing else is traced).
+pub(crate) fn count_statements() {
+    use tracing_subscriber::layer::SubscriberExt;
+    struct Statements;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+        fn register_callsite(
+            &self,
+            metadata: &'static tracing::Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            if metadata.is_event() && metadata.target().starts_with(STORE) {
+                tracing::subscriber::Interest::always()
+            } else {
+                tracing::subscriber::Interest::never()
+            }
+        }
+
+        fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    const STORE: &str = "integrations_core::credentials::postgres::batch";
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Statements))
+        .expect("no other subscriber");
+}
+
+/// The statements counted so far.
+pub(crate) fn statements() -> usize {
+    STATEMENTS.load(Ordering::Relaxed)
+}
+
+/// A store that counts the calls the managers make.
 #[derive(Debug)]
 pub(crate) struct Counted {
     pub(crate) store: PgStore,
