@@ -354,8 +354,10 @@ pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
     /// store (PostgreSQL: `LISTEN`/`NOTIFY`), so a [`TokenManager`] waiting
     /// for another replica's refresh reads the row as soon as it is
     /// written; `None`, the default, where the store cannot tell, and the
-    /// manager polls. A change the stream misses (say, while it reconnects)
-    /// costs a waiter a poll, never a wrong token.
+    /// manager polls. A store may leave out writes whose credentials carry
+    /// a refresh lease (waiters wait for the lease to end, not to begin).
+    /// A change the stream misses (say, while it reconnects) costs a
+    /// waiter a poll, never a wrong token.
     async fn changes(
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>

@@ -184,3 +184,61 @@ async fn postgres_statements_shared_by_many_callers_neither_deadlock_nor_lose_wr
         assert_eq!(last.value.metadata["n"], "20", "{row}: no increment lost");
     }
 }
+
+/// The change stream names the writes a replica waiting for a refresh
+/// waits for (a lease given back, new tokens) and leaves out the write
+/// that takes a lease, which woke every waiter for nothing.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_leave_out_the_write_that_takes_a_refresh_lease() {
+    use futures_util::StreamExt;
+    use integrations_core::credentials::{Credentials, PgStore, RefreshLease};
+    use integrations_core::id::ConnectionId;
+    let Some(server) = integrations_fakes::postgres::TestPostgres::start_or_skip("lease changes")
+    else {
+        return;
+    };
+    let url = server.database("changes");
+    let store = PgStore::connect(&url, keys()).await.unwrap();
+    let owner = support::tenant("user-1");
+    let (leased, other) = (
+        ConnectionId::new("linear", "leased").unwrap(),
+        ConnectionId::new("linear", "other").unwrap(),
+    );
+    let expired = Credentials::oauth2("old", Some("rt".into()), None);
+    let version = store.put(&owner, &leased, &expired).await.unwrap();
+    let mut changes = store.changes().await.unwrap().expect("PostgreSQL tells");
+
+    let mut taking = expired.clone();
+    taking.refresh_lease = Some(RefreshLease::new(
+        "replica-1",
+        chrono::Utc::now() + chrono::Duration::seconds(30),
+    ));
+    let version = store
+        .compare_and_swap(&owner, &leased, version, &taking)
+        .await
+        .unwrap()
+        .expect("lease taken");
+    store.put(&owner, &other, &expired).await.unwrap();
+    let refreshed = Credentials::oauth2("new", Some("rt2".into()), None);
+    store
+        .compare_and_swap(&owner, &leased, version, &refreshed)
+        .await
+        .unwrap()
+        .expect("token written");
+
+    // Notifications arrive in commit order: the lease's write would come
+    // first.
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(5), changes.next())
+            .await
+            .expect("a change within 5 s")
+            .expect("the stream goes on")
+    };
+    assert_eq!(next().await, (owner.clone(), other));
+    assert_eq!(
+        next().await,
+        (owner, leased),
+        "the write that ends the lease"
+    );
+}

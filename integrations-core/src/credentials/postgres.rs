@@ -68,6 +68,7 @@ struct Swap {
     expected: u64,
     sealed: Sealed,
     expires_at: Option<DateTime<Utc>>,
+    leased_until: Option<DateTime<Utc>>,
 }
 
 impl Call for Swap {
@@ -233,12 +234,14 @@ impl CredentialStore for PgStore {
         let sealed = self.seal(tenant, connection, credentials)?;
         let version: i64 = sqlx::query_scalar(
             "INSERT INTO integrations_credentials
-                 (tenant, provider, name, version, key_id, nonce, ciphertext, expires_at, updated_at)
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, now())
+                 (tenant, provider, name, version, key_id, nonce, ciphertext, expires_at,
+                  leased_until, updated_at)
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, now())
              ON CONFLICT (tenant, provider, name) DO UPDATE SET
                  version = integrations_credentials.version + 1, key_id = excluded.key_id,
                  nonce = excluded.nonce, ciphertext = excluded.ciphertext,
-                 expires_at = excluded.expires_at, updated_at = now(), deleted = false
+                 expires_at = excluded.expires_at, leased_until = excluded.leased_until,
+                 updated_at = now(), deleted = false
              RETURNING version",
         )
         .bind(tenant.as_str())
@@ -248,6 +251,7 @@ impl CredentialStore for PgStore {
         .bind(&sealed.nonce)
         .bind(&sealed.ciphertext)
         .bind(credentials.expires_at)
+        .bind(leased_until(credentials))
         .fetch_one(&self.pool)
         .await
         .map_err(store_error("write credentials"))?;
@@ -267,6 +271,7 @@ impl CredentialStore for PgStore {
             expected,
             sealed: self.seal(tenant, connection, credentials)?,
             expires_at: credentials.expires_at,
+            leased_until: leased_until(credentials),
         };
         self.batches.swaps.call(swap).await
     }
@@ -275,7 +280,7 @@ impl CredentialStore for PgStore {
         let result = sqlx::query(
             "UPDATE integrations_credentials SET
                  deleted = true, version = version + 1, nonce = '', ciphertext = '',
-                 expires_at = NULL, updated_at = now()
+                 expires_at = NULL, leased_until = NULL, updated_at = now()
              WHERE tenant = $1 AND provider = $2 AND name = $3 AND NOT deleted",
         )
         .bind(tenant.as_str())
@@ -301,8 +306,11 @@ impl CredentialStore for PgStore {
             .collect()
     }
 
-    /// Each row written, by any replica: a trigger's `NOTIFY` on
+    /// Each row written without a refresh lease, by any replica (what
+    /// ends a refresh: new tokens, a lease given back; and new
+    /// credentials, deletes): a trigger's `NOTIFY` on
     /// `integrations_credentials_changed`, on a connection of its own.
+    /// The write that takes a lease is left out: nobody waits for it.
     async fn changes(
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
@@ -377,12 +385,14 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
         .map(|s| s.sealed.ciphertext.as_slice())
         .collect();
     let expires: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.expires_at).collect();
+    let leases: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.leased_until).collect();
     let done = sqlx::query(
         "WITH asked AS MATERIALIZED (
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
-                                  $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[])
+                                  $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
+                                  $9::timestamptz[])
                  WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
-                                          ciphertext, expires_at, i)
+                                          ciphertext, expires_at, leased_until, i)
          ), locked AS MATERIALIZED (
              SELECT c.tenant, c.provider, c.name FROM integrations_credentials c
              JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
@@ -393,7 +403,8 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
          )
          UPDATE integrations_credentials c SET
              version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
-             ciphertext = asked.ciphertext, expires_at = asked.expires_at, updated_at = now()
+             ciphertext = asked.ciphertext, expires_at = asked.expires_at,
+             leased_until = asked.leased_until, updated_at = now()
          FROM asked JOIN locked ON locked.tenant = asked.tenant
              AND locked.provider = asked.provider AND locked.name = asked.name
          WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
@@ -408,6 +419,7 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
     .bind(nonces)
     .bind(ciphertexts)
     .bind(expires)
+    .bind(leases)
     .fetch_all(&pool)
     .await
     .map_err(|e| e.to_string())?;
@@ -418,6 +430,16 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
         answers[slot] = Some(version.unsigned_abs());
     }
     Ok(answers)
+}
+
+/// Until when `credentials` carry a refresh lease: kept in clear beside
+/// the sealed row, so the change trigger can leave out the write that
+/// takes a lease (nobody waits for it).
+fn leased_until(credentials: &Credentials) -> Option<DateTime<Utc>> {
+    credentials
+        .refresh_lease
+        .as_ref()
+        .map(|lease| lease.until())
 }
 
 /// The rows' keys as three columns, for `unnest`.

@@ -222,10 +222,7 @@ mod tests {
 
     /// A batcher whose statements take `pause`, answer each call with its
     /// connection's name (or as `mode` says), and record their calls.
-    fn recording(
-        pause: Duration,
-        mode: Mode,
-    ) -> (Batcher<Row, String>, Statements) {
+    fn recording(pause: Duration, mode: Mode) -> (Batcher<Row, String>, Statements) {
         let statements: Statements = Arc::default();
         let seen = Arc::clone(&statements);
         let batcher = Batcher::new("test", TaskTracker::new(), move |rows: Vec<Row>| {
