@@ -30,7 +30,7 @@ mod batch;
 /// pool can serve a [`PgTickLease`](crate::runtime::PgTickLease).
 ///
 /// Reads and compare-and-swaps made at the same moment share statements:
-/// one goes at once while fewer than four of its kind run, and the calls
+/// a call goes at once when no statement of its kind runs, and the calls
 /// that arrive meanwhile go together in the next (one row each; a second
 /// call for the same row waits for the statement after). A lone caller
 /// waits for nothing; many callers (every replica asking for the same
