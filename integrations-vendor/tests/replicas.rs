@@ -173,3 +173,179 @@ async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written()
         tokens.close().await;
     }
 }
+
+/// A replica's store whose first read of `held` answers only once `go`
+/// is notified (with what it read before), and which counts the reads of
+/// `held`: a replica that read the row just before another took the lease.
+#[derive(Debug)]
+struct LateFirstRead {
+    store: PgStore,
+    held: ConnectionId,
+    read: Arc<tokio::sync::Notify>,
+    go: Arc<tokio::sync::Notify>,
+    reads: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for LateFirstRead {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<
+        Option<integrations_core::credentials::Versioned<Credentials>>,
+        integrations_core::Error,
+    > {
+        let row = self.store.get(tenant, connection).await;
+        if *connection == self.held && self.reads.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.read.notify_one();
+            self.go.notified().await;
+        }
+        row
+    }
+
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> Result<u64, integrations_core::Error> {
+        self.store.put(tenant, connection, credentials).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        expected: u64,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, integrations_core::Error> {
+        self.store
+            .compare_and_swap(tenant, connection, expected, credentials)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<bool, integrations_core::Error> {
+        self.store.delete(tenant, connection).await
+    }
+
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, integrations_core::Error> {
+        self.store.list(tenant).await
+    }
+
+    async fn changes(
+        &self,
+    ) -> Result<
+        Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>,
+        integrations_core::Error,
+    > {
+        self.store.changes().await
+    }
+}
+
+/// A replica that read an expiring row just before another replica took
+/// its refresh lease loses the lease race; it then waits for the row's
+/// next write (the other's new token) instead of reading the row again
+/// while it is still leased: two reads in all, where it made three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading_again() {
+    let Some(server) = TestPostgres::start_or_skip("lost lease race") else {
+        return;
+    };
+    let url = server.database("lost_race");
+    let fake = FakeServer::start().await;
+    fake.route("POST", "/oauth/token", |_| {
+        Reply::json(
+            200,
+            serde_json::json!({
+                "access_token": "at-2", "token_type": "bearer",
+                "expires_in": 3600, "refresh_token": "rt-2",
+            }),
+        )
+        .after(Duration::from_millis(300))
+    });
+    let client = OAuthClient::new(
+        OAuthProvider::linear()
+            .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token")),
+        "app-1",
+        None,
+        "http://127.0.0.1:1/callback",
+    )
+    .unwrap();
+    let tenant = TenantId::new("tenant-1").unwrap();
+    let (first, raced) = (
+        ConnectionId::new("linear", "first").unwrap(),
+        ConnectionId::new("linear", "raced").unwrap(),
+    );
+    let seed = PgStore::connect(&url, keys()).await.unwrap();
+    let expired = Credentials::oauth2(
+        "at-1",
+        Some("rt-1".into()),
+        Some(Utc::now() - chrono::Duration::seconds(1)),
+    );
+    for connection in [&first, &raced] {
+        seed.put(&tenant, connection, &expired).await.unwrap();
+    }
+    let winner = TokenManager::builder(
+        Arc::new(PgStore::connect(&url, keys()).await.unwrap()),
+        Arc::new(client.clone()),
+    )
+    .build()
+    .unwrap();
+    let late = Arc::new(LateFirstRead {
+        store: PgStore::connect(&url, keys()).await.unwrap(),
+        held: raced.clone(),
+        read: Arc::default(),
+        go: Arc::default(),
+        reads: AtomicUsize::new(0),
+    });
+    let loser = TokenManager::builder(late.clone(), Arc::new(client.clone()))
+        .poll_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let token = |manager: &TokenManager, connection: &ConnectionId| {
+        let (manager, tenant, connection) = (manager.clone(), tenant.clone(), connection.clone());
+        tokio::spawn(async move { manager.access_token(&tenant, &connection).await })
+    };
+    let fake = &fake;
+    let refreshes = |n: usize| async move {
+        while fake.requests("/oauth/token").len() < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+
+    // The loser waits once for the winner's refresh of `first`, so it
+    // listens to the store's changes from then on.
+    let winning = token(&winner, &first);
+    refreshes(1).await;
+    token(&loser, &first).await.unwrap().unwrap();
+    winning.await.unwrap().unwrap();
+
+    // The race: the loser reads `raced`, the winner takes its lease, then
+    // the loser's read answers (the row as it was) and its lease fails.
+    let losing = token(&loser, &raced);
+    late.read.notified().await;
+    let winning = token(&winner, &raced);
+    refreshes(2).await;
+    late.go.notify_one();
+    let lost = tokio::time::timeout(Duration::from_secs(20), losing)
+        .await
+        .expect("woken by the winner's write")
+        .unwrap()
+        .unwrap();
+    assert_eq!(lost.expose_secret(), "at-2");
+    assert_eq!(winning.await.unwrap().unwrap().expose_secret(), "at-2");
+    assert_eq!(fake.requests("/oauth/token").len(), 2, "one refresh each");
+    assert_eq!(
+        late.reads.load(Ordering::SeqCst),
+        2,
+        "the loser read the row before the race and after the winner's write"
+    );
+    for tokens in [&winner, &loser] {
+        tokens.close().await;
+    }
+}

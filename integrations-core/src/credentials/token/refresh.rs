@@ -22,6 +22,17 @@ struct Waiting {
     until: tokio::time::Instant,
 }
 
+/// How an attempt to refresh ended.
+enum Attempt {
+    /// With the token to return (or the error in `Result`).
+    Token(SecretString),
+    /// The row changed under the attempt: read it again.
+    ReadAgain,
+    /// Another process wrote the row between our read and our lease, most
+    /// likely taking the lease itself.
+    LeaseLost,
+}
+
 impl Inner {
     /// Reads the store, refreshing when needed, until a valid token or a
     /// final error. Runs with the connection's in-process lock held.
@@ -109,8 +120,21 @@ impl Inner {
                 continue;
             }
             let leased = (stored.version, credentials);
-            if let Some(token) = self.refresh(tenant, connection, leased, refused).await? {
-                return Ok(token);
+            match self.refresh(tenant, connection, leased, refused).await? {
+                Attempt::Token(token) => return Ok(token),
+                Attempt::ReadAgain => {}
+                Attempt::LeaseLost => {
+                    // Another process wrote the row since we read it: most
+                    // likely its lease, which the row's next write ends.
+                    // Watching, wait for that write (or the fallback poll)
+                    // instead of reading a row that is still leased.
+                    if let Some(watch) = &mut waiting.watch {
+                        tokio::select! {
+                            () = watch.changed() => {}
+                            () = tokio::time::sleep(super::changes::NOTIFIED_POLL) => {}
+                        }
+                    }
+                }
             }
         }
     }
@@ -145,22 +169,21 @@ impl Inner {
     }
 
     /// Takes the refresh lease on the row (`credentials` at `version`),
-    /// asks the provider and writes its answer back. `None` when the row
-    /// changed under us and must be read again.
+    /// asks the provider and writes its answer back.
     async fn refresh(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
         (version, credentials): (u64, Credentials),
         refused: bool,
-    ) -> Result<Option<SecretString>, Error> {
+    ) -> Result<Attempt, Error> {
         let CredentialKind::OAuth2(OAuth2Token {
             refresh_token: Some(refresh_token),
             scopes,
             ..
         }) = &credentials.kind
         else {
-            return Ok(None);
+            return Ok(Attempt::ReadAgain);
         };
         let mut leased = credentials.clone();
         leased.refresh_lease = Some(RefreshLease::new(
@@ -173,7 +196,7 @@ impl Inner {
             .compare_and_swap(tenant, connection, version, &leased)
             .await?
         else {
-            return Ok(None); // someone wrote meanwhile: look again
+            return Ok(Attempt::LeaseLost); // someone wrote meanwhile
         };
         let request = RefreshRequest {
             tenant,
@@ -196,7 +219,7 @@ impl Inner {
                 else {
                     // Replaced by new credentials while we refreshed
                     // (re-authorised): the newer row wins.
-                    return Ok(None);
+                    return Ok(Attempt::ReadAgain);
                 };
                 self.remember(tenant, connection, &token, stored.expires_at);
                 let refreshed = EventKind::TokenRefreshed {
@@ -204,17 +227,19 @@ impl Inner {
                     connection: connection.clone(),
                 };
                 self.emit(connection, refreshed).await;
-                Ok(Some(token))
+                Ok(Attempt::Token(token))
             }
             Err(error) if is_invalid_grant(&*error) => {
                 let Some(current) = self.store.get(tenant, connection).await? else {
-                    return Ok(None);
+                    return Ok(Attempt::ReadAgain);
                 };
                 if !spends(&current.value, refresh_token) {
                     // Another writer stored new tokens: use those.
-                    return Ok(None);
+                    return Ok(Attempt::ReadAgain);
                 }
-                self.mark_needs_reauth(tenant, connection).await.map(Some)
+                self.mark_needs_reauth(tenant, connection)
+                    .await
+                    .map(Attempt::Token)
             }
             Err(error) => {
                 // Give the lease back so another attempt need not wait.
@@ -226,7 +251,7 @@ impl Inner {
                 let released = released.as_ref().unwrap_or(&credentials);
                 self.failed(tenant, connection, released, refused, error)
                     .await
-                    .map(Some)
+                    .map(Attempt::Token)
             }
         }
     }
