@@ -126,7 +126,7 @@ struct Inner {
     cache: Mutex<HashMap<TenantId, HashMap<ConnectionId, CachedToken>>>,
     locks: Mutex<ConnectionLocks>,
     tasks: TaskTracker,
-    /// The store's change notifications, once a waiter needed them.
+    /// The store's change notifications, from the first read of the store.
     listening: tokio::sync::Mutex<changes::Listening>,
 }
 
@@ -220,7 +220,9 @@ impl TokenManagerBuilder {
     /// refresh lease, where the store gives no change notifications;
     /// default 100 ms. Where it does ([`PgStore`](crate::credentials::PgStore)),
     /// a waiter reads the row when it is written, and at least every
-    /// second.
+    /// second; the manager listens to them from its first read of the
+    /// store until [`close`](TokenManager::close) (on PostgreSQL, one
+    /// connection of the store's pool).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self

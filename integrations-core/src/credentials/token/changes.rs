@@ -22,7 +22,7 @@ type Key = (TenantId, ConnectionId);
 /// Whether the manager listens to the store's changes.
 #[derive(Default)]
 pub(super) enum Listening {
-    /// Not asked yet: asked when a waiter first needs it.
+    /// Not asked yet: asked at the first read of the store.
     #[default]
     NotAsked,
     /// The store cannot tell (or failed to): waiters poll.
@@ -83,16 +83,14 @@ impl Drop for ChangeWatch {
 
 impl Inner {
     /// Starts watching a connection's row, where the store tells of
-    /// changes: a write after this call wakes [`ChangeWatch::changed`].
-    /// With `start`, listens to the store first if nobody asked yet;
-    /// without, watches only if the manager listens already.
+    /// changes (listening to them first if the manager does not yet): a
+    /// write after this call wakes [`ChangeWatch::changed`].
     pub(super) async fn watch(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-        start: bool,
     ) -> Option<ChangeWatch> {
-        let changes = self.changes(start).await?;
+        let changes = self.changes().await?;
         let key = (tenant.clone(), connection.clone());
         let receiver = lock(&changes.waiters)
             .entry(key.clone())
@@ -105,14 +103,12 @@ impl Inner {
         })
     }
 
-    /// The store's changes, listened to from the first call with `start`
-    /// on.
-    async fn changes(&self, start: bool) -> Option<Arc<Changes>> {
+    /// The store's changes, listened to from the first call on.
+    async fn changes(&self) -> Option<Arc<Changes>> {
         let mut listening = self.listening.lock().await;
         match &*listening {
             Listening::On(changes) => return Some(Arc::clone(changes)),
             Listening::Polling => return None,
-            Listening::NotAsked if !start => return None,
             Listening::NotAsked => {}
         }
         let stream = match self.store.changes().await {

@@ -14,11 +14,9 @@ use crate::events::EventKind;
 use crate::id::{ConnectionId, TenantId};
 
 /// How a caller waits for another process's refresh: a watch on the row
-/// (where the store tells of writes), whether one was asked for, and when
-/// to stop waiting.
+/// (where the store tells of writes) and when to stop waiting.
 struct Waiting {
     watch: Option<super::changes::ChangeWatch>,
-    asked: bool,
     until: tokio::time::Instant,
 }
 
@@ -42,12 +40,11 @@ impl Inner {
         connection: &ConnectionId,
         rejected: Option<&SecretString>,
     ) -> Result<SecretString, Error> {
-        // Watch the row from the start if the manager listens already, else
-        // from when another process is first seen refreshing.
-        let watch = self.watch(tenant, connection, false).await;
+        // Watch the row from the start (the manager listens to the store's
+        // changes from its first read, where the store tells of them), so
+        // a write after our read cannot be missed.
         let mut waiting = Waiting {
-            asked: watch.is_some(),
-            watch,
+            watch: self.watch(tenant, connection).await,
             until: tokio::time::Instant::now() + self.refresh_timeout * 2,
         };
         loop {
@@ -115,8 +112,7 @@ impl Inner {
                         .failed(tenant, connection, &credentials, refused, why.into())
                         .await;
                 }
-                self.wait_for_other(tenant, connection, lease_left, &mut waiting)
-                    .await;
+                self.wait_for_other(lease_left, &mut waiting).await;
                 continue;
             }
             let leased = (stored.version, credentials);
@@ -141,22 +137,7 @@ impl Inner {
 
     /// Waits while another process refreshes (at most `lease_left`): for
     /// the store's word of a write when it can tell, else a poll interval.
-    async fn wait_for_other(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        lease_left: std::time::Duration,
-        waiting: &mut Waiting,
-    ) {
-        if !waiting.asked {
-            // Watch first, then read again: a write between the two reads
-            // cannot be missed.
-            waiting.asked = true;
-            waiting.watch = self.watch(tenant, connection, true).await;
-            if waiting.watch.is_some() {
-                return;
-            }
-        }
+    async fn wait_for_other(&self, lease_left: std::time::Duration, waiting: &mut Waiting) {
         match &mut waiting.watch {
             Some(watching) => {
                 tokio::select! {
