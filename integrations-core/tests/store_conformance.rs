@@ -159,19 +159,8 @@ async fn postgres_statements_shared_by_many_callers_neither_deadlock_nor_lose_wr
         for row in order {
             let (replica, owner) = (replica.clone(), owner.clone());
             tasks.spawn(async move {
-                let mut done = 0;
-                while done < 5 {
-                    let current = replica.get(&owner, &row).await.unwrap().unwrap();
-                    let n: u64 = current.value.metadata["n"].parse().unwrap();
-                    let next = current.value.with_metadata("n", (n + 1).to_string());
-                    if replica
-                        .compare_and_swap(&owner, &row, current.version, &next)
-                        .await
-                        .unwrap()
-                        .is_some()
-                    {
-                        done += 1;
-                    }
+                for _ in 0..5 {
+                    support::increment(&*replica, &owner, &row).await;
                 }
             });
         }

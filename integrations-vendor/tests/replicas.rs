@@ -101,16 +101,9 @@ async fn four_replicas_refresh_an_expiring_token_once() {
     assert!(stored.refresh_lease.is_none(), "the lease is given back");
 }
 
-/// Issue 21: a replica waiting for another's refresh polled the row (every
-/// 100 ms by default); on PostgreSQL the row's write now wakes it. With a
-/// one-minute poll, the waiter still has its token as soon as the other
-/// replica stores it, not a minute later.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written() {
-    let Some(server) = TestPostgres::start_or_skip("replica wake-up") else {
-        return;
-    };
-    let url = server.database("wakeups");
+/// A token endpoint that answers `at-2` (rotating to `rt-2`) after 300 ms,
+/// and an OAuth client of it.
+async fn slow_token_endpoint() -> (FakeServer, OAuthClient) {
     let fake = FakeServer::start().await;
     fake.route("POST", "/oauth/token", |_| {
         Reply::json(
@@ -130,6 +123,20 @@ async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written()
         "http://127.0.0.1:1/callback",
     )
     .unwrap();
+    (fake, client)
+}
+
+/// Issue 21: a replica waiting for another's refresh polled the row (every
+/// 100 ms by default); on PostgreSQL the row's write now wakes it. With a
+/// one-minute poll, the waiter still has its token as soon as the other
+/// replica stores it, not a minute later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written() {
+    let Some(server) = TestPostgres::start_or_skip("replica wake-up") else {
+        return;
+    };
+    let url = server.database("wakeups");
+    let (fake, client) = slow_token_endpoint().await;
     let tenant = TenantId::new("tenant-1").unwrap();
     let connection = ConnectionId::new("linear", "default").unwrap();
     let seed = PgStore::connect(&url, keys()).await.unwrap();
@@ -258,25 +265,7 @@ async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading
         return;
     };
     let url = server.database("lost_race");
-    let fake = FakeServer::start().await;
-    fake.route("POST", "/oauth/token", |_| {
-        Reply::json(
-            200,
-            serde_json::json!({
-                "access_token": "at-2", "token_type": "bearer",
-                "expires_in": 3600, "refresh_token": "rt-2",
-            }),
-        )
-        .after(Duration::from_millis(300))
-    });
-    let client = OAuthClient::new(
-        OAuthProvider::linear()
-            .with_endpoints(fake.url("/oauth/authorize"), fake.url("/oauth/token")),
-        "app-1",
-        None,
-        "http://127.0.0.1:1/callback",
-    )
-    .unwrap();
+    let (fake, client) = slow_token_endpoint().await;
     let tenant = TenantId::new("tenant-1").unwrap();
     let raced = ConnectionId::new("linear", "raced").unwrap();
     let seed = PgStore::connect(&url, keys()).await.unwrap();

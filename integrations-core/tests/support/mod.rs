@@ -213,22 +213,8 @@ async fn compare_and_swap_is_atomic_across_handles(
     for store in [first.clone(), second.clone(), first.clone(), second.clone()] {
         let (owner, id) = (owner.clone(), id.clone());
         tasks.spawn(async move {
-            let mut done = 0;
-            while done < 25 {
-                let current = store.get(&owner, &id).await.unwrap().unwrap();
-                let n: u64 = current.value.metadata["n"].parse().unwrap();
-                let next = current
-                    .value
-                    .clone()
-                    .with_metadata("n", (n + 1).to_string());
-                if store
-                    .compare_and_swap(&owner, &id, current.version, &next)
-                    .await
-                    .unwrap()
-                    .is_some()
-                {
-                    done += 1;
-                }
+            for _ in 0..25 {
+                increment(&*store, &owner, &id).await;
             }
         });
     }
@@ -238,6 +224,24 @@ async fn compare_and_swap_is_atomic_across_handles(
     let last = second.get(&owner, &id).await.unwrap().unwrap();
     assert_eq!(last.value.metadata["n"], "100", "no increment was lost");
     assert_eq!(last.version, start + 100);
+}
+
+/// Adds one to the counter in the row's metadata (`n`) by
+/// compare-and-swap, reading again until a swap succeeds.
+pub async fn increment(store: &dyn CredentialStore, owner: &TenantId, id: &ConnectionId) {
+    loop {
+        let current = store.get(owner, id).await.unwrap().unwrap();
+        let n: u64 = current.value.metadata["n"].parse().unwrap();
+        let next = current.value.with_metadata("n", (n + 1).to_string());
+        if store
+            .compare_and_swap(owner, id, current.version, &next)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            return;
+        }
+    }
 }
 
 /// A store keeps the refresh lease with the row.
