@@ -118,19 +118,15 @@ impl Inner {
             let leased = (stored.version, credentials);
             match self.refresh(tenant, connection, leased, refused).await? {
                 Attempt::Token(token) => return Ok(token),
-                Attempt::ReadAgain => {}
-                Attempt::LeaseLost => {
-                    // Another process wrote the row since we read it: most
-                    // likely its lease, which the row's next write ends.
-                    // Watching, wait for that write (or the fallback poll)
-                    // instead of reading a row that is still leased.
-                    if let Some(watch) = &mut waiting.watch {
-                        tokio::select! {
-                            () = watch.changed() => {}
-                            () = tokio::time::sleep(super::changes::NOTIFIED_POLL) => {}
-                        }
-                    }
+                // Another process wrote the row since we read it: most
+                // likely its lease, which the row's next write ends.
+                // Watching, wait for that write instead of reading a row
+                // that is still leased.
+                Attempt::LeaseLost if waiting.watch.is_some() => {
+                    self.wait_for_other(super::changes::NOTIFIED_POLL, &mut waiting)
+                        .await;
                 }
+                Attempt::LeaseLost | Attempt::ReadAgain => {}
             }
         }
     }
