@@ -47,6 +47,8 @@ fn main() {
     println!("test four_replicas_deliver_each_export_once_though_one_dies ... ok");
     runtime.block_on(an_enqueue_wakes_another_replicas_idle_workers(&server));
     println!("test an_enqueue_wakes_another_replicas_idle_workers ... ok");
+    runtime.block_on(listening_for_enqueues_leaves_the_store_s_pool_to_the_workers(&server));
+    println!("test listening_for_enqueues_leaves_the_store_s_pool_to_the_workers ... ok");
 }
 
 async fn unfinished(pool: &sqlx::PgPool) -> i64 {
@@ -181,5 +183,39 @@ async fn an_enqueue_wakes_another_replicas_idle_workers(server: &TestPostgres) {
     assert!(record.status.is_final(), "not woken: {record:?}");
     assert_eq!(fake.posts().len(), 1);
     println!("woken and delivered in {:?}", started.elapsed());
+    service.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The enqueue listener must not take a connection of the store's pool: on
+/// a host's pool of one connection the workers had none left to claim
+/// with.
+async fn listening_for_enqueues_leaves_the_store_s_pool_to_the_workers(server: &TestPostgres) {
+    let fake = FakeSlack::start(SLACK_TOKEN).await;
+    let url = server.database("outbox_one_connection");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&url)
+        .await
+        .unwrap();
+    let service = ExportService::builder(PgExportStore::with_pool(pool).await.unwrap())
+        .provider(slack(fake.api_url(), fixtures::store().await))
+        .workers(1)
+        .build();
+    service.start();
+    let request = ExportRequest::new(
+        tenant(),
+        ProviderId::from_static("slack"),
+        "C0GENERAL",
+        Content::new("one connection"),
+    )
+    .idempotency_key("one-connection");
+    service.enqueue(request).await.unwrap();
+    let record = service
+        .wait(&tenant(), "one-connection", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(record.status.is_final(), "not delivered: {record:?}");
+    assert_eq!(fake.posts().len(), 1);
     service.shutdown(Duration::from_secs(5)).await;
 }

@@ -327,3 +327,39 @@ async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading
         tokens.close().await;
     }
 }
+
+/// A manager listens to the store's changes from its first read; the
+/// listener must not take a connection of the store's pool, or a host
+/// pool of one connection has none left for the reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_for_changes_leaves_the_store_s_pool_to_the_reads() {
+    let Some(server) = TestPostgres::start_or_skip("listener connection") else {
+        return;
+    };
+    let url = server.database("one_connection");
+    let (fake, client) = slow_token_endpoint().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = PgStore::with_pool(pool, keys()).await.unwrap();
+    let (tenant, connection) = (
+        TenantId::new("tenant-1").unwrap(),
+        ConnectionId::new("linear", "default").unwrap(),
+    );
+    let expired = Credentials::oauth2(
+        "at-1",
+        Some("rt-1".into()),
+        Some(Utc::now() - chrono::Duration::seconds(1)),
+    );
+    store.put(&tenant, &connection, &expired).await.unwrap();
+    let tokens = TokenManager::builder(Arc::new(store), Arc::new(client))
+        .build()
+        .unwrap();
+    let token = tokens.access_token(&tenant, &connection).await.unwrap();
+    assert_eq!(token.expose_secret(), "at-2");
+    assert_eq!(fake.requests("/oauth/token").len(), 1);
+    tokens.close().await;
+}

@@ -311,12 +311,25 @@ impl CredentialStore for PgStore {
     /// credentials, deletes): a trigger's `NOTIFY` on
     /// `integrations_credentials_changed`, on a connection of its own.
     /// The write that takes a lease is left out: nobody waits for it.
+    ///
+    /// The listener has a connection of its own, not one of the store's
+    /// pool (a host's pool of one connection would have none left); it
+    /// closes when the stream is dropped.
     async fn changes(
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
     {
         use futures_util::StreamExt;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+        // As `PgListener::connect` does from a URL: a pool of one, which
+        // only makes the connection again when it is lost.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with((*self.pool.connect_options()).clone())
+            .await
+            .map_err(store_error("listen for credential changes"))?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
             .await
             .map_err(store_error("listen for credential changes"))?;
         listener

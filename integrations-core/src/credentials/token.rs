@@ -221,8 +221,8 @@ impl TokenManagerBuilder {
     /// default 100 ms. Where it does ([`PgStore`](crate::credentials::PgStore)),
     /// a waiter reads the row when it is written, and at least every
     /// second; the manager listens to them from its first read of the
-    /// store until [`close`](TokenManager::close) (on PostgreSQL, one
-    /// connection of the store's pool).
+    /// store until [`close`](TokenManager::close) (on PostgreSQL, a
+    /// connection of its own, outside the store's pool).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self

@@ -133,7 +133,18 @@ impl ExportStore for PgExportStore {
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, ()>>, Error> {
         use futures_util::StreamExt;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+        // A connection of its own, not one of the store's pool (a host's
+        // pool of one connection would have none left for the workers): a
+        // pool of one, as `PgListener::connect` makes from a URL, which only
+        // makes the connection again when it is lost.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with((*self.pool.connect_options()).clone())
+            .await
+            .map_err(store_error("listen for enqueues"))?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
             .await
             .map_err(store_error("listen for enqueues"))?;
         listener
