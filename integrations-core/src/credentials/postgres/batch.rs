@@ -20,8 +20,10 @@
 //! [`TokenManager`]: crate::credentials::TokenManager
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
@@ -133,7 +135,13 @@ impl<C: Call, A: Send + 'static> Shared<C, A> {
                 "credentials: one statement"
             );
             let (calls, answers): (Vec<C>, Vec<_>) = batch.into_iter().unzip();
-            match (self.run)(calls).await {
+            // A panic fails this statement's calls, not the task: calls
+            // queued meanwhile still get a statement.
+            let outcome = AssertUnwindSafe((self.run)(calls))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err("the statement failed unexpectedly".to_owned()));
+            match outcome {
                 Ok(results) => {
                     debug_assert_eq!(results.len(), answers.len());
                     for (answer, result) in answers.into_iter().zip(results) {
@@ -178,8 +186,7 @@ impl<C: Call, A: Send + 'static> Shared<C, A> {
 }
 
 /// Counts a draining task down if it ends before finding the queue empty
-/// (a panic in `run`, a runtime shutting down), so later calls still
-/// start statements.
+/// (the runtime shutting down), so later calls still start statements.
 struct Running<'a, C, A> {
     shared: &'a Shared<C, A>,
     counted_down: bool,
@@ -315,25 +322,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_statement_that_panics_fails_its_calls_and_later_calls_still_run() {
-        let (batcher, _) = recording(Duration::from_millis(5), Mode::PanicFirst);
-        // As many panics as statements may run at once, one by one.
-        for _ in 0..IN_FLIGHT {
-            let error = batcher.call(row("first")).await.unwrap_err();
+    async fn a_statement_that_panics_fails_its_calls_and_the_others_still_run() {
+        let (batcher, _) = recording(Duration::from_millis(20), Mode::PanicFirst);
+        // The first statements panic; calls queued while they run, and
+        // calls made after, are answered.
+        let first = (0..IN_FLIGHT).map(|n| batcher.call(row(&format!("first{n}"))));
+        let queued = async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let calls = (0..3).map(|n| batcher.call(row(&format!("queued{n}"))));
+            futures_util::future::join_all(calls).await
+        };
+        let (first, queued) = tokio::time::timeout(
+            Duration::from_secs(5),
+            futures_util::future::join(futures_util::future::join_all(first), queued),
+        )
+        .await
+        .expect("every call is answered");
+        for error in first {
+            let error = error.unwrap_err();
             assert!(
-                crate::error::error_chain(&error).contains("stopped before answering"),
+                crate::error::error_chain(&error).contains("failed unexpectedly"),
                 "{error}"
             );
         }
-        // More calls than statements in flight: none waits for a task the
-        // panic ended.
-        let calls = (0..3 * IN_FLIGHT).map(|n| batcher.call(row(&format!("c{n}"))));
-        let answers = tokio::time::timeout(
-            Duration::from_secs(5),
-            futures_util::future::join_all(calls),
-        )
-        .await
-        .expect("later calls are answered");
-        assert!(answers.into_iter().all(|a| a.is_ok()));
+        assert!(queued.into_iter().all(|a| a.is_ok()));
+        assert_eq!(batcher.call(row("after")).await.unwrap(), "after");
+    }
+
+    #[test]
+    fn a_runtime_that_stops_mid_statement_leaves_the_batcher_usable() {
+        let (batcher, _) = recording(Duration::from_millis(50), Mode::Answer);
+        let first = tokio::runtime::Runtime::new().unwrap();
+        first.block_on(async {
+            // The statement starts, and its runtime goes before it ends.
+            let _ = tokio::time::timeout(Duration::from_millis(10), batcher.call(row("cut"))).await;
+        });
+        first.shutdown_background();
+        let second = tokio::runtime::Runtime::new().unwrap();
+        let answer = second.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), batcher.call(row("next"))).await
+        });
+        assert_eq!(answer.expect("a statement starts").unwrap(), "next");
     }
 }
