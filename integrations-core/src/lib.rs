@@ -83,6 +83,9 @@ pub mod health;
 pub mod id;
 pub mod integration;
 pub mod net;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod registry;
 pub mod runtime;
 

@@ -101,6 +101,15 @@ async fn four_replicas_refresh_an_expiring_token_once() {
     assert!(stored.refresh_lease.is_none(), "the lease is given back");
 }
 
+/// OAuth 2 credentials (`at-1`, `rt-1`) that expired a second ago.
+fn expired() -> Credentials {
+    Credentials::oauth2(
+        "at-1",
+        Some("rt-1".into()),
+        Some(Utc::now() - chrono::Duration::seconds(1)),
+    )
+}
+
 /// A token endpoint that answers `at-2` (rotating to `rt-2`) after 300 ms,
 /// and an OAuth client of it.
 async fn slow_token_endpoint() -> (FakeServer, OAuthClient) {
@@ -140,11 +149,7 @@ async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written()
     let tenant = TenantId::new("tenant-1").unwrap();
     let connection = ConnectionId::new("linear", "default").unwrap();
     let seed = PgStore::connect(&url, keys()).await.unwrap();
-    let expired = Credentials::oauth2(
-        "at-1",
-        Some("rt-1".into()),
-        Some(Utc::now() - chrono::Duration::seconds(1)),
-    );
+    let expired = expired();
     seed.put(&tenant, &connection, &expired).await.unwrap();
     let mut replicas = Vec::new();
     for _ in 0..2 {
@@ -269,11 +274,7 @@ async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading
     let tenant = TenantId::new("tenant-1").unwrap();
     let raced = ConnectionId::new("linear", "raced").unwrap();
     let seed = PgStore::connect(&url, keys()).await.unwrap();
-    let expired = Credentials::oauth2(
-        "at-1",
-        Some("rt-1".into()),
-        Some(Utc::now() - chrono::Duration::seconds(1)),
-    );
+    let expired = expired();
     seed.put(&tenant, &raced, &expired).await.unwrap();
     let winner = TokenManager::builder(
         Arc::new(PgStore::connect(&url, keys()).await.unwrap()),
@@ -349,11 +350,7 @@ async fn listening_for_changes_leaves_the_store_s_pool_to_the_reads() {
         TenantId::new("tenant-1").unwrap(),
         ConnectionId::new("linear", "default").unwrap(),
     );
-    let expired = Credentials::oauth2(
-        "at-1",
-        Some("rt-1".into()),
-        Some(Utc::now() - chrono::Duration::seconds(1)),
-    );
+    let expired = expired();
     store.put(&tenant, &connection, &expired).await.unwrap();
     let tokens = TokenManager::builder(Arc::new(store), Arc::new(client))
         .build()

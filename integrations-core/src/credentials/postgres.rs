@@ -320,35 +320,10 @@ impl CredentialStore for PgStore {
     ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
     {
         use futures_util::StreamExt;
-        // As `PgListener::connect` does from a URL: a pool of one, which
-        // only makes the connection again when it is lost.
-        let own = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connect_with((*self.pool.connect_options()).clone())
+        let changes = crate::postgres::notifications(&self.pool, CHANGED)
             .await
-            .map_err(store_error("listen for credential changes"))?;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
-            .await
-            .map_err(store_error("listen for credential changes"))?;
-        listener
-            .listen(CHANGED)
-            .await
-            .map_err(store_error("listen for credential changes"))?;
-        // An error is a lost connection, which the listener makes again;
-        // a waiter's fallback poll covers the gap.
-        let changes = listener
-            .into_stream()
-            .filter_map(|notification| async move {
-                match notification {
-                    Ok(notification) => changed(notification.payload()),
-                    Err(error) => {
-                        tracing::debug!(%error, "credentials: the change listener reconnects");
-                        None
-                    }
-                }
-            });
+            .map_err(store_error("listen for credential changes"))?
+            .filter_map(|payload| std::future::ready(changed(&payload)));
         Ok(Some(changes.boxed()))
     }
 }

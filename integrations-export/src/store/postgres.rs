@@ -133,34 +133,10 @@ impl ExportStore for PgExportStore {
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, ()>>, Error> {
         use futures_util::StreamExt;
-        // A connection of its own, not one of the store's pool (a host's
-        // pool of one connection would have none left for the workers): a
-        // pool of one, as `PgListener::connect` makes from a URL, which only
-        // makes the connection again when it is lost.
-        let own = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connect_with((*self.pool.connect_options()).clone())
+        let wakes = integrations_core::postgres::notifications(&self.pool, ENQUEUED)
             .await
-            .map_err(store_error("listen for enqueues"))?;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
-            .await
-            .map_err(store_error("listen for enqueues"))?;
-        listener
-            .listen(ENQUEUED)
-            .await
-            .map_err(store_error("listen for enqueues"))?;
-        // An error is a lost connection, which the listener makes again;
-        // the workers' polling covers the gap.
-        let wakes = listener
-            .into_stream()
-            .filter_map(|notification| async move {
-                if let Err(error) = &notification {
-                    tracing::debug!(%error, "export outbox: the enqueue listener reconnects");
-                }
-                notification.ok().map(|_| ())
-            });
+            .map_err(store_error("listen for enqueues"))?
+            .map(|_| ());
         Ok(Some(wakes.boxed()))
     }
 
