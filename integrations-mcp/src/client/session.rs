@@ -28,6 +28,7 @@ mod client;
 pub(crate) mod era;
 #[cfg(feature = "http")]
 mod http;
+mod lines;
 mod listen;
 mod logs;
 mod oversized;

@@ -56,8 +56,7 @@ impl Session {
         let client = Client::new(options.hooks.clone(), &arrivals);
         let (over, oversized) = watch::channel(0);
         let stdout = super::oversized::Measured::new(stdout, options.max_message, over);
-        let transport = rmcp::transport::async_rw::AsyncRwTransport::new_client(stdout, stdin)
-            .with_max_line_length(options.max_message);
+        let transport = super::lines::Lines::new(stdout, stdin, options.max_message);
         let started = rmcp::serve_client_with_lifecycle(
             client,
             ordered(transport, arrivals),
