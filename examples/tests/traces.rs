@@ -104,11 +104,16 @@ async fn one_trace_runs_from_the_pool_through_the_bridge_into_handle() {
     );
     assert_eq!(server["parent_span_id"], client["span_id"]);
     assert_eq!(server["attributes"]["mcp.protocol.version"], "2026-07-28");
+    assert_eq!(attributes["mcp.protocol.version"], "2026-07-28");
     assert!(
         server["attributes"]["jsonrpc.request.id"]
             .as_str()
             .is_some_and(|id| !id.is_empty()),
         "{server}"
+    );
+    assert_eq!(
+        attributes["jsonrpc.request.id"], server["attributes"]["jsonrpc.request.id"],
+        "both sides name the request by its id"
     );
     let refused = theirs
         .iter()

@@ -8,9 +8,11 @@
 //! execute_tool` for tool calls, `mcp.resource.uri` for reads,
 //! `network.transport` (`pipe` for stdio, `tcp` for HTTP), `server.address`
 //! and `server.port` for HTTP, and `error.type` when it failed
-//! (`tool_error` when the tool answered `isError`); the bridge's spans
-//! also carry `jsonrpc.request.id` and `mcp.protocol.version`, and both
-//! sides' `rpc.response.status_code` for a JSON-RPC error.
+//! (`tool_error` when the tool answered `isError`), `mcp.protocol.version`,
+//! `jsonrpc.request.id` (on the pool's side for `tools/call`, the id of the
+//! call's first round; `resources/read` and `tools/list` go through rmcp's
+//! helpers, which keep the id to themselves), and both sides'
+//! `rpc.response.status_code` for a JSON-RPC error.
 
 use rmcp::model::RequestMetaObject;
 use tracing::Span;
@@ -68,9 +70,16 @@ impl Peer {
 
 /// The span of a request the pool sends.
 ///
-/// Every field is given as the span is made: each later `record` costs a
-/// subscriber such as tracing-opentelemetry a lookup and a lock.
-pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Peer) -> Span {
+/// Every field but `jsonrpc.request.id` (known once the request is sent,
+/// [`request_id`]) is given as the span is made: each later `record` costs
+/// a subscriber such as tracing-opentelemetry a lookup and a lock.
+pub(crate) fn client(
+    method: &'static str,
+    target: &str,
+    server: &str,
+    peer: &Peer,
+    version: Option<&str>,
+) -> Span {
     let of = |wanted: &str| (method == wanted).then_some(target);
     tracing::info_span!(
         "mcp.client",
@@ -85,9 +94,16 @@ pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Pe
         network.transport = peer.transport,
         server.address = peer.address.as_deref(),
         server.port = peer.port,
+        mcp.protocol.version = version,
+        jsonrpc.request.id = Empty,
         error.type = Empty,
         rpc.response.status_code = Empty,
     )
+}
+
+/// Records the JSON-RPC id a client span's request went with.
+pub(crate) fn request_id(span: &Span, id: &rmcp::model::RequestId) {
+    span.record("jsonrpc.request.id", tracing::field::display(id));
 }
 
 /// The span of a request the bridge serves, a child of the client's span

@@ -466,7 +466,15 @@ impl Session {
 
     /// The span of a `method` request for `target` on this session.
     pub(crate) fn span(&self, method: &'static str, target: &str) -> tracing::Span {
-        crate::trace::client(method, target, self.server.as_str(), &self.trace_peer)
+        let version = self.peer.peer_info();
+        let version = version.as_ref().map(|info| info.protocol_version.as_str());
+        crate::trace::client(
+            method,
+            target,
+            self.server.as_str(),
+            &self.trace_peer,
+            version,
+        )
     }
 
     pub(crate) fn touch(&self) {

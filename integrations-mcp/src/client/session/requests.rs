@@ -56,25 +56,16 @@ impl Session {
         self.meta(span, &mut params.meta);
         let call = async {
             let mut waits = 0;
-            for _ in 0..rounds::MAX_ROUNDS {
-                let asked = match &options.progress {
-                    None => match self.peer.call_tool_once(params.clone()).await? {
-                        CallToolResponse::Complete(result) => return Ok(result),
-                        CallToolResponse::InputRequired(asked) => asked,
-                        // Boxed: rare, and its future would grow every call's.
-                        CallToolResponse::Task(task) => {
-                            return Box::pin(self.task_result(task)).await;
-                        }
-                        _ => return Err(ServiceError::UnexpectedResponse),
-                    },
-                    Some(reports) => match self.call_with_progress(&params, reports).await? {
-                        ServerResult::CallToolResult(result) => return Ok(result),
-                        ServerResult::InputRequiredResult(asked) => asked,
-                        ServerResult::CreateTaskResult(task) => {
-                            return Box::pin(self.task_result(task)).await;
-                        }
-                        _ => return Err(ServiceError::UnexpectedResponse),
-                    },
+            for round in 0..rounds::MAX_ROUNDS {
+                let first = (round == 0).then_some(span);
+                let asked = match self.call_round(&params, options, first).await? {
+                    CallToolResponse::Complete(result) => return Ok(result),
+                    CallToolResponse::InputRequired(asked) => asked,
+                    // Boxed: rare, and its future would grow every call's.
+                    CallToolResponse::Task(task) => {
+                        return Box::pin(self.task_result(task)).await;
+                    }
+                    _ => return Err(ServiceError::UnexpectedResponse),
                 };
                 (params.input_responses, params.request_state) =
                     Box::pin(self.next_round(asked, &mut waits)).await?;
@@ -86,22 +77,28 @@ impl Session {
         self.run(name, options, call).await
     }
 
-    /// One round of a call whose progress reports go to `reports`: rmcp
-    /// gives each request its own progress token, and the reports are
-    /// routed by it.
-    async fn call_with_progress(
+    /// One round of a call, as rmcp's `call_tool_once` makes it, with the
+    /// round's progress reports sent where `options` says (rmcp gives each
+    /// request its own progress token, and the reports are routed by it)
+    /// and, for the first round, its `jsonrpc.request.id` on `span`.
+    async fn call_round(
         &self,
         params: &CallToolRequestParams,
-        reports: &tokio::sync::mpsc::UnboundedSender<crate::client::call::Progress>,
-    ) -> Result<ServerResult, ServiceError> {
+        options: &CallOptions,
+        span: Option<&tracing::Span>,
+    ) -> Result<CallToolResponse, ServiceError> {
         let request = ClientRequest::CallToolRequest(rmcp::model::Request::new(params.clone()));
         let handle = self
             .peer
             .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
             .await?;
-        self.progress.route(&handle.progress_token, reports.clone());
-        // A call given up on (timeout, cancel) is cancelled at the server,
-        // as rmcp does for calls without progress.
+        if let Some(span) = span {
+            crate::trace::request_id(span, &handle.id);
+        }
+        if let Some(reports) = &options.progress {
+            self.progress.route(&handle.progress_token, reports.clone());
+        }
+        // A call given up on (timeout, cancel) is cancelled at the server.
         let abandoned = Abandoned {
             peer: self.peer.clone(),
             id: Some(handle.id.clone()),
@@ -109,7 +106,14 @@ impl Session {
         };
         let response = handle.await_response().await;
         abandoned.disarm();
-        response
+        Ok(match response? {
+            ServerResult::CallToolResult(result) => CallToolResponse::Complete(result),
+            ServerResult::InputRequiredResult(asked) => CallToolResponse::InputRequired(asked),
+            ServerResult::CreateTaskResult(task) => CallToolResponse::Task(task),
+            other => CallToolResponse::Complete(
+                contentless(other).ok_or(ServiceError::UnexpectedResponse)?,
+            ),
+        })
     }
 
     /// Reads the resource at `uri`.
@@ -206,5 +210,50 @@ impl Session {
             tools: Arc::clone(&tools),
         });
         Ok(tools)
+    }
+}
+
+/// A call's answer with no content, read as rmcp's `call_tool_once` reads
+/// it: an empty result, a task acknowledgement, or a result of only
+/// `_meta`.
+fn contentless(result: ServerResult) -> Option<CallToolResult> {
+    let mut empty = CallToolResult::default();
+    (empty.result_type, empty.meta) = match result {
+        ServerResult::EmptyResult(_) => (None, None),
+        ServerResult::TaskAckResult(ack) => (Some(ack.result_type), ack.meta),
+        ServerResult::CustomResult(custom) => {
+            let serde_json::Value::Object(mut only) = custom.0 else {
+                return None;
+            };
+            let meta = only.remove("_meta")?;
+            if !only.is_empty() {
+                return None;
+            }
+            (None, Some(serde_json::from_value(meta).ok()?))
+        }
+        _ => return None,
+    };
+    Some(empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(result: serde_json::Value) -> ServerResult {
+        serde_json::from_value(result).unwrap()
+    }
+
+    #[test]
+    fn a_call_answered_with_no_content_is_an_empty_result_as_rmcp_reads_it() {
+        let empty = contentless(answer(json!({}))).unwrap();
+        assert!(empty.content.is_empty() && empty.result_type.is_none());
+        let ack = contentless(answer(json!({"resultType": "complete"}))).unwrap();
+        assert!(ack.result_type.is_some_and(|kind| kind.is_complete()));
+        let meta = contentless(answer(json!({"_meta": {"k": 1}}))).unwrap();
+        assert_eq!(meta.meta.unwrap().get("k"), Some(&json!(1)));
+        assert!(contentless(answer(json!({"_meta": {}, "other": 1}))).is_none());
+        assert!(contentless(answer(json!({"tools": []}))).is_none());
     }
 }
