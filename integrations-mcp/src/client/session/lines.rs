@@ -62,6 +62,19 @@ pub(super) struct Lines<R, W> {
     owed: Option<Owed>,
 }
 
+/// What a line from the server was.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made and matched at once, never stored; boxing would allocate per message"
+)]
+enum Line {
+    Message(RxJsonRpcMessage<RoleClient>),
+    /// Blank, not JSON, or a notification MCP has no form for: skipped.
+    Nothing,
+    /// JSON but no message of MCP's, which is owed an Invalid Request.
+    Malformed,
+}
+
 enum Owed {
     /// Not written yet.
     Queued,
@@ -123,15 +136,15 @@ impl<R, W> Lines<R, W> {
         }))
     }
 
-    /// Reads one line; `Ok(None)` for a line that is no message at all.
-    fn message(&self, line: &[u8]) -> Result<Option<RxJsonRpcMessage<RoleClient>>, ()> {
+    /// Reads one line.
+    fn message(&self, line: &[u8]) -> Line {
         let line = line.strip_prefix(BOM).unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            return Ok(None);
+            return Line::Nothing;
         }
         if let Some(answer) = self.call_answer(line) {
-            return Ok(Some(answer));
+            return Line::Message(answer);
         }
         let error = match serde_json::from_slice(line) {
             Ok(message) => {
@@ -141,7 +154,7 @@ impl<R, W> Lines<R, W> {
                 {
                     self.answers_call(id);
                 }
-                return Ok(Some(message));
+                return Line::Message(message);
             }
             Err(error) => error,
         };
@@ -149,7 +162,7 @@ impl<R, W> Lines<R, W> {
             // Not JSON: there is no id to answer, and answering could
             // start an error storm with a peer that echoes it back.
             tracing::debug!("ignoring an unreadable line from the server: {error}");
-            return Ok(None);
+            return Line::Nothing;
         }
         // JSON-RPC answers no notification, and MCP servers send
         // notifications of their own (and of other protocols) that rmcp
@@ -160,7 +173,11 @@ impl<R, W> Lines<R, W> {
             notification,
             "a message from the server MCP has no form for: {error}"
         );
-        if notification { Ok(None) } else { Err(()) }
+        if notification {
+            Line::Nothing
+        } else {
+            Line::Malformed
+        }
     }
 
     /// Writes the Invalid Request answer owed; `None` when the server's
@@ -276,9 +293,9 @@ where
                 }
             };
             match self.message(&line) {
-                Ok(Some(message)) => return Some(message),
-                Ok(None) => {}
-                Err(()) => self.owed = Some(Owed::Queued),
+                Line::Message(message) => return Some(message),
+                Line::Nothing => {}
+                Line::Malformed => self.owed = Some(Owed::Queued),
             }
         }
     }
