@@ -155,12 +155,12 @@ async fn a_replica_waiting_for_another_s_refresh_wakes_when_the_row_is_written()
     for _ in 0..2 {
         let store: Arc<dyn CredentialStore> =
             Arc::new(PgStore::connect(&url, keys()).await.unwrap());
-        replicas.push(
-            TokenManager::builder(store, Arc::new(client.clone()))
-                .poll_interval(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        );
+        let tokens = TokenManager::builder(store, Arc::new(client.clone()))
+            .poll_interval(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        assert!(tokens.listen().await, "PostgreSQL tells of changes");
+        replicas.push(tokens);
     }
     let first = {
         let (tokens, tenant, connection) =
@@ -293,6 +293,7 @@ async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading
         .poll_interval(Duration::from_secs(60))
         .build()
         .unwrap();
+    assert!(loser.listen().await, "PostgreSQL tells of changes");
     let token = |manager: &TokenManager, connection: &ConnectionId| {
         let (manager, tenant, connection) = (manager.clone(), tenant.clone(), connection.clone());
         tokio::spawn(async move { manager.access_token(&tenant, &connection).await })
@@ -329,9 +330,9 @@ async fn a_replica_that_loses_the_lease_race_waits_for_the_write_without_reading
     }
 }
 
-/// A manager listens to the store's changes from its first read; the
-/// listener must not take a connection of the store's pool, or a host
-/// pool of one connection has none left for the reads.
+/// A manager listens to the store's changes (from `listen`, or its first
+/// read); the listener must not take a connection of the store's pool, or
+/// a host pool of one connection has none left for the reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listening_for_changes_leaves_the_store_s_pool_to_the_reads() {
     let Some(server) = TestPostgres::start_or_skip("listener connection") else {
@@ -355,6 +356,7 @@ async fn listening_for_changes_leaves_the_store_s_pool_to_the_reads() {
     let tokens = TokenManager::builder(Arc::new(store), Arc::new(client))
         .build()
         .unwrap();
+    assert!(tokens.listen().await);
     let token = tokens.access_token(&tenant, &connection).await.unwrap();
     assert_eq!(token.expose_secret(), "at-2");
     assert_eq!(fake.requests("/oauth/token").len(), 1);

@@ -126,8 +126,9 @@ struct Inner {
     cache: Mutex<HashMap<TenantId, HashMap<ConnectionId, CachedToken>>>,
     locks: Mutex<ConnectionLocks>,
     tasks: TaskTracker,
-    /// The store's change notifications, from the first read of the store.
-    listening: tokio::sync::Mutex<changes::Listening>,
+    /// The store's change notifications, asked for at the first read of
+    /// the store (or by [`TokenManager::listen`]).
+    listening: Arc<Mutex<changes::Listening>>,
 }
 
 /// One async lock per connection, held while its token is obtained.
@@ -220,9 +221,10 @@ impl TokenManagerBuilder {
     /// refresh lease, where the store gives no change notifications;
     /// default 100 ms. Where it does ([`PgStore`](crate::credentials::PgStore)),
     /// a waiter reads the row when it is written, and at least every
-    /// second; the manager listens to them from its first read of the
-    /// store until [`close`](TokenManager::close) (on PostgreSQL, a
-    /// connection of its own, outside the store's pool).
+    /// second; the manager listens to them from [`listen`](TokenManager::listen)
+    /// or its first read of the store until [`close`](TokenManager::close)
+    /// (on PostgreSQL, a connection of its own, outside the store's pool).
+    /// Until it listens, waiters poll at this interval.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -256,7 +258,7 @@ impl TokenManagerBuilder {
                 cache: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
-                listening: tokio::sync::Mutex::default(),
+                listening: Arc::default(),
             }),
         })
     }
@@ -362,9 +364,22 @@ impl TokenManager {
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         self.inner.tasks.reopen();
-        // Stops listening to the store's changes (a later wait listens
-        // again).
-        *self.inner.listening.lock().await = changes::Listening::NotAsked;
+        // Stops listening to the store's changes, or connecting to them
+        // (a later read listens again).
+        *lock(&self.inner.listening) = changes::Listening::NotAsked;
+    }
+
+    /// Starts listening to the store's change notifications now, if the
+    /// manager does not yet, and returns once it listens (`true`) or knows
+    /// the store gives none (`false`: waiters poll every
+    /// [`poll_interval`](TokenManagerBuilder::poll_interval)).
+    ///
+    /// A manager starts listening at its first read of the store anyway,
+    /// in the background: reads go on meanwhile, and their callers poll if
+    /// they have to wait for another process's refresh. Call this at
+    /// startup so that the first waiters are woken instead.
+    pub async fn listen(&self) -> bool {
+        self.inner.listen().await
     }
 }
 
@@ -479,6 +494,119 @@ mod tests {
             stored.refresh_lease.is_none(),
             "the new row carries no lease"
         );
+    }
+
+    /// A store whose change notifications take `connect` to start (a
+    /// database slow to open the listener's connection), or that `panics`
+    /// when asked for them.
+    #[derive(Debug)]
+    struct SlowToListen {
+        store: MemoryStore,
+        connect: Duration,
+        panics: bool,
+        listened: AtomicUsize,
+    }
+
+    impl SlowToListen {
+        fn new(connect: Duration) -> Self {
+            Self {
+                store: MemoryStore::new(),
+                connect,
+                panics: false,
+                listened: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl CredentialStore for SlowToListen {
+        async fn get(
+            &self,
+            tenant: &TenantId,
+            connection: &ConnectionId,
+        ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
+            self.store.get(tenant, connection).await
+        }
+        async fn put(
+            &self,
+            tenant: &TenantId,
+            connection: &ConnectionId,
+            credentials: &Credentials,
+        ) -> Result<u64, Error> {
+            self.store.put(tenant, connection, credentials).await
+        }
+        async fn compare_and_swap(
+            &self,
+            tenant: &TenantId,
+            connection: &ConnectionId,
+            version: u64,
+            credentials: &Credentials,
+        ) -> Result<Option<u64>, Error> {
+            self.store
+                .compare_and_swap(tenant, connection, version, credentials)
+                .await
+        }
+        async fn delete(
+            &self,
+            tenant: &TenantId,
+            connection: &ConnectionId,
+        ) -> Result<bool, Error> {
+            self.store.delete(tenant, connection).await
+        }
+        async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error> {
+            self.store.list(tenant).await
+        }
+        async fn changes(
+            &self,
+        ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
+        {
+            tokio::time::sleep(self.connect).await;
+            assert!(!self.panics, "a store's bug");
+            self.listened.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(Box::pin(futures_util::stream::pending())))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_do_not_wait_for_the_listener_to_connect() {
+        let store = Arc::new(SlowToListen::new(Duration::from_secs(30)));
+        let tenant = TenantId::new("t").unwrap();
+        let connection = ConnectionId::new("provider", "c").unwrap();
+        let fresh =
+            Credentials::oauth2("fresh", None, Some(Utc::now() + chrono::Duration::hours(1)));
+        store.put(&tenant, &connection, &fresh).await.unwrap();
+        let manager = TokenManager::builder(store.clone(), Arc::new(Counting::default()))
+            .build()
+            .unwrap();
+
+        let read = tokio::time::timeout(
+            Duration::from_secs(1),
+            manager.access_token(&tenant, &connection),
+        )
+        .await
+        .expect("the first read does not wait for the listener's connection");
+        assert_eq!(read.unwrap().expose_secret(), "fresh");
+        use futures_util::FutureExt;
+        assert!(
+            manager.listen().now_or_never().is_none(),
+            "still connecting"
+        );
+        assert!(manager.listen().await, "listens once the store answers");
+        assert_eq!(store.listened.load(Ordering::SeqCst), 1, "one listener");
+        manager.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_store_that_panics_when_asked_for_its_changes_leaves_the_manager_polling() {
+        let store = SlowToListen {
+            panics: true,
+            ..SlowToListen::new(Duration::ZERO)
+        };
+        let manager = TokenManager::builder(Arc::new(store), Arc::new(Counting::default()))
+            .build()
+            .unwrap();
+        let listened = tokio::time::timeout(Duration::from_secs(5), manager.listen()).await;
+        assert_eq!(listened.ok(), Some(false), "answers, and says it polls");
     }
 
     /// Review item 4: the per-connection lock map was never pruned, so a

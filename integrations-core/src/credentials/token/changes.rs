@@ -25,6 +25,13 @@ pub(super) enum Listening {
     /// Not asked yet: asked at the first read of the store.
     #[default]
     NotAsked,
+    /// Asked, in a task of its own; until the store answers, waiters poll.
+    Connecting {
+        /// Aborted when dropped (at `close`).
+        _task: AbortOnDropHandle<()>,
+        /// Closed when the task ends.
+        done: watch::Receiver<()>,
+    },
     /// The store cannot tell (or failed to): waiters poll.
     Polling,
     /// Listening: the waiters to wake.
@@ -82,15 +89,27 @@ impl Drop for ChangeWatch {
 }
 
 impl Inner {
-    /// Starts watching a connection's row, where the store tells of
-    /// changes (listening to them first if the manager does not yet): a
-    /// write after this call wakes [`ChangeWatch::changed`].
-    pub(super) async fn watch(
+    /// Starts watching a connection's row, where the manager listens to
+    /// the store's changes: a write after this call wakes
+    /// [`ChangeWatch::changed`]. The first call asks the store for its
+    /// changes in the background; until it answers, this is `None` and the
+    /// caller polls.
+    pub(super) fn watch(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Option<ChangeWatch> {
-        let changes = self.changes().await?;
+        let changes = {
+            let mut listening = lock(&self.listening);
+            match &*listening {
+                Listening::On(changes) => Arc::clone(changes),
+                Listening::NotAsked => {
+                    self.start_listening(&mut listening);
+                    return None;
+                }
+                Listening::Connecting { .. } | Listening::Polling => return None,
+            }
+        };
         let key = (tenant.clone(), connection.clone());
         let receiver = lock(&changes.waiters)
             .entry(key.clone())
@@ -103,41 +122,79 @@ impl Inner {
         })
     }
 
-    /// The store's changes, listened to from the first call on.
-    async fn changes(&self) -> Option<Arc<Changes>> {
-        let mut listening = self.listening.lock().await;
-        match &*listening {
-            Listening::On(changes) => return Some(Arc::clone(changes)),
-            Listening::Polling => return None,
-            Listening::NotAsked => {}
+    /// See [`TokenManager::listen`](super::TokenManager::listen).
+    pub(super) async fn listen(&self) -> bool {
+        loop {
+            let mut done = {
+                let mut listening = lock(&self.listening);
+                match &*listening {
+                    Listening::On(_) => return true,
+                    Listening::Polling => return false,
+                    Listening::Connecting { done, .. } => done.clone(),
+                    Listening::NotAsked => self.start_listening(&mut listening),
+                }
+            };
+            // Ends with the task (its sender dropped): done, or aborted by
+            // `close`, after which this asks again.
+            let _ = done.changed().await;
+            let mut listening = lock(&self.listening);
+            if matches!(&*listening, Listening::Connecting { done: now, .. } if now.same_channel(&done))
+            {
+                // The task ended without a word: the store panicked.
+                *listening = Listening::Polling;
+            }
         }
-        let stream = match self.store.changes().await {
-            Ok(Some(stream)) => stream,
-            Ok(None) => {
-                *listening = Listening::Polling;
-                return None;
+    }
+
+    /// Asks the store for its changes in a task, `listening` (the locked
+    /// state) saying so meanwhile; the task's end, to wait for.
+    fn start_listening(&self, listening: &mut Listening) -> watch::Receiver<()> {
+        let (finished, done) = watch::channel(());
+        let store = Arc::clone(&self.store);
+        let state = Arc::clone(&self.listening);
+        let ours = done.clone();
+        let task = tokio::spawn(async move {
+            let next = match store.changes().await {
+                Ok(Some(stream)) => Listening::On(Arc::new(Changes::start(stream))),
+                Ok(None) => Listening::Polling,
+                Err(error) => {
+                    tracing::warn!(%error, "token manager: no change notifications; polling");
+                    Listening::Polling
+                }
+            };
+            let mut state = lock(&state);
+            // `close` may have stopped this attempt, and a read started
+            // another.
+            if matches!(&*state, Listening::Connecting { done, .. } if done.same_channel(&ours)) {
+                *state = next;
             }
-            Err(error) => {
-                tracing::warn!(%error, "token manager: no change notifications; polling");
-                *listening = Listening::Polling;
-                return None;
-            }
+            drop(finished);
+        });
+        *listening = Listening::Connecting {
+            _task: AbortOnDropHandle::new(task),
+            done: done.clone(),
         };
+        done
+    }
+}
+
+impl Changes {
+    /// Wakes the waiters of each row `stream` names.
+    fn start(
+        mut stream: futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>,
+    ) -> Self {
         let waiters: Arc<Mutex<HashMap<Key, watch::Sender<u64>>>> = Arc::default();
         let woken = Arc::clone(&waiters);
         let listener = tokio::spawn(async move {
-            let mut stream = stream;
             while let Some(key) = stream.next().await {
                 if let Some(sender) = lock(&woken).get(&key) {
                     sender.send_modify(|writes| *writes += 1);
                 }
             }
         });
-        let changes = Arc::new(Changes {
+        Self {
             waiters,
             _listener: AbortOnDropHandle::new(listener),
-        });
-        *listening = Listening::On(Arc::clone(&changes));
-        Some(changes)
+        }
     }
 }

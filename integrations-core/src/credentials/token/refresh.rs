@@ -40,11 +40,10 @@ impl Inner {
         connection: &ConnectionId,
         rejected: Option<&SecretString>,
     ) -> Result<SecretString, Error> {
-        // Watch the row from the start (the manager listens to the store's
-        // changes from its first read, where the store tells of them), so
-        // a write after our read cannot be missed.
+        // Watch the row from the start (where the manager listens to the
+        // store's changes), so a write after our read cannot be missed.
         let mut waiting = Waiting {
-            watch: self.watch(tenant, connection).await,
+            watch: self.watch(tenant, connection),
             until: tokio::time::Instant::now() + self.refresh_timeout * 2,
         };
         loop {
