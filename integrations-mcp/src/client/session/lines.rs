@@ -351,6 +351,18 @@ mod tests {
         format!("{:?}", lines.receive().await.unwrap())
     }
 
+    async fn read_as_rmcp_reads(
+        lines: &mut Lines<DuplexStream, DuplexStream>,
+        server_out: &mut DuplexStream,
+        line: &str,
+    ) {
+        assert_eq!(
+            answer(lines, server_out, line).await,
+            rmcp_reads(line),
+            "{line}"
+        );
+    }
+
     #[tokio::test]
     async fn every_answer_to_a_call_reads_as_rmcp_reads_it() {
         let results = [
@@ -368,11 +380,7 @@ mod tests {
         for (n, result) in (1..).zip(results) {
             lines.send(call(n)).await.unwrap();
             let line = json!({"jsonrpc": "2.0", "id": n, "result": result}).to_string();
-            assert_eq!(
-                answer(&mut lines, &mut server_out, &line).await,
-                rmcp_reads(&line),
-                "{line}"
-            );
+            read_as_rmcp_reads(&mut lines, &mut server_out, &line).await;
         }
         assert!(
             lines.calls.lock().unwrap().is_empty(),
@@ -407,11 +415,7 @@ mod tests {
             json!({"jsonrpc": "2.0", "id": 2, "error": {"code": -32602, "message": "no"}}),
         ] {
             let line = line.to_string();
-            assert_eq!(
-                answer(&mut lines, &mut server_out, &line).await,
-                rmcp_reads(&line),
-                "{line}"
-            );
+            read_as_rmcp_reads(&mut lines, &mut server_out, &line).await;
         }
         assert!(
             lines.calls.lock().unwrap().is_empty(),
