@@ -155,8 +155,9 @@ pub struct Session {
     /// Told when the last call in flight ends.
     idle: tokio::sync::Notify,
     call_timeout: Duration,
-    /// Counts the server's messages over `max_message` (stdio; rmcp drops
-    /// them); the sender is gone for sessions that cannot have them.
+    /// Counts the server's messages over `max_message` that no stand-in
+    /// answers (stdio, where they are skipped); the sender is gone for
+    /// sessions that cannot have them.
     oversized: watch::Receiver<u64>,
     max_message: usize,
     tasks: TaskTracker,

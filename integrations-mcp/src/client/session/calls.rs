@@ -147,8 +147,8 @@ impl Session {
                 std::future::pending::<()>().await;
             }
         };
-        // A message over the limit, while this is the only call in flight:
-        // it was this call's answer, which rmcp dropped.
+        // A message over the limit whose id could not be told, while this
+        // is the only call in flight: it was this call's answer, skipped.
         let mut oversized = self.oversized.clone();
         oversized.borrow_and_update();
         let too_large = async {

@@ -33,10 +33,11 @@ use rmcp::transport::async_rw::JsonRpcMessageCodec;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::bytes::{Bytes, BytesMut};
-use tokio_util::codec::{
-    AnyDelimiterCodec, AnyDelimiterCodecError, Decoder, FramedRead, FramedWrite,
-};
+use tokio::sync::watch;
+use tokio_util::bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
+
+use super::oversized::{HEAD, response_id, too_large};
 
 /// The `tools/call` ids remembered; when more calls than this are in
 /// flight, the oldest one's answer is read the general way.
@@ -51,6 +52,8 @@ type Writer<W> = FramedWrite<W, JsonRpcMessageCodec<TxJsonRpcMessage<RoleClient>
 /// JSON-RPC message a line (see the module).
 pub(super) struct Lines<R, W> {
     read: FramedRead<R, LineCodec>,
+    /// Counts the lines over the limit that no stand-in answers.
+    over: watch::Sender<u64>,
     /// Shared with the futures [`send`](rmcp::transport::Transport::send)
     /// returns; `None` once closed.
     write: Arc<tokio::sync::Mutex<Option<Writer<W>>>>,
@@ -84,11 +87,19 @@ enum Owed {
 }
 
 impl<R: AsyncRead, W: AsyncWrite> Lines<R, W> {
-    /// Reads lines of at most `max_line` bytes (a longer one is skipped).
-    pub(super) fn new(read: R, write: W, max_line: usize) -> Self {
-        let lines = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max_line);
+    /// Reads lines of at most `max_line` bytes. A longer one is skipped;
+    /// when its head shows it answers a request, an error stands in for
+    /// it (see [`oversized`](super::oversized)), else it is counted in
+    /// `over`.
+    pub(super) fn new(read: R, write: W, max_line: usize, over: watch::Sender<u64>) -> Self {
+        let lines = LineCodec {
+            limit: max_line,
+            searched: 0,
+            skipping: None,
+        };
         Self {
-            read: FramedRead::new(read, LineCodec(lines)),
+            read: FramedRead::new(read, lines),
+            over,
             write: Arc::new(tokio::sync::Mutex::new(Some(FramedWrite::new(
                 write,
                 JsonRpcMessageCodec::default(),
@@ -203,32 +214,62 @@ impl<R, W> Lines<R, W> {
     }
 }
 
-/// Lines of at most a length; a longer one reads as `None` and is skipped
-/// to its end. (A stream of `AnyDelimiterCodec`'s own error would end.)
-struct LineCodec(AnyDelimiterCodec);
+/// What the server's output holds next.
+enum Frame {
+    /// A line within the limit, without its newline.
+    Line(BytesMut),
+    /// A line over the limit, skipped: its first [`HEAD`] bytes.
+    Over(Vec<u8>),
+}
 
-impl LineCodec {
-    fn line(
-        line: Result<Option<Bytes>, AnyDelimiterCodecError>,
-    ) -> std::io::Result<Option<Option<Bytes>>> {
-        match line {
-            Ok(line) => Ok(line.map(Some)),
-            Err(AnyDelimiterCodecError::MaxChunkLengthExceeded) => Ok(Some(None)),
-            Err(AnyDelimiterCodecError::Io(error)) => Err(error),
-        }
-    }
+/// Splits the server's output into lines of at most `limit` bytes (the
+/// newline not counted), keeping only the head of a longer one.
+struct LineCodec {
+    limit: usize,
+    /// How far the buffer was searched for a newline already.
+    searched: usize,
+    /// The head of the over-long line being skipped.
+    skipping: Option<Vec<u8>>,
 }
 
 impl Decoder for LineCodec {
-    type Item = Option<Bytes>;
+    type Item = Frame;
     type Error = std::io::Error;
 
-    fn decode(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Option<Bytes>>> {
-        Self::line(self.0.decode(buf))
+    fn decode(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Frame>> {
+        if let Some(head) = &mut self.skipping {
+            let newline = buf.iter().position(|b| *b == b'\n');
+            let text = newline.unwrap_or(buf.len());
+            let room = HEAD.saturating_sub(head.len());
+            head.extend_from_slice(&buf[..text.min(room)]);
+            buf.advance(newline.map_or(text, |at| at + 1));
+            return Ok(newline.and_then(|_| self.skipping.take()).map(Frame::Over));
+        }
+        let window = buf.len().min(self.limit.saturating_add(1));
+        if let Some(at) = buf[self.searched..window].iter().position(|b| *b == b'\n') {
+            let mut line = buf.split_to(self.searched + at + 1);
+            line.truncate(line.len() - 1);
+            self.searched = 0;
+            return Ok(Some(Frame::Line(line)));
+        }
+        if buf.len() > self.limit {
+            // `limit + 1` bytes and no newline: over the limit.
+            self.skipping = Some(buf[..window.min(HEAD)].to_vec());
+            buf.advance(window);
+            self.searched = 0;
+            return self.decode(buf);
+        }
+        self.searched = window;
+        Ok(None)
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Option<Bytes>>> {
-        Self::line(self.0.decode_eof(buf))
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Frame>> {
+        let frame = self.decode(buf)?;
+        if frame.is_none() {
+            // A last line with no newline is cut short: nothing to read.
+            buf.clear();
+        }
+        Ok(frame)
     }
 }
 
@@ -281,11 +322,14 @@ where
                 self.pay().await?;
             }
             let line = match self.read.next().await? {
-                Ok(Some(line)) => line,
-                Ok(None) => {
-                    // `Measured`, under this reader, answers the call it
-                    // was for.
+                Ok(Frame::Line(line)) => line,
+                Ok(Frame::Over(head)) => {
                     tracing::debug!("skipping a message over the session's limit");
+                    if let Some(id) = response_id(&head) {
+                        self.answers_call(&id);
+                        return Some(too_large(id, self.read.decoder().limit));
+                    }
+                    self.over.send_modify(|count| *count += 1);
                     continue;
                 }
                 Err(error) => {
@@ -322,7 +366,11 @@ mod tests {
     ) {
         let (stdout, server_out) = tokio::io::duplex(1 << 16);
         let (stdin, server_in) = tokio::io::duplex(1 << 16);
-        (Lines::new(stdout, stdin, 4096), server_out, server_in)
+        (
+            Lines::new(stdout, stdin, 4096, watch::channel(0).0),
+            server_out,
+            server_in,
+        )
     }
 
     fn call(id: u32) -> TxJsonRpcMessage<RoleClient> {
@@ -467,9 +515,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_line_of_exactly_the_limit_is_read_and_one_byte_more_is_skipped() {
-        // The limit counts what `Measured` counts: the line without its
-        // newline. (rmcp's transport counted the newline too, so an answer
-        // of exactly the limit was dropped with no stand-in answering it.)
+        // The limit counts the line without its newline. (rmcp's transport
+        // counted the newline too, and the stand-in's check did not, so an
+        // answer of exactly the limit was dropped with none answering it.)
         let (mut lines, mut server_out, _server_in) = pipes();
         let answer_of = |bytes: usize, letter: &str| {
             let with = |text: &str| {
@@ -483,15 +531,49 @@ mod tests {
         let (over, fits) = (answer_of(4097, "o"), answer_of(4096, "f"));
         assert_eq!((over.len(), fits.len()), (4097, 4096));
         lines.send(call(1)).await.unwrap();
+        lines.send(call(1)).await.unwrap();
         server_out
             .write_all(format!("{over}\n").as_bytes())
             .await
             .unwrap();
+        let stand_in = format!("{:?}", lines.receive().await.unwrap());
+        assert!(stand_in.starts_with("Error"), "{stand_in}");
         let read = answer(&mut lines, &mut server_out, &fits).await;
         assert!(
             read.contains(&"f".repeat(4000)),
             "the line that fits is read, not the one over"
         );
+    }
+
+    #[tokio::test]
+    async fn an_over_long_answer_is_answered_by_an_error_and_other_long_lines_are_counted() {
+        let (stdout, mut server_out) = tokio::io::duplex(1 << 16);
+        let (stdin, _server_in) = tokio::io::duplex(1 << 16);
+        let (over, counted) = watch::channel(0);
+        let mut lines = Lines::new(stdout, stdin, 64, over);
+        lines.send(call(5)).await.unwrap();
+        let big = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{{\"text\":\"{}\"}}}}\n",
+            "x".repeat(100)
+        );
+        let request = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"x\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}}\n";
+        let small = "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{}}\n";
+        server_out
+            .write_all(format!("{big}{request}{small}").as_bytes())
+            .await
+            .unwrap();
+        let JsonRpcMessage::Error(stand_in) = lines.receive().await.unwrap() else {
+            panic!("an error stands in for the answer");
+        };
+        assert_eq!(stand_in.id, Some(RequestId::Number(5)));
+        assert!(super::super::oversized::is_too_large(&stand_in.error));
+        assert!(
+            lines.calls.lock().unwrap().is_empty(),
+            "the call is answered"
+        );
+        let read = format!("{:?}", lines.receive().await.unwrap());
+        assert_eq!(read, rmcp_reads(small.trim_end()), "the next line is read");
+        assert_eq!(*counted.borrow(), 1, "the request's line is only counted");
     }
 
     #[tokio::test]

@@ -1,25 +1,21 @@
-//! An answer over the session's message limit, on stdio, fails its own
-//! request and nothing else.
+//! An answer over the session's message limit fails its own request and
+//! nothing else.
 //!
-//! rmcp drops a line over its limit without a word to the request it
-//! answered, which then waits its whole timeout. [`Measured`] sits under
-//! rmcp's reader: it counts each line's bytes and keeps the first
-//! [`HEAD`] of them; when an over-long line is an answer whose id is in
-//! that head, the line rmcp drops is followed by a short JSON-RPC error
-//! answering that id, which [`Session::error`](super::Session) reads as
-//! [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) (the same
-//! error the HTTP transports make). An
-//! over-long line whose id cannot be told (a request or notification of the
-//! server's, an answer with its id after the result) is only counted: the
-//! call fails early when it is the session's only one in flight.
+//! rmcp drops an answer over its limit without a word to the request it
+//! answered (on stdio), or ends the session (on HTTP), and the request
+//! then waits its whole timeout. Both transports put [`too_large`] in its
+//! place, a short JSON-RPC error answering that id, which
+//! [`Session::error`](super::Session) reads as
+//! [`Error::MessageTooLarge`](crate::Error::MessageTooLarge). On stdio the
+//! id is read from the over-long line's first [`HEAD`] bytes
+//! ([`response_id`]); an over-long line whose id cannot be told (a request
+//! or notification of the server's, an answer with its id after the
+//! result) is only counted: the call fails early when it is the session's
+//! only one in flight.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 
 use rmcp::model::{ErrorCode, ErrorData, NumberOrString, RequestId, ServerJsonRpcMessage};
-use tokio::io::{AsyncRead, ReadBuf};
-use tokio::sync::watch;
 
 /// The code of the error that stands in for an answer over the limit.
 const TOO_LARGE: ErrorCode = ErrorCode(-32_098);
@@ -49,109 +45,13 @@ pub(super) fn too_large(id: RequestId, limit: usize) -> ServerJsonRpcMessage {
 
 /// How much of each line is kept to find an answer's id: rmcp, the Python
 /// and the TypeScript SDKs all write `jsonrpc` and `id` before `result`.
-const HEAD: usize = 1024;
-
-/// How much is read from the server at a time.
-const CHUNK: usize = 16 * 1024;
-
-/// A server's stdout, measured line by line (see the module).
-pub(super) struct Measured<R> {
-    inner: R,
-    limit: usize,
-    /// Counts the over-long lines no stand-in answers.
-    over: watch::Sender<u64>,
-    /// Bytes of the current line so far (saturating).
-    line: usize,
-    /// Its first [`HEAD`] bytes.
-    head: Vec<u8>,
-    /// The id to answer when the current, over-long line ends.
-    stand_in: Option<RequestId>,
-    /// What each read from the server lands in (made once).
-    raw: Box<[u8]>,
-    /// Bytes read and not yet handed to rmcp, from `at`.
-    out: Vec<u8>,
-    at: usize,
-}
-
-impl<R> Measured<R> {
-    pub(super) fn new(inner: R, limit: usize, over: watch::Sender<u64>) -> Self {
-        Self {
-            inner,
-            limit,
-            over,
-            line: 0,
-            head: Vec::with_capacity(HEAD),
-            stand_in: None,
-            raw: vec![0; CHUNK].into_boxed_slice(),
-            out: Vec::with_capacity(CHUNK),
-            at: 0,
-        }
-    }
-
-    /// Queues `bytes` for rmcp, with a stand-in after each over-long
-    /// answer whose id is known.
-    fn take(&mut self, bytes: &[u8]) {
-        for piece in bytes.split_inclusive(|b| *b == b'\n') {
-            self.out.extend_from_slice(piece);
-            let ends = piece.last() == Some(&b'\n');
-            let text = &piece[..piece.len() - usize::from(ends)];
-            let room = HEAD.saturating_sub(self.head.len());
-            self.head.extend_from_slice(&text[..text.len().min(room)]);
-            let was = self.line;
-            self.line = self.line.saturating_add(text.len());
-            if was <= self.limit && self.line > self.limit {
-                self.stand_in = response_id(&self.head);
-                if self.stand_in.is_none() {
-                    self.over.send_modify(|count| *count += 1);
-                }
-            }
-            if ends {
-                if let Some(id) = self.stand_in.take() {
-                    let answer = too_large(id, self.limit);
-                    if let Ok(mut line) = serde_json::to_vec(&answer) {
-                        line.push(b'\n');
-                        self.out.extend_from_slice(&line);
-                    }
-                }
-                self.line = 0;
-                self.head.clear();
-            }
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Measured<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        while this.at == this.out.len() {
-            this.out.clear();
-            this.at = 0;
-            let mut read = ReadBuf::new(&mut this.raw);
-            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-            let n = read.filled().len();
-            if n == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            let raw = std::mem::take(&mut this.raw);
-            this.take(&raw[..n]);
-            this.raw = raw;
-        }
-        let n = buf.remaining().min(this.out.len() - this.at);
-        buf.put_slice(&this.out[this.at..this.at + n]);
-        this.at += n;
-        Poll::Ready(Ok(()))
-    }
-}
+pub(super) const HEAD: usize = 1024;
 
 /// The id of the JSON-RPC answer whose text starts with `head`: its
 /// top-level `id`, when a top-level `result` or `error` key is in the head
 /// and no `method` (a request or notification of the server's is no
 /// answer). `None` when the head does not tell. One pass over the head.
-fn response_id(head: &[u8]) -> Option<RequestId> {
+pub(super) fn response_id(head: &[u8]) -> Option<RequestId> {
     let (mut id, mut answer, mut depth, mut i) = (None, false, 0usize, 0);
     while i < head.len() {
         match head[i] {
@@ -256,36 +156,5 @@ mod tests {
         ] {
             assert_eq!(id(head), None, "{head}");
         }
-    }
-
-    #[tokio::test]
-    async fn an_over_long_answer_is_followed_by_the_error_answering_it() {
-        use tokio::io::AsyncReadExt;
-        let big = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{{\"text\":\"{}\"}}}}\n",
-            "x".repeat(100)
-        );
-        let small = "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{}}\n";
-        let request = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"x\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}}\n";
-        let input = format!("{big}{small}{request}");
-        let (over, counted) = watch::channel(0);
-        let mut measured = Measured::new(input.as_bytes(), 64, over);
-        let mut output = String::new();
-        measured.read_to_string(&mut output).await.unwrap();
-        let lines: Vec<&str> = output.lines().collect();
-        assert_eq!(lines.len(), 4, "{output}");
-        assert_eq!(
-            lines[0],
-            big.trim_end(),
-            "the line itself goes on, for rmcp to drop"
-        );
-        let stand_in: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(stand_in["id"], 5);
-        assert!(is_too_large(
-            &serde_json::from_value(stand_in["error"].clone()).unwrap()
-        ));
-        assert_eq!(lines[2], small.trim_end());
-        assert_eq!(lines[3], request.trim_end());
-        assert_eq!(*counted.borrow(), 1, "the request's line is only counted");
     }
 }

@@ -55,8 +55,7 @@ impl Session {
         let arrivals = Arrivals::new(options.hooks.as_ref(), tasks);
         let client = Client::new(options.hooks.clone(), &arrivals);
         let (over, oversized) = watch::channel(0);
-        let stdout = super::oversized::Measured::new(stdout, options.max_message, over);
-        let transport = super::lines::Lines::new(stdout, stdin, options.max_message);
+        let transport = super::lines::Lines::new(stdout, stdin, options.max_message, over);
         let started = rmcp::serve_client_with_lifecycle(
             client,
             ordered(transport, arrivals),
