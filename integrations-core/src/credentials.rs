@@ -170,8 +170,8 @@ pub struct Credentials {
 
 /// Who is refreshing a connection's token, and until when others must wait.
 ///
-/// The [`TokenManager`] writes it into the row with
-/// [`CredentialStore::compare_and_swap`] before it calls the provider, and
+/// The [`TokenManager`] takes it on the row as it reads it
+/// ([`CredentialStore::get_for_refresh`]) before it calls the provider, and
 /// clears it when it stores the result, so managers in other processes that
 /// share the store wait instead of spending the refresh token a second time.
 /// A lease left by a process that died expires at [`until`](Self::until).
@@ -183,12 +183,13 @@ pub struct RefreshLease {
 }
 
 impl RefreshLease {
-    /// A lease held by `owner` until `until`. Stores build one when they read
-    /// a lease back; only the [`TokenManager`] takes leases.
+    /// A lease held by `owner` until `until`, kept to the microsecond (as
+    /// databases keep time). Stores build one when they read a lease back;
+    /// only the [`TokenManager`] takes leases.
     pub fn new(owner: impl Into<String>, until: DateTime<Utc>) -> Self {
         Self {
             owner: owner.into(),
-            until,
+            until: chrono::SubsecRound::trunc_subsecs(until, 6),
         }
     }
 
@@ -204,6 +205,36 @@ impl RefreshLease {
 }
 
 impl Credentials {
+    /// Whether a refresh can renew them: active OAuth 2 tokens with a
+    /// refresh token. Kept in clear by stores that lease in SQL.
+    pub(crate) fn refreshable(&self) -> bool {
+        self.status == CredentialStatus::Active
+            && matches!(
+                &self.kind,
+                CredentialKind::OAuth2(OAuth2Token {
+                    refresh_token: Some(_),
+                    ..
+                })
+            )
+    }
+
+    /// Whether [`CredentialStore::get_for_refresh`] takes `lease` on them
+    /// at `now`: refreshable, expiring at or before `due`, and not leased
+    /// to another owner past `now`.
+    pub(crate) fn leasable(
+        &self,
+        lease: &RefreshLease,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.refreshable()
+            && self.expires_at.is_some_and(|at| at <= due)
+            && self
+                .refresh_lease
+                .as_ref()
+                .is_none_or(|held| held.owner == lease.owner || held.until <= now)
+    }
+
     /// Credentials of the given kind, active, with no metadata or expiry.
     pub fn new(kind: CredentialKind) -> Self {
         Self {
@@ -343,6 +374,50 @@ pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
         expected: u64,
         credentials: &Credentials,
     ) -> Result<Option<u64>, Error>;
+
+    /// Reads a connection's credentials for the [`TokenManager`] and, when
+    /// their token is due for a refresh, takes the refresh `lease` in the
+    /// same step: one round trip where a read and a compare-and-swap
+    /// would take two.
+    ///
+    /// The lease is taken when the row holds OAuth 2 tokens with a refresh
+    /// token, is [`Active`](CredentialStatus::Active), expires at or before
+    /// `due`, and holds no lease of another owner that runs past now. The
+    /// row returned carries `lease` (equal to it) exactly when this call
+    /// took it, at the version that write gave it. Otherwise it is the row
+    /// as read: a lease another caller holds, or, where another writer got
+    /// there first, possibly the row from just before that write (the
+    /// caller reads again after the next change).
+    ///
+    /// The default reads with [`get`](Self::get) and leases with
+    /// [`compare_and_swap`](Self::compare_and_swap); a store that can do
+    /// both in one statement (as [`PgStore`] does) should, since every
+    /// replica waiting for the same refresh makes this call.
+    async fn get_for_refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        lease: &RefreshLease,
+        due: DateTime<Utc>,
+    ) -> Result<Option<Versioned<Credentials>>, Error> {
+        let Some(row) = self.get(tenant, connection).await? else {
+            return Ok(None);
+        };
+        if !row.value.leasable(lease, due, Utc::now()) {
+            return Ok(Some(row));
+        }
+        let mut leased = row.value.clone();
+        leased.refresh_lease = Some(lease.clone());
+        Ok(Some(
+            match self
+                .compare_and_swap(tenant, connection, row.version, &leased)
+                .await?
+            {
+                Some(version) => Versioned::new(leased, version),
+                None => row,
+            },
+        ))
+    }
 
     /// Deletes a connection's credentials; returns whether there were any.
     async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error>;

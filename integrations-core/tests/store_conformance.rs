@@ -55,6 +55,34 @@ async fn the_postgres_store_keeps_the_contract_across_two_pools() {
     support::conformance(Arc::new(first.unwrap()), Arc::new(second.unwrap())).await;
 }
 
+/// On PostgreSQL the callers that lose the race for the lease see the
+/// lease that won (the statement reads the row as it locked it, after the
+/// winner's write), never the row as it was: a replica that lost waits for
+/// the refresh instead of reading again to find out.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_for_refresh_that_lose_the_race_see_the_lease_that_won() {
+    use integrations_core::credentials::PgStore;
+    let Some(server) = integrations_fakes::postgres::TestPostgres::start_or_skip("lease race")
+    else {
+        return;
+    };
+    let url = server.database("lease_race");
+    let (first, second) = tokio::join!(
+        PgStore::connect(&url, keys()),
+        PgStore::connect(&url, keys())
+    );
+    let (won, others) = support::of_reads_for_refresh_at_once_one_takes_the_lease(
+        Arc::new(first.unwrap()),
+        Arc::new(second.unwrap()),
+    )
+    .await;
+    assert_eq!(others.len(), 7);
+    for lease in others {
+        assert_eq!(lease.as_ref(), Some(&won));
+    }
+}
+
 /// Rotation on PostgreSQL re-seals every row under the new key, and the
 /// table holds no secret in clear.
 #[cfg(feature = "postgres")]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use sqlx::Row;
+use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use tokio_util::task::TaskTracker;
 
@@ -14,7 +14,7 @@ use batch::{Batcher, Call};
 
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
-use super::{CredentialStore, Credentials, KeyRing, Versioned};
+use super::{CredentialStore, Credentials, KeyRing, RefreshLease, Versioned};
 use crate::error::{CredentialError, Error};
 use crate::id::{ConnectionId, KeyId, TenantId};
 
@@ -55,9 +55,42 @@ pub struct PgStore {
 
 /// The statements concurrent calls share, and the tasks that run them.
 struct Batches {
-    reads: Batcher<(TenantId, ConnectionId), Option<(u64, Sealed)>>,
+    reads: Batcher<Read, Option<Row>>,
     swaps: Batcher<Swap, Option<u64>>,
     tasks: TaskTracker,
+}
+
+/// A read waiting for its statement: the row, and for
+/// [`get_for_refresh`](CredentialStore::get_for_refresh) the lease to take
+/// when the row is due.
+struct Read {
+    tenant: TenantId,
+    connection: ConnectionId,
+    lease: Option<LeaseAsk>,
+}
+
+/// Take `lease` on a refreshable row that expires at or before `due` and
+/// holds no other owner's lease past `now`.
+struct LeaseAsk {
+    lease: RefreshLease,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+/// A row as a read found it: its version and sealed value, the lease in
+/// its columns, and whether the read took the lease (then at the version
+/// that write gave the row).
+struct Row {
+    version: u64,
+    sealed: Sealed,
+    lease: Option<RefreshLease>,
+    taken: bool,
+}
+
+impl Call for Read {
+    fn row(&self) -> (&TenantId, &ConnectionId) {
+        (&self.tenant, &self.connection)
+    }
 }
 
 /// A compare-and-swap waiting for its statement: the row, the version it
@@ -67,8 +100,25 @@ struct Swap {
     connection: ConnectionId,
     expected: u64,
     sealed: Sealed,
+    clear: Clear,
+}
+
+/// What a row keeps in clear beside its sealed value: when it expires,
+/// its refresh lease, and whether a refresh can renew it.
+struct Clear {
     expires_at: Option<DateTime<Utc>>,
-    leased_until: Option<DateTime<Utc>>,
+    lease: Option<RefreshLease>,
+    refreshable: bool,
+}
+
+impl Clear {
+    fn of(credentials: &Credentials) -> Self {
+        Self {
+            expires_at: credentials.expires_at,
+            lease: credentials.refresh_lease.clone(),
+            refreshable: credentials.refreshable(),
+        }
+    }
 }
 
 impl Call for Swap {
@@ -150,7 +200,8 @@ impl PgStore {
     /// returns how many rows were re-sealed.
     pub async fn rotate(&self) -> Result<u64, Error> {
         let rows = sqlx::query(
-            "SELECT tenant, provider, name, version, key_id, nonce, ciphertext
+            "SELECT tenant, provider, name, version, key_id, nonce, ciphertext, lease_owner,
+                 leased_until
              FROM integrations_credentials WHERE key_id <> $1 AND NOT deleted",
         )
         .bind(self.keys.active().as_str())
@@ -160,10 +211,11 @@ impl PgStore {
         let rows = rows.iter().map(|row| {
             let tenant = TenantId::new(text(row, "tenant")?)?;
             let connection = ConnectionId::new(text(row, "provider")?, text(row, "name")?)?;
-            let (version, sealed) = sealed_row(row)?;
-            Ok((tenant, connection, version, sealed))
+            let found = found_row(row, false)?;
+            let opened = self.open(&tenant, &connection, found)?;
+            Ok((tenant, connection, opened.version, opened.value))
         });
-        super::rotation::reseal(self, &self.keys, rows).await
+        super::rotation::reseal(self, rows).await
     }
 
     /// Closes the connections, waiting for queries in flight.
@@ -172,6 +224,24 @@ impl PgStore {
         self.batches.tasks.wait().await;
         self.batches.tasks.reopen();
         self.pool.close().await;
+    }
+
+    /// Opens a row read from the table: its lease is the one in its
+    /// columns (the sealed copy is not kept up to date).
+    fn open(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        row: Row,
+    ) -> Result<Versioned<Credentials>, Error> {
+        let mut value = from_plaintext(&self.keys.open(tenant, connection, &row.sealed)?)?;
+        value.refresh_lease = row.lease;
+        Ok(Versioned::new(value, row.version))
+    }
+
+    /// Makes `read` in the next statement.
+    async fn read(&self, read: Read) -> Result<Option<Row>, Error> {
+        self.batches.reads.call(read).await
     }
 
     fn seal(
@@ -189,18 +259,30 @@ fn text(row: &PgRow, column: &str) -> Result<String, Error> {
     row.try_get(column).map_err(store_error("read a row"))
 }
 
-fn sealed_row(row: &PgRow) -> Result<(u64, Sealed), Error> {
+/// A row of the table as read: `taken` says whether the statement took
+/// its lease.
+fn found_row(row: &PgRow, taken: bool) -> Result<Row, Error> {
     let version: i64 = row.try_get("version").map_err(store_error("read a row"))?;
-    Ok((
-        version.unsigned_abs(),
-        Sealed {
+    let owner: Option<String> = row
+        .try_get("lease_owner")
+        .map_err(store_error("read a row"))?;
+    let until: Option<DateTime<Utc>> = row
+        .try_get("leased_until")
+        .map_err(store_error("read a row"))?;
+    Ok(Row {
+        version: version.unsigned_abs(),
+        sealed: Sealed {
             key_id: KeyId::new(text(row, "key_id")?)?,
             nonce: row.try_get("nonce").map_err(store_error("read a row"))?,
             ciphertext: row
                 .try_get("ciphertext")
                 .map_err(store_error("read a row"))?,
         },
-    ))
+        lease: owner
+            .zip(until)
+            .map(|(owner, until)| RefreshLease::new(owner, until)),
+        taken,
+    })
 }
 
 #[async_trait]
@@ -210,19 +292,44 @@ impl CredentialStore for PgStore {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<Option<Versioned<Credentials>>, Error> {
-        let row = self
-            .batches
-            .reads
-            .call((tenant.clone(), connection.clone()))
-            .await?;
-        let Some((version, sealed)) = row else {
+        let read = Read {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+            lease: None,
+        };
+        let Some(row) = self.read(read).await? else {
             return Ok(None);
         };
-        let plaintext = self.keys.open(tenant, connection, &sealed)?;
-        Ok(Some(Versioned {
-            value: from_plaintext(&plaintext)?,
-            version,
-        }))
+        self.open(tenant, connection, row).map(Some)
+    }
+
+    /// Reads and leases in one statement (shared with the other reads of
+    /// the moment). The row is locked while the statement decides, so of
+    /// several replicas asking at once one takes the lease and the others
+    /// see it: the row as the lease's write left it, not as it was.
+    async fn get_for_refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        lease: &RefreshLease,
+        due: DateTime<Utc>,
+    ) -> Result<Option<Versioned<Credentials>>, Error> {
+        let read = Read {
+            tenant: tenant.clone(),
+            connection: connection.clone(),
+            lease: Some(LeaseAsk {
+                lease: lease.clone(),
+                due,
+                now: Utc::now(),
+            }),
+        };
+        let Some(mut row) = self.read(read).await? else {
+            return Ok(None);
+        };
+        if row.taken {
+            row.lease = Some(lease.clone());
+        }
+        self.open(tenant, connection, row).map(Some)
     }
 
     async fn put(
@@ -232,15 +339,17 @@ impl CredentialStore for PgStore {
         credentials: &Credentials,
     ) -> Result<u64, Error> {
         let sealed = self.seal(tenant, connection, credentials)?;
+        let clear = Clear::of(credentials);
         let version: i64 = sqlx::query_scalar(
             "INSERT INTO integrations_credentials
                  (tenant, provider, name, version, key_id, nonce, ciphertext, expires_at,
-                  leased_until, updated_at)
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, now())
+                  leased_until, lease_owner, refreshable, updated_at)
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, now())
              ON CONFLICT (tenant, provider, name) DO UPDATE SET
                  version = integrations_credentials.version + 1, key_id = excluded.key_id,
                  nonce = excluded.nonce, ciphertext = excluded.ciphertext,
                  expires_at = excluded.expires_at, leased_until = excluded.leased_until,
+                 lease_owner = excluded.lease_owner, refreshable = excluded.refreshable,
                  updated_at = now(), deleted = false
              RETURNING version",
         )
@@ -250,8 +359,10 @@ impl CredentialStore for PgStore {
         .bind(sealed.key_id.as_str())
         .bind(&sealed.nonce)
         .bind(&sealed.ciphertext)
-        .bind(credentials.expires_at)
-        .bind(leased_until(credentials))
+        .bind(clear.expires_at)
+        .bind(clear.lease.as_ref().map(RefreshLease::until))
+        .bind(clear.lease.as_ref().map(RefreshLease::owner))
+        .bind(clear.refreshable)
         .fetch_one(&self.pool)
         .await
         .map_err(store_error("write credentials"))?;
@@ -270,8 +381,7 @@ impl CredentialStore for PgStore {
             connection: connection.clone(),
             expected,
             sealed: self.seal(tenant, connection, credentials)?,
-            expires_at: credentials.expires_at,
-            leased_until: leased_until(credentials),
+            clear: Clear::of(credentials),
         };
         self.batches.swaps.call(swap).await
     }
@@ -280,7 +390,8 @@ impl CredentialStore for PgStore {
         let result = sqlx::query(
             "UPDATE integrations_credentials SET
                  deleted = true, version = version + 1, nonce = '', ciphertext = '',
-                 expires_at = NULL, leased_until = NULL, updated_at = now()
+                 expires_at = NULL, leased_until = NULL, lease_owner = NULL, refreshable = NULL,
+                 updated_at = now()
              WHERE tenant = $1 AND provider = $2 AND name = $3 AND NOT deleted",
         )
         .bind(tenant.as_str())
@@ -328,33 +439,98 @@ impl CredentialStore for PgStore {
     }
 }
 
-/// Reads `rows` in one statement: each one's version and sealed value,
-/// `None` where there is none.
-async fn read(
-    pool: PgPool,
-    rows: Vec<(TenantId, ConnectionId)>,
-) -> Result<Vec<Option<(u64, Sealed)>>, String> {
-    let (tenants, providers, names) = columns(rows.iter().map(|(t, c)| (t, c)));
-    let found = sqlx::query(
-        "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-             AS asked(tenant, provider, name, i)
-         JOIN integrations_credentials c ON c.tenant = asked.tenant
-             AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted",
-    )
-    .bind(tenants)
-    .bind(providers)
-    .bind(names)
-    .fetch_all(&pool)
-    .await
+/// Reads `calls` in one statement: each one's row, `None` where there is
+/// none; with the leases asked for taken where due (see [`READ_AND_LEASE`]).
+async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Row>>, String> {
+    let (tenants, providers, names) = columns(calls.iter().map(|c| (&c.tenant, &c.connection)));
+    let asks = || calls.iter().map(|call| call.lease.as_ref());
+    let found = if asks().all(|ask| ask.is_none()) {
+        sqlx::query(READ)
+            .bind(tenants)
+            .bind(providers)
+            .bind(names)
+            .fetch_all(&pool)
+            .await
+    } else {
+        let owners: Vec<Option<&str>> = asks().map(|a| a.map(|a| a.lease.owner())).collect();
+        let until: Vec<Option<DateTime<Utc>>> =
+            asks().map(|a| a.map(|a| a.lease.until())).collect();
+        let due: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.due)).collect();
+        let now: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.now)).collect();
+        sqlx::query(READ_AND_LEASE)
+            .bind(tenants)
+            .bind(providers)
+            .bind(names)
+            .bind(owners)
+            .bind(until)
+            .bind(due)
+            .bind(now)
+            .fetch_all(&pool)
+            .await
+    }
     .map_err(|e| e.to_string())?;
-    let mut answers: Vec<Option<(u64, Sealed)>> = rows.iter().map(|_| None).collect();
+    let mut answers: Vec<Option<Row>> = calls.iter().map(|_| None).collect();
     for row in &found {
         let slot = answer_slot(row, answers.len())?;
-        answers[slot] = Some(sealed_row(row).map_err(|e| e.to_string())?);
+        let taken: bool = row.try_get("taken").map_err(|e| e.to_string())?;
+        answers[slot] = Some(found_row(row, taken).map_err(|e| e.to_string())?);
     }
     Ok(answers)
 }
+
+/// The rows asked for, by key (`$1` tenants, `$2` providers, `$3` names).
+const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         c.leased_until, false AS taken
+     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+         AS asked(tenant, provider, name, i)
+     JOIN integrations_credentials c ON c.tenant = asked.tenant
+         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted";
+
+/// The rows asked for, each asking for a lease (`$4` owners, `$5` until
+/// when, NULL for a plain read) taking it where the row is refreshable,
+/// expires at or before `$6` and holds no other owner's lease past `$7`.
+///
+/// The due rows are locked first, in key order (so replicas' statements
+/// wait for each other instead of deadlocking), and read as locked: a
+/// statement that waited for another's lease sees that lease, where a
+/// plain read would see the row as it was when the statement began.
+const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                              $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+             WITH ORDINALITY AS asked(tenant, provider, name, owner, until, due, now, i)
+     ), locked AS MATERIALIZED (
+         SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+             c.leased_until,
+             (c.leased_until IS NULL OR c.leased_until <= asked.now
+                 OR c.lease_owner = asked.owner) AS free
+         FROM integrations_credentials c
+         JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
+             AND c.name = asked.name
+         WHERE asked.owner IS NOT NULL AND NOT c.deleted AND c.refreshable IS NOT FALSE
+             AND c.expires_at <= asked.due
+         ORDER BY c.tenant, c.provider, c.name
+         FOR UPDATE OF c
+     ), taken AS (
+         UPDATE integrations_credentials c SET
+             version = c.version + 1, lease_owner = asked.owner, leased_until = asked.until,
+             updated_at = now()
+         FROM asked JOIN locked ON locked.i = asked.i
+         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
+             AND locked.free
+         RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext
+     )
+     SELECT i, version, key_id, nonce, ciphertext, NULL AS lease_owner,
+         NULL::timestamptz AS leased_until, true AS taken
+     FROM taken
+     UNION ALL
+     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until, false
+     FROM locked WHERE NOT free
+     UNION ALL
+     SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         c.leased_until, false
+     FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
+         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
+     WHERE asked.i NOT IN (SELECT i FROM locked)";
 
 /// Makes `swaps` (one per row) in one statement: each one's new version,
 /// `None` where the row was not at the expected version. The rows are
@@ -372,15 +548,20 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
         .iter()
         .map(|s| s.sealed.ciphertext.as_slice())
         .collect();
-    let expires: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.expires_at).collect();
-    let leases: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.leased_until).collect();
+    let expires: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.clear.expires_at).collect();
+    let leases: Vec<Option<&RefreshLease>> = swaps.iter().map(|s| s.clear.lease.as_ref()).collect();
+    let until: Vec<Option<DateTime<Utc>>> =
+        leases.iter().map(|l| l.map(RefreshLease::until)).collect();
+    let owners: Vec<Option<&str>> = leases.iter().map(|l| l.map(RefreshLease::owner)).collect();
+    let refreshable: Vec<bool> = swaps.iter().map(|s| s.clear.refreshable).collect();
     let done = sqlx::query(
         "WITH asked AS MATERIALIZED (
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
                                   $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
-                                  $9::timestamptz[])
+                                  $9::timestamptz[], $10::text[], $11::boolean[])
                  WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
-                                          ciphertext, expires_at, leased_until, i)
+                                          ciphertext, expires_at, leased_until, lease_owner,
+                                          refreshable, i)
          ), locked AS MATERIALIZED (
              SELECT c.tenant, c.provider, c.name FROM integrations_credentials c
              JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
@@ -392,7 +573,8 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
          UPDATE integrations_credentials c SET
              version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
              ciphertext = asked.ciphertext, expires_at = asked.expires_at,
-             leased_until = asked.leased_until, updated_at = now()
+             leased_until = asked.leased_until, lease_owner = asked.lease_owner,
+             refreshable = asked.refreshable, updated_at = now()
          FROM asked JOIN locked ON locked.tenant = asked.tenant
              AND locked.provider = asked.provider AND locked.name = asked.name
          WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
@@ -407,7 +589,9 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
     .bind(nonces)
     .bind(ciphertexts)
     .bind(expires)
-    .bind(leases)
+    .bind(until)
+    .bind(owners)
+    .bind(refreshable)
     .fetch_all(&pool)
     .await
     .map_err(|e| e.to_string())?;
@@ -418,16 +602,6 @@ async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String
         answers[slot] = Some(version.unsigned_abs());
     }
     Ok(answers)
-}
-
-/// Until when `credentials` carry a refresh lease: kept in clear beside
-/// the sealed row, so the change trigger can leave out the write that
-/// takes a lease (nobody waits for it).
-fn leased_until(credentials: &Credentials) -> Option<DateTime<Utc>> {
-    credentials
-        .refresh_lease
-        .as_ref()
-        .map(|lease| lease.until())
 }
 
 /// The rows' keys as three columns, for `unnest`.

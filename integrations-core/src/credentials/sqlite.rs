@@ -146,9 +146,10 @@ impl SqliteStore {
             let tenant = TenantId::new(text(row, "tenant")?)?;
             let connection = ConnectionId::new(text(row, "provider")?, text(row, "name")?)?;
             let (version, sealed) = sealed_row(row)?;
-            Ok((tenant, connection, version, sealed))
+            let credentials = from_plaintext(&self.keys.open(&tenant, &connection, &sealed)?)?;
+            Ok((tenant, connection, version, credentials))
         });
-        super::rotation::reseal(self, &self.keys, rows).await
+        super::rotation::reseal(self, rows).await
     }
 
     /// Closes the connections, waiting for queries in flight.

@@ -97,8 +97,9 @@ pub trait TokenRefresher: Send + Sync + fmt::Debug + 'static {
 ///   through the [`TokenRefresher`] before it is returned.
 /// - One refresh at a time per connection: concurrent callers in this
 ///   process wait for it and share its result; other processes sharing the
-///   store see a refresh lease (written with compare-and-swap) and wait for
-///   the new token instead of refreshing too.
+///   store see a refresh lease (taken by the read that found the token
+///   due, [`CredentialStore::get_for_refresh`]) and wait for the new token
+///   instead of refreshing too.
 /// - A response without a refresh token keeps the old one.
 /// - On `invalid_grant` the store is read again: if another writer stored a
 ///   new refresh token meanwhile, that one is used; otherwise the connection

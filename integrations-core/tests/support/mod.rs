@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use integrations_core::credentials::{
-    CredentialKind, CredentialStore, Credentials, OAuth2Token, RefreshLease,
+    CredentialKind, CredentialStatus, CredentialStore, Credentials, OAuth2Token, RefreshLease,
 };
 use integrations_core::{ConnectionId, TenantId};
 use secrecy::{ExposeSecret, SecretString};
@@ -116,6 +116,8 @@ pub async fn conformance(first: Arc<dyn CredentialStore>, second: Arc<dyn Creden
     compare_and_swap_is_atomic_across_handles(first.clone(), second.clone()).await;
     a_stale_version_never_matches_a_new_row(&*first).await;
     the_refresh_lease_round_trips(&*first, &*second).await;
+    a_read_for_refresh_leases_only_a_due_free_refreshable_row(&*first, &*second).await;
+    of_reads_for_refresh_at_once_one_takes_the_lease(first, second).await;
 }
 
 /// Every kind of credentials, written through one handle, reads back
@@ -315,4 +317,141 @@ async fn a_stale_version_never_matches_a_new_row(store: &dyn CredentialStore) {
     };
     assert_eq!(token.expose_secret(), "rotated");
     assert_eq!(store.list(&owner).await.unwrap(), [id]);
+}
+
+/// `get_for_refresh` takes the lease exactly where the contract says:
+/// active OAuth 2 tokens with a refresh token, due, and free (no lease,
+/// an expired one, or the caller's own); everything else reads as `get`
+/// does and is left unwritten.
+async fn a_read_for_refresh_leases_only_a_due_free_refreshable_row(
+    first: &dyn CredentialStore,
+    second: &dyn CredentialStore,
+) {
+    let owner = tenant("lease-in-read");
+    let now = Utc::now();
+    let (past, due) = (
+        now - chrono::Duration::minutes(1),
+        now + chrono::Duration::minutes(5),
+    );
+    let later = now + chrono::Duration::hours(1);
+    let ours = RefreshLease::new("manager-ours", now + chrono::Duration::seconds(30));
+    let expired = || Credentials::oauth2("a", Some("r".into()), Some(past));
+    let leased = |owner: &str, until| {
+        let mut credentials = expired();
+        credentials.refresh_lease = Some(RefreshLease::new(owner, until));
+        credentials
+    };
+    let mut dead = expired();
+    dead.status = CredentialStatus::NeedsReauth;
+    let mut bearer = Credentials::bearer("b");
+    bearer.expires_at = Some(past);
+    let cases = [
+        ("due", expired(), true),
+        (
+            "another-s-lease-ran-out",
+            leased("manager-other", past),
+            true,
+        ),
+        ("our-own-old-lease", leased("manager-ours", later), true),
+        (
+            "fresh",
+            Credentials::oauth2("a", Some("r".into()), Some(later)),
+            false,
+        ),
+        (
+            "no-expiry",
+            Credentials::oauth2("a", Some("r".into()), None),
+            false,
+        ),
+        (
+            "no-refresh-token",
+            Credentials::oauth2("a", None, Some(past)),
+            false,
+        ),
+        ("needs-reauth", dead, false),
+        ("expired-bearer", bearer, false),
+        ("held", leased("manager-other", later), false),
+    ];
+    for (name, credentials, takes) in cases {
+        let id = connection("lease", name);
+        let version = first.put(&owner, &id, &credentials).await.unwrap();
+        let read = second
+            .get_for_refresh(&owner, &id, &ours, due)
+            .await
+            .unwrap()
+            .expect("stored");
+        let now_stored = first.get(&owner, &id).await.unwrap().unwrap();
+        assert_eq!(secrets_of(&read.value), secrets_of(&credentials), "{name}");
+        if takes {
+            assert_eq!(read.value.refresh_lease.as_ref(), Some(&ours), "{name}");
+            assert!(read.version > version, "{name}: the lease is a write");
+            assert_eq!(now_stored.version, read.version, "{name}");
+            assert_eq!(
+                now_stored.value.refresh_lease.as_ref(),
+                Some(&ours),
+                "{name}"
+            );
+        } else {
+            assert_ne!(read.value.refresh_lease.as_ref(), Some(&ours), "{name}");
+            assert_eq!(read.version, version, "{name}: nothing written");
+            assert_eq!(now_stored.version, version, "{name}");
+            assert_eq!(
+                read.value.refresh_lease, credentials.refresh_lease,
+                "{name}: the row's own lease, as read"
+            );
+        }
+    }
+    let missing = connection("lease", "missing");
+    assert!(
+        second
+            .get_for_refresh(&owner, &missing, &ours, due)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Eight callers on two handles read the same due row for refresh at
+/// once: exactly one takes the lease, and the others' rows are not leased
+/// to them. Returns the lease taken and the leases the others read.
+pub async fn of_reads_for_refresh_at_once_one_takes_the_lease(
+    first: Arc<dyn CredentialStore>,
+    second: Arc<dyn CredentialStore>,
+) -> (RefreshLease, Vec<Option<RefreshLease>>) {
+    let (owner, id) = (tenant("lease-race"), connection("lease", "race"));
+    let now = Utc::now();
+    let expired = Credentials::oauth2(
+        "a",
+        Some("r".into()),
+        Some(now - chrono::Duration::minutes(1)),
+    );
+    first.put(&owner, &id, &expired).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let (owner, id) = (owner.clone(), id.clone());
+        let lease = RefreshLease::new(format!("manager-{n}"), now + chrono::Duration::seconds(30));
+        tasks.spawn(async move {
+            let read = store
+                .get_for_refresh(&owner, &id, &lease, now)
+                .await
+                .unwrap()
+                .unwrap();
+            let took = read.value.refresh_lease.as_ref() == Some(&lease);
+            (took, read.value.refresh_lease)
+        });
+    }
+    let (mut taken, mut others) = (Vec::new(), Vec::new());
+    while let Some(read) = tasks.join_next().await {
+        match read.unwrap() {
+            (true, lease) => taken.extend(lease),
+            (false, lease) => others.push(lease),
+        }
+    }
+    assert_eq!(taken.len(), 1, "one caller took the lease");
+    (taken.remove(0), others)
 }

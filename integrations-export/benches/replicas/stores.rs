@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use integrations_core::credentials::{CredentialStore, Credentials, PgStore, Versioned};
+use integrations_core::credentials::{
+    CredentialStore, Credentials, PgStore, RefreshLease, Versioned,
+};
 use integrations_core::{ConnectionId, TenantId};
 use integrations_export::store::{
     Claimed, ExportId, ExportPreference, ExportRecord, ExportStore, Outcome, PgExportStore,
@@ -64,6 +66,19 @@ impl CredentialStore for Counted {
     ) -> Result<Option<Versioned<Credentials>>, integrations_core::Error> {
         self.queries.fetch_add(1, Ordering::Relaxed);
         self.store.get(tenant, connection).await
+    }
+
+    async fn get_for_refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        lease: &RefreshLease,
+        due: DateTime<Utc>,
+    ) -> Result<Option<Versioned<Credentials>>, integrations_core::Error> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.store
+            .get_for_refresh(tenant, connection, lease, due)
+            .await
     }
 
     async fn put(

@@ -18,6 +18,8 @@ use crate::id::{ConnectionId, TenantId};
 struct Waiting {
     watch: Option<super::changes::ChangeWatch>,
     until: tokio::time::Instant,
+    /// Whether a read found the row due and free and did not lease it.
+    lost: bool,
 }
 
 /// How an attempt to refresh ended.
@@ -26,9 +28,6 @@ enum Attempt {
     Token(SecretString),
     /// The row changed under the attempt: read it again.
     ReadAgain,
-    /// Another process wrote the row between our read and our lease, most
-    /// likely taking the lease itself.
-    LeaseLost,
 }
 
 impl Inner {
@@ -45,12 +44,27 @@ impl Inner {
         let mut waiting = Waiting {
             watch: self.watch(tenant, connection),
             until: tokio::time::Instant::now() + self.refresh_timeout * 2,
+            lost: false,
         };
         loop {
             if let Some(watch) = &mut waiting.watch {
                 watch.mark_seen();
             }
-            let Some(stored) = self.store.get(tenant, connection).await? else {
+            let now = Utc::now();
+            // Unless the provider refused a token (whose refresh does not
+            // depend on its expiry), the read takes the refresh lease
+            // when the token is due.
+            let lease = RefreshLease::new(self.owner.clone(), now + self.lease_length());
+            let read = match rejected {
+                None => {
+                    let due = now + self.margin;
+                    self.store
+                        .get_for_refresh(tenant, connection, &lease, due)
+                        .await?
+                }
+                Some(_) => self.store.get(tenant, connection).await?,
+            };
+            let Some(stored) = read else {
                 self.forget(tenant, connection);
                 return Err(CredentialError::NotFound {
                     tenant: tenant.clone(),
@@ -81,7 +95,6 @@ impl Inner {
                     .into());
                 }
             };
-            let now = Utc::now();
             // The provider refused this token: it needs a refresh, and it
             // is no fallback, whatever its expiry says.
             let refused = same(Some(&oauth.access_token), rejected);
@@ -114,20 +127,57 @@ impl Inner {
                 self.wait_for_other(lease_left, &mut waiting).await;
                 continue;
             }
-            let leased = (stored.version, credentials);
-            match self.refresh(tenant, connection, leased, refused).await? {
-                Attempt::Token(token) => return Ok(token),
-                // Another process wrote the row since we read it: most
-                // likely its lease, which the row's next write ends.
-                // Watching, wait for that write instead of reading a row
-                // that is still leased.
-                Attempt::LeaseLost if waiting.watch.is_some() => {
+            let ours = if credentials.refresh_lease.as_ref() == Some(&lease) {
+                Some((stored.version, credentials))
+            } else if rejected.is_none() && !waiting.lost {
+                // Due and free, yet the read did not lease it: another
+                // process wrote the row meanwhile, most likely its lease.
+                // (Should it happen again, the lease is taken by
+                // compare-and-swap, which cannot go round unanswered.)
+                waiting.lost = true;
+                None
+            } else {
+                self.take_lease(tenant, connection, stored.version, credentials, lease)
+                    .await?
+            };
+            let Some(ours) = ours else {
+                // Watching, wait for the write that ends the other's lease
+                // instead of reading a row that is still leased.
+                if waiting.watch.is_some() {
                     self.wait_for_other(super::changes::NOTIFIED_POLL, &mut waiting)
                         .await;
                 }
-                Attempt::LeaseLost | Attempt::ReadAgain => {}
+                continue;
+            };
+            match self.refresh(tenant, connection, ours, refused).await? {
+                Attempt::Token(token) => return Ok(token),
+                Attempt::ReadAgain => {}
             }
         }
+    }
+
+    /// How long a refresh lease lasts: the refresh's own timeout.
+    fn lease_length(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.refresh_timeout).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Takes the refresh `lease` on the row (`credentials` at `version`)
+    /// by compare-and-swap: the leased row and its version, or `None` when
+    /// another writer got there first.
+    async fn take_lease(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        version: u64,
+        mut credentials: Credentials,
+        lease: RefreshLease,
+    ) -> Result<Option<(u64, Credentials)>, Error> {
+        credentials.refresh_lease = Some(lease);
+        let swapped = self
+            .store
+            .compare_and_swap(tenant, connection, version, &credentials)
+            .await?;
+        Ok(swapped.map(|version| (version, credentials)))
     }
 
     /// Waits while another process refreshes (at most `lease_left`): for
@@ -144,36 +194,24 @@ impl Inner {
         }
     }
 
-    /// Takes the refresh lease on the row (`credentials` at `version`),
-    /// asks the provider and writes its answer back.
+    /// Asks the provider to refresh the row we leased (`credentials` at
+    /// `version`) and writes its answer back.
     async fn refresh(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-        (version, credentials): (u64, Credentials),
+        (leased_version, leased): (u64, Credentials),
         refused: bool,
     ) -> Result<Attempt, Error> {
         let CredentialKind::OAuth2(OAuth2Token {
             refresh_token: Some(refresh_token),
             scopes,
             ..
-        }) = &credentials.kind
+        }) = &leased.kind
         else {
             return Ok(Attempt::ReadAgain);
         };
-        let mut leased = credentials.clone();
-        leased.refresh_lease = Some(RefreshLease::new(
-            self.owner.clone(),
-            Utc::now()
-                + chrono::Duration::from_std(self.refresh_timeout).unwrap_or(chrono::Duration::MAX),
-        ));
-        let Some(leased_version) = self
-            .store
-            .compare_and_swap(tenant, connection, version, &leased)
-            .await?
-        else {
-            return Ok(Attempt::LeaseLost); // someone wrote meanwhile
-        };
+        let credentials = &leased;
         let request = RefreshRequest {
             tenant,
             connection,
@@ -184,7 +222,7 @@ impl Inner {
         let outcome = tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.refresh_timeout).into()));
-        let ours = (leased_version, leased);
+        let ours = (leased_version, leased.clone());
         match outcome {
             Ok(response) => {
                 let token = response.access_token.clone();
@@ -224,7 +262,7 @@ impl Inner {
                     .await
                     .ok()
                     .flatten();
-                let released = released.as_ref().unwrap_or(&credentials);
+                let released = released.as_ref().unwrap_or(credentials);
                 self.failed(tenant, connection, released, refused, error)
                     .await
                     .map(Attempt::Token)

@@ -208,3 +208,94 @@ async fn the_lock_map_holds_only_connections_in_use() {
         lock(&manager.inner.locks).len()
     );
 }
+
+/// A store whose reads for refresh never take the lease (a host's store
+/// that overrides `get_for_refresh` with a plain read, say), counting them.
+#[derive(Debug, Default)]
+struct NeverLeases {
+    store: MemoryStore,
+    reads: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialStore for NeverLeases {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
+        self.store.get(tenant, connection).await
+    }
+    async fn get_for_refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        _: &RefreshLease,
+        _: chrono::DateTime<Utc>,
+    ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.store.get(tenant, connection).await
+    }
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: &Credentials,
+    ) -> Result<u64, Error> {
+        self.store.put(tenant, connection, credentials).await
+    }
+    async fn compare_and_swap(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        version: u64,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, Error> {
+        self.store
+            .compare_and_swap(tenant, connection, version, credentials)
+            .await
+    }
+    async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
+        self.store.delete(tenant, connection).await
+    }
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error> {
+        self.store.list(tenant).await
+    }
+}
+
+/// A due, free row that the read for refresh did not lease looks like a
+/// lost race once; the second time the manager takes the lease by
+/// compare-and-swap, so a store that never leases in its reads still gets
+/// one refresh, not a loop of reads.
+#[tokio::test]
+async fn a_store_whose_reads_never_lease_still_refreshes_once() {
+    let store = Arc::new(NeverLeases::default());
+    let tenant = TenantId::new("t").unwrap();
+    let connection = ConnectionId::new("provider", "c").unwrap();
+    let expired = Credentials::oauth2(
+        "old",
+        Some("refresh".into()),
+        Some(Utc::now() - chrono::Duration::minutes(1)),
+    );
+    store.put(&tenant, &connection, &expired).await.unwrap();
+    let refresher = Arc::new(Counting::default());
+    let manager = TokenManager::builder(store.clone(), refresher.clone())
+        .poll_interval(Duration::from_millis(5))
+        .build()
+        .unwrap();
+
+    let token = tokio::time::timeout(
+        Duration::from_secs(10),
+        manager.access_token(&tenant, &connection),
+    )
+    .await
+    .expect("no loop")
+    .unwrap();
+    assert_eq!(token.expose_secret(), "fresh");
+    assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        store.reads.load(Ordering::SeqCst),
+        2,
+        "one read lost, one leased by swap"
+    );
+}
