@@ -425,19 +425,76 @@ pub trait CredentialStore: Send + Sync + fmt::Debug + 'static {
     /// The tenant's connections, ordered by provider and name.
     async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error>;
 
-    /// A stream naming each connection written by any process sharing the
-    /// store (PostgreSQL: `LISTEN`/`NOTIFY`), so a [`TokenManager`] waiting
-    /// for another replica's refresh reads the row as soon as it is
-    /// written; `None`, the default, where the store cannot tell, and the
-    /// manager polls. A store may leave out writes whose credentials carry
-    /// a refresh lease (waiters wait for the lease to end, not to begin).
-    /// A change the stream misses (say, while it reconnects) costs a
-    /// waiter a poll, never a wrong token.
+    /// A stream telling of each connection written by any process sharing
+    /// the store (PostgreSQL: `LISTEN`/`NOTIFY`), so a [`TokenManager`]
+    /// waiting for another replica's refresh learns of the new token as
+    /// soon as it is written: from the [`Change`] itself where the store
+    /// sends the row with it, else by reading the row. `None`, the
+    /// default, where the store cannot tell, and the manager polls. A store
+    /// may leave out writes whose credentials carry a refresh lease
+    /// (waiters wait for the lease to end, not to begin). A change the
+    /// stream misses (say, while it reconnects) costs a waiter a poll,
+    /// never a wrong token.
     async fn changes(
         &self,
-    ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
-    {
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, Change>>, Error> {
         Ok(None)
+    }
+}
+
+/// Opens the row a [`Change`] carries.
+type OpenRow = dyn Fn() -> Result<Versioned<Credentials>, Error> + Send + Sync;
+
+/// A write to a connection's credentials, as
+/// [`CredentialStore::changes`] tells of it: whose row, and, where the
+/// store sends it along, the row as written (sealed until a waiter opens
+/// it: a replica hears of every write, and waits for few).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Change {
+    /// The tenant whose row was written.
+    pub tenant: TenantId,
+    /// The connection whose row was written.
+    pub connection: ConnectionId,
+    row: Option<std::sync::Arc<OpenRow>>,
+}
+
+impl Change {
+    /// A write to `tenant`'s `connection`, without the row.
+    pub fn new(tenant: TenantId, connection: ConnectionId) -> Self {
+        Self {
+            tenant,
+            connection,
+            row: None,
+        }
+    }
+
+    /// The same change carrying the row as written, which `open` returns
+    /// (decrypting it, say) when a waiter wants it. The row must carry no
+    /// refresh lease: a waiter takes a fresh token from it without reading
+    /// the store.
+    #[must_use]
+    pub fn with_row(
+        mut self,
+        open: impl Fn() -> Result<Versioned<Credentials>, Error> + Send + Sync + 'static,
+    ) -> Self {
+        self.row = Some(std::sync::Arc::new(open));
+        self
+    }
+
+    /// The row as written, where the store sent it.
+    pub fn row(&self) -> Option<Result<Versioned<Credentials>, Error>> {
+        self.row.as_ref().map(|open| open())
+    }
+}
+
+impl fmt::Debug for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Change")
+            .field("tenant", &self.tenant)
+            .field("connection", &self.connection)
+            .field("row", &self.row.as_ref().map(|_| "sealed"))
+            .finish()
     }
 }
 

@@ -252,10 +252,34 @@ async fn postgres_changes_leave_out_the_write_that_takes_a_refresh_lease() {
             .expect("a change within 5 s")
             .expect("the stream goes on")
     };
-    assert_eq!(next().await, (owner.clone(), other));
+    let first = next().await;
+    assert_eq!((&first.tenant, &first.connection), (&owner, &other));
+    let ended = next().await;
     assert_eq!(
-        next().await,
-        (owner, leased),
+        (&ended.tenant, &ended.connection),
+        (&owner, &leased),
         "the write that ends the lease"
     );
+    // The change carries the row as written: a waiting replica needs no
+    // read for the new token.
+    let row = ended.row().expect("the row fits").unwrap();
+    assert_eq!(row.version, version + 1);
+    assert_eq!(support::secrets_of(&row.value), ["new", "rt2"]);
+    assert!(row.value.refresh_lease.is_none());
+    assert!(!format!("{ended:?}").contains("new"), "{ended:?}");
+
+    // A row too large for a notification, and a delete, are told of
+    // without the row.
+    let large = Credentials::bearer("b").with_metadata("notes", "x".repeat(6000));
+    store.put(&owner, &other, &large).await.unwrap();
+    let told = next().await;
+    assert_eq!(told.connection, other);
+    assert!(
+        told.row().is_none(),
+        "a sealed row over 5,000 bytes stays out"
+    );
+    store.delete(&owner, &other).await.unwrap();
+    let deleted = next().await;
+    assert_eq!(deleted.connection, other);
+    assert!(deleted.row().is_none());
 }

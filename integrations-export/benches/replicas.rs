@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use integrations_core::credentials::{
-    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, TokenManager,
+    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, RefreshLease, TokenManager,
 };
 use integrations_core::id::KeyId;
 use integrations_core::id::ProviderId;
@@ -166,8 +166,14 @@ async fn warm(store: &PgStore) {
         .put(&tenant, &connection, &Credentials::bearer("warm"))
         .await
         .unwrap();
+    let lease = RefreshLease::new("warm-up", Utc::now());
     for _ in 0..10 * pool.options().get_max_connections() {
         let row = store.get(&tenant, &connection).await.unwrap().unwrap();
+        // A bearer token is never leased; the statement is run all the same.
+        store
+            .get_for_refresh(&tenant, &connection, &lease, Utc::now())
+            .await
+            .unwrap();
         store
             .compare_and_swap(&tenant, &connection, row.version, &row.value)
             .await

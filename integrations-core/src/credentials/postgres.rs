@@ -14,7 +14,7 @@ use batch::{Batcher, Call};
 
 use super::crypto::Sealed;
 use super::form::{from_plaintext, to_plaintext};
-use super::{CredentialStore, Credentials, KeyRing, RefreshLease, Versioned};
+use super::{Change, CredentialStore, Credentials, KeyRing, RefreshLease, Versioned};
 use crate::error::{CredentialError, Error};
 use crate::id::{ConnectionId, KeyId, TenantId};
 
@@ -426,15 +426,19 @@ impl CredentialStore for PgStore {
     /// The listener has a connection of its own, not one of the store's
     /// pool (a host's pool of one connection would have none left); it
     /// closes when the stream is dropped.
+    ///
+    /// Each change carries the row as written where it fits in the
+    /// notification (sealed values up to 5,000 bytes), opened only when a
+    /// waiter asks for it.
     async fn changes(
         &self,
-    ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
-    {
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, Change>>, Error> {
         use futures_util::StreamExt;
+        let keys = Arc::clone(&self.keys);
         let changes = crate::postgres::notifications(&self.pool, CHANGED)
             .await
             .map_err(store_error("listen for credential changes"))?
-            .filter_map(|payload| std::future::ready(changed(&payload)));
+            .filter_map(move |payload| std::future::ready(changed(&keys, &payload)));
         Ok(Some(changes.boxed()))
     }
 }
@@ -630,11 +634,54 @@ fn answer_slot(row: &PgRow, calls: usize) -> Result<usize, String> {
 /// The channel the credentials trigger notifies.
 const CHANGED: &str = "integrations_credentials_changed";
 
-/// The connection a notification names: `["tenant","provider","name"]`.
-fn changed(payload: &str) -> Option<(TenantId, ConnectionId)> {
-    let (tenant, provider, name): (String, String, String) = serde_json::from_str(payload).ok()?;
-    Some((
-        TenantId::new(tenant).ok()?,
-        ConnectionId::new(provider, name).ok()?,
-    ))
+/// A notification's payload (see the trigger): the row's key, with the
+/// row as written where it fitted.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    /// `["tenant","provider","name",version,"key_id","nonce","ciphertext"]`,
+    /// nonce and ciphertext in base64.
+    Row(String, String, String, i64, String, String, String),
+    /// `["tenant","provider","name"]`.
+    Key(String, String, String),
+}
+
+/// The change a notification tells of; `None` for a payload this store
+/// did not write.
+fn changed(keys: &Arc<KeyRing>, payload: &str) -> Option<Change> {
+    let (tenant, provider, name, row) = match serde_json::from_str(payload).ok()? {
+        Payload::Row(tenant, provider, name, version, key_id, nonce, ciphertext) => (
+            tenant,
+            provider,
+            name,
+            Some((version, key_id, nonce, ciphertext)),
+        ),
+        Payload::Key(tenant, provider, name) => (tenant, provider, name, None),
+    };
+    let tenant = TenantId::new(tenant).ok()?;
+    let connection = ConnectionId::new(provider, name).ok()?;
+    let change = Change::new(tenant.clone(), connection.clone());
+    let Some((version, key_id, nonce, ciphertext)) = row else {
+        return Some(change);
+    };
+    let keys = Arc::clone(keys);
+    // Decoded and opened only when a waiter asks: every replica hears of
+    // every write, and waits for few.
+    Some(change.with_row(move || {
+        use base64::Engine;
+        let base64 = |text: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| Error::store("read a change notification", e))
+        };
+        let sealed = Sealed {
+            key_id: KeyId::new(key_id.as_str())?,
+            nonce: base64(&nonce)?,
+            ciphertext: base64(&ciphertext)?,
+        };
+        let mut value = from_plaintext(&keys.open(&tenant, &connection, &sealed)?)?;
+        // Only a write without a lease notifies.
+        value.refresh_lease = None;
+        Ok(Versioned::new(value, version.unsigned_abs()))
+    }))
 }

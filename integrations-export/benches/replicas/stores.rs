@@ -119,7 +119,7 @@ impl CredentialStore for Counted {
     async fn changes(
         &self,
     ) -> Result<
-        Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>,
+        Option<futures_util::stream::BoxStream<'static, integrations_core::credentials::Change>>,
         integrations_core::Error,
     > {
         self.store.changes().await

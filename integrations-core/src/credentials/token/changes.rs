@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::{Inner, lock};
+use crate::credentials::Change;
 use crate::id::{ConnectionId, TenantId};
 
 /// How long a waiter woken by notifications waits at most before reading
@@ -38,9 +39,12 @@ pub(super) enum Listening {
     On(Arc<Changes>),
 }
 
+/// The latest change to a row that a waiter watches.
+type Latest = watch::Sender<Option<Change>>;
+
 /// The listener's task and the waiters it wakes, by connection.
 pub(super) struct Changes {
-    waiters: Arc<Mutex<HashMap<Key, watch::Sender<u64>>>>,
+    waiters: Arc<Mutex<HashMap<Key, Latest>>>,
     /// Reads the store's stream; stops when the manager drops this (at
     /// `close`, or with the manager).
     _listener: AbortOnDropHandle<()>,
@@ -51,7 +55,7 @@ pub(super) struct Changes {
 pub(super) struct ChangeWatch {
     changes: Arc<Changes>,
     key: Key,
-    receiver: Option<watch::Receiver<u64>>,
+    receiver: Option<watch::Receiver<Option<Change>>>,
 }
 
 impl ChangeWatch {
@@ -61,6 +65,11 @@ impl ChangeWatch {
         if let Some(receiver) = &mut self.receiver {
             receiver.borrow_and_update();
         }
+    }
+
+    /// The latest write the watch was woken for, if any.
+    pub(super) fn latest(&self) -> Option<Change> {
+        self.receiver.as_ref()?.borrow().clone()
     }
 
     /// Returns once the row was written since this watch began or since
@@ -113,7 +122,7 @@ impl Inner {
         let key = (tenant.clone(), connection.clone());
         let receiver = lock(&changes.waiters)
             .entry(key.clone())
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(None).0)
             .subscribe();
         Some(ChangeWatch {
             changes,
@@ -179,16 +188,15 @@ impl Inner {
 }
 
 impl Changes {
-    /// Wakes the waiters of each row `stream` names.
-    fn start(
-        mut stream: futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>,
-    ) -> Self {
-        let waiters: Arc<Mutex<HashMap<Key, watch::Sender<u64>>>> = Arc::default();
+    /// Wakes the waiters of each row `stream` tells of.
+    fn start(mut stream: futures_util::stream::BoxStream<'static, Change>) -> Self {
+        let waiters: Arc<Mutex<HashMap<Key, Latest>>> = Arc::default();
         let woken = Arc::clone(&waiters);
         let listener = tokio::spawn(async move {
-            while let Some(key) = stream.next().await {
+            while let Some(change) = stream.next().await {
+                let key = (change.tenant.clone(), change.connection.clone());
                 if let Some(sender) = lock(&woken).get(&key) {
-                    sender.send_modify(|writes| *writes += 1);
+                    sender.send_replace(Some(change));
                 }
             }
         });

@@ -124,7 +124,11 @@ impl Inner {
                         .failed(tenant, connection, &credentials, refused, why.into())
                         .await;
                 }
-                self.wait_for_other(lease_left, &mut waiting).await;
+                let key = (tenant, connection);
+                let waited = self.wait_for_other(lease_left, &mut waiting, key, stored.version);
+                if let Some(token) = waited.await.filter(|token| !same(Some(token), rejected)) {
+                    return Ok(token);
+                }
                 continue;
             }
             let ours = if credentials.refresh_lease.as_ref() == Some(&lease) {
@@ -144,8 +148,12 @@ impl Inner {
                 // Watching, wait for the write that ends the other's lease
                 // instead of reading a row that is still leased.
                 if waiting.watch.is_some() {
-                    self.wait_for_other(super::changes::NOTIFIED_POLL, &mut waiting)
-                        .await;
+                    let key = (tenant, connection);
+                    let left = super::changes::NOTIFIED_POLL;
+                    let waited = self.wait_for_other(left, &mut waiting, key, stored.version);
+                    if let Some(token) = waited.await {
+                        return Ok(token);
+                    }
                 }
                 continue;
             };
@@ -182,16 +190,48 @@ impl Inner {
 
     /// Waits while another process refreshes (at most `lease_left`): for
     /// the store's word of a write when it can tell, else a poll interval.
-    async fn wait_for_other(&self, lease_left: std::time::Duration, waiting: &mut Waiting) {
-        match &mut waiting.watch {
-            Some(watching) => {
-                tokio::select! {
-                    () = watching.changed() => {}
-                    () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => {}
-                }
-            }
-            None => tokio::time::sleep(self.poll_interval).await,
+    /// Where that word carries the row as written, newer than the one read
+    /// (`read`, its version) and holding a fresh token, returns the token:
+    /// no read needed.
+    async fn wait_for_other(
+        &self,
+        lease_left: std::time::Duration,
+        waiting: &mut Waiting,
+        (tenant, connection): (&TenantId, &ConnectionId),
+        read: u64,
+    ) -> Option<SecretString> {
+        let Some(watching) = &mut waiting.watch else {
+            tokio::time::sleep(self.poll_interval).await;
+            return None;
+        };
+        tokio::select! {
+            () = watching.changed() => {}
+            () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => return None,
         }
+        let row = match watching.latest()?.row()? {
+            Ok(row) => row,
+            Err(error) => {
+                tracing::debug!(%error, "token manager: the change's row did not open; reading");
+                return None;
+            }
+        };
+        let credentials = row.value;
+        let CredentialKind::OAuth2(oauth) = &credentials.kind else {
+            return None;
+        };
+        let usable = row.version > read
+            && credentials.status == CredentialStatus::Active
+            && self.is_fresh(credentials.expires_at, Utc::now());
+        if !usable {
+            return None;
+        }
+        self.remember(
+            tenant,
+            connection,
+            &oauth.access_token,
+            credentials.expires_at,
+        );
+        Some(oauth.access_token.clone())
     }
 
     /// Asks the provider to refresh the row we leased (`credentials` at

@@ -112,7 +112,7 @@ impl CredentialStore for SlowToListen {
     }
     async fn changes(
         &self,
-    ) -> Result<Option<futures_util::stream::BoxStream<'static, (TenantId, ConnectionId)>>, Error>
+    ) -> Result<Option<futures_util::stream::BoxStream<'static, crate::credentials::Change>>, Error>
     {
         tokio::time::sleep(self.connect).await;
         assert!(!self.panics, "a store's bug");
