@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::{Inner, RefreshRequest, TokenResponse, same};
 use crate::credentials::{
-    CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease,
+    CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease, Versioned,
 };
 use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::EventKind;
@@ -124,9 +124,11 @@ impl Inner {
                         .failed(tenant, connection, &credentials, refused, why.into())
                         .await;
                 }
-                let key = (tenant, connection);
-                let waited = self.wait_for_other(lease_left, &mut waiting, key, stored.version);
-                if let Some(token) = waited.await.filter(|token| !same(Some(token), rejected)) {
+                let written = self.wait_for_other(lease_left, &mut waiting, stored.version);
+                if let Some(token) = written
+                    .await
+                    .and_then(|row| self.ready(tenant, connection, row.value, rejected))
+                {
                     return Ok(token);
                 }
                 continue;
@@ -148,10 +150,12 @@ impl Inner {
                 // Watching, wait for the write that ends the other's lease
                 // instead of reading a row that is still leased.
                 if waiting.watch.is_some() {
-                    let key = (tenant, connection);
                     let left = super::changes::NOTIFIED_POLL;
-                    let waited = self.wait_for_other(left, &mut waiting, key, stored.version);
-                    if let Some(token) = waited.await {
+                    let written = self.wait_for_other(left, &mut waiting, stored.version);
+                    if let Some(token) = written
+                        .await
+                        .and_then(|row| self.ready(tenant, connection, row.value, rejected))
+                    {
                         return Ok(token);
                     }
                 }
@@ -190,16 +194,14 @@ impl Inner {
 
     /// Waits while another process refreshes (at most `lease_left`): for
     /// the store's word of a write when it can tell, else a poll interval.
-    /// Where that word carries the row as written, newer than the one read
-    /// (`read`, its version) and holding a fresh token, returns the token:
-    /// no read needed.
+    /// Returns the row as written where that word carries it and it is
+    /// newer than the one read (`read`, its version): no read needed.
     async fn wait_for_other(
         &self,
         lease_left: std::time::Duration,
         waiting: &mut Waiting,
-        (tenant, connection): (&TenantId, &ConnectionId),
         read: u64,
-    ) -> Option<SecretString> {
+    ) -> Option<Versioned<Credentials>> {
         let Some(watching) = &mut waiting.watch else {
             tokio::time::sleep(self.poll_interval).await;
             return None;
@@ -208,30 +210,40 @@ impl Inner {
             () = watching.changed() => {}
             () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => return None,
         }
-        let row = match watching.latest()?.row()? {
-            Ok(row) => row,
+        match watching.latest()?.row()? {
+            Ok(row) => (row.version > read).then_some(row),
             Err(error) => {
                 tracing::debug!(%error, "token manager: the change's row did not open; reading");
-                return None;
+                None
             }
-        };
-        let credentials = row.value;
-        let CredentialKind::OAuth2(oauth) = &credentials.kind else {
-            return None;
-        };
-        let usable = row.version > read
-            && credentials.status == CredentialStatus::Active
-            && self.is_fresh(credentials.expires_at, Utc::now());
-        if !usable {
-            return None;
         }
-        self.remember(
-            tenant,
-            connection,
-            &oauth.access_token,
-            credentials.expires_at,
-        );
-        Some(oauth.access_token.clone())
+    }
+
+    /// The token `credentials` hold, if a caller can take it as it is
+    /// (active OAuth 2, fresh, and not the one the provider `rejected`),
+    /// remembered.
+    fn ready(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        credentials: Credentials,
+        rejected: Option<&SecretString>,
+    ) -> Option<SecretString> {
+        let CredentialKind::OAuth2(oauth) = credentials.kind else {
+            return None;
+        };
+        let ready = credentials.status == CredentialStatus::Active
+            && !same(Some(&oauth.access_token), rejected)
+            && self.is_fresh(credentials.expires_at, Utc::now());
+        ready.then(|| {
+            self.remember(
+                tenant,
+                connection,
+                &oauth.access_token,
+                credentials.expires_at,
+            );
+            oauth.access_token
+        })
     }
 
     /// Asks the provider to refresh the row we leased (`credentials` at
@@ -240,18 +252,17 @@ impl Inner {
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-        (leased_version, leased): (u64, Credentials),
+        (leased_version, credentials): (u64, Credentials),
         refused: bool,
     ) -> Result<Attempt, Error> {
         let CredentialKind::OAuth2(OAuth2Token {
             refresh_token: Some(refresh_token),
             scopes,
             ..
-        }) = &leased.kind
+        }) = &credentials.kind
         else {
             return Ok(Attempt::ReadAgain);
         };
-        let credentials = &leased;
         let request = RefreshRequest {
             tenant,
             connection,
@@ -262,7 +273,7 @@ impl Inner {
         let outcome = tokio::time::timeout(self.refresh_timeout, self.refresher.refresh(request))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.refresh_timeout).into()));
-        let ours = (leased_version, leased.clone());
+        let ours = (leased_version, credentials.clone());
         match outcome {
             Ok(response) => {
                 let token = response.access_token.clone();
@@ -302,7 +313,7 @@ impl Inner {
                     .await
                     .ok()
                     .flatten();
-                let released = released.as_ref().unwrap_or(credentials);
+                let released = released.as_ref().unwrap_or(&credentials);
                 self.failed(tenant, connection, released, refused, error)
                     .await
                     .map(Attempt::Token)
