@@ -54,36 +54,61 @@ async fn a_lease_left_by_a_dead_process_expires_and_the_refresh_goes_ahead() {
     );
 }
 
-/// A store whose change notifications take `connect` to start (a
-/// database slow to open the listener's connection), or that `panics`
-/// when asked for them.
+/// A `MemoryStore` with quirks: change notifications that take `listen`
+/// to start (a database slow to open the listener's connection; `None`:
+/// the store has none), or that `panics` when asked for them; and reads
+/// for refresh that never lease (`reads_lease` off: a host's store that
+/// overrides `get_for_refresh` with a plain read), counted.
 #[derive(Debug)]
-struct SlowToListen {
+struct Quirky {
     store: MemoryStore,
-    connect: Duration,
+    listen: Option<Duration>,
     panics: bool,
     listened: AtomicUsize,
+    reads_lease: bool,
+    reads_for_refresh: AtomicUsize,
 }
 
-impl SlowToListen {
-    fn new(connect: Duration) -> Self {
+impl Quirky {
+    fn slow_to_listen(connect: Duration) -> Self {
         Self {
             store: MemoryStore::new(),
-            connect,
+            listen: Some(connect),
             panics: false,
             listened: AtomicUsize::new(0),
+            reads_lease: true,
+            reads_for_refresh: AtomicUsize::new(0),
         }
     }
 }
 
 #[async_trait]
-impl CredentialStore for SlowToListen {
+impl CredentialStore for Quirky {
     async fn get(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
         self.store.get(tenant, connection).await
+    }
+    async fn get_for_refresh(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        lease: &RefreshLease,
+        due: chrono::DateTime<Utc>,
+    ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
+        self.reads_for_refresh.fetch_add(1, Ordering::SeqCst);
+        // As a database's would: a manager reading in a loop is cut off by
+        // a timeout rather than hanging the test.
+        tokio::task::yield_now().await;
+        if self.reads_lease {
+            self.store
+                .get_for_refresh(tenant, connection, lease, due)
+                .await
+        } else {
+            self.store.get(tenant, connection).await
+        }
     }
     async fn put(
         &self,
@@ -114,7 +139,10 @@ impl CredentialStore for SlowToListen {
         &self,
     ) -> Result<Option<futures_util::stream::BoxStream<'static, crate::credentials::Change>>, Error>
     {
-        tokio::time::sleep(self.connect).await;
+        let Some(connect) = self.listen else {
+            return Ok(None);
+        };
+        tokio::time::sleep(connect).await;
         assert!(!self.panics, "a store's bug");
         self.listened.fetch_add(1, Ordering::SeqCst);
         Ok(Some(Box::pin(futures_util::stream::pending())))
@@ -123,7 +151,7 @@ impl CredentialStore for SlowToListen {
 
 #[tokio::test(start_paused = true)]
 async fn reads_do_not_wait_for_the_listener_to_connect() {
-    let store = Arc::new(SlowToListen::new(Duration::from_secs(30)));
+    let store = Arc::new(Quirky::slow_to_listen(Duration::from_secs(30)));
     let tenant = TenantId::new("t").unwrap();
     let connection = ConnectionId::new("provider", "c").unwrap();
     let fresh = Credentials::oauth2("fresh", None, Some(Utc::now() + chrono::Duration::hours(1)));
@@ -151,9 +179,9 @@ async fn reads_do_not_wait_for_the_listener_to_connect() {
 
 #[tokio::test]
 async fn a_store_that_panics_when_asked_for_its_changes_leaves_the_manager_polling() {
-    let store = SlowToListen {
+    let store = Quirky {
         panics: true,
-        ..SlowToListen::new(Duration::ZERO)
+        ..Quirky::slow_to_listen(Duration::ZERO)
     };
     let manager = TokenManager::builder(Arc::new(store), Arc::new(Counting::default()))
         .build()
@@ -209,67 +237,17 @@ async fn the_lock_map_holds_only_connections_in_use() {
     );
 }
 
-/// A store whose reads for refresh never take the lease (a host's store
-/// that overrides `get_for_refresh` with a plain read, say), counting them.
-#[derive(Debug, Default)]
-struct NeverLeases {
-    store: MemoryStore,
-    reads: AtomicUsize,
-}
-
-#[async_trait]
-impl CredentialStore for NeverLeases {
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-    ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
-        self.store.get(tenant, connection).await
-    }
-    async fn get_for_refresh(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        _: &RefreshLease,
-        _: chrono::DateTime<Utc>,
-    ) -> Result<Option<crate::credentials::Versioned<Credentials>>, Error> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.store.get(tenant, connection).await
-    }
-    async fn put(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        credentials: &Credentials,
-    ) -> Result<u64, Error> {
-        self.store.put(tenant, connection, credentials).await
-    }
-    async fn compare_and_swap(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        version: u64,
-        credentials: &Credentials,
-    ) -> Result<Option<u64>, Error> {
-        self.store
-            .compare_and_swap(tenant, connection, version, credentials)
-            .await
-    }
-    async fn delete(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<bool, Error> {
-        self.store.delete(tenant, connection).await
-    }
-    async fn list(&self, tenant: &TenantId) -> Result<Vec<ConnectionId>, Error> {
-        self.store.list(tenant).await
-    }
-}
-
 /// A due, free row that the read for refresh did not lease looks like a
 /// lost race once; the second time the manager takes the lease by
 /// compare-and-swap, so a store that never leases in its reads still gets
 /// one refresh, not a loop of reads.
 #[tokio::test]
 async fn a_store_whose_reads_never_lease_still_refreshes_once() {
-    let store = Arc::new(NeverLeases::default());
+    let store = Arc::new(Quirky {
+        listen: None,
+        reads_lease: false,
+        ..Quirky::slow_to_listen(Duration::ZERO)
+    });
     let tenant = TenantId::new("t").unwrap();
     let connection = ConnectionId::new("provider", "c").unwrap();
     let expired = Credentials::oauth2(
@@ -294,7 +272,7 @@ async fn a_store_whose_reads_never_lease_still_refreshes_once() {
     assert_eq!(token.expose_secret(), "fresh");
     assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
     assert_eq!(
-        store.reads.load(Ordering::SeqCst),
+        store.reads_for_refresh.load(Ordering::SeqCst),
         2,
         "one read lost, one leased by swap"
     );
