@@ -1,0 +1,299 @@
+//! The statements `PgStore` shares between concurrent calls: reads (each
+//! may take a refresh lease) and compare-and-swaps, one statement for a
+//! batch of rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use sqlx::postgres::{PgPool, PgRow};
+
+use super::batch::Call;
+use super::store_error;
+use crate::credentials::crypto::Sealed;
+use crate::credentials::{Credentials, RefreshLease};
+use crate::error::Error;
+use crate::id::{ConnectionId, KeyId, TenantId};
+
+/// A read waiting for its statement: the row, and for
+/// [`get_for_refresh`](crate::credentials::CredentialStore::get_for_refresh)
+/// the lease to take when the row is due.
+pub(super) struct Read {
+    pub(super) tenant: TenantId,
+    pub(super) connection: ConnectionId,
+    pub(super) lease: Option<LeaseAsk>,
+}
+
+/// Take `lease` on a refreshable row that expires at or before `due` and
+/// holds no other owner's lease past `now`.
+pub(super) struct LeaseAsk {
+    pub(super) lease: RefreshLease,
+    pub(super) due: DateTime<Utc>,
+    pub(super) now: DateTime<Utc>,
+}
+
+/// A row as a read found it: its version and sealed value, the lease in
+/// its columns, and whether the read took the lease (then at the version
+/// that write gave the row).
+pub(super) struct Row {
+    pub(super) version: u64,
+    pub(super) sealed: Sealed,
+    pub(super) lease: Option<RefreshLease>,
+    pub(super) taken: bool,
+}
+
+impl Call for Read {
+    fn row(&self) -> (&TenantId, &ConnectionId) {
+        (&self.tenant, &self.connection)
+    }
+}
+
+/// A compare-and-swap waiting for its statement: the row, the version it
+/// expects and what to write.
+pub(super) struct Swap {
+    pub(super) tenant: TenantId,
+    pub(super) connection: ConnectionId,
+    pub(super) expected: u64,
+    pub(super) sealed: Sealed,
+    pub(super) clear: Clear,
+}
+
+/// What a row keeps in clear beside its sealed value: when it expires,
+/// its refresh lease, and whether a refresh can renew it.
+pub(super) struct Clear {
+    pub(super) expires_at: Option<DateTime<Utc>>,
+    pub(super) lease: Option<RefreshLease>,
+    pub(super) refreshable: bool,
+}
+
+impl Clear {
+    pub(super) fn of(credentials: &Credentials) -> Self {
+        Self {
+            expires_at: credentials.expires_at,
+            lease: credentials.refresh_lease.clone(),
+            refreshable: credentials.refreshable(),
+        }
+    }
+}
+
+impl Call for Swap {
+    fn row(&self) -> (&TenantId, &ConnectionId) {
+        (&self.tenant, &self.connection)
+    }
+}
+
+pub(super) fn text(row: &PgRow, column: &str) -> Result<String, Error> {
+    row.try_get(column).map_err(store_error("read a row"))
+}
+
+/// A row of the table as read: `taken` says whether the statement took
+/// its lease.
+pub(super) fn found_row(row: &PgRow, taken: bool) -> Result<Row, Error> {
+    let version: i64 = row.try_get("version").map_err(store_error("read a row"))?;
+    let owner: Option<String> = row
+        .try_get("lease_owner")
+        .map_err(store_error("read a row"))?;
+    let until: Option<DateTime<Utc>> = row
+        .try_get("leased_until")
+        .map_err(store_error("read a row"))?;
+    Ok(Row {
+        version: version.unsigned_abs(),
+        sealed: Sealed {
+            key_id: KeyId::new(text(row, "key_id")?)?,
+            nonce: row.try_get("nonce").map_err(store_error("read a row"))?,
+            ciphertext: row
+                .try_get("ciphertext")
+                .map_err(store_error("read a row"))?,
+        },
+        lease: owner
+            .zip(until)
+            .map(|(owner, until)| RefreshLease::new(owner, until)),
+        taken,
+    })
+}
+
+/// Reads `calls` in one statement: each one's row, `None` where there is
+/// none; with the leases asked for taken where due (see [`READ_AND_LEASE`]).
+pub(super) async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Row>>, String> {
+    let (tenants, providers, names) = columns(calls.iter().map(|c| (&c.tenant, &c.connection)));
+    let asks = || calls.iter().map(|call| call.lease.as_ref());
+    let found = if asks().all(|ask| ask.is_none()) {
+        sqlx::query(READ)
+            .bind(tenants)
+            .bind(providers)
+            .bind(names)
+            .fetch_all(&pool)
+            .await
+    } else {
+        let owners: Vec<Option<&str>> = asks().map(|a| a.map(|a| a.lease.owner())).collect();
+        let until: Vec<Option<DateTime<Utc>>> =
+            asks().map(|a| a.map(|a| a.lease.until())).collect();
+        let due: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.due)).collect();
+        let now: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.now)).collect();
+        sqlx::query(READ_AND_LEASE)
+            .bind(tenants)
+            .bind(providers)
+            .bind(names)
+            .bind(owners)
+            .bind(until)
+            .bind(due)
+            .bind(now)
+            .fetch_all(&pool)
+            .await
+    }
+    .map_err(|e| e.to_string())?;
+    let mut answers: Vec<Option<Row>> = calls.iter().map(|_| None).collect();
+    for row in &found {
+        let slot = answer_slot(row, answers.len())?;
+        let taken: bool = row.try_get("taken").map_err(|e| e.to_string())?;
+        answers[slot] = Some(found_row(row, taken).map_err(|e| e.to_string())?);
+    }
+    Ok(answers)
+}
+
+/// The rows asked for, by key (`$1` tenants, `$2` providers, `$3` names).
+const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         c.leased_until, false AS taken
+     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+         AS asked(tenant, provider, name, i)
+     JOIN integrations_credentials c ON c.tenant = asked.tenant
+         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted";
+
+/// The rows asked for, each asking for a lease (`$4` owners, `$5` until
+/// when, NULL for a plain read) taking it where the row is refreshable,
+/// expires at or before `$6` and holds no other owner's lease past `$7`.
+///
+/// The due rows are locked first, in key order (so replicas' statements
+/// wait for each other instead of deadlocking), and read as locked: a
+/// statement that waited for another's lease sees that lease, where a
+/// plain read would see the row as it was when the statement began.
+const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                              $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+             WITH ORDINALITY AS asked(tenant, provider, name, owner, until, due, now, i)
+     ), locked AS MATERIALIZED (
+         SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+             c.leased_until,
+             (c.leased_until IS NULL OR c.leased_until <= asked.now
+                 OR c.lease_owner = asked.owner) AS free
+         FROM integrations_credentials c
+         JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
+             AND c.name = asked.name
+         WHERE asked.owner IS NOT NULL AND NOT c.deleted AND c.refreshable IS NOT FALSE
+             AND c.expires_at <= asked.due
+         ORDER BY c.tenant, c.provider, c.name
+         FOR UPDATE OF c
+     ), taken AS (
+         UPDATE integrations_credentials c SET
+             version = c.version + 1, lease_owner = asked.owner, leased_until = asked.until,
+             updated_at = now()
+         FROM asked JOIN locked ON locked.i = asked.i
+         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
+             AND locked.free
+         RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext
+     )
+     SELECT i, version, key_id, nonce, ciphertext, NULL AS lease_owner,
+         NULL::timestamptz AS leased_until, true AS taken
+     FROM taken
+     UNION ALL
+     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until, false
+     FROM locked WHERE NOT free
+     UNION ALL
+     SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         c.leased_until, false
+     FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
+         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
+     WHERE asked.i NOT IN (SELECT i FROM locked)";
+
+/// Makes `swaps` (one per row) in one statement: each one's new version,
+/// `None` where the row was not at the expected version. The rows are
+/// locked in key order first, so statements of several replicas that
+/// touch the same rows wait for each other instead of deadlocking.
+pub(super) async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String> {
+    let (tenants, providers, names) = columns(swaps.iter().map(|s| (&s.tenant, &s.connection)));
+    let expected: Vec<i64> = swaps
+        .iter()
+        .map(|s| i64::try_from(s.expected).unwrap_or(i64::MAX))
+        .collect();
+    let key_ids: Vec<&str> = swaps.iter().map(|s| s.sealed.key_id.as_str()).collect();
+    let nonces: Vec<&[u8]> = swaps.iter().map(|s| s.sealed.nonce.as_slice()).collect();
+    let ciphertexts: Vec<&[u8]> = swaps
+        .iter()
+        .map(|s| s.sealed.ciphertext.as_slice())
+        .collect();
+    let expires: Vec<Option<DateTime<Utc>>> = swaps.iter().map(|s| s.clear.expires_at).collect();
+    let leases: Vec<Option<&RefreshLease>> = swaps.iter().map(|s| s.clear.lease.as_ref()).collect();
+    let until: Vec<Option<DateTime<Utc>>> =
+        leases.iter().map(|l| l.map(RefreshLease::until)).collect();
+    let owners: Vec<Option<&str>> = leases.iter().map(|l| l.map(RefreshLease::owner)).collect();
+    let refreshable: Vec<bool> = swaps.iter().map(|s| s.clear.refreshable).collect();
+    let done = sqlx::query(
+        "WITH asked AS MATERIALIZED (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                                  $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
+                                  $9::timestamptz[], $10::text[], $11::boolean[])
+                 WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
+                                          ciphertext, expires_at, leased_until, lease_owner,
+                                          refreshable, i)
+         ), locked AS MATERIALIZED (
+             SELECT c.tenant, c.provider, c.name FROM integrations_credentials c
+             JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
+                 AND c.name = asked.name
+             WHERE c.version = asked.expected AND NOT c.deleted
+             ORDER BY c.tenant, c.provider, c.name
+             FOR UPDATE OF c
+         )
+         UPDATE integrations_credentials c SET
+             version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
+             ciphertext = asked.ciphertext, expires_at = asked.expires_at,
+             leased_until = asked.leased_until, lease_owner = asked.lease_owner,
+             refreshable = asked.refreshable, updated_at = now()
+         FROM asked JOIN locked ON locked.tenant = asked.tenant
+             AND locked.provider = asked.provider AND locked.name = asked.name
+         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
+             AND c.version = asked.expected AND NOT c.deleted
+         RETURNING asked.i, c.version",
+    )
+    .bind(tenants)
+    .bind(providers)
+    .bind(names)
+    .bind(expected)
+    .bind(key_ids)
+    .bind(nonces)
+    .bind(ciphertexts)
+    .bind(expires)
+    .bind(until)
+    .bind(owners)
+    .bind(refreshable)
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut answers = vec![None; swaps.len()];
+    for row in &done {
+        let slot = answer_slot(row, answers.len())?;
+        let version: i64 = row.try_get("version").map_err(|e| e.to_string())?;
+        answers[slot] = Some(version.unsigned_abs());
+    }
+    Ok(answers)
+}
+
+/// The rows' keys as three columns, for `unnest`.
+fn columns<'a>(
+    rows: impl Iterator<Item = (&'a TenantId, &'a ConnectionId)>,
+) -> (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>) {
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (tenant, connection) in rows {
+        columns.0.push(tenant.as_str());
+        columns.1.push(connection.provider().as_str());
+        columns.2.push(connection.name());
+    }
+    columns
+}
+
+/// Which call a result row answers (`i`, counted from 1 by `WITH
+/// ORDINALITY`).
+fn answer_slot(row: &PgRow, calls: usize) -> Result<usize, String> {
+    let i: i64 = row.try_get("i").map_err(|e| e.to_string())?;
+    usize::try_from(i - 1)
+        .ok()
+        .filter(|slot| *slot < calls)
+        .ok_or_else(|| format!("the database answered call {i} of {calls}"))
+}
