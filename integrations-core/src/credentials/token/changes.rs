@@ -194,8 +194,17 @@ impl Changes {
         let woken = Arc::clone(&waiters);
         let listener = tokio::spawn(async move {
             while let Some(change) = stream.next().await {
-                let key = (change.tenant.clone(), change.connection.clone());
-                if let Some(sender) = lock(&woken).get(&key) {
+                let sender = {
+                    let waiters = lock(&woken);
+                    if waiters.is_empty() {
+                        continue;
+                    }
+                    let key = (change.tenant.clone(), change.connection.clone());
+                    waiters.get(&key).cloned()
+                };
+                // Woken outside the lock, which the waiter takes again
+                // when it stops watching.
+                if let Some(sender) = sender {
                     sender.send_replace(Some(change));
                 }
             }
