@@ -25,6 +25,8 @@ pub(crate) struct Peer {
     pub(crate) transport: &'static str,
     pub(crate) address: Option<String>,
     pub(crate) port: Option<u16>,
+    /// `mcp.protocol.version`: the revision the handshake settled on.
+    pub(crate) version: Option<String>,
 }
 
 impl Peer {
@@ -57,12 +59,14 @@ impl Peer {
                     transport: "tcp",
                     address: Some(address.to_owned()),
                     port: Some(port.and_then(|port| port.parse().ok()).unwrap_or(default)),
+                    version: None,
                 }
             }
             _ => Self {
                 transport: "pipe",
                 address: None,
                 port: None,
+                version: None,
             },
         }
     }
@@ -73,13 +77,7 @@ impl Peer {
 /// Every field but `jsonrpc.request.id` (known once the request is sent,
 /// [`request_id`]) is given as the span is made: each later `record` costs
 /// a subscriber such as tracing-opentelemetry a lookup and a lock.
-pub(crate) fn client(
-    method: &'static str,
-    target: &str,
-    server: &str,
-    peer: &Peer,
-    version: Option<&str>,
-) -> Span {
+pub(crate) fn client(method: &'static str, target: &str, server: &str, peer: &Peer) -> Span {
     let of = |wanted: &str| (method == wanted).then_some(target);
     tracing::info_span!(
         "mcp.client",
@@ -94,7 +92,7 @@ pub(crate) fn client(
         network.transport = peer.transport,
         server.address = peer.address.as_deref(),
         server.port = peer.port,
-        mcp.protocol.version = version,
+        mcp.protocol.version = peer.version.as_deref(),
         jsonrpc.request.id = Empty,
         error.type = Empty,
         rpc.response.status_code = Empty,

@@ -305,7 +305,11 @@ impl Session {
             .as_ref()
             .and_then(|(hooks, _)| hooks.capabilities().logs);
         let mut session = Self::connect_to(server, config, options).await?;
-        session.trace_peer = crate::trace::Peer::of(config);
+        session.trace_peer = crate::trace::Peer {
+            version: (session.peer.peer_info())
+                .map(|info| info.protocol_version.as_str().to_owned()),
+            ..crate::trace::Peer::of(config)
+        };
         // A 2025-11-25 server that logs is told the hooks' level before
         // the session is handed out.
         let logging = session.peer.peer_info().is_some_and(|info| {
@@ -467,15 +471,7 @@ impl Session {
 
     /// The span of a `method` request for `target` on this session.
     pub(crate) fn span(&self, method: &'static str, target: &str) -> tracing::Span {
-        let version = self.peer.peer_info();
-        let version = version.as_ref().map(|info| info.protocol_version.as_str());
-        crate::trace::client(
-            method,
-            target,
-            self.server.as_str(),
-            &self.trace_peer,
-            version,
-        )
+        crate::trace::client(method, target, self.server.as_str(), &self.trace_peer)
     }
 
     pub(crate) fn touch(&self) {
