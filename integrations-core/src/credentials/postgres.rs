@@ -14,7 +14,7 @@ use notify::{CHANGED, changed};
 use statements::{Clear, LeaseAsk, Read, Row, Swap, found_row, read, swap, text};
 
 use super::crypto::Sealed;
-use super::form::{from_plaintext, to_plaintext};
+use super::form::to_plaintext;
 use super::{Change, CredentialStore, Credentials, KeyRing, RefreshLease, Versioned};
 use crate::error::{CredentialError, Error};
 use crate::id::{ConnectionId, TenantId};
@@ -147,8 +147,8 @@ impl PgStore {
         let rows = rows.iter().map(|row| {
             let tenant = TenantId::new(text(row, "tenant")?)?;
             let connection = ConnectionId::new(text(row, "provider")?, text(row, "name")?)?;
-            let found = found_row(row, false)?;
-            let opened = self.open(&tenant, &connection, found)?;
+            let found = found_row(row)?;
+            let opened = found.open(&self.keys, &tenant, &connection)?;
             Ok((tenant, connection, opened.version, opened.value))
         });
         super::rotation::reseal(self, rows).await
@@ -160,19 +160,6 @@ impl PgStore {
         self.batches.tasks.wait().await;
         self.batches.tasks.reopen();
         self.pool.close().await;
-    }
-
-    /// Opens a row read from the table: its lease is the one in its
-    /// columns (the sealed copy is not kept up to date).
-    fn open(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        row: Row,
-    ) -> Result<Versioned<Credentials>, Error> {
-        let mut value = from_plaintext(&self.keys.open(tenant, connection, &row.sealed)?)?;
-        value.refresh_lease = row.lease;
-        Ok(Versioned::new(value, row.version))
     }
 
     /// Makes `read` in the next statement.
@@ -206,7 +193,7 @@ impl CredentialStore for PgStore {
         let Some(row) = self.read(read).await? else {
             return Ok(None);
         };
-        self.open(tenant, connection, row).map(Some)
+        row.open(&self.keys, tenant, connection).map(Some)
     }
 
     /// Reads and leases in one statement (shared with the other reads of
@@ -229,13 +216,10 @@ impl CredentialStore for PgStore {
                 now: Utc::now(),
             }),
         };
-        let Some(mut row) = self.read(read).await? else {
+        let Some(row) = self.read(read).await? else {
             return Ok(None);
         };
-        if row.taken {
-            row.lease = Some(lease.clone());
-        }
-        self.open(tenant, connection, row).map(Some)
+        row.open(&self.keys, tenant, connection).map(Some)
     }
 
     async fn put(

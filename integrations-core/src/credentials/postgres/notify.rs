@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use super::statements::Row;
 use crate::credentials::crypto::Sealed;
-use crate::credentials::form::from_plaintext;
-use crate::credentials::{Change, KeyRing, Versioned};
+use crate::credentials::{Change, KeyRing};
 use crate::error::Error;
 use crate::id::{ConnectionId, KeyId, TenantId};
 
@@ -51,14 +51,16 @@ pub(super) fn changed(keys: &Arc<KeyRing>, payload: &str) -> Option<Change> {
                 .decode(text)
                 .map_err(|e| Error::store("read a change notification", e))
         };
-        let sealed = Sealed {
-            key_id: KeyId::new(key_id.as_str())?,
-            nonce: base64(&nonce)?,
-            ciphertext: base64(&ciphertext)?,
+        let row = Row {
+            version: version.unsigned_abs(),
+            sealed: Sealed {
+                key_id: KeyId::new(key_id.as_str())?,
+                nonce: base64(&nonce)?,
+                ciphertext: base64(&ciphertext)?,
+            },
+            // Only a write without a lease notifies.
+            lease: None,
         };
-        let mut value = from_plaintext(&keys.open(&tenant, &connection, &sealed)?)?;
-        // Only a write without a lease notifies.
-        value.refresh_lease = None;
-        Ok(Versioned::new(value, version.unsigned_abs()))
+        row.open(&keys, &tenant, &connection)
     }))
 }

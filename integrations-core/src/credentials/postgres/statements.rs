@@ -9,7 +9,8 @@ use sqlx::postgres::{PgPool, PgRow};
 use super::batch::Call;
 use super::store_error;
 use crate::credentials::crypto::Sealed;
-use crate::credentials::{Credentials, RefreshLease};
+use crate::credentials::form::from_plaintext;
+use crate::credentials::{Credentials, KeyRing, RefreshLease, Versioned};
 use crate::error::Error;
 use crate::id::{ConnectionId, KeyId, TenantId};
 
@@ -30,14 +31,27 @@ pub(super) struct LeaseAsk {
     pub(super) now: DateTime<Utc>,
 }
 
-/// A row as a read found it: its version and sealed value, the lease in
-/// its columns, and whether the read took the lease (then at the version
-/// that write gave the row).
+/// A row as a read found it: its version, sealed value and the lease in
+/// its columns (the one the read took, if it took one).
 pub(super) struct Row {
     pub(super) version: u64,
     pub(super) sealed: Sealed,
     pub(super) lease: Option<RefreshLease>,
-    pub(super) taken: bool,
+}
+
+impl Row {
+    /// The credentials the row holds, with the lease in its columns (the
+    /// sealed copy is not kept up to date).
+    pub(super) fn open(
+        self,
+        keys: &KeyRing,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Versioned<Credentials>, Error> {
+        let mut value = from_plaintext(&keys.open(tenant, connection, &self.sealed)?)?;
+        value.refresh_lease = self.lease;
+        Ok(Versioned::new(value, self.version))
+    }
 }
 
 impl Call for Read {
@@ -84,9 +98,8 @@ pub(super) fn text(row: &PgRow, column: &str) -> Result<String, Error> {
     row.try_get(column).map_err(store_error("read a row"))
 }
 
-/// A row of the table as read: `taken` says whether the statement took
-/// its lease.
-pub(super) fn found_row(row: &PgRow, taken: bool) -> Result<Row, Error> {
+/// A row of the table as read.
+pub(super) fn found_row(row: &PgRow) -> Result<Row, Error> {
     let version: i64 = row.try_get("version").map_err(store_error("read a row"))?;
     let owner: Option<String> = row
         .try_get("lease_owner")
@@ -106,7 +119,6 @@ pub(super) fn found_row(row: &PgRow, taken: bool) -> Result<Row, Error> {
         lease: owner
             .zip(until)
             .map(|(owner, until)| RefreshLease::new(owner, until)),
-        taken,
     })
 }
 
@@ -143,15 +155,14 @@ pub(super) async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Ro
     let mut answers: Vec<Option<Row>> = calls.iter().map(|_| None).collect();
     for row in &found {
         let slot = answer_slot(row, answers.len())?;
-        let taken: bool = row.try_get("taken").map_err(|e| e.to_string())?;
-        answers[slot] = Some(found_row(row, taken).map_err(|e| e.to_string())?);
+        answers[slot] = Some(found_row(row).map_err(|e| e.to_string())?);
     }
     Ok(answers)
 }
 
 /// The rows asked for, by key (`$1` tenants, `$2` providers, `$3` names).
 const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
-         c.leased_until, false AS taken
+         c.leased_until
      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
          AS asked(tenant, provider, name, i)
      JOIN integrations_credentials c ON c.tenant = asked.tenant
@@ -188,17 +199,16 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
          FROM asked JOIN locked ON locked.i = asked.i
          WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
              AND locked.free
-         RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext
+         RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+             c.leased_until
      )
-     SELECT i, version, key_id, nonce, ciphertext, NULL AS lease_owner,
-         NULL::timestamptz AS leased_until, true AS taken
-     FROM taken
+     SELECT * FROM taken
      UNION ALL
-     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until, false
+     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until
      FROM locked WHERE NOT free
      UNION ALL
      SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
-         c.leased_until, false
+         c.leased_until
      FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
          AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
      WHERE asked.i NOT IN (SELECT i FROM locked)";

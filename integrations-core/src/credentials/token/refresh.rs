@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::{Inner, RefreshRequest, TokenResponse, same};
 use crate::credentials::{
-    CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease, Versioned,
+    CredentialKind, CredentialStatus, Credentials, OAuth2Token, RefreshLease,
 };
 use crate::error::{BoxError, CredentialError, Error, error_chain};
 use crate::events::EventKind;
@@ -95,18 +95,13 @@ impl Inner {
                     .into());
                 }
             };
+            let key = (tenant, connection);
+            if let Some(token) = self.ready(key, &credentials, rejected, now) {
+                return Ok(token);
+            }
             // The provider refused this token: it needs a refresh, and it
             // is no fallback, whatever its expiry says.
             let refused = same(Some(&oauth.access_token), rejected);
-            if !refused && self.is_fresh(credentials.expires_at, now) {
-                self.remember(
-                    tenant,
-                    connection,
-                    &oauth.access_token,
-                    credentials.expires_at,
-                );
-                return Ok(oauth.access_token.clone());
-            }
             if oauth.refresh_token.is_none() {
                 if !refused && credentials.expires_at.is_none_or(|at| at > now) {
                     return Ok(oauth.access_token.clone());
@@ -124,11 +119,9 @@ impl Inner {
                         .failed(tenant, connection, &credentials, refused, why.into())
                         .await;
                 }
-                let written = self.wait_for_other(lease_left, &mut waiting, stored.version);
-                if let Some(token) = written
-                    .await
-                    .and_then(|row| self.ready(tenant, connection, row.value, rejected))
-                {
+                let waited =
+                    self.wait_for_other(lease_left, &mut waiting, stored.version, key, rejected);
+                if let Some(token) = waited.await {
                     return Ok(token);
                 }
                 continue;
@@ -151,11 +144,9 @@ impl Inner {
                 // instead of reading a row that is still leased.
                 if waiting.watch.is_some() {
                     let left = super::changes::NOTIFIED_POLL;
-                    let written = self.wait_for_other(left, &mut waiting, stored.version);
-                    if let Some(token) = written
-                        .await
-                        .and_then(|row| self.ready(tenant, connection, row.value, rejected))
-                    {
+                    let waited =
+                        self.wait_for_other(left, &mut waiting, stored.version, key, rejected);
+                    if let Some(token) = waited.await {
                         return Ok(token);
                     }
                 }
@@ -194,14 +185,17 @@ impl Inner {
 
     /// Waits while another process refreshes (at most `lease_left`): for
     /// the store's word of a write when it can tell, else a poll interval.
-    /// Returns the row as written where that word carries it and it is
-    /// newer than the one read (`read`, its version): no read needed.
+    /// Where that word carries the row as written, newer than the one read
+    /// (`read`, its version) and holding a token the caller can take
+    /// ([`ready`](Self::ready)), returns the token: no read needed.
     async fn wait_for_other(
         &self,
         lease_left: std::time::Duration,
         waiting: &mut Waiting,
         read: u64,
-    ) -> Option<Versioned<Credentials>> {
+        key: (&TenantId, &ConnectionId),
+        rejected: Option<&SecretString>,
+    ) -> Option<SecretString> {
         let Some(watching) = &mut waiting.watch else {
             tokio::time::sleep(self.poll_interval).await;
             return None;
@@ -210,31 +204,35 @@ impl Inner {
             () = watching.changed() => {}
             () = tokio::time::sleep(super::changes::NOTIFIED_POLL.min(lease_left)) => return None,
         }
-        match watching.latest()?.row()? {
-            Ok(row) => (row.version > read).then_some(row),
+        let row = match watching.latest()?.row()? {
+            Ok(row) => row,
             Err(error) => {
                 tracing::debug!(%error, "token manager: the change's row did not open; reading");
-                None
+                return None;
             }
+        };
+        if row.version <= read {
+            return None;
         }
+        self.ready(key, &row.value, rejected, Utc::now())
     }
 
-    /// The token `credentials` hold, if a caller can take it as it is
-    /// (active OAuth 2, fresh, and not the one the provider `rejected`),
-    /// remembered.
+    /// The token `credentials` hold, remembered, if a caller can take it
+    /// as it is at `now`: active OAuth 2, fresh, and not the one the
+    /// provider `rejected`.
     fn ready(
         &self,
-        tenant: &TenantId,
-        connection: &ConnectionId,
-        credentials: Credentials,
+        (tenant, connection): (&TenantId, &ConnectionId),
+        credentials: &Credentials,
         rejected: Option<&SecretString>,
+        now: chrono::DateTime<Utc>,
     ) -> Option<SecretString> {
-        let CredentialKind::OAuth2(oauth) = credentials.kind else {
+        let CredentialKind::OAuth2(oauth) = &credentials.kind else {
             return None;
         };
         let ready = credentials.status == CredentialStatus::Active
             && !same(Some(&oauth.access_token), rejected)
-            && self.is_fresh(credentials.expires_at, Utc::now());
+            && self.is_fresh(credentials.expires_at, now);
         ready.then(|| {
             self.remember(
                 tenant,
@@ -242,7 +240,7 @@ impl Inner {
                 &oauth.access_token,
                 credentials.expires_at,
             );
-            oauth.access_token
+            oauth.access_token.clone()
         })
     }
 
