@@ -83,6 +83,57 @@ async fn postgres_reads_for_refresh_that_lose_the_race_see_the_lease_that_won() 
     }
 }
 
+/// On PostgreSQL a read for refresh that finds another owner's live lease
+/// returns it without locking the row: a waiting replica neither queues
+/// behind other transactions on the row nor writes a row lock (to the
+/// write-ahead log) only to learn that it has to wait.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_for_refresh_of_a_row_leased_elsewhere_take_no_lock() {
+    use chrono::Utc;
+    use integrations_core::credentials::{Credentials, PgStore, RefreshLease};
+    let Some(server) =
+        integrations_fakes::postgres::TestPostgres::start_or_skip("a leased row read")
+    else {
+        return;
+    };
+    let url = server.database("leased_read");
+    let store = PgStore::connect(&url, keys()).await.unwrap();
+    let (owner, id) = (
+        support::tenant("leased"),
+        support::connection("lease", "held"),
+    );
+    let now = Utc::now();
+    let expired = Credentials::oauth2("a", Some("r".into()), Some(now));
+    store.put(&owner, &id, &expired).await.unwrap();
+    let lease = |who: &str| RefreshLease::new(who, now + chrono::Duration::seconds(30));
+    let won = store
+        .get_for_refresh(&owner, &id, &lease("winner"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(won.value.refresh_lease, Some(lease("winner")));
+    // Another transaction holds the weakest row lock, one that a lease
+    // read's `FOR UPDATE` would wait for.
+    let mut other = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM integrations_credentials WHERE tenant = $1 FOR KEY SHARE")
+        .bind(owner.as_str())
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.get_for_refresh(&owner, &id, &lease("waiter"), now),
+    )
+    .await
+    .expect("a read of a row leased elsewhere waits for no lock")
+    .unwrap()
+    .unwrap();
+    assert_eq!(read.value.refresh_lease, Some(lease("winner")));
+    assert_eq!(read.version, won.version);
+    other.rollback().await.unwrap();
+}
+
 /// Rotation on PostgreSQL re-seals every row under the new key, and the
 /// table holds no secret in clear.
 #[cfg(feature = "postgres")]

@@ -66,6 +66,10 @@ struct Refreshes {
     calls: f64,
     /// SQL statements those calls took, per connection.
     statements: f64,
+    /// Bytes of write-ahead log PostgreSQL wrote meanwhile, per
+    /// connection: the row versions and row locks the replicas' statements
+    /// cost the database they share.
+    wal: f64,
 }
 
 async fn refreshes(url: &str, replicas: usize) -> Refreshes {
@@ -118,6 +122,10 @@ async fn refreshes(url: &str, replicas: usize) -> Refreshes {
         assert!(manager.listen().await, "PostgreSQL tells of changes");
     }
     let statements = stores::statements();
+    let wal: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+        .fetch_one(seed.pool())
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
     for manager in &managers {
@@ -132,12 +140,20 @@ async fn refreshes(url: &str, replicas: usize) -> Refreshes {
     }
     let elapsed = started.elapsed();
     let statements = stores::statements() - statements;
+    let wal: f64 = sqlx::query_scalar(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8",
+    )
+    .bind(wal)
+    .fetch_one(seed.pool())
+    .await
+    .unwrap();
     let refreshed = count.load(Ordering::Relaxed);
     Refreshes {
         per_second: refreshed as f64 / elapsed.as_secs_f64(),
         refreshed,
         calls: queries.load(Ordering::Relaxed) as f64 / CONNECTIONS as f64,
         statements: statements as f64 / CONNECTIONS as f64,
+        wal: wal / CONNECTIONS as f64,
     }
 }
 
@@ -314,6 +330,7 @@ fn main() {
         let mut refresh = Vec::new();
         let mut calls = Vec::new();
         let mut statements = Vec::new();
+        let mut wal = Vec::new();
         for round in 0..2 * REFRESH_ROUNDS {
             let replicas = if matches!(round % 4, 0 | 3) { 1 } else { 4 };
             let url = server.database(&format!("refresh{round}"));
@@ -322,6 +339,7 @@ fn main() {
             refresh.push((replicas, round.per_second));
             calls.push((replicas, round.calls));
             statements.push((replicas, round.statements));
+            wal.push((replicas, round.wal));
         }
         let mut deliver = Vec::new();
         for (round, replicas) in [1, 4, 4, 1].into_iter().enumerate() {
@@ -367,6 +385,11 @@ fn main() {
             mean(&calls, 4),
             mean(&statements, 1),
             mean(&statements, 4)
+        );
+        println!(
+            "  PostgreSQL's write-ahead log a connection: 1 replica {:.0} bytes   4 replicas {:.0} bytes",
+            mean(&wal, 1),
+            mean(&wal, 4)
         );
         println!("  rounds 1, 4, 4, 1 replicas (means of two rounds each):");
         println!(

@@ -197,9 +197,11 @@ impl CredentialStore for PgStore {
     }
 
     /// Reads and leases in one statement (shared with the other reads of
-    /// the moment). The row is locked while the statement decides, so of
-    /// several replicas asking at once one takes the lease and the others
-    /// see it: the row as the lease's write left it, not as it was.
+    /// the moment). A row the statement may lease is locked while it
+    /// decides, so of several replicas asking at once one takes the lease
+    /// and the others see it: the row as the lease's write left it, not as
+    /// it was. A row already leased by another owner is read without a
+    /// lock: the caller waits for that lease anyway.
     async fn get_for_refresh(
         &self,
         tenant: &TenantId,

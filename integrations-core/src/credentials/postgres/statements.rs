@@ -172,14 +172,28 @@ const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, 
 /// when, NULL for a plain read) taking it where the row is refreshable,
 /// expires at or before `$6` and holds no other owner's lease past `$7`.
 ///
-/// The due rows are locked first, in key order (so replicas' statements
-/// wait for each other instead of deadlocking), and read as locked: a
-/// statement that waited for another's lease sees that lease, where a
-/// plain read would see the row as it was when the statement began.
+/// The rows are read first (`seen`). Those due and open to this lease
+/// (none or an expired one, or this owner's) are then locked, in key order
+/// (so replicas' statements wait for each other instead of deadlocking),
+/// and read as locked: a statement that waited for another's lease sees
+/// that lease, where a plain read would see the row as it was when the
+/// statement began. A row the first read found leased by another owner is
+/// not locked: the caller waits for that lease's write either way, and
+/// the lock would queue it behind other transactions on the row and write
+/// to the log for nothing.
 const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
              WITH ORDINALITY AS asked(tenant, provider, name, owner, until, due, now, i)
+     ), seen AS MATERIALIZED (
+         SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+             c.leased_until,
+             (asked.owner IS NOT NULL AND c.refreshable IS NOT FALSE
+                 AND c.expires_at <= asked.due
+                 AND (c.leased_until IS NULL OR c.leased_until <= asked.now
+                     OR c.lease_owner = asked.owner)) AS open
+         FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
+             AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
      ), locked AS MATERIALIZED (
          SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
              c.leased_until,
@@ -188,7 +202,8 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
          FROM integrations_credentials c
          JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
              AND c.name = asked.name
-         WHERE asked.owner IS NOT NULL AND NOT c.deleted AND c.refreshable IS NOT FALSE
+         JOIN seen ON seen.i = asked.i
+         WHERE seen.open AND NOT c.deleted AND c.refreshable IS NOT FALSE
              AND c.expires_at <= asked.due
          ORDER BY c.tenant, c.provider, c.name
          FOR UPDATE OF c
@@ -207,11 +222,8 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
      SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until
      FROM locked WHERE NOT free
      UNION ALL
-     SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
-         c.leased_until
-     FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
-         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
-     WHERE asked.i NOT IN (SELECT i FROM locked)";
+     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until
+     FROM seen WHERE i NOT IN (SELECT i FROM locked)";
 
 /// Makes `swaps` (one per row) in one statement: each one's new version,
 /// `None` where the row was not at the expected version. The rows are
