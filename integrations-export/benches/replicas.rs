@@ -8,8 +8,9 @@
 //!   contend), so each connection is refreshed once in all. Each replica's
 //!   pool is opened in full, the store's statements run on each of its
 //!   connections, and its manager listens to the store's changes, before
-//!   the clock starts. 8 rounds of each, 1 and 4
-//!   replicas in turn; the medians.
+//!   the clock starts. 20 rounds of each, 1 and 4 replicas in turn
+//!   (1, 4, 4, 1, ...); the medians, and the quartiles of each 4-replica
+//!   round's rate over the 1-replica round beside it.
 //! - Deliveries: 4,000 exports to a fake Slack, 4 workers per replica.
 //! - Latency: with 4 idle replicas, the time from an enqueue to the fake
 //!   Slack's post, one export at a time, workers woken by PostgreSQL's
@@ -45,8 +46,8 @@ mod stores;
 use stores::{Counted, Polling};
 
 const CONNECTIONS: usize = 400;
-/// Refresh rounds of each replica count.
-const REFRESH_ROUNDS: usize = 8;
+/// Refresh rounds of each replica count (even: rounds go 1, 4, 4, 1).
+const REFRESH_ROUNDS: usize = 20;
 /// Exports whose enqueue-to-delivery latency is measured, one at a time.
 const LATENCY_SAMPLES: usize = 21;
 const EXPORTS: usize = 4000;
@@ -378,6 +379,20 @@ fn main() {
             median(&refresh, 4),
             range(&refresh, 4),
             median(&refresh, 4) / one
+        );
+        // Each 4-replica round over the 1-replica round beside it: how
+        // far one pair of rounds can be trusted.
+        let mut pairs: Vec<f64> = refresh
+            .chunks(4)
+            .flat_map(|turn| [turn[1].1 / turn[0].1, turn[2].1 / turn[3].1])
+            .collect();
+        pairs.sort_by(f64::total_cmp);
+        println!(
+            "  4 vs 1 replica, round by round beside each other ({} pairs): quartiles {:.2}x {:.2}x {:.2}x",
+            pairs.len(),
+            pairs[pairs.len() / 4],
+            pairs[pairs.len() / 2],
+            pairs[3 * pairs.len() / 4]
         );
         println!(
             "  a connection's store calls: 1 replica {:.1}   4 replicas {:.1}   SQL statements: 1 replica {:.2}   4 replicas {:.2}",
