@@ -10,7 +10,13 @@
 //!   connections, and its manager listens to the store's changes, before
 //!   the clock starts. 20 rounds of each, 1 and 4 replicas in turn
 //!   (1, 4, 4, 1, ...); the medians, and the quartiles of each 4-replica
-//!   round's rate over the 1-replica round beside it.
+//!   round's rate over the 1-replica round beside it. The fake token
+//!   endpoint answers at once, so the replicas' own work is all there is
+//!   to measure (on the 2 cores that PostgreSQL and the fake share).
+//! - Refreshes from a provider that takes 50 ms to answer (an assumption:
+//!   token endpoints over the internet take longer): managers that listen
+//!   beside managers that poll every 100 ms (the default, as before
+//!   issue 21.6); 6 rounds of each.
 //! - Deliveries: 4,000 exports to a fake Slack, 4 workers per replica.
 //! - Latency: with 4 idle replicas, the time from an enqueue to the fake
 //!   Slack's post, one export at a time, workers woken by PostgreSQL's
@@ -48,6 +54,9 @@ use stores::{Counted, Polling};
 const CONNECTIONS: usize = 400;
 /// Refresh rounds of each replica count (even: rounds go 1, 4, 4, 1).
 const REFRESH_ROUNDS: usize = 20;
+/// The same, with a provider that takes [`PROVIDER_LATENCY`] to answer.
+const LATENT_ROUNDS: usize = 6;
+const PROVIDER_LATENCY: Duration = Duration::from_millis(50);
 /// Exports whose enqueue-to-delivery latency is measured, one at a time.
 const LATENCY_SAMPLES: usize = 21;
 const EXPORTS: usize = 4000;
@@ -59,8 +68,19 @@ fn keys() -> KeyRing {
     )
 }
 
+/// What the refresh rounds run against.
+#[derive(Clone, Copy)]
+struct Setup {
+    /// How long the token endpoint takes to answer.
+    provider: Duration,
+    /// Whether the managers listen to the store's changes; otherwise they
+    /// poll every 100 ms (the default).
+    listen: bool,
+}
+
 /// What a round of refreshes measured.
 struct Refreshes {
+    replicas: usize,
     per_second: f64,
     refreshed: usize,
     /// `CredentialStore` calls the managers made, per connection.
@@ -73,13 +93,14 @@ struct Refreshes {
     wal: f64,
 }
 
-async fn refreshes(url: &str, replicas: usize) -> Refreshes {
+async fn refreshes(url: &str, replicas: usize, setup: Setup) -> Refreshes {
     let fake = FakeServer::start().await;
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
     fake.route("POST", "/oauth/token", move |_| {
         let n = counter.fetch_add(1, Ordering::Relaxed);
         Reply::json(200, serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "expires_in": 3600, "refresh_token": format!("rt-{n}")}))
+            .after(setup.provider)
     });
     let client = OAuthClient::new(
         OAuthProvider::linear().with_endpoints(fake.url("/authorize"), fake.url("/oauth/token")),
@@ -109,10 +130,10 @@ async fn refreshes(url: &str, replicas: usize) -> Refreshes {
         let store: Arc<dyn CredentialStore> = Arc::new(Counted {
             store,
             queries: queries.clone(),
+            notifies: setup.listen,
         });
         managers.push(
             TokenManager::builder(store, Arc::new(client.clone()))
-                .poll_interval(Duration::from_millis(10))
                 .build()
                 .unwrap(),
         );
@@ -120,7 +141,7 @@ async fn refreshes(url: &str, replicas: usize) -> Refreshes {
     // A replica that has run a while listens to the store's changes
     // already.
     for manager in &managers {
-        assert!(manager.listen().await, "PostgreSQL tells of changes");
+        assert_eq!(manager.listen().await, setup.listen);
     }
     let statements = stores::statements();
     let wal: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
@@ -150,6 +171,7 @@ async fn refreshes(url: &str, replicas: usize) -> Refreshes {
     .unwrap();
     let refreshed = count.load(Ordering::Relaxed);
     Refreshes {
+        replicas,
         per_second: refreshed as f64 / elapsed.as_secs_f64(),
         refreshed,
         calls: queries.load(Ordering::Relaxed) as f64 / CONNECTIONS as f64,
@@ -316,6 +338,60 @@ async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// `rounds` rounds of refreshes with each replica count, in turn (1, 4,
+/// 4, 1, ...): refresh rounds are short (tens of milliseconds), and a
+/// hiccup of the shared machine moves one by half.
+async fn refresh_rounds(
+    server: &TestPostgres,
+    name: &str,
+    rounds: usize,
+    setup: Setup,
+) -> Vec<Refreshes> {
+    let mut measured = Vec::new();
+    for round in 0..2 * rounds {
+        let replicas = if matches!(round % 4, 0 | 3) { 1 } else { 4 };
+        let url = server.database(&format!("{name}{round}"));
+        let round = refreshes(&url, replicas, setup).await;
+        assert_eq!(
+            round.refreshed, CONNECTIONS,
+            "each connection refreshed once"
+        );
+        measured.push(round);
+    }
+    measured
+}
+
+/// `value` of the rounds with `replicas` replicas, sorted.
+fn of(rounds: &[Refreshes], replicas: usize, value: fn(&Refreshes) -> f64) -> Vec<f64> {
+    let mut values: Vec<f64> = rounds
+        .iter()
+        .filter(|round| round.replicas == replicas)
+        .map(value)
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]) / 2.0
+}
+
+/// Each 4-replica round's rate over the 1-replica round beside it,
+/// sorted: how far one pair of rounds can be trusted.
+fn pairs(rounds: &[Refreshes]) -> Vec<f64> {
+    let mut pairs: Vec<f64> = rounds
+        .chunks(4)
+        .flat_map(|turn| {
+            [
+                turn[1].per_second / turn[0].per_second,
+                turn[2].per_second / turn[3].per_second,
+            ]
+        })
+        .collect();
+    pairs.sort_by(f64::total_cmp);
+    pairs
+}
+
 fn main() {
     stores::count_statements();
     let server =
@@ -325,92 +401,94 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        // Refresh rounds are short (tens of milliseconds): a hiccup of the
-        // shared machine moves one by half. Many rounds, 1 and 4 replicas
-        // in turn (1, 4, 4, 1, ...), and their medians.
-        let mut refresh = Vec::new();
-        let mut calls = Vec::new();
-        let mut statements = Vec::new();
-        let mut wal = Vec::new();
-        for round in 0..2 * REFRESH_ROUNDS {
-            let replicas = if matches!(round % 4, 0 | 3) { 1 } else { 4 };
-            let url = server.database(&format!("refresh{round}"));
-            let round = refreshes(&url, replicas).await;
-            assert_eq!(round.refreshed, CONNECTIONS, "each connection refreshed once");
-            refresh.push((replicas, round.per_second));
-            calls.push((replicas, round.calls));
-            statements.push((replicas, round.statements));
-            wal.push((replicas, round.wal));
-        }
+        let now = Setup {
+            provider: Duration::ZERO,
+            listen: true,
+        };
+        let refresh = refresh_rounds(&server, "refresh", REFRESH_ROUNDS, now).await;
+        let latent = Setup {
+            provider: PROVIDER_LATENCY,
+            ..now
+        };
+        let woken_refresh = refresh_rounds(&server, "woken", LATENT_ROUNDS, latent).await;
+        let polling = Setup {
+            listen: false,
+            ..latent
+        };
+        let polled_refresh = refresh_rounds(&server, "polled", LATENT_ROUNDS, polling).await;
         let mut deliver = Vec::new();
         for (round, replicas) in [1, 4, 4, 1].into_iter().enumerate() {
             let url = server.database(&format!("deliver{round}"));
             deliver.push((replicas, deliveries(&url, replicas).await));
         }
-        let picked = |rows: &[(usize, f64)], replicas: usize| -> Vec<f64> {
-            let mut picked: Vec<f64> = rows
-                .iter()
-                .filter(|(r, _)| *r == replicas)
-                .map(|(_, v)| *v)
-                .collect();
-            picked.sort_by(f64::total_cmp);
-            picked
-        };
-        let mean = |rows: &[(usize, f64)], replicas: usize| {
-            let picked = picked(rows, replicas);
-            picked.iter().sum::<f64>() / picked.len() as f64
-        };
-        let median = |rows: &[(usize, f64)], replicas: usize| {
-            let picked = picked(rows, replicas);
-            (picked[(picked.len() - 1) / 2] + picked[picked.len() / 2]) / 2.0
-        };
-        let range = |rows: &[(usize, f64)], replicas: usize| {
-            let picked = picked(rows, replicas);
-            format!("{:.0}..{:.0}", picked[0], picked[picked.len() - 1])
-        };
         println!("PostgreSQL on 127.0.0.1");
         let url = server.database("latency");
         let woken = latency(&url, 4, true).await;
         let polled = latency(&url, 4, false).await;
-        let (one, four) = (median(&refresh, 1), mean(&deliver, 1));
+        let rate = |rounds: &[Refreshes], replicas| of(rounds, replicas, |r| r.per_second);
+        let (one, four) = (rate(&refresh, 1), rate(&refresh, 4));
         println!(
-            "  token refreshes/s, medians of {REFRESH_ROUNDS} rounds: 1 replica {one:>6.0} ({})   4 replicas {:>6.0} ({})   {:.2}x",
-            range(&refresh, 1),
-            median(&refresh, 4),
-            range(&refresh, 4),
-            median(&refresh, 4) / one
+            "  token refreshes/s, medians of {REFRESH_ROUNDS} rounds: 1 replica {:>6.0} ({:.0}..{:.0})   4 replicas {:>6.0} ({:.0}..{:.0})   {:.2}x",
+            median(&one),
+            one[0],
+            one[one.len() - 1],
+            median(&four),
+            four[0],
+            four[four.len() - 1],
+            median(&four) / median(&one)
         );
-        // Each 4-replica round over the 1-replica round beside it: how
-        // far one pair of rounds can be trusted.
-        let mut pairs: Vec<f64> = refresh
-            .chunks(4)
-            .flat_map(|turn| [turn[1].1 / turn[0].1, turn[2].1 / turn[3].1])
-            .collect();
-        pairs.sort_by(f64::total_cmp);
+        let paired = pairs(&refresh);
         println!(
             "  4 vs 1 replica, round by round beside each other ({} pairs): quartiles {:.2}x {:.2}x {:.2}x",
-            pairs.len(),
-            pairs[pairs.len() / 4],
-            pairs[pairs.len() / 2],
-            pairs[3 * pairs.len() / 4]
+            paired.len(),
+            paired[paired.len() / 4],
+            paired[paired.len() / 2],
+            paired[3 * paired.len() / 4]
         );
+        let mean = |rounds: &[Refreshes], replicas, value: fn(&Refreshes) -> f64| {
+            let values = of(rounds, replicas, value);
+            values.iter().sum::<f64>() / values.len() as f64
+        };
         println!(
             "  a connection's store calls: 1 replica {:.1}   4 replicas {:.1}   SQL statements: 1 replica {:.2}   4 replicas {:.2}",
-            mean(&calls, 1),
-            mean(&calls, 4),
-            mean(&statements, 1),
-            mean(&statements, 4)
+            mean(&refresh, 1, |r| r.calls),
+            mean(&refresh, 4, |r| r.calls),
+            mean(&refresh, 1, |r| r.statements),
+            mean(&refresh, 4, |r| r.statements)
         );
         println!(
             "  PostgreSQL's write-ahead log a connection: 1 replica {:.0} bytes   4 replicas {:.0} bytes",
-            mean(&wal, 1),
-            mean(&wal, 4)
+            mean(&refresh, 1, |r| r.wal),
+            mean(&refresh, 4, |r| r.wal)
         );
+        println!(
+            "  token endpoint answering in {PROVIDER_LATENCY:?}, medians of {LATENT_ROUNDS} rounds:"
+        );
+        for (how, rounds) in [
+            ("woken by NOTIFY", &woken_refresh),
+            ("polling (100 ms)", &polled_refresh),
+        ] {
+            let (one, four) = (median(&rate(rounds, 1)), median(&rate(rounds, 4)));
+            let paired = pairs(rounds);
+            println!(
+                "    {how:<16} 1 replica {one:>6.0}   4 replicas {four:>6.0}   {:.2}x   (pairs' median {:.2}x)",
+                four / one,
+                paired[paired.len() / 2]
+            );
+        }
+        let mean = |rows: &[(usize, f64)], replicas: usize| {
+            let picked: Vec<f64> = rows
+                .iter()
+                .filter(|(r, _)| *r == replicas)
+                .map(|(_, v)| *v)
+                .collect();
+            picked.iter().sum::<f64>() / picked.len() as f64
+        };
+        let (one, four) = (mean(&deliver, 1), mean(&deliver, 4));
         println!("  rounds 1, 4, 4, 1 replicas (means of two rounds each):");
         println!(
-            "  outbox deliveries/s 1 replica {four:>8.0}   4 replicas {:>8.0}   {:.2}x",
-            mean(&deliver, 4),
-            mean(&deliver, 4) / four
+            "  outbox deliveries/s 1 replica {one:>8.0}   4 replicas {four:>8.0}   {:.2}x",
+            four / one
         );
         println!(
             "  enqueue to delivery, 4 idle replicas, p50 of {LATENCY_SAMPLES}: woken by NOTIFY {woken:.1?}   polling (1 s) {polled:.1?}   {:.3}x",
