@@ -372,6 +372,10 @@ fn of(rounds: &[Refreshes], replicas: usize, value: fn(&Refreshes) -> f64) -> Ve
     values
 }
 
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
 fn median(sorted: &[f64]) -> f64 {
     (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]) / 2.0
 }
@@ -445,21 +449,18 @@ fn main() {
             paired[paired.len() / 2],
             paired[3 * paired.len() / 4]
         );
-        let mean = |rounds: &[Refreshes], replicas, value: fn(&Refreshes) -> f64| {
-            let values = of(rounds, replicas, value);
-            values.iter().sum::<f64>() / values.len() as f64
-        };
+        let per_round = |replicas, value| mean(&of(&refresh, replicas, value));
         println!(
             "  a connection's store calls: 1 replica {:.1}   4 replicas {:.1}   SQL statements: 1 replica {:.2}   4 replicas {:.2}",
-            mean(&refresh, 1, |r| r.calls),
-            mean(&refresh, 4, |r| r.calls),
-            mean(&refresh, 1, |r| r.statements),
-            mean(&refresh, 4, |r| r.statements)
+            per_round(1, |r| r.calls),
+            per_round(4, |r| r.calls),
+            per_round(1, |r| r.statements),
+            per_round(4, |r| r.statements)
         );
         println!(
             "  PostgreSQL's write-ahead log a connection: 1 replica {:.0} bytes   4 replicas {:.0} bytes",
-            mean(&refresh, 1, |r| r.wal),
-            mean(&refresh, 4, |r| r.wal)
+            per_round(1, |r| r.wal),
+            per_round(4, |r| r.wal)
         );
         println!(
             "  token endpoint answering in {PROVIDER_LATENCY:?}, medians of {LATENT_ROUNDS} rounds:"
@@ -476,15 +477,14 @@ fn main() {
                 paired[paired.len() / 2]
             );
         }
-        let mean = |rows: &[(usize, f64)], replicas: usize| {
-            let picked: Vec<f64> = rows
-                .iter()
+        let delivered = |replicas| {
+            let rates: Vec<f64> = (deliver.iter())
                 .filter(|(r, _)| *r == replicas)
-                .map(|(_, v)| *v)
+                .map(|(_, rate)| *rate)
                 .collect();
-            picked.iter().sum::<f64>() / picked.len() as f64
+            mean(&rates)
         };
-        let (one, four) = (mean(&deliver, 1), mean(&deliver, 4));
+        let (one, four) = (delivered(1), delivered(4));
         println!("  rounds 1, 4, 4, 1 replicas (means of two rounds each):");
         println!(
             "  outbox deliveries/s 1 replica {one:>8.0}   4 replicas {four:>8.0}   {:.2}x",
