@@ -5,14 +5,21 @@
 //!
 //! - Refreshes: 400 connections with expired OAuth tokens; every replica
 //!   asks for every connection's token at once (the worst case: all
-//!   contend), so each connection is refreshed once in all. Each replica's
-//!   pool is opened in full, the store's statements run on each of its
-//!   connections, and its manager listens to the store's changes, before
-//!   the clock starts. 20 rounds of each, 1 and 4 replicas in turn
-//!   (1, 4, 4, 1, ...); the medians, and the quartiles of each 4-replica
-//!   round's rate over the 1-replica round beside it. The fake token
-//!   endpoint answers at once, so the replicas' own work is all there is
-//!   to measure (on the 2 cores that PostgreSQL and the fake share).
+//!   contend), so each connection is refreshed once in all. The replicas
+//!   are kept from round to round, as a deployment keeps its processes:
+//!   each replica's pool is opened in full, the store's statements run on
+//!   each of its connections, its manager listens to the store's changes,
+//!   and one round runs unmeasured before the clock starts. 20 rounds of
+//!   each, 1 and 4 replicas in turn (1, 4, 4, 1, ...); the medians, and
+//!   the quartiles of each 4-replica round's rate over the 1-replica round
+//!   beside it. The fake token endpoint answers at once, so the replicas'
+//!   own work is all there is to measure (on the 2 cores that PostgreSQL
+//!   and the fake share).
+//! - Bounds, not designs: the same rounds where the 3 replicas after the
+//!   first do not ask their manager but only wait for the notification of
+//!   the refreshed row (no store read at all), or make one plain read
+//!   first. No protocol in which a waiting replica reads the store can do
+//!   better than the second; none at all better than the first.
 //! - Refreshes from a provider that takes 50 ms to answer (an assumption:
 //!   token endpoints over the internet take longer): managers that listen
 //!   beside managers that poll every 100 ms (the default, as before
@@ -26,13 +33,16 @@
 //! cargo bench -p integrations-export --features postgres --bench replicas
 //! ```
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use integrations_core::credentials::{
-    CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, RefreshLease, TokenManager,
+    Change, CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, RefreshLease,
+    TokenManager,
 };
 use integrations_core::id::KeyId;
 use integrations_core::id::ProviderId;
@@ -45,7 +55,10 @@ use integrations_fakes::slack::FakeSlack;
 use integrations_fakes::{FakeServer, Reply};
 use integrations_vendor::oauth::{OAuthClient, OAuthProvider};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
+use tokio::sync::mpsc;
 
+#[path = "replicas/cpu.rs"]
+mod cpu;
 #[path = "replicas/stores.rs"]
 mod stores;
 
@@ -56,6 +69,9 @@ const CONNECTIONS: usize = 400;
 const REFRESH_ROUNDS: usize = 20;
 /// The same, with a provider that takes [`PROVIDER_LATENCY`] to answer.
 const LATENT_ROUNDS: usize = 6;
+/// Rounds of each count where the replicas after the first are a bound
+/// ([`Others`]), for each bound.
+const BOUND_ROUNDS: usize = 10;
 const PROVIDER_LATENCY: Duration = Duration::from_millis(50);
 /// Exports whose enqueue-to-delivery latency is measured, one at a time.
 const LATENCY_SAMPLES: usize = 21;
@@ -76,6 +92,23 @@ struct Setup {
     /// Whether the managers listen to the store's changes; otherwise they
     /// poll every 100 ms (the default).
     listen: bool,
+    /// What the replicas after the first do.
+    others: Others,
+}
+
+/// What the replicas after the first do in a round of refreshes.
+#[derive(Clone, Copy, PartialEq)]
+enum Others {
+    /// Ask their `TokenManager`, as a host does.
+    Ask,
+    /// A bound, not a design: wait for the notification of the refreshed
+    /// row and open it, without reading the store first (as if each knew,
+    /// for nothing, that the first replica refreshes the token).
+    Notified,
+    /// A bound: one plain read of the row (`CredentialStore::get`), then as
+    /// [`Others::Notified`]. A waiting replica learns that another holds the
+    /// lease from a read; this is the least a read-then-wait design costs.
+    ReadThenNotified,
 }
 
 /// What a round of refreshes measured.
@@ -91,93 +124,240 @@ struct Refreshes {
     /// connection: the row versions and row locks the replicas' statements
     /// cost the database they share.
     wal: f64,
+    /// Milliseconds on a CPU: the bench's process (replicas and fakes),
+    /// and PostgreSQL's; `None` where `/proc` cannot tell.
+    cpu: Option<(f64, f64)>,
 }
 
-async fn refreshes(url: &str, replicas: usize, setup: Setup) -> Refreshes {
-    let fake = FakeServer::start().await;
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = count.clone();
-    fake.route("POST", "/oauth/token", move |_| {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        Reply::json(200, serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "expires_in": 3600, "refresh_token": format!("rt-{n}")}))
-            .after(setup.provider)
-    });
-    let client = OAuthClient::new(
-        OAuthProvider::linear().with_endpoints(fake.url("/authorize"), fake.url("/oauth/token")),
-        "app",
-        None,
-        "http://127.0.0.1:1/callback",
-    )
-    .unwrap();
-    let seed = PgStore::connect(url, keys()).await.unwrap();
-    let connection = ConnectionId::new("linear", "default").unwrap();
-    let tenants: Vec<TenantId> = (0..CONNECTIONS)
-        .map(|n| TenantId::new(format!("r{replicas}-t{n}")).unwrap())
-        .collect();
-    for tenant in &tenants {
-        let expired = Credentials::oauth2(
-            "old",
-            Some("rt".into()),
-            Some(Utc::now() - chrono::Duration::seconds(1)),
-        );
-        seed.put(tenant, &connection, &expired).await.unwrap();
-    }
-    let mut managers = Vec::new();
-    let queries = Arc::new(AtomicUsize::new(0));
-    for _ in 0..replicas {
-        let store = PgStore::connect(url, keys()).await.unwrap();
-        warm(&store).await;
-        let store: Arc<dyn CredentialStore> = Arc::new(Counted {
-            store,
-            queries: queries.clone(),
-            notifies: setup.listen,
+/// Replicas that have run a while, on one database: each its own pool
+/// (opened in full, the store's statements run on each connection) and
+/// `TokenManager` listening to the store's changes, kept from round to
+/// round, as a deployment keeps its processes. Each round asks them for a
+/// fresh set of expired tokens.
+struct Replicas {
+    /// Every replica's manager, or only the first's where the others are a
+    /// bound ([`Others`]).
+    managers: Vec<TokenManager>,
+    /// The replicas after the first, where they are a bound.
+    others: Vec<Listener>,
+    mode: Others,
+    /// Where each round's expired tokens are written.
+    seed: PgStore,
+    /// The token endpoint's answers so far.
+    refreshed: Arc<AtomicUsize>,
+    /// The managers' `CredentialStore` calls so far.
+    queries: Arc<AtomicUsize>,
+    rounds: usize,
+    /// The PostgreSQL server's process id, for its CPU time.
+    server: Option<u32>,
+    _endpoint: FakeServer,
+}
+
+impl Replicas {
+    async fn start(server: &TestPostgres, database: &str, replicas: usize, setup: Setup) -> Self {
+        let url = &server.database(database);
+        let endpoint = FakeServer::start().await;
+        let refreshed = Arc::new(AtomicUsize::new(0));
+        let counter = refreshed.clone();
+        endpoint.route("POST", "/oauth/token", move |_| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            Reply::json(200, serde_json::json!({"access_token": format!("at-{n}"), "token_type": "bearer", "expires_in": 3600, "refresh_token": format!("rt-{n}")}))
+                .after(setup.provider)
         });
-        managers.push(
-            TokenManager::builder(store, Arc::new(client.clone()))
-                .build()
-                .unwrap(),
+        let client = OAuthClient::new(
+            OAuthProvider::linear()
+                .with_endpoints(endpoint.url("/authorize"), endpoint.url("/oauth/token")),
+            "app",
+            None,
+            "http://127.0.0.1:1/callback",
+        )
+        .unwrap();
+        let queries = Arc::new(AtomicUsize::new(0));
+        let mut managers = Vec::new();
+        let mut others = Vec::new();
+        for replica in 0..replicas {
+            let store = PgStore::connect(url, keys()).await.unwrap();
+            warm(&store).await;
+            let store: Arc<dyn CredentialStore> = Arc::new(Counted {
+                store,
+                queries: queries.clone(),
+                notifies: setup.listen,
+            });
+            if replica > 0 && setup.others != Others::Ask {
+                others.push(Listener::start(store).await);
+                continue;
+            }
+            managers.push(
+                TokenManager::builder(store, Arc::new(client.clone()))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        for manager in &managers {
+            assert_eq!(manager.listen().await, setup.listen);
+        }
+        let mut replicas = Self {
+            managers,
+            others,
+            mode: setup.others,
+            seed: PgStore::connect(url, keys()).await.unwrap(),
+            refreshed,
+            queries,
+            rounds: 0,
+            server: server.pid(),
+            _endpoint: endpoint,
+        };
+        // One round unmeasured: the first time each statement carries
+        // hundreds of rows, its memory is new to the process and to its
+        // PostgreSQL backend.
+        replicas.round().await;
+        replicas
+    }
+
+    /// Every replica asks for every one of [`CONNECTIONS`] expired tokens
+    /// at once.
+    async fn round(&mut self) -> Refreshes {
+        self.rounds += 1;
+        let connection = ConnectionId::new("linear", "default").unwrap();
+        let tenants: Vec<TenantId> = (0..CONNECTIONS)
+            .map(|n| TenantId::new(format!("round{}-t{n}", self.rounds)).unwrap())
+            .collect();
+        for tenant in &tenants {
+            let expired = Credentials::oauth2(
+                "old",
+                Some("rt".into()),
+                Some(Utc::now() - chrono::Duration::seconds(1)),
+            );
+            self.seed.put(tenant, &connection, &expired).await.unwrap();
+        }
+        let (refreshed, queries) = (
+            self.refreshed.load(Ordering::Relaxed),
+            self.queries.load(Ordering::Relaxed),
         );
-    }
-    // A replica that has run a while listens to the store's changes
-    // already.
-    for manager in &managers {
-        assert_eq!(manager.listen().await, setup.listen);
-    }
-    let statements = stores::statements();
-    let wal: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
-        .fetch_one(seed.pool())
+        let statements = stores::statements();
+        let wal: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+            .fetch_one(self.seed.pool())
+            .await
+            .unwrap();
+        // The bounds' replicas watch their rows before the first manager
+        // can write one.
+        let mut waiting = Vec::new();
+        for other in &self.others {
+            for tenant in &tenants {
+                waiting.push((other.store.clone(), tenant.clone(), other.wait_for(tenant)));
+            }
+        }
+        let cpu = cpu::spent(self.server);
+        let started = Instant::now();
+        let mut calls = tokio::task::JoinSet::new();
+        for manager in &self.managers {
+            for tenant in &tenants {
+                let (manager, tenant, connection) =
+                    (manager.clone(), tenant.clone(), connection.clone());
+                calls.spawn(async move {
+                    manager.access_token(&tenant, &connection).await.unwrap();
+                });
+            }
+        }
+        let read = self.mode == Others::ReadThenNotified;
+        for (store, tenant, mut notified) in waiting {
+            let connection = connection.clone();
+            calls.spawn(async move {
+                if read {
+                    store.get(&tenant, &connection).await.unwrap().unwrap();
+                }
+                // The first replica writes the refreshed row last; a late
+                // notification of the seeded row may come first.
+                loop {
+                    let change = tokio::time::timeout(Duration::from_secs(10), notified.recv())
+                        .await
+                        .expect("the refreshed row notified within 10 s")
+                        .expect("the listener runs");
+                    let row = change.row().expect("the row in the notification").unwrap();
+                    if row.value.expires_at.is_some_and(|at| at > Utc::now()) {
+                        break;
+                    }
+                }
+            });
+        }
+        while let Some(call) = calls.join_next().await {
+            call.unwrap();
+        }
+        let elapsed = started.elapsed();
+        let cpu = cpu.zip(cpu::spent(self.server)).map(|(before, after)| {
+            let ms = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
+            (ms(before.0, after.0), ms(before.1, after.1))
+        });
+        for other in &self.others {
+            lock(&other.waiters).clear();
+        }
+        let statements = stores::statements() - statements;
+        let wal: f64 = sqlx::query_scalar(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8",
+        )
+        .bind(wal)
+        .fetch_one(self.seed.pool())
         .await
         .unwrap();
-    let started = Instant::now();
-    let mut calls = tokio::task::JoinSet::new();
-    for manager in &managers {
-        for tenant in &tenants {
-            let (manager, tenant, connection) =
-                (manager.clone(), tenant.clone(), connection.clone());
-            calls.spawn(async move { manager.access_token(&tenant, &connection).await.unwrap() });
+        let refreshed = self.refreshed.load(Ordering::Relaxed) - refreshed;
+        let queries = self.queries.load(Ordering::Relaxed) - queries;
+        Refreshes {
+            replicas: self.managers.len() + self.others.len(),
+            per_second: refreshed as f64 / elapsed.as_secs_f64(),
+            refreshed,
+            calls: queries as f64 / CONNECTIONS as f64,
+            statements: statements as f64 / CONNECTIONS as f64,
+            wal: wal / CONNECTIONS as f64,
+            cpu,
         }
     }
-    while let Some(call) = calls.join_next().await {
-        call.unwrap();
+}
+
+/// A replica that is a bound ([`Others`]): its store, and a task passing
+/// the store's change notifications on to the calls waiting for each
+/// tenant's row.
+struct Listener {
+    store: Arc<dyn CredentialStore>,
+    waiters: Arc<Mutex<HashMap<TenantId, mpsc::UnboundedSender<Change>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    async fn start(store: Arc<dyn CredentialStore>) -> Self {
+        let mut changes = store.changes().await.unwrap().expect("PostgreSQL notifies");
+        let waiters: Arc<Mutex<HashMap<TenantId, mpsc::UnboundedSender<Change>>>> = Arc::default();
+        let woken = waiters.clone();
+        let task = tokio::spawn(async move {
+            while let Some(change) = changes.next().await {
+                let waiter = lock(&woken).get(&change.tenant).cloned();
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(change);
+                }
+            }
+        });
+        Self {
+            store,
+            waiters,
+            task,
+        }
     }
-    let elapsed = started.elapsed();
-    let statements = stores::statements() - statements;
-    let wal: f64 = sqlx::query_scalar(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8",
-    )
-    .bind(wal)
-    .fetch_one(seed.pool())
-    .await
-    .unwrap();
-    let refreshed = count.load(Ordering::Relaxed);
-    Refreshes {
-        replicas,
-        per_second: refreshed as f64 / elapsed.as_secs_f64(),
-        refreshed,
-        calls: queries.load(Ordering::Relaxed) as f64 / CONNECTIONS as f64,
-        statements: statements as f64 / CONNECTIONS as f64,
-        wal: wal / CONNECTIONS as f64,
+
+    /// The notifications of `tenant`'s row from now on.
+    fn wait_for(&self, tenant: &TenantId) -> mpsc::UnboundedReceiver<Change> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        lock(&self.waiters).insert(tenant.clone(), sender);
+        receiver
     }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap()
 }
 
 /// Opens all of a replica's connections and runs the store's statements on
@@ -340,18 +520,25 @@ async fn latency(url: &str, replicas: usize, notify: bool) -> Duration {
 
 /// `rounds` rounds of refreshes with each replica count, in turn (1, 4,
 /// 4, 1, ...): refresh rounds are short (tens of milliseconds), and a
-/// hiccup of the shared machine moves one by half.
+/// hiccup of the shared machine moves one by half. The two sets of
+/// replicas have a database each, so neither hears the other's
+/// notifications.
 async fn refresh_rounds(
     server: &TestPostgres,
     name: &str,
     rounds: usize,
     setup: Setup,
 ) -> Vec<Refreshes> {
+    let mut one = Replicas::start(server, &format!("{name}1"), 1, setup).await;
+    let mut four = Replicas::start(server, &format!("{name}4"), 4, setup).await;
     let mut measured = Vec::new();
     for round in 0..2 * rounds {
-        let replicas = if matches!(round % 4, 0 | 3) { 1 } else { 4 };
-        let url = server.database(&format!("{name}{round}"));
-        let round = refreshes(&url, replicas, setup).await;
+        let replicas = if matches!(round % 4, 0 | 3) {
+            &mut one
+        } else {
+            &mut four
+        };
+        let round = replicas.round().await;
         assert_eq!(
             round.refreshed, CONNECTIONS,
             "each connection refreshed once"
@@ -408,8 +595,17 @@ fn main() {
         let now = Setup {
             provider: Duration::ZERO,
             listen: true,
+            others: Others::Ask,
         };
         let refresh = refresh_rounds(&server, "refresh", REFRESH_ROUNDS, now).await;
+        let mut bounds = Vec::new();
+        for (name, others) in [
+            ("notified", Others::Notified),
+            ("read", Others::ReadThenNotified),
+        ] {
+            let setup = Setup { others, ..now };
+            bounds.push(refresh_rounds(&server, name, BOUND_ROUNDS, setup).await);
+        }
         let latent = Setup {
             provider: PROVIDER_LATENCY,
             ..now
@@ -462,21 +658,46 @@ fn main() {
             per_round(1, |r| r.wal),
             per_round(4, |r| r.wal)
         );
-        println!(
-            "  token endpoint answering in {PROVIDER_LATENCY:?}, medians of {LATENT_ROUNDS} rounds:"
-        );
-        for (how, rounds) in [
-            ("woken by NOTIFY", &woken_refresh),
-            ("polling (100 ms)", &polled_refresh),
-        ] {
+        // The CPU a round took, medians: the bench's process and
+        // PostgreSQL's, in ms; empty where `/proc` cannot tell.
+        let cpu = |rounds: &[Refreshes]| {
+            let spent = |replicas, part: fn(&(f64, f64)) -> f64| {
+                let mut values: Vec<f64> = (rounds.iter())
+                    .filter(|round| round.replicas == replicas)
+                    .filter_map(|round| round.cpu.as_ref().map(part))
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                (!values.is_empty()).then(|| median(&values))
+            };
+            let replicas = |n| Some((spent(n, |c| c.0)?, spent(n, |c| c.1)?));
+            match replicas(1).zip(replicas(4)) {
+                Some(((ours1, pg1), (ours4, pg4))) => format!(
+                    "CPU a round: 1 replica {ours1:.0} + {pg1:.0} ms   4 replicas {ours4:.0} + {pg4:.0} ms (the bench's process + PostgreSQL's, medians)"
+                ),
+                None => String::new(),
+            }
+        };
+        println!("  {}", cpu(&refresh));
+        let line = |how: &str, rounds: &[Refreshes]| {
             let (one, four) = (median(&rate(rounds, 1)), median(&rate(rounds, 4)));
             let paired = pairs(rounds);
             println!(
-                "    {how:<16} 1 replica {one:>6.0}   4 replicas {four:>6.0}   {:.2}x   (pairs' median {:.2}x)",
+                "    {how:<36} 1 replica {one:>6.0}   4 replicas {four:>6.0}   {:.2}x   (pairs' median {:.2}x)",
                 four / one,
                 paired[paired.len() / 2]
             );
-        }
+            println!("      {}", cpu(rounds));
+        };
+        println!(
+            "  bounds, not designs: the 3 other replicas do not ask their manager (endpoint at once, medians of {BOUND_ROUNDS} rounds):"
+        );
+        line("wait for the notification, no read", &bounds[0]);
+        line("one plain read, then the notification", &bounds[1]);
+        println!(
+            "  token endpoint answering in {PROVIDER_LATENCY:?}, medians of {LATENT_ROUNDS} rounds:"
+        );
+        line("woken by NOTIFY", &woken_refresh);
+        line("polling (100 ms)", &polled_refresh);
         let delivered = |replicas| {
             let rates: Vec<f64> = (deliver.iter())
                 .filter(|(r, _)| *r == replicas)

@@ -180,6 +180,13 @@ impl TestPostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The server's process id (the first line of `postmaster.pid`), for
+    /// a bench that reads its processes' CPU time; `None` if unreadable.
+    pub fn pid(&self) -> Option<u32> {
+        let file = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).ok()?;
+        file.lines().next()?.trim().parse().ok()
+    }
+
     /// Creates database `name` and returns its URL.
     pub fn database(&self, name: &str) -> String {
         let createdb = self.bin.join("createdb");
