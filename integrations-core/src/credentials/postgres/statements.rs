@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::SqlSafeStr;
+use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
+use sqlx::query::Query;
 
 use super::batch::Call;
 use super::store_error;
@@ -125,33 +127,10 @@ pub(super) fn found_row(row: &PgRow) -> Result<Row, Error> {
 /// Reads `calls` in one statement: each one's row, `None` where there is
 /// none; with the leases asked for taken where due (see [`READ_AND_LEASE`]).
 pub(super) async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Row>>, String> {
-    let (tenants, providers, names) = columns(calls.iter().map(|c| (&c.tenant, &c.connection)));
-    let asks = || calls.iter().map(|call| call.lease.as_ref());
-    let found = if asks().all(|ask| ask.is_none()) {
-        sqlx::query(READ)
-            .bind(tenants)
-            .bind(providers)
-            .bind(names)
-            .fetch_all(&pool)
-            .await
-    } else {
-        let owners: Vec<Option<&str>> = asks().map(|a| a.map(|a| a.lease.owner())).collect();
-        let until: Vec<Option<DateTime<Utc>>> =
-            asks().map(|a| a.map(|a| a.lease.until())).collect();
-        let due: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.due)).collect();
-        let now: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.now)).collect();
-        sqlx::query(READ_AND_LEASE)
-            .bind(tenants)
-            .bind(providers)
-            .bind(names)
-            .bind(owners)
-            .bind(until)
-            .bind(due)
-            .bind(now)
-            .fetch_all(&pool)
-            .await
-    }
-    .map_err(|e| e.to_string())?;
+    let found = read_query(read_statement(&calls), &calls)
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut answers: Vec<Option<Row>> = calls.iter().map(|_| None).collect();
     for row in &found {
         let slot = answer_slot(row, answers.len())?;
@@ -160,13 +139,49 @@ pub(super) async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Ro
     Ok(answers)
 }
 
+/// The statement that reads `calls`: [`READ`] where none asks for a
+/// lease, else [`READ_AND_LEASE`].
+fn read_statement(calls: &[Read]) -> &'static str {
+    if calls.iter().all(|call| call.lease.is_none()) {
+        READ
+    } else {
+        READ_AND_LEASE
+    }
+}
+
+/// `sql` (the [`read_statement`] of `calls`) with their arguments.
+fn read_query(sql: impl SqlSafeStr, calls: &[Read]) -> Query<'static, Postgres, PgArguments> {
+    let (tenants, providers, names) = columns(calls.iter().map(|c| (&c.tenant, &c.connection)));
+    let query = sqlx::query(sql).bind(tenants).bind(providers).bind(names);
+    let asks = || calls.iter().map(|call| call.lease.as_ref());
+    if asks().all(|ask| ask.is_none()) {
+        return query;
+    }
+    let owners: Vec<Option<&str>> = asks().map(|a| a.map(|a| a.lease.owner())).collect();
+    let until: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.lease.until())).collect();
+    let due: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.due)).collect();
+    let now: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.now)).collect();
+    query.bind(owners).bind(until).bind(due).bind(now)
+}
+
 /// The rows asked for, by key (`$1` tenants, `$2` providers, `$3` names).
+///
+/// Every statement here finds each row it asks for through the primary
+/// key, in a `LATERAL` subquery with `LIMIT 1`, which the planner cannot
+/// turn into a join: as a join of a few hundred keys with the table, it
+/// reads and hashes the whole table instead (every tenant's credentials),
+/// a statement that grows with the table rather than with the rows asked
+/// for.
 const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
          c.leased_until
      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
          AS asked(tenant, provider, name, i)
-     JOIN integrations_credentials c ON c.tenant = asked.tenant
-         AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted";
+     CROSS JOIN LATERAL (
+         SELECT * FROM integrations_credentials c
+         WHERE c.tenant = asked.tenant AND c.provider = asked.provider
+             AND c.name = asked.name AND NOT c.deleted
+         LIMIT 1
+     ) c";
 
 /// The rows asked for, each asking for a lease (`$4` owners, `$5` until
 /// when, NULL for a plain read) taking it where the row is refreshable,
@@ -180,7 +195,8 @@ const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, 
 /// statement began. A row the first read found leased by another owner is
 /// not locked: the caller waits for that lease's write either way, and
 /// the lock would queue it behind other transactions on the row and write
-/// to the log for nothing.
+/// to the log for nothing. The lease is written to the row versions
+/// locked (by `ctid`, which a locked row keeps until this statement ends).
 const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
@@ -192,28 +208,39 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
                  AND c.expires_at <= asked.due
                  AND (c.leased_until IS NULL OR c.leased_until <= asked.now
                      OR c.lease_owner = asked.owner)) AS open
-         FROM asked JOIN integrations_credentials c ON c.tenant = asked.tenant
-             AND c.provider = asked.provider AND c.name = asked.name AND NOT c.deleted
+         FROM asked CROSS JOIN LATERAL (
+             SELECT * FROM integrations_credentials c
+             WHERE c.tenant = asked.tenant AND c.provider = asked.provider
+                 AND c.name = asked.name AND NOT c.deleted
+             LIMIT 1
+         ) c
      ), locked AS MATERIALIZED (
-         SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         SELECT asked.i, c.row, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
              c.leased_until,
              (c.leased_until IS NULL OR c.leased_until <= asked.now
                  OR c.lease_owner = asked.owner) AS free
-         FROM integrations_credentials c
-         JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
-             AND c.name = asked.name
-         JOIN seen ON seen.i = asked.i
-         WHERE seen.open AND NOT c.deleted AND c.refreshable IS NOT FALSE
-             AND c.expires_at <= asked.due
-         ORDER BY c.tenant, c.provider, c.name
-         FOR UPDATE OF c
+         FROM (
+             SELECT asked.* FROM asked JOIN seen ON seen.i = asked.i WHERE seen.open
+             ORDER BY asked.tenant, asked.provider, asked.name
+         ) asked
+         CROSS JOIN LATERAL (
+             SELECT c.ctid AS row, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+                 c.leased_until
+             FROM integrations_credentials c
+             WHERE c.tenant = asked.tenant AND c.provider = asked.provider
+                 AND c.name = asked.name AND NOT c.deleted AND c.refreshable IS NOT FALSE
+                 AND c.expires_at <= asked.due
+             LIMIT 1
+             FOR UPDATE
+         ) c
      ), taken AS (
          UPDATE integrations_credentials c SET
              version = c.version + 1, lease_owner = asked.owner, leased_until = asked.until,
              updated_at = now()
          FROM asked JOIN locked ON locked.i = asked.i
-         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
-             AND locked.free
+         WHERE c.ctid = ANY (ARRAY(SELECT row FROM locked WHERE free))
+             AND c.tenant = asked.tenant AND c.provider = asked.provider
+             AND c.name = asked.name AND locked.free
          RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
              c.leased_until
      )
@@ -226,10 +253,23 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
      FROM seen WHERE i NOT IN (SELECT i FROM locked)";
 
 /// Makes `swaps` (one per row) in one statement: each one's new version,
-/// `None` where the row was not at the expected version. The rows are
-/// locked in key order first, so statements of several replicas that
-/// touch the same rows wait for each other instead of deadlocking.
+/// `None` where the row was not at the expected version (see [`SWAP`]).
 pub(super) async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u64>>, String> {
+    let done = swap_query(SWAP, &swaps)
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answers = vec![None; swaps.len()];
+    for row in &done {
+        let slot = answer_slot(row, answers.len())?;
+        let version: i64 = row.try_get("version").map_err(|e| e.to_string())?;
+        answers[slot] = Some(version.unsigned_abs());
+    }
+    Ok(answers)
+}
+
+/// `sql` ([`SWAP`]) with the arguments of `swaps`.
+fn swap_query(sql: impl SqlSafeStr, swaps: &[Swap]) -> Query<'static, Postgres, PgArguments> {
     let (tenants, providers, names) = columns(swaps.iter().map(|s| (&s.tenant, &s.connection)));
     let expected: Vec<i64> = swaps
         .iter()
@@ -247,55 +287,53 @@ pub(super) async fn swap(pool: PgPool, swaps: Vec<Swap>) -> Result<Vec<Option<u6
         leases.iter().map(|l| l.map(RefreshLease::until)).collect();
     let owners: Vec<Option<&str>> = leases.iter().map(|l| l.map(RefreshLease::owner)).collect();
     let refreshable: Vec<bool> = swaps.iter().map(|s| s.clear.refreshable).collect();
-    let done = sqlx::query(
-        "WITH asked AS MATERIALIZED (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
-                                  $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
-                                  $9::timestamptz[], $10::text[], $11::boolean[])
-                 WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
-                                          ciphertext, expires_at, leased_until, lease_owner,
-                                          refreshable, i)
-         ), locked AS MATERIALIZED (
-             SELECT c.tenant, c.provider, c.name FROM integrations_credentials c
-             JOIN asked ON c.tenant = asked.tenant AND c.provider = asked.provider
-                 AND c.name = asked.name
-             WHERE c.version = asked.expected AND NOT c.deleted
-             ORDER BY c.tenant, c.provider, c.name
-             FOR UPDATE OF c
-         )
-         UPDATE integrations_credentials c SET
-             version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
-             ciphertext = asked.ciphertext, expires_at = asked.expires_at,
-             leased_until = asked.leased_until, lease_owner = asked.lease_owner,
-             refreshable = asked.refreshable, updated_at = now()
-         FROM asked JOIN locked ON locked.tenant = asked.tenant
-             AND locked.provider = asked.provider AND locked.name = asked.name
-         WHERE c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
-             AND c.version = asked.expected AND NOT c.deleted
-         RETURNING asked.i, c.version",
-    )
-    .bind(tenants)
-    .bind(providers)
-    .bind(names)
-    .bind(expected)
-    .bind(key_ids)
-    .bind(nonces)
-    .bind(ciphertexts)
-    .bind(expires)
-    .bind(until)
-    .bind(owners)
-    .bind(refreshable)
-    .fetch_all(&pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    let mut answers = vec![None; swaps.len()];
-    for row in &done {
-        let slot = answer_slot(row, answers.len())?;
-        let version: i64 = row.try_get("version").map_err(|e| e.to_string())?;
-        answers[slot] = Some(version.unsigned_abs());
-    }
-    Ok(answers)
+    sqlx::query(sql)
+        .bind(tenants)
+        .bind(providers)
+        .bind(names)
+        .bind(expected)
+        .bind(key_ids)
+        .bind(nonces)
+        .bind(ciphertexts)
+        .bind(expires)
+        .bind(until)
+        .bind(owners)
+        .bind(refreshable)
 }
+
+/// Compare-and-swap of a batch of rows (`$1`-`$3` keys, `$4` expected
+/// versions, `$5`-`$11` what to write). The rows are locked in key order
+/// first, so statements of several replicas that touch the same rows wait
+/// for each other instead of deadlocking, and written where locked (by
+/// `ctid`, see [`READ_AND_LEASE`]).
+const SWAP: &str = "WITH asked AS MATERIALIZED (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                              $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
+                              $9::timestamptz[], $10::text[], $11::boolean[])
+             WITH ORDINALITY AS asked(tenant, provider, name, expected, key_id, nonce,
+                                      ciphertext, expires_at, leased_until, lease_owner,
+                                      refreshable, i)
+     ), locked AS MATERIALIZED (
+         SELECT c.row
+         FROM (SELECT * FROM asked ORDER BY tenant, provider, name) asked
+         CROSS JOIN LATERAL (
+             SELECT c.ctid AS row FROM integrations_credentials c
+             WHERE c.tenant = asked.tenant AND c.provider = asked.provider
+                 AND c.name = asked.name AND c.version = asked.expected AND NOT c.deleted
+             LIMIT 1
+             FOR UPDATE
+         ) c
+     )
+     UPDATE integrations_credentials c SET
+         version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
+         ciphertext = asked.ciphertext, expires_at = asked.expires_at,
+         leased_until = asked.leased_until, lease_owner = asked.lease_owner,
+         refreshable = asked.refreshable, updated_at = now()
+     FROM asked
+     WHERE c.ctid = ANY (ARRAY(SELECT row FROM locked))
+         AND c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
+         AND c.version = asked.expected AND NOT c.deleted
+     RETURNING asked.i, c.version";
 
 /// The rows' keys as three columns, for `unnest`.
 fn columns<'a>(
@@ -318,4 +356,129 @@ fn answer_slot(row: &PgRow, calls: usize) -> Result<usize, String> {
         .ok()
         .filter(|slot| *slot < calls)
         .ok_or_else(|| format!("the database answered call {i} of {calls}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_fakes::postgres::TestPostgres;
+    use sqlx::AssertSqlSafe;
+
+    use super::*;
+    use crate::credentials::{EncryptionKey, PgStore};
+
+    /// Rows in the table, and the rows each statement asks for.
+    const TABLE: i64 = 5_000;
+    const ASKED: usize = 400;
+
+    /// The node types of the plan's scans of the credentials table.
+    fn scans(plan: &serde_json::Value, found: &mut Vec<String>) {
+        match plan {
+            serde_json::Value::Object(node) => {
+                if node.get("Relation Name").and_then(|name| name.as_str())
+                    == Some("integrations_credentials")
+                {
+                    let kind = node.get("Node Type").and_then(|kind| kind.as_str());
+                    found.push(kind.unwrap_or_default().to_owned());
+                }
+                node.values().for_each(|value| scans(value, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| scans(item, found)),
+            _ => {}
+        }
+    }
+
+    fn explain(sql: &str) -> AssertSqlSafe<String> {
+        AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}"))
+    }
+
+    /// A host's table holds every tenant's credentials; a statement that
+    /// asks for a few hundred rows must look them up by key, not read
+    /// (and hash) the whole table, or its cost grows with the table.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_statement_looks_its_rows_up_by_key_whatever_the_size_of_the_table() {
+        let Some(server) = TestPostgres::start_or_skip("statement plans") else {
+            return;
+        };
+        let keys = KeyRing::new(
+            KeyId::new("k1").unwrap(),
+            EncryptionKey::from_bytes([1; 32]),
+        );
+        let store = PgStore::connect(&server.database("plans"), keys)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO integrations_credentials (tenant, provider, name, version, key_id,
+                 nonce, ciphertext, expires_at, updated_at, refreshable)
+             SELECT 'tenant-' || n, 'linear', 'default', 1, 'k1', '\\x00', '\\x00', now(), now(),
+                 true
+             FROM generate_series(1, $1) n",
+        )
+        .bind(TABLE)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE integrations_credentials")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let connection = ConnectionId::new("linear", "default").unwrap();
+        let tenants: Vec<TenantId> = (0..ASKED)
+            .map(|n| TenantId::new(format!("tenant-{}", 1 + n * 11)).unwrap())
+            .collect();
+        let now = Utc::now();
+        let read = |lease: bool| -> Vec<Read> {
+            (tenants.iter())
+                .map(|tenant| Read {
+                    tenant: tenant.clone(),
+                    connection: connection.clone(),
+                    lease: lease.then(|| LeaseAsk {
+                        lease: RefreshLease::new("replica", now),
+                        due: now,
+                        now,
+                    }),
+                })
+                .collect()
+        };
+        let (reads, leases) = (read(false), read(true));
+        let swaps: Vec<Swap> = (tenants.iter())
+            .map(|tenant| Swap {
+                tenant: tenant.clone(),
+                connection: connection.clone(),
+                expected: 1,
+                sealed: Sealed {
+                    key_id: KeyId::new("k1").unwrap(),
+                    nonce: vec![0],
+                    ciphertext: vec![0],
+                },
+                clear: Clear {
+                    expires_at: None,
+                    lease: None,
+                    refreshable: true,
+                },
+            })
+            .collect();
+        let statements = [
+            (
+                "a read",
+                read_query(explain(read_statement(&reads)), &reads),
+            ),
+            (
+                "a read for refresh",
+                read_query(explain(read_statement(&leases)), &leases),
+            ),
+            ("a compare-and-swap", swap_query(explain(SWAP), &swaps)),
+        ];
+        for (name, query) in statements {
+            let row = query.fetch_one(store.pool()).await.unwrap();
+            let plan: String = row.try_get_unchecked(0).unwrap();
+            let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+            let mut found = Vec::new();
+            scans(&plan, &mut found);
+            assert!(!found.is_empty(), "{name} reads the table: {plan:#}");
+            assert!(
+                !found.iter().any(|scan| scan == "Seq Scan"),
+                "{name} scans the whole table ({found:?}): {plan:#}"
+            );
+        }
+    }
 }
