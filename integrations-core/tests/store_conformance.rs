@@ -134,6 +134,108 @@ async fn postgres_reads_for_refresh_of_a_row_leased_elsewhere_take_no_lock() {
     other.rollback().await.unwrap();
 }
 
+/// A statement of `PgStore` that waits for another transaction's write to
+/// a row carries on with the row as that write left it: a read for
+/// refresh takes the lease on it (the row is still due and free), and a
+/// compare-and-swap writes it (the version it expected is still the
+/// row's). Neither loses the row because the version it found when it
+/// began is gone.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statements_that_wait_for_a_write_go_on_with_the_row_it_wrote() {
+    use chrono::Utc;
+    use integrations_core::credentials::{CredentialKind, Credentials, PgStore, RefreshLease};
+    use secrecy::ExposeSecret;
+    let Some(server) =
+        integrations_fakes::postgres::TestPostgres::start_or_skip("a write waited for")
+    else {
+        return;
+    };
+    let store = PgStore::connect(&server.database("waited_for"), keys())
+        .await
+        .unwrap();
+    let id = support::connection("lease", "waited");
+    let now = Utc::now();
+    let expired = Credentials::oauth2("a", Some("r".into()), Some(now));
+    let lease = RefreshLease::new("waiter", now + chrono::Duration::seconds(30));
+    // Another transaction writes the row (bumping its version, as a
+    // re-seal does, or not, as a host's own UPDATE may) and commits only
+    // once the store's statement waits for it.
+    async fn while_written<T: Send + 'static>(
+        store: &PgStore,
+        tenant: &integrations_core::TenantId,
+        bump: bool,
+        statement: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        let mut writer = store.pool().begin().await.unwrap();
+        sqlx::query(
+            "UPDATE integrations_credentials SET updated_at = now(),
+                 version = version + CASE WHEN $2 THEN 1 ELSE 0 END
+             WHERE tenant = $1",
+        )
+        .bind(tenant.as_str())
+        .bind(bump)
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+        let statement = tokio::spawn(statement);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let waiting: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the statement waits for the write"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        writer.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), statement)
+            .await
+            .expect("the statement ends once the write commits")
+            .unwrap()
+    }
+
+    let tenant = support::tenant("lease-after-write");
+    let first = store.put(&tenant, &id, &expired).await.unwrap();
+    let read = {
+        let (store, tenant, id, lease) = (store.clone(), tenant.clone(), id.clone(), lease.clone());
+        async move { store.get_for_refresh(&tenant, &id, &lease, now).await }
+    };
+    let read = while_written(&store, &tenant, true, read)
+        .await
+        .unwrap()
+        .expect("the row is found");
+    assert_eq!(read.value.refresh_lease, Some(lease.clone()), "leased");
+    assert_eq!(
+        read.version,
+        first + 2,
+        "on the row as written, then leased"
+    );
+
+    let tenant = support::tenant("swap-after-write");
+    let first = store.put(&tenant, &id, &expired).await.unwrap();
+    let fresh = Credentials::oauth2("b", Some("r".into()), None);
+    let swap = {
+        let (store, tenant, id, fresh) = (store.clone(), tenant.clone(), id.clone(), fresh.clone());
+        async move { store.compare_and_swap(&tenant, &id, first, &fresh).await }
+    };
+    let swapped = while_written(&store, &tenant, false, swap).await.unwrap();
+    assert_eq!(swapped, Some(first + 1), "written at the version expected");
+    let stored = store.get(&tenant, &id).await.unwrap().unwrap();
+    assert_eq!(stored.version, first + 1);
+    let CredentialKind::OAuth2(oauth) = stored.value.kind else {
+        panic!("OAuth 2 credentials");
+    };
+    assert_eq!(oauth.access_token.expose_secret(), "b");
+}
+
 /// Rotation on PostgreSQL re-seals every row under the new key, and the
 /// table holds no secret in clear.
 #[cfg(feature = "postgres")]

@@ -171,7 +171,14 @@ fn read_query(sql: impl SqlSafeStr, calls: &[Read]) -> Query<'static, Postgres, 
 /// turn into a join: as a join of a few hundred keys with the table, it
 /// reads and hashes the whole table instead (every tenant's credentials),
 /// a statement that grows with the table rather than with the rows asked
-/// for.
+/// for. An `UPDATE` cannot take a `LATERAL` on its own table: the writes
+/// match each row to its key by two row comparisons, `(tenant, provider,
+/// name) >= key AND <= key`, which the index answers and a hash or merge
+/// join cannot use, so the plan probes the index once a row, custom or
+/// generic. They match by key (not by `ctid`), so that a row another
+/// transaction wrote meanwhile is written as that transaction left it:
+/// the version locked may be newer than the statement's snapshot, and a
+/// `ctid` does not follow a row to its next version.
 const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
          c.leased_until
      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
@@ -195,14 +202,15 @@ const READ: &str = "SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, 
 /// statement began. A row the first read found leased by another owner is
 /// not locked: the caller waits for that lease's write either way, and
 /// the lock would queue it behind other transactions on the row and write
-/// to the log for nothing. The lease is written to the row versions
-/// locked (by `ctid`, which a locked row keeps until this statement ends).
+/// to the log for nothing. Each row asked for is answered once: taken, or
+/// as locked, or as first read (`locked` keeps every row `seen` found,
+/// so no statement part joins two lists of rows by their number).
 const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
              WITH ORDINALITY AS asked(tenant, provider, name, owner, until, due, now, i)
      ), seen AS MATERIALIZED (
-         SELECT asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+         SELECT asked.*, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
              c.leased_until,
              (asked.owner IS NOT NULL AND c.refreshable IS NOT FALSE
                  AND c.expires_at <= asked.due
@@ -215,42 +223,42 @@ const READ_AND_LEASE: &str = "WITH asked AS MATERIALIZED (
              LIMIT 1
          ) c
      ), locked AS MATERIALIZED (
-         SELECT asked.i, c.row, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
-             c.leased_until,
-             (c.leased_until IS NULL OR c.leased_until <= asked.now
-                 OR c.lease_owner = asked.owner) AS free
-         FROM (
-             SELECT asked.* FROM asked JOIN seen ON seen.i = asked.i WHERE seen.open
-             ORDER BY asked.tenant, asked.provider, asked.name
-         ) asked
-         CROSS JOIN LATERAL (
-             SELECT c.ctid AS row, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
-                 c.leased_until
+         SELECT seen.i, seen.tenant, seen.provider, seen.name, seen.owner, seen.until,
+             coalesce(c.version, seen.version) AS version,
+             coalesce(c.key_id, seen.key_id) AS key_id,
+             coalesce(c.nonce, seen.nonce) AS nonce,
+             coalesce(c.ciphertext, seen.ciphertext) AS ciphertext,
+             CASE WHEN c.version IS NULL THEN seen.lease_owner ELSE c.lease_owner END
+                 AS lease_owner,
+             CASE WHEN c.version IS NULL THEN seen.leased_until ELSE c.leased_until END
+                 AS leased_until,
+             (c.version IS NOT NULL AND (c.leased_until IS NULL
+                 OR c.leased_until <= seen.now OR c.lease_owner = seen.owner)) AS free
+         FROM (SELECT * FROM seen ORDER BY tenant, provider, name) seen
+         LEFT JOIN LATERAL (
+             SELECT c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner, c.leased_until
              FROM integrations_credentials c
-             WHERE c.tenant = asked.tenant AND c.provider = asked.provider
-                 AND c.name = asked.name AND NOT c.deleted AND c.refreshable IS NOT FALSE
-                 AND c.expires_at <= asked.due
+             WHERE seen.open AND c.tenant = seen.tenant AND c.provider = seen.provider
+                 AND c.name = seen.name AND NOT c.deleted AND c.refreshable IS NOT FALSE
+                 AND c.expires_at <= seen.due
              LIMIT 1
              FOR UPDATE
-         ) c
+         ) c ON true
      ), taken AS (
          UPDATE integrations_credentials c SET
-             version = c.version + 1, lease_owner = asked.owner, leased_until = asked.until,
-             updated_at = now()
-         FROM asked JOIN locked ON locked.i = asked.i
-         WHERE c.ctid = ANY (ARRAY(SELECT row FROM locked WHERE free))
-             AND c.tenant = asked.tenant AND c.provider = asked.provider
-             AND c.name = asked.name AND locked.free
-         RETURNING asked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
+             version = c.version + 1, lease_owner = locked.owner,
+             leased_until = locked.until, updated_at = now()
+         FROM locked
+         WHERE locked.free
+             AND (c.tenant, c.provider, c.name) >= (locked.tenant, locked.provider, locked.name)
+             AND (c.tenant, c.provider, c.name) <= (locked.tenant, locked.provider, locked.name)
+         RETURNING locked.i, c.version, c.key_id, c.nonce, c.ciphertext, c.lease_owner,
              c.leased_until
      )
      SELECT * FROM taken
      UNION ALL
      SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until
-     FROM locked WHERE NOT free
-     UNION ALL
-     SELECT i, version, key_id, nonce, ciphertext, lease_owner, leased_until
-     FROM seen WHERE i NOT IN (SELECT i FROM locked)";
+     FROM locked WHERE NOT free";
 
 /// Makes `swaps` (one per row) in one statement: each one's new version,
 /// `None` where the row was not at the expected version (see [`SWAP`]).
@@ -302,10 +310,11 @@ fn swap_query(sql: impl SqlSafeStr, swaps: &[Swap]) -> Query<'static, Postgres, 
 }
 
 /// Compare-and-swap of a batch of rows (`$1`-`$3` keys, `$4` expected
-/// versions, `$5`-`$11` what to write). The rows are locked in key order
-/// first, so statements of several replicas that touch the same rows wait
-/// for each other instead of deadlocking, and written where locked (by
-/// `ctid`, see [`READ_AND_LEASE`]).
+/// versions, `$5`-`$11` what to write). The rows at the expected version
+/// are locked in key order first, so statements of several replicas that
+/// touch the same rows wait for each other instead of deadlocking; the
+/// lock keeps them at that version until the write (see [`READ`] for how
+/// the rows are found).
 const SWAP: &str = "WITH asked AS MATERIALIZED (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
                               $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[],
@@ -314,10 +323,10 @@ const SWAP: &str = "WITH asked AS MATERIALIZED (
                                       ciphertext, expires_at, leased_until, lease_owner,
                                       refreshable, i)
      ), locked AS MATERIALIZED (
-         SELECT c.row
+         SELECT asked.*
          FROM (SELECT * FROM asked ORDER BY tenant, provider, name) asked
          CROSS JOIN LATERAL (
-             SELECT c.ctid AS row FROM integrations_credentials c
+             SELECT FROM integrations_credentials c
              WHERE c.tenant = asked.tenant AND c.provider = asked.provider
                  AND c.name = asked.name AND c.version = asked.expected AND NOT c.deleted
              LIMIT 1
@@ -325,15 +334,14 @@ const SWAP: &str = "WITH asked AS MATERIALIZED (
          ) c
      )
      UPDATE integrations_credentials c SET
-         version = c.version + 1, key_id = asked.key_id, nonce = asked.nonce,
-         ciphertext = asked.ciphertext, expires_at = asked.expires_at,
-         leased_until = asked.leased_until, lease_owner = asked.lease_owner,
-         refreshable = asked.refreshable, updated_at = now()
-     FROM asked
-     WHERE c.ctid = ANY (ARRAY(SELECT row FROM locked))
-         AND c.tenant = asked.tenant AND c.provider = asked.provider AND c.name = asked.name
-         AND c.version = asked.expected AND NOT c.deleted
-     RETURNING asked.i, c.version";
+         version = c.version + 1, key_id = locked.key_id, nonce = locked.nonce,
+         ciphertext = locked.ciphertext, expires_at = locked.expires_at,
+         leased_until = locked.leased_until, lease_owner = locked.lease_owner,
+         refreshable = locked.refreshable, updated_at = now()
+     FROM locked
+     WHERE (c.tenant, c.provider, c.name) >= (locked.tenant, locked.provider, locked.name)
+         AND (c.tenant, c.provider, c.name) <= (locked.tenant, locked.provider, locked.name)
+     RETURNING locked.i, c.version";
 
 /// The rows' keys as three columns, for `unnest`.
 fn columns<'a>(
@@ -470,15 +478,52 @@ mod tests {
         ];
         for (name, query) in statements {
             let row = query.fetch_one(store.pool()).await.unwrap();
-            let plan: String = row.try_get_unchecked(0).unwrap();
-            let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-            let mut found = Vec::new();
-            scans(&plan, &mut found);
-            assert!(!found.is_empty(), "{name} reads the table: {plan:#}");
-            assert!(
-                !found.iter().any(|scan| scan == "Seq Scan"),
-                "{name} scans the whole table ({found:?}): {plan:#}"
-            );
+            assert_probes_by_key(name, &row);
         }
+        // The plan PostgreSQL keeps for a prepared statement after five
+        // runs, made without the arguments: the same, with no join whose
+        // work grows as the product of two lists of rows.
+        let mut connection = store.pool().acquire().await.unwrap();
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        let statements: [(&str, &str, usize); 3] = [
+            ("a read", READ, 3),
+            ("a read for refresh", READ_AND_LEASE, 7),
+            ("a compare-and-swap", SWAP, 11),
+        ];
+        for (n, (name, sql, arguments)) in statements.into_iter().enumerate() {
+            sqlx::query(AssertSqlSafe(format!("PREPARE generic{n} AS {sql}")))
+                .execute(&mut *connection)
+                .await
+                .unwrap();
+            // A generic plan is made without the arguments, whatever they are.
+            let arguments = vec!["NULL"; arguments].join(", ");
+            let row = sqlx::query(explain(&format!("EXECUTE generic{n}({arguments})")))
+                .fetch_one(&mut *connection)
+                .await
+                .unwrap();
+            assert_probes_by_key(&format!("{name} (generic plan)"), &row);
+        }
+    }
+
+    /// Asserts that the plan in `row` (EXPLAIN's JSON) reads the table
+    /// without scanning it whole, and joins nothing row by row with a
+    /// filter.
+    fn assert_probes_by_key(name: &str, row: &PgRow) {
+        let plan: String = row.try_get_unchecked(0).unwrap();
+        let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        let mut found = Vec::new();
+        scans(&plan, &mut found);
+        assert!(!found.is_empty(), "{name} reads the table: {plan:#}");
+        assert!(
+            !found.iter().any(|scan| scan == "Seq Scan"),
+            "{name} scans the whole table ({found:?}): {plan:#}"
+        );
+        assert!(
+            !plan.to_string().contains("\"Join Filter\""),
+            "{name} filters a join row by row: {plan:#}"
+        );
     }
 }
