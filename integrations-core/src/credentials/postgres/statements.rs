@@ -139,24 +139,25 @@ pub(super) async fn read(pool: PgPool, calls: Vec<Read>) -> Result<Vec<Option<Ro
     Ok(answers)
 }
 
-/// The statement that reads `calls`: [`READ`] where none asks for a
-/// lease, else [`READ_AND_LEASE`].
+/// Whether any of `calls` asks for a lease.
+fn leasing(calls: &[Read]) -> bool {
+    calls.iter().any(|call| call.lease.is_some())
+}
+
+/// The statement that reads `calls`: [`READ_AND_LEASE`] where one asks for
+/// a lease, else [`READ`].
 fn read_statement(calls: &[Read]) -> &'static str {
-    if calls.iter().all(|call| call.lease.is_none()) {
-        READ
-    } else {
-        READ_AND_LEASE
-    }
+    if leasing(calls) { READ_AND_LEASE } else { READ }
 }
 
 /// `sql` (the [`read_statement`] of `calls`) with their arguments.
 fn read_query(sql: impl SqlSafeStr, calls: &[Read]) -> Query<'static, Postgres, PgArguments> {
     let (tenants, providers, names) = columns(calls.iter().map(|c| (&c.tenant, &c.connection)));
     let query = sqlx::query(sql).bind(tenants).bind(providers).bind(names);
-    let asks = || calls.iter().map(|call| call.lease.as_ref());
-    if asks().all(|ask| ask.is_none()) {
+    if !leasing(calls) {
         return query;
     }
+    let asks = || calls.iter().map(|call| call.lease.as_ref());
     let owners: Vec<Option<&str>> = asks().map(|a| a.map(|a| a.lease.owner())).collect();
     let until: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.lease.until())).collect();
     let due: Vec<Option<DateTime<Utc>>> = asks().map(|a| a.map(|a| a.due)).collect();
