@@ -17,9 +17,11 @@
 //!   and the fake share).
 //! - Bounds, not designs: the same rounds where the 3 replicas after the
 //!   first do not ask their manager but only wait for the notification of
-//!   the refreshed row (no store read at all), or make one plain read
-//!   first: about the least a protocol costs whose waiting replicas read
-//!   the store once, or do nothing but take the token from the
+//!   the refreshed row (no store read at all), or read first: one plain
+//!   read a connection, or one statement a replica for all the round's
+//!   rows, reading only each row's version and lease. About the least a
+//!   protocol costs whose waiting replicas learn from the store that
+//!   another refreshes, or do nothing but take the token from the
 //!   notification.
 //! - Refreshes from a provider that takes 50 ms to answer (an assumption:
 //!   token endpoints over the internet take longer): managers that listen
@@ -40,7 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, Shared};
+use futures_util::{FutureExt, StreamExt};
 use integrations_core::credentials::{
     Change, CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, RefreshLease,
     TokenManager,
@@ -56,6 +59,7 @@ use integrations_fakes::slack::FakeSlack;
 use integrations_fakes::{FakeServer, Reply};
 use integrations_vendor::oauth::{OAuthClient, OAuthProvider};
 use integrations_vendor::{Auth, Vendor, VendorConnection};
+use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -73,7 +77,7 @@ const REFRESH_ROUNDS: usize = 20;
 const LATENT_ROUNDS: usize = 6;
 /// Rounds of each count where the replicas after the first are a bound
 /// ([`Others`]), for each bound.
-const BOUND_ROUNDS: usize = 10;
+const BOUND_ROUNDS: usize = 20;
 const PROVIDER_LATENCY: Duration = Duration::from_millis(50);
 /// Exports whose enqueue-to-delivery latency is measured, one at a time.
 const LATENCY_SAMPLES: usize = 21;
@@ -109,8 +113,14 @@ enum Others {
     Notified,
     /// A bound: one plain read of the row (`CredentialStore::get`), then as
     /// [`Others::Notified`]. A waiting replica learns that another holds the
-    /// lease from a read; this is the least a read-then-wait design costs.
+    /// lease from a read; this is the least a read-then-wait design costs
+    /// that reads through the store.
     ReadThenNotified,
+    /// A bound: one statement a replica for all of the round's rows,
+    /// reading only each row's version and lease columns (nothing sealed,
+    /// nothing opened), then as [`Others::Notified`]: about the least a
+    /// waiting replica can learn from the store.
+    VersionsThenNotified,
 }
 
 /// What a round of refreshes measured.
@@ -180,13 +190,14 @@ impl Replicas {
         for replica in 0..replicas {
             let store = PgStore::connect(url, keys()).await.unwrap();
             warm(&store).await;
+            let pool = store.pool().clone();
             let store: Arc<dyn CredentialStore> = Arc::new(Counted {
                 store,
                 queries: queries.clone(),
                 notifies: setup.listen,
             });
             if replica > 0 && setup.others != Others::Ask {
-                others.push(Listener::start(store).await);
+                others.push(Listener::start(store, pool).await);
                 continue;
             }
             managers.push(
@@ -245,8 +256,18 @@ impl Replicas {
         // can write one.
         let mut waiting = Vec::new();
         for other in &self.others {
+            // The version bound's statement, which all of the replica's
+            // calls await; it runs at the first.
+            let versions = (self.mode == Others::VersionsThenNotified)
+                .then(|| read_versions(other.pool.clone(), &tenants, &connection));
             for tenant in &tenants {
-                waiting.push((other.store.clone(), tenant.clone(), other.wait_for(tenant)));
+                let notified = other.wait_for(tenant);
+                waiting.push((
+                    other.store.clone(),
+                    tenant.clone(),
+                    notified,
+                    versions.clone(),
+                ));
             }
         }
         let cpu = cpu::spent(self.server);
@@ -262,9 +283,12 @@ impl Replicas {
             }
         }
         let read = self.mode == Others::ReadThenNotified;
-        for (store, tenant, mut notified) in waiting {
+        for (store, tenant, mut notified, versions) in waiting {
             let connection = connection.clone();
             calls.spawn(async move {
+                if let Some(versions) = versions {
+                    assert_eq!(versions.await, CONNECTIONS, "every row read");
+                }
                 if read {
                     store.get(&tenant, &connection).await.unwrap().unwrap();
                 }
@@ -320,6 +344,8 @@ impl Replicas {
 /// tenant's row.
 struct Listener {
     store: Arc<dyn CredentialStore>,
+    /// The store's pool, for [`Others::VersionsThenNotified`].
+    pool: PgPool,
     waiters: Waiters,
     /// Aborted with the listener.
     _task: AbortOnDropHandle<()>,
@@ -329,7 +355,7 @@ struct Listener {
 type Waiters = Arc<Mutex<HashMap<TenantId, mpsc::UnboundedSender<Change>>>>;
 
 impl Listener {
-    async fn start(store: Arc<dyn CredentialStore>) -> Self {
+    async fn start(store: Arc<dyn CredentialStore>, pool: PgPool) -> Self {
         let mut changes = store.changes().await.unwrap().expect("PostgreSQL notifies");
         let waiters = Waiters::default();
         let woken = waiters.clone();
@@ -343,6 +369,7 @@ impl Listener {
         });
         Self {
             store,
+            pool,
             waiters,
             _task: AbortOnDropHandle::new(task),
         }
@@ -354,6 +381,42 @@ impl Listener {
         lock(&self.waiters).insert(tenant.clone(), sender);
         receiver
     }
+}
+
+/// Reads the version and lease columns of `tenants`' rows (as `PgStore`'s
+/// table names them) in one statement, each row found by key as the
+/// store's own statements find it; resolves to the number of rows found.
+fn read_versions(
+    pool: PgPool,
+    tenants: &[TenantId],
+    connection: &ConnectionId,
+) -> Shared<BoxFuture<'static, usize>> {
+    let tenants: Vec<String> = tenants.iter().map(ToString::to_string).collect();
+    let (provider, name) = (
+        connection.provider().to_string(),
+        connection.name().to_owned(),
+    );
+    async move {
+        let rows: Vec<(i64, Option<String>, Option<chrono::DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT c.version, c.lease_owner, c.leased_until
+             FROM unnest($1::text[]) AS asked(tenant)
+             CROSS JOIN LATERAL (
+                 SELECT version, lease_owner, leased_until FROM integrations_credentials c
+                 WHERE c.tenant = asked.tenant AND c.provider = $2 AND c.name = $3
+                     AND NOT c.deleted
+                 LIMIT 1
+             ) c",
+        )
+        .bind(tenants)
+        .bind(provider)
+        .bind(name)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows.len()
+    }
+    .boxed()
+    .shared()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -602,6 +665,7 @@ fn main() {
         for (name, others) in [
             ("notified", Others::Notified),
             ("read", Others::ReadThenNotified),
+            ("versions", Others::VersionsThenNotified),
         ] {
             let setup = Setup { others, ..now };
             bounds.push(refresh_rounds(&server, name, BOUND_ROUNDS, setup).await);
@@ -690,6 +754,7 @@ fn main() {
         );
         line("wait for the notification, no read", &bounds[0]);
         line("one plain read, then the notification", &bounds[1]);
+        line("versions and leases in one statement", &bounds[2]);
         println!(
             "  token endpoint answering in {PROVIDER_LATENCY:?}, medians of {LATENT_ROUNDS} rounds:"
         );
