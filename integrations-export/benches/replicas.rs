@@ -256,8 +256,8 @@ impl Replicas {
         // can write one.
         let mut waiting = Vec::new();
         for other in &self.others {
-            // The version bound's statement, which all of the replica's
-            // calls await; it runs at the first.
+            // The version bound's statement, shared by all of the
+            // replica's calls; it runs when the first of them awaits it.
             let versions = (self.mode == Others::VersionsThenNotified)
                 .then(|| read_versions(other.pool.clone(), &tenants, &connection));
             for tenant in &tenants {
