@@ -42,8 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures_util::future::{BoxFuture, Shared};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use integrations_core::credentials::{
     Change, CredentialStore, Credentials, EncryptionKey, KeyRing, PgStore, RefreshLease,
     TokenManager,
@@ -118,9 +117,10 @@ enum Others {
     ReadThenNotified,
     /// A bound: one statement a replica for all of the round's rows,
     /// reading only each row's version and lease columns (nothing sealed,
-    /// nothing opened), then as [`Others::Notified`]: about the least a
-    /// waiting replica can learn from the store.
-    VersionsThenNotified,
+    /// nothing opened), beside the waits of [`Others::Notified`] (the
+    /// waits need nothing the statement reads): about the least a waiting
+    /// replica can learn from the store.
+    VersionsAndNotified,
 }
 
 /// What a round of refreshes measured.
@@ -256,18 +256,8 @@ impl Replicas {
         // can write one.
         let mut waiting = Vec::new();
         for other in &self.others {
-            // The version bound's statement, shared by all of the
-            // replica's calls; it runs when the first of them awaits it.
-            let versions = (self.mode == Others::VersionsThenNotified)
-                .then(|| read_versions(other.pool.clone(), &tenants, &connection));
             for tenant in &tenants {
-                let notified = other.wait_for(tenant);
-                waiting.push((
-                    other.store.clone(),
-                    tenant.clone(),
-                    notified,
-                    versions.clone(),
-                ));
+                waiting.push((other.store.clone(), tenant.clone(), other.wait_for(tenant)));
             }
         }
         let cpu = cpu::spent(self.server);
@@ -282,13 +272,21 @@ impl Replicas {
                 });
             }
         }
+        if self.mode == Others::VersionsAndNotified {
+            // Each replica's one statement for all of the round's rows.
+            for other in &self.others {
+                let (pool, tenants, connection) =
+                    (other.pool.clone(), tenants.clone(), connection.clone());
+                calls.spawn(async move {
+                    let read = read_versions(&pool, &tenants, &connection).await;
+                    assert_eq!(read, CONNECTIONS, "every row read");
+                });
+            }
+        }
         let read = self.mode == Others::ReadThenNotified;
-        for (store, tenant, mut notified, versions) in waiting {
+        for (store, tenant, mut notified) in waiting {
             let connection = connection.clone();
             calls.spawn(async move {
-                if let Some(versions) = versions {
-                    assert_eq!(versions.await, CONNECTIONS, "every row read");
-                }
                 if read {
                     store.get(&tenant, &connection).await.unwrap().unwrap();
                 }
@@ -344,7 +342,7 @@ impl Replicas {
 /// tenant's row.
 struct Listener {
     store: Arc<dyn CredentialStore>,
-    /// The store's pool, for [`Others::VersionsThenNotified`].
+    /// The store's pool, for [`Others::VersionsAndNotified`].
     pool: PgPool,
     waiters: Waiters,
     /// Aborted with the listener.
@@ -385,38 +383,26 @@ impl Listener {
 
 /// Reads the version and lease columns of `tenants`' rows (as `PgStore`'s
 /// table names them) in one statement, each row found by key as the
-/// store's own statements find it; resolves to the number of rows found.
-fn read_versions(
-    pool: PgPool,
-    tenants: &[TenantId],
-    connection: &ConnectionId,
-) -> Shared<BoxFuture<'static, usize>> {
-    let tenants: Vec<String> = tenants.iter().map(ToString::to_string).collect();
-    let (provider, name) = (
-        connection.provider().to_string(),
-        connection.name().to_owned(),
-    );
-    async move {
-        let rows: Vec<(i64, Option<String>, Option<chrono::DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT c.version, c.lease_owner, c.leased_until
-             FROM unnest($1::text[]) AS asked(tenant)
-             CROSS JOIN LATERAL (
-                 SELECT version, lease_owner, leased_until FROM integrations_credentials c
-                 WHERE c.tenant = asked.tenant AND c.provider = $2 AND c.name = $3
-                     AND NOT c.deleted
-                 LIMIT 1
-             ) c",
-        )
-        .bind(tenants)
-        .bind(provider)
-        .bind(name)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        rows.len()
-    }
-    .boxed()
-    .shared()
+/// store's own statements find it; returns the number of rows found.
+async fn read_versions(pool: &PgPool, tenants: &[TenantId], connection: &ConnectionId) -> usize {
+    let tenants: Vec<&str> = tenants.iter().map(TenantId::as_str).collect();
+    let rows: Vec<(i64, Option<String>, Option<chrono::DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT c.version, c.lease_owner, c.leased_until
+         FROM unnest($1::text[]) AS asked(tenant)
+         CROSS JOIN LATERAL (
+             SELECT version, lease_owner, leased_until FROM integrations_credentials c
+             WHERE c.tenant = asked.tenant AND c.provider = $2 AND c.name = $3
+                 AND NOT c.deleted
+             LIMIT 1
+         ) c",
+    )
+    .bind(tenants)
+    .bind(connection.provider().as_str())
+    .bind(connection.name())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.len()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -665,7 +651,7 @@ fn main() {
         for (name, others) in [
             ("notified", Others::Notified),
             ("read", Others::ReadThenNotified),
-            ("versions", Others::VersionsThenNotified),
+            ("versions", Others::VersionsAndNotified),
         ] {
             let setup = Setup { others, ..now };
             bounds.push(refresh_rounds(&server, name, BOUND_ROUNDS, setup).await);
